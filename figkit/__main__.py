@@ -1,0 +1,5 @@
+"""``python -m figkit``."""
+
+from figkit.cli import main
+
+raise SystemExit(main())

@@ -1,0 +1,191 @@
+"""Input conversion and validation shared by every plot function.
+
+Accepts torch tensors on any device, numpy arrays of any numeric dtype, pandas
+Series, lists and tuples. torch is never imported: a tensor is recognised by
+its methods, detached and copied to the CPU. Every error names the argument.
+"""
+
+import numbers
+from collections.abc import Mapping
+
+import numpy as np
+
+from figkit.stats import CountHistogram
+
+# Larger values cannot be numbers of experts; refusing them keeps bincount small.
+MAX_EXPERT_COUNT = 1 << 20
+
+
+def to_numpy(value, name):
+    """Return ``value`` as a numeric numpy array, without copying where possible."""
+    if _is_tensor(value):
+        value = value.detach().cpu()
+        try:
+            return _numeric(value.numpy(), name)
+        except TypeError:  # dtypes numpy lacks, such as bfloat16
+            return _numeric(value.float().numpy(), name)
+    if isinstance(value, np.ndarray):
+        return _numeric(value, name)
+    if hasattr(value, "to_numpy") and hasattr(value, "dtype"):  # pandas Series / Index
+        return _numeric(np.asarray(value.to_numpy()), name)
+    if isinstance(value, (list, tuple, range)):
+        try:
+            array = np.asarray(value)
+        except ValueError:
+            raise ValueError(f"{name} is ragged: its rows have different lengths") from None
+        return _numeric(array, name)
+    raise TypeError(
+        f"{name} must be a torch tensor, numpy array, pandas Series, list or tuple, "
+        f"got {type(value).__name__}"
+    )
+
+
+def _is_tensor(value):
+    return all(hasattr(value, attr) for attr in ("detach", "cpu", "numpy", "device"))
+
+
+def _numeric(array, name):
+    if array.dtype.kind in "iuf":
+        return array
+    if array.dtype.kind == "O":
+        try:
+            return array.astype(float)
+        except (TypeError, ValueError):
+            pass
+    kind = {"b": "booleans", "c": "complex numbers", "U": "strings", "S": "bytes"}.get(
+        array.dtype.kind, f"{array.dtype} values"
+    )
+    raise TypeError(f"{name} must hold numbers, got {kind}")
+
+
+def vector(value, name):
+    """A non-empty, finite 1-D array."""
+    array = to_numpy(value, name)
+    if array.ndim != 1:
+        raise ValueError(f"{name} must be 1-D, got shape {array.shape}")
+    if array.size == 0:
+        raise ValueError(f"{name} is empty")
+    return check_finite(array, name)
+
+
+def matrix(value, name):
+    """A non-empty, finite 2-D array."""
+    array = to_numpy(value, name)
+    if array.ndim != 2:
+        raise ValueError(f"{name} must be 2-D, got shape {array.shape}")
+    if array.size == 0:
+        raise ValueError(f"{name} is empty (shape {array.shape})")
+    return check_finite(array, name)
+
+
+def check_finite(array, name):
+    """Raise if ``array`` holds NaN or infinity, saying which and where."""
+    if array.dtype.kind != "f" or np.isfinite(array.sum()):
+        return array
+    bad = ~np.isfinite(array)
+    if not bad.any():  # the sum overflowed, the values are fine
+        return array
+    where = np.unravel_index(np.flatnonzero(bad)[0], array.shape)
+    where = where[0] if len(where) == 1 else tuple(int(i) for i in where)
+    what = "NaN" if np.isnan(array[bad][0]) else "infinity"
+    total = int(bad.sum())
+    plural = "s" if total > 1 else ""
+    raise ValueError(f"{name} contains {what} at index {where} ({total} non-finite value{plural} in all)")
+
+
+def whole_vector(value, name):
+    """Non-negative whole numbers (token ids, counts) as an integer array."""
+    array = vector(value, name)
+    if array.dtype.kind == "f":
+        fractional = array != np.floor(array)
+        if fractional.any():
+            i = int(np.argmax(fractional))
+            raise ValueError(f"{name} must hold whole numbers of experts, got {array[i]:g} at index {i}")
+    if array.min() < 0:
+        i = int(np.argmax(array < 0))
+        raise ValueError(f"{name} must be non-negative, got {array[i]:g} at index {i}")
+    return array.astype(np.int64, copy=False)
+
+
+def count_vector(value, name):
+    """Experts selected per token as an integer array."""
+    array = whole_vector(value, name)
+    if array.max() > MAX_EXPERT_COUNT:
+        raise ValueError(f"{name} holds {array.max()}, too large for a number of experts")
+    return array
+
+
+def count_histogram(value, name):
+    """Expert counts per token, or a ``{experts: tokens}`` mapping, as a CountHistogram."""
+    if isinstance(value, CountHistogram):
+        return value
+    if isinstance(value, Mapping):
+        return CountHistogram.from_mapping(_histogram_mapping(value, name))
+    return CountHistogram.from_values(count_vector(value, name))
+
+
+def _histogram_mapping(mapping, name):
+    checked = {}
+    for key, tokens in mapping.items():
+        experts = _whole(key, f"{name} key {key!r}")
+        count = _whole(tokens, f"{name}[{key!r}]")
+        if experts > MAX_EXPERT_COUNT:
+            raise ValueError(f"{name} key {key!r} is too large for a number of experts")
+        checked[experts] = checked.get(experts, 0) + count
+    if not any(checked.values()):
+        raise ValueError(f"{name} is empty")
+    return checked
+
+
+def _whole(value, label):
+    if isinstance(value, str):
+        try:
+            value = int(value.strip())
+        except ValueError:
+            raise ValueError(f"{label} must be a whole number, got {value!r}") from None
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+        raise TypeError(f"{label} must be a whole number, got {type(value).__name__}")
+    if not np.isfinite(value) or value != int(value) or value < 0:
+        raise ValueError(f"{label} must be a non-negative whole number, got {value!r}")
+    return int(value)
+
+
+def layer_histograms(value, name):
+    """Per-layer expert counts: a 2-D [layers, tokens] array or a sequence of per-layer inputs."""
+    if isinstance(value, Mapping):
+        raise TypeError(f"{name} must be a 2-D array or a list of per-layer counts, got a mapping")
+    if isinstance(value, (list, tuple)) and value and not all(
+        isinstance(v, numbers.Number) for v in value
+    ):
+        return [count_histogram(layer, f"{name}[{i}]") for i, layer in enumerate(value)]
+    array = to_numpy(value, name)
+    if array.ndim != 2:
+        raise ValueError(
+            f"{name} must be 2-D [num_layers, num_tokens] or a list of per-layer counts, "
+            f"got shape {array.shape}"
+        )
+    if array.size == 0:
+        raise ValueError(f"{name} is empty (shape {array.shape})")
+    return [count_histogram(row, f"{name}[{i}]") for i, row in enumerate(array)]
+
+
+def probability(value, name):
+    """A number strictly between 0 and 1, such as a significance level."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+        raise TypeError(f"{name} must be a number in (0, 1), got {type(value).__name__}")
+    if not 0 < value < 1:
+        raise ValueError(f"{name} must be in (0, 1), got {value!r}")
+    return float(value)
+
+
+def same_length(a, b, name_a, name_b):
+    """The spec's message for two sequences that must pair up."""
+    if len(a) != len(b):
+        raise ValueError(f"{name_a} ({len(a)}) and {name_b} ({len(b)}) must have same length")
+
+
+def strings(value, name):
+    """A sequence of labels (token strings) as a list of str."""
+    if isinstance(value, (str, bytes)) or not hasattr(value, "__len__"):
+        raise TypeError(f"{name} must be a sequence of strings, got {type(value).__name__}")
+    return [item.decode("utf-8", "replace") if isinstance(item, bytes) else str(item) for item in value]

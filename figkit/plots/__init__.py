@@ -1,0 +1,1 @@
+"""The routing plot functions, one module per figure family: validate, compute, draw."""

@@ -1,0 +1,54 @@
+"""What every plot function shares: the figure's life cycle, statistics boxes, literal text."""
+
+import matplotlib as mpl
+import matplotlib.pyplot as plt
+
+from figkit.style import plotting_style, save_figure
+
+# Strings that come from data (tokens, ids) are drawn as they are: never mathtext, never TeX.
+LITERAL = {"parse_math": False, "usetex": False}
+NEUTRAL = "0.15"
+
+
+def render(draw, data, *, figsize, dpi, save_path, save_dpi=None):
+    """Create pyplot's current figure in figkit's style, let ``draw`` fill it, save it if asked.
+
+    Ticks and layout are resolved while the style is active, so a later
+    ``plt.savefig`` outside figkit gives the same picture.
+    """
+    with plotting_style():
+        fig = plt.figure(figsize=figsize, dpi=dpi)
+        draw(fig, data)
+        if save_path is not None:
+            save_figure(fig, save_path, dpi=save_dpi)
+        else:
+            fig.draw_without_rendering()
+    return fig
+
+
+def palette():
+    """The colours of the active style's cycle."""
+    return mpl.rcParams["axes.prop_cycle"].by_key()["color"]
+
+
+def number(value):
+    """Two decimals with a thousands separator and a real minus sign."""
+    return f"{value:,.2f}".replace("-", "\N{MINUS SIGN}")
+
+
+def stats_box(ax, lines, *, loc="upper right"):
+    """A framed block of ``label: value`` lines in a corner of the axes."""
+    x, ha = (0.98, "right") if loc.endswith("right") else (0.02, "left")
+    y, va = (0.97, "top") if loc.startswith("upper") else (0.03, "bottom")
+    return ax.text(
+        x, y, "\n".join(lines), transform=ax.transAxes, ha=ha, va=va, multialignment="left",
+        fontsize=mpl.rcParams["legend.fontsize"], color=NEUTRAL, zorder=5,
+        bbox={"boxstyle": "round,pad=0.4", "facecolor": "white", "edgecolor": "0.7", "alpha": 0.9},
+        **LITERAL,
+    )
+
+
+def printable(token):
+    """A token as it should read on an axis: control characters made visible, never empty."""
+    shown = token.replace("\n", "\\n").replace("\t", "\\t").replace("\r", "\\r")
+    return shown if shown.strip() else repr(token)

@@ -1,0 +1,161 @@
+"""Token rarity against the number of experts a token selects."""
+
+from dataclasses import dataclass
+
+import matplotlib as mpl
+import numpy as np
+from matplotlib.colors import LogNorm
+
+from figkit.arrays import count_vector, same_length, vector, whole_vector
+from figkit.plots._figure import LITERAL, NEUTRAL, number, palette, printable, render, stats_box
+from figkit.stats import Trend, trend
+
+# Up to this many tokens are drawn as points; more become a 2-D histogram image.
+MAX_SCATTER_POINTS = 5000
+DENSITY_BINS = 120
+MAX_ANNOTATIONS = 10
+
+
+@dataclass(frozen=True)
+class TokenComplexity:
+    token_ids: np.ndarray
+    experts: np.ndarray
+    frequency: np.ndarray
+    measured: bool  # a real corpus frequency, not the 1/(id+1) proxy
+    fit: Trend  # experts against log10(frequency)
+    labels: dict  # token id -> text, when a tokenizer was given
+
+
+def prepare(token_ids, expert_counts, tokenizer=None, token_frequency=None):
+    """Validate, pick the frequency (real or proxy) and fit the trend."""
+    ids = whole_vector(token_ids, "token_ids")
+    experts = count_vector(expert_counts, "expert_counts")
+    same_length(ids, experts, "token_ids", "expert_counts")
+    if token_frequency is None:
+        frequency = 1.0 / (ids + 1.0)
+    else:
+        frequency = vector(token_frequency, "token_frequency").astype(float)
+        same_length(ids, frequency, "token_ids", "token_frequency")
+        if frequency.min() <= 0:
+            i = int(np.argmax(frequency <= 0))
+            raise ValueError(f"token_frequency[{i}] must be positive, got {frequency[i]:g}")
+    return TokenComplexity(
+        token_ids=ids,
+        experts=experts,
+        frequency=frequency,
+        measured=token_frequency is not None,
+        fit=trend(np.log10(frequency), experts),
+        labels=_token_labels(tokenizer, ids, frequency) if tokenizer is not None else {},
+    )
+
+
+def _token_labels(tokenizer, ids, frequency):
+    """Text for up to ten distinct tokens spread evenly over the log-frequency axis."""
+    seen = np.flatnonzero(np.bincount(ids))
+    log_freq = np.log10(_frequency_of_id(ids, frequency)[seen])
+    targets = np.linspace(log_freq.min(), log_freq.max(), MAX_ANNOTATIONS)
+    chosen = np.unique(seen[np.abs(log_freq[None, :] - targets[:, None]).argmin(axis=1)])
+    return {int(i): printable(_decode(tokenizer, int(i))) for i in chosen}
+
+
+def _frequency_of_id(ids, frequency):
+    """Frequency indexed by token id (the last value seen for each id)."""
+    by_id = np.zeros(ids.max() + 1)
+    by_id[ids] = frequency
+    return by_id
+
+
+def _decode(tokenizer, token_id):
+    if hasattr(tokenizer, "decode"):
+        return str(tokenizer.decode([token_id]))
+    if hasattr(tokenizer, "convert_ids_to_tokens"):
+        return str(tokenizer.convert_ids_to_tokens(token_id))
+    if callable(tokenizer):
+        return str(tokenizer(token_id))
+    raise TypeError(
+        f"tokenizer must have decode(ids) or convert_ids_to_tokens(id), or be callable; "
+        f"got {type(tokenizer).__name__}"
+    )
+
+
+def draw(fig, data):
+    ax = fig.add_subplot()
+    colours = palette()
+    x, y = data.frequency, data.experts
+    if x.size <= MAX_SCATTER_POINTS:
+        ax.scatter(x, y, s=18, alpha=0.5, color=colours[len(colours) // 2 + 1], edgecolors="none",
+                   label=f"Tokens ({x.size:,})")
+    else:
+        _density(fig, ax, x, y)
+    fit = data.fit
+    if np.isfinite(fit.slope):
+        line_x = np.geomspace(x.min(), x.max(), 100)
+        ax.plot(line_x, fit.slope * np.log10(line_x) + fit.intercept, color=colours[0], linewidth=2,
+                label=f"y = {number(fit.slope)}\N{MIDDLE DOT}log\N{SUBSCRIPT ONE}\N{SUBSCRIPT ZERO}(x) + {number(fit.intercept)}")
+    if data.labels:
+        _annotate(ax, data)
+    ax.set_xscale("log")
+    ax.set_xlabel("Token frequency in corpus" if data.measured else "Token frequency proxy 1/(id + 1)")
+    ax.set_ylabel("Experts selected")
+    ax.set_title("Token rarity vs experts selected")
+    ax.legend(loc="upper right")
+    stats_box(ax, [
+        f"Pearson r: {_coefficient(fit.pearson_r)}",
+        f"Spearman \N{GREEK SMALL LETTER RHO}: {_coefficient(fit.spearman_rho)}",
+        f"Tokens: {x.size:,}",
+    ], loc="upper left")
+    low, high = y.min(), y.max()
+    ax.set_ylim(low - 0.5, high + 0.5 + 0.35 * (high - low + 1))
+
+
+def _coefficient(value):
+    return number(value) if np.isfinite(value) else "undefined (constant input)"
+
+
+def _density(fig, ax, x, y):
+    """Tokens per (log-frequency, experts) cell: O(n) to compute, one raster image to draw."""
+    logs = np.log10(x)
+    lo, hi = logs.min(), logs.max()
+    if hi - lo < 1e-9:
+        lo, hi = lo - 0.5, hi + 0.5
+    column = np.minimum(((logs - lo) / (hi - lo) * DENSITY_BINS).astype(np.int64), DENSITY_BINS - 1)
+    rows = int(y.max() - y.min()) + 1
+    cells = np.bincount(column * rows + (y - y.min()), minlength=DENSITY_BINS * rows)
+    cells = cells.reshape(DENSITY_BINS, rows).T.astype(float)
+    cells[cells == 0] = np.nan
+    x_edges = 10 ** np.linspace(lo, hi, DENSITY_BINS + 1)
+    y_edges = np.arange(y.min(), y.max() + 2) - 0.5
+    mesh = ax.pcolormesh(x_edges, y_edges, cells, norm=LogNorm(), cmap=mpl.rcParams["image.cmap"],
+                         rasterized=True)
+    fig.colorbar(mesh, ax=ax, label=f"Tokens ({x.size:,} in all)")
+    ax.grid(False)
+
+
+def _annotate(ax, data):
+    ids, experts = data.token_ids, data.experts
+    sums = np.bincount(ids, weights=experts)
+    counts = np.bincount(ids)
+    freq_of = _frequency_of_id(ids, data.frequency)
+    for token_id, text in data.labels.items():
+        ax.annotate(text, (freq_of[token_id], sums[token_id] / counts[token_id]), xytext=(4, 4),
+                    textcoords="offset points", fontsize="small", color=NEUTRAL,
+                    arrowprops={"arrowstyle": "-", "color": NEUTRAL, "linewidth": 0.5}, **LITERAL)
+
+
+def plot_token_complexity_vs_experts(
+    token_ids, expert_counts, tokenizer=None, save_path=None, figsize=None, dpi=100, *,
+    token_frequency=None,
+):
+    """Experts selected per token against how frequent the token is.
+
+    The x-axis is ``token_frequency`` when given (a real corpus frequency per token),
+    otherwise the rough proxy 1/(id + 1); the axis label says which. The trend line
+    is a least-squares fit of experts on log10(frequency), shown with its equation,
+    Pearson's r and Spearman's rho. Past 5,000 tokens the points become a 2-D
+    histogram. With a ``tokenizer`` (``decode`` or ``convert_ids_to_tokens``, or a
+    callable), up to ten tokens spread over the frequency range are labelled, literally,
+    at their mean number of experts.
+    Returns pyplot's current figure.
+    """
+    data = prepare(token_ids, expert_counts, tokenizer, token_frequency)
+    return render(draw, data, figsize=figsize, dpi=dpi, save_path=save_path)

@@ -1,0 +1,120 @@
+"""Token × expert routing weights as a heatmap, cut to a readable size."""
+
+from dataclasses import dataclass
+
+import matplotlib as mpl
+import numpy as np
+
+from figkit.arrays import matrix, strings, whole_vector
+from figkit.plots._figure import LITERAL, printable, render
+
+MAX_TOKEN_LABEL_POINTS = 10
+MIN_TOKEN_LABEL_POINTS = 4
+MAX_EXPERT_TICKS = 32
+
+
+@dataclass(frozen=True)
+class RoutingHeatmap:
+    weights: np.ndarray  # the shown block: [tokens, experts]
+    tokens: list
+    experts: np.ndarray  # the ids of the shown columns
+    total_tokens: int
+    total_experts: int
+    chose_experts: bool  # columns picked by total weight, not by the caller
+
+
+def prepare(routing_weights, token_strs, expert_indices=None, max_tokens=50, max_experts=32):
+    """Validate, keep the first ``max_tokens`` tokens and at most ``max_experts`` experts.
+
+    Without ``expert_indices``, a cut keeps the experts with the most total weight over
+    the shown tokens, in id order.
+    """
+    weights = matrix(routing_weights, "routing_weights")
+    tokens = strings(token_strs, "token_strs")
+    if len(tokens) != weights.shape[0]:
+        raise ValueError(
+            f"token_strs ({len(tokens)}) and routing_weights ({weights.shape[0]} rows) must have same length"
+        )
+    max_tokens = _positive_int(max_tokens, "max_tokens")
+    max_experts = _positive_int(max_experts, "max_experts")
+    num_tokens, num_experts = weights.shape
+    shown = weights[:max_tokens]
+    chose = False
+    if expert_indices is not None:
+        experts = whole_vector(expert_indices, "expert_indices")
+        if experts.max() >= num_experts:
+            i = int(np.argmax(experts >= num_experts))
+            raise ValueError(
+                f"expert_indices[{i}] = {experts[i]} is out of range for {num_experts} experts"
+            )
+        experts = experts[:max_experts]
+    elif num_experts > max_experts:
+        load = shown.sum(axis=0)
+        experts = np.sort(np.argsort(-load, kind="stable")[:max_experts])
+        chose = True
+    else:
+        experts = np.arange(num_experts)
+    return RoutingHeatmap(
+        weights=np.asarray(shown[:, experts], dtype=float),
+        tokens=[printable(t) for t in tokens[:max_tokens]],
+        experts=experts,
+        total_tokens=num_tokens,
+        total_experts=num_experts,
+        chose_experts=chose,
+    )
+
+
+def _positive_int(value, name):
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
+        raise ValueError(f"{name} must be a positive integer, got {value!r}")
+    return int(value)
+
+
+def cut_note(data):
+    """What the figure leaves out, in words; empty when it shows everything."""
+    rows, cols = data.weights.shape
+    if rows == data.total_tokens and cols == data.total_experts:
+        return ""
+    note = f"showing {rows} of {data.total_tokens} tokens, {cols} of {data.total_experts} experts"
+    return note + (" (highest total weight)" if data.chose_experts else "")
+
+
+def draw(fig, data):
+    ax = fig.add_subplot()
+    rows, cols = data.weights.shape
+    low = min(0.0, float(data.weights.min()))
+    image = ax.imshow(data.weights, aspect="auto", interpolation="nearest",
+                      cmap=mpl.rcParams["image.cmap"], vmin=low, vmax=max(float(data.weights.max()), low + 1e-12))
+    fig.colorbar(image, ax=ax, label="Routing weight")
+    step = -(-cols // MAX_EXPERT_TICKS)
+    ax.set_xticks(range(0, cols, step), [str(e) for e in data.experts[::step]])
+    ax.set_yticks(range(rows), data.tokens, fontsize=_token_font_size(fig, rows), **LITERAL)
+    ax.tick_params(axis="x", labelrotation=90 if cols > 16 else 0)
+    ax.grid(False)
+    ax.set_xlabel("Expert")
+    ax.set_ylabel("Token")
+    ax.set_title("Routing weights", loc="left")
+    note = cut_note(data)
+    if note:
+        ax.set_title(note, loc="right", fontsize="small", fontweight="normal")
+
+
+def _token_font_size(fig, rows):
+    """Shrink token labels so that every row keeps a readable, non-overlapping label."""
+    row_points = fig.get_figheight() * 72 * 0.75 / rows
+    return float(np.clip(row_points * 0.8, MIN_TOKEN_LABEL_POINTS, MAX_TOKEN_LABEL_POINTS))
+
+
+def plot_routing_heatmap(
+    routing_weights, token_strs, expert_indices=None, max_tokens=50, max_experts=32,
+    save_path=None, figsize=None, dpi=100,
+):
+    """Heatmap of routing weights, one row per token and one column per expert.
+
+    Token strings label the rows literally (``$``, ``%``, ``_`` and ``\\`` included).
+    Large inputs are cut to the first ``max_tokens`` tokens and ``max_experts`` experts
+    (``expert_indices`` chooses the columns; otherwise the most used ones), and the
+    figure says what it cut. Returns pyplot's current figure.
+    """
+    data = prepare(routing_weights, token_strs, expert_indices, max_tokens, max_experts)
+    return render(draw, data, figsize=figsize, dpi=dpi, save_path=save_path)

@@ -1,0 +1,108 @@
+"""Tokens routed to each expert: load imbalance at a glance."""
+
+from dataclasses import dataclass
+
+import numpy as np
+from matplotlib.lines import Line2D
+from matplotlib.patches import Patch
+
+from figkit.arrays import vector
+from figkit.plots._figure import NEUTRAL, number, render, stats_box
+from figkit.stats import LoadBalance, load_balance
+
+# Load relative to the mean: (upper bound, name, colour). Red and green as in the spec's look.
+LOAD_CLASSES = (
+    (0.5, "Under-used (< 0.5\N{MULTIPLICATION SIGN} mean)", "#d62728"),
+    (0.8, "Low (0.5\N{EN DASH}0.8\N{MULTIPLICATION SIGN})", "#ff7f0e"),
+    (1.2, "Balanced (0.8\N{EN DASH}1.2\N{MULTIPLICATION SIGN})", "#2ca02c"),
+    (np.inf, "Over-used (> 1.2\N{MULTIPLICATION SIGN})", "#1f77b4"),
+)
+
+# The tallest bar reaches this fraction of the axes, leaving room for the legend and the box.
+HEADROOM = 0.62
+
+
+@dataclass(frozen=True)
+class ExpertLoad:
+    counts: np.ndarray
+    balance: LoadBalance
+
+
+def prepare(expert_counts_by_expert, num_experts=None):
+    """Validate per-expert loads; ``num_experts`` pads with experts that received nothing."""
+    counts = vector(expert_counts_by_expert, "expert_counts_by_expert").astype(float)
+    if counts.min() < 0:
+        i = int(np.argmax(counts < 0))
+        raise ValueError(f"expert_counts_by_expert[{i}] must be non-negative, got {counts[i]:g}")
+    if not counts.any():
+        raise ValueError("expert_counts_by_expert is all zero: no token was routed")
+    if num_experts is not None:
+        if isinstance(num_experts, bool) or not isinstance(num_experts, (int, np.integer)) \
+                or num_experts < counts.size:
+            raise ValueError(
+                f"num_experts must be an integer of at least {counts.size} "
+                f"(the length of expert_counts_by_expert), got {num_experts!r}"
+            )
+        counts = np.pad(counts, (0, int(num_experts) - counts.size))
+    return ExpertLoad(counts, load_balance(counts))
+
+
+def load_classes(counts, mean):
+    """Index into LOAD_CLASSES for each expert."""
+    bounds = np.array([upper for upper, _, _ in LOAD_CLASSES[:-1]])
+    return np.searchsorted(bounds, counts / mean, side="right")
+
+
+def draw(fig, data):
+    ax = fig.add_subplot()
+    counts, balance = data.counts, data.balance
+    classes = load_classes(counts, balance.mean)
+    colours = np.array([colour for _, _, colour in LOAD_CLASSES])
+    ax.bar(np.arange(counts.size), counts, width=0.8, color=colours[classes])
+    ax.axhspan(balance.mean - balance.std, balance.mean + balance.std, color=NEUTRAL, alpha=0.08, zorder=0)
+    dead = np.flatnonzero(counts == 0)
+    ax.plot(dead, np.zeros(dead.size), linestyle="none", marker="x", color=LOAD_CLASSES[0][2],
+            markersize=8, markeredgewidth=2, clip_on=False, zorder=4)
+    ax.axhline(balance.mean, color=NEUTRAL, linestyle="--", linewidth=1.5)
+    handles = [
+        Patch(color=colour, label=f"{name}: {n}")
+        for (_, name, colour), n in zip(LOAD_CLASSES, np.bincount(classes, minlength=len(LOAD_CLASSES)))
+        if n
+    ]
+    handles += [
+        Line2D([], [], color=NEUTRAL, linestyle="--", label=f"Mean = {number(balance.mean)}"),
+        Patch(color=NEUTRAL, alpha=0.08, label="\N{PLUS-MINUS SIGN}1 std"),
+    ]
+    if dead.size:
+        handles.append(Line2D([], [], linestyle="none", marker="x", color=LOAD_CLASSES[0][2],
+                              markeredgewidth=2, label=f"Dead (0 tokens): {dead.size}"))
+    ax.legend(handles=handles, loc="upper left", ncols=2)
+    ratio = "\N{INFINITY}" if np.isinf(balance.max_min_ratio) else number(balance.max_min_ratio)
+    dead_note = f" ({balance.dead_experts} dead)" if balance.dead_experts else ""
+    stats_box(ax, [
+        f"Mean: {number(balance.mean)}",
+        f"Std: {number(balance.std)}",
+        f"CV: {number(balance.cv)}",
+        f"MaxVio: {number(balance.max_vio)}",
+        f"Max/min: {ratio}{dead_note}",
+        f"Entropy (norm.): {number(balance.entropy)}",
+    ])
+    ax.set_xlim(-0.6, counts.size - 0.4)
+    ax.set_ylim(0, counts.max() / HEADROOM)
+    ax.set_xlabel("Expert")
+    ax.set_ylabel("Tokens routed")
+    ax.set_title("Expert utilisation")
+
+
+def plot_expert_utilization(
+    expert_counts_by_expert, num_experts=None, save_path=None, figsize=None, dpi=100
+):
+    """Bar chart of the tokens each expert received, coloured by load relative to the mean.
+
+    A dashed line marks the mean and a band ±1 std; the box gives mean, std, CV, MaxVio
+    (max/mean − 1), max/min (∞ with the number of dead experts when one got nothing) and
+    normalised entropy. ``num_experts`` adds experts missing from the end of the input.
+    Returns pyplot's current figure.
+    """
+    data = prepare(expert_counts_by_expert, num_experts)
+    return render(draw, data, figsize=figsize, dpi=dpi, save_path=save_path)

@@ -1,0 +1,202 @@
+"""The numbers that figures and tables print, computed exactly in O(n).
+
+Per-token expert counts are small non-negative integers, so every statistic of
+them comes from an integer histogram (``np.bincount``) rather than from sorting
+millions of values. All standard deviations here are population values
+(``ddof=0``, as ``np.std``) unless a function says otherwise.
+"""
+
+from dataclasses import dataclass
+
+import numpy as np
+
+KDE_GRID_POINTS = 256
+# Counts are integers: a kernel narrower than half a step only redraws the histogram's spikes.
+MIN_COUNT_BANDWIDTH = 0.5
+
+
+@dataclass(frozen=True, eq=False)
+class CountHistogram:
+    """``tokens[i]`` tokens selected ``offset + i`` experts."""
+
+    offset: int
+    tokens: np.ndarray
+
+    @classmethod
+    def from_values(cls, values):
+        """Histogram of a non-negative integer array."""
+        lo = int(values.min())
+        return cls(lo, np.bincount(values)[lo:].astype(np.int64, copy=False))
+
+    @classmethod
+    def from_mapping(cls, mapping):
+        """Histogram of a ``{expert_count: tokens}`` mapping with non-negative int keys."""
+        used = {int(k): int(v) for k, v in mapping.items() if v}
+        lo, hi = min(used), max(used)
+        tokens = np.zeros(hi - lo + 1, dtype=np.int64)
+        for value, count in used.items():
+            tokens[value - lo] = count
+        return cls(lo, tokens)
+
+    @property
+    def values(self):
+        return np.arange(self.offset, self.offset + self.tokens.size)
+
+    @property
+    def n(self):
+        return int(self.tokens.sum())
+
+    @property
+    def min(self):
+        return self.offset
+
+    @property
+    def max(self):
+        return self.offset + self.tokens.size - 1
+
+    @property
+    def mean(self):
+        return float(self.values @ self.tokens) / self.n
+
+    def std(self, ddof=0):
+        """Standard deviation of the underlying values (``np.std(values, ddof=ddof)``)."""
+        if self.n - ddof <= 0:
+            return float("nan")
+        deviation = self.values - self.mean
+        return float(np.sqrt((deviation**2 @ self.tokens) / (self.n - ddof)))
+
+    def quantile(self, q):
+        """``np.quantile(values, q)`` with the default linear method, from the histogram."""
+        q = np.asarray(q, dtype=float)
+        position = q * (self.n - 1)
+        below = np.floor(position)
+        cumulative = np.cumsum(self.tokens)
+        value_at = lambda i: self.offset + np.searchsorted(cumulative, i, side="right")
+        low = value_at(below)
+        high = value_at(np.minimum(below + 1, self.n - 1))
+        return low + (position - below) * (high - low)
+
+    @property
+    def median(self):
+        return float(self.quantile(0.5))
+
+    @property
+    def fractions(self):
+        return self.tokens / self.n
+
+
+def count_kde(hist, grid_points=KDE_GRID_POINTS):
+    """Gaussian KDE of the counts, or ``None`` when undefined; returns (grid, density, bandwidth).
+
+    The bandwidth is Scott's (``std(ddof=1) * n**(-1/5)``, as ``scipy.stats.gaussian_kde``)
+    but at least half an expert, because the counts are integers. The density equals
+    ``gaussian_kde(values, bw_method=bandwidth / std)`` on the grid, computed per distinct
+    value, so its cost does not depend on the number of tokens. A single token or a single
+    distinct value has no KDE.
+    """
+    if hist.n < 2 or hist.tokens.size == 1:
+        return None
+    bandwidth = max(hist.std(ddof=1) * hist.n ** (-1 / 5), MIN_COUNT_BANDWIDTH)
+    grid = np.linspace(hist.min - 3 * bandwidth, hist.max + 3 * bandwidth, grid_points)
+    z = (grid[:, None] - hist.values[None, :]) / bandwidth
+    density = np.exp(-0.5 * z**2) @ hist.tokens / (hist.n * bandwidth * np.sqrt(2 * np.pi))
+    return grid, density, bandwidth
+
+
+def box_stats(hist, whis=1.5):
+    """matplotlib ``boxplot`` statistics (quartiles, 1.5 IQR whiskers, fliers) from a histogram.
+
+    Fliers are the distinct outlying values, one mark each, not one per token.
+    """
+    q1, median, q3 = hist.quantile([0.25, 0.5, 0.75])
+    iqr = q3 - q1
+    values = hist.values[hist.tokens > 0]
+    inside = values[(values >= q1 - whis * iqr) & (values <= q3 + whis * iqr)]
+    return {
+        "med": median, "q1": q1, "q3": q3, "mean": hist.mean,
+        "whislo": inside.min(), "whishi": inside.max(),
+        "fliers": values[(values < inside.min()) | (values > inside.max())],
+    }
+
+
+@dataclass(frozen=True)
+class LoadBalance:
+    """Load metrics of per-expert token counts (0 = balanced, except entropy: 1 = balanced)."""
+
+    mean: float
+    std: float
+    cv: float
+    max_vio: float
+    max_min_ratio: float
+    dead_experts: int
+    entropy: float
+
+
+def load_balance(counts):
+    """CV, MaxVio (max/mean - 1), max/min (inf with dead experts) and normalised entropy."""
+    counts = np.asarray(counts, dtype=float)
+    mean = counts.mean()
+    std = counts.std()
+    low, high = counts.min(), counts.max()
+    shares = counts[counts > 0] / counts.sum()
+    entropy = -(shares @ np.log(shares)) / np.log(counts.size) if counts.size > 1 else 1.0
+    return LoadBalance(
+        mean=float(mean),
+        std=float(std),
+        cv=float(std / mean),
+        max_vio=float(high / mean - 1),
+        max_min_ratio=float(high / low) if low > 0 else float("inf"),
+        dead_experts=int(np.count_nonzero(counts == 0)),
+        entropy=float(entropy),
+    )
+
+
+@dataclass(frozen=True)
+class Trend:
+    """Least-squares line ``y = slope * x + intercept`` with Pearson r and Spearman rho."""
+
+    slope: float
+    intercept: float
+    pearson_r: float
+    spearman_rho: float
+
+
+def trend(x, y):
+    """Fit a line and both correlations; undefined values (constant input) are NaN."""
+    x = np.asarray(x, dtype=float)
+    y = np.asarray(y, dtype=float)
+    dx = x - x.mean()
+    dy = y - y.mean()
+    sxx, syy, sxy = dx @ dx, dy @ dy, dx @ dy
+    slope = sxy / sxx if sxx > 0 else float("nan")
+    return Trend(
+        slope=float(slope),
+        intercept=float(y.mean() - slope * x.mean()),
+        pearson_r=_pearson(sxx, syy, sxy),
+        spearman_rho=_pearson_of(average_ranks(x), average_ranks(y)),
+    )
+
+
+def _pearson(sxx, syy, sxy):
+    if sxx <= 0 or syy <= 0:
+        return float("nan")
+    return float(np.clip(sxy / np.sqrt(sxx * syy), -1.0, 1.0))
+
+
+def _pearson_of(a, b):
+    da, db = a - a.mean(), b - b.mean()
+    return _pearson(da @ da, db @ db, da @ db)
+
+
+def average_ranks(a):
+    """Ranks from 1 with ties averaged (``scipy.stats.rankdata``); O(n) for small integers."""
+    a = np.asarray(a)
+    lo, hi = a.min(), a.max()
+    if np.all(a == np.round(a)) and hi - lo < max(4 * a.size, 1 << 16):
+        shifted = (a - lo).astype(np.int64)
+        ties = np.bincount(shifted)
+        last_rank = np.cumsum(ties)
+        return (last_rank - (ties - 1) / 2)[shifted]
+    from scipy.stats import rankdata
+
+    return rankdata(a)

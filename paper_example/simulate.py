@@ -1,0 +1,133 @@
+"""Route synthetic router logits with top-k and with Benjamini-Hochberg (BH) selection.
+
+Each token's logits are standard normal noise plus a boost on a few "relevant"
+experts; rarer tokens and later layers have more of them, and some experts are
+more popular than others. BH routing turns a logit into a p-value under a null
+estimated robustly from the layer's calibration logits (median and MAD of a
+normal, p = 1 - CDF), runs the step-up procedure at level alpha over the experts,
+and keeps between MIN_K and MAX_K experts.
+
+Run as a script, it renders figkit's analysis report of the example into a folder.
+"""
+
+import sys
+
+import numpy as np
+
+NUM_EXPERTS = 64
+NUM_LAYERS = 16
+TOP_K = 8
+MIN_K, MAX_K = 1, 8
+VOCAB_SIZE = 50_000
+NUM_TOKENS = 20_000
+ALPHAS = (0.01, 0.05, 0.10, 0.20)
+BOOST = 3.5
+WORDS = ["the", ",", ".", " of", " and", "$", "50%", "a_b", "\\", "{", "\u2581the", " model", " expert",
+         " routing", "}", "\n", " cat", " sat", " on", " mat"]
+
+
+def token_stream(rng, n=NUM_TOKENS):
+    """Token ids with a Zipf-like frequency: small ids are common."""
+    return np.minimum(rng.zipf(1.2, n), VOCAB_SIZE) - 1
+
+
+def decode(token_id):
+    """A readable string for a synthetic token id."""
+    return WORDS[token_id] if token_id < len(WORDS) else f" w{token_id}"
+
+
+def router_logits(rng, token_ids, layer):
+    """[tokens, experts] logits: noise plus a boost on the experts relevant to each token."""
+    n = token_ids.size
+    rarity = np.log1p(token_ids) / np.log(VOCAB_SIZE)
+    relevant = 1 + rng.poisson(1.0 + 3 * rarity + 0.12 * layer)
+    popularity = rng.dirichlet(np.full(NUM_EXPERTS, 2.0))
+    keys = np.log(popularity) + rng.gumbel(size=(n, NUM_EXPERTS))  # Gumbel top-k sampling
+    rank = np.argsort(np.argsort(-keys, axis=1), axis=1)
+    return rng.standard_normal((n, NUM_EXPERTS)) + BOOST * (rank < relevant[:, None])
+
+
+def p_values(logits, calibration):
+    """p = 1 - F(logit), F a normal null fitted to the calibration logits by median and MAD."""
+    from scipy.stats import norm
+
+    centre = np.median(calibration)
+    scale = 1.4826 * np.median(np.abs(calibration - centre))
+    return norm.sf((logits - centre) / scale)
+
+
+def bh_counts(p, alpha):
+    """Experts kept per token by the BH step-up procedure, clamped to [MIN_K, MAX_K]."""
+    ordered = np.sort(p, axis=1)
+    thresholds = alpha * np.arange(1, p.shape[1] + 1) / p.shape[1]
+    passing = ordered <= thresholds
+    largest = np.where(passing.any(axis=1), p.shape[1] - np.argmax(passing[:, ::-1], axis=1), 0)
+    return np.clip(largest, MIN_K, MAX_K)
+
+
+def selected_mask(p, counts):
+    """The experts with the ``counts`` smallest p-values in each row."""
+    rank = np.argsort(np.argsort(p, axis=1, kind="stable"), axis=1)
+    return rank < counts[:, None]
+
+
+def routing_weights(logits, mask):
+    """Softmax probabilities of the selected experts, renormalised to sum to one."""
+    weights = np.exp(logits - logits.max(axis=1, keepdims=True)) * mask
+    return weights / weights.sum(axis=1, keepdims=True)
+
+
+def simulate(seed=0):
+    """Route one token stream through every layer at every alpha."""
+    rng = np.random.default_rng(seed)
+    token_ids = token_stream(rng)
+    counts = {alpha: [] for alpha in ALPHAS}
+    layer_data = []
+    for layer in range(NUM_LAYERS):
+        logits = router_logits(rng, token_ids, layer)
+        calibration = router_logits(rng, token_stream(rng, 2000), layer)
+        p = p_values(logits, calibration)
+        for alpha in ALPHAS:
+            counts[alpha].append(bh_counts(p, alpha))
+        layer_data.append((logits, p))
+    return token_ids, counts, layer_data
+
+
+def report_data(alpha=0.05, layer=NUM_LAYERS // 2):
+    """The ``create_analysis_report`` input for the example."""
+    token_ids, counts, layer_data = simulate()
+    logits, p = layer_data[layer]
+    chosen = counts[alpha][layer]
+    mask = selected_mask(p, chosen)
+    frequency = np.bincount(token_ids)[token_ids] / token_ids.size
+    pooled = np.concatenate(counts[alpha])
+    shown = slice(0, 40)
+    return {
+        "expert_counts": pooled,
+        "method_name": "BH routing",
+        "alpha": alpha,
+        "alphas": list(ALPHAS),
+        "avg_experts_per_alpha": [np.concatenate(counts[a]).mean() for a in ALPHAS],
+        "std_experts_per_alpha": [np.concatenate(counts[a]).std() for a in ALPHAS],
+        "baseline_k": TOP_K,
+        "routing_weights": routing_weights(logits[shown], mask[shown]),
+        "tokens": [decode(t) for t in token_ids[shown]],
+        "expert_usage": mask.sum(axis=0),
+        "token_ids": token_ids,
+        "token_expert_counts": chosen,
+        "token_frequency": frequency,
+        "tokenizer": decode,
+        "layer_expert_counts": np.stack(counts[alpha]),
+    }
+
+
+def main(output_dir):
+    import figkit
+
+    figures = figkit.create_analysis_report(report_data(), output_dir)
+    for name in figures:
+        print(f"{output_dir}/{name}.pdf")
+
+
+if __name__ == "__main__":
+    main(sys.argv[1] if len(sys.argv) > 1 else "paper_example/build")

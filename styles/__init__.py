@@ -1,0 +1,1 @@
+"""matplotlib style sheets shipped with figkit (``plt.style.use("figkit.styles.<name>")``)."""

@@ -1,0 +1,1 @@
+"""Jinja templates for figkit's LaTeX and Markdown output."""
