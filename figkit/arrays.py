@@ -80,8 +80,11 @@ def matrix(value, name):
 
 def check_finite(array, name):
     """Raise if ``array`` holds NaN or infinity, saying which and where."""
-    if array.dtype.kind != "f" or np.isfinite(array.sum()):
+    if array.dtype.kind != "f":
         return array
+    with np.errstate(over="ignore", invalid="ignore"):
+        if np.isfinite(array.sum()):  # one pass, no temporary array
+            return array
     bad = ~np.isfinite(array)
     if not bad.any():  # the sum overflowed, the values are fine
         return array

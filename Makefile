@@ -1,0 +1,33 @@
+# figkit: `make example` renders the bundled example, `make test` runs the tests.
+# Both create .venv on first use and install what they need into it.
+
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+# The CPU build of torch; an unpinned torch pulls a several-GB CUDA build.
+TORCH  ?= torch==2.13.0
+
+.PHONY: example test benchmark clean
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+
+$(VENV)/.installed: pyproject.toml | $(BIN)/python
+	$(BIN)/pip install --quiet -e .
+	touch $@
+
+$(VENV)/.installed-test: pyproject.toml | $(BIN)/python
+	$(BIN)/pip install --quiet -e ".[test]" "$(TORCH)"
+	touch $@
+
+example: $(VENV)/.installed
+	$(BIN)/python paper_example/simulate.py paper_example/build
+
+test: $(VENV)/.installed-test
+	MPLBACKEND=Agg $(BIN)/python -m pytest
+
+benchmark: $(VENV)/.installed-test
+	MPLBACKEND=Agg $(BIN)/python benchmarks/bench_plots.py
+
+clean:
+	rm -rf $(VENV) paper_example/build benchmarks/out

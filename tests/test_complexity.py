@@ -1,0 +1,97 @@
+import numpy as np
+import pytest
+from matplotlib.collections import PathCollection, QuadMesh
+from scipy import stats as sps
+
+from figkit import plot_token_complexity_vs_experts
+from tests.conftest import box_text, pdf_text
+
+
+def tokens(rng, n):
+    ids = np.minimum(rng.zipf(1.3, n), 50_000) - 1
+    experts = np.clip(np.round(3 + 0.4 * np.log10(ids + 1) + rng.normal(0, 1, n)), 1, 8).astype(int)
+    return ids, experts
+
+
+def test_scatter_trend_and_correlations(as_input, rng):
+    ids, experts = tokens(rng, 400)
+    ax = plot_token_complexity_vs_experts(as_input(ids), as_input(experts)).axes[0]
+    x = 1 / (ids + 1.0)
+    points = next(c for c in ax.collections if isinstance(c, PathCollection))
+    np.testing.assert_allclose(points.get_offsets(), np.column_stack([x, experts]))
+    slope, intercept = np.polyfit(np.log10(x), experts, 1)
+    fit = next(line for line in ax.lines if line.get_label().startswith("y = "))
+    np.testing.assert_allclose(fit.get_ydata(), slope * np.log10(fit.get_xdata()) + intercept, rtol=1e-9)
+    assert f"{slope:.2f}".replace("-", "\N{MINUS SIGN}") in fit.get_label()
+    text = box_text(ax)
+    r = sps.pearsonr(np.log10(x), experts).statistic
+    rho = sps.spearmanr(x, experts).statistic
+    assert f"Pearson r: {r:.2f}".replace("-", "\N{MINUS SIGN}") in text
+    assert f"Spearman \N{GREEK SMALL LETTER RHO}: {rho:.2f}".replace("-", "\N{MINUS SIGN}") in text
+    assert ax.get_xlabel() == "Token frequency proxy 1/(id + 1)"
+    assert ax.get_xscale() == "log"
+
+
+def test_real_frequency_is_used_and_named(rng):
+    ids, experts = tokens(rng, 300)
+    frequency = np.bincount(ids)[ids] / ids.size
+    ax = plot_token_complexity_vs_experts(ids, experts, token_frequency=frequency).axes[0]
+    points = next(c for c in ax.collections if isinstance(c, PathCollection))
+    np.testing.assert_allclose(points.get_offsets()[:, 0], frequency)
+    assert ax.get_xlabel() == "Token frequency in corpus"
+
+
+def test_many_tokens_become_a_density_image_with_every_token_counted(rng, tmp_path):
+    ids, experts = tokens(rng, 1_000_000)
+    path = tmp_path / "complexity.pdf"
+    fig = plot_token_complexity_vs_experts(ids, experts, save_path=path)
+    mesh = next(c for c in fig.axes[0].collections if isinstance(c, QuadMesh))
+    assert np.nansum(mesh.get_array()) == 1_000_000
+    assert mesh.get_rasterized()
+    assert not any(isinstance(c, PathCollection) for c in fig.axes[0].collections)
+    assert path.stat().st_size < 300 * 1024
+
+
+def test_tokenizer_labels_are_literal(tmp_path, rng):
+    class Tokenizer:
+        def decode(self, token_ids):
+            return {0: "$", 1: "50%", 2: "a_b", 3: "\\", 4: "{"}.get(token_ids[0], f"tok{token_ids[0]}")
+
+    ids = np.arange(5)
+    path = tmp_path / "c.pdf"
+    fig = plot_token_complexity_vs_experts(ids, [3, 4, 3, 6, 5], tokenizer=Tokenizer(), save_path=path)
+    labels = sorted(t.get_text() for t in fig.axes[0].texts if t.get_bbox_patch() is None)
+    assert labels == sorted(["$", "50%", "a_b", "\\", "{"])
+    text = pdf_text(path)
+    for label in labels:
+        assert label in text
+
+
+def test_tokenizer_kinds():
+    class HuggingFaceLike:
+        def convert_ids_to_tokens(self, token_id):
+            return f"<{token_id}>"
+
+    ax = plot_token_complexity_vs_experts([1, 2], [3, 4], tokenizer=HuggingFaceLike()).axes[0]
+    assert {"<1>", "<2>"} <= {t.get_text() for t in ax.texts}
+    ax = plot_token_complexity_vs_experts([1, 2], [3, 4], tokenizer=lambda i: f"#{i}").axes[0]
+    assert {"#1", "#2"} <= {t.get_text() for t in ax.texts}
+    with pytest.raises(TypeError, match="tokenizer must have decode"):
+        plot_token_complexity_vs_experts([1, 2], [3, 4], tokenizer=object())
+
+
+def test_constant_counts_say_the_correlation_is_undefined():
+    ax = plot_token_complexity_vs_experts([1, 5, 9], [4, 4, 4]).axes[0]
+    assert "Pearson r: undefined (constant input)" in box_text(ax)
+
+
+@pytest.mark.parametrize("args, kwargs, message", [
+    (([1, 2], [3]), {}, r"token_ids \(2\) and expert_counts \(1\) must have same length"),
+    (([1, -2], [3, 4]), {}, "token_ids must be non-negative"),
+    (([1, 2], [3, 4]), {"token_frequency": [0.1, 0.0]}, r"token_frequency\[1\] must be positive"),
+    (([1, 2], [3, 4]), {"token_frequency": [0.1]}, r"token_ids \(2\) and token_frequency \(1\)"),
+    (([1.5], [3]), {}, "token_ids must hold whole numbers"),
+])
+def test_errors(args, kwargs, message):
+    with pytest.raises(ValueError, match=message):
+        plot_token_complexity_vs_experts(*args, **kwargs)

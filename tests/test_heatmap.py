@@ -1,0 +1,73 @@
+import numpy as np
+import pytest
+
+from figkit import plot_routing_heatmap
+from tests.conftest import pdf_text
+
+HOSTILE_TOKENS = ["$", "50%", "a_b", "\\", "{", "\u2581the", "$x^2$", "#&~"]
+
+
+def image(fig):
+    return fig.axes[0].images[0].get_array()
+
+
+def test_small_input_is_shown_whole(as_input, rng):
+    weights = rng.random((6, 8))
+    fig = plot_routing_heatmap(as_input(weights), [f"t{i}" for i in range(6)])
+    np.testing.assert_allclose(image(fig), weights)
+    ax = fig.axes[0]
+    assert ax.get_title(loc="right") == ""
+    assert [t.get_text() for t in ax.get_yticklabels()] == [f"t{i}" for i in range(6)]
+    assert fig.axes[1].get_ylabel() == "Routing weight"
+
+
+def test_large_input_is_cut_and_says_so(rng):
+    weights = rng.random((2048, 64)) * (rng.random((2048, 64)) < 0.1)
+    weights[:50, 40] += 5  # the most used expert among the shown tokens must be kept
+    fig = plot_routing_heatmap(weights, [f"t{i}" for i in range(2048)])
+    shown = image(fig)
+    assert shown.shape == (50, 32)
+    experts = np.sort(np.argsort(-weights[:50].sum(axis=0), kind="stable")[:32])
+    np.testing.assert_allclose(shown, weights[:50][:, experts])
+    assert 40 in experts
+    ax = fig.axes[0]
+    assert ax.get_title(loc="right") == "showing 50 of 2048 tokens, 32 of 64 experts (highest total weight)"
+    assert [int(t.get_text()) for t in ax.get_xticklabels()] == experts.tolist()
+
+
+def test_expert_indices_choose_and_label_the_columns(rng):
+    weights = rng.random((10, 64))
+    chosen = [63, 0, 17]
+    fig = plot_routing_heatmap(weights, list("abcdefghij"), expert_indices=chosen, max_tokens=4)
+    np.testing.assert_allclose(image(fig), weights[:4][:, chosen])
+    assert [t.get_text() for t in fig.axes[0].get_xticklabels()] == ["63", "0", "17"]
+    assert fig.axes[0].get_title(loc="right") == "showing 4 of 10 tokens, 3 of 64 experts"
+
+
+def test_tokens_are_drawn_literally(tmp_path, rng):
+    path = tmp_path / "heat.pdf"
+    fig = plot_routing_heatmap(rng.random((len(HOSTILE_TOKENS) + 1, 4)), HOSTILE_TOKENS + ["a\nb"], save_path=path)
+    assert [t.get_text() for t in fig.axes[0].get_yticklabels()] == HOSTILE_TOKENS + ["a\\nb"]
+    text = pdf_text(path)
+    for token in HOSTILE_TOKENS + ["a\\nb"]:
+        assert token in text, token
+
+
+@pytest.mark.parametrize("kwargs, message", [
+    ({"token_strs": ["a"]}, r"token_strs \(1\) and routing_weights \(3 rows\) must have same length"),
+    ({"expert_indices": [0, 4]}, r"expert_indices\[1\] = 4 is out of range for 4 experts"),
+    ({"expert_indices": [-1]}, "expert_indices must be non-negative"),
+    ({"max_tokens": 0}, "max_tokens must be a positive integer, got 0"),
+    ({"max_experts": 2.5}, "max_experts must be a positive integer"),
+    ({"routing_weights": np.ones(4)}, r"routing_weights must be 2-D, got shape \(4,\)"),
+    ({"routing_weights": np.full((3, 4), np.nan)}, r"routing_weights contains NaN at index \(0, 0\)"),
+])
+def test_errors(kwargs, message):
+    arguments = {"routing_weights": np.ones((3, 4)), "token_strs": ["a", "b", "c"]} | kwargs
+    with pytest.raises(ValueError, match=message):
+        plot_routing_heatmap(**arguments)
+
+
+def test_token_strs_must_be_a_sequence():
+    with pytest.raises(TypeError, match="token_strs must be a sequence of strings"):
+        plot_routing_heatmap(np.ones((3, 4)), "abc")

@@ -1,0 +1,67 @@
+"""The package: a light import, the console script, what is installed."""
+
+import os
+import subprocess
+import sys
+
+HEAVY = ("matplotlib", "numpy", "pandas", "scipy", "seaborn", "torch", "jinja2")
+
+
+def run_python(code):
+    return subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
+                          env=os.environ | {"MPLBACKEND": "Agg"}).stdout
+
+
+def test_import_figkit_loads_only_the_standard_library():
+    loaded = run_python(f"import sys, figkit; print([m for m in {HEAVY!r} if m in sys.modules])")
+    assert loaded.strip() == "[]"
+
+
+def test_plotting_numpy_data_never_imports_torch():
+    code = ("import sys, numpy as np, figkit; figkit.plot_expert_count_distribution(np.array([3, 4])); "
+            "print('torch' in sys.modules)")
+    assert run_python(code).strip() == "False"
+
+
+def test_public_names_resolve():
+    import figkit
+
+    for name in figkit.__all__:
+        assert callable(getattr(figkit, name))
+    assert set(figkit.__all__) <= set(dir(figkit))
+
+
+def test_unknown_attribute():
+    import figkit
+    import pytest
+
+    with pytest.raises(AttributeError, match="has no attribute 'nope'"):
+        figkit.nope  # noqa: B018
+
+
+def test_console_script_and_module_help():
+    for command in (["figkit", "--help"], [sys.executable, "-m", "figkit", "--help"]):
+        if command[0] == "figkit":
+            command[0] = os.path.join(os.path.dirname(sys.executable), "figkit")
+        out = subprocess.run(command, capture_output=True, text=True, check=True).stdout
+        assert out.startswith("usage: figkit")
+
+
+def test_style_sheet_is_installed_as_package_data():
+    from importlib import resources
+
+    assert (resources.files("figkit.styles") / "notebook.mplstyle").is_file()
+
+
+def test_wheel_holds_the_styles_and_templates(tmp_path):
+    import zipfile
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[1]
+    subprocess.run([sys.executable, "-m", "pip", "wheel", "--quiet", "--no-deps", "--no-build-isolation",
+                    "-w", str(tmp_path), str(root)], check=True, capture_output=True)
+    (wheel,) = tmp_path.glob("figkit-*.whl")
+    names = set(zipfile.ZipFile(wheel).namelist())
+    assert {"figkit/styles/notebook.mplstyle", "figkit/styles/__init__.py", "figkit/templates/__init__.py",
+            "figkit/plots/report.py", "figkit/stats.py"} <= names
+    assert not any(name.startswith(("tests/", "benchmarks/", "paper_example/")) for name in names)

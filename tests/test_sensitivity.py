@@ -1,0 +1,47 @@
+import numpy as np
+import pytest
+from matplotlib.collections import PolyCollection
+
+from figkit import plot_alpha_sensitivity
+
+
+def test_points_error_bars_baseline_and_shading(as_input):
+    alphas = np.array([0.10, 0.01, 0.20, 0.05])
+    avg = np.array([5.8, 3.2, 6.9, 4.5])
+    std = np.array([0.9, 0.5, 1.0, 0.8])
+    fig = plot_alpha_sensitivity(as_input(alphas), as_input(avg), as_input(std), baseline_k=8)
+    ax = fig.axes[0]
+    order = np.argsort(alphas)
+    curve = next(line for line in ax.lines if line.get_marker() == "o")
+    np.testing.assert_allclose(curve.get_xdata(), alphas[order])
+    np.testing.assert_allclose(curve.get_ydata(), avg[order])
+    segments = next(c for c in ax.collections if c.get_segments() and len(c.get_segments()) == 4).get_segments()
+    np.testing.assert_allclose([s[1, 1] - s[0, 1] for s in segments], 2 * std[order])
+    baseline = next(line for line in ax.lines if line.get_label() == "Top-8 baseline")
+    assert baseline.get_ydata()[0] == 8
+    assert any(isinstance(c, PolyCollection) and c.get_label() == "Reduction vs top-8" for c in ax.collections)
+    assert [t.get_text() for t in ax.get_xticklabels()] == ["0.01", "0.05", "0.1", "0.2"]
+    assert [t.get_text() for t in ax.texts] == ["3.20", "4.50", "5.80", "6.90"]
+    assert ax.get_xscale() == "log"
+
+
+def test_without_std_or_baseline():
+    ax = plot_alpha_sensitivity([0.05, 0.1], [4.5, 5.0], baseline_k=None).axes[0]
+    assert not any("baseline" in line.get_label() for line in ax.lines)
+    assert not any(isinstance(c, PolyCollection) for c in ax.collections)
+    assert ax.get_xscale() == "linear"
+
+
+@pytest.mark.parametrize("args, kwargs, message", [
+    (([0.05], [4.5, 5.5]), {}, r"^alphas \(1\) and avg_experts \(2\) must have same length$"),
+    (([0.05, 0.1], [4.5, 5.5]), {"std_experts": [1.0]}, r"alphas \(2\) and std_experts \(1\) must have same length"),
+    (([0.05, 1.5], [4.5, 5.5]), {}, r"alphas\[1\] must be in \(0, 1\), got 1.5"),
+    (([0.0], [4.5]), {}, r"alphas\[0\] must be in \(0, 1\), got 0"),
+    (([0.05], [-1.0]), {}, r"avg_experts\[0\] must be non-negative"),
+    (([0.05], [np.inf]), {}, "avg_experts contains infinity at index 0"),
+    (([0.05], [4.5]), {"baseline_k": 0}, "baseline_k must be a positive number"),
+    (([], []), {}, "^alphas is empty$"),
+])
+def test_errors(args, kwargs, message):
+    with pytest.raises(ValueError, match=message):
+        plot_alpha_sensitivity(*args, **kwargs)

@@ -1,0 +1,62 @@
+import numpy as np
+import pytest
+from matplotlib.colors import to_hex
+
+from figkit import plot_expert_utilization
+from figkit.plots.utilization import LOAD_CLASSES
+from tests.conftest import box_text
+
+
+def drawn_bars(ax):
+    return [p for p in ax.patches if p.get_width() == pytest.approx(0.8)]
+
+
+def expected_colour(ratio):
+    for upper, _, colour in LOAD_CLASSES:
+        if ratio < upper:
+            return colour
+
+
+def test_bars_colours_and_box(as_input, rng):
+    load = rng.poisson(50, 64) * rng.lognormal(0, 0.5, 64)
+    load = np.round(load)
+    ax = plot_expert_utilization(as_input(load)).axes[0]
+    bars = drawn_bars(ax)
+    assert [b.get_height() for b in bars] == pytest.approx(load.tolist())
+    mean = load.mean()
+    assert [to_hex(b.get_facecolor()) for b in bars] == [expected_colour(x / mean) for x in load]
+    text = box_text(ax)
+    assert f"Mean: {mean:,.2f}" in text
+    assert f"Std: {load.std():,.2f}" in text
+    assert f"CV: {load.std() / mean:.2f}" in text
+    assert f"MaxVio: {load.max() / mean - 1:.2f}" in text
+    assert f"Max/min: {load.max() / load.min():,.2f}" in text
+    mean_line = next(line for line in ax.lines if line.get_linestyle() == "--")
+    assert mean_line.get_ydata()[0] == pytest.approx(mean)
+    band = next(p for p in ax.patches if p not in bars)  # axhspan: y in data units
+    assert [band.get_y(), band.get_y() + band.get_height()] == pytest.approx([mean - load.std(), mean + load.std()])
+
+
+def test_dead_experts_show_infinity_and_are_marked():
+    ax = plot_expert_utilization([10, 0, 30, 20, 0]).axes[0]
+    assert "Max/min: \N{INFINITY} (2 dead)" in box_text(ax)
+    marks = next(line for line in ax.lines if line.get_marker() == "x")
+    assert marks.get_xdata().tolist() == [1, 4]
+    assert any(t.get_text() == "Dead (0 tokens): 2" for t in ax.get_legend().get_texts())
+
+
+def test_num_experts_adds_experts_that_got_nothing():
+    ax = plot_expert_utilization([5, 5, 5], num_experts=5).axes[0]
+    assert [b.get_height() for b in drawn_bars(ax)] == [5, 5, 5, 0, 0]
+    assert "(2 dead)" in box_text(ax)
+
+
+@pytest.mark.parametrize("args, message", [
+    (([0, 0, 0],), "expert_counts_by_expert is all zero"),
+    (([1, -1],), r"expert_counts_by_expert\[1\] must be non-negative"),
+    (([],), "^expert_counts_by_expert is empty$"),
+    (([1, 2, 3], 2), "num_experts must be an integer of at least 3"),
+])
+def test_errors(args, message):
+    with pytest.raises(ValueError, match=message):
+        plot_expert_utilization(*args)
