@@ -5,6 +5,7 @@ Series, lists and tuples. torch is never imported: a tensor is recognised by
 its methods, detached and copied to the CPU. Every error names the argument.
 """
 
+import itertools
 import numbers
 from collections.abc import Mapping
 
@@ -187,8 +188,9 @@ def same_length(a, b, name_a, name_b):
         raise ValueError(f"{name_a} ({len(a)}) and {name_b} ({len(b)}) must have same length")
 
 
-def strings(value, name):
-    """A sequence of labels (token strings) as a list of str."""
+def strings(value, name, limit=None):
+    """A sequence of labels (token strings) as a list of str, of its first ``limit`` items if given."""
     if isinstance(value, (str, bytes)) or not hasattr(value, "__len__"):
         raise TypeError(f"{name} must be a sequence of strings, got {type(value).__name__}")
-    return [item.decode("utf-8", "replace") if isinstance(item, bytes) else str(item) for item in value]
+    return [item.decode("utf-8", "replace") if isinstance(item, bytes) else str(item)
+            for item in itertools.islice(value, limit)]

@@ -161,42 +161,40 @@ class Trend:
     spearman_rho: float
 
 
-def trend(x, y):
-    """Fit a line and both correlations; undefined values (constant input) are NaN."""
+def trend(x, y, weights=None):
+    """Fit a line and both correlations of points repeated ``weights`` times (once by default).
+
+    Aggregated points give exactly the result of the expanded data. Undefined values
+    (constant input) are NaN.
+    """
     x = np.asarray(x, dtype=float)
     y = np.asarray(y, dtype=float)
-    dx = x - x.mean()
-    dy = y - y.mean()
-    sxx, syy, sxy = dx @ dx, dy @ dy, dx @ dy
+    w = np.ones_like(x) if weights is None else np.asarray(weights, dtype=float)
+    slope, intercept, r = _weighted_line(x, y, w)
+    rho = _weighted_line(average_ranks(x, w), average_ranks(y, w), w)[2]
+    return Trend(slope=slope, intercept=intercept, pearson_r=r, spearman_rho=rho)
+
+
+def _weighted_line(x, y, w):
+    """Weighted least-squares slope and intercept, and Pearson's r."""
+    total = w.sum()
+    mean_x, mean_y = w @ x / total, w @ y / total
+    dx, dy = x - mean_x, y - mean_y
+    sxx, syy, sxy = (w * dx) @ dx, (w * dy) @ dy, (w * dx) @ dy
     slope = sxy / sxx if sxx > 0 else float("nan")
-    return Trend(
-        slope=float(slope),
-        intercept=float(y.mean() - slope * x.mean()),
-        pearson_r=_pearson(sxx, syy, sxy),
-        spearman_rho=_pearson_of(average_ranks(x), average_ranks(y)),
-    )
+    r = float(np.clip(sxy / np.sqrt(sxx * syy), -1, 1)) if sxx > 0 and syy > 0 else float("nan")
+    return float(slope), float(mean_y - slope * mean_x), r
 
 
-def _pearson(sxx, syy, sxy):
-    if sxx <= 0 or syy <= 0:
-        return float("nan")
-    return float(np.clip(sxy / np.sqrt(sxx * syy), -1.0, 1.0))
-
-
-def _pearson_of(a, b):
-    da, db = a - a.mean(), b - b.mean()
-    return _pearson(da @ da, db @ db, da @ db)
-
-
-def average_ranks(a):
-    """Ranks from 1 with ties averaged (``scipy.stats.rankdata``); O(n) for small integers."""
+def average_ranks(a, weights=None):
+    """Ranks from 1 with ties averaged (``scipy.stats.rankdata``) of values repeated ``weights`` times."""
     a = np.asarray(a)
-    lo, hi = a.min(), a.max()
-    if np.all(a == np.round(a)) and hi - lo < max(4 * a.size, 1 << 16):
-        shifted = (a - lo).astype(np.int64)
-        ties = np.bincount(shifted)
-        last_rank = np.cumsum(ties)
-        return (last_rank - (ties - 1) / 2)[shifted]
-    from scipy.stats import rankdata
-
-    return rankdata(a)
+    w = np.ones(a.size) if weights is None else np.asarray(weights, dtype=float)
+    order = np.argsort(a, kind="stable")
+    ordered = a[order]
+    starts = np.flatnonzero(np.r_[True, ordered[1:] != ordered[:-1]])
+    tied = np.add.reduceat(w[order], starts)
+    rank = np.cumsum(tied) - (tied - 1) / 2
+    ranks = np.empty(a.size)
+    ranks[order] = np.repeat(rank, np.diff(np.r_[starts, a.size]))
+    return ranks

@@ -47,9 +47,35 @@ def test_many_tokens_become_a_density_image_with_every_token_counted(rng, tmp_pa
     fig = plot_token_complexity_vs_experts(ids, experts, save_path=path)
     mesh = next(c for c in fig.axes[0].collections if isinstance(c, QuadMesh))
     assert np.nansum(mesh.get_array()) == 1_000_000
-    assert mesh.get_rasterized()
     assert not any(isinstance(c, PathCollection) for c in fig.axes[0].collections)
     assert path.stat().st_size < 300 * 1024
+
+
+@pytest.mark.parametrize("measured", [False, True])
+def test_aggregated_tokens_give_the_statistics_of_every_token(rng, measured):
+    ids, experts = tokens(rng, 20_000)
+    frequency = np.bincount(ids)[ids] / ids.size if measured else None
+    fig = plot_token_complexity_vs_experts(ids, experts, token_frequency=frequency)
+    x = np.log10(frequency if measured else 1 / (ids + 1.0))
+    slope, intercept = np.polyfit(x, experts, 1)
+    fit = next(line for line in fig.axes[0].lines if line.get_label().startswith("y = "))
+    np.testing.assert_allclose(fit.get_ydata(), slope * np.log10(fit.get_xdata()) + intercept, rtol=1e-9)
+    text = box_text(fig.axes[0])
+    assert f"Pearson r: {sps.pearsonr(x, experts).statistic:.2f}".replace("-", "\N{MINUS SIGN}") in text
+    assert f"Spearman \N{GREEK SMALL LETTER RHO}: {sps.spearmanr(x, experts).statistic:.2f}".replace(
+        "-", "\N{MINUS SIGN}") in text
+    assert "Tokens: 20,000" in text
+
+
+def test_frequencies_that_differ_within_one_id_are_used_token_by_token(rng):
+    ids, experts = tokens(rng, 8000)
+    frequency = rng.uniform(1e-5, 1e-1, ids.size)
+    fig = plot_token_complexity_vs_experts(ids, experts, token_frequency=frequency, tokenizer=str)
+    rho = sps.spearmanr(frequency, experts).statistic
+    assert f"{rho:.2f}".replace("-", "\N{MINUS SIGN}") in box_text(fig.axes[0])
+    mesh = next(c for c in fig.axes[0].collections if isinstance(c, QuadMesh))
+    assert np.nansum(mesh.get_array()) == 8000
+    assert len([t for t in fig.axes[0].texts if t.get_bbox_patch() is None]) > 0
 
 
 def test_tokenizer_labels_are_literal(tmp_path, rng):

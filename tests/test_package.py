@@ -54,12 +54,15 @@ def test_style_sheet_is_installed_as_package_data():
 
 
 def test_wheel_holds_the_styles_and_templates(tmp_path):
+    import shutil
     import zipfile
     from pathlib import Path
 
-    root = Path(__file__).resolve().parents[1]
+    source = tmp_path / "source"  # a copy, so the build leaves nothing in the work tree
+    shutil.copytree(Path(__file__).resolve().parents[1], source,
+                    ignore=shutil.ignore_patterns(".git", ".venv", "build", "*.egg-info", "__pycache__"))
     subprocess.run([sys.executable, "-m", "pip", "wheel", "--quiet", "--no-deps", "--no-build-isolation",
-                    "-w", str(tmp_path), str(root)], check=True, capture_output=True)
+                    "-w", str(tmp_path), str(source)], check=True, capture_output=True)
     (wheel,) = tmp_path.glob("figkit-*.whl")
     names = set(zipfile.ZipFile(wheel).namelist())
     assert {"figkit/styles/notebook.mplstyle", "figkit/styles/__init__.py", "figkit/templates/__init__.py",

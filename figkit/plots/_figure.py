@@ -1,13 +1,18 @@
 """What every plot function shares: the figure's life cycle, statistics boxes, literal text."""
 
+import math
+
 import matplotlib as mpl
 import matplotlib.pyplot as plt
+from matplotlib.ticker import FuncFormatter
 
 from figkit.style import plotting_style, save_figure
 
 # Strings that come from data (tokens, ids) are drawn as they are: never mathtext, never TeX.
 LITERAL = {"parse_math": False, "usetex": False}
 NEUTRAL = "0.15"
+# The highest mark reaches this fraction of the axes height; above it sit the legend and the box.
+HEADROOM = 0.65
 
 
 def render(draw, data, *, figsize, dpi, save_path, save_dpi=None):
@@ -34,6 +39,28 @@ def palette():
 def number(value):
     """Two decimals with a thousands separator and a real minus sign."""
     return f"{value:,.2f}".replace("-", "\N{MINUS SIGN}")
+
+
+_SUPERSCRIPT = str.maketrans("-0123456789", "\N{SUPERSCRIPT MINUS}\N{SUPERSCRIPT ZERO}\N{SUPERSCRIPT ONE}"
+                             "\N{SUPERSCRIPT TWO}\N{SUPERSCRIPT THREE}\N{SUPERSCRIPT FOUR}\N{SUPERSCRIPT FIVE}"
+                             "\N{SUPERSCRIPT SIX}\N{SUPERSCRIPT SEVEN}\N{SUPERSCRIPT EIGHT}\N{SUPERSCRIPT NINE}")
+
+
+def _decade(value, _position=None):
+    exponent = round(math.log10(value)) if value > 0 else None
+    if exponent is not None and math.isclose(value, 10.0**exponent):
+        return f"10{str(exponent).translate(_SUPERSCRIPT)}"
+    return f"{value:g}"
+
+
+def label_decades(axis):
+    """Label a log axis 10⁻³, 10⁻² … in plain text: no mathtext to parse, no extra font to embed."""
+    axis.set_major_formatter(FuncFormatter(_decade))
+
+
+def leave_headroom(ax, top, bottom=0.0):
+    """Set the y-limits so that data up to ``top`` stays clear of the legend and the box."""
+    ax.set_ylim(bottom, bottom + (top - bottom) / HEADROOM)
 
 
 def stats_box(ax, lines, *, loc="upper right"):

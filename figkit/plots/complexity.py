@@ -7,7 +7,8 @@ import numpy as np
 from matplotlib.colors import LogNorm
 
 from figkit.arrays import count_vector, same_length, vector, whole_vector
-from figkit.plots._figure import LITERAL, NEUTRAL, number, palette, printable, render, stats_box
+from figkit.plots._figure import (LITERAL, NEUTRAL, label_decades, leave_headroom, number, palette, printable,
+                                  render, stats_box)
 from figkit.stats import Trend, trend
 
 # Up to this many tokens are drawn as points; more become a 2-D histogram image.
@@ -18,51 +19,86 @@ MAX_ANNOTATIONS = 10
 
 @dataclass(frozen=True)
 class TokenComplexity:
-    token_ids: np.ndarray
-    experts: np.ndarray
+    """Points to draw and fit: tokens one by one, or (token id, experts) cells with token counts."""
+
     frequency: np.ndarray
+    experts: np.ndarray
+    tokens: np.ndarray | None  # tokens per point; None when each point is one token
+    n_tokens: int
     measured: bool  # a real corpus frequency, not the 1/(id+1) proxy
     fit: Trend  # experts against log10(frequency)
-    labels: dict  # token id -> text, when a tokenizer was given
+    labels: dict  # token id -> (frequency, mean experts, text), when a tokenizer was given
 
 
 def prepare(token_ids, expert_counts, tokenizer=None, token_frequency=None):
-    """Validate, pick the frequency (real or proxy) and fit the trend."""
+    """Validate, pick the frequency (real or proxy), aggregate large inputs and fit the trend."""
     ids = whole_vector(token_ids, "token_ids")
     experts = count_vector(expert_counts, "expert_counts")
     same_length(ids, experts, "token_ids", "expert_counts")
     if token_frequency is None:
-        frequency = 1.0 / (ids + 1.0)
+        by_id = 1.0 / (np.arange(ids.max() + 1) + 1.0)
     else:
-        frequency = vector(token_frequency, "token_frequency").astype(float)
+        frequency = vector(token_frequency, "token_frequency").astype(float, copy=False)
         same_length(ids, frequency, "token_ids", "token_frequency")
         if frequency.min() <= 0:
             i = int(np.argmax(frequency <= 0))
             raise ValueError(f"token_frequency[{i}] must be positive, got {frequency[i]:g}")
+        by_id = _frequency_by_id(ids, frequency)
+    if ids.size <= MAX_SCATTER_POINTS or by_id is None:
+        points = (by_id[ids] if by_id is not None else frequency), experts, None
+    else:
+        cell_ids, cell_experts, tokens = _cells(ids, experts)
+        points = by_id[cell_ids], cell_experts, tokens
     return TokenComplexity(
-        token_ids=ids,
-        experts=experts,
-        frequency=frequency,
+        *points,
+        n_tokens=ids.size,
         measured=token_frequency is not None,
-        fit=trend(np.log10(frequency), experts),
-        labels=_token_labels(tokenizer, ids, frequency) if tokenizer is not None else {},
+        fit=trend(np.log10(points[0]), points[1], points[2]),
+        labels={} if tokenizer is None else _token_labels(
+            tokenizer, ids, experts, by_id if by_id is not None else _mean_by_id(ids, frequency)),
     )
 
 
-def _token_labels(tokenizer, ids, frequency):
-    """Text for up to ten distinct tokens spread evenly over the log-frequency axis."""
-    seen = np.flatnonzero(np.bincount(ids))
-    log_freq = np.log10(_frequency_of_id(ids, frequency)[seen])
-    targets = np.linspace(log_freq.min(), log_freq.max(), MAX_ANNOTATIONS)
-    chosen = np.unique(seen[np.abs(log_freq[None, :] - targets[:, None]).argmin(axis=1)])
-    return {int(i): printable(_decode(tokenizer, int(i))) for i in chosen}
-
-
-def _frequency_of_id(ids, frequency):
-    """Frequency indexed by token id (the last value seen for each id)."""
+def _frequency_by_id(ids, frequency):
+    """Frequency indexed by token id, or None when one id comes with different frequencies."""
     by_id = np.zeros(ids.max() + 1)
     by_id[ids] = frequency
-    return by_id
+    return by_id if np.array_equal(by_id[ids], frequency) else None
+
+
+def _mean_by_id(ids, values):
+    """Mean of ``values`` per token id (ids that never occur get 1)."""
+    tokens = np.bincount(ids)
+    return np.bincount(ids, weights=values) / np.maximum(tokens, 1) + (tokens == 0)
+
+
+def _cells(ids, experts):
+    """Distinct (token id, experts) pairs and how many tokens each holds; O(n), one temporary."""
+    low = experts.min()
+    width = int(experts.max() - low) + 1
+    key = ids * width
+    key += experts
+    key -= low
+    if (ids.max() + 1) * width <= 4 * ids.size:
+        tokens = np.bincount(key)
+        cells = np.flatnonzero(tokens)
+        tokens = tokens[cells]
+    else:
+        cells, tokens = np.unique(key, return_counts=True)
+    return cells // width, cells % width + low, tokens
+
+
+def _token_labels(tokenizer, ids, experts, by_id):
+    """Up to ten distinct tokens spread evenly over the log-frequency axis, with their mean experts."""
+    tokens = np.bincount(ids)
+    seen = np.flatnonzero(tokens)
+    mean_experts = np.bincount(ids, weights=experts)[seen] / tokens[seen]
+    frequency = by_id[seen]
+    log_freq = np.log10(frequency)
+    targets = np.linspace(log_freq.min(), log_freq.max(), MAX_ANNOTATIONS)
+    chosen = np.unique(np.abs(log_freq[None, :] - targets[:, None]).argmin(axis=1))
+    return {int(seen[i]): (frequency[i], mean_experts[i], printable(_decode(tokenizer, int(seen[i]))))
+            for i in chosen}
 
 
 def _decode(tokenizer, token_id):
@@ -82,11 +118,11 @@ def draw(fig, data):
     ax = fig.add_subplot()
     colours = palette()
     x, y = data.frequency, data.experts
-    if x.size <= MAX_SCATTER_POINTS:
+    if data.n_tokens <= MAX_SCATTER_POINTS:
         ax.scatter(x, y, s=18, alpha=0.5, color=colours[len(colours) // 2 + 1], edgecolors="none",
                    label=f"Tokens ({x.size:,})")
     else:
-        _density(fig, ax, x, y)
+        _density(fig, ax, data)
     fit = data.fit
     if np.isfinite(fit.slope):
         line_x = np.geomspace(x.min(), x.max(), 100)
@@ -95,6 +131,7 @@ def draw(fig, data):
     if data.labels:
         _annotate(ax, data)
     ax.set_xscale("log")
+    label_decades(ax.xaxis)
     ax.set_xlabel("Token frequency in corpus" if data.measured else "Token frequency proxy 1/(id + 1)")
     ax.set_ylabel("Experts selected")
     ax.set_title("Token rarity vs experts selected")
@@ -102,43 +139,38 @@ def draw(fig, data):
     stats_box(ax, [
         f"Pearson r: {_coefficient(fit.pearson_r)}",
         f"Spearman \N{GREEK SMALL LETTER RHO}: {_coefficient(fit.spearman_rho)}",
-        f"Tokens: {x.size:,}",
+        f"Tokens: {data.n_tokens:,}",
     ], loc="upper left")
-    low, high = y.min(), y.max()
-    ax.set_ylim(low - 0.5, high + 0.5 + 0.35 * (high - low + 1))
+    leave_headroom(ax, y.max() + 0.5, bottom=y.min() - 0.5)
 
 
 def _coefficient(value):
     return number(value) if np.isfinite(value) else "undefined (constant input)"
 
 
-def _density(fig, ax, x, y):
-    """Tokens per (log-frequency, experts) cell: O(n) to compute, one raster image to draw."""
+def _density(fig, ax, data):
+    """Tokens per (log-frequency, experts) cell: a few hundred vector quads, however many tokens."""
+    x, y = data.frequency, data.experts
     logs = np.log10(x)
     lo, hi = logs.min(), logs.max()
     if hi - lo < 1e-9:
         lo, hi = lo - 0.5, hi + 0.5
     column = np.minimum(((logs - lo) / (hi - lo) * DENSITY_BINS).astype(np.int64), DENSITY_BINS - 1)
     rows = int(y.max() - y.min()) + 1
-    cells = np.bincount(column * rows + (y - y.min()), minlength=DENSITY_BINS * rows)
+    cells = np.bincount(column * rows + (y - y.min()), weights=data.tokens, minlength=DENSITY_BINS * rows)
     cells = cells.reshape(DENSITY_BINS, rows).T.astype(float)
     cells[cells == 0] = np.nan
     x_edges = 10 ** np.linspace(lo, hi, DENSITY_BINS + 1)
     y_edges = np.arange(y.min(), y.max() + 2) - 0.5
-    mesh = ax.pcolormesh(x_edges, y_edges, cells, norm=LogNorm(), cmap=mpl.rcParams["image.cmap"],
-                         rasterized=True)
-    fig.colorbar(mesh, ax=ax, label=f"Tokens ({x.size:,} in all)")
+    mesh = ax.pcolormesh(x_edges, y_edges, cells, norm=LogNorm(), cmap=mpl.rcParams["image.cmap"])
+    label_decades(fig.colorbar(mesh, ax=ax, label=f"Tokens ({data.n_tokens:,} in all)").ax.yaxis)
     ax.grid(False)
 
 
 def _annotate(ax, data):
-    ids, experts = data.token_ids, data.experts
-    sums = np.bincount(ids, weights=experts)
-    counts = np.bincount(ids)
-    freq_of = _frequency_of_id(ids, data.frequency)
-    for token_id, text in data.labels.items():
-        ax.annotate(text, (freq_of[token_id], sums[token_id] / counts[token_id]), xytext=(4, 4),
-                    textcoords="offset points", fontsize="small", color=NEUTRAL,
+    for frequency, mean_experts, text in data.labels.values():
+        ax.annotate(text, (frequency, mean_experts), xytext=(4, 4), textcoords="offset points",
+                    fontsize="small", color=NEUTRAL,
                     arrowprops={"arrowstyle": "-", "color": NEUTRAL, "linewidth": 0.5}, **LITERAL)
 
 

@@ -3,7 +3,7 @@
 from dataclasses import dataclass
 
 from figkit.arrays import count_histogram, probability
-from figkit.plots._figure import NEUTRAL, number, palette, render, stats_box
+from figkit.plots._figure import NEUTRAL, leave_headroom, number, palette, render, stats_box
 from figkit.stats import CountHistogram, count_kde
 
 # Beyond this many distinct counts, label ticks with a locator instead of one per bar.
@@ -31,12 +31,12 @@ def draw(fig, data):
     ax = fig.add_subplot()
     colours = palette()
     handles = [ax.bar(hist.values, hist.fractions, width=0.85, color=colours[0], alpha=0.75, label="Tokens")]
-    left, right = hist.min - 0.75, hist.max + 0.75
+    left, right, top = hist.min - 0.75, hist.max + 0.75, hist.fractions.max()
     kde = count_kde(hist)
     if kde is not None:
         grid, density, _ = kde
         handles += ax.plot(grid, density, color=colours[1 % len(colours)], linewidth=2, label="KDE")
-        left, right = min(left, grid[0]), max(right, grid[-1])
+        left, right, top = min(left, grid[0]), max(right, grid[-1]), max(top, density.max())
     handles.append(ax.axvline(hist.mean, color=NEUTRAL, linestyle="--", linewidth=1.5,
                               label=f"Mean = {number(hist.mean)}"))
     handles.append(ax.axvline(hist.median, color=NEUTRAL, linestyle=":", linewidth=1.5,
@@ -44,7 +44,7 @@ def draw(fig, data):
     if hist.tokens.size <= MAX_LABELLED_BARS:
         ax.set_xticks(hist.values)
     ax.set_xlim(left, right)
-    ax.set_ylim(bottom=0)
+    leave_headroom(ax, top)
     ax.set_xlabel("Experts selected per token")
     ax.set_ylabel("Fraction of tokens")
     title = f"Experts per token: {data.method_name}"

@@ -30,13 +30,13 @@ def prepare(routing_weights, token_strs, expert_indices=None, max_tokens=50, max
     the shown tokens, in id order.
     """
     weights = matrix(routing_weights, "routing_weights")
-    tokens = strings(token_strs, "token_strs")
-    if len(tokens) != weights.shape[0]:
-        raise ValueError(
-            f"token_strs ({len(tokens)}) and routing_weights ({weights.shape[0]} rows) must have same length"
-        )
     max_tokens = _positive_int(max_tokens, "max_tokens")
     max_experts = _positive_int(max_experts, "max_experts")
+    tokens = strings(token_strs, "token_strs", limit=max_tokens)
+    if len(token_strs) != weights.shape[0]:
+        raise ValueError(
+            f"token_strs ({len(token_strs)}) and routing_weights ({weights.shape[0]} rows) must have same length"
+        )
     num_tokens, num_experts = weights.shape
     shown = weights[:max_tokens]
     chose = False
@@ -56,7 +56,7 @@ def prepare(routing_weights, token_strs, expert_indices=None, max_tokens=50, max
         experts = np.arange(num_experts)
     return RoutingHeatmap(
         weights=np.asarray(shown[:, experts], dtype=float),
-        tokens=[printable(t) for t in tokens[:max_tokens]],
+        tokens=[printable(t) for t in tokens],
         experts=experts,
         total_tokens=num_tokens,
         total_experts=num_experts,
@@ -83,7 +83,7 @@ def draw(fig, data):
     ax = fig.add_subplot()
     rows, cols = data.weights.shape
     low = min(0.0, float(data.weights.min()))
-    image = ax.imshow(data.weights, aspect="auto", interpolation="nearest",
+    image = ax.imshow(data.weights, aspect="auto", interpolation="none",
                       cmap=mpl.rcParams["image.cmap"], vmin=low, vmax=max(float(data.weights.max()), low + 1e-12))
     fig.colorbar(image, ax=ax, label="Routing weight")
     step = -(-cols // MAX_EXPERT_TICKS)

@@ -6,7 +6,7 @@ import matplotlib as mpl
 import numpy as np
 
 from figkit.arrays import layer_histograms, same_length, strings
-from figkit.plots._figure import number, palette, render, stats_box
+from figkit.plots._figure import leave_headroom, number, palette, render, stats_box
 from figkit.stats import box_stats
 
 GRADIENT = ("Blues", 0.3, 0.9)  # colormap and the range of it spanned from first to last layer
@@ -62,9 +62,7 @@ def draw(fig, data):
                          if len(span) > 1 else f"{label} ({span[0]}): {number(pooled_mean(hists[part]))}")
     stats_box(ax, lines, loc="upper left")
     ax.legend(loc="upper right")
-    low_count = min(h.min for h in hists)
-    high_count = max(h.max for h in hists)
-    ax.set_ylim(low_count - 0.5, high_count + 0.5 + 0.3 * (high_count - low_count + 1))
+    leave_headroom(ax, max(h.max for h in hists) + 0.5, bottom=min(h.min for h in hists) - 0.5)
     ax.set_xlabel("Layer")
     ax.set_ylabel("Experts per token")
     ax.set_title("Experts per token across layers")

@@ -73,7 +73,7 @@ def draw(fig, data):
     ax.set_xlabel("Significance level \N{GREEK SMALL LETTER ALPHA}")
     ax.set_ylabel("Experts per token")
     ax.set_title("Sensitivity of expert selection to \N{GREEK SMALL LETTER ALPHA}")
-    ax.legend(loc="lower right")
+    ax.legend(loc="best")
 
 
 def plot_alpha_sensitivity(

@@ -7,7 +7,7 @@ from matplotlib.lines import Line2D
 from matplotlib.patches import Patch
 
 from figkit.arrays import vector
-from figkit.plots._figure import NEUTRAL, number, render, stats_box
+from figkit.plots._figure import NEUTRAL, leave_headroom, number, render, stats_box
 from figkit.stats import LoadBalance, load_balance
 
 # Load relative to the mean: (upper bound, name, colour). Red and green as in the spec's look.
@@ -17,9 +17,6 @@ LOAD_CLASSES = (
     (1.2, "Balanced (0.8\N{EN DASH}1.2\N{MULTIPLICATION SIGN})", "#2ca02c"),
     (np.inf, "Over-used (> 1.2\N{MULTIPLICATION SIGN})", "#1f77b4"),
 )
-
-# The tallest bar reaches this fraction of the axes, leaving room for the legend and the box.
-HEADROOM = 0.62
 
 
 @dataclass(frozen=True)
@@ -88,7 +85,7 @@ def draw(fig, data):
         f"Entropy (norm.): {number(balance.entropy)}",
     ])
     ax.set_xlim(-0.6, counts.size - 0.4)
-    ax.set_ylim(0, counts.max() / HEADROOM)
+    leave_headroom(ax, max(counts.max(), balance.mean + balance.std))
     ax.set_xlabel("Expert")
     ax.set_ylabel("Tokens routed")
     ax.set_title("Expert utilisation")
