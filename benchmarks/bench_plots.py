@@ -89,6 +89,28 @@ def direct_calls(d):
             "token complexity": regression, "routing heatmap": heatmap}
 
 
+def small_figures(rng):
+    """The figures whose input does not grow with the tokens: a sweep and 64 expert loads."""
+    alphas, avg, std = [0.01, 0.05, 0.1, 0.2], [3.2, 4.5, 5.8, 6.9], [0.5, 0.8, 0.9, 1.0]
+    load = rng.poisson(50_000, EXPERTS)
+
+    def sweep(ax):
+        ax.errorbar(alphas, avg, yerr=std, marker="o", capsize=4)
+        ax.axhline(8, linestyle="--")
+        ax.fill_between(alphas, avg, 8, alpha=0.2)
+        ax.set_xscale("log")
+
+    def loads(ax):
+        sns.barplot(x=np.arange(EXPERTS), y=load, ax=ax)
+        ax.axhline(load.mean(), linestyle="--")
+
+    return {
+        "alpha sensitivity": (lambda: figkit.plot_alpha_sensitivity(alphas, avg, std, save_path=pdf("figkit", "a")),
+                              sweep),
+        "expert utilisation": (lambda: figkit.plot_expert_utilization(load, save_path=pdf("figkit", "u")), loads),
+    }
+
+
 def timed(make, repeats):
     best = float("inf")
     for _ in range(repeats):
@@ -138,6 +160,10 @@ def main():
     print("| figure | tokens | figkit (s) | × floor | figkit PDF (KiB) | direct seaborn (s) | direct / figkit "
           "| direct PDF (KiB) | peak memory / input |")
     print("|---|---:|---:|---:|---:|---:|---:|---:|---:|")
+    for name, (make, draw) in small_figures(rng).items():
+        ours, theirs = timed(make, 3), timed(direct(draw, name), 3)
+        print(f"| {name} | — | {ours:.3f} | {ours / render_floor:.1f}× | — | {theirs:.2f} | {theirs / ours:.1f}× "
+              f"| — | |", flush=True)
     for n in args.sizes:
         d = data(n, rng)
         direct_draws = direct_calls(d)

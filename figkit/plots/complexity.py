@@ -11,7 +11,7 @@ from figkit.plots._figure import (LITERAL, NEUTRAL, label_decades, leave_headroo
                                   render, stats_box)
 from figkit.stats import Trend, trend
 
-# Up to this many tokens are drawn as points; more become a 2-D histogram image.
+# Up to this many tokens are drawn as points; more become a 2-D histogram.
 MAX_SCATTER_POINTS = 5000
 DENSITY_BINS = 120
 MAX_ANNOTATIONS = 10
@@ -44,18 +44,23 @@ def prepare(token_ids, expert_counts, tokenizer=None, token_frequency=None):
             i = int(np.argmax(frequency <= 0))
             raise ValueError(f"token_frequency[{i}] must be positive, got {frequency[i]:g}")
         by_id = _frequency_by_id(ids, frequency)
-    if ids.size <= MAX_SCATTER_POINTS or by_id is None:
-        points = (by_id[ids] if by_id is not None else frequency), experts, None
+    if ids.size > MAX_SCATTER_POINTS and by_id is not None:
+        cell_ids, point_experts, tokens = _cells(ids, experts)
+        point_frequency = by_id[cell_ids]
     else:
-        cell_ids, cell_experts, tokens = _cells(ids, experts)
-        points = by_id[cell_ids], cell_experts, tokens
+        point_frequency = by_id[ids] if by_id is not None else frequency
+        point_experts, tokens = experts, None
+    labels = {}
+    if tokenizer is not None:
+        labels = _token_labels(tokenizer, ids, experts, by_id if by_id is not None else _mean_by_id(ids, frequency))
     return TokenComplexity(
-        *points,
+        frequency=point_frequency,
+        experts=point_experts,
+        tokens=tokens,
         n_tokens=ids.size,
         measured=token_frequency is not None,
-        fit=trend(np.log10(points[0]), points[1], points[2]),
-        labels={} if tokenizer is None else _token_labels(
-            tokenizer, ids, experts, by_id if by_id is not None else _mean_by_id(ids, frequency)),
+        fit=trend(np.log10(point_frequency), point_experts, tokens),
+        labels=labels,
     )
 
 
@@ -67,9 +72,8 @@ def _frequency_by_id(ids, frequency):
 
 
 def _mean_by_id(ids, values):
-    """Mean of ``values`` per token id (ids that never occur get 1)."""
-    tokens = np.bincount(ids)
-    return np.bincount(ids, weights=values) / np.maximum(tokens, 1) + (tokens == 0)
+    """Mean of ``values`` per token id (0 for ids that never occur)."""
+    return np.bincount(ids, weights=values) / np.maximum(np.bincount(ids), 1)
 
 
 def _cells(ids, experts):
@@ -126,8 +130,11 @@ def draw(fig, data):
     fit = data.fit
     if np.isfinite(fit.slope):
         line_x = np.geomspace(x.min(), x.max(), 100)
+        sign = "+" if fit.intercept >= 0 else "\N{MINUS SIGN}"
+        equation = (f"y = {number(fit.slope)}\N{MIDDLE DOT}log\N{SUBSCRIPT ONE}\N{SUBSCRIPT ZERO}(x) "
+                    f"{sign} {number(abs(fit.intercept))}")
         ax.plot(line_x, fit.slope * np.log10(line_x) + fit.intercept, color=colours[0], linewidth=2,
-                label=f"y = {number(fit.slope)}\N{MIDDLE DOT}log\N{SUBSCRIPT ONE}\N{SUBSCRIPT ZERO}(x) + {number(fit.intercept)}")
+                label=equation)
     if data.labels:
         _annotate(ax, data)
     ax.set_xscale("log")
