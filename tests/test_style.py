@@ -8,7 +8,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pytest
 
-from figkit import plot_expert_count_distribution, save_figure
+from figkit import plot_expert_count_distribution, plot_token_complexity_vs_experts, save_figure
 from tests.conftest import pdf_fonts
 
 MAGIC = {".pdf": b"%PDF", ".svg": b"<?xml", ".png": b"\x89PNG"}
@@ -89,3 +89,12 @@ def test_the_global_style_is_untouched():
     before = dict(plt.rcParams)
     plot_expert_count_distribution([3, 4, 5])
     assert dict(plt.rcParams) == before
+
+
+def test_plt_savefig_after_a_call_keeps_the_figkit_look(tmp_path):
+    import matplotlib.image as mpimg
+
+    fig = plot_token_complexity_vs_experts(np.arange(50), np.arange(50) % 7 + 1, figsize=(4, 3))
+    plt.savefig(tmp_path / "pyplot.png", dpi=100)
+    save_figure(fig, tmp_path / "figkit.png", dpi=100)
+    np.testing.assert_array_equal(mpimg.imread(tmp_path / "pyplot.png"), mpimg.imread(tmp_path / "figkit.png"))

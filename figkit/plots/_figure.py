@@ -18,16 +18,14 @@ HEADROOM = 0.65
 def render(draw, data, *, figsize, dpi, save_path, save_dpi=None):
     """Create pyplot's current figure in figkit's style, let ``draw`` fill it, save it if asked.
 
-    Ticks and layout are resolved while the style is active, so a later
-    ``plt.savefig`` outside figkit gives the same picture.
+    A later ``plt.savefig`` outside figkit gives the same picture: ticks that matplotlib
+    adds when drawing copy the properties of the first tick, made in the style.
     """
     with plotting_style():
         fig = plt.figure(figsize=figsize, dpi=dpi)
         draw(fig, data)
         if save_path is not None:
             save_figure(fig, save_path, dpi=save_dpi)
-        else:
-            fig.draw_without_rendering()
     return fig
 
 
