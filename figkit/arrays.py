@@ -105,10 +105,15 @@ def whole_vector(value, name):
         if fractional.any():
             i = int(np.argmax(fractional))
             raise ValueError(f"{name} must hold whole numbers of experts, got {array[i]:g} at index {i}")
+    return non_negative(array, name).astype(np.int64, copy=False)
+
+
+def non_negative(array, name):
+    """Raise, naming the first negative value and its index, unless every value is >= 0."""
     if array.min() < 0:
         i = int(np.argmax(array < 0))
         raise ValueError(f"{name} must be non-negative, got {array[i]:g} at index {i}")
-    return array.astype(np.int64, copy=False)
+    return array
 
 
 def count_vector(value, name):

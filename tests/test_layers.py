@@ -50,7 +50,7 @@ def test_one_layer_has_only_the_overall_mean():
     (([1, 2, 3],), r"layer_expert_counts must be 2-D \[num_layers, num_tokens\]"),
     ((np.ones((2, 3)), ["a"]), r"layer_names \(1\) and layer_expert_counts \(2\) must have same length"),
     (([[1, 2], []],), r"layer_expert_counts\[1\] is empty"),
-    (([[1, 2], [1, -1]],), r"layer_expert_counts\[1\] must be non-negative"),
+    (([[1, 2], [1, -1]],), r"layer_expert_counts\[1\] must be non-negative, got -1 at index 1"),
     ((np.ones((0, 5)),), "layer_expert_counts is empty"),
 ])
 def test_errors(args, message):

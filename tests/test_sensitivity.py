@@ -37,7 +37,7 @@ def test_without_std_or_baseline():
     (([0.05, 0.1], [4.5, 5.5]), {"std_experts": [1.0]}, r"alphas \(2\) and std_experts \(1\) must have same length"),
     (([0.05, 1.5], [4.5, 5.5]), {}, r"alphas\[1\] must be in \(0, 1\), got 1.5"),
     (([0.0], [4.5]), {}, r"alphas\[0\] must be in \(0, 1\), got 0"),
-    (([0.05], [-1.0]), {}, r"avg_experts\[0\] must be non-negative"),
+    (([0.05], [-1.0]), {}, "avg_experts must be non-negative, got -1 at index 0"),
     (([0.05], [np.inf]), {}, "avg_experts contains infinity at index 0"),
     (([0.05], [4.5]), {"baseline_k": 0}, "baseline_k must be a positive number"),
     (([], []), {}, "^alphas is empty$"),

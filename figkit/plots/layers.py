@@ -58,8 +58,8 @@ def draw(fig, data):
     if len(hists) > 1:
         for label, part in zip(("Early", "Late"), halves(hists)):
             span = names[part]
-            lines.append(f"{label} ({span[0]}\N{EN DASH}{span[-1]}): {number(pooled_mean(hists[part]))}"
-                         if len(span) > 1 else f"{label} ({span[0]}): {number(pooled_mean(hists[part]))}")
+            layers = span[0] if len(span) == 1 else f"{span[0]}\N{EN DASH}{span[-1]}"
+            lines.append(f"{label} ({layers}): {number(pooled_mean(hists[part]))}")
     stats_box(ax, lines, loc="upper left")
     ax.legend(loc="upper right")
     leave_headroom(ax, max(h.max for h in hists) + 0.5, bottom=min(h.min for h in hists) - 0.5)

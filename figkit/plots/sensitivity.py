@@ -4,8 +4,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from figkit.arrays import same_length, vector
-from figkit.plots._figure import NEUTRAL, number, palette, render
+from figkit.arrays import non_negative, same_length, vector
+from figkit.plots._figure import NEUTRAL, leave_headroom, number, palette, render
 
 # Alphas spanning at least this ratio are shown on a log axis.
 LOG_AXIS_SPAN = 10
@@ -28,24 +28,18 @@ def prepare(alphas, avg_experts, std_experts=None, baseline_k=8):
     if outside.any():
         i = int(np.argmax(outside))
         raise ValueError(f"alphas[{i}] must be in (0, 1), got {alphas[i]:g}")
-    _non_negative(avg, "avg_experts")
+    non_negative(avg, "avg_experts")
     std = None
     if std_experts is not None:
         std = vector(std_experts, "std_experts").astype(float)
         same_length(alphas, std, "alphas", "std_experts")
-        _non_negative(std, "std_experts")
+        non_negative(std, "std_experts")
     if baseline_k is not None:
         if isinstance(baseline_k, bool) or not np.isscalar(baseline_k) or not baseline_k > 0:
             raise ValueError(f"baseline_k must be a positive number, got {baseline_k!r}")
         baseline_k = float(baseline_k)
     order = np.argsort(alphas, kind="stable")
     return AlphaSweep(alphas[order], avg[order], None if std is None else std[order], baseline_k)
-
-
-def _non_negative(values, name):
-    if values.min() < 0:
-        i = int(np.argmax(values < 0))
-        raise ValueError(f"{name}[{i}] must be non-negative, got {values[i]:g}")
 
 
 def draw(fig, data):
@@ -69,11 +63,11 @@ def draw(fig, data):
     ax.set_xticks(data.alphas, [f"{a:g}" for a in data.alphas])
     top = max(data.avg_experts.max() + (0 if data.std_experts is None else data.std_experts.max()),
               data.baseline_k or 0)
-    ax.set_ylim(0, top * 1.15)
+    leave_headroom(ax, top)
     ax.set_xlabel("Significance level \N{GREEK SMALL LETTER ALPHA}")
     ax.set_ylabel("Experts per token")
     ax.set_title("Sensitivity of expert selection to \N{GREEK SMALL LETTER ALPHA}")
-    ax.legend(loc="best")
+    ax.legend(loc="upper left", ncols=3)
 
 
 def plot_alpha_sensitivity(

@@ -6,7 +6,7 @@ import numpy as np
 from matplotlib.lines import Line2D
 from matplotlib.patches import Patch
 
-from figkit.arrays import vector
+from figkit.arrays import non_negative, vector
 from figkit.plots._figure import NEUTRAL, leave_headroom, number, render, stats_box
 from figkit.stats import LoadBalance, load_balance
 
@@ -27,10 +27,8 @@ class ExpertLoad:
 
 def prepare(expert_counts_by_expert, num_experts=None):
     """Validate per-expert loads; ``num_experts`` pads with experts that received nothing."""
-    counts = vector(expert_counts_by_expert, "expert_counts_by_expert").astype(float)
-    if counts.min() < 0:
-        i = int(np.argmax(counts < 0))
-        raise ValueError(f"expert_counts_by_expert[{i}] must be non-negative, got {counts[i]:g}")
+    counts = non_negative(vector(expert_counts_by_expert, "expert_counts_by_expert"), "expert_counts_by_expert")
+    counts = counts.astype(float)
     if not counts.any():
         raise ValueError("expert_counts_by_expert is all zero: no token was routed")
     if num_experts is not None:
