@@ -57,6 +57,12 @@ def test_a_billion_tokens_from_their_histogram():
     assert "Mean: 3.70" in box_text(ax)
 
 
+def test_sparse_histogram_draws_only_its_bars():
+    ax = plot_expert_count_distribution({1: 5, 1_000_000: 5}).axes[0]
+    assert len(bars(ax)) == 2
+    assert "Range: [1, 1000000]" in box_text(ax)
+
+
 def test_single_value_has_no_kde_and_no_error():
     ax = plot_expert_count_distribution([4]).axes[0]
     assert "KDE" not in [line.get_label() for line in ax.lines]

@@ -30,7 +30,9 @@ def draw(fig, data):
     hist = data.hist
     ax = fig.add_subplot()
     colours = palette()
-    handles = [ax.bar(hist.values, hist.fractions, width=0.85, color=colours[0], alpha=0.75, label="Tokens")]
+    used = hist.tokens > 0  # a sparse histogram draws its few bars, not one per missing value
+    handles = [ax.bar(hist.values[used], hist.fractions[used], width=0.85, color=colours[0], alpha=0.75,
+                      label="Tokens")]
     left, right, top = hist.min - 0.75, hist.max + 0.75, hist.fractions.max()
     kde = count_kde(hist)
     if kde is not None:
