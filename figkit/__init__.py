@@ -18,6 +18,9 @@ _PUBLIC = {
     "plot_layer_wise_routing": "figkit.plots.layers",
     "create_analysis_report": "figkit.plots.report",
     "save_figure": "figkit.style",
+    "use_style": "figkit.style",
+    "available_styles": "figkit.style",
+    "figsize": "figkit.venues",
 }
 
 __all__ = sorted(_PUBLIC)

@@ -1,4 +1,4 @@
-"""Style sheets and the one place that writes a figure to disk."""
+"""Style sheets, composed and applied, and the one place that writes a figure to disk."""
 
 import contextlib
 import logging
@@ -12,6 +12,11 @@ import matplotlib as mpl
 from figkit import __version__
 
 DEFAULT_STYLE = "notebook"
+BASE_STYLES = ("notebook", "paper", "slide")  # complete looks; the others are overlays
+OVERLAYS = ("colourblind", "cm")
+ALIASES = {"colorblind": ("colourblind",), "paper-cm": ("paper", "cm")}
+# Every base style sets this salt; seeing it in rcParams means a figkit style is active.
+STYLE_MARK = ("svg.hashsalt", "figkit")
 SAVE_DPI = 300
 FORMATS = {".pdf": "pdf", ".svg": "svg", ".png": "png"}
 
@@ -24,17 +29,56 @@ _METADATA = {
 _SAVE_RC = {"svg.hashsalt": "figkit", "pdf.fonttype": 42, "ps.fonttype": 42}
 
 
-def style_path(name):
-    """Path of a bundled style sheet."""
-    path = resources.files("figkit.styles") / f"{name}.mplstyle"
-    if not path.is_file():
-        raise ValueError(f"unknown figkit style {name!r}")
-    return path
+def available_styles():
+    """Names ``use_style`` accepts."""
+    return sorted(BASE_STYLES + OVERLAYS + tuple(ALIASES))
+
+
+def style_sheets(*names):
+    """The sheets to apply, in order, for ``names``; the default base comes first if none is named."""
+    sheets = []
+    for name in names:
+        if not isinstance(name, str) or name not in available_styles():
+            raise ValueError(f"unknown figkit style {name!r}; available: {', '.join(available_styles())}")
+        sheets += ALIASES.get(name, (name,))
+    if not any(sheet in BASE_STYLES for sheet in sheets):
+        sheets.insert(0, DEFAULT_STYLE)
+    return [str(resources.files("figkit.styles") / f"{sheet}.mplstyle") for sheet in sheets]
+
+
+class use_style(contextlib.ContextDecorator):
+    """Apply figkit styles left to right, as a context manager or a decorator.
+
+    ``use_style("paper", "colourblind")``; overlays alone sit on the default
+    "notebook" look. On exit the previous rcParams are restored exactly.
+    """
+
+    def __init__(self, *names):
+        self.names = names
+        self.sheets = style_sheets(*names)
+
+    def _recreate_cm(self):  # a fresh instance per decorated call, so recursion is safe
+        return type(self)(*self.names)
+
+    def __enter__(self):
+        self._saved = dict(mpl.rcParams)
+        mpl.style.use(self.sheets)
+        return self
+
+    def __exit__(self, *exc):
+        dict.update(mpl.rcParams, self._saved)
+        return False
+
+
+def style_active():
+    """Whether a figkit base style (through use_style or plt.style.use) sets the rcParams now."""
+    key, value = STYLE_MARK
+    return mpl.rcParams[key] == value
 
 
 def plotting_style():
-    """Context in which the plot functions draw: figkit's default look."""
-    return mpl.style.context(str(style_path(DEFAULT_STYLE)))
+    """Context in which the plot functions draw: the active figkit style, else the default look."""
+    return contextlib.nullcontext() if style_active() else use_style(DEFAULT_STYLE)
 
 
 def save_figure(fig, path, *, dpi=None):

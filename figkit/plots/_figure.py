@@ -56,6 +56,16 @@ def label_decades(axis):
     axis.set_major_formatter(FuncFormatter(_decade))
 
 
+def line_width(scale=1.0):
+    """A line width relative to the active style's, so lines scale from paper to slides."""
+    return mpl.rcParams["lines.linewidth"] * scale
+
+
+def marker_size(scale=1.0):
+    """A marker size relative to the active style's."""
+    return mpl.rcParams["lines.markersize"] * scale
+
+
 def leave_headroom(ax, top, bottom=0.0):
     """Set the y-limits so that data up to ``top`` stays clear of the legend and the box."""
     ax.set_ylim(bottom, bottom + (top - bottom) / HEADROOM)

@@ -7,8 +7,8 @@ import numpy as np
 from matplotlib.colors import LogNorm
 
 from figkit.arrays import count_vector, same_length, vector, whole_vector
-from figkit.plots._figure import (LITERAL, NEUTRAL, label_decades, leave_headroom, number, palette, printable,
-                                  render, stats_box)
+from figkit.plots._figure import (LITERAL, NEUTRAL, label_decades, leave_headroom, line_width, marker_size, number,
+                                  palette, printable, render, stats_box)
 from figkit.stats import Trend, trend
 
 # Up to this many tokens are drawn as points; more become a 2-D histogram.
@@ -123,7 +123,7 @@ def draw(fig, data):
     colours = palette()
     x, y = data.frequency, data.experts
     if data.n_tokens <= MAX_SCATTER_POINTS:
-        ax.scatter(x, y, s=18, alpha=0.5, color=colours[len(colours) // 2 + 1], edgecolors="none",
+        ax.scatter(x, y, s=marker_size(0.7) ** 2, alpha=0.5, color=colours[len(colours) // 2 + 1], edgecolors="none",
                    label=f"Tokens ({x.size:,})")
     else:
         _density(fig, ax, data)
@@ -133,8 +133,8 @@ def draw(fig, data):
         sign = "+" if fit.intercept >= 0 else "\N{MINUS SIGN}"
         equation = (f"y = {number(fit.slope)}\N{MIDDLE DOT}log\N{SUBSCRIPT ONE}\N{SUBSCRIPT ZERO}(x) "
                     f"{sign} {number(abs(fit.intercept))}")
-        ax.plot(line_x, fit.slope * np.log10(line_x) + fit.intercept, color=colours[0], linewidth=2,
-                label=equation)
+        ax.plot(line_x, fit.slope * np.log10(line_x) + fit.intercept, color=colours[0], linestyle="-", marker="none",
+                linewidth=line_width(1.33), label=equation)
     if data.labels:
         _annotate(ax, data)
     ax.set_xscale("log")
@@ -178,7 +178,7 @@ def _annotate(ax, data):
     for frequency, mean_experts, text in data.labels.values():
         ax.annotate(text, (frequency, mean_experts), xytext=(4, 4), textcoords="offset points",
                     fontsize="small", color=NEUTRAL,
-                    arrowprops={"arrowstyle": "-", "color": NEUTRAL, "linewidth": 0.5}, **LITERAL)
+                    arrowprops={"arrowstyle": "-", "color": NEUTRAL, "linewidth": line_width(0.33)}, **LITERAL)
 
 
 def plot_token_complexity_vs_experts(

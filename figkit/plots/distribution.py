@@ -3,7 +3,7 @@
 from dataclasses import dataclass
 
 from figkit.arrays import count_histogram, probability
-from figkit.plots._figure import NEUTRAL, leave_headroom, number, palette, render, stats_box
+from figkit.plots._figure import NEUTRAL, leave_headroom, line_width, number, palette, render, stats_box
 from figkit.stats import CountHistogram, count_kde
 
 # Beyond this many distinct counts, label ticks with a locator instead of one per bar.
@@ -37,11 +37,12 @@ def draw(fig, data):
     kde = count_kde(hist)
     if kde is not None:
         grid, density, _ = kde
-        handles += ax.plot(grid, density, color=colours[1 % len(colours)], linewidth=2, label="KDE")
+        handles += ax.plot(grid, density, color=colours[1 % len(colours)], linestyle="-", marker="none",
+                           linewidth=line_width(1.33), label="KDE")
         left, right, top = min(left, grid[0]), max(right, grid[-1]), max(top, density.max())
-    handles.append(ax.axvline(hist.mean, color=NEUTRAL, linestyle="--", linewidth=1.5,
+    handles.append(ax.axvline(hist.mean, color=NEUTRAL, linestyle="--", linewidth=line_width(),
                               label=f"Mean = {number(hist.mean)}"))
-    handles.append(ax.axvline(hist.median, color=NEUTRAL, linestyle=":", linewidth=1.5,
+    handles.append(ax.axvline(hist.median, color=NEUTRAL, linestyle=":", linewidth=line_width(),
                               label=f"Median = {number(hist.median)}"))
     if hist.tokens.size <= MAX_LABELLED_BARS:
         ax.set_xticks(hist.values)
@@ -51,7 +52,7 @@ def draw(fig, data):
     ax.set_ylabel("Fraction of tokens")
     title = f"Experts per token: {data.method_name}"
     if data.alpha is not None:
-        title += f" (\N{GREEK SMALL LETTER ALPHA} = {data.alpha:g})"
+        title += f" ($\\alpha$ = {data.alpha:g})"
     ax.set_title(title)
     ax.legend(handles=handles, loc="upper left")
     stats_box(ax, [

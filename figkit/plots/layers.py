@@ -6,7 +6,7 @@ import matplotlib as mpl
 import numpy as np
 
 from figkit.arrays import layer_histograms, same_length, strings
-from figkit.plots._figure import leave_headroom, number, palette, render, stats_box
+from figkit.plots._figure import leave_headroom, line_width, marker_size, number, palette, render, stats_box
 from figkit.stats import box_stats
 
 GRADIENT = ("Blues", 0.3, 0.9)  # colormap and the range of it spanned from first to last layer
@@ -46,13 +46,14 @@ def draw(fig, data):
     positions = np.arange(len(hists))
     stats = [box_stats(h) | {"label": name} for h, name in zip(hists, names)]
     parts = ax.bxp(stats, positions=positions, widths=0.6, patch_artist=True,
-                   flierprops={"marker": "o", "markersize": 3, "alpha": 0.5},
-                   medianprops={"color": "0.1", "linewidth": 1.5})
+                   flierprops={"marker": "o", "markersize": marker_size(0.5), "alpha": 0.5},
+                   medianprops={"color": "0.1", "linewidth": line_width()})
     cmap, low, high = GRADIENT
     for box, colour in zip(parts["boxes"], mpl.colormaps[cmap](np.linspace(low, high, len(hists)))):
         box.set_facecolor(colour)
     means = [h.mean for h in hists]
-    ax.plot(positions, means, color=palette()[0], marker="D", markersize=5, linewidth=2,
+    ax.plot(positions, means, color=palette()[0], linestyle="-", marker="D", markersize=marker_size(0.8),
+            linewidth=line_width(1.33),
             label="Mean per layer", zorder=4)
     lines = [f"Overall mean: {number(pooled_mean(hists))}"]
     if len(hists) > 1:

@@ -5,7 +5,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from figkit.arrays import non_negative, same_length, vector
-from figkit.plots._figure import NEUTRAL, leave_headroom, number, palette, render
+from figkit.plots._figure import NEUTRAL, leave_headroom, line_width, marker_size, number, palette, render
 
 # Alphas spanning at least this ratio are shown on a log axis.
 LOG_AXIS_SPAN = 10
@@ -47,14 +47,15 @@ def draw(fig, data):
     colours = palette()
     line = colours[len(colours) // 2 + 1 if len(colours) > 2 else 0]
     label = "Average experts" if data.std_experts is None else "Average experts (\N{PLUS-MINUS SIGN}1 std)"
-    ax.errorbar(data.alphas, data.avg_experts, yerr=data.std_experts, color=line, marker="o",
-                markersize=7, linewidth=2, capsize=4, label=label)
+    ax.errorbar(data.alphas, data.avg_experts, yerr=data.std_experts, color=line, linestyle="-", marker="o",
+                markersize=marker_size(1.15), linewidth=line_width(1.33), capsize=marker_size(0.7), label=label)
     for alpha, avg in zip(data.alphas, data.avg_experts):
         ax.annotate(number(avg), (alpha, avg), xytext=(7, 5), textcoords="offset points",
                     ha="left", va="bottom", fontsize="small", color=NEUTRAL)
     if data.baseline_k is not None:
         k = data.baseline_k
-        ax.axhline(k, color=colours[0], linestyle="--", linewidth=2, label=f"Top-{k:g} baseline")
+        ax.axhline(k, color=colours[0], linestyle="--", linewidth=line_width(1.33),
+                   label=f"Top-{k:g} baseline")
         ax.fill_between(data.alphas, data.avg_experts, k, where=data.avg_experts <= k,
                         interpolate=True, color=line, alpha=0.15, label=f"Reduction vs top-{k:g}")
     if data.alphas[-1] / data.alphas[0] >= LOG_AXIS_SPAN:

@@ -7,7 +7,7 @@ from matplotlib.lines import Line2D
 from matplotlib.patches import Patch
 
 from figkit.arrays import non_negative, vector
-from figkit.plots._figure import NEUTRAL, leave_headroom, number, render, stats_box
+from figkit.plots._figure import NEUTRAL, leave_headroom, line_width, marker_size, number, render, stats_box
 from figkit.stats import LoadBalance, load_balance
 
 # Load relative to the mean: (upper bound, name, colour). Red and green as in the spec's look.
@@ -57,8 +57,8 @@ def draw(fig, data):
     ax.axhspan(balance.mean - balance.std, balance.mean + balance.std, color=NEUTRAL, alpha=0.08, zorder=0)
     dead = np.flatnonzero(counts == 0)
     ax.plot(dead, np.zeros(dead.size), linestyle="none", marker="x", color=LOAD_CLASSES[0][2],
-            markersize=8, markeredgewidth=2, clip_on=False, zorder=4)
-    ax.axhline(balance.mean, color=NEUTRAL, linestyle="--", linewidth=1.5)
+            markersize=marker_size(1.33), markeredgewidth=line_width(1.33), clip_on=False, zorder=4)
+    ax.axhline(balance.mean, color=NEUTRAL, linestyle="--", linewidth=line_width())
     handles = [
         Patch(color=colour, label=f"{name}: {n}")
         for (_, name, colour), n in zip(LOAD_CLASSES, np.bincount(classes, minlength=len(LOAD_CLASSES)))
@@ -70,7 +70,7 @@ def draw(fig, data):
     ]
     if dead.size:
         handles.append(Line2D([], [], linestyle="none", marker="x", color=LOAD_CLASSES[0][2],
-                              markeredgewidth=2, label=f"Dead (0 tokens): {dead.size}"))
+                              markeredgewidth=line_width(1.33), label=f"Dead (0 tokens): {dead.size}"))
     ax.legend(handles=handles, loc="upper left", ncols=2)
     ratio = "\N{INFINITY}" if np.isinf(balance.max_min_ratio) else number(balance.max_min_ratio)
     dead_note = f" ({balance.dead_experts} dead)" if balance.dead_experts else ""
