@@ -7,7 +7,7 @@ BIN    := $(VENV)/bin
 # The CPU build of torch; an unpinned torch pulls a several-GB CUDA build.
 TORCH  ?= torch==2.13.0
 
-.PHONY: example test benchmark clean
+.PHONY: example test benchmark gallery clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -28,6 +28,9 @@ test: $(VENV)/.installed-test
 
 benchmark: $(VENV)/.installed-test
 	MPLBACKEND=Agg $(BIN)/python benchmarks/bench_plots.py
+
+gallery: $(VENV)/.installed
+	$(BIN)/python docs/make_gallery.py
 
 clean:
 	rm -rf $(VENV) paper_example/build benchmarks/out

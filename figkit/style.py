@@ -8,13 +8,14 @@ from importlib import resources
 from pathlib import Path
 
 import matplotlib as mpl
+import matplotlib.style
 
 from figkit import __version__
 
 DEFAULT_STYLE = "notebook"
 BASE_STYLES = ("notebook", "paper", "slide")  # complete looks; the others are overlays
-OVERLAYS = ("colourblind", "cm")
-ALIASES = {"colorblind": ("colourblind",), "paper-cm": ("paper", "cm")}
+OVERLAYS = ("colourblind",)
+ALIASES = {"colorblind": ("colourblind",)}
 # Every base style sets this salt; seeing it in rcParams means a figkit style is active.
 STYLE_MARK = ("svg.hashsalt", "figkit")
 SAVE_DPI = 300

@@ -16,7 +16,7 @@ def test_small_input_is_shown_whole(as_input, rng):
     fig = plot_routing_heatmap(as_input(weights), [f"t{i}" for i in range(6)])
     np.testing.assert_allclose(image(fig), weights)
     ax = fig.axes[0]
-    assert ax.get_title(loc="right") == ""
+    assert ax.get_title() == "Routing weights"
     assert [t.get_text() for t in ax.get_yticklabels()] == [f"t{i}" for i in range(6)]
     assert fig.axes[1].get_ylabel() == "Routing weight"
 
@@ -31,7 +31,7 @@ def test_large_input_is_cut_and_says_so(rng):
     np.testing.assert_allclose(shown, weights[:50][:, experts])
     assert 40 in experts
     ax = fig.axes[0]
-    assert ax.get_title(loc="right") == "showing 50 of 2048 tokens, 32 of 64 experts (highest total weight)"
+    assert ax.get_title() == "Routing weights\nshowing 50 of 2048 tokens, 32 of 64 experts (by weight)"
     assert [int(t.get_text()) for t in ax.get_xticklabels()] == experts.tolist()
 
 
@@ -41,7 +41,7 @@ def test_expert_indices_choose_and_label_the_columns(rng):
     fig = plot_routing_heatmap(weights, list("abcdefghij"), expert_indices=chosen, max_tokens=4)
     np.testing.assert_allclose(image(fig), weights[:4][:, chosen])
     assert [t.get_text() for t in fig.axes[0].get_xticklabels()] == ["63", "0", "17"]
-    assert fig.axes[0].get_title(loc="right") == "showing 4 of 10 tokens, 3 of 64 experts"
+    assert fig.axes[0].get_title().splitlines()[1] == "showing 4 of 10 tokens, 3 of 64 experts"
 
 
 def test_tokens_are_drawn_literally(tmp_path, rng):

@@ -14,7 +14,7 @@ def drawn_bars(ax):
 def expected_colour(ratio):
     for upper, _, colour in LOAD_CLASSES:
         if ratio < upper:
-            return colour
+            return colour.lower()
 
 
 def test_bars_colours_and_box(as_input, rng):
@@ -26,8 +26,8 @@ def test_bars_colours_and_box(as_input, rng):
     mean = load.mean()
     assert [to_hex(b.get_facecolor()) for b in bars] == [expected_colour(x / mean) for x in load]
     text = box_text(ax)
-    assert f"Mean: {mean:,.2f}" in text
-    assert f"Std: {load.std():,.2f}" in text
+    legend = [t.get_text() for t in ax.figure.legends[0].get_texts()]
+    assert f"mean {mean:,.2f}" in legend and f"\N{PLUS-MINUS SIGN}1 std {load.std():,.2f}" in legend
     assert f"CV: {load.std() / mean:.2f}" in text
     assert f"MaxVio: {load.max() / mean - 1:.2f}" in text
     assert f"Max/min: {load.max() / load.min():,.2f}" in text
@@ -42,7 +42,15 @@ def test_dead_experts_show_infinity_and_are_marked():
     assert "Max/min: \N{INFINITY} (2 dead)" in box_text(ax)
     marks = next(line for line in ax.lines if line.get_marker() == "x")
     assert marks.get_xdata().tolist() == [1, 4]
-    assert any(t.get_text() == "Dead (0 tokens): 2" for t in ax.get_legend().get_texts())
+    assert "dead (2)" in [t.get_text() for t in ax.figure.legends[0].get_texts()]
+
+
+def test_narrow_figures_give_the_statistics_in_the_title():
+    ax = plot_expert_utilization([10, 0, 30, 20], figsize=(3.25, 2.5)).axes[0]
+    assert ax.get_title() == ("Expert utilisation: mean 15.00 \N{PLUS-MINUS SIGN} 11.18\n"
+                              "CV 0.75, MaxVio 1.00, Max/min \N{INFINITY} (1 dead), Entropy (norm.) 0.73")
+    assert not [t for t in ax.texts if t.get_bbox_patch() is not None]
+    assert len(ax.get_legend().get_texts()) == 4
 
 
 def test_num_experts_adds_experts_that_got_nothing():

@@ -66,9 +66,9 @@ def marker_size(scale=1.0):
     return mpl.rcParams["lines.markersize"] * scale
 
 
-def leave_headroom(ax, top, bottom=0.0):
-    """Set the y-limits so that data up to ``top`` stays clear of the legend and the box."""
-    ax.set_ylim(bottom, bottom + (top - bottom) / HEADROOM)
+def leave_headroom(ax, top, bottom=0.0, fraction=HEADROOM):
+    """Set the y-limits so that data up to ``top`` fills ``fraction`` of the height, clear of the box."""
+    ax.set_ylim(bottom, bottom + (top - bottom) / fraction)
 
 
 def stats_box(ax, lines, *, loc="upper right"):

@@ -76,7 +76,7 @@ def cut_note(data):
     if rows == data.total_tokens and cols == data.total_experts:
         return ""
     note = f"showing {rows} of {data.total_tokens} tokens, {cols} of {data.total_experts} experts"
-    return note + (" (highest total weight)" if data.chose_experts else "")
+    return note + (" (by weight)" if data.chose_experts else "")
 
 
 def draw(fig, data):
@@ -93,10 +93,8 @@ def draw(fig, data):
     ax.grid(False)
     ax.set_xlabel("Expert")
     ax.set_ylabel("Token")
-    ax.set_title("Routing weights", loc="left")
     note = cut_note(data)
-    if note:
-        ax.set_title(note, loc="right", fontsize="small", fontweight="normal")
+    ax.set_title(f"Routing weights\n{note}" if note else "Routing weights")
 
 
 def _token_font_size(fig, rows):

@@ -68,7 +68,7 @@ def draw(fig, data):
     ax.set_xlabel("Significance level \N{GREEK SMALL LETTER ALPHA}")
     ax.set_ylabel("Experts per token")
     ax.set_title("Sensitivity of expert selection to \N{GREEK SMALL LETTER ALPHA}")
-    ax.legend(loc="upper left", ncols=3)
+    ax.legend(loc="upper left")
 
 
 def plot_alpha_sensitivity(

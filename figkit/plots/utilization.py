@@ -10,13 +10,16 @@ from figkit.arrays import non_negative, vector
 from figkit.plots._figure import NEUTRAL, leave_headroom, line_width, marker_size, number, render, stats_box
 from figkit.stats import LoadBalance, load_balance
 
-# Load relative to the mean: (upper bound, name, colour). Red and green as in the spec's look.
+# Load relative to the mean: (upper bound, legend label, colour). Red for under-used to green for
+# balanced, as in the spec's look, in Okabe & Ito's colours so colour-blind readers tell them apart.
 LOAD_CLASSES = (
-    (0.5, "Under-used (< 0.5\N{MULTIPLICATION SIGN} mean)", "#d62728"),
-    (0.8, "Low (0.5\N{EN DASH}0.8\N{MULTIPLICATION SIGN})", "#ff7f0e"),
-    (1.2, "Balanced (0.8\N{EN DASH}1.2\N{MULTIPLICATION SIGN})", "#2ca02c"),
-    (np.inf, "Over-used (> 1.2\N{MULTIPLICATION SIGN})", "#1f77b4"),
+    (0.5, "< 0.5\N{MULTIPLICATION SIGN} mean", "#D55E00"),
+    (0.8, "0.5\N{EN DASH}0.8\N{MULTIPLICATION SIGN}", "#E69F00"),
+    (1.2, "0.8\N{EN DASH}1.2\N{MULTIPLICATION SIGN}", "#009E73"),
+    (np.inf, "> 1.2\N{MULTIPLICATION SIGN}", "#0072B2"),
 )
+
+WIDE = 5.0  # inches; narrower figures give the statistics in the title and only the classes in the legend
 
 
 @dataclass(frozen=True)
@@ -60,33 +63,42 @@ def draw(fig, data):
             markersize=marker_size(1.33), markeredgewidth=line_width(1.33), clip_on=False, zorder=4)
     ax.axhline(balance.mean, color=NEUTRAL, linestyle="--", linewidth=line_width())
     handles = [
-        Patch(color=colour, label=f"{name}: {n}")
+        Patch(color=colour, label=f"{name} ({n})")
         for (_, name, colour), n in zip(LOAD_CLASSES, np.bincount(classes, minlength=len(LOAD_CLASSES)))
         if n
     ]
     handles += [
-        Line2D([], [], color=NEUTRAL, linestyle="--", label=f"Mean = {number(balance.mean)}"),
-        Patch(color=NEUTRAL, alpha=0.08, label="\N{PLUS-MINUS SIGN}1 std"),
+        Line2D([], [], color=NEUTRAL, linestyle="--", label=f"mean {number(balance.mean)}"),
+        Patch(color=NEUTRAL, alpha=0.08, label=f"\N{PLUS-MINUS SIGN}1 std {number(balance.std)}"),
     ]
     if dead.size:
         handles.append(Line2D([], [], linestyle="none", marker="x", color=LOAD_CLASSES[0][2],
-                              markeredgewidth=line_width(1.33), label=f"Dead (0 tokens): {dead.size}"))
-    ax.legend(handles=handles, loc="upper left", ncols=2)
+                              markeredgewidth=line_width(1.33), label=f"dead ({dead.size})"))
     ratio = "\N{INFINITY}" if np.isinf(balance.max_min_ratio) else number(balance.max_min_ratio)
     dead_note = f" ({balance.dead_experts} dead)" if balance.dead_experts else ""
-    stats_box(ax, [
-        f"Mean: {number(balance.mean)}",
-        f"Std: {number(balance.std)}",
+    lines = [
         f"CV: {number(balance.cv)}",
         f"MaxVio: {number(balance.max_vio)}",
         f"Max/min: {ratio}{dead_note}",
         f"Entropy (norm.): {number(balance.entropy)}",
-    ])
+    ]
+    top = max(counts.max(), balance.mean + balance.std)
+    title = "Expert utilisation"
+    if fig.get_figwidth() < WIDE:
+        classes_only = [h for h in handles if not h.get_label().startswith(("mean", "\N{PLUS-MINUS SIGN}"))]
+        ax.legend(handles=classes_only, loc="upper center", ncols=-(-len(classes_only) // 2), columnspacing=0.8,
+                  handlelength=1.0, handletextpad=0.4)
+        title += (f": mean {number(balance.mean)} \N{PLUS-MINUS SIGN} {number(balance.std)}\n"
+                  + ", ".join(line.replace(":", "") for line in lines))
+        leave_headroom(ax, top, fraction=0.7)
+    else:
+        fig.legend(handles=handles, loc="outside lower center", ncols=4)
+        stats_box(ax, lines)
+        leave_headroom(ax, top)
     ax.set_xlim(-0.6, counts.size - 0.4)
-    leave_headroom(ax, max(counts.max(), balance.mean + balance.std))
     ax.set_xlabel("Expert")
     ax.set_ylabel("Tokens routed")
-    ax.set_title("Expert utilisation")
+    ax.set_title(title)
 
 
 def plot_expert_utilization(
