@@ -1,0 +1,155 @@
+"""Style sheets: composition, restoring rcParams, fonts, page size and reproducible bytes per style."""
+
+import os
+import subprocess
+import sys
+
+import matplotlib as mpl
+import matplotlib.pyplot as plt
+import numpy as np
+import pytest
+
+import figkit
+from figkit import available_styles, figsize, use_style
+from figkit.venues import GOLDEN, VENUES
+from tests.conftest import pdf_fonts
+
+COMBINATIONS = [("notebook",), ("paper",), ("slide",), ("colourblind",), ("paper", "colourblind"),
+                ("slide", "colorblind")]
+SIZES = {"notebook": (12, 6), "paper": (3.25, 2.01), "slide": (10, 5.625)}
+
+
+def media_box(path):
+    """Width and height in inches of the first page of a PDF."""
+    out = subprocess.run(["pdfinfo", str(path)], capture_output=True, text=True, check=True).stdout
+    line = next(line for line in out.splitlines() if line.startswith("Page size:"))
+    width, _, height = line.split()[2:5]
+    return float(width) / 72, float(height) / 72
+
+
+def test_available_styles():
+    assert available_styles() == ["colorblind", "colourblind", "notebook", "paper", "slide"]
+
+
+def test_unknown_style_lists_the_available_ones():
+    with pytest.raises(ValueError, match="unknown figkit style 'papr'; available: colorblind, colourblind, notebook"):
+        use_style("papr")
+
+
+@pytest.mark.parametrize("names", COMBINATIONS)
+def test_rcparams_are_restored_exactly(names):
+    before = dict(mpl.rcParams)
+    with use_style(*names):
+        assert mpl.rcParams["pdf.fonttype"] == 42
+    assert dict(mpl.rcParams) == before
+
+
+def test_decorator_and_later_styles_win():
+    @use_style("paper", "colourblind")
+    def colours():
+        return mpl.rcParams["axes.prop_cycle"].by_key()["color"][0], mpl.rcParams["font.size"]
+
+    assert colours() == ("#E69F00", 8.0)
+    assert mpl.rcParams["font.size"] != 8.0
+
+
+def test_overlay_alone_sits_on_the_notebook_look():
+    with use_style("colourblind"):
+        assert tuple(mpl.rcParams["figure.figsize"]) == (12, 6)
+        assert mpl.rcParams["image.cmap"] == "cividis"
+
+
+@pytest.mark.parametrize("names", COMBINATIONS)
+def test_saved_pdf_has_the_styles_size_and_embedded_truetype_fonts(names, tmp_path):
+    path = tmp_path / "fig.pdf"
+    with use_style(*names):
+        fig = figkit.plot_expert_count_distribution(np.arange(1, 9).repeat(5), "BH ($\\alpha$=0.05)", alpha=0.05,
+                                                    save_path=path)
+    base = next((n for n in names if n in SIZES), "notebook")
+    assert tuple(fig.get_size_inches()) == pytest.approx(SIZES[base])
+    assert media_box(path) == pytest.approx(SIZES[base], abs=0.01)
+    for name, kind, embedded in pdf_fonts(path):
+        assert kind in ("CID TrueType", "TrueType", "Type 1", "Type 1C"), (name, kind)
+        assert embedded == "yes", name
+
+
+def test_figures_follow_the_active_style_and_explicit_sizes_win():
+    with use_style("slide"):
+        ax = figkit.plot_layer_wise_routing(np.ones((3, 4), int)).axes[0]
+        assert ax.xaxis.label.get_fontsize() == 18
+        fig = figkit.plot_layer_wise_routing(np.ones((3, 4), int), figsize=(4, 3))
+        assert tuple(fig.get_size_inches()) == (4, 3)
+
+
+def test_matplotlib_dotted_style_name_in_a_fresh_interpreter():
+    code = ("import matplotlib.pyplot as plt, figkit, numpy as np; plt.style.use('figkit.styles.paper'); "
+            "fig = figkit.plot_expert_count_distribution([3, 4, 5]); print(fig.get_size_inches().tolist())")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
+                         env=os.environ | {"MPLBACKEND": "Agg"}).stdout
+    assert out.strip() == "[3.25, 2.01]"
+
+
+SAVE = """
+import sys, numpy as np, figkit
+with figkit.use_style(*sys.argv[2].split(",")):
+    figkit.plot_alpha_sensitivity([0.01, 0.05], [3.0, 4.0], [0.5, 0.6], save_path=sys.argv[1])
+"""
+
+
+@pytest.mark.parametrize("names", ["paper,colourblind", "slide"])
+@pytest.mark.parametrize("suffix", [".pdf", ".svg"])
+def test_two_processes_write_identical_bytes(tmp_path, names, suffix):
+    paths = [tmp_path / f"{i}{suffix}" for i in range(2)]
+    for path in paths:
+        subprocess.run([sys.executable, "-c", SAVE, str(path), names], check=True,
+                       env=os.environ | {"MPLBACKEND": "Agg"})
+    assert paths[0].read_bytes() == paths[1].read_bytes()
+
+
+def test_no_figures_are_left_over():
+    with use_style("paper"):
+        figkit.plot_expert_count_distribution([3, 4])
+    plt.close("all")
+    assert plt.get_fignums() == []
+
+
+@pytest.mark.parametrize("venue, width, expected", [
+    ("icml", "column", 3.25), ("icml", "text", 6.75), ("neurips", "column", 5.5), ("cvpr", "column", 3.28125),
+    ("ieee", "column", 3.4869), ("EMNLP", "text", 6.2992), ("lncs", "text", 4.8031),
+])
+def test_venue_sizes(venue, width, expected):
+    w, h = figsize(venue, width)
+    assert w == pytest.approx(expected) and h == pytest.approx(expected * GOLDEN)
+
+
+def test_figsize_options_and_errors():
+    assert figsize("icml", "text", aspect=0.5, fraction=0.5) == pytest.approx((3.375, 1.6875))
+    with pytest.raises(ValueError, match="unknown venue 'nips'; known: aaai, acl"):
+        figsize("nips")
+    with pytest.raises(ValueError, match="width must be 'column' or 'text'"):
+        figsize("icml", "page")
+    assert all(row.source for row in VENUES.values())
+
+
+@pytest.mark.parametrize("names", COMBINATIONS)
+def test_every_figure_draws_cleanly_in_every_style(names, rng, tmp_path):
+    """No missing glyph, no collapsed layout, no other warning, in any style."""
+    import warnings
+
+    from figkit.plots import report
+    from figkit.plots._figure import render
+
+    data = report.plan({
+        "expert_counts": rng.integers(1, 9, 5000), "method_name": "BH ($\\alpha$=0.05)", "alpha": 0.05,
+        "alphas": [0.01, 0.05, 0.1], "avg_experts_per_alpha": [3.2, 4.5, 5.8], "std_experts_per_alpha": [1, 1, 1],
+        "routing_weights": rng.random((60, 64)), "tokens": ["$", "50%", "\u2581the"] * 20,
+        "expert_usage": np.r_[0, rng.poisson(50, 63)],
+        "token_ids": rng.integers(0, 9000, 8000), "token_expert_counts": rng.integers(1, 9, 8000),
+        "tokenizer": str, "layer_expert_counts": rng.integers(1, 9, (16, 200)),
+    })
+    with warnings.catch_warnings(), use_style(*names):
+        warnings.simplefilter("error")
+        for name, (module, prepared) in data.items():
+            fig = render(module.draw, prepared, figsize=None, dpi=None, save_path=tmp_path / f"{name}.png",
+                         save_dpi=50)
+            plt.close(fig)
