@@ -1,0 +1,39 @@
+"""The colourblind style for readers with a colour-vision deficiency and in greyscale print."""
+
+import itertools
+
+import matplotlib as mpl
+import numpy as np
+import pytest
+from colorspacious import cspace_convert, deltaE
+
+from figkit import use_style
+
+# CAM02-UCS colour difference; about 10 is plainly visible between lines and markers, 1 is the
+# just-noticeable difference between large patches.
+MIN_DELTA_E = 10
+
+
+def cycle(*names):
+    with use_style(*names):
+        return list(mpl.rcParams["axes.prop_cycle"])
+
+
+@pytest.mark.parametrize("deficiency", ["deuteranomaly", "protanomaly", "tritanomaly"])
+def test_colours_stay_apart_under_full_colour_blindness(deficiency):
+    """Machado et al. (2009) simulation at severity 100 (dichromacy), via colorspacious."""
+    rgb = np.array([mpl.colors.to_rgb(entry["color"]) for entry in cycle("colourblind")])
+    seen = np.clip(cspace_convert(rgb, {"name": "sRGB1+CVD", "cvd_type": deficiency, "severity": 100}, "sRGB1"), 0, 1)
+    closest = min(deltaE(a, b, input_space="sRGB1") for a, b in itertools.combinations(seen, 2))
+    assert closest >= MIN_DELTA_E
+
+
+def test_line_styles_and_markers_tell_every_series_apart_in_greyscale():
+    entries = cycle("paper", "colourblind")
+    assert len({str(entry["linestyle"]) for entry in entries}) == len(entries)
+    assert len({entry["marker"] for entry in entries}) == len(entries)
+
+
+def test_heatmaps_use_a_perceptually_uniform_colormap():
+    with use_style("slide", "colourblind"):
+        assert mpl.rcParams["image.cmap"] == "cividis"
