@@ -20,7 +20,8 @@ _PUBLIC = {
     "save_figure": "figkit.style",
     "use_style": "figkit.style",
     "available_styles": "figkit.style",
-    "figsize": "figkit.venues",
+    "figsize": "figkit.geometry",
+    "measure_tex": "figkit.geometry",
 }
 
 __all__ = sorted(_PUBLIC)

@@ -11,7 +11,7 @@ import pytest
 
 import figkit
 from figkit import available_styles, figsize, use_style
-from figkit.venues import GOLDEN, VENUES
+from figkit.geometry import GOLDEN, VENUES
 from tests.conftest import pdf_fonts
 
 COMBINATIONS = [("notebook",), ("paper",), ("slide",), ("colourblind",), ("paper", "colourblind"),

@@ -1,0 +1,133 @@
+"""Page geometry: a table of venues read from their style files, and measuring your own paper.
+
+Widths are in inches (1 in = 72.27 TeX pt). A one-column venue's column is its text
+width. Prefer ``measure_tex`` on your own paper when you have it: a template can
+change from one year to the next.
+"""
+
+import hashlib
+import json
+import os
+import re
+import shutil
+import subprocess
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+TEX_POINTS_PER_INCH = 72.27
+TEX_TIMEOUT = 60  # seconds
+_PROBE = r"""
+\begin{document}
+\makeatletter
+\typeout{FIGKIT textwidth=\the\textwidth}
+\typeout{FIGKIT columnwidth=\the\columnwidth}
+\typeout{FIGKIT fontsize=\f@size}
+\makeatother
+\end{document}
+"""
+
+GOLDEN = 2 / (1 + 5**0.5)  # height / width of a golden rectangle
+
+
+@dataclass(frozen=True)
+class Venue:
+    text_width: float  # inches
+    column_width: float  # inches
+    font_size: float  # points, of the body text
+    font: str  # "times" or "cm"
+    source: str  # the file and the lines the numbers come from
+
+
+VENUES = {
+    "neurips": Venue(5.5, 5.5, 10, "times", "neurips_2024.sty: \\newgeometry{textwidth=5.5in}"),
+    "icml": Venue(6.75, 3.25, 10, "times",
+                  "icml2024.sty: \\textwidth 6.75in, \\columnsep 0.25in; column (6.75 - 0.25) / 2"),
+    "iclr": Venue(5.5, 5.5, 10, "times", "iclr2025_conference.sty: \\textwidth 5.5 true in"),
+    "acl": Venue(6.2992, 3.0315, 11, "times",
+                 "acl.sty (acl-org/acl-style-files): A4, margin 2.5cm, \\columnsep 0.6cm; text 16.0 cm, "
+                 "column 7.7 cm; 11pt in acl_latex.tex"),
+    "cvpr": Venue(6.875, 3.28125, 10, "times",
+                  "cvpr.sty (cvpr-org/author-kit): \\textwidth 6.875in, \\columnsep 0.3125in"),
+    "aaai": Venue(7.0, 3.3125, 10, "times", "aaai24.sty: \\textwidth 7.0in, \\columnsep 0.375in"),
+    "ieee": Venue(7.1399, 3.4869, 10, "times",
+                  "IEEEtran.cls v1.8b: \\textwidth 43pc, \\columnsep 1pc; column 21pc = 252pt"),
+    "jmlr": Venue(6.0, 6.0, 11, "cm", "jmlr2e.sty: \\textwidth 6.0 true in; 11pt in sample.tex"),
+    "tmlr": Venue(6.5, 6.5, 10, "cm", "tmlr.sty: \\textwidth 6.5 true in (body font CM Bright)"),
+    "lncs": Venue(4.8031, 4.8031, 10, "cm", "llncs.cls v2.20: \\textwidth 12.2cm"),
+}
+ALIASES = {"emnlp": "acl", "naacl": "acl", "eccv": "lncs", "iccv": "cvpr"}
+
+
+def figsize(venue="icml", width="column", aspect=GOLDEN, *, fraction=1.0):
+    """``(width, height)`` in inches of a figure for a venue's column or full text width.
+
+    ``aspect`` is height / width (golden by default); ``fraction`` scales the width,
+    for figures set side by side.
+    """
+    key = str(venue).lower()
+    key = ALIASES.get(key, key)
+    if key not in VENUES:
+        known = ", ".join(sorted(VENUES) + sorted(ALIASES))
+        raise ValueError(f"unknown venue {venue!r}; known: {known}")
+    if width not in ("column", "text"):
+        raise ValueError(f"width must be 'column' or 'text', got {width!r}")
+    if not aspect > 0 or not 0 < fraction <= 1:
+        raise ValueError(f"aspect must be positive and fraction in (0, 1], got {aspect!r}, {fraction!r}")
+    row = VENUES[key]
+    inches = (row.column_width if width == "column" else row.text_width) * fraction
+    return inches, inches * aspect
+
+
+def measure_tex(path, *, timeout=TEX_TIMEOUT):
+    """``{"textwidth", "columnwidth"}`` in inches and ``"fontsize"`` in points of a LaTeX paper.
+
+    Compiles a probe made of the paper's own preamble with pdflatex (draft mode, no
+    shell escape, stdin closed, a timeout), so class options, packages and geometry
+    all count. Files beside the paper (a venue's .sty or .cls) are found. Results
+    are cached by the preamble's hash.
+    """
+    path = Path(path)
+    text = path.read_text(encoding="utf-8", errors="replace")
+    start = text.find("\\begin{document}")
+    if start < 0:
+        raise ValueError(f"{path}: no \\begin{{document}}, so no preamble to measure")
+    preamble = text[:start]
+    cache = _cache_dir() / f"{hashlib.sha256(preamble.encode()).hexdigest()[:32]}.json"
+    if cache.is_file():
+        return json.loads(cache.read_text())
+    result = _run_probe(preamble + _PROBE, path.resolve().parent, timeout)
+    cache.parent.mkdir(parents=True, exist_ok=True)
+    cache.write_text(json.dumps(result))
+    return result
+
+
+def _cache_dir():
+    return Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "figkit" / "measure_tex"
+
+
+def _run_probe(source, paper_dir, timeout):
+    engine = shutil.which("pdflatex")
+    if engine is None:
+        raise RuntimeError("measure_tex needs pdflatex: install TeX Live (Debian/Ubuntu: apt-get install "
+                           "texlive-latex-base texlive-latex-recommended) or use figkit.figsize(venue)")
+    env = os.environ | {"TEXINPUTS": f"{paper_dir}{os.pathsep}", "openout_any": "p"}
+    with tempfile.TemporaryDirectory(prefix="figkit-probe-") as work:
+        Path(work, "probe.tex").write_text(source, encoding="utf-8")
+        try:
+            run = subprocess.run(
+                [engine, "-interaction=nonstopmode", "-halt-on-error", "-no-shell-escape", "-draftmode", "probe.tex"],
+                cwd=work, env=env, stdin=subprocess.DEVNULL, capture_output=True, text=True,
+                errors="replace", timeout=timeout,
+            )
+        except subprocess.TimeoutExpired:
+            raise RuntimeError(f"pdflatex did not finish measuring the preamble within {timeout} s") from None
+    found = dict(re.findall(r"^FIGKIT (\w+)=([\d.]+)(?:pt)?$", run.stdout, re.M))
+    if run.returncode != 0 or len(found) < 3:
+        error = next((line for line in run.stdout.splitlines() if line.startswith("!")), "no measurement in the log")
+        raise RuntimeError(f"pdflatex could not compile the preamble: {error}")
+    return {
+        "textwidth": float(found["textwidth"]) / TEX_POINTS_PER_INCH,
+        "columnwidth": float(found["columnwidth"]) / TEX_POINTS_PER_INCH,
+        "fontsize": float(found["fontsize"]),
+    }
