@@ -28,6 +28,9 @@ _METADATA = {
     "png": {"Software": f"figkit {__version__}"},
 }
 _SAVE_RC = {"svg.hashsalt": "figkit", "pdf.fonttype": 42, "ps.fonttype": 42}
+# rcParams matplotlib reads when it draws rather than when a figure is made: a figure saved
+# after its style has ended must still be drawn with them (maths fonts, minus signs, ...).
+DRAW_TIME_KEYS = ("font.", "mathtext.", "text.", "axes.unicode_minus", "axes.formatter.", "image.")
 
 
 def available_styles():
@@ -82,12 +85,20 @@ def plotting_style():
     return contextlib.nullcontext() if style_active() else use_style(DEFAULT_STYLE)
 
 
+def remember_style(fig):
+    """Keep the draw-time rcParams of the active style on ``fig`` for ``save_figure``."""
+    fig._figkit_rc = {key: value for key, value in mpl.rcParams.items() if key.startswith(DRAW_TIME_KEYS)}
+    return fig
+
+
 def save_figure(fig, path, *, dpi=None):
     """Write ``fig`` to ``path`` atomically and deterministically; return the path.
 
     The format follows the suffix (``.pdf`` when there is none; ``.svg``, ``.png``),
     parent folders are created, fonts are embedded as TrueType, and raster output
-    uses 300 dpi unless ``dpi`` says otherwise. The file appears complete or not at all.
+    uses 300 dpi unless ``dpi`` says otherwise. A figkit figure is drawn with the
+    style it was made in, even after that style has ended. The file appears complete
+    or not at all.
     """
     path = Path(path)
     if not path.suffix:
@@ -98,7 +109,8 @@ def save_figure(fig, path, *, dpi=None):
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
-        with os.fdopen(fd, "wb") as out, mpl.rc_context(_SAVE_RC), _quiet_fonttools():
+        style = getattr(fig, "_figkit_rc", None)
+        with os.fdopen(fd, "wb") as out, mpl.rc_context(style), mpl.rc_context(_SAVE_RC), _quiet_fonttools():
             fig.savefig(out, format=fmt, dpi=dpi or SAVE_DPI, metadata=_METADATA[fmt])
         os.chmod(tmp, 0o644)
         os.replace(tmp, path)

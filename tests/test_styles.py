@@ -153,3 +153,12 @@ def test_every_figure_draws_cleanly_in_every_style(names, rng, tmp_path):
             fig = render(module.draw, prepared, figsize=None, dpi=None, save_path=tmp_path / f"{name}.png",
                          save_dpi=50)
             plt.close(fig)
+
+
+def test_save_figure_after_the_style_ended_draws_in_that_style(tmp_path):
+    with use_style("paper"):
+        fig = figkit.plot_expert_count_distribution([3, 4, 5], "BH ($\\alpha$=0.05)")
+        figkit.save_figure(fig, tmp_path / "inside.pdf")
+    figkit.save_figure(fig, tmp_path / "after.pdf")
+    assert (tmp_path / "after.pdf").read_bytes() == (tmp_path / "inside.pdf").read_bytes()
+    assert all("STIX" in name for name, _, _ in pdf_fonts(tmp_path / "after.pdf"))

@@ -6,7 +6,7 @@ import matplotlib as mpl
 import matplotlib.pyplot as plt
 from matplotlib.ticker import FuncFormatter
 
-from figkit.style import plotting_style, save_figure
+from figkit.style import plotting_style, remember_style, save_figure
 
 # Strings that come from data (tokens, ids) are drawn as they are: never mathtext, never TeX.
 LITERAL = {"parse_math": False, "usetex": False}
@@ -22,7 +22,7 @@ def render(draw, data, *, figsize, dpi, save_path, save_dpi=None):
     adds when drawing copy the properties of the first tick, made in the style.
     """
     with plotting_style():
-        fig = plt.figure(figsize=figsize, dpi=dpi)
+        fig = remember_style(plt.figure(figsize=figsize, dpi=dpi))
         draw(fig, data)
         if save_path is not None:
             save_figure(fig, save_path, dpi=save_dpi)
