@@ -36,4 +36,4 @@ def test_line_styles_and_markers_tell_every_series_apart_in_greyscale():
 
 def test_heatmaps_use_a_perceptually_uniform_colormap():
     with use_style("slide", "colourblind"):
-        assert mpl.rcParams["image.cmap"] == "cividis"
+        assert mpl.rcParams["image.cmap"] == "cividis_r"

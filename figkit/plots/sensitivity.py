@@ -49,9 +49,10 @@ def draw(fig, data):
     label = "Average experts" if data.std_experts is None else "Average experts (\N{PLUS-MINUS SIGN}1 std)"
     ax.errorbar(data.alphas, data.avg_experts, yerr=data.std_experts, color=line, linestyle="-", marker="o",
                 markersize=marker_size(1.15), linewidth=line_width(1.33), capsize=marker_size(0.7), label=label)
-    for alpha, avg in zip(data.alphas, data.avg_experts):
-        ax.annotate(number(avg), (alpha, avg), xytext=(7, 5), textcoords="offset points",
-                    ha="left", va="bottom", fontsize="small", color=NEUTRAL)
+    for i, (alpha, avg) in enumerate(zip(data.alphas, data.avg_experts)):
+        last = i == len(data.alphas) - 1  # label the last point on its left, inside the axes
+        ax.annotate(number(avg), (alpha, avg), xytext=(-7 if last else 7, 5), textcoords="offset points",
+                    ha="right" if last else "left", va="bottom", fontsize="small", color=NEUTRAL)
     if data.baseline_k is not None:
         k = data.baseline_k
         ax.axhline(k, color=colours[0], linestyle="--", linewidth=line_width(1.33),
