@@ -71,3 +71,14 @@ def test_errors(kwargs, message):
 def test_token_strs_must_be_a_sequence():
     with pytest.raises(TypeError, match="token_strs must be a sequence of strings"):
         plot_routing_heatmap(np.ones((3, 4)), "abc")
+
+
+def test_rows_too_dense_to_label_are_labelled_every_nth(rng):
+    from figkit import use_style
+
+    with use_style("paper"):
+        ax = plot_routing_heatmap(rng.random((50, 8)), [f"t{i}" for i in range(50)]).axes[0]
+    labels = [t.get_text() for t in ax.get_yticklabels()]
+    step = int(labels[1][1:]) - int(labels[0][1:])
+    assert step > 1 and labels == [f"t{i}" for i in range(0, 50, step)]
+    assert ax.get_yticklabels()[0].get_fontsize() >= 4

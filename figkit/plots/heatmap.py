@@ -88,7 +88,8 @@ def draw(fig, data):
     fig.colorbar(image, ax=ax, label="Routing weight")
     step = -(-cols // MAX_EXPERT_TICKS)
     ax.set_xticks(range(0, cols, step), [str(e) for e in data.experts[::step]])
-    ax.set_yticks(range(rows), data.tokens, fontsize=_token_font_size(fig, rows), **LITERAL)
+    size, every = _token_labels(fig, rows)
+    ax.set_yticks(range(0, rows, every), data.tokens[::every], fontsize=size, **LITERAL)
     ax.tick_params(axis="x", labelrotation=90 if cols > 16 else 0)
     ax.grid(False)
     ax.set_xlabel("Expert")
@@ -97,10 +98,11 @@ def draw(fig, data):
     ax.set_title(f"Routing weights\n{note}" if note else "Routing weights")
 
 
-def _token_font_size(fig, rows):
-    """Shrink token labels so that every row keeps a readable, non-overlapping label."""
+def _token_labels(fig, rows):
+    """Font size of the token labels, and label every n-th row when even the smallest size overlaps."""
     row_points = fig.get_figheight() * 72 * 0.75 / rows
-    return float(np.clip(row_points * 0.8, MIN_TOKEN_LABEL_POINTS, MAX_TOKEN_LABEL_POINTS))
+    size = float(np.clip(row_points * 0.8, MIN_TOKEN_LABEL_POINTS, MAX_TOKEN_LABEL_POINTS))
+    return size, max(1, int(np.ceil(size / (row_points * 0.9))))
 
 
 def plot_routing_heatmap(
