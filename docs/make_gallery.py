@@ -20,7 +20,7 @@ ROOT = Path(__file__).resolve().parent
 sys.path.insert(0, str(ROOT.parent / "paper_example"))
 import simulate  # noqa: E402
 
-STYLES = [("notebook",), ("paper",), ("paper", "colourblind"), ("slide",), ("slide", "colourblind")]
+STYLES = [("notebook",), ("paper",), ("paper-cm",), ("paper", "colourblind"), ("slide",), ("slide", "colourblind")]
 PIXELS_WIDE = 900
 
 

@@ -14,8 +14,8 @@ from figkit import __version__
 
 DEFAULT_STYLE = "notebook"
 BASE_STYLES = ("notebook", "paper", "slide")  # complete looks; the others are overlays
-OVERLAYS = ("colourblind",)
-ALIASES = {"colorblind": ("colourblind",)}
+OVERLAYS = ("colourblind", "cm")
+ALIASES = {"colorblind": ("colourblind",), "paper-cm": ("paper", "cm")}
 # Every base style sets this salt; seeing it in rcParams means a figkit style is active.
 STYLE_MARK = ("svg.hashsalt", "figkit")
 SAVE_DPI = 300
@@ -123,10 +123,10 @@ def save_figure(fig, path, *, dpi=None):
 
 @contextlib.contextmanager
 def _quiet_fonttools():
-    """fontTools logs every subset it makes at INFO; keep it to warnings."""
+    """fontTools logs every subset it makes, and the odd dates of the BaKoMa fonts; keep it to errors."""
     logger = logging.getLogger("fontTools")
     level = logger.level
-    logger.setLevel(max(level, logging.WARNING))
+    logger.setLevel(max(level, logging.ERROR))
     try:
         yield
     finally:

@@ -14,9 +14,9 @@ from figkit import available_styles, figsize, use_style
 from figkit.geometry import GOLDEN, VENUES
 from tests.conftest import pdf_fonts
 
-COMBINATIONS = [("notebook",), ("paper",), ("slide",), ("colourblind",), ("paper", "colourblind"),
+COMBINATIONS = [("notebook",), ("paper",), ("paper-cm",), ("slide",), ("colourblind",), ("paper", "colourblind"),
                 ("slide", "colorblind")]
-SIZES = {"notebook": (12, 6), "paper": (3.25, 2.01), "slide": (10, 5.625)}
+SIZES = {"notebook": (12, 6), "paper": (3.25, 2.01), "paper-cm": (3.25, 2.01), "slide": (10, 5.625)}
 
 
 def media_box(path):
@@ -28,11 +28,11 @@ def media_box(path):
 
 
 def test_available_styles():
-    assert available_styles() == ["colorblind", "colourblind", "notebook", "paper", "slide"]
+    assert available_styles() == ["cm", "colorblind", "colourblind", "notebook", "paper", "paper-cm", "slide"]
 
 
 def test_unknown_style_lists_the_available_ones():
-    with pytest.raises(ValueError, match="unknown figkit style 'papr'; available: colorblind, colourblind, notebook"):
+    with pytest.raises(ValueError, match="unknown figkit style 'papr'; available: cm, colorblind, colourblind, notebook"):
         use_style("papr")
 
 
@@ -162,3 +162,24 @@ def test_save_figure_after_the_style_ended_draws_in_that_style(tmp_path):
     figkit.save_figure(fig, tmp_path / "after.pdf")
     assert (tmp_path / "after.pdf").read_bytes() == (tmp_path / "inside.pdf").read_bytes()
     assert all("STIX" in name for name, _, _ in pdf_fonts(tmp_path / "after.pdf"))
+
+
+def test_computer_modern_text_has_the_right_characters(tmp_path):
+    from fontTools.ttLib import TTFont
+
+    from figkit.fonts import computer_modern
+    from tests.conftest import pdf_text
+
+    cmap = TTFont(computer_modern()).getBestCmap()
+    assert [cmap.get(ord(c)) for c in "<>|{}\\_\"\N{MINUS SIGN}\N{PLUS-MINUS SIGN}a"] == [
+        "less", "greater", "bar", "braceleft", "braceright", "backslash", "underscore", "quotedbl", "minus",
+        "plusminus", "a"]
+    widths = TTFont(computer_modern())["hmtx"].metrics
+    assert widths[cmap[ord("\N{EN DASH}")]][0] * 2 == widths[cmap[ord("\N{EM DASH}")]][0]
+    path = tmp_path / "cm.pdf"
+    with use_style("paper-cm"):
+        fig = plt.figure()
+        fig.text(0.1, 0.5, "bh_k8 <a|b> {x} \N{MINUS SIGN}1 \N{PLUS-MINUS SIGN} 2")
+        figkit.save_figure(fig, path)
+    assert "bh_k8 <a|b> {x} \N{MINUS SIGN}1 \N{PLUS-MINUS SIGN} 2" in pdf_text(path)
+    assert any("figkit-CMR10" in name for name, _, _ in pdf_fonts(path))

@@ -89,7 +89,8 @@ def draw(fig, data):
         ax.legend(handles=classes_only, loc="upper center", ncols=-(-len(classes_only) // 2), columnspacing=0.8,
                   handlelength=1.0, handletextpad=0.4)
         title += (f": mean {number(balance.mean)} \N{PLUS-MINUS SIGN} {number(balance.std)}\n"
-                  + ", ".join(line.replace(":", "") for line in lines))
+                  f"CV {number(balance.cv)}, MaxVio {number(balance.max_vio)}, max/min {ratio}{dead_note}, "
+                  f"entropy {number(balance.entropy)}")
         leave_headroom(ax, top, fraction=0.7)
     else:
         fig.legend(handles=handles, loc="outside lower center", ncols=4)
