@@ -96,8 +96,8 @@ with figkit.use_style(*sys.argv[2].split(",")):
 """
 
 
-@pytest.mark.parametrize("names", ["paper,colourblind", "slide"])
-@pytest.mark.parametrize("suffix", [".pdf", ".svg"])
+@pytest.mark.parametrize("names, suffix", [(",".join(names), ".pdf") for names in COMBINATIONS]
+                         + [("paper,colourblind", ".svg"), ("slide", ".svg")])
 def test_two_processes_write_identical_bytes(tmp_path, names, suffix):
     paths = [tmp_path / f"{i}{suffix}" for i in range(2)]
     for path in paths:
