@@ -33,7 +33,7 @@ def main():
     counts = np.random.default_rng(0).integers(1, 9, 100_000)
     print("| style | Type 3 (s) | Type 42 (s) | extra per PDF (s) |")
     print("|---|---:|---:|---:|")
-    for names in (("notebook",), ("paper",), ("paper", "colourblind"), ("slide",)):
+    for names in (("notebook",), ("paper",), ("paper-cm",), ("paper", "colourblind"), ("slide",)):
         with figkit.use_style(*names):
             fig = figkit.plot_expert_count_distribution(counts, "BH routing")
             type3, type42 = save_time(fig, 3), save_time(fig, 42)
