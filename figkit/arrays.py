@@ -61,21 +61,20 @@ def _numeric(array, name):
 
 def vector(value, name):
     """A non-empty, finite 1-D array."""
-    array = to_numpy(value, name)
-    if array.ndim != 1:
-        raise ValueError(f"{name} must be 1-D, got shape {array.shape}")
-    if array.size == 0:
-        raise ValueError(f"{name} is empty")
-    return check_finite(array, name)
+    return _finite_array(value, name, ndim=1)
 
 
 def matrix(value, name):
     """A non-empty, finite 2-D array."""
+    return _finite_array(value, name, ndim=2)
+
+
+def _finite_array(value, name, ndim):
     array = to_numpy(value, name)
-    if array.ndim != 2:
-        raise ValueError(f"{name} must be 2-D, got shape {array.shape}")
+    if array.ndim != ndim:
+        raise ValueError(f"{name} must be {ndim}-D, got shape {array.shape}")
     if array.size == 0:
-        raise ValueError(f"{name} is empty (shape {array.shape})")
+        raise ValueError(f"{name} is empty" if ndim == 1 else f"{name} is empty (shape {array.shape})")
     return check_finite(array, name)
 
 
