@@ -21,6 +21,8 @@ _PUBLIC = {
     "use_style": "figkit.style",
     "available_styles": "figkit.style",
     "figsize": "figkit.geometry",
+    "create_comparison_table": "figkit.tables",
+    "number_macros": "figkit.tables",
     "measure_tex": "figkit.geometry",
 }
 

@@ -1,0 +1,157 @@
+"""LaTeX: escaping, the Jinja environment for templates, and a hardened compile.
+
+Two kinds of strings reach LaTeX. Data (token strings, ids) is always literal.
+Labels (method names, metric labels, titles) are text with optional ``$...$``
+maths: the text is escaped; a maths segment passes through when it uses only
+harmless commands, otherwise it is shown literally too. Trusted markup is
+wrapped in ``Raw`` and never escaped.
+"""
+
+import os
+import re
+import subprocess
+import warnings
+from pathlib import Path
+
+import jinja2
+
+TEX_TIMEOUT = 120  # seconds
+SOURCE_DATE_EPOCH = "1700000000"
+
+_SPECIAL = {
+    "&": r"\&", "%": r"\%", "$": r"\$", "#": r"\#", "_": r"\_", "{": r"\{", "}": r"\}",
+    "\\": r"\textbackslash{}", "~": r"\textasciitilde{}", "^": r"\textasciicircum{}",
+    "<": r"\textless{}", ">": r"\textgreater{}", "|": r"\textbar{}", '"': "''", "-": "{-}",
+    "\n": " ", "\r": " ", "\t": " ",
+}
+_GREEK = ("alpha beta gamma delta epsilon zeta eta theta iota kappa lambda mu nu xi pi rho sigma tau upsilon "
+          "phi chi psi omega").split()
+_UNICODE = {char: rf"$\{name}$" for char, name in zip("αβγδεζηθικλμνξπρστυφχψω", _GREEK)}
+_UNICODE.update({
+    "\N{PLUS-MINUS SIGN}": r"$\pm$", "\N{MULTIPLICATION SIGN}": r"$\times$", "\N{LESS-THAN OR EQUAL TO}": r"$\leq$",
+    "\N{GREATER-THAN OR EQUAL TO}": r"$\geq$", "\N{RIGHTWARDS ARROW}": r"$\rightarrow$", "\N{EN DASH}": "--",
+    "\N{EM DASH}": "---", "\N{MINUS SIGN}": "$-$", "\N{HORIZONTAL ELLIPSIS}": r"\ldots{}",
+    "\N{LEFT SINGLE QUOTATION MARK}": "`", "\N{RIGHT SINGLE QUOTATION MARK}": "'",
+    "\N{LEFT DOUBLE QUOTATION MARK}": "``", "\N{RIGHT DOUBLE QUOTATION MARK}": "''",
+    "\N{NO-BREAK SPACE}": "~", "\N{INFINITY}": r"$\infty$", "\N{DEGREE SIGN}": r"$^\circ$",
+    "\N{MICRO SIGN}": r"$\mu$", "\N{MIDDLE DOT}": r"$\cdot$", "\N{APPROXIMATELY EQUAL TO}": r"$\approx$",
+})
+# Commands a maths segment from data may use: symbols and formatting, nothing that reads, writes or defines.
+SAFE_MATH_COMMANDS = frozenset(_GREEK + [name.capitalize() for name in _GREEK] + """
+    pm mp times cdot div leq geq neq approx sim ll gg le ge infty partial nabla sum prod int log exp min max
+    arg sqrt frac mathrm mathbf mathit mathsf mathtt mathcal text textrm left right mid to rightarrow
+    leftarrow ldots cdots circ prime hat bar tilde vec dot varepsilon vartheta varphi varrho varsigma
+    in notin subset subseteq cup cap emptyset forall exists lvert rvert langle rangle top
+    """.split())
+
+
+class Raw(str):
+    """Trusted LaTeX markup: passed through templates unescaped."""
+
+
+def escape_text(text):
+    """``text`` shown literally in LaTeX text mode; odd characters become a visible placeholder."""
+    out = []
+    for char in str(text):
+        if char in _SPECIAL:
+            out.append(_SPECIAL[char])
+        elif char in _UNICODE:
+            out.append(_UNICODE[char])
+        elif char < "\x80" or ("\N{LATIN CAPITAL LETTER A WITH GRAVE}" <= char <= "\N{LATIN SMALL LETTER Y WITH DIAERESIS}"):
+            out.append(char)  # ASCII, and the accented letters pdflatex reads as UTF-8 by default
+        else:
+            warnings.warn(f"no LaTeX for {char!r} (U+{ord(char):04X}) in {text!r}; shown as a placeholder",
+                          stacklevel=3)
+            out.append(rf"\texttt{{[U+{ord(char):04X}]}}")
+    return "".join(out)
+
+
+def escape_label(text):
+    """A label: text escaped, balanced ``$...$`` maths kept if it uses only safe commands."""
+    parts = re.split(r"(\$[^$]+\$)", str(text))
+    return "".join(part if _safe_math(part) else escape_text(part) for part in parts)
+
+
+def _safe_math(part):
+    if len(part) < 3 or not (part.startswith("$") and part.endswith("$")):
+        return False
+    body = part[1:-1]
+    if "^^" in body or any(ord(c) > 127 or c in "#%&~" for c in body):
+        return False
+    return all(command in SAFE_MATH_COMMANDS for command in re.findall(r"\\([A-Za-z]+)", body))
+
+
+def escape_markdown(text):
+    """``text`` shown literally in a Markdown table cell."""
+    return re.sub(r"([\\`*_|\[\]<>])", r"\\\1", " ".join(str(text).split()))
+
+
+def environment(template_dirs=(), escape=escape_text):
+    """Jinja with LaTeX-safe delimiters (``\\VAR{}``, ``\\BLOCK{}``, ``\\#{}``), escaping every value.
+
+    ``template_dirs`` are searched before the package's templates, so a paper repo
+    can override any template with a file of the same name.
+    """
+    from importlib import resources
+
+    package = Path(str(resources.files("figkit.templates")))
+    return jinja2.Environment(
+        loader=jinja2.FileSystemLoader([*map(str, template_dirs), str(package)]),
+        block_start_string=r"\BLOCK{", block_end_string="}",
+        variable_start_string=r"\VAR{", variable_end_string="}",
+        comment_start_string=r"\#{", comment_end_string="}",
+        trim_blocks=True, lstrip_blocks=True, keep_trailing_newline=True,
+        autoescape=False, undefined=jinja2.StrictUndefined,
+        finalize=lambda value: value if isinstance(value, Raw) else escape("" if value is None else value),
+    )
+
+
+def default_template_dirs():
+    """A ``templates/`` folder in the current directory (the paper repo), if there is one."""
+    local = Path.cwd() / "templates"
+    return [local] if local.is_dir() else []
+
+
+def render(name, template_dirs=None, **context):
+    """Render template ``name``; values are escaped for LaTeX, or for Markdown in a ``.md`` template."""
+    dirs = default_template_dirs() if template_dirs is None else template_dirs
+    escape = escape_markdown if name.endswith(".md") else escape_text
+    return environment(dirs, escape).get_template(name).render(**context)
+
+
+def compile_pdf(tex_path, *, timeout=TEX_TIMEOUT):
+    """Compile ``tex_path`` with latexmk/pdflatex, hardened; return the PDF's path.
+
+    No rc files, no shell escape, reads and writes confined to the document's folder
+    (``openin_any=p``, ``openout_any=p``), stdin closed, a wall-clock timeout, and fixed
+    dates so the PDF is the same bytes every run. A LaTeX error raises RuntimeError
+    with the file, line and message.
+    """
+    tex_path = Path(tex_path)
+    env = os.environ | {"openin_any": "p", "openout_any": "p", "max_print_line": "10000",
+                        "SOURCE_DATE_EPOCH": SOURCE_DATE_EPOCH, "FORCE_SOURCE_DATE": "1"}
+    command = ["latexmk", "-norc", "-pdf", "-interaction=nonstopmode", "-halt-on-error", "-file-line-error",
+               "-no-shell-escape", "-quiet", tex_path.name]
+    try:
+        run = subprocess.run(command, cwd=tex_path.parent, env=env, stdin=subprocess.DEVNULL,
+                             capture_output=True, text=True, errors="replace", timeout=timeout)
+    except FileNotFoundError:
+        raise RuntimeError("compiling LaTeX needs latexmk and pdflatex: install TeX Live (Debian/Ubuntu: "
+                           "apt-get install latexmk texlive-latex-recommended)") from None
+    except subprocess.TimeoutExpired:
+        raise RuntimeError(f"{tex_path.name}: LaTeX did not finish within {timeout} s") from None
+    if run.returncode != 0:
+        raise RuntimeError(latex_error(tex_path.with_suffix(".log")))
+    return tex_path.with_suffix(".pdf")
+
+
+def latex_error(log_path):
+    """The first error of a LaTeX log, as ``file:line: message``."""
+    try:
+        log = Path(log_path).read_text(encoding="latin-1")
+    except OSError:
+        return "LaTeX failed and wrote no log"
+    where = re.search(r"^(\S+?\.tex):(\d+): (.+)$", log, re.M)
+    bang = re.search(r"^! (.+)$", log, re.M)  # "! LaTeX Error: ..." lines carry no file:line
+    message = bang.group(1) if bang else where.group(3) if where else "LaTeX failed; see the log"
+    return f"{Path(where.group(1)).name}:{where.group(2)}: {message}" if where else message

@@ -1,0 +1,188 @@
+"""Comparison tables of routing methods: a DataFrame, Markdown, LaTeX, and number macros.
+
+A value is a number or ``{"mean": m, "std": s}``; ``None`` or a missing metric is
+shown as a dash. Every output rounds the same way (two decimals) and marks the same
+best values: bold in LaTeX and Markdown, chosen on the printed numbers so ties are
+all bold.
+"""
+
+import math
+import numbers
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+from figkit.latex import Raw, escape_label, escape_markdown, render
+
+DECIMALS = 2
+DIRECTIONS = {"min": min, "lower": min, "max": max, "higher": max}
+FORMATS = ("dataframe", "markdown", "latex")
+_KEY = re.compile(r"^[A-Za-z0-9_.:+-]+$")  # safe inside \label and \csname
+
+
+@dataclass(frozen=True)
+class Value:
+    mean: float
+    std: float | None = None
+
+    @property
+    def shown(self):
+        """The mean as printed, for choosing the best."""
+        return round(self.mean, DECIMALS)
+
+
+def create_comparison_table(results_dict, metrics=None, output_format="dataframe", *, best=None,
+                            caption=None, label=None):
+    """Compare methods (rows) on metrics (columns).
+
+    ``results_dict`` maps a method name to ``{metric: value}``. ``metrics`` picks and
+    orders the columns (default: every metric, sorted). ``best`` maps a metric to
+    ``"min"`` or ``"max"`` and sets its best values in bold. ``output_format`` is
+    ``"dataframe"``, ``"markdown"`` or ``"latex"``; LaTeX is a booktabs ``tabular``
+    to ``\\input``, inside a ``table`` float with the caption above when ``caption``
+    or ``label`` is given.
+    """
+    if output_format not in FORMATS:
+        raise ValueError(f"output_format must be one of {', '.join(FORMATS)}, got {output_format!r}")
+    values = _values(results_dict)
+    columns = _columns(values, metrics)
+    bold = _best_cells(values, columns, best or {})
+    if output_format == "dataframe":
+        return _dataframe(values, columns)
+    if output_format == "markdown":
+        return _markdown(values, columns, bold)
+    if label is not None and not _KEY.match(str(label)):
+        raise ValueError(f"label {label!r} may use only letters, digits and _ . : + -")
+    return _latex(values, columns, bold, caption, label)
+
+
+def number_macros(results_dict, metrics=None):
+    """LaTeX defining ``\\figkitvalue{method}{metric}`` for every value, to quote numbers in the text.
+
+    An unknown method or metric is a LaTeX error that names it, not a silent blank.
+    """
+    values = _values(results_dict)
+    columns = _columns(values, metrics)
+    entries = []
+    for method, row in values.items():
+        for metric in columns:
+            for name in (method, metric):
+                if not _KEY.match(name):
+                    raise ValueError(f"{name!r} cannot name a macro: use letters, digits and _ . : + -")
+            if row.get(metric) is not None:
+                entries.append((Raw(f"{method}@{metric}"), Raw(_latex_value(row[metric]))))
+    return render("macros.tex", values=entries)
+
+
+def _values(results_dict):
+    if not isinstance(results_dict, Mapping) or not results_dict:
+        raise ValueError("results_dict must be a non-empty dict of {method: {metric: value}}")
+    values = {}
+    for method, row in results_dict.items():
+        if not isinstance(row, Mapping):
+            raise TypeError(f"results_dict[{method!r}] must be a dict of metric values, got {type(row).__name__}")
+        values[str(method)] = {str(metric): _value(value, method, metric) for metric, value in row.items()}
+    return values
+
+
+def _value(value, method, metric):
+    where = f"results_dict[{method!r}][{metric!r}]"
+    if value is None:
+        return None
+    if isinstance(value, Mapping):
+        unknown = set(value) - {"mean", "std"}
+        if "mean" not in value or unknown:
+            raise ValueError(f"{where} must be a number or {{'mean': m, 'std': s}}, got keys {sorted(value)}")
+        std = value.get("std")
+        return Value(_number(value["mean"], where), None if std is None else _number(std, where))
+    return Value(_number(value, where))
+
+
+def _number(value, where):
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+        raise TypeError(f"{where} must be a number, got {type(value).__name__} {value!r}")
+    if not math.isfinite(value):
+        raise ValueError(f"{where} is {value}: tables hold finite numbers only")
+    return float(value)
+
+
+def _columns(values, metrics):
+    present = sorted({metric for row in values.values() for metric in row})
+    if metrics is None:
+        return present
+    unknown = [m for m in metrics if m not in present]
+    if unknown:
+        raise ValueError(f"metrics {unknown} are in no method's results; available: {', '.join(present)}")
+    return list(metrics)
+
+
+def _best_cells(values, columns, best):
+    bold = set()
+    for metric, direction in best.items():
+        if direction not in DIRECTIONS:
+            raise ValueError(f"best[{metric!r}] must be 'min' or 'max', got {direction!r}")
+        if metric not in columns:
+            raise ValueError(f"best names {metric!r}, which is not a column of the table")
+        shown = {method: row[metric].shown for method, row in values.items() if row.get(metric) is not None}
+        if shown:
+            target = DIRECTIONS[direction](shown.values())
+            bold |= {(method, metric) for method, value in shown.items() if value == target}
+    return bold
+
+
+def _dataframe(values, columns):
+    import pandas as pd
+
+    def cell(value):
+        if value is None:
+            return float("nan")
+        if value.std is None:
+            return round(value.mean, DECIMALS)
+        return f"{value.mean:.{DECIMALS}f} \N{PLUS-MINUS SIGN} {value.std:.{DECIMALS}f}"
+
+    return pd.DataFrame({metric: [cell(row.get(metric)) for row in values.values()] for metric in columns},
+                        index=list(values))
+
+
+def _plain(value):
+    text = f"{value.mean:.{DECIMALS}f}"
+    return text if value.std is None else f"{text} \N{PLUS-MINUS SIGN} {value.std:.{DECIMALS}f}"
+
+
+def _markdown(values, columns, bold):
+    def cell(method, metric):
+        value = values[method].get(metric)
+        if value is None:
+            return "\N{EN DASH}"
+        text = escape_markdown(_plain(value))
+        return f"**{text}**" if (method, metric) in bold else text
+
+    header = " | ".join(escape_markdown(c) for c in ["Method", *columns])
+    rule = " | ".join([":---", *["---:"] * len(columns)])
+    rows = [" | ".join([escape_markdown(method), *(cell(method, m) for m in columns)]) for method in values]
+    return render("table.md", header=Raw(header), rule=Raw(rule), rows=[Raw(r) for r in rows])
+
+
+def _latex_number(number):
+    text = f"{number:.{DECIMALS}f}"
+    return "$-$" + text[1:] if text.startswith("-") else text
+
+
+def _latex_value(value):
+    text = _latex_number(value.mean)
+    return text if value.std is None else f"{text} $\\pm$ {_latex_number(value.std)}"
+
+
+def _latex(values, columns, bold, caption, label):
+    def cell(method, metric):
+        value = values[method].get(metric)
+        if value is None:
+            return "--"
+        text = _latex_value(value)
+        return f"\\textbf{{{text}}}" if (method, metric) in bold else text
+
+    header = " & ".join(escape_label(c) for c in ["Method", *columns])
+    rows = [" & ".join([escape_label(method), *(cell(method, m) for m in columns)]) for method in values]
+    return render("table.tex", column_spec=Raw("l" + "r" * len(columns)), header=Raw(header),
+                  rows=[Raw(r) for r in rows], caption=None if caption is None else Raw(escape_label(caption)),
+                  label=None if label is None else Raw(label))

@@ -1,0 +1,79 @@
+"""Escaping, the template environment and the hardened compile."""
+
+import pytest
+
+from figkit.latex import Raw, compile_pdf, escape_label, escape_markdown, escape_text, render
+
+
+@pytest.mark.parametrize("char, tex", [
+    ("&", r"\&"), ("%", r"\%"), ("$", r"\$"), ("#", r"\#"), ("_", r"\_"), ("{", r"\{"), ("}", r"\}"),
+    ("\\", r"\textbackslash{}"), ("~", r"\textasciitilde{}"), ("^", r"\textasciicircum{}"),
+    ("<", r"\textless{}"), (">", r"\textgreater{}"), ("|", r"\textbar{}"), ("-", "{-}"), ("\n", " "),
+    ("α", r"$\alpha$"), ("ω", r"$\omega$"), ("π", r"$\pi$"), ("±", r"$\pm$"), ("≤", r"$\leq$"), ("→", r"$\rightarrow$"),
+    ("–", "--"), ("—", "---"), ("−", "$-$"), ("é", "é"),
+])
+def test_each_character_in_one_pass(char, tex):
+    assert escape_text(char) == tex
+    assert escape_text(f"a{char}b") == f"a{tex}b"
+
+
+def test_backslash_then_brace_is_not_escaped_twice():
+    assert escape_text("\\{") == r"\textbackslash{}\{"
+
+
+def test_unknown_characters_become_a_visible_placeholder_with_a_warning():
+    with pytest.warns(UserWarning, match=r"no LaTeX for '▁' \(U\+2581\)"):
+        assert escape_text("▁the") == r"\texttt{[U+2581]}the"
+
+
+@pytest.mark.parametrize("label, tex", [
+    ("BH ($\\alpha$=0.05)", "BH ($\\alpha$=0.05)"),
+    ("$x^2_{i}$ and 50%", "$x^2_{i}$ and 50\\%"),
+    ("costs $5", "costs \\$5"),
+    ("$a$ $b", "$a$ \\$b"),
+    ("$\\input{/etc/passwd}$", "\\$\\textbackslash{}input\\{/etc/passwd\\}\\$"),
+    ("$\\def\\x{1}$", "\\$\\textbackslash{}def\\textbackslash{}x\\{1\\}\\$"),
+    ("$^^5cinput$", "\\$\\textasciicircum{}\\textasciicircum{}5cinput\\$"),
+])
+def test_labels_keep_only_harmless_maths(label, tex):
+    assert escape_label(label) == tex
+
+
+def test_markdown_escaping():
+    assert escape_markdown("a|b *c* _d_ `e`\nf") == "a\\|b \\*c\\* \\_d\\_ \\`e\\` f"
+
+
+def test_values_are_escaped_raw_is_not_and_undefined_fails(tmp_path):
+    (tmp_path / "t.tex").write_text("\\VAR{a} \\VAR{b} \\VAR{c}\n")
+    assert render("t.tex", template_dirs=[tmp_path], a="50%", b=Raw("\\textbf{x}"), c=None) == "50\\% \\textbf{x} \n"
+    with pytest.raises(Exception, match="'a' is undefined"):
+        render("t.tex", template_dirs=[tmp_path], b=1, c=2)
+
+
+def write(tmp_path, body):
+    path = tmp_path / "doc.tex"
+    path.write_text("\\documentclass{article}\n\\begin{document}\n" + body + "\n\\end{document}\n")
+    return path
+
+
+def test_compiled_pdf_bytes_are_reproducible(tmp_path):
+    first = compile_pdf(write(tmp_path, "Hello \\today.")).read_bytes()
+    for leftover in tmp_path.glob("doc.*"):
+        if leftover.suffix != ".tex":
+            leftover.unlink()
+    assert compile_pdf(write(tmp_path, "Hello \\today.")).read_bytes() == first
+
+
+def test_errors_give_file_line_and_message(tmp_path):
+    with pytest.raises(RuntimeError, match=r"doc.tex:3: Undefined control sequence"):
+        compile_pdf(write(tmp_path, "\\nosuchcommand"))
+
+
+def test_reading_files_outside_the_folder_is_refused(tmp_path):
+    with pytest.raises(RuntimeError, match=r"doc.tex:3: LaTeX Error: File `/etc/hostname.tex' not found"):
+        compile_pdf(write(tmp_path, "\\input{/etc/hostname}"))
+
+
+def test_a_runaway_document_is_stopped(tmp_path):
+    with pytest.raises(RuntimeError, match="did not finish within 3 s"):
+        compile_pdf(write(tmp_path, "\\def\\x{\\x}\\x"), timeout=3)

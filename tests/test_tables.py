@@ -1,0 +1,160 @@
+"""Comparison tables and number macros: values, best marks, errors, goldens, and real pdflatex runs."""
+
+import math
+import warnings
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from figkit import create_comparison_table, number_macros
+from figkit.latex import Raw, compile_pdf, escape_label, render
+from tests.conftest import pdf_text
+
+GOLDEN = Path(__file__).parent / "golden"
+RESULTS = {
+    "Top-8": {"avg_experts": 8.0, "perplexity": 16.98, "delta": 0.0},
+    "BH ($\\alpha$=0.05)": {"avg_experts": {"mean": 4.524, "std": 0.806}, "perplexity": 17.40, "delta": -0.4},
+    "BH ($\\alpha$=0.01)": {"avg_experts": {"mean": 3.2, "std": 0.5}, "perplexity": 17.40},
+}
+BEST = {"perplexity": "min", "avg_experts": "min", "delta": "max"}
+HOSTILE = ["& % $ # _ { } ~ ^ \\ < > |", "\\input{/etc/passwd}", "\\immediate\\write18{touch PWNED}",
+           "a\"b 'c' -- x", "^^5cinput"]
+
+
+def document(body, preamble=""):
+    return ("\\documentclass{article}\n\\usepackage{booktabs}\n\\usepackage{graphicx}\n" + preamble
+            + "\n\\begin{document}\n" + body + "\n\\end{document}\n")
+
+
+def compile_text(tmp_path, files, body, preamble=""):
+    for name, text in files.items():
+        (tmp_path / name).write_text(text)
+    (tmp_path / "doc.tex").write_text(document(body, preamble))
+    return pdf_text(compile_pdf(tmp_path / "doc.tex"))
+
+
+def test_dataframe_matches_the_spec():
+    df = create_comparison_table({"TopK": {"avg_experts": 8.0, "std": 0.0, "perplexity": 12.5},
+                                  "BH": {"avg_experts": 4.5, "std": 0.8, "perplexity": 12.7}})
+    assert list(df.columns) == ["avg_experts", "perplexity", "std"] and list(df.index) == ["TopK", "BH"]
+    assert df.loc["BH", "std"] == 0.8
+    assert create_comparison_table({"a": {"x": 1 / 3}}).loc["a", "x"] == 0.33
+
+
+def test_dataframe_mean_std_and_missing():
+    df = create_comparison_table(RESULTS)
+    assert df.loc["BH ($\\alpha$=0.05)", "avg_experts"] == "4.52 \N{PLUS-MINUS SIGN} 0.81"
+    assert math.isnan(df.loc["BH ($\\alpha$=0.01)", "delta"])
+
+
+def test_metrics_pick_and_order_columns():
+    df = create_comparison_table(RESULTS, metrics=["perplexity", "avg_experts"])
+    assert list(df.columns) == ["perplexity", "avg_experts"]
+    with pytest.raises(ValueError, match=r"metrics \['ppl'\] are in no method's results"):
+        create_comparison_table(RESULTS, metrics=["ppl"])
+
+
+def test_best_values_are_bold_and_ties_all_bold():
+    md = create_comparison_table(RESULTS, output_format="markdown", best=BEST)
+    lines = md.splitlines()
+    assert lines[0] == "| Method | avg\\_experts | delta | perplexity |"
+    assert lines[1] == "| :--- | ---: | ---: | ---: |"
+    assert lines[2] == "| Top-8 | 8.00 | **0.00** | **16.98** |"
+    assert lines[3] == "| BH ($\\\\alpha$=0.05) | 4.52 ± 0.81 | -0.40 | 17.40 |"
+    assert lines[4] == "| BH ($\\\\alpha$=0.01) | **3.20 ± 0.50** | – | 17.40 |"
+    tie = create_comparison_table({"a": {"x": 1.004}, "b": {"x": 0.996}, "c": {"x": 2}}, output_format="markdown",
+                                  best={"x": "min"})
+    assert "**1.00**" in tie.splitlines()[2] and "**1.00**" in tie.splitlines()[3]
+
+
+def test_rounding_and_minus_signs_in_latex():
+    tex = create_comparison_table({"m": {"x": -0.004, "y": {"mean": -1.005, "std": 0.125}}}, output_format="latex")
+    assert "m & $-$0.00 & $-$1.00 $\\pm$ 0.12 \\\\" in tex  # Python's round-half-even on binary values
+
+
+@pytest.mark.parametrize("value, error, message", [
+    (float("nan"), ValueError, r"results_dict\['m'\]\['x'\] is nan: tables hold finite numbers only"),
+    (float("inf"), ValueError, r"results_dict\['m'\]\['x'\] is inf"),
+    ("17.4", TypeError, r"results_dict\['m'\]\['x'\] must be a number, got str '17.4'"),
+    ({"mean": 1, "sd": 2}, ValueError, r"must be a number or \{'mean': m, 'std': s\}"),
+    (True, TypeError, "must be a number, got bool"),
+])
+def test_bad_values_name_the_method_and_metric(value, error, message):
+    with pytest.raises(error, match=message):
+        create_comparison_table({"m": {"x": value}})
+
+
+def test_other_errors():
+    with pytest.raises(ValueError, match="output_format must be one of dataframe, markdown, latex"):
+        create_comparison_table(RESULTS, output_format="html")
+    with pytest.raises(ValueError, match=r"best\['perplexity'\] must be 'min' or 'max'"):
+        create_comparison_table(RESULTS, best={"perplexity": "smallest"})
+    with pytest.raises(ValueError, match="results_dict must be a non-empty dict"):
+        create_comparison_table({})
+    with pytest.raises(ValueError, match="label 'tab main' may use only"):
+        create_comparison_table(RESULTS, output_format="latex", label="tab main")
+    with pytest.raises(ValueError, match="'bh 05' cannot name a macro"):
+        number_macros({"bh 05": {"x": 1}})
+
+
+@pytest.mark.parametrize("name, make", [
+    ("table.tex", lambda: create_comparison_table(RESULTS, output_format="latex", best=BEST,
+                                                  caption="Routing on $x^2$ & friends", label="tab:routing")),
+    ("tabular.tex", lambda: create_comparison_table(RESULTS, output_format="latex", best=BEST)),
+    ("table.md", lambda: create_comparison_table(RESULTS, output_format="markdown", best=BEST)),
+    ("macros.tex", lambda: number_macros({"topk8": {"perplexity": 16.98}, "bh05": {"perplexity": 17.4, "delta": -0.4}})),
+    ("figure.tex", lambda: render("figure.tex", path="figures/counts.pdf", width=Raw("\\columnwidth"),
+                                  caption=Raw(escape_label("Experts per token, BH ($\\alpha$=0.05)")),
+                                  label="fig:counts")),
+])
+def test_golden_files(name, make):
+    assert make() == (GOLDEN / name).read_text()
+
+
+def test_latex_table_compiles_with_caption_above_label_and_bold(tmp_path):
+    table = create_comparison_table(RESULTS, output_format="latex", best=BEST, caption="Main results",
+                                    label="tab:main")
+    assert "\\documentclass" not in table and "\\small" not in table
+    assert table.index("\\caption") < table.index("\\label") < table.index("\\begin{tabular}")
+    text = compile_text(tmp_path, {"table.tex": table}, "See Table~\\ref{tab:main}.\n\\input{table.tex}")
+    assert "Table 1: Main results" in text
+    assert "BH (α=0.05)" in text and "4.52 ± 0.81" in text and "−0.40" in text
+
+
+def test_hostile_strings_compile_and_show_literally(tmp_path):
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # the placeholder warning for U+2581
+        table = create_comparison_table({name: {"x": 1.0} for name in HOSTILE + ["α é ▁the"]},
+                                        output_format="latex", caption="\\input{/etc/passwd} $\\input{/etc/passwd}$")
+    compile_text(tmp_path, {"table.tex": table}, "\\input{table.tex}")  # the default OT1 encoding
+    text = compile_text(tmp_path, {}, "\\input{table.tex}", preamble="\\usepackage[T1]{fontenc}\n\\usepackage{lmodern}")
+    assert "&%$#_{}~^\\<>|" in text.replace(" ", "")  # pdftotext drops the narrow spaces between symbols
+    assert "\\input{/etc/passwd}" in text and "\\immediate\\write18{touch PWNED}" in text
+    assert "^^5cinput" in text and "α é [U+2581]the" in text and "a”b ’c’ -- x" in text
+    assert "root:" not in text
+    assert not (tmp_path / "PWNED").exists()
+
+
+def test_macros_work_in_captions_and_unknown_keys_fail(tmp_path):
+    macros = number_macros({"topk8": {"perplexity": 16.98}, "bh05": {"perplexity": 17.4, "delta": -0.4}})
+    body = ("PPL \\figkitvalue{bh05}{perplexity}, change \\figkitvalue{bh05}{delta}.\n"
+            "\\begin{table}\\caption{Top-8 reaches \\figkitvalue{topk8}{perplexity}.}\\end{table}\n\\listoftables")
+    text = compile_text(tmp_path, {"macros.tex": macros}, body, preamble="\\input{macros.tex}")
+    assert "PPL 17.40, change −0.40." in text and "Top-8 reaches 16.98." in text
+    with pytest.raises(RuntimeError, match="No value for `bh05' / `ppl'"):
+        compile_text(tmp_path, {}, "\\figkitvalue{bh05}{ppl}", preamble="\\input{macros.tex}")
+
+
+def test_template_folder_of_the_paper_overrides_the_package(tmp_path):
+    (tmp_path / "table.md").write_text("custom: \\VAR{header}\n")
+    assert render("table.md", template_dirs=[tmp_path], header="a|b", rule="", rows=[]) == "custom: a\\|b\n"
+
+
+def test_dataframe_values_against_numpy(rng):
+    raw = rng.normal(size=(5, 3)) * 10
+    results = {f"m{i}": {f"k{j}": raw[i, j] for j in range(3)} for i in range(5)}
+    df = create_comparison_table(results)
+    np.testing.assert_allclose(df.to_numpy(dtype=float), np.round(raw, 2))
+    assert isinstance(df, pd.DataFrame)
