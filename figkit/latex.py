@@ -81,6 +81,14 @@ def _safe_math(part):
     return all(command in SAFE_MATH_COMMANDS for command in re.findall(r"\\([A-Za-z]+)", body))
 
 
+def tex_path(path):
+    """A relative file path for \\input or \\includegraphics, as trusted markup; refuses anything odd."""
+    text = str(path)
+    if not re.fullmatch(r"[A-Za-z0-9_][A-Za-z0-9_./-]*", text) or ".." in text.split("/"):
+        raise ValueError(f"{text!r} cannot go in LaTeX as a path: use a relative path of letters, digits and _ . - /")
+    return Raw(text)
+
+
 def escape_markdown(text):
     """``text`` shown literally in a Markdown table cell."""
     return re.sub(r"([\\`*_|\[\]<>])", r"\\\1", " ".join(str(text).split()))

@@ -77,3 +77,51 @@ def test_reading_files_outside_the_folder_is_refused(tmp_path):
 def test_a_runaway_document_is_stopped(tmp_path):
     with pytest.raises(RuntimeError, match="did not finish within 3 s"):
         compile_pdf(write(tmp_path, "\\def\\x{\\x}\\x"), timeout=3)
+
+
+def test_paths_for_latex():
+    from figkit.latex import tex_path
+
+    assert tex_path("figures/counts_bh-05.pdf") == "figures/counts_bh-05.pdf"
+    for bad in ("/etc/passwd", "../secret.tex", "a b.pdf", "x}\\input{y"):
+        with pytest.raises(ValueError, match="cannot go in LaTeX as a path"):
+            tex_path(bad)
+
+
+def test_appendix_template_compiles_with_a_figure_a_table_and_macros(tmp_path):
+    import figkit
+    from figkit.latex import tex_path
+    from tests.conftest import pdf_text
+
+    figkit.plot_expert_count_distribution([3, 4, 4, 5], "BH", save_path=tmp_path / "figures" / "counts.pdf")
+    (tmp_path / "tables").mkdir()
+    (tmp_path / "tables" / "main.tex").write_text(
+        figkit.create_comparison_table({"BH": {"ppl": 17.4}}, output_format="latex", caption="Main", label="tab:m"))
+    (tmp_path / "macros.tex").write_text(figkit.number_macros({"bh": {"ppl": 17.4}}))
+    sections = [{"title": Raw(escape_label("Expert counts & $k$")), "tables": [tex_path("tables/main.tex")],
+                 "figures": [{"path": tex_path("figures/counts.pdf"), "label": "fig:counts",
+                              "caption": Raw(escape_label("BH, 4 tokens, $\\alpha$ = 0.05") + " \\figkitvalue{bh}{ppl}")}]}]
+    tex = render("appendix.tex", title="Adaptive routing in OLMoE: 100% \\input{x}", sections=sections,
+                 macros=tex_path("macros.tex"), figure_width=Raw("\\linewidth"))
+    (tmp_path / "appendix.tex").write_text(tex)
+    text = pdf_text(compile_pdf(tmp_path / "appendix.tex"))
+    assert "Adaptive routing in OLMoE: 100% \\input{x}" in text
+    assert "Expert counts & k" in text and "Table 1: Main" in text
+    assert "Figure 1: BH, 4 tokens, α = 0.05 17.40" in text
+    assert "Experts per token: BH" in text  # the figure's own text, embedded
+
+
+def appendix_source():
+    from figkit.latex import tex_path
+
+    sections = [{"title": Raw(escape_label("Expert counts")), "tables": [tex_path("tables/main.tex")],
+                 "figures": [{"path": tex_path("figures/counts.pdf"), "label": "fig:counts",
+                              "caption": Raw(escape_label("BH ($\\alpha$=0.05), 320,000 tokens"))}]}]
+    return render("appendix.tex", title="Adaptive routing in OLMoE", sections=sections,
+                  macros=tex_path("macros.tex"), figure_width=Raw("\\linewidth"))
+
+
+def test_appendix_golden():
+    from pathlib import Path
+
+    assert appendix_source() == (Path(__file__).parent / "golden" / "appendix.tex").read_text()
