@@ -9,6 +9,7 @@ wrapped in ``Raw`` and never escaped.
 
 import os
 import re
+import signal
 import subprocess
 import warnings
 from pathlib import Path
@@ -141,16 +142,27 @@ def compile_pdf(tex_path, *, timeout=TEX_TIMEOUT):
     command = ["latexmk", "-norc", "-pdf", "-interaction=nonstopmode", "-halt-on-error", "-file-line-error",
                "-no-shell-escape", "-quiet", tex_path.name]
     try:
-        run = subprocess.run(command, cwd=tex_path.parent, env=env, stdin=subprocess.DEVNULL,
-                             capture_output=True, text=True, errors="replace", timeout=timeout)
+        returncode = _run_group(command, tex_path.parent, env, timeout)
     except FileNotFoundError:
         raise RuntimeError("compiling LaTeX needs latexmk and pdflatex: install TeX Live (Debian/Ubuntu: "
                            "apt-get install latexmk texlive-latex-recommended)") from None
     except subprocess.TimeoutExpired:
         raise RuntimeError(f"{tex_path.name}: LaTeX did not finish within {timeout} s") from None
-    if run.returncode != 0:
+    if returncode != 0:
         raise RuntimeError(latex_error(tex_path.with_suffix(".log")))
     return tex_path.with_suffix(".pdf")
+
+
+def _run_group(command, cwd, env, timeout):
+    """Run ``command`` in its own process group; on timeout kill the whole group (latexmk and its pdflatex)."""
+    process = subprocess.Popen(command, cwd=cwd, env=env, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                               stderr=subprocess.DEVNULL, start_new_session=True)
+    try:
+        return process.wait(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        os.killpg(process.pid, signal.SIGKILL)
+        process.wait()
+        raise
 
 
 def latex_error(log_path):

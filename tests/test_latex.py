@@ -74,9 +74,20 @@ def test_reading_files_outside_the_folder_is_refused(tmp_path):
         compile_pdf(write(tmp_path, "\\input{/etc/hostname}"))
 
 
-def test_a_runaway_document_is_stopped(tmp_path):
+def test_a_runaway_document_is_stopped_with_its_engine(tmp_path):
+    from pathlib import Path
+
     with pytest.raises(RuntimeError, match="did not finish within 3 s"):
         compile_pdf(write(tmp_path, "\\def\\x{\\x}\\x"), timeout=3)
+    running = []
+    for process in Path("/proc").glob("[0-9]*"):
+        try:
+            cwd = str((process / "cwd").resolve())
+        except OSError:
+            continue
+        if cwd == str(tmp_path):
+            running.append((process / "cmdline").read_bytes().replace(b"\0", b" "))
+    assert not running, f"still running in the document's folder after the timeout: {running}"
 
 
 def test_paths_for_latex():
