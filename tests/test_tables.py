@@ -121,6 +121,9 @@ def test_latex_table_compiles_with_caption_above_label_and_bold(tmp_path):
     text = compile_text(tmp_path, {"table.tex": table}, "See Table~\\ref{tab:main}.\n\\input{table.tex}")
     assert "Table 1: Main results" in text
     assert "BH (α=0.05)" in text and "4.52 ± 0.81" in text and "−0.40" in text
+    bare = create_comparison_table(RESULTS, output_format="latex")
+    assert bare.splitlines()[1] == "\\begin{tabular}{lrrr}"
+    assert "17.40" in compile_text(tmp_path, {"bare.tex": bare}, "\\input{bare.tex}")
 
 
 def test_hostile_strings_compile_and_show_literally(tmp_path):
