@@ -58,8 +58,8 @@ def escape_text(text):
             out.append(_SPECIAL[char])
         elif char in _UNICODE:
             out.append(_UNICODE[char])
-        elif char < "\x80" or ("\N{LATIN CAPITAL LETTER A WITH GRAVE}" <= char <= "\N{LATIN SMALL LETTER Y WITH DIAERESIS}"):
-            out.append(char)  # ASCII, and the accented letters pdflatex reads as UTF-8 by default
+        elif " " <= char <= "~" or "\N{LATIN CAPITAL LETTER A WITH GRAVE}" <= char <= "\N{LATIN SMALL LETTER Y WITH DIAERESIS}":
+            out.append(char)  # printable ASCII, and the accented letters pdflatex reads as UTF-8 by default
         else:
             warnings.warn(f"no LaTeX for {char!r} (U+{ord(char):04X}) in {text!r}; shown as a placeholder",
                           stacklevel=3)
@@ -77,7 +77,14 @@ def _safe_math(part):
     if len(part) < 3 or not (part.startswith("$") and part.endswith("$")):
         return False
     body = part[1:-1]
-    if "^^" in body or any(ord(c) > 127 or c in "#%&~" for c in body):
+    if "^^" in body or any(not " " <= c <= "}" or c in "#%&" for c in body):
+        return False
+    depth = 0
+    for brace in re.sub(r"\\.", "", body):  # braces must balance, escaped ones aside
+        depth += {"{": 1, "}": -1}.get(brace, 0)
+        if depth < 0:
+            return False
+    if depth:
         return False
     return all(command in SAFE_MATH_COMMANDS for command in re.findall(r"\\([A-Za-z]+)", body))
 

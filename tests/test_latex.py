@@ -21,6 +21,11 @@ def test_backslash_then_brace_is_not_escaped_twice():
     assert escape_text("\\{") == r"\textbackslash{}\{"
 
 
+def test_control_characters_become_placeholders():
+    with pytest.warns(UserWarning, match=r"U\+0000"):
+        assert escape_text("a\x00b") == r"a\texttt{[U+0000]}b"
+
+
 def test_unknown_characters_become_a_visible_placeholder_with_a_warning():
     with pytest.warns(UserWarning, match=r"no LaTeX for '▁' \(U\+2581\)"):
         assert escape_text("▁the") == r"\texttt{[U+2581]}the"
@@ -34,6 +39,8 @@ def test_unknown_characters_become_a_visible_placeholder_with_a_warning():
     ("$\\input{/etc/passwd}$", "\\$\\textbackslash{}input\\{/etc/passwd\\}\\$"),
     ("$\\def\\x{1}$", "\\$\\textbackslash{}def\\textbackslash{}x\\{1\\}\\$"),
     ("$^^5cinput$", "\\$\\textasciicircum{}\\textasciicircum{}5cinput\\$"),
+    ("$x}$", "\\$x\\}\\$"),
+    ("$\\{x$", "$\\{x$"),
 ])
 def test_labels_keep_only_harmless_maths(label, tex):
     assert escape_label(label) == tex

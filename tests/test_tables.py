@@ -20,7 +20,7 @@ RESULTS = {
 }
 BEST = {"perplexity": "min", "avg_experts": "min", "delta": "max"}
 HOSTILE = ["& % $ # _ { } ~ ^ \\ < > |", "\\input{/etc/passwd}", "\\immediate\\write18{touch PWNED}",
-           "a\"b 'c' -- x", "^^5cinput"]
+           "a\"b 'c' -- x", "^^5cinput", "odd $x}$ maths"]
 
 
 def document(body, preamble=""):
@@ -136,6 +136,7 @@ def test_hostile_strings_compile_and_show_literally(tmp_path):
     assert "&%$#_{}~^\\<>|" in text.replace(" ", "")  # pdftotext drops the narrow spaces between symbols
     assert "\\input{/etc/passwd}" in text and "\\immediate\\write18{touch PWNED}" in text
     assert "^^5cinput" in text and "α é [U+2581]the" in text and "a”b ’c’ -- x" in text
+    assert "odd $x}$ maths" in text
     assert "root:" not in text
     assert not (tmp_path / "PWNED").exists()
 
