@@ -103,7 +103,7 @@ def whole_vector(value, name):
         fractional = array != np.floor(array)
         if fractional.any():
             i = int(np.argmax(fractional))
-            raise ValueError(f"{name} must hold whole numbers of experts, got {array[i]:g} at index {i}")
+            raise ValueError(f"{name} must hold whole numbers, got {array[i]:g} at index {i}")
     return non_negative(array, name).astype(np.int64, copy=False)
 
 
@@ -125,8 +125,6 @@ def count_vector(value, name):
 
 def count_histogram(value, name):
     """Expert counts per token, or a ``{experts: tokens}`` mapping, as a CountHistogram."""
-    if isinstance(value, CountHistogram):
-        return value
     if isinstance(value, Mapping):
         return CountHistogram.from_mapping(_histogram_mapping(value, name))
     return CountHistogram.from_values(count_vector(value, name))

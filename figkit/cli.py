@@ -27,7 +27,8 @@ def parser():
 
 
 def main(argv=None):
-    args = parser().parse_args(argv)
+    commands = parser()
+    args = commands.parse_args(argv)
     if args.command == "check":
         return check(args)
     if args.command == "styles":
@@ -35,7 +36,7 @@ def main(argv=None):
 
         print("\n".join(available_styles()))
         return 0
-    parser().print_help()
+    commands.print_help()
     return 0
 
 

@@ -9,8 +9,9 @@ from cmtt10. The copy lives in the user's cache and is registered with matplotli
 
 import logging
 import os
-import tempfile
 from pathlib import Path
+
+from figkit.cache import cache_dir
 
 FAMILY = "figkit CMR10"
 VERSION = 3  # bump when the way the copy is made changes
@@ -28,23 +29,12 @@ def computer_modern():
     """Path of the corrected Computer Modern font, built on first use and registered."""
     from matplotlib import font_manager
 
-    path = _cache_dir() / f"figkit-cmr10-v{VERSION}.ttf"
+    path = cache_dir("fonts") / f"figkit-cmr10-v{VERSION}.ttf"
     if not path.is_file():
         _build(path)
     if FAMILY not in {font.name for font in font_manager.fontManager.ttflist}:
         font_manager.fontManager.addfont(str(path))
     return path
-
-
-def _cache_dir():
-    root = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache")
-    folder = root / "figkit" / "fonts"
-    try:
-        folder.mkdir(parents=True, exist_ok=True)
-    except OSError:
-        folder = Path(tempfile.gettempdir()) / "figkit-fonts"
-        folder.mkdir(exist_ok=True)
-    return folder
 
 
 def _build(path):

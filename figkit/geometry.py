@@ -15,6 +15,8 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
+from figkit.cache import cache_dir
+
 TEX_POINTS_PER_INCH = 72.27
 TEX_TIMEOUT = 60  # seconds
 _PROBE = r"""
@@ -93,17 +95,12 @@ def measure_tex(path, *, timeout=TEX_TIMEOUT):
     if start < 0:
         raise ValueError(f"{path}: no \\begin{{document}}, so no preamble to measure")
     preamble = text[:start]
-    cache = _cache_dir() / f"{hashlib.sha256(preamble.encode()).hexdigest()[:32]}.json"
+    cache = cache_dir("measure_tex") / f"{hashlib.sha256(preamble.encode()).hexdigest()[:32]}.json"
     if cache.is_file():
         return json.loads(cache.read_text())
     result = _run_probe(preamble + _PROBE, path.resolve().parent, timeout)
-    cache.parent.mkdir(parents=True, exist_ok=True)
     cache.write_text(json.dumps(result))
     return result
-
-
-def _cache_dir():
-    return Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "figkit" / "measure_tex"
 
 
 def _run_probe(source, paper_dir, timeout):

@@ -7,6 +7,7 @@ harmless commands, otherwise it is shown literally too. Trusted markup is
 wrapped in ``Raw`` and never escaped.
 """
 
+import functools
 import os
 import re
 import signal
@@ -102,10 +103,11 @@ def escape_markdown(text):
     return re.sub(r"([\\`*_|\[\]<>])", r"\\\1", " ".join(str(text).split()))
 
 
+@functools.lru_cache(maxsize=16)
 def environment(template_dirs=(), escape=escape_text):
     """Jinja with LaTeX-safe delimiters (``\\VAR{}``, ``\\BLOCK{}``, ``\\#{}``), escaping every value.
 
-    ``template_dirs`` are searched before the package's templates, so a paper repo
+    ``template_dirs`` (a tuple of folders) are searched before the package's templates, so a paper repo
     can override any template with a file of the same name.
     """
     from importlib import resources
@@ -132,7 +134,7 @@ def render(name, template_dirs=None, **context):
     """Render template ``name``; values are escaped for LaTeX, or for Markdown in a ``.md`` template."""
     dirs = default_template_dirs() if template_dirs is None else template_dirs
     escape = escape_markdown if name.endswith(".md") else escape_text
-    return environment(dirs, escape).get_template(name).render(**context)
+    return environment(tuple(map(str, dirs)), escape).get_template(name).render(**context)
 
 
 def compile_pdf(tex_path, *, timeout=TEX_TIMEOUT):

@@ -136,9 +136,7 @@ def _dataframe(values, columns):
     def cell(value):
         if value is None:
             return float("nan")
-        if value.std is None:
-            return round(value.mean, DECIMALS)
-        return f"{value.mean:.{DECIMALS}f} \N{PLUS-MINUS SIGN} {value.std:.{DECIMALS}f}"
+        return round(value.mean, DECIMALS) if value.std is None else _plain(value)
 
     return pd.DataFrame({metric: [cell(row.get(metric)) for row in values.values()] for metric in columns},
                         index=list(values))

@@ -74,7 +74,7 @@ def test_huge_finite_values_are_not_mistaken_for_infinity():
 
 
 def test_counts_must_be_whole_and_non_negative():
-    with pytest.raises(ValueError, match="c must hold whole numbers of experts, got 2.5 at index 1"):
+    with pytest.raises(ValueError, match="c must hold whole numbers, got 2.5 at index 1"):
         count_vector([1, 2.5], "c")
     with pytest.raises(ValueError, match="c must be non-negative, got -1 at index 2"):
         count_vector([1, 2, -1], "c")
