@@ -1,4 +1,8 @@
-"""The ``figkit`` command. Only the standard library is imported before a subcommand runs."""
+"""The ``figkit`` command. Only the standard library is imported before a subcommand runs.
+
+Exit codes: 0 done, 1 a job (or a check) failed, 2 bad input or usage. Errors are
+one line on stderr; ``--debug`` shows the traceback instead.
+"""
 
 import argparse
 import sys
@@ -11,17 +15,36 @@ SIZE_TOLERANCE = 0.01  # inches
 def parser():
     p = argparse.ArgumentParser(
         prog="figkit",
-        description="Publication figures and LaTeX for Mixture-of-Experts routing research. "
-        "The plot functions are used from Python (import figkit); build and schema are being added.",
+        description="Publication figures and LaTeX for Mixture-of-Experts routing research, "
+        "from one results file.",
     )
     p.add_argument("--version", action="version", version=f"figkit {__version__}")
+    p.add_argument("--debug", action="store_true", help="show tracebacks")
     commands = p.add_subparsers(dest="command", metavar="COMMAND")
+
+    build = commands.add_parser(
+        "build", help="make every figure, table, macro and the appendix a results file supports",
+        description="Render figures/*.pdf, tables/*.tex and *.md, macros.tex, appendix.tex and appendix.pdf "
+        "into OUT. Outputs whose inputs did not change are not rewritten.")
+    build.add_argument("results", metavar="RESULTS", help="results file (.json or .json.gz)")
+    build.add_argument("-o", "--out", default="build", metavar="OUT", help="output folder (default: build)")
+    build.add_argument("--style", default="paper", help="style names, comma-separated (default: paper)")
+    build.add_argument("-j", "--jobs", type=int, default=None, metavar="N",
+                       help="parallel processes (default: the number of CPUs)")
+    build.add_argument("--only", nargs="+", metavar="NAME", help="build only these jobs (shell patterns)")
+    build.add_argument("--force", action="store_true", help="rebuild everything, ignoring the manifest")
+    build.add_argument("--no-compile", action="store_true", help="write appendix.tex but do not compile it")
+    build.add_argument("--require-pdf", action="store_true", help="fail (exit 1) when no TeX engine is found")
+    build.add_argument("-q", "--quiet", action="store_true", help="print errors only")
+    build.add_argument("-v", "--verbose", action="store_true", help="print every output")
+
     check = commands.add_parser("check", help="check PDFs: fonts embedded, no Type 3, page size",
                                 description="Fail (exit 1) on a Type 3 or unembedded font, or a page "
                                 "that is not the expected size.")
     check.add_argument("paths", nargs="+", metavar="PDF")
     check.add_argument("--width", type=float, help="expected page width in inches")
     check.add_argument("--height", type=float, help="expected page height in inches")
+    commands.add_parser("schema", help="print the JSON Schema of results files")
     commands.add_parser("styles", help="list the style names figkit.use_style accepts")
     return p
 
@@ -29,14 +52,50 @@ def parser():
 def main(argv=None):
     commands = parser()
     args = commands.parse_args(argv)
-    if args.command == "check":
-        return check(args)
-    if args.command == "styles":
-        from figkit.style import available_styles
+    try:
+        if args.command is None:
+            commands.print_help()
+            return 0
+        return {"build": build, "check": check, "schema": schema, "styles": styles}[args.command](args)
+    except (ValueError, TypeError, OSError) as error:
+        if args.debug:
+            raise
+        print(f"figkit {args.command}: {_message(error)}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        return 130
 
-        print("\n".join(available_styles()))
-        return 0
-    commands.print_help()
+
+def _message(error):
+    if isinstance(error, OSError) and error.filename is not None:
+        return f"{error.filename}: {error.strerror}"
+    return str(error)
+
+
+def build(args):
+    from figkit.build import build as run
+
+    if args.jobs is not None and args.jobs < 1:
+        raise ValueError(f"--jobs must be at least 1, got {args.jobs}")
+    report = run(args.results, args.out, args.style, jobs=args.jobs, only=args.only, force=args.force,
+                 compile=not args.no_compile, require_pdf=args.require_pdf, verbose=args.verbose,
+                 quiet=args.quiet, debug=args.debug)
+    for name, message in report.failed.items():
+        print(f"figkit build: {name} failed: {message}", file=sys.stderr)
+    return 0 if report.ok else 1
+
+
+def schema(args):
+    from figkit.results import schema as text
+
+    sys.stdout.write(text())
+    return 0
+
+
+def styles(args):
+    from figkit.stylesheets import available_styles
+
+    print("\n".join(available_styles()))
     return 0
 
 
@@ -45,11 +104,7 @@ def check(args):
 
     failed = False
     for path in args.paths:
-        try:
-            report = check_pdf(path)
-        except (OSError, ValueError) as error:
-            print(f"figkit check: {error}", file=sys.stderr)
-            return 2
+        report = check_pdf(path)
         problems = report.problems
         for expected, actual, side in ((args.width, report.width, "wide"), (args.height, report.height, "high")):
             if expected is not None and abs(expected - actual) > SIZE_TOLERANCE:

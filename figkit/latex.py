@@ -137,8 +137,10 @@ def render(name, template_dirs=None, **context):
     return environment(tuple(map(str, dirs)), escape).get_template(name).render(**context)
 
 
-def compile_pdf(tex_path, *, timeout=TEX_TIMEOUT):
+def compile_pdf(tex_path, *, outdir=None, timeout=TEX_TIMEOUT):
     """Compile ``tex_path`` with latexmk/pdflatex, hardened; return the PDF's path.
+
+    ``outdir``, relative to the document's folder, takes the PDF and the auxiliary files.
 
     No rc files, no shell escape, reads and writes confined to the document's folder
     (``openin_any=p``, ``openout_any=p``), stdin closed, a wall-clock timeout, and fixed
@@ -149,7 +151,8 @@ def compile_pdf(tex_path, *, timeout=TEX_TIMEOUT):
     env = os.environ | {"openin_any": "p", "openout_any": "p", "max_print_line": "10000",
                         "SOURCE_DATE_EPOCH": SOURCE_DATE_EPOCH, "FORCE_SOURCE_DATE": "1"}
     command = ["latexmk", "-norc", "-pdf", "-interaction=nonstopmode", "-halt-on-error", "-file-line-error",
-               "-no-shell-escape", "-quiet", tex_path.name]
+               "-no-shell-escape", "-quiet", *([f"-outdir={outdir}"] if outdir else []), tex_path.name]
+    made = tex_path.parent / (outdir or ".") / tex_path.with_suffix(".pdf").name
     try:
         returncode = _run_group(command, tex_path.parent, env, timeout)
     except FileNotFoundError:
@@ -158,8 +161,8 @@ def compile_pdf(tex_path, *, timeout=TEX_TIMEOUT):
     except subprocess.TimeoutExpired:
         raise RuntimeError(f"{tex_path.name}: LaTeX did not finish within {timeout} s") from None
     if returncode != 0:
-        raise RuntimeError(latex_error(tex_path.with_suffix(".log")))
-    return tex_path.with_suffix(".pdf")
+        raise RuntimeError(latex_error(made.with_suffix(".log")))
+    return made
 
 
 def _run_group(command, cwd, env, timeout):

@@ -1,21 +1,17 @@
 """Style sheets, composed and applied, and the one place that writes a figure to disk."""
 
 import contextlib
+import io
 import logging
-import os
-import tempfile
-from importlib import resources
 from pathlib import Path
 
 import matplotlib as mpl
 import matplotlib.style
 
 from figkit import __version__
+from figkit.files import write_atomic
+from figkit.stylesheets import DEFAULT_STYLE, style_sheets
 
-DEFAULT_STYLE = "notebook"
-BASE_STYLES = ("notebook", "paper", "slide")  # complete looks; the others are overlays
-OVERLAYS = ("colourblind", "cm")
-ALIASES = {"colorblind": ("colourblind",), "paper-cm": ("paper", "cm")}
 # Every base style sets this salt; seeing it in rcParams means a figkit style is active.
 STYLE_MARK = ("svg.hashsalt", "figkit")
 SAVE_DPI = 300
@@ -31,23 +27,6 @@ _SAVE_RC = {"svg.hashsalt": "figkit", "pdf.fonttype": 42, "ps.fonttype": 42}
 # rcParams matplotlib reads when it draws rather than when a figure is made: a figure saved
 # after its style has ended must still be drawn with them (maths fonts, minus signs, ...).
 DRAW_TIME_KEYS = ("font.", "mathtext.", "text.", "axes.unicode_minus", "axes.formatter.", "image.")
-
-
-def available_styles():
-    """Names ``use_style`` accepts."""
-    return sorted(BASE_STYLES + OVERLAYS + tuple(ALIASES))
-
-
-def style_sheets(*names):
-    """The sheets to apply, in order, for ``names``; the default base comes first if none is named."""
-    sheets = []
-    for name in names:
-        if not isinstance(name, str) or name not in available_styles():
-            raise ValueError(f"unknown figkit style {name!r}; available: {', '.join(available_styles())}")
-        sheets += ALIASES.get(name, (name,))
-    if not any(sheet in BASE_STYLES for sheet in sheets):
-        sheets.insert(0, DEFAULT_STYLE)
-    return [str(resources.files("figkit.styles") / f"{sheet}.mplstyle") for sheet in sheets]
 
 
 class use_style(contextlib.ContextDecorator):
@@ -106,19 +85,16 @@ def save_figure(fig, path, *, dpi=None):
     fmt = FORMATS.get(path.suffix.lower())
     if fmt is None:
         raise ValueError(f"cannot save {path.name}: use one of {', '.join(FORMATS)}")
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        style = getattr(fig, "_figkit_rc", None)
-        with os.fdopen(fd, "wb") as out, mpl.rc_context(style), mpl.rc_context(_SAVE_RC), _quiet_fonttools():
-            fig.savefig(out, format=fmt, dpi=dpi or SAVE_DPI, metadata=_METADATA[fmt])
-        os.chmod(tmp, 0o644)
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(tmp)
-        raise
+    write_atomic(path, figure_bytes(fig, fmt, dpi=dpi))
     return path
+
+
+def figure_bytes(fig, fmt="pdf", *, dpi=None):
+    """``fig`` drawn as ``fmt`` ("pdf", "svg" or "png"), deterministically, in the style it was made in."""
+    out = io.BytesIO()
+    with mpl.rc_context(getattr(fig, "_figkit_rc", None)), mpl.rc_context(_SAVE_RC), _quiet_fonttools():
+        fig.savefig(out, format=fmt, dpi=dpi or SAVE_DPI, metadata=_METADATA[fmt])
+    return out.getvalue()
 
 
 @contextlib.contextmanager

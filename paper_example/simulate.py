@@ -6,11 +6,7 @@ more popular than others. BH routing turns a logit into a p-value under a null
 estimated robustly from the layer's calibration logits (median and MAD of a
 normal, p = 1 - CDF), runs the step-up procedure at level alpha over the experts,
 and keeps between MIN_K and MAX_K experts.
-
-Run as a script, it renders figkit's analysis report of the example into a folder.
 """
-
-import sys
 
 import numpy as np
 
@@ -37,14 +33,15 @@ def decode(token_id):
 
 
 def router_logits(rng, token_ids, layer):
-    """[tokens, experts] logits: noise plus a boost on the experts relevant to each token."""
+    """[tokens, experts] logits (noise plus a boost on the experts relevant to each token) and the relevant mask."""
     n = token_ids.size
     rarity = np.log1p(token_ids) / np.log(VOCAB_SIZE)
     relevant = 1 + rng.poisson(1.0 + 3 * rarity + 0.12 * layer)
     popularity = rng.dirichlet(np.full(NUM_EXPERTS, 2.0))
     keys = np.log(popularity) + rng.gumbel(size=(n, NUM_EXPERTS))  # Gumbel top-k sampling
     rank = np.argsort(np.argsort(-keys, axis=1), axis=1)
-    return rng.standard_normal((n, NUM_EXPERTS)) + BOOST * (rank < relevant[:, None])
+    mask = rank < relevant[:, None]
+    return rng.standard_normal((n, NUM_EXPERTS)) + BOOST * mask, mask
 
 
 def p_values(logits, calibration):
@@ -77,16 +74,27 @@ def routing_weights(logits, mask):
     return weights / weights.sum(axis=1, keepdims=True)
 
 
-def simulate(seed=0):
-    """Route one token stream through every layer at every alpha."""
+def topk_mask(logits, k=TOP_K):
+    """The ``k`` experts with the largest logits in each row."""
+    rank = np.argsort(np.argsort(-logits, axis=1, kind="stable"), axis=1)
+    return rank < k
+
+
+def layers(seed=0):
+    """Yield, layer by layer: the token ids, the logits, the BH p-values and the mask of relevant experts."""
     rng = np.random.default_rng(seed)
     token_ids = token_stream(rng)
+    for layer in range(NUM_LAYERS):
+        logits, relevant = router_logits(rng, token_ids, layer)
+        calibration, _ = router_logits(rng, token_stream(rng, 2000), layer)
+        yield token_ids, logits, p_values(logits, calibration), relevant
+
+
+def simulate(seed=0):
+    """Route one token stream through every layer at every alpha."""
     counts = {alpha: [] for alpha in ALPHAS}
     layer_data = []
-    for layer in range(NUM_LAYERS):
-        logits = router_logits(rng, token_ids, layer)
-        calibration = router_logits(rng, token_stream(rng, 2000), layer)
-        p = p_values(logits, calibration)
+    for token_ids, logits, p, _ in layers(seed):
         for alpha in ALPHAS:
             counts[alpha].append(bh_counts(p, alpha))
         layer_data.append((logits, p))
@@ -119,15 +127,3 @@ def report_data(alpha=0.05, layer=NUM_LAYERS // 2):
         "tokenizer": decode,
         "layer_expert_counts": np.stack(counts[alpha]),
     }
-
-
-def main(output_dir):
-    import figkit
-
-    figures = figkit.create_analysis_report(report_data(), output_dir)
-    for name in figures:
-        print(f"{output_dir}/{name}.pdf")
-
-
-if __name__ == "__main__":
-    main(sys.argv[1] if len(sys.argv) > 1 else "paper_example/build")

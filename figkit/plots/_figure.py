@@ -1,9 +1,11 @@
 """What every plot function shares: the figure's life cycle, statistics boxes, literal text."""
 
 import math
+import re
 
 import matplotlib as mpl
 import matplotlib.pyplot as plt
+from matplotlib.mathtext import MathTextParser
 from matplotlib.ticker import FuncFormatter
 
 from figkit.style import plotting_style, remember_style, save_figure
@@ -87,3 +89,19 @@ def printable(token):
     """A token as it should read on an axis: control characters made visible, never empty."""
     shown = token.replace("\n", "\\n").replace("\t", "\\t").replace("\r", "\\r")
     return shown if shown.strip() else repr(token)
+
+
+def mathtext_label(text):
+    """A label for a title: ``$...$`` maths kept where mathtext can draw it, everything else literal."""
+    parts = re.split(r"(\$[^$]+\$)", str(text))
+    return "".join(part if _drawable_math(part) else part.replace("$", r"\$") for part in parts)
+
+
+def _drawable_math(part):
+    if not (len(part) > 2 and part[0] == part[-1] == "$"):
+        return False
+    try:
+        MathTextParser("path").parse(part)
+    except ValueError:
+        return False
+    return True

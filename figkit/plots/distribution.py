@@ -3,7 +3,8 @@
 from dataclasses import dataclass
 
 from figkit.arrays import count_histogram, probability
-from figkit.plots._figure import NEUTRAL, leave_headroom, line_width, number, palette, render, stats_box
+from figkit.plots._figure import (NEUTRAL, leave_headroom, line_width, mathtext_label, number, palette, render,
+                                  stats_box)
 from figkit.stats import CountHistogram, count_kde
 
 # Beyond this many distinct counts, label ticks with a locator instead of one per bar.
@@ -21,7 +22,7 @@ def prepare(expert_counts, method_name="BH Routing", alpha=None):
     """Validate the inputs and reduce the counts to a histogram."""
     return CountDistribution(
         hist=count_histogram(expert_counts, "expert_counts"),
-        method_name=str(method_name),
+        method_name=mathtext_label(method_name),
         alpha=None if alpha is None else probability(alpha, "alpha"),
     )
 

@@ -1,0 +1,45 @@
+"""Writing files whole or not at all, and leaving unchanged files untouched."""
+
+import contextlib
+import hashlib
+import os
+import tempfile
+from pathlib import Path
+
+
+def write_atomic(path, data):
+    """Write ``data`` (bytes) to ``path`` through a temporary file and a rename; parents are created."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as out:
+            out.write(data)
+        os.chmod(tmp, 0o644)
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(tmp)
+        raise
+
+
+def write_if_changed(path, data):
+    """Write ``data`` atomically unless ``path`` already holds exactly it (its timestamp then stays)."""
+    with contextlib.suppress(OSError):
+        if Path(path).read_bytes() == data:
+            return False
+    write_atomic(path, data)
+    return True
+
+
+def digest(data):
+    """SHA-256 of bytes, as hex."""
+    return hashlib.sha256(data).hexdigest()
+
+
+def file_digest(path):
+    """SHA-256 of a file's bytes, or None if it cannot be read."""
+    try:
+        return digest(Path(path).read_bytes())
+    except OSError:
+        return None

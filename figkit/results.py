@@ -1,0 +1,484 @@
+"""The results file: loading and strict validation with field paths, and writing.
+
+Only the standard library is used, so a build that finds nothing to do never
+imports numpy or matplotlib. Every check names the path of the field it rejects,
+``metrics.bh05.perplexity: expected a number, got "17.4"``. The same rules are
+published as a JSON Schema (``figkit schema``) for editors; the cross-field rules
+(declared methods, equal lengths, layer and expert ranges) are checked here only.
+"""
+
+import gzip
+import json
+import math
+import re
+from collections import Counter
+from importlib import resources
+from pathlib import Path
+
+from figkit.files import write_atomic
+
+SCHEMA_VERSIONS = (1,)
+SCHEMA_FILE = "results-v1.schema.json"
+KEY = re.compile(r"^[A-Za-z0-9_.:+-]+$")  # method ids and metric names: safe in labels, macros and file names
+DIRECTIONS = ("lower", "higher")
+# The order fields are written in, so files diff well; other keys keep their order (histograms are sorted).
+FIELD_ORDER = ("$schema", "schema_version", "title", "model", "methods", "metric_info", "metrics",
+               "expert_counts", "sweeps", "expert_load", "routing_samples", "token_stats",
+               "id", "label", "family", "params", "baseline", "name", "num_layers", "num_experts", "top_k",
+               "better", "aggregation", "method", "method_family", "param", "layer", "values", "histogram",
+               "avg_experts", "std_experts", "baseline_k", "counts", "tokens", "token_ids", "expert_indices",
+               "weights", "token_frequency", "mean", "std")
+
+
+def schema():
+    """The JSON Schema of results files, as text."""
+    return (resources.files("figkit") / SCHEMA_FILE).read_text(encoding="utf-8")
+
+
+def load_results(path):
+    """Read and validate a results file (``.json`` or ``.json.gz``); return its contents.
+
+    Raises ``ValueError`` naming the first bad field, ``OSError`` if the file cannot be read.
+    """
+    path = Path(path)
+    with open(path, "rb") as file:
+        data = file.read()
+    if data[:2] == b"\x1f\x8b":
+        try:
+            data = gzip.decompress(data)
+        except (OSError, EOFError) as error:
+            raise ValueError(f"not a readable gzip file ({error})") from None
+    try:
+        results = json.loads(data, parse_constant=_NonFinite, object_pairs_hook=_Object)
+    except UnicodeDecodeError:
+        raise ValueError("not UTF-8 text") from None
+    except json.JSONDecodeError as error:
+        raise ValueError(f"not valid JSON: {error.msg} at line {error.lineno}, column {error.colno}") from None
+    validate(results)
+    return results
+
+
+def write_results(path, *, raw_counts=False, **sections):
+    """Write a results file from Python objects: validated first, atomically, keys in a stable order.
+
+    Tensors (any device), numpy arrays and scalars become JSON numbers. The ``values``
+    of an ``expert_counts`` entry (one count per token) are stored as a histogram
+    unless ``raw_counts`` is true. A ``.gz`` suffix writes gzip. Returns the path.
+    """
+    results = {"schema_version": SCHEMA_VERSIONS[-1]} | {name: _plain(value, name) for name, value in sections.items()}
+    if not raw_counts:
+        for entry in results.get("expert_counts") or []:
+            if isinstance(entry, dict) and "values" in entry:
+                entry["histogram"] = {str(k): n for k, n in sorted(_counter(entry.pop("values")).items())}
+    validate(results)
+    text = (_dump(_ordered(results)) + "\n").encode()
+    path = Path(path)
+    if path.suffix == ".gz":
+        text = gzip.compress(text, mtime=0)
+    write_atomic(path, text)
+    return path
+
+
+def count_histogram(entry):
+    """``{experts: tokens}`` (int keys, ascending) of a validated ``expert_counts`` entry."""
+    if "histogram" in entry:
+        return {int(k): n for k, n in sorted(entry["histogram"].items(), key=lambda item: int(item[0]))}
+    return dict(sorted(_counter(entry["values"]).items()))
+
+
+def _counter(values):
+    return Counter(int(v) for v in values)
+
+
+# --- validation ------------------------------------------------------------------------------
+
+
+class _NonFinite(str):
+    """NaN or Infinity in the file, kept so that validation can name its field."""
+
+
+class _Object(dict):
+    """A JSON object that remembers a key given twice."""
+
+    def __init__(self, pairs):
+        super().__init__(pairs)
+        self.duplicate = next((k for k, n in Counter(k for k, _ in pairs).items() if n > 1), None)
+
+
+def _fail(path, message):
+    raise ValueError(f"{path}: {message}" if path else message)
+
+
+def _shown(value):
+    if isinstance(value, _NonFinite):
+        return str(value)
+    if isinstance(value, dict):
+        return "an object"
+    if isinstance(value, list):
+        return "a list"
+    if isinstance(value, float) and not math.isfinite(value):
+        return repr(value)
+    text = json.dumps(value)
+    return text if len(text) <= 40 else text[:36] + '..."'
+
+
+def _join(path, key):
+    return f"{path}.{key}" if path else str(key)
+
+
+def _object(value, path, required=(), optional=()):
+    if not isinstance(value, dict):
+        _fail(path, f"expected an object, got {_shown(value)}")
+    if getattr(value, "duplicate", None) is not None:
+        _fail(_join(path, value.duplicate), "given twice")
+    for key in required:
+        if key not in value:
+            _fail(_join(path, key), "missing")
+    allowed = set(required) | set(optional)
+    if required or optional:
+        for key in value:
+            if key not in allowed:
+                _fail(_join(path, key), f"unknown field; expected one of {', '.join(sorted(allowed))}")
+    return value
+
+
+def _is_number(value):
+    return type(value) in (int, float) and math.isfinite(value)
+
+
+def _number(value, path, minimum=None, above=None, below=None):
+    if isinstance(value, _NonFinite) or (isinstance(value, float) and not math.isfinite(value)):
+        _fail(path, f"expected a finite number, got {_shown(value)}")
+    if not _is_number(value):
+        _fail(path, f"expected a number, got {_shown(value)}")
+    if minimum is not None and value < minimum:
+        _fail(path, f"must be at least {minimum}, got {_shown(value)}")
+    if above is not None and not value > above or below is not None and not value < below:
+        _fail(path, f"must be between {above} and {below} (exclusive), got {_shown(value)}")
+    return value
+
+
+def _integer(value, path, minimum=0, maximum=None):
+    if type(value) is not int:
+        _fail(path, f"expected an integer, got {_shown(value)}")
+    if value < minimum:
+        _fail(path, f"must be at least {minimum}, got {value}")
+    if maximum is not None and value > maximum:
+        _fail(path, f"must be at most {maximum}, got {value}")
+    return value
+
+
+def _string(value, path):
+    if not isinstance(value, str):
+        _fail(path, f"expected a string, got {_shown(value)}")
+    return value
+
+
+def _key(value, path, what):
+    _string(value, path)
+    if not KEY.match(value):
+        _fail(path, f"{what} {_shown(value)} may use only letters, digits and _ . : + -")
+    return value
+
+
+def _list(value, path, length=None, other=None):
+    """A non-empty list; with ``length``, exactly that long (``other`` names what sets the length)."""
+    if not isinstance(value, list):
+        _fail(path, f"expected a list, got {_shown(value)}")
+    if not value:
+        _fail(path, "must not be empty")
+    if length is not None and len(value) != length:
+        _fail(path, f"has {len(value)} entries but {other} has {length}")
+    return value
+
+
+def _numbers(values, path, length=None, other=None, *, integer=False, minimum=None, maximum=None):
+    """A list of numbers; checked with one fast pass, the slow per-item pass only to name a bad one."""
+    _list(values, path, length, other)
+    if all(type(v) is int for v in values) if integer else \
+            all(type(v) in (int, float) for v in values) and all(map(math.isfinite, values)):
+        low, high = min(values), max(values)
+        if (minimum is None or low >= minimum) and (maximum is None or high <= maximum):
+            return values
+    for i, v in enumerate(values):
+        if integer:
+            _integer(v, f"{path}[{i}]", minimum=minimum or 0, maximum=maximum)
+        else:
+            _number(v, f"{path}[{i}]", minimum=minimum)
+            if maximum is not None and v > maximum:
+                _fail(f"{path}[{i}]", f"must be at most {maximum}, got {_shown(v)}")
+    return values
+
+
+def _boolean(value, path):
+    if type(value) is not bool:
+        _fail(path, f"expected true or false, got {_shown(value)}")
+
+
+def validate(results):
+    """Check a parsed results file; raise ``ValueError`` naming the first bad field."""
+    _object(results, "")
+    if "schema_version" not in results:
+        _fail("schema_version", "missing; this figkit reads schema_version 1")
+    version = results["schema_version"]
+    if type(version) is not int or version not in SCHEMA_VERSIONS:
+        supported = ", ".join(map(str, SCHEMA_VERSIONS))
+        _fail("schema_version", f"{_shown(version)} is not supported; this figkit reads version {supported}")
+    _object(results, "", required=("schema_version", "methods"), optional=(
+        "$schema", "title", "model", "metric_info", "metrics", "expert_counts", "sweeps", "expert_load",
+        "routing_samples", "token_stats"))
+    for key in ("$schema", "title"):
+        if key in results:
+            _string(results[key], key)
+    model = _model(results.get("model", {}))
+    methods = _methods(results["methods"])
+    metric_info = _metric_info(results.get("metric_info", {}))
+    _metrics(results.get("metrics", {}), methods, metric_info)
+    _expert_counts(results.get("expert_counts", []), methods, model)
+    _sweeps(results.get("sweeps", []))
+    _expert_load(results.get("expert_load", []), methods, model)
+    _routing_samples(results.get("routing_samples", []), methods, model)
+    if "token_stats" in results:
+        _token_stats(results["token_stats"], methods, model)
+
+
+def _model(model):
+    _object(model, "model", optional=("name", "num_layers", "num_experts", "top_k"))
+    if "name" in model:
+        _string(model["name"], "model.name")
+    for key in ("num_layers", "num_experts", "top_k"):
+        if key in model:
+            _integer(model[key], f"model.{key}", minimum=1)
+    return model
+
+
+def _methods(methods):
+    _list(methods, "methods")
+    ids, labels = {}, {}
+    for i, method in enumerate(methods):
+        path = f"methods[{i}]"
+        _object(method, path, required=("id",), optional=("label", "family", "params", "baseline"))
+        method_id = _key(method["id"], f"{path}.id", "a method id")
+        if method_id in ids:
+            _fail(f"{path}.id", f"{_shown(method_id)} is already the id of methods[{ids[method_id]}]")
+        ids[method_id] = i
+        label = _string(method.get("label", method_id), f"{path}.label")
+        if label in labels:
+            _fail(f"{path}.label", f"{_shown(label)} is already the label of methods[{labels[label]}]")
+        labels[label] = i
+        if "family" in method:
+            _string(method["family"], f"{path}.family")
+        if "baseline" in method:
+            _boolean(method["baseline"], f"{path}.baseline")
+        for name, value in _object(method.get("params", {}), f"{path}.params").items():
+            if not (value is None or isinstance(value, (str, bool)) or _is_number(value)):
+                _fail(f"{path}.params.{name}", f"expected a number, string, true/false or null, got {_shown(value)}")
+    return ids
+
+
+def _metric_info(info):
+    _object(info, "metric_info")
+    labels = {}
+    for metric, entry in info.items():
+        path = f"metric_info.{metric}"
+        _key(metric, path, "a metric name")
+        _object(entry, path, optional=("label", "better", "aggregation"))
+        label = _string(entry.get("label", metric), f"{path}.label")
+        if label in labels:
+            _fail(f"{path}.label", f"{_shown(label)} is already the label of metric_info.{labels[label]}")
+        labels[label] = metric
+        if "better" in entry and entry["better"] not in DIRECTIONS:
+            _fail(f"{path}.better", f"expected \"lower\" or \"higher\", got {_shown(entry['better'])}")
+        if "aggregation" in entry:
+            _string(entry["aggregation"], f"{path}.aggregation")
+    return info
+
+
+def _declared(method, path, methods):
+    _string(method, path)
+    if method not in methods:
+        _fail(path, f"unknown method {_shown(method)}; declared methods: {', '.join(methods)}")
+    return method
+
+
+def _metrics(metrics, methods, metric_info):
+    _object(metrics, "metrics")
+    for method, row in metrics.items():
+        path = f"metrics.{method}"
+        _declared(method, path, methods)
+        for metric, value in _object(row, path).items():
+            where = f"{path}.{metric}"
+            _key(metric, where, "a metric name")
+            if metric not in metric_info and metric_info:
+                _fail(where, f"metric {_shown(metric)} is not described in metric_info")
+            if isinstance(value, dict):
+                _object(value, where, required=("mean",), optional=("std",))
+                _number(value["mean"], f"{where}.mean")
+                if "std" in value:
+                    _number(value["std"], f"{where}.std", minimum=0)
+            elif value is not None:
+                _number(value, where)
+
+
+def _layer(entry, path, model):
+    layer = entry.get("layer")
+    if layer is not None:
+        maximum = model["num_layers"] - 1 if "num_layers" in model else None
+        _integer(layer, f"{path}.layer", maximum=maximum)
+    return layer
+
+
+def _expert_counts(entries, methods, model):
+    if entries == []:
+        return
+    seen = {}
+    for i, entry in enumerate(_list(entries, "expert_counts")):
+        path = f"expert_counts[{i}]"
+        _object(entry, path, required=("method",), optional=("layer", "values", "histogram"))
+        method = _declared(entry["method"], f"{path}.method", methods)
+        layer = _layer(entry, path, model)
+        if (method, layer) in seen:
+            _fail(path, f"a second entry for method {method!r}, layer {layer}; the first is expert_counts[{seen[method, layer]}]")
+        seen[method, layer] = i
+        if ("values" in entry) == ("histogram" in entry):
+            _fail(path, "give either values (one count per token) or histogram ({experts: tokens}), not both")
+        most = model.get("num_experts")
+        if "values" in entry:
+            _numbers(entry["values"], f"{path}.values", integer=True, maximum=most)
+            continue
+        histogram = _object(entry["histogram"], f"{path}.histogram")
+        if not histogram:
+            _fail(f"{path}.histogram", "must not be empty")
+        for experts, tokens in histogram.items():
+            where = f"{path}.histogram.{experts}"
+            if not experts.isdigit() or str(int(experts)) != experts:
+                _fail(where, f"keys are numbers of experts written as integers (\"3\"), got {_shown(experts)}")
+            if most is not None and int(experts) > most:
+                _fail(where, f"{experts} experts is more than model.num_experts ({most})")
+            _integer(tokens, where)
+        if not any(histogram.values()):
+            _fail(f"{path}.histogram", "counts no tokens")
+
+
+def _sweeps(sweeps):
+    if sweeps == []:
+        return
+    for i, sweep in enumerate(_list(sweeps, "sweeps")):
+        path = f"sweeps[{i}]"
+        _object(sweep, path, required=("param", "values", "avg_experts"),
+                optional=("method_family", "std_experts", "baseline_k"))
+        if _string(sweep["param"], f"{path}.param") != "alpha":
+            _fail(f"{path}.param", f"figkit plots sweeps over \"alpha\" only, got {_shown(sweep['param'])}")
+        if "method_family" in sweep:
+            _string(sweep["method_family"], f"{path}.method_family")
+        values = _numbers(sweep["values"], f"{path}.values")
+        for j, alpha in enumerate(values):
+            _number(alpha, f"{path}.values[{j}]", above=0, below=1)
+        if len(set(values)) != len(values):
+            _fail(f"{path}.values", "has an alpha twice")
+        _numbers(sweep["avg_experts"], f"{path}.avg_experts", len(values), f"{path}.values", minimum=0)
+        if "std_experts" in sweep:
+            _numbers(sweep["std_experts"], f"{path}.std_experts", len(values), f"{path}.values", minimum=0)
+        if "baseline_k" in sweep:
+            _number(sweep["baseline_k"], f"{path}.baseline_k", above=0)
+
+
+def _expert_load(entries, methods, model):
+    if entries == []:
+        return
+    for i, entry in enumerate(_list(entries, "expert_load")):
+        path = f"expert_load[{i}]"
+        _object(entry, path, required=("method", "counts"), optional=("layer",))
+        _declared(entry["method"], f"{path}.method", methods)
+        _layer(entry, path, model)
+        experts = model.get("num_experts")
+        counts = _numbers(entry["counts"], f"{path}.counts", experts, "model.num_experts", minimum=0)
+        if not any(counts):
+            _fail(f"{path}.counts", "all zero: no token was routed")
+
+
+def _routing_samples(samples, methods, model):
+    if samples == []:
+        return
+    for i, sample in enumerate(_list(samples, "routing_samples")):
+        path = f"routing_samples[{i}]"
+        _object(sample, path, required=("method", "tokens", "weights"),
+                optional=("layer", "token_ids", "expert_indices"))
+        _declared(sample["method"], f"{path}.method", methods)
+        _layer(sample, path, model)
+        tokens = _list(sample["tokens"], f"{path}.tokens")
+        for j, token in enumerate(tokens):
+            _string(token, f"{path}.tokens[{j}]")
+        if "token_ids" in sample:
+            _numbers(sample["token_ids"], f"{path}.token_ids", len(tokens), f"{path}.tokens", integer=True)
+        weights = _list(sample["weights"], f"{path}.weights", len(tokens), f"{path}.tokens")
+        width = len(weights[0]) if isinstance(weights[0], list) else None
+        for j, row in enumerate(weights):
+            _numbers(row, f"{path}.weights[{j}]", width, f"{path}.weights[0]", minimum=0)
+        if "expert_indices" in sample:
+            _numbers(sample["expert_indices"], f"{path}.expert_indices", width, f"each row of {path}.weights",
+                     integer=True)
+        elif "num_experts" in model and width != model["num_experts"]:
+            _fail(f"{path}.weights[0]", f"has {width} experts but model.num_experts is {model['num_experts']}; "
+                  "give expert_indices for a subset")
+
+
+def _token_stats(stats, methods, model):
+    path = "token_stats"
+    _object(stats, path, required=("method", "token_ids", "expert_counts"), optional=("token_frequency",))
+    _declared(stats["method"], f"{path}.method", methods)
+    ids = _numbers(stats["token_ids"], f"{path}.token_ids", integer=True)
+    _numbers(stats["expert_counts"], f"{path}.expert_counts", len(ids), f"{path}.token_ids", integer=True,
+             maximum=model.get("num_experts"))
+    if "token_frequency" in stats:
+        frequency = _numbers(stats["token_frequency"], f"{path}.token_frequency", len(ids), f"{path}.token_ids")
+        for j, value in enumerate(frequency):
+            if not 0 < value <= 1:
+                _fail(f"{path}.token_frequency[{j}]", f"must be in (0, 1], got {_shown(value)}")
+
+
+# --- writing ---------------------------------------------------------------------------------
+
+
+def _plain(value, path):
+    """``value`` with tensors, arrays and numpy scalars turned into JSON's types."""
+    if isinstance(value, dict):
+        return {str(k): _plain(v, _join(path, k)) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_plain(v, f"{path}[{i}]") for i, v in enumerate(value)]
+    if value is None or type(value) in (str, bool, int, float):
+        return value
+    if isinstance(value, str):
+        return str(value)
+    if getattr(value, "ndim", None) == 0 and hasattr(value, "item"):  # numpy scalars, 0-d tensors
+        return _plain(value.item(), path)
+    if hasattr(value, "detach") or hasattr(value, "__array__") or hasattr(value, "to_numpy"):
+        from figkit.arrays import to_numpy
+
+        return to_numpy(value, path).tolist()
+    raise TypeError(f"{path}: cannot write a {type(value).__name__} to a results file")
+
+
+def _ordered(value):
+    if isinstance(value, dict):
+        known = [k for k in FIELD_ORDER if k in value]
+        return {k: _ordered(value[k]) for k in known + [k for k in value if k not in FIELD_ORDER]}
+    if isinstance(value, list):
+        return [_ordered(v) for v in value]
+    return value
+
+
+def _dump(value, indent=0):
+    """JSON with one field per line and lists of numbers (and small objects of numbers) on one line."""
+    if isinstance(value, (dict, list)) and value and any(isinstance(v, (dict, list)) for v in _items(value)) \
+            or isinstance(value, dict) and len(value) > 8:
+        pad = "  " * (indent + 1)
+        if isinstance(value, dict):
+            lines = [f"{pad}{json.dumps(k)}: {_dump(v, indent + 1)}" for k, v in value.items()]
+            return "{\n" + ",\n".join(lines) + "\n" + "  " * indent + "}"
+        return "[\n" + ",\n".join(pad + _dump(v, indent + 1) for v in value) + "\n" + "  " * indent + "]"
+    return json.dumps(value, ensure_ascii=False, allow_nan=False, separators=(", ", ": "))
+
+
+def _items(value):
+    return value.values() if isinstance(value, dict) else value

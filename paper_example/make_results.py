@@ -1,0 +1,97 @@
+"""Write the example's results file: top-8 and BH routing run on the synthetic router logits of simulate.py.
+
+Every number comes from the same routing decisions: the per-layer count histograms,
+the alpha sweep, the expert loads, the routing weights and the metrics. Recall is the
+share of a token's relevant experts (those the simulation boosted) that were selected,
+precision the share of selected experts that are relevant, and compute the experts
+used relative to top-8.
+
+    python make_results.py results.json
+"""
+
+import sys
+from pathlib import Path
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).parent))
+
+import simulate  # noqa: E402
+
+import figkit  # noqa: E402
+
+SHOWN_LAYER = simulate.NUM_LAYERS // 2  # the layer of the heatmaps, expert loads and token statistics
+SHOWN_TOKENS = 40
+METHODS = [{"id": "topk8", "label": f"Top-{simulate.TOP_K}", "family": "topk", "params": {"k": simulate.TOP_K},
+            "baseline": True}] + [
+    {"id": f"bh{round(alpha * 100):02d}", "label": f"BH ($\\alpha$ = {alpha:g})", "family": "bh",
+     "params": {"alpha": alpha, "min_k": simulate.MIN_K, "max_k": simulate.MAX_K}} for alpha in simulate.ALPHAS]
+METRIC_INFO = {
+    "avg_experts": {"label": "Experts per token", "better": "lower", "aggregation": "token_mean"},
+    "recall": {"label": "Recall (%)", "better": "higher", "aggregation": "token_weighted"},
+    "precision": {"label": "Precision (%)", "better": "higher", "aggregation": "token_weighted"},
+    "compute": {"label": "Compute vs. top-8 (%)", "better": "lower", "aggregation": "token_mean"},
+}
+
+
+def selections(logits, p):
+    """Each method's mask of selected experts in one layer."""
+    masks = {"topk8": simulate.topk_mask(logits)}
+    for method in METHODS[1:]:
+        counts = simulate.bh_counts(p, method["params"]["alpha"])
+        masks[method["id"]] = simulate.selected_mask(p, counts)
+    return masks
+
+
+def results(seed=0):
+    """The results file's sections."""
+    counts = {m["id"]: [] for m in METHODS}
+    hits = {m["id"]: 0 for m in METHODS}
+    relevant_total = 0
+    samples, loads = [], []
+    for layer, (token_ids, logits, p, relevant) in enumerate(simulate.layers(seed)):
+        relevant_total += int(relevant.sum())
+        for method, mask in selections(logits, p).items():
+            counts[method].append(mask.sum(axis=1))
+            hits[method] += int((mask & relevant).sum())
+            if layer == SHOWN_LAYER and method in ("topk8", "bh05"):
+                shown = slice(0, SHOWN_TOKENS)
+                samples.append({"method": method, "layer": layer,
+                                "tokens": [simulate.decode(t) for t in token_ids[shown]],
+                                "token_ids": token_ids[shown],
+                                "weights": np.round(simulate.routing_weights(logits[shown], mask[shown]), 4)})
+                loads.append({"method": method, "layer": layer, "counts": mask.sum(axis=0)})
+                if method == "bh05":
+                    token_stats = {"method": method, "token_ids": token_ids, "expert_counts": mask.sum(axis=1),
+                                   "token_frequency": np.bincount(token_ids)[token_ids] / token_ids.size}
+    metrics = {}
+    for method, per_layer in counts.items():
+        pooled = np.concatenate(per_layer)
+        metrics[method] = {
+            "avg_experts": {"mean": pooled.mean(), "std": pooled.std()},
+            "recall": 100 * hits[method] / relevant_total,
+            "precision": 100 * hits[method] / pooled.sum(),
+            "compute": 100 * pooled.mean() / simulate.TOP_K,
+        }
+    bh = [m for m in METHODS if m["family"] == "bh"]
+    pooled_bh = [np.concatenate(counts[m["id"]]) for m in bh]
+    return {
+        "title": "Adaptive expert selection with Benjamini\N{EN DASH}Hochberg routing (synthetic example)",
+        "model": {"name": "synthetic router", "num_layers": simulate.NUM_LAYERS,
+                  "num_experts": simulate.NUM_EXPERTS, "top_k": simulate.TOP_K},
+        "methods": METHODS,
+        "metric_info": METRIC_INFO,
+        "metrics": metrics,
+        "expert_counts": [{"method": method, "layer": layer, "values": layer_counts}
+                          for method, per_layer in counts.items() for layer, layer_counts in enumerate(per_layer)],
+        "sweeps": [{"method_family": "bh", "param": "alpha", "values": [m["params"]["alpha"] for m in bh],
+                    "avg_experts": [c.mean() for c in pooled_bh], "std_experts": [c.std() for c in pooled_bh],
+                    "baseline_k": simulate.TOP_K}],
+        "expert_load": loads,
+        "routing_samples": samples,
+        "token_stats": token_stats,
+    }
+
+
+if __name__ == "__main__":
+    figkit.write_results(sys.argv[1] if len(sys.argv) > 1 else "results.json", **results())
