@@ -1,4 +1,4 @@
-# figkit: `make example` renders the bundled example, `make test` runs the tests.
+# figkit: `make example` builds the example paper (figures, tables, appendix, main.pdf), `make test` runs the tests.
 # Both create .venv on first use and install what they need into it.
 
 PYTHON ?= python3
@@ -21,7 +21,7 @@ $(VENV)/.installed-test: pyproject.toml | $(BIN)/python
 	touch $@
 
 example: $(VENV)/.installed
-	$(BIN)/python paper_example/simulate.py paper_example/build
+	$(MAKE) -C paper_example figures paper PYTHON=$(CURDIR)/$(BIN)/python FIGKIT=$(CURDIR)/$(BIN)/figkit
 
 test: $(VENV)/.installed-test
 	MPLBACKEND=Agg $(BIN)/python -m pytest
@@ -33,4 +33,5 @@ gallery: $(VENV)/.installed
 	$(BIN)/python docs/make_gallery.py
 
 clean:
-	rm -rf $(VENV) paper_example/build benchmarks/out
+	rm -rf $(VENV) benchmarks/out
+	$(MAKE) -C paper_example clean

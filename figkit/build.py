@@ -268,8 +268,9 @@ def _table_data(results):
     better = {m: info[m]["better"] for m in columns if "better" in info.get(m, {})}
     caption = "Comparison of routing methods."
     if better:
-        caption += " Best value per column in bold (" + "; ".join(
-            f"{headers[m]}: {better[m]} is better" for m in better) + ")."
+        rules = [f"{direction} is better for " + ", ".join(headers[m] for m in better if better[m] == direction)
+                 for direction in ("lower", "higher") if direction in better.values()]
+        caption += f" Bold: the best value of a column ({'; '.join(rules)})."
     return {"rows": rows, "columns": headers, "values": {m: metrics[m] for m in rows}, "better": better,
             "caption": caption, "label": "tab:figkit-comparison"}
 

@@ -195,6 +195,8 @@ def _list(value, path, length=None, other=None):
 def _numbers(values, path, length=None, other=None, *, integer=False, minimum=None, maximum=None):
     """A list of numbers; checked with one fast pass, the slow per-item pass only to name a bad one."""
     _list(values, path, length, other)
+    if integer and minimum is None:
+        minimum = 0  # integers here count tokens, experts or ids
     if all(type(v) is int for v in values) if integer else \
             all(type(v) in (int, float) for v in values) and all(map(math.isfinite, values)):
         low, high = min(values), max(values)
@@ -202,7 +204,7 @@ def _numbers(values, path, length=None, other=None, *, integer=False, minimum=No
             return values
     for i, v in enumerate(values):
         if integer:
-            _integer(v, f"{path}[{i}]", minimum=minimum or 0, maximum=maximum)
+            _integer(v, f"{path}[{i}]", minimum=minimum, maximum=maximum)
         else:
             _number(v, f"{path}[{i}]", minimum=minimum)
             if maximum is not None and v > maximum:

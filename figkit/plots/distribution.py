@@ -3,7 +3,7 @@
 from dataclasses import dataclass
 
 from figkit.arrays import count_histogram, probability
-from figkit.plots._figure import (NEUTRAL, leave_headroom, line_width, mathtext_label, number, palette, render,
+from figkit.plots._figure import (HEADROOM, NEUTRAL, leave_headroom, line_width, mathtext_label, number, palette, render,
                                   stats_box)
 from figkit.stats import CountHistogram, count_kde
 
@@ -41,9 +41,10 @@ def draw(fig, data):
         handles += ax.plot(grid, density, color=colours[1 % len(colours)], linestyle="-", marker="none",
                            linewidth=line_width(1.33), label="KDE")
         left, right, top = min(left, grid[0]), max(right, grid[-1]), max(top, density.max())
-    handles.append(ax.axvline(hist.mean, color=NEUTRAL, linestyle="--", linewidth=line_width(),
+    # Mean and median lines stop at the top of the data, below the legend and the box.
+    handles.append(ax.axvline(hist.mean, ymax=HEADROOM, color=NEUTRAL, linestyle="--", linewidth=line_width(),
                               label=f"Mean = {number(hist.mean)}"))
-    handles.append(ax.axvline(hist.median, color=NEUTRAL, linestyle=":", linewidth=line_width(),
+    handles.append(ax.axvline(hist.median, ymax=HEADROOM, color=NEUTRAL, linestyle=":", linewidth=line_width(),
                               label=f"Median = {number(hist.median)}"))
     if hist.tokens.size <= MAX_LABELLED_BARS:
         ax.set_xticks(hist.values)
@@ -54,7 +55,7 @@ def draw(fig, data):
     title = f"Experts per token: {data.method_name}"
     if data.alpha is not None:
         title += f" ($\\alpha$ = {data.alpha:g})"
-    ax.set_title(title)
+    ax.set_title(title, wrap=True)  # a long method name wraps instead of running off the figure
     ax.legend(handles=handles, loc="upper left")
     stats_box(ax, [
         f"Mean: {number(hist.mean)}",

@@ -1,0 +1,252 @@
+"""figkit build: outputs, numbers, incremental rebuilds, failures, hostile strings, the CLI."""
+
+import json
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from figkit import build, write_results
+from figkit.build import NO_TEX
+from tests.conftest import pdf_text
+
+HOSTILE = r"\input{/etc/passwd} \immediate\write18{touch pwned} 100% & _ # ~ ^ {x} $ | < > -- `q' "
+FIGURES = ["expert_counts_topk2", "layers_topk2", "expert_counts_bh-05", "layers_bh-05", "alpha_sensitivity_bh",
+           "expert_load_topk2_layer1", "routing_heatmap_bh-05_layer0", "token_complexity_bh-05"]
+
+
+def counts(rng, mean, n=400):
+    return np.clip(rng.poisson(mean, n), 1, 8)
+
+
+def sections(seed=0, title="Routing study", label="BH ($\\alpha$=0.05)"):
+    """A small study with every section; layer counts differ by method."""
+    rng = np.random.default_rng(seed)
+    per_layer = {"topk2": [np.full(400, 2)] * 3, "bh:05": [counts(rng, 2 + layer) for layer in range(3)]}
+    pooled = {m: np.concatenate(c) for m, c in per_layer.items()}
+    weights = rng.random((6, 8)) * (rng.random((6, 8)) < 0.4)
+    return {
+        "title": title,
+        "model": {"num_layers": 3, "num_experts": 8, "top_k": 2},
+        "methods": [{"id": "topk2", "label": "Top-2", "baseline": True},
+                    {"id": "bh:05", "label": label, "family": "bh", "params": {"alpha": 0.05}}],
+        "metric_info": {"ppl": {"label": "PPL", "better": "lower"}, "experts": {"label": "Experts", "better": "lower"}},
+        "metrics": {m: {"ppl": 17.0 + i * 0.456, "experts": {"mean": c.mean(), "std": c.std()}}
+                    for i, (m, c) in enumerate(pooled.items())},
+        "expert_counts": [{"method": m, "layer": layer, "values": c}
+                          for m, layers in per_layer.items() for layer, c in enumerate(layers)],
+        "sweeps": [{"method_family": "bh", "param": "alpha", "values": [0.01, 0.05, 0.1],
+                    "avg_experts": [2.1, 3.0, 3.9], "std_experts": [0.5, 0.7, 0.9], "baseline_k": 2}],
+        "expert_load": [{"method": "topk2", "layer": 1, "counts": rng.integers(0, 300, 8)}],
+        "routing_samples": [{"method": "bh:05", "layer": 0, "tokens": ["The", " cat", "$", "50%", "{", "\\"],
+                             "weights": weights / np.maximum(weights.sum(axis=1, keepdims=True), 1e-9)}],
+        "token_stats": {"method": "bh:05", "token_ids": rng.integers(0, 500, 1200),
+                        "expert_counts": counts(rng, 3, 1200)},
+    }
+
+
+@pytest.fixture(scope="module")
+def built(tmp_path_factory):
+    """One complete build of the small study, shared by the read-only tests."""
+    folder = tmp_path_factory.mktemp("built")
+    results = write_results(folder / "results.json", **sections())
+    report = build(results, folder / "out", jobs=1)
+    return results, folder / "out", report
+
+
+def outputs(out):
+    return {p.relative_to(out).as_posix(): p.read_bytes() for p in sorted(out.rglob("*"))
+            if p.is_file() and ".figkit/latex" not in p.as_posix()}
+
+
+def stamps(out):
+    return {p: p.stat().st_mtime_ns for p in out.rglob("*") if p.is_file()}
+
+
+def test_every_output_is_made(built):
+    _, out, report = built
+    assert report.ok and report.pdf == out / "appendix.pdf"
+    assert sorted(p.stem for p in (out / "figures").iterdir()) == sorted(FIGURES)
+    assert sorted(outputs(out)) == sorted(
+        [f"figures/{name}.pdf" for name in FIGURES]
+        + ["tables/comparison.tex", "tables/comparison.md", "macros.tex", "appendix.tex", "appendix.pdf",
+           "figkit.d", ".figkit/manifest.json"])
+
+
+def test_tables_and_macros_print_the_numbers(built):
+    results, out, _ = built
+    data = json.loads(results.read_text())
+    bh = np.concatenate([np.repeat([int(k) for k in e["histogram"]], list(e["histogram"].values()))
+                         for e in data["expert_counts"] if e["method"] == "bh:05"])
+    shown = f"{bh.mean():.2f} $\\pm$ {bh.std():.2f}"
+    table = (out / "tables" / "comparison.tex").read_text()
+    assert "Method & PPL & Experts \\\\" in table
+    assert f"Top{{-}}2 & \\textbf{{17.00}} & \\textbf{{2.00 $\\pm$ 0.00}} \\\\" in table
+    assert f"BH ($\\alpha$=0.05) & 17.46 & {shown} \\\\" in table
+    assert "Bold: the best value of a column (lower is better for PPL, Experts)" in table
+    assert "| Top-2 | **17.00** | **2.00 ± 0.00** |" in (out / "tables" / "comparison.md").read_text()
+    assert f"\\@namedef{{figkit@value@bh:05@experts}}{{{shown}}}" in (out / "macros.tex").read_text()
+
+
+def test_the_appendix_shows_every_figure_with_captions_from_the_data(built):
+    _, out, _ = built
+    text = " ".join(pdf_text(out / "appendix.pdf").split())
+    assert "Routing study" in text
+    assert "Figure 1: Top-2: experts selected per token (3 layers pooled; 1,200 tokens)." in text
+    assert "BH (α=0.05): experts selected per token in each layer (1,200 tokens over 3 layers)." in text
+    assert "Top-2: tokens routed to each expert (layer 1; 8 experts," in text
+    assert "BH (α=0.05): routing weights (layer 0; 6 tokens, 8 experts)." in text
+    assert "rarity (token id as a proxy) (1,200 tokens)" in text
+    assert "Table 1: Comparison of routing methods." in text
+    assert len(re.findall(r"Figure \d+:", text)) == len(FIGURES)
+    assert "Experts per token: BH (α=0.05)" in text  # the figure's own title, embedded in the appendix
+
+
+def test_a_rebuild_with_nothing_changed_writes_nothing_and_loads_no_plotting(built):
+    results, out, _ = built
+    before = stamps(out), outputs(out)
+    run = subprocess.run([sys.executable, "-X", "importtime", "-m", "figkit", "build", str(results), "-o", str(out)],
+                         capture_output=True, text=True)
+    assert run.returncode == 0, run.stderr
+    imported = {line.split("|")[-1].strip() for line in run.stderr.splitlines() if line.startswith("import time")}
+    assert not imported & {"matplotlib", "numpy", "jinja2", "pandas", "scipy"}
+    assert (stamps(out), outputs(out)) == before
+
+
+def test_changing_one_method_rerenders_only_what_uses_it(tmp_path):
+    results = write_results(tmp_path / "r.json", **sections())
+    build(results, tmp_path / "out", jobs=1)
+    changed = sections()
+    changed["expert_counts"][0]["values"] = np.full(400, 3)  # topk2, layer 0
+    changed["metrics"]["topk2"]["ppl"] = 16.5
+    write_results(results, **changed)
+    report = build(results, tmp_path / "out", jobs=1)
+    # appendix.tex is the same (the captions' token counts did not change); its PDF includes new figures
+    assert sorted(report.rendered) == ["appendix.pdf", "comparison", "expert_counts_topk2", "layers_topk2",
+                                       "macros"]
+    again = build(results, tmp_path / "out", jobs=1, force=True)
+    assert len(again.rendered) == len(FIGURES) + 4 and not again.unchanged
+
+
+def test_builds_are_byte_identical_across_folders_and_job_counts(built, tmp_path):
+    results, out, _ = built
+    build(results, tmp_path / "two", jobs=2)
+    first, second = outputs(out), outputs(tmp_path / "two")
+    first.pop("figkit.d"), second.pop("figkit.d")  # names its own folder
+    assert first == second
+
+
+def test_the_depfile_names_every_source(built):
+    results, out, _ = built
+    targets, sources = (out / "figkit.d").read_text().split(": ")
+    assert f"{out}/appendix.tex" in targets.split() and f"{out}/figures/layers_topk2.pdf" in targets.split()
+    sources = sources.split()
+    assert sources[0] == str(results)
+    assert any(s.endswith("paper.mplstyle") for s in sources) and any(s.endswith("table.tex") for s in sources)
+
+
+def test_only_selects_jobs_and_unknown_names_are_refused(tmp_path):
+    results = write_results(tmp_path / "r.json", **sections())
+    report = build(results, tmp_path / "out", only=["expert_counts_*", "macros"], jobs=1)
+    assert sorted(report.rendered) == ["expert_counts_bh-05", "expert_counts_topk2", "macros"]
+    assert not (tmp_path / "out" / "appendix.pdf").exists()
+    with pytest.raises(ValueError, match="--only 'heatmap' matches no job; jobs: comparison, macros, "):
+        build(results, tmp_path / "out", only=["heatmap"])
+
+
+def test_removed_sections_take_their_outputs_with_them(tmp_path):
+    results = write_results(tmp_path / "r.json", **sections())
+    build(results, tmp_path / "out", jobs=1, compile=False)
+    smaller = sections()
+    del smaller["routing_samples"]
+    write_results(results, **smaller)
+    build(results, tmp_path / "out", jobs=1, compile=False)
+    assert not (tmp_path / "out" / "figures" / "routing_heatmap_bh-05_layer0.pdf").exists()
+    assert "routing_heatmap" not in (tmp_path / "out" / "appendix.tex").read_text()
+
+
+def cli(*args, cwd=None, env=None):
+    return subprocess.run([sys.executable, "-m", "figkit", *map(str, args)], capture_output=True, text=True,
+                          cwd=cwd, env=env)
+
+
+def test_a_bad_file_stops_the_build_before_anything_is_written(tmp_path):
+    bad = tmp_path / "bad.json"
+    text = write_results(bad, **sections()).read_text()
+    bad.write_text(text.replace('"ppl": 17.0', '"ppl": "17.4"'))
+    run = cli("build", bad, "-o", tmp_path / "out")
+    assert run.returncode == 2
+    assert run.stderr == f'figkit build: {bad}: metrics.topk2.ppl: expected a number, got "17.4"\n'
+    assert not (tmp_path / "out").exists()
+    for args, message in ((["build", tmp_path / "missing.json"], "missing.json: No such file or directory"),
+                          (["build", bad, "--style", "poster"], "unknown figkit style 'poster'"),
+                          (["build", bad, "--jobs", "0"], "--jobs must be at least 1")):
+        run = cli(*args, "-o", tmp_path / "out")
+        assert run.returncode == 2 and message in run.stderr and "Traceback" not in run.stderr
+    assert not (tmp_path / "out").exists()
+
+
+def test_a_failing_job_is_named_and_the_others_finish(tmp_path):
+    """A broken template of the paper repo fails its job; other and earlier outputs stay intact."""
+    results = write_results(tmp_path / "r.json", **sections())
+    run = cli("build", results, "-o", "out", "--no-compile", cwd=tmp_path)
+    assert run.returncode == 0, run.stderr
+    earlier = (tmp_path / "out" / "tables" / "comparison.md").read_bytes()
+    (tmp_path / "templates").mkdir()
+    (tmp_path / "templates" / "table.md").write_text("\\VAR{ no_such_value }\n")
+    changed = sections()
+    changed["metrics"]["topk2"]["ppl"] = 16.0
+    changed["expert_counts"][0]["values"] = np.full(400, 3)
+    write_results(results, **changed)
+    run = cli("build", results, "-o", "out", "--no-compile", "-j", "2", cwd=tmp_path)
+    assert run.returncode == 1
+    assert run.stderr == "figkit build: comparison failed: UndefinedError: 'no_such_value' is undefined\n"
+    assert (tmp_path / "out" / "tables" / "comparison.md").read_bytes() == earlier
+    assert "16.00" in (tmp_path / "out" / "macros.tex").read_text()  # the other jobs ran
+    (tmp_path / "templates" / "table.md").unlink()
+    run = cli("build", results, "-o", "out", "--no-compile", "-v", cwd=tmp_path)
+    assert run.returncode == 0 and "figkit: comparison: written" in run.stderr  # retried, not marked done
+
+
+def test_hostile_strings_compile_and_show_literally(tmp_path):
+    results = write_results(tmp_path / "r.json", **sections(title=HOSTILE, label="BH " + HOSTILE))
+    report = build(results, tmp_path / "out", jobs=1)
+    assert report.ok, report.failed
+    text = pdf_text(tmp_path / "out" / "appendix.pdf")
+    flat = " ".join(text.split())
+    # every character as typed; only quotes are typeset as quotes
+    assert r"\input{/etc/passwd} \immediate\write18{touch pwned} 100% & _ # ~ ^ {x} $ | < > -- ‘q’" in flat
+    assert "root:" not in text and not list(tmp_path.rglob("pwned"))
+    figure = " ".join(pdf_text(tmp_path / "out" / "figures" / "expert_counts_bh-05.pdf").split())
+    assert "Experts per token: BH " + " ".join(HOSTILE.split()) in figure  # the title wraps, literally
+
+
+def test_a_latex_error_names_the_line_and_the_field(tmp_path):
+    results = write_results(tmp_path / "r.json", **sections(label="BH $\\frac{1}$"))
+    report = build(results, tmp_path / "out", jobs=1)
+    message = report.failed["appendix.pdf"]
+    assert re.match(r"\w+\.tex:\d+: .+ \(from methods\[1\]\.label 'BH \$\\\\frac\{1\}\$'\)$", message), message
+    assert (tmp_path / "out" / "appendix.tex").exists() and not (tmp_path / "out" / "appendix.pdf").exists()
+
+
+def test_without_tex_the_sources_are_written_and_the_message_says_how_to_get_it(tmp_path):
+    results = write_results(tmp_path / "r.json", **sections())
+    env = os.environ | {"PATH": str(Path(sys.executable).parent)}  # python, but no latexmk or pdflatex
+    run = cli("build", results, "-o", tmp_path / "out", env=env)
+    assert run.returncode == 0 and run.stderr == f"figkit: {NO_TEX}\n"
+    assert (tmp_path / "out" / "appendix.tex").exists() and not (tmp_path / "out" / "appendix.pdf").exists()
+    run = cli("build", results, "-o", tmp_path / "out", "--require-pdf", "-q", env=env)
+    assert run.returncode == 1 and run.stderr == f"figkit build: appendix.pdf failed: {NO_TEX}\n"
+
+
+def test_help_is_fast_to_import():
+    run = subprocess.run([sys.executable, "-X", "importtime", "-m", "figkit", "build", "--help"],
+                         capture_output=True, text=True)
+    assert run.returncode == 0 and "--no-compile" in run.stdout
+    imported = {line.split("|")[-1].strip().split(".")[0] for line in run.stderr.splitlines()
+                if line.startswith("import time")}
+    assert not imported & {"matplotlib", "numpy", "jinja2", "pandas", "scipy"}

@@ -1,0 +1,75 @@
+"""The example paper end to end: real BH and top-k routing -> results.json -> figkit build -> main.pdf."""
+
+import shutil
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+from scipy.stats import false_discovery_control
+
+from figkit import build, load_results, write_results
+from figkit.latex import compile_pdf
+from tests.conftest import pdf_fonts, pdf_text
+
+EXAMPLE = Path(__file__).parent.parent / "paper_example"
+sys.path.insert(0, str(EXAMPLE))
+
+import make_results  # noqa: E402
+import simulate  # noqa: E402
+
+
+@pytest.fixture(scope="module")
+def paper(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("paper")
+    results = write_results(folder / "results.json", **make_results.results())
+    report = build(results, folder / "build")
+    assert report.ok, report.failed
+    shutil.copy(EXAMPLE / "main.tex", folder)
+    return load_results(results), folder, compile_pdf(folder / "main.tex")
+
+
+def pooled(results, method):
+    values = [np.repeat([int(k) for k in e["histogram"]], list(e["histogram"].values()))
+              for e in results["expert_counts"] if e["method"] == method]
+    return np.concatenate(values)
+
+
+def test_bh_counts_match_scipy():
+    p = np.random.default_rng(1).random((500, 64)) ** 3
+    for alpha in simulate.ALPHAS:
+        rejected = (false_discovery_control(p, axis=1) <= alpha).sum(axis=1)
+        assert np.array_equal(simulate.bh_counts(p, alpha), np.clip(rejected, simulate.MIN_K, simulate.MAX_K))
+
+
+def test_every_number_agrees_with_every_other(paper):
+    results, _, _ = paper
+    metrics = results["metrics"]
+    sweep = results["sweeps"][0]
+    for method in results["methods"]:
+        counts = pooled(results, method["id"])
+        assert counts.size == simulate.NUM_TOKENS * simulate.NUM_LAYERS
+        assert metrics[method["id"]]["avg_experts"]["mean"] == pytest.approx(counts.mean(), rel=1e-12)
+        assert metrics[method["id"]]["avg_experts"]["std"] == pytest.approx(counts.std(), rel=1e-12)
+        assert metrics[method["id"]]["compute"] == pytest.approx(100 * counts.mean() / simulate.TOP_K)
+        if method["family"] == "bh":
+            at = sweep["values"].index(method["params"]["alpha"])
+            assert sweep["avg_experts"][at] == pytest.approx(counts.mean(), rel=1e-12)
+    assert np.all(pooled(results, "topk8") == simulate.TOP_K)
+    load = next(e for e in results["expert_load"] if e["method"] == "bh05")["counts"]
+    assert sum(load) == sum(results["token_stats"]["expert_counts"])
+    for sample in results["routing_samples"]:
+        assert np.allclose(np.sum(sample["weights"], axis=1), 1, atol=1e-3)
+
+
+def test_the_paper_quotes_the_numbers_of_the_results_file(paper):
+    results, folder, pdf = paper
+    text = " ".join(pdf_text(pdf).split())
+    bh05 = pooled(results, "bh05")
+    assert f"BH at α = 0.05 selects {bh05.mean():.2f} ± {bh05.std():.2f} experts per token" in text
+    assert f"{100 * bh05.mean() / 8:.2f} % of the compute of top-8" in text
+    assert text.count(f"{bh05.mean():.2f} ± {bh05.std():.2f}") == 2  # the abstract and the table
+    assert "Figure 4: Experts selected against token frequency" in text
+    assert all(kind != "Type 3" for _, kind, _ in pdf_fonts(pdf))
+    appendix = " ".join(pdf_text(folder / "build" / "appendix.pdf").split())
+    assert f"BH (α = 0.05): experts selected per token (16 layers pooled; {bh05.size:,} tokens)." in appendix

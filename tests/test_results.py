@@ -1,0 +1,178 @@
+"""The results file: strict loading with field paths, the JSON Schema, writing from Python objects."""
+
+import copy
+import gzip
+import json
+import subprocess
+import sys
+
+import jsonschema
+import numpy as np
+import pytest
+import torch
+
+from figkit import load_results, write_results
+from figkit.results import count_histogram, schema, validate
+
+
+def minimal():
+    """A small valid file with every section, as Python data."""
+    return {
+        "schema_version": 1,
+        "title": "Adaptive routing",
+        "model": {"name": "m", "num_layers": 4, "num_experts": 8, "top_k": 2},
+        "methods": [{"id": "topk2", "label": "Top-2", "family": "topk", "params": {"k": 2}, "baseline": True},
+                    {"id": "bh05", "label": "BH ($\\alpha$=0.05)", "family": "bh", "params": {"alpha": 0.05}}],
+        "metric_info": {"perplexity": {"label": "PPL", "better": "lower"}, "avg_experts": {"label": "Experts"}},
+        "metrics": {"topk2": {"perplexity": 16.98, "avg_experts": 2.0},
+                    "bh05": {"perplexity": {"mean": 17.4, "std": 0.2}, "avg_experts": None}},
+        "expert_counts": [{"method": "bh05", "layer": None, "values": [4, 5, 3, 6]},
+                          {"method": "bh05", "layer": 0, "histogram": {"1": 120, "2": 800, "3": 2210}}],
+        "sweeps": [{"method_family": "bh", "param": "alpha", "values": [0.01, 0.05], "avg_experts": [3.2, 4.5],
+                    "std_experts": [0.5, 0.8], "baseline_k": 2}],
+        "expert_load": [{"method": "topk2", "layer": 3, "counts": [5, 0, 3, 1, 1, 2, 2, 2]}],
+        "routing_samples": [{"method": "bh05", "layer": 0, "tokens": ["The", " cat"], "token_ids": [510, 5347],
+                             "weights": [[0.0, 0.31], [0.12, 0.0]], "expert_indices": [2, 5]}],
+        "token_stats": {"method": "bh05", "token_ids": [510, 5347], "expert_counts": [3, 6],
+                        "token_frequency": [0.021, 0.0001]},
+    }
+
+
+def load_text(tmp_path, text, name="r.json"):
+    path = tmp_path / name
+    path.write_text(text)
+    return load_results(path)
+
+
+def test_a_valid_file_loads_as_written(tmp_path):
+    data = minimal()
+    assert load_text(tmp_path, json.dumps(data)) == data
+
+
+def test_gzip_files_load(tmp_path):
+    path = tmp_path / "r.json.gz"
+    path.write_bytes(gzip.compress(json.dumps(minimal()).encode()))
+    assert load_results(path) == minimal()
+
+
+def edit(path, value):
+    """A copy of the minimal file with the field at ``path`` (a tuple of keys) set to ``value``."""
+    data = copy.deepcopy(minimal())
+    target = data
+    for key in path[:-1]:
+        target = target[key]
+    target[path[-1]] = value
+    return data
+
+
+BAD = [
+    (("metrics", "bh05", "perplexity"), "17.4", 'metrics.bh05.perplexity: expected a number, got "17.4"'),
+    (("metrics", "topk2", "perplexity"), float("nan"), "metrics.topk2.perplexity: expected a finite number, got NaN"),
+    (("expert_load", 0, "counts", 2), float("inf"), "expert_load[0].counts[2]: expected a finite number, got Infinity"),
+    (("metrics", "bh05", "perplexity", "std"), -0.1, "metrics.bh05.perplexity.std: must be at least 0, got -0.1"),
+    (("expert_counts", 0, "method"), "bh5", 'expert_counts[0].method: unknown method "bh5"; declared methods: topk2, bh05'),
+    (("routing_samples", 0, "method"), "x", 'routing_samples[0].method: unknown method "x"'),
+    (("expert_counts", 0, "values", 1), -1, "expert_counts[0].values[1]: must be at least 0, got -1"),
+    (("expert_counts", 0, "values", 1), 2.5, "expert_counts[0].values[1]: expected an integer, got 2.5"),
+    (("expert_counts", 0, "values", 1), True, "expert_counts[0].values[1]: expected an integer, got true"),
+    (("expert_counts", 0, "values", 1), 9, "expert_counts[0].values[1]: must be at most 8, got 9"),
+    (("expert_counts", 1, "histogram", "2"), -5, "expert_counts[1].histogram.2: must be at least 0, got -5"),
+    (("expert_counts", 1, "histogram"), {"two": 3}, 'expert_counts[1].histogram.two: keys are numbers of experts'),
+    (("expert_counts", 1, "layer"), 4, "expert_counts[1].layer: must be at most 3, got 4"),
+    (("expert_counts", 1, "layer"), None, "expert_counts[1]: a second entry for method 'bh05', layer None"),
+    (("sweeps", 0, "avg_experts"), [3.2], "sweeps[0].avg_experts: has 1 entries but sweeps[0].values has 2"),
+    (("sweeps", 0, "values", 1), 1.5, "sweeps[0].values[1]: must be between 0 and 1 (exclusive), got 1.5"),
+    (("sweeps", 0, "param"), "k", 'sweeps[0].param: figkit plots sweeps over "alpha" only, got "k"'),
+    (("token_stats", "expert_counts"), [3], "token_stats.expert_counts: has 1 entries but token_stats.token_ids has 2"),
+    (("token_stats", "token_frequency", 0), 0, "token_stats.token_frequency[0]: must be in (0, 1], got 0"),
+    (("routing_samples", 0, "weights", 1), [0.1], "routing_samples[0].weights[1]: has 1 entries but "
+                                                   "routing_samples[0].weights[0] has 2"),
+    (("routing_samples", 0, "tokens", 1), 7, "routing_samples[0].tokens[1]: expected a string, got 7"),
+    (("expert_load", 0, "counts"), [1, 2], "expert_load[0].counts: has 2 entries but model.num_experts has 8"),
+    (("expert_load", 0, "counts"), [0] * 8, "expert_load[0].counts: all zero"),
+    (("model", "num_expert"), 8, "model.num_expert: unknown field; expected one of name, num_experts"),
+    (("methods", 1, "id"), "topk2", 'methods[1].id: "topk2" is already the id of methods[0]'),
+    (("methods", 1, "label"), "Top-2", 'methods[1].label: "Top-2" is already the label of methods[0]'),
+    (("methods", 1, "id"), "bh 05", 'methods[1].id: a method id "bh 05" may use only letters'),
+    (("metric_info", "perplexity", "better"), "less", 'metric_info.perplexity.better: expected "lower" or "higher"'),
+    (("metrics", "bh05", "bleu"), 1.0, 'metrics.bh05.bleu: metric "bleu" is not described in metric_info'),
+    (("schema_version",), 2, "schema_version: 2 is not supported; this figkit reads version 1"),
+    (("methods",), [], "methods: must not be empty"),
+]
+
+
+@pytest.mark.parametrize("path, value, message", BAD, ids=[m.split(":")[0] for _, _, m in BAD])
+def test_every_bad_field_is_named(tmp_path, path, value, message):
+    text = json.dumps(edit(path, value))  # NaN and Infinity are written as JSON's non-standard tokens
+    with pytest.raises(ValueError) as error:
+        load_text(tmp_path, text)
+    assert str(error.value).startswith(message)
+
+
+def test_missing_and_duplicated_fields(tmp_path):
+    data = minimal()
+    del data["schema_version"]
+    with pytest.raises(ValueError, match="^schema_version: missing; this figkit reads schema_version 1"):
+        load_text(tmp_path, json.dumps(data))
+    text = json.dumps(minimal()).replace('"perplexity": 16.98', '"perplexity": 16.98, "perplexity": 17')
+    with pytest.raises(ValueError, match=r"^metrics\.topk2\.perplexity: given twice"):
+        load_text(tmp_path, text)
+    with pytest.raises(ValueError, match="not valid JSON: Expecting ',' delimiter at line 1"):
+        load_text(tmp_path, '{"schema_version": 1 "methods": []}')
+
+
+def test_the_json_schema_agrees(tmp_path):
+    """The shipped schema accepts the valid file and rejects what it can express of the bad ones."""
+    checker = jsonschema.Draft202012Validator(json.loads(schema()))
+    jsonschema.Draft202012Validator.check_schema(checker.schema)
+    assert not list(checker.iter_errors(minimal()))
+    expressible = [case for case in BAD if not any(word in case[2] for word in (
+        "unknown method", "has 1 entries", "has 2 entries", "at most", "second entry", "already", "all zero",
+        "described", "NaN", "Infinity"))]
+    for path, value, message in expressible:
+        assert list(checker.iter_errors(edit(path, value))), message
+
+
+def test_figkit_schema_prints_the_schema():
+    out = subprocess.run([sys.executable, "-m", "figkit", "schema"], capture_output=True, text=True, check=True)
+    assert json.loads(out.stdout)["properties"]["schema_version"] == {"const": 1}
+
+
+def test_write_results_converts_arrays_tensors_and_counts(tmp_path):
+    counts = np.random.default_rng(0).integers(1, 9, size=1000)
+    path = write_results(
+        tmp_path / "r.json", methods=[{"id": "bh05"}], model={"num_experts": 8},
+        metrics={"bh05": {"ppl": np.float32(17.5), "k": torch.tensor(4.25)}},
+        expert_counts=[{"method": "bh05", "layer": 0, "values": torch.from_numpy(counts)}],
+        expert_load=[{"method": "bh05", "counts": np.bincount(counts, minlength=9)[1:]}])
+    loaded = load_results(path)
+    assert loaded["metrics"]["bh05"] == {"ppl": 17.5, "k": 4.25}
+    values, tokens = np.unique(counts, return_counts=True)
+    assert loaded["expert_counts"][0]["histogram"] == {str(v): int(n) for v, n in zip(values, tokens)}
+    assert count_histogram(loaded["expert_counts"][0]) == dict(zip(values.tolist(), tokens.tolist()))
+    raw = load_results(write_results(tmp_path / "raw.json", raw_counts=True, methods=[{"id": "bh05"}],
+                                     expert_counts=[{"method": "bh05", "values": counts}]))
+    assert raw["expert_counts"][0]["values"] == counts.tolist()
+    assert count_histogram(raw["expert_counts"][0]) == count_histogram(loaded["expert_counts"][0])
+
+
+def test_written_files_are_stable_and_diff_well(tmp_path):
+    data = minimal()
+    del data["schema_version"]
+    first = write_results(tmp_path / "a.json", **data).read_bytes()
+    shuffled = dict(reversed(list(data.items())))
+    assert write_results(tmp_path / "b.json", **shuffled).read_bytes() == first
+    text = first.decode()
+    assert text.startswith('{\n  "schema_version": 1,\n  "title"')
+    assert '"token_ids": [510, 5347],' in text  # numbers stay on one line
+    gz = write_results(tmp_path / "a.json.gz", **data)
+    assert gz.read_bytes() == write_results(tmp_path / "b.json.gz", **data).read_bytes()
+    assert gzip.decompress(gz.read_bytes()) == first
+
+
+def test_write_results_refuses_bad_data_and_writes_nothing(tmp_path):
+    with pytest.raises(ValueError, match=r"^metrics\.bh05\.ppl: expected a finite number, got nan"):
+        write_results(tmp_path / "r.json", methods=[{"id": "bh05"}], metrics={"bh05": {"ppl": np.nan}})
+    with pytest.raises(TypeError, match="metrics.bh05.ppl: cannot write a set"):
+        write_results(tmp_path / "r.json", methods=[{"id": "bh05"}], metrics={"bh05": {"ppl": {1}}})
+    assert list(tmp_path.iterdir()) == []
