@@ -131,7 +131,8 @@ def main():
     for name, seconds in rows:
         print(f"| {name} | {seconds:.2f} | {direct / seconds:.1f}× |")
 
-    print("\n| large results file | file (MB) | json.load (s) | load_results (s) | cold build, no LaTeX (s) | no-op (s) |")
+    print("\n| large results file | file (MB) | json.load (s) | load_results (s) | cold build, no LaTeX (s) "
+          "| no-op (s) |")
     print("|---|---:|---:|---:|---:|---:|")
     for name, (data, raw) in large_files().items():
         path = OUT / f"{name.split(',')[0].replace(' ', '_')}.json"

@@ -18,6 +18,7 @@ import shutil
 import sys
 import time
 import traceback
+from array import array
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import dataclass, field
 from importlib.util import find_spec
@@ -32,6 +33,7 @@ MANIFEST = ".figkit/manifest.json"
 LATEX_DIR = ".figkit/latex"  # the appendix's auxiliary files
 DEPFILE = "figkit.d"
 APPENDIX = "appendix"
+PDF = "appendix.pdf"
 TEMPLATES = ("table.tex", "table.md", "macros.tex", "appendix.tex", "figure.tex")
 DEPENDENCIES = ("matplotlib", "numpy", "scipy", "jinja2", "pandas")
 NO_TEX = ("no TeX engine found, so appendix.pdf was not made (the .tex files are written). Install TeX Live "
@@ -47,8 +49,11 @@ SECTIONS = (
     ("routing_heatmap", "Routing weights"),
     ("token_complexity", "Token rarity and experts"),
 )
-# Job kinds that are figures (the others are table, macros and appendix).
-FIGURES = ("expert_counts", "layers", "alpha_sensitivity", "expert_load", "routing_heatmap", "token_complexity")
+# Job kinds that are figures, and the figkit.plots module drawing each (the others: table, macros, appendix).
+PLOT_MODULES = {
+    "expert_counts": "distribution", "layers": "layers", "alpha_sensitivity": "sensitivity",
+    "expert_load": "utilization", "routing_heatmap": "heatmap", "token_complexity": "complexity",
+}
 
 
 @dataclass(frozen=True)
@@ -109,7 +114,7 @@ def build(results_path, out_dir="build", style=("paper",), *, jobs=None, only=No
     figure_key = digest("\n".join([code, *styles, *(file_digest(s) for s in sheets)]).encode())
     text_key = digest("\n".join([code, *(f"{n}:{file_digest(p)}" for n, p in templates.items())]).encode())
     manifest = {} if force else _read_manifest(out_dir)
-    keys = {job.name: _job_key(job, figure_key if job.kind in FIGURES else text_key) for job in planned}
+    keys = {job.name: _job_key(job, figure_key if job.kind in PLOT_MODULES else text_key) for job in planned}
     stale = []
     for job in selected:
         if _up_to_date(out_dir, manifest.get(job.name), keys[job.name]):
@@ -118,23 +123,21 @@ def build(results_path, out_dir="build", style=("paper",), *, jobs=None, only=No
         else:
             stale.append(job)
 
-    if stale:
-        options = {"styles": styles, "debug": debug}
-        for job, outcome in _run(stale, out_dir, options, jobs):
-            if isinstance(outcome, str):
-                report.failed[job.name] = outcome
-                manifest.pop(job.name, None)
-                progress.step(job.name, f"FAILED: {outcome}")
-            else:
-                report.rendered.append(job.name)
-                manifest[job.name] = {"key": keys[job.name], "outputs": outcome}
-                progress.step(job.name, "written")
-        _prune(out_dir, manifest, planned)
-        _write_manifest(out_dir, manifest)
+    for job, outcome in _run(stale, out_dir, {"styles": styles, "debug": debug}, jobs):
+        if isinstance(outcome, str):
+            report.failed[job.name] = outcome
+            manifest.pop(job.name, None)
+            progress.step(job.name, f"FAILED: {outcome}")
+        else:
+            report.rendered.append(job.name)
+            manifest[job.name] = {"key": keys[job.name], "outputs": outcome}
+            progress.step(job.name, "written")
+    _prune(out_dir, manifest, planned)
+    _write_manifest(out_dir, manifest)  # only if it changed: a no-op build writes nothing
 
     if compiling and APPENDIX not in report.failed:
         status = _compile(out_dir, planned, results, manifest, force, require_pdf, report)
-        progress.step("appendix.pdf", status)
+        progress.step(PDF, status)
     _write_depfile(out_dir, planned, results_path, sheets, templates)
     progress.done(report, time.perf_counter() - started)
     return report
@@ -161,24 +164,24 @@ def plan(results):
         add("macros", "macros", ("macros.tex",), {"metrics": {m: row for m, row in metrics.items() if row}})
 
     by_method = {}
-    for i, entry in enumerate(results.get("expert_counts", [])):
-        by_method.setdefault(entry["method"], []).append((i, entry))
+    for entry in results.get("expert_counts", []):
+        by_method.setdefault(entry["method"], []).append(entry)
     for method, entries in by_method.items():
-        pooled = [(i, e) for i, e in entries if e.get("layer") is None]
-        layered = sorted(((i, e) for i, e in entries if e.get("layer") is not None), key=lambda ie: ie[1]["layer"])
+        pooled = [e for e in entries if e.get("layer") is None]
+        layered = sorted((e for e in entries if e.get("layer") is not None), key=lambda e: e["layer"])
         if pooled:
-            hist = count_histogram(pooled[0][1])
+            hist = count_histogram(pooled[0])
             scope = "all layers pooled"
         else:
-            hist = _sum_histograms(count_histogram(e) for _, e in layered)
-            scope = "layer " + str(layered[0][1]["layer"]) if len(layered) == 1 else f"{len(layered)} layers pooled"
+            hist = _sum_histograms(count_histogram(e) for e in layered)
+            scope = f"layer {layered[0]['layer']}" if len(layered) == 1 else f"{len(layered)} layers pooled"
         add("expert_counts", f"expert_counts_{method}", figure,
             {"expert_counts": hist, "method_name": label[method]},
             ("", label[method], f": experts selected per token ({scope}; {sum(hist.values()):,} tokens)."))
         if len(layered) > 1:
-            hists = [count_histogram(e) for _, e in layered]
+            hists = [count_histogram(e) for e in layered]
             add("layers", f"layers_{method}", figure,
-                {"layer_expert_counts": hists, "layer_names": [str(e["layer"]) for _, e in layered]},
+                {"layer_expert_counts": hists, "layer_names": [str(e["layer"]) for e in layered]},
                 ("", label[method], f": experts selected per token in each layer "
                  f"({sum(sum(h.values()) for h in hists):,} tokens over {len(hists)} layers)."))
 
@@ -321,8 +324,32 @@ def _code_digest():
 
 
 def _job_key(job, environment):
-    text = json.dumps([job.kind, job.outputs, job.data, job.caption], sort_keys=True, separators=(",", ":"))
-    return hashlib.sha256(environment.encode() + text.encode()).hexdigest()
+    h = hashlib.sha256(environment.encode())
+    _fingerprint(h, [job.kind, job.outputs, job.data, job.caption])
+    return h.hexdigest()
+
+
+def _fingerprint(h, value):
+    """Feed ``value`` to the hash ``h``; lists of numbers go in as machine arrays (a million in ~20 ms)."""
+    if isinstance(value, dict):
+        h.update(b"{")
+        for key in sorted(value, key=str):
+            h.update(json.dumps(str(key)).encode() + b":")
+            _fingerprint(h, value[key])
+        h.update(b"}")
+    elif isinstance(value, (list, tuple)):
+        for code in "qd":  # 64-bit integers, else doubles
+            try:
+                h.update(code.encode() + array(code, value).tobytes())
+                return
+            except (TypeError, OverflowError):
+                pass
+        h.update(b"[")
+        for item in value:
+            _fingerprint(h, item)
+        h.update(b"]")
+    else:
+        h.update(json.dumps(value).encode() + b",")
 
 
 def _read_manifest(out_dir):
@@ -346,7 +373,7 @@ def _up_to_date(out_dir, entry, key):
 
 def _prune(out_dir, manifest, planned):
     """Delete the outputs of jobs the results file no longer has (only files figkit made)."""
-    current = {job.name for job in planned}
+    current = {job.name for job in planned} | {PDF}
     for name in [n for n in manifest if n not in current]:
         for path in manifest.pop(name)["outputs"]:
             (out_dir / path).unlink(missing_ok=True)
@@ -401,17 +428,17 @@ def run_job(job, out_dir, options):
 
 def _compile(out_dir, planned, results, manifest, force, require_pdf, report):
     """Compile appendix.tex into appendix.pdf unless nothing it includes changed; return a status."""
-    pdf = out_dir / "appendix.pdf"
+    pdf = out_dir / PDF
     inputs = [output for job in planned for output in job.outputs]
     key = digest(json.dumps([[p, file_digest(out_dir / p)] for p in inputs]).encode())
-    entry = manifest.get("appendix.pdf")
-    if not force and entry and entry["key"] == key and file_digest(pdf) == entry["outputs"].get("appendix.pdf"):
+    entry = manifest.get(PDF)
+    if not force and entry and entry["key"] == key and file_digest(pdf) == entry["outputs"].get(PDF):
         report.pdf = pdf
-        report.unchanged.append("appendix.pdf")
+        report.unchanged.append(PDF)
         return "up to date"
     if not (shutil.which("latexmk") and shutil.which("pdflatex")):
         if require_pdf:
-            report.failed["appendix.pdf"] = NO_TEX
+            report.failed[PDF] = NO_TEX
         else:
             report.notes.append(NO_TEX)
         return NO_TEX
@@ -422,14 +449,14 @@ def _compile(out_dir, planned, results, manifest, force, require_pdf, report):
     try:
         made = compile_pdf(out_dir / "appendix.tex", outdir=LATEX_DIR)
     except RuntimeError as error:
-        report.failed["appendix.pdf"] = _explain(str(error), out_dir, results)
-        manifest.pop("appendix.pdf", None)
+        report.failed[PDF] = _explain(str(error), out_dir, results)
+        manifest.pop(PDF, None)
         _write_manifest(out_dir, manifest)
-        return report.failed["appendix.pdf"]
+        return report.failed[PDF]
     write_if_changed(pdf, made.read_bytes())
     report.pdf = pdf
-    report.rendered.append("appendix.pdf")
-    manifest["appendix.pdf"] = {"key": key, "outputs": {"appendix.pdf": file_digest(pdf)}}
+    report.rendered.append(PDF)
+    manifest[PDF] = {"key": key, "outputs": {PDF: file_digest(pdf)}}
     _write_manifest(out_dir, manifest)
     return "compiled"
 

@@ -6,13 +6,10 @@ matplotlib and Jinja, which the planning stage never does.
 
 from importlib import import_module
 
+from figkit.build import PLOT_MODULES
 from figkit.files import write_if_changed
 from figkit.latex import Raw, escape_label, escape_text, render, tex_path
 
-PLOT_MODULES = {
-    "expert_counts": "distribution", "layers": "layers", "alpha_sensitivity": "sensitivity",
-    "expert_load": "utilization", "routing_heatmap": "heatmap", "token_complexity": "complexity",
-}
 # Figures in the appendix keep their printed size unless they are wider than the text.
 FIGURE_WIDTH = Raw(r"\figkitmaxwidth")
 

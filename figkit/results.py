@@ -66,11 +66,11 @@ def write_results(path, *, raw_counts=False, **sections):
     unless ``raw_counts`` is true. A ``.gz`` suffix writes gzip. Returns the path.
     """
     results = {"schema_version": SCHEMA_VERSIONS[-1]} | {name: _plain(value, name) for name, value in sections.items()}
-    if not raw_counts:
-        for entry in results.get("expert_counts") or []:
-            if isinstance(entry, dict) and "values" in entry:
-                entry["histogram"] = {str(k): n for k, n in sorted(_counter(entry.pop("values")).items())}
     validate(results)
+    if not raw_counts:
+        for entry in results.get("expert_counts", []):
+            if "values" in entry:
+                entry["histogram"] = {str(k): n for k, n in sorted(Counter(entry.pop("values")).items())}
     text = (_dump(_ordered(results)) + "\n").encode()
     path = Path(path)
     if path.suffix == ".gz":
@@ -83,11 +83,7 @@ def count_histogram(entry):
     """``{experts: tokens}`` (int keys, ascending) of a validated ``expert_counts`` entry."""
     if "histogram" in entry:
         return {int(k): n for k, n in sorted(entry["histogram"].items(), key=lambda item: int(item[0]))}
-    return dict(sorted(_counter(entry["values"]).items()))
-
-
-def _counter(values):
-    return Counter(int(v) for v in values)
+    return dict(sorted(Counter(entry["values"]).items()))
 
 
 # --- validation ------------------------------------------------------------------------------
@@ -340,7 +336,8 @@ def _expert_counts(entries, methods, model):
         method = _declared(entry["method"], f"{path}.method", methods)
         layer = _layer(entry, path, model)
         if (method, layer) in seen:
-            _fail(path, f"a second entry for method {method!r}, layer {layer}; the first is expert_counts[{seen[method, layer]}]")
+            _fail(path, f"a second entry for method {method!r}, layer {layer}; "
+                  f"the first is expert_counts[{seen[method, layer]}]")
         seen[method, layer] = i
         if ("values" in entry) == ("histogram" in entry):
             _fail(path, "give either values (one count per token) or histogram ({experts: tokens}), not both")

@@ -85,7 +85,7 @@ def test_tables_and_macros_print_the_numbers(built):
     shown = f"{bh.mean():.2f} $\\pm$ {bh.std():.2f}"
     table = (out / "tables" / "comparison.tex").read_text()
     assert "Method & PPL & Experts \\\\" in table
-    assert f"Top{{-}}2 & \\textbf{{17.00}} & \\textbf{{2.00 $\\pm$ 0.00}} \\\\" in table
+    assert "Top{-}2 & \\textbf{17.00} & \\textbf{2.00 $\\pm$ 0.00} \\\\" in table
     assert f"BH ($\\alpha$=0.05) & 17.46 & {shown} \\\\" in table
     assert "Bold: the best value of a column (lower is better for PPL, Experts)" in table
     assert "| Top-2 | **17.00** | **2.00 ± 0.00** |" in (out / "tables" / "comparison.md").read_text()
@@ -250,3 +250,13 @@ def test_help_is_fast_to_import():
     imported = {line.split("|")[-1].strip().split(".")[0] for line in run.stderr.splitlines()
                 if line.startswith("import time")}
     assert not imported & {"matplotlib", "numpy", "jinja2", "pandas", "scipy"}
+
+
+def test_output_names_are_safe_stable_and_unique():
+    from figkit.build import plan
+
+    results = {"schema_version": 1, "methods": [{"id": "a:b"}, {"id": "a+b"}, {"id": "A:B"}],
+               "expert_counts": [{"method": m, "histogram": {"2": 5}} for m in ("a:b", "a+b", "A:B")]}
+    names = [job.name for job in plan(results)]
+    assert names == ["expert_counts_a-b", "expert_counts_a-b_2", "expert_counts_A-B_3", "appendix"]
+    assert plan(results) == plan(results)

@@ -12,7 +12,7 @@ import pytest
 import torch
 
 from figkit import load_results, write_results
-from figkit.results import count_histogram, schema, validate
+from figkit.results import count_histogram, schema
 
 
 def minimal():
@@ -70,7 +70,8 @@ BAD = [
     (("metrics", "topk2", "perplexity"), float("nan"), "metrics.topk2.perplexity: expected a finite number, got NaN"),
     (("expert_load", 0, "counts", 2), float("inf"), "expert_load[0].counts[2]: expected a finite number, got Infinity"),
     (("metrics", "bh05", "perplexity", "std"), -0.1, "metrics.bh05.perplexity.std: must be at least 0, got -0.1"),
-    (("expert_counts", 0, "method"), "bh5", 'expert_counts[0].method: unknown method "bh5"; declared methods: topk2, bh05'),
+    (("expert_counts", 0, "method"), "bh5",
+     'expert_counts[0].method: unknown method "bh5"; declared methods: topk2, bh05'),
     (("routing_samples", 0, "method"), "x", 'routing_samples[0].method: unknown method "x"'),
     (("expert_counts", 0, "values", 1), -1, "expert_counts[0].values[1]: must be at least 0, got -1"),
     (("expert_counts", 0, "values", 1), 2.5, "expert_counts[0].values[1]: expected an integer, got 2.5"),

@@ -3,8 +3,8 @@
 from dataclasses import dataclass
 
 from figkit.arrays import count_histogram, probability
-from figkit.plots._figure import (HEADROOM, NEUTRAL, leave_headroom, line_width, mathtext_label, number, palette, render,
-                                  stats_box)
+from figkit.plots._figure import (HEADROOM, NEUTRAL, leave_headroom, line_width, mathtext_label, number, palette,
+                                  render, stats_box)
 from figkit.stats import CountHistogram, count_kde
 
 # Beyond this many distinct counts, label ticks with a locator instead of one per bar.
