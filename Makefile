@@ -28,6 +28,8 @@ test: $(VENV)/.installed-test
 
 benchmark: $(VENV)/.installed-test
 	MPLBACKEND=Agg $(BIN)/python benchmarks/bench_plots.py
+	MPLBACKEND=Agg $(BIN)/python benchmarks/bench_tables.py
+	MPLBACKEND=Agg $(BIN)/python benchmarks/bench_build.py
 
 gallery: $(VENV)/.installed
 	$(BIN)/python docs/make_gallery.py
