@@ -123,6 +123,8 @@ def build(results_path, out_dir="build", style=("paper",), *, jobs=None, only=No
         else:
             stale.append(job)
 
+    if stale:
+        _remove_leftovers(out_dir)
     for job, outcome in _run(stale, out_dir, {"styles": styles, "debug": debug}, jobs):
         if isinstance(outcome, str):
             report.failed[job.name] = outcome
@@ -377,6 +379,13 @@ def _prune(out_dir, manifest, planned):
     for name in [n for n in manifest if n not in current]:
         for path in manifest.pop(name)["outputs"]:
             (out_dir / path).unlink(missing_ok=True)
+
+
+def _remove_leftovers(out_dir):
+    """Delete the temporary files of a build that was killed while writing."""
+    for folder in (out_dir, out_dir / "figures", out_dir / "tables", out_dir / ".figkit"):
+        for path in folder.glob(".*.tmp"):
+            path.unlink(missing_ok=True)
 
 
 def _template_files():

@@ -60,7 +60,7 @@ def _macros(job):
     return {job.outputs[0]: number_macros(job.data["metrics"]).encode()}
 
 
-def caption(parts):
+def _caption(parts):
     """A caption from (text, label, text): the text shown literally, the label with its safe maths."""
     before, label, after = parts
     return Raw(escape_text(before) + escape_label(label) + escape_text(after))
@@ -71,7 +71,7 @@ def _appendix(job):
     sections = [{
         "title": section["title"],
         "tables": [tex_path(path) for path in section["tables"]],
-        "figures": [{"path": tex_path(figure["path"]), "caption": caption(figure["caption"]),
+        "figures": [{"path": tex_path(figure["path"]), "caption": _caption(figure["caption"]),
                      "label": Raw(figure["label"])} for figure in section["figures"]],
     } for section in data["sections"]]
     tex = render("appendix.tex", title=Raw(escape_label(data["title"])), sections=sections,

@@ -5,6 +5,7 @@ import os
 import re
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import numpy as np
@@ -228,6 +229,7 @@ def test_hostile_strings_compile_and_show_literally(tmp_path):
 def test_a_latex_error_names_the_line_and_the_field(tmp_path):
     results = write_results(tmp_path / "r.json", **sections(label="BH $\\frac{1}$"))
     report = build(results, tmp_path / "out", jobs=1)
+    assert list(report.failed) == ["appendix.pdf"]  # the figures drew the broken maths literally
     message = report.failed["appendix.pdf"]
     assert re.match(r"\w+\.tex:\d+: .+ \(from methods\[1\]\.label 'BH \$\\\\frac\{1\}\$'\)$", message), message
     assert (tmp_path / "out" / "appendix.tex").exists() and not (tmp_path / "out" / "appendix.pdf").exists()
@@ -260,3 +262,19 @@ def test_output_names_are_safe_stable_and_unique():
     names = [job.name for job in plan(results)]
     assert names == ["expert_counts_a-b", "expert_counts_a-b_2", "expert_counts_A-B_3", "appendix"]
     assert plan(results) == plan(results)
+
+
+def test_a_killed_build_leaves_complete_files(tmp_path):
+    results = write_results(tmp_path / "r.json", **sections())
+    build(results, tmp_path / "out", jobs=1, compile=False)
+    changed = sections(seed=1)
+    write_results(results, **changed)
+    process = subprocess.Popen([sys.executable, "-m", "figkit", "build", str(results), "-o", str(tmp_path / "out"),
+                                "-j", "1", "--no-compile"])
+    time.sleep(1.5)  # somewhere in the middle of the figures
+    process.kill()
+    process.wait()
+    for pdf in (tmp_path / "out" / "figures").glob("*.pdf"):
+        assert pdf.read_bytes().rstrip().endswith(b"%%EOF"), pdf.name
+    assert build(results, tmp_path / "out", jobs=1, compile=False).ok
+    assert not list((tmp_path / "out").rglob("*.tmp"))
