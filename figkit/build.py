@@ -171,17 +171,17 @@ def plan(results):
     for method, entries in by_method.items():
         pooled = [e for e in entries if e.get("layer") is None]
         layered = sorted((e for e in entries if e.get("layer") is not None), key=lambda e: e["layer"])
+        hists = [count_histogram(e) for e in layered]
         if pooled:
             hist = count_histogram(pooled[0])
             scope = "all layers pooled"
         else:
-            hist = _sum_histograms(count_histogram(e) for e in layered)
+            hist = _sum_histograms(hists)
             scope = f"layer {layered[0]['layer']}" if len(layered) == 1 else f"{len(layered)} layers pooled"
         add("expert_counts", f"expert_counts_{method}", figure,
             {"expert_counts": hist, "method_name": label[method]},
             ("", label[method], f": experts selected per token ({scope}; {sum(hist.values()):,} tokens)."))
         if len(layered) > 1:
-            hists = [count_histogram(e) for e in layered]
             add("layers", f"layers_{method}", figure,
                 {"layer_expert_counts": hists, "layer_names": [str(e["layer"]) for e in layered]},
                 ("", label[method], f": experts selected per token in each layer "

@@ -232,12 +232,10 @@ def validate(results):
     methods = _methods(results["methods"])
     metric_info = _metric_info(results.get("metric_info", {}))
     _metrics(results.get("metrics", {}), methods, metric_info)
-    _expert_counts(results.get("expert_counts", []), methods, model)
-    _sweeps(results.get("sweeps", []))
-    _expert_load(results.get("expert_load", []), methods, model)
-    _routing_samples(results.get("routing_samples", []), methods, model)
-    if "token_stats" in results:
-        _token_stats(results["token_stats"], methods, model)
+    for name, check in (("expert_counts", _expert_counts), ("sweeps", _sweeps), ("expert_load", _expert_load),
+                        ("routing_samples", _routing_samples), ("token_stats", _token_stats)):
+        if name in results:
+            check(results[name], methods, model)
 
 
 def _model(model):
@@ -326,19 +324,21 @@ def _layer(entry, path, model):
     return layer
 
 
+def _entries(entries, name):
+    """(path, entry) for each entry of a list section, which must not be empty."""
+    return [(f"{name}[{i}]", entry) for i, entry in enumerate(_list(entries, name))]
+
+
 def _expert_counts(entries, methods, model):
-    if entries == []:
-        return
     seen = {}
-    for i, entry in enumerate(_list(entries, "expert_counts")):
-        path = f"expert_counts[{i}]"
+    for path, entry in _entries(entries, "expert_counts"):
         _object(entry, path, required=("method",), optional=("layer", "values", "histogram"))
         method = _declared(entry["method"], f"{path}.method", methods)
         layer = _layer(entry, path, model)
         if (method, layer) in seen:
             _fail(path, f"a second entry for method {method!r}, layer {layer}; "
-                  f"the first is expert_counts[{seen[method, layer]}]")
-        seen[method, layer] = i
+                  f"the first is {seen[method, layer]}")
+        seen[method, layer] = path
         if ("values" in entry) == ("histogram" in entry):
             _fail(path, "give either values (one count per token) or histogram ({experts: tokens}), not both")
         most = model.get("num_experts")
@@ -359,11 +359,8 @@ def _expert_counts(entries, methods, model):
             _fail(f"{path}.histogram", "counts no tokens")
 
 
-def _sweeps(sweeps):
-    if sweeps == []:
-        return
-    for i, sweep in enumerate(_list(sweeps, "sweeps")):
-        path = f"sweeps[{i}]"
+def _sweeps(sweeps, methods, model):
+    for path, sweep in _entries(sweeps, "sweeps"):
         _object(sweep, path, required=("param", "values", "avg_experts"),
                 optional=("method_family", "std_experts", "baseline_k"))
         if _string(sweep["param"], f"{path}.param") != "alpha":
@@ -383,10 +380,7 @@ def _sweeps(sweeps):
 
 
 def _expert_load(entries, methods, model):
-    if entries == []:
-        return
-    for i, entry in enumerate(_list(entries, "expert_load")):
-        path = f"expert_load[{i}]"
+    for path, entry in _entries(entries, "expert_load"):
         _object(entry, path, required=("method", "counts"), optional=("layer",))
         _declared(entry["method"], f"{path}.method", methods)
         _layer(entry, path, model)
@@ -397,10 +391,7 @@ def _expert_load(entries, methods, model):
 
 
 def _routing_samples(samples, methods, model):
-    if samples == []:
-        return
-    for i, sample in enumerate(_list(samples, "routing_samples")):
-        path = f"routing_samples[{i}]"
+    for path, sample in _entries(samples, "routing_samples"):
         _object(sample, path, required=("method", "tokens", "weights"),
                 optional=("layer", "token_ids", "expert_indices"))
         _declared(sample["method"], f"{path}.method", methods)
