@@ -12,6 +12,7 @@ import os
 import re
 import signal
 import subprocess
+import time
 import warnings
 from pathlib import Path
 
@@ -174,7 +175,19 @@ def _run_group(command, cwd, env, timeout):
     except subprocess.TimeoutExpired:
         os.killpg(process.pid, signal.SIGKILL)
         process.wait()
+        _wait_until_gone(process.pid)
         raise
+
+
+def _wait_until_gone(group, seconds=5.0):
+    """Wait (briefly) until no process of ``group`` is left: the killed engine has released its folder."""
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        try:
+            os.killpg(group, 0)
+        except ProcessLookupError:
+            return
+        time.sleep(0.01)
 
 
 def latex_error(log_path):
