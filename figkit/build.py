@@ -21,11 +21,11 @@ import traceback
 from array import array
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import dataclass, field
-from importlib.util import find_spec
 from pathlib import Path
 
 from figkit import __version__
 from figkit.files import digest, file_digest, write_if_changed
+from figkit.latex import compile_pdf, escape_label, template_folders
 from figkit.results import count_histogram, load_results
 from figkit.stylesheets import style_sheets
 
@@ -139,6 +139,7 @@ def build(results_path, out_dir="build", style=("paper",), *, jobs=None, only=No
 
     if compiling and APPENDIX not in report.failed:
         status = _compile(out_dir, planned, results, manifest, force, require_pdf, report)
+        _write_manifest(out_dir, manifest)
         progress.step(PDF, status)
     _write_depfile(out_dir, planned, results_path, sheets, templates)
     progress.done(report, time.perf_counter() - started)
@@ -390,9 +391,8 @@ def _remove_leftovers(out_dir):
 
 def _template_files():
     """Every template name -> the file that will be used (a paper's ``templates/`` folder first)."""
-    package = Path(find_spec("figkit.templates").submodule_search_locations[0])
-    dirs = [Path.cwd() / "templates", package]
-    return {name: next(d / name for d in dirs if (d / name).is_file()) for name in TEMPLATES}
+    folders = template_folders()
+    return {name: next(f / name for f in folders if (f / name).is_file()) for name in TEMPLATES}
 
 
 def _write_depfile(out_dir, planned, results_path, sheets, templates):
@@ -436,10 +436,10 @@ def run_job(job, out_dir, options):
 
 
 def _compile(out_dir, planned, results, manifest, force, require_pdf, report):
-    """Compile appendix.tex into appendix.pdf unless nothing it includes changed; return a status."""
+    """Compile appendix.tex into appendix.pdf unless nothing it includes changed; record it in ``manifest``."""
     pdf = out_dir / PDF
-    inputs = [output for job in planned for output in job.outputs]
-    key = digest(json.dumps([[p, file_digest(out_dir / p)] for p in inputs]).encode())
+    inputs = sorted((job.name, manifest.get(job.name, {}).get("outputs")) for job in planned)
+    key = digest(json.dumps(inputs, sort_keys=True).encode())  # the digests of all appendix.tex includes
     entry = manifest.get(PDF)
     if not force and entry and entry["key"] == key and file_digest(pdf) == entry["outputs"].get(PDF):
         report.pdf = pdf
@@ -451,22 +451,17 @@ def _compile(out_dir, planned, results, manifest, force, require_pdf, report):
         else:
             report.notes.append(NO_TEX)
         return NO_TEX
-    from figkit.latex import compile_pdf
-
-    latex = out_dir / LATEX_DIR
-    latex.mkdir(parents=True, exist_ok=True)
+    (out_dir / LATEX_DIR).mkdir(parents=True, exist_ok=True)
     try:
         made = compile_pdf(out_dir / "appendix.tex", outdir=LATEX_DIR)
     except RuntimeError as error:
         report.failed[PDF] = _explain(str(error), out_dir, results)
         manifest.pop(PDF, None)
-        _write_manifest(out_dir, manifest)
         return report.failed[PDF]
     write_if_changed(pdf, made.read_bytes())
     report.pdf = pdf
     report.rendered.append(PDF)
     manifest[PDF] = {"key": key, "outputs": {PDF: file_digest(pdf)}}
-    _write_manifest(out_dir, manifest)
     return "compiled"
 
 
@@ -494,8 +489,6 @@ def _explain(message, out_dir, results):
 
 
 def _appears(label, text):
-    from figkit.latex import escape_label
-
     return bool(label) and escape_label(label) in text
 
 

@@ -16,8 +16,6 @@ import time
 import warnings
 from pathlib import Path
 
-import jinja2
-
 TEX_TIMEOUT = 120  # seconds
 SOURCE_DATE_EPOCH = "1700000000"
 
@@ -111,11 +109,10 @@ def environment(template_dirs=(), escape=escape_text):
     ``template_dirs`` (a tuple of folders) are searched before the package's templates, so a paper repo
     can override any template with a file of the same name.
     """
-    from importlib import resources
+    import jinja2
 
-    package = Path(str(resources.files("figkit.templates")))
     return jinja2.Environment(
-        loader=jinja2.FileSystemLoader([*map(str, template_dirs), str(package)]),
+        loader=jinja2.FileSystemLoader([str(folder) for folder in template_folders(template_dirs)]),
         block_start_string=r"\BLOCK{", block_end_string="}",
         variable_start_string=r"\VAR{", variable_end_string="}",
         comment_start_string=r"\#{", comment_end_string="}",
@@ -129,6 +126,14 @@ def default_template_dirs():
     """A ``templates/`` folder in the current directory (the paper repo), if there is one."""
     local = Path.cwd() / "templates"
     return [local] if local.is_dir() else []
+
+
+def template_folders(template_dirs=None):
+    """Where templates are looked for, in order: ``template_dirs`` (default: the paper repo's), then figkit's."""
+    from importlib import resources
+
+    dirs = default_template_dirs() if template_dirs is None else template_dirs
+    return [*map(Path, dirs), Path(str(resources.files("figkit.templates")))]
 
 
 def render(name, template_dirs=None, **context):

@@ -48,7 +48,7 @@ def _table(job):
     values = {data["rows"][method]: {headers[metric]: value for metric, value in row.items()}
               for method, row in data["values"].items()}
     columns = list(headers.values())
-    best = {headers[metric]: "min" if better == "lower" else "max" for metric, better in data["better"].items()}
+    best = {headers[metric]: better for metric, better in data["better"].items()}  # "lower" or "higher"
     tex = create_comparison_table(values, columns, "latex", best=best, caption=data["caption"], label=data["label"])
     markdown = create_comparison_table(values, columns, "markdown", best=best)
     return {job.outputs[0]: tex.encode(), job.outputs[1]: markdown.encode()}

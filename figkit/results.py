@@ -460,8 +460,8 @@ def _ordered(value):
 
 def _dump(value, indent=0):
     """JSON with one field per line and lists of numbers (and small objects of numbers) on one line."""
-    if isinstance(value, (dict, list)) and value and any(isinstance(v, (dict, list)) for v in _items(value)) \
-            or isinstance(value, dict) and len(value) > 8:
+    nested = isinstance(value, (dict, list)) and any(isinstance(v, (dict, list)) for v in _items(value))
+    if nested or isinstance(value, dict) and len(value) > 8:
         pad = "  " * (indent + 1)
         if isinstance(value, dict):
             lines = [f"{pad}{json.dumps(k)}: {_dump(v, indent + 1)}" for k, v in value.items()]

@@ -8,16 +8,15 @@ all bold.
 
 import math
 import numbers
-import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 
 from figkit.latex import Raw, escape_label, escape_markdown, render
+from figkit.results import KEY  # ids and metric names: safe inside \label and \csname
 
 DECIMALS = 2
 DIRECTIONS = {"min": min, "lower": min, "max": max, "higher": max}
 FORMATS = ("dataframe", "markdown", "latex")
-_KEY = re.compile(r"^[A-Za-z0-9_.:+-]+$")  # safe inside \label and \csname
 
 
 @dataclass(frozen=True)
@@ -51,7 +50,7 @@ def create_comparison_table(results_dict, metrics=None, output_format="dataframe
         return _dataframe(values, columns)
     if output_format == "markdown":
         return _markdown(values, columns, bold)
-    if label is not None and not _KEY.match(str(label)):
+    if label is not None and not KEY.match(str(label)):
         raise ValueError(f"label {label!r} may use only letters, digits and _ . : + -")
     return _latex(values, columns, bold, caption, label)
 
@@ -67,7 +66,7 @@ def number_macros(results_dict, metrics=None):
     for method, row in values.items():
         for metric in columns:
             for name in (method, metric):
-                if not _KEY.match(name):
+                if not KEY.match(name):
                     raise ValueError(f"{name!r} cannot name a macro: use letters, digits and _ . : + -")
             if row.get(metric) is not None:
                 entries.append((Raw(f"{method}@{metric}"), Raw(_latex_value(row[metric]))))
