@@ -7,7 +7,7 @@ BIN    := $(VENV)/bin
 # The CPU build of torch; an unpinned torch pulls a several-GB CUDA build.
 TORCH  ?= torch==2.13.0
 
-.PHONY: example test benchmark gallery clean
+.PHONY: example test test-fast lint format benchmark gallery clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -17,7 +17,11 @@ $(VENV)/.installed: pyproject.toml | $(BIN)/python
 	touch $@
 
 $(VENV)/.installed-test: pyproject.toml | $(BIN)/python
-	$(BIN)/pip install --quiet -e ".[test]" "$(TORCH)"
+	$(BIN)/pip install --quiet -e ".[test,lint]" "$(TORCH)"
+	touch $@
+
+$(VENV)/.installed-bench: pyproject.toml $(VENV)/.installed-test
+	$(BIN)/pip install --quiet -e ".[test,lint,bench]" "$(TORCH)"
 	touch $@
 
 example: $(VENV)/.installed
@@ -26,7 +30,19 @@ example: $(VENV)/.installed
 test: $(VENV)/.installed-test
 	MPLBACKEND=Agg $(BIN)/python -m pytest
 
-benchmark: $(VENV)/.installed-test
+# Everything but the tests marked slow (LaTeX, subprocesses, the wheel): for the edit-test loop.
+test-fast: $(VENV)/.installed-test
+	MPLBACKEND=Agg $(BIN)/python -m pytest -m "not slow"
+
+lint: $(VENV)/.installed-test
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+format: $(VENV)/.installed-test
+	$(BIN)/ruff check --fix .
+	$(BIN)/ruff format .
+
+benchmark: $(VENV)/.installed-bench
 	MPLBACKEND=Agg $(BIN)/python benchmarks/bench_plots.py
 	MPLBACKEND=Agg $(BIN)/python benchmarks/bench_tables.py
 	MPLBACKEND=Agg $(BIN)/python benchmarks/bench_build.py

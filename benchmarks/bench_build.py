@@ -27,7 +27,7 @@ sys.path.insert(0, str(ROOT / "paper_example"))
 import make_results  # noqa: E402
 
 import figkit  # noqa: E402
-from figkit.build import plan  # noqa: E402
+from figkit.pipeline import plan  # noqa: E402
 
 REPEATS = 3
 

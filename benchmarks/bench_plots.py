@@ -29,7 +29,7 @@ import pandas as pd  # noqa: E402
 import seaborn as sns  # noqa: E402
 
 import figkit  # noqa: E402
-from figkit.style import plotting_style  # noqa: E402
+from figkit.style import default_look  # noqa: E402
 
 LAYERS = 16
 EXPERTS = 64
@@ -124,7 +124,7 @@ def timed(make, repeats):
 
 def direct(draw, name):
     def make():
-        with plotting_style():
+        with default_look():
             fig, ax = plt.subplots()
             draw(ax)
             fig.savefig(pdf("direct", name))
@@ -133,7 +133,7 @@ def direct(draw, name):
 
 
 def floor():
-    with plotting_style():
+    with default_look():
         fig, ax = plt.subplots()
         ax.set_title("t")
         fig.savefig(os.path.join(OUT, "floor.pdf"))

@@ -10,6 +10,7 @@ import numbers
 from collections.abc import Mapping
 
 import numpy as np
+from numpy.typing import ArrayLike as ArrayLike  # re-exported for hints: tensors, arrays, Series, lists
 
 from figkit.stats import CountHistogram
 
@@ -196,3 +197,12 @@ def strings(value, name, limit=None):
         raise TypeError(f"{name} must be a sequence of strings, got {type(value).__name__}")
     return [item.decode("utf-8", "replace") if isinstance(item, bytes) else str(item)
             for item in itertools.islice(value, limit)]
+
+
+def labelled(value, name):
+    """A non-empty ``{label: value}`` mapping (methods to their data) as a list of (str label, value)."""
+    if not isinstance(value, Mapping):
+        raise TypeError(f"{name} must be a dict of method name to its data, got {type(value).__name__}")
+    if not value:
+        raise ValueError(f"{name} is empty")
+    return [(str(label), item) for label, item in value.items()]

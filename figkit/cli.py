@@ -73,7 +73,7 @@ def _message(error):
 
 
 def build(args):
-    from figkit.build import build as run
+    from figkit.pipeline import build as run
 
     if args.jobs is not None and args.jobs < 1:
         raise ValueError(f"--jobs must be at least 1, got {args.jobs}")

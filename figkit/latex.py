@@ -136,7 +136,7 @@ def template_folders(template_dirs=None):
     return [*map(Path, dirs), Path(str(resources.files("figkit.templates")))]
 
 
-def render(name, template_dirs=None, **context):
+def render_template(name, template_dirs=None, **context):
     """Render template ``name``; values are escaped for LaTeX, or for Markdown in a ``.md`` template."""
     dirs = default_template_dirs() if template_dirs is None else template_dirs
     escape = escape_markdown if name.endswith(".md") else escape_text

@@ -12,6 +12,7 @@ import json
 import math
 import re
 from collections import Counter
+from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
 
@@ -21,13 +22,6 @@ SCHEMA_VERSIONS = (1,)
 SCHEMA_FILE = "results-v1.schema.json"
 KEY = re.compile(r"^[A-Za-z0-9_.:+-]+$")  # method ids and metric names: safe in labels, macros and file names
 DIRECTIONS = ("lower", "higher")
-# The order fields are written in, so files diff well; other keys keep their order (histograms are sorted).
-FIELD_ORDER = ("$schema", "schema_version", "title", "model", "methods", "metric_info", "metrics",
-               "expert_counts", "sweeps", "expert_load", "routing_samples", "token_stats",
-               "id", "label", "family", "params", "baseline", "name", "num_layers", "num_experts", "top_k",
-               "better", "aggregation", "method", "method_family", "param", "layer", "values", "histogram",
-               "avg_experts", "std_experts", "baseline_k", "counts", "tokens", "token_ids", "expert_indices",
-               "weights", "token_frequency", "mean", "std")
 
 
 def schema():
@@ -79,11 +73,48 @@ def write_results(path, *, raw_counts=False, **sections):
     return path
 
 
-def count_histogram(entry):
+def entry_histogram(entry):
     """``{experts: tokens}`` (int keys, ascending) of a validated ``expert_counts`` entry."""
     if "histogram" in entry:
         return {int(k): n for k, n in sorted(entry["histogram"].items(), key=lambda item: int(item[0]))}
     return dict(sorted(Counter(entry["values"]).items()))
+
+
+@dataclass(frozen=True)
+class MethodCounts:
+    """A method's ``expert_counts``: all tokens (``pooled``, and what was pooled) and each layer's."""
+
+    pooled: dict  # {experts: tokens}
+    scope: str  # "all layers pooled", "16 layers pooled" or "layer 3"
+    layers: dict  # {layer: {experts: tokens}}, ascending
+
+
+def method_counts(results):
+    """``{method id: MethodCounts}`` of a validated results file, in the order methods are declared."""
+    entries = {}
+    for entry in results.get("expert_counts", []):
+        entries.setdefault(entry["method"], []).append(entry)
+    counts = {}
+    for method in (m["id"] for m in results["methods"]):
+        if method not in entries:
+            continue
+        pooled = [e for e in entries[method] if e.get("layer") is None]
+        layers = {e["layer"]: entry_histogram(e) for e in sorted(
+            (e for e in entries[method] if e.get("layer") is not None), key=lambda e: e["layer"])}
+        if pooled:
+            counts[method] = MethodCounts(entry_histogram(pooled[0]), "all layers pooled", layers)
+        else:
+            total = Counter()
+            for hist in layers.values():
+                total.update(hist)
+            scope = f"layer {next(iter(layers))}" if len(layers) == 1 else f"{len(layers)} layers pooled"
+            counts[method] = MethodCounts(dict(sorted(total.items())), scope, layers)
+    return counts
+
+
+def method_labels(results):
+    """``{method id: label}`` (the id where no label is given)."""
+    return {m["id"]: m.get("label", m["id"]) for m in results["methods"]}
 
 
 # --- validation ------------------------------------------------------------------------------
@@ -222,9 +253,7 @@ def validate(results):
     if type(version) is not int or version not in SCHEMA_VERSIONS:
         supported = ", ".join(map(str, SCHEMA_VERSIONS))
         _fail("schema_version", f"{_shown(version)} is not supported; this figkit reads version {supported}")
-    _object(results, "", required=("schema_version", "methods"), optional=(
-        "$schema", "title", "model", "metric_info", "metrics", "expert_counts", "sweeps", "expert_load",
-        "routing_samples", "token_stats"))
+    _object(results, "", required=("schema_version", "methods"), optional=("$schema", "title", "model", *SECTIONS))
     for key in ("$schema", "title"):
         if key in results:
             _string(results[key], key)
@@ -232,9 +261,8 @@ def validate(results):
     methods = _methods(results["methods"])
     metric_info = _metric_info(results.get("metric_info", {}))
     _metrics(results.get("metrics", {}), methods, metric_info)
-    for name, check in (("expert_counts", _expert_counts), ("sweeps", _sweeps), ("expert_load", _expert_load),
-                        ("routing_samples", _routing_samples), ("token_stats", _token_stats)):
-        if name in results:
+    for name, check in SECTIONS.items():
+        if name in results and check is not None:
             check(results[name], methods, model)
 
 
@@ -427,7 +455,29 @@ def _token_stats(stats, methods, model):
                 _fail(f"{path}.token_frequency[{j}]", f"must be in (0, 1], got {_shown(value)}")
 
 
+# The sections of a results file after the model and the methods, in the order they are written, each
+# with its checker (metric_info and metrics are checked together, above). Figures name what they read
+# in their FigureSpec.sections; a new section is a checker here and its entry in the JSON Schema.
+SECTIONS = {
+    "metric_info": None,
+    "metrics": None,
+    "expert_counts": _expert_counts,
+    "sweeps": _sweeps,
+    "expert_load": _expert_load,
+    "routing_samples": _routing_samples,
+    "token_stats": _token_stats,
+}
+
+
 # --- writing ---------------------------------------------------------------------------------
+
+# The order fields are written in, so files diff well; other keys keep their order (histograms are sorted).
+FIELD_ORDER = ("$schema", "schema_version", "title", "model", "methods", *SECTIONS,
+               "id", "label", "family", "params", "baseline", "name", "num_layers", "num_experts", "top_k",
+               "better", "aggregation", "method", "method_family", "param", "layer", "values", "histogram",
+               "avg_experts", "std_experts", "baseline_k", "counts", "tokens", "token_ids", "expert_indices",
+               "weights", "token_frequency", "mean", "std")
+
 
 
 def _plain(value, path):

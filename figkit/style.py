@@ -1,6 +1,9 @@
 """Style sheets, composed and applied, and the one place that writes a figure to disk."""
 
+from __future__ import annotations
+
 import contextlib
+import functools
 import io
 import logging
 from pathlib import Path
@@ -14,8 +17,7 @@ from figkit.stylesheets import DEFAULT_STYLE, style_sheets
 
 # Every base style sets this salt; seeing it in rcParams means a figkit style is active.
 STYLE_MARK = ("svg.hashsalt", "figkit")
-SAVE_DPI = 300
-FORMATS = {".pdf": "pdf", ".svg": "svg", ".png": "png"}
+SAVE_FORMATS = {".pdf": "pdf", ".svg": "svg", ".png": "png"}
 
 # Dates removed and a fixed SVG salt: the same figure gives the same bytes.
 _METADATA = {
@@ -26,31 +28,30 @@ _METADATA = {
 _SAVE_RC = {"svg.hashsalt": "figkit", "pdf.fonttype": 42, "ps.fonttype": 42}
 # rcParams matplotlib reads when it draws rather than when a figure is made: a figure saved
 # after its style has ended must still be drawn with them (maths fonts, minus signs, ...).
-DRAW_TIME_KEYS = ("font.", "mathtext.", "text.", "axes.unicode_minus", "axes.formatter.", "image.")
+DRAW_TIME_KEYS = ("font.", "mathtext.", "text.", "axes.unicode_minus", "axes.formatter.", "image.", "savefig.dpi")
 
 
-class use_style(contextlib.ContextDecorator):
+def use_style(*names: str) -> contextlib.AbstractContextManager:
     """Apply figkit styles left to right, as a context manager or a decorator.
 
-    ``use_style("paper", "colourblind")``; overlays alone sit on the default
-    "notebook" look. On exit the previous rcParams are restored exactly.
+    Parameters
+    ----------
+    *names
+        Style names (see ``available_styles``), e.g. ``"paper", "colourblind"``.
+        Overlays alone sit on the default "notebook" look.
+
+    Returns
+    -------
+    contextlib.AbstractContextManager
+        ``matplotlib.style.context`` of the sheets: on exit the previous rcParams
+        are restored exactly; as a decorator, each call gets a fresh context.
+
+    Raises
+    ------
+    ValueError
+        If a name is not a figkit style (checked at once, not on entry).
     """
-
-    def __init__(self, *names):
-        self.names = names
-        self.sheets = style_sheets(*names)
-
-    def _recreate_cm(self):  # a fresh instance per decorated call, so recursion is safe
-        return type(self)(*self.names)
-
-    def __enter__(self):
-        self._saved = dict(mpl.rcParams)
-        mpl.style.use(self.sheets)
-        return self
-
-    def __exit__(self, *exc):
-        dict.update(mpl.rcParams, self._saved)
-        return False
+    return mpl.style.context(style_sheets(*names))
 
 
 def style_active():
@@ -59,9 +60,19 @@ def style_active():
     return mpl.rcParams[key] == value
 
 
-def plotting_style():
-    """Context in which the plot functions draw: the active figkit style, else the default look."""
-    return contextlib.nullcontext() if style_active() else use_style(DEFAULT_STYLE)
+@functools.cache
+def _default_sheet():
+    return mpl.rc_params_from_file(style_sheets(DEFAULT_STYLE)[0], use_default_template=False)
+
+
+def default_look():
+    """Context for drawing a new figure: the active figkit style as it is, else figkit's default look
+    for every rcParam the user left at matplotlib's default (theirs win: tueplots, a matplotlibrc)."""
+    if style_active():
+        return contextlib.nullcontext()
+    untouched = {key: value for key, value in _default_sheet().items()
+                 if mpl.rcParams[key] == mpl.rcParamsDefault[key]}
+    return mpl.rc_context(untouched)
 
 
 def remember_style(fig):
@@ -70,21 +81,37 @@ def remember_style(fig):
     return fig
 
 
-def save_figure(fig, path, *, dpi=None):
-    """Write ``fig`` to ``path`` atomically and deterministically; return the path.
+def save_figure(fig, path, *, dpi: float | None = None) -> Path:
+    """Write ``fig`` to ``path`` atomically and deterministically.
 
-    The format follows the suffix (``.pdf`` when there is none; ``.svg``, ``.png``),
-    parent folders are created, fonts are embedded as TrueType, and raster output
-    uses 300 dpi unless ``dpi`` says otherwise. A figkit figure is drawn with the
-    style it was made in, even after that style has ended. The file appears complete
-    or not at all.
+    Parameters
+    ----------
+    fig : matplotlib.figure.Figure
+        Any figure; a figkit figure is drawn with the style it was made in, even
+        after that style has ended.
+    path : str or os.PathLike
+        The format follows the suffix: ``.pdf`` (also when there is none), ``.svg``,
+        ``.png``. Parent folders are created.
+    dpi : float, optional
+        Resolution of raster output; ``None`` uses ``savefig.dpi`` of the figure's
+        style (300 in figkit's styles).
+
+    Returns
+    -------
+    pathlib.Path
+        The file written: complete, with TrueType fonts, the same bytes every time.
+
+    Raises
+    ------
+    ValueError
+        For a suffix that is not one of the formats.
     """
     path = Path(path)
     if not path.suffix:
         path = path.with_suffix(".pdf")
-    fmt = FORMATS.get(path.suffix.lower())
+    fmt = SAVE_FORMATS.get(path.suffix.lower())
     if fmt is None:
-        raise ValueError(f"cannot save {path.name}: use one of {', '.join(FORMATS)}")
+        raise ValueError(f"cannot save {path.name}: use one of {', '.join(SAVE_FORMATS)}")
     write_atomic(path, figure_bytes(fig, fmt, dpi=dpi))
     return path
 
@@ -93,7 +120,7 @@ def figure_bytes(fig, fmt="pdf", *, dpi=None):
     """``fig`` drawn as ``fmt`` ("pdf", "svg" or "png"), deterministically, in the style it was made in."""
     out = io.BytesIO()
     with mpl.rc_context(getattr(fig, "_figkit_rc", None)), mpl.rc_context(_SAVE_RC), _quiet_fonttools():
-        fig.savefig(out, format=fmt, dpi=dpi or SAVE_DPI, metadata=_METADATA[fmt])
+        fig.savefig(out, format=fmt, dpi=dpi, metadata=_METADATA[fmt])
     return out.getvalue()
 
 

@@ -11,12 +11,12 @@ import numbers
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from figkit.latex import Raw, escape_label, escape_markdown, render
+from figkit.latex import Raw, escape_label, escape_markdown, render_template
 from figkit.results import KEY  # ids and metric names: safe inside \label and \csname
 
 DECIMALS = 2
 DIRECTIONS = {"min": min, "lower": min, "max": max, "higher": max}
-FORMATS = ("dataframe", "markdown", "latex")
+TABLE_FORMATS = ("dataframe", "markdown", "latex")
 
 
 @dataclass(frozen=True)
@@ -41,8 +41,8 @@ def create_comparison_table(results_dict, metrics=None, output_format="dataframe
     to ``\\input``, inside a ``table`` float with the caption above when ``caption``
     or ``label`` is given.
     """
-    if output_format not in FORMATS:
-        raise ValueError(f"output_format must be one of {', '.join(FORMATS)}, got {output_format!r}")
+    if output_format not in TABLE_FORMATS:
+        raise ValueError(f"output_format must be one of {', '.join(TABLE_FORMATS)}, got {output_format!r}")
     values = _values(results_dict)
     columns = _columns(values, metrics)
     bold = _best_cells(values, columns, best or {})
@@ -70,7 +70,7 @@ def number_macros(results_dict, metrics=None):
                     raise ValueError(f"{name!r} cannot name a macro: use letters, digits and _ . : + -")
             if row.get(metric) is not None:
                 entries.append((Raw(f"{method}@{metric}"), Raw(_latex_value(row[metric]))))
-    return render("macros.tex", values=entries)
+    return render_template("macros.tex", values=entries)
 
 
 def _values(results_dict):
@@ -157,7 +157,7 @@ def _markdown(values, columns, bold):
     header = " | ".join(escape_markdown(c) for c in ["Method", *columns])
     rule = " | ".join([":---", *["---:"] * len(columns)])
     rows = [" | ".join([escape_markdown(method), *(cell(method, m) for m in columns)]) for method in values]
-    return render("table.md", header=Raw(header), rule=Raw(rule), rows=[Raw(r) for r in rows])
+    return render_template("table.md", header=Raw(header), rule=Raw(rule), rows=[Raw(r) for r in rows])
 
 
 def _latex_number(number):
@@ -180,6 +180,6 @@ def _latex(values, columns, bold, caption, label):
 
     header = " & ".join(escape_label(c) for c in ["Method", *columns])
     rows = [" & ".join([escape_label(method), *(cell(method, m) for m in columns)]) for method in values]
-    return render("table.tex", column_spec=Raw("l" + "r" * len(columns)), header=Raw(header),
+    return render_template("table.tex", column_spec=Raw("l" + "r" * len(columns)), header=Raw(header),
                   rows=[Raw(r) for r in rows], caption=None if caption is None else Raw(escape_label(caption)),
                   label=None if label is None else Raw(label))

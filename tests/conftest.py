@@ -101,3 +101,54 @@ def box_text(ax):
     boxes = [t.get_text() for t in ax.texts if t.get_bbox_patch() is not None]
     assert len(boxes) == 1, boxes
     return boxes[0]
+
+
+def counts(rng, mean, n=400):
+    """Experts per token: Poisson around ``mean``, clipped to 1..8."""
+    return np.clip(rng.poisson(mean, n), 1, 8)
+
+
+def sections(seed=0, title="Routing study", label="BH ($\\alpha$=0.05)"):
+    """A small study with every section; layer counts differ by method."""
+    rng = np.random.default_rng(seed)
+    per_layer = {"topk2": [np.full(400, 2)] * 3, "bh:05": [counts(rng, 2 + layer) for layer in range(3)]}
+    pooled = {m: np.concatenate(c) for m, c in per_layer.items()}
+    weights = rng.random((6, 8)) * (rng.random((6, 8)) < 0.4)
+    return {
+        "title": title,
+        "model": {"num_layers": 3, "num_experts": 8, "top_k": 2},
+        "methods": [{"id": "topk2", "label": "Top-2", "baseline": True},
+                    {"id": "bh:05", "label": label, "family": "bh", "params": {"alpha": 0.05}}],
+        "metric_info": {"ppl": {"label": "PPL", "better": "lower"}, "experts": {"label": "Experts", "better": "lower"}},
+        "metrics": {m: {"ppl": 17.0 + i * 0.456, "experts": {"mean": c.mean(), "std": c.std()}}
+                    for i, (m, c) in enumerate(pooled.items())},
+        "expert_counts": [{"method": m, "layer": layer, "values": c}
+                          for m, layers in per_layer.items() for layer, c in enumerate(layers)],
+        "sweeps": [{"method_family": "bh", "param": "alpha", "values": [0.01, 0.05, 0.1],
+                    "avg_experts": [2.1, 3.0, 3.9], "std_experts": [0.5, 0.7, 0.9], "baseline_k": 2}],
+        "expert_load": [{"method": "topk2", "layer": 1, "counts": rng.integers(0, 300, 8)}],
+        "routing_samples": [{"method": "bh:05", "layer": 0, "tokens": ["The", " cat", "$", "50%", "{", "\\"],
+                             "weights": weights / np.maximum(weights.sum(axis=1, keepdims=True), 1e-9)}],
+        "token_stats": {"method": "bh:05", "token_ids": rng.integers(0, 500, 1200),
+                        "expert_counts": counts(rng, 3, 1200)},
+    }
+
+
+@pytest.fixture(scope="session")
+def study(tmp_path_factory):
+    """The small study of ``sections()``, written and loaded back as a validated results file."""
+    from figkit import load_results, write_results
+
+    return load_results(write_results(tmp_path_factory.mktemp("study") / "results.json", **sections()))
+
+
+def registered_figures(results):
+    """(spec, prepared data) of the first figure each registered family makes of ``results``."""
+    from figkit.plots import figure_specs
+
+    made = []
+    for spec in figure_specs():
+        job = next(iter(spec.jobs(results)), None)
+        assert job is not None, f"{spec.name} makes no figure of the test study"
+        made.append((spec, spec.prepare(**job.arguments)))
+    return made

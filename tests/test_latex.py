@@ -2,7 +2,7 @@
 
 import pytest
 
-from figkit.latex import Raw, compile_pdf, escape_label, escape_markdown, escape_text, render
+from figkit.latex import Raw, compile_pdf, escape_label, escape_markdown, escape_text, render_template
 
 
 @pytest.mark.parametrize("char, tex", [
@@ -52,9 +52,9 @@ def test_markdown_escaping():
 
 def test_values_are_escaped_raw_is_not_and_undefined_fails(tmp_path):
     (tmp_path / "t.tex").write_text("\\VAR{a} \\VAR{b} \\VAR{c}\n")
-    assert render("t.tex", template_dirs=[tmp_path], a="50%", b=Raw("\\textbf{x}"), c=None) == "50\\% \\textbf{x} \n"
+    assert render_template("t.tex", template_dirs=[tmp_path], a="50%", b=Raw("\\textbf{x}"), c=None) == "50\\% \\textbf{x} \n"
     with pytest.raises(Exception, match="'a' is undefined"):
-        render("t.tex", template_dirs=[tmp_path], b=1, c=2)
+        render_template("t.tex", template_dirs=[tmp_path], b=1, c=2)
 
 
 def write(tmp_path, body):
@@ -119,7 +119,7 @@ def test_appendix_template_compiles_with_a_figure_a_table_and_macros(tmp_path):
     sections = [{"title": Raw(escape_label("Expert counts & $k$")), "tables": [tex_path("tables/main.tex")],
                  "figures": [{"path": tex_path("figures/counts.pdf"), "label": "fig:counts",
                               "caption": Raw(escape_label("BH, 4 tokens, $\\alpha$ = 0.05") + " \\figkitvalue{bh}{ppl}")}]}]
-    tex = render("appendix.tex", title="Adaptive routing in OLMoE: 100% \\input{x}", sections=sections,
+    tex = render_template("appendix.tex", title="Adaptive routing in OLMoE: 100% \\input{x}", sections=sections,
                  macros=tex_path("macros.tex"), figure_width=Raw("\\linewidth"))
     (tmp_path / "appendix.tex").write_text(tex)
     text = pdf_text(compile_pdf(tmp_path / "appendix.tex"))
@@ -135,7 +135,7 @@ def appendix_source():
     sections = [{"title": Raw(escape_label("Expert counts")), "tables": [tex_path("tables/main.tex")],
                  "figures": [{"path": tex_path("figures/counts.pdf"), "label": "fig:counts",
                               "caption": Raw(escape_label("BH ($\\alpha$=0.05), 320,000 tokens"))}]}]
-    return render("appendix.tex", title="Adaptive routing in OLMoE", sections=sections,
+    return render_template("appendix.tex", title="Adaptive routing in OLMoE", sections=sections,
                   macros=tex_path("macros.tex"), figure_width=Raw("\\linewidth"))
 
 

@@ -66,6 +66,6 @@ def test_wheel_holds_the_styles_and_templates(tmp_path):
     (wheel,) = tmp_path.glob("figkit-*.whl")
     names = set(zipfile.ZipFile(wheel).namelist())
     assert {"figkit/styles/notebook.mplstyle", "figkit/styles/__init__.py", "figkit/templates/__init__.py",
-            "figkit/plots/report.py", "figkit/stats.py", "figkit/templates/appendix.tex",
-            "figkit/results-v1.schema.json", "figkit/build.py"} <= names
+            "figkit/report.py", "figkit/stats.py", "figkit/py.typed", "figkit/templates/appendix.tex",
+            "figkit/results-v1.schema.json", "figkit/pipeline.py"} <= names
     assert not any(name.startswith(("tests/", "benchmarks/", "paper_example/")) for name in names)

@@ -26,8 +26,8 @@ def routing_data(rng):
     }
 
 
-NAMES = ["expert_count_distribution", "alpha_sensitivity", "routing_heatmap",
-         "expert_utilization", "token_complexity", "layer_wise_routing"]
+NAMES = ["expert_count_distribution", "layer_wise_routing", "alpha_sensitivity", "expert_utilization",
+         "routing_heatmap", "token_complexity_vs_experts"]
 
 
 def test_every_figure_is_saved_and_closed(routing_data, tmp_path):

@@ -12,7 +12,7 @@ import pytest
 import torch
 
 from figkit import load_results, write_results
-from figkit.results import count_histogram, schema
+from figkit.results import entry_histogram, schema
 
 
 def minimal():
@@ -150,11 +150,11 @@ def test_write_results_converts_arrays_tensors_and_counts(tmp_path):
     assert loaded["metrics"]["bh05"] == {"ppl": 17.5, "k": 4.25}
     values, tokens = np.unique(counts, return_counts=True)
     assert loaded["expert_counts"][0]["histogram"] == {str(v): int(n) for v, n in zip(values, tokens)}
-    assert count_histogram(loaded["expert_counts"][0]) == dict(zip(values.tolist(), tokens.tolist()))
+    assert entry_histogram(loaded["expert_counts"][0]) == dict(zip(values.tolist(), tokens.tolist()))
     raw = load_results(write_results(tmp_path / "raw.json", raw_counts=True, methods=[{"id": "bh05"}],
                                      expert_counts=[{"method": "bh05", "values": counts}]))
     assert raw["expert_counts"][0]["values"] == counts.tolist()
-    assert count_histogram(raw["expert_counts"][0]) == count_histogram(loaded["expert_counts"][0])
+    assert entry_histogram(raw["expert_counts"][0]) == entry_histogram(loaded["expert_counts"][0])
 
 
 def test_written_files_are_stable_and_diff_well(tmp_path):

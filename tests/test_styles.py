@@ -12,7 +12,7 @@ import pytest
 import figkit
 from figkit import available_styles, figsize, use_style
 from figkit.geometry import GOLDEN, VENUES
-from tests.conftest import pdf_fonts
+from tests.conftest import pdf_fonts, registered_figures
 
 COMBINATIONS = [("notebook",), ("paper",), ("paper-cm",), ("slide",), ("colourblind",), ("paper", "colourblind"),
                 ("slide", "colorblind")]
@@ -132,14 +132,14 @@ def test_figsize_options_and_errors():
 
 
 @pytest.mark.parametrize("names", COMBINATIONS)
-def test_every_figure_draws_cleanly_in_every_style(names, rng, tmp_path):
-    """No missing glyph, no collapsed layout, no other warning, in any style."""
+def test_every_figure_draws_cleanly_in_every_style(names, study, rng, tmp_path):
+    """No missing glyph, no collapsed layout, no other warning, in any style: every registered figure
+    of a results file, and the report's figures of harder data (dense, literal tokens, dead experts)."""
     import warnings
 
-    from figkit.plots import report
-    from figkit.plots._figure import render
+    from figkit.report import prepare_figures
 
-    data = report.plan({
+    hard = prepare_figures({
         "expert_counts": rng.integers(1, 9, 5000), "method_name": "BH ($\\alpha$=0.05)", "alpha": 0.05,
         "alphas": [0.01, 0.05, 0.1], "avg_experts_per_alpha": [3.2, 4.5, 5.8], "std_experts_per_alpha": [1, 1, 1],
         "routing_weights": rng.random((60, 64)), "tokens": ["$", "50%", "\u2581the"] * 20,
@@ -149,10 +149,8 @@ def test_every_figure_draws_cleanly_in_every_style(names, rng, tmp_path):
     })
     with warnings.catch_warnings(), use_style(*names):
         warnings.simplefilter("error")
-        for name, (module, prepared) in data.items():
-            fig = render(module.draw, prepared, figsize=None, dpi=None, save_path=tmp_path / f"{name}.png",
-                         save_dpi=50)
-            plt.close(fig)
+        for i, (spec, data) in enumerate(registered_figures(study) + list(hard.values())):
+            plt.close(spec.plot(data, save_path=tmp_path / f"{i}-{spec.name}.png", dpi=50))
 
 
 def test_save_figure_after_the_style_ended_draws_in_that_style(tmp_path):

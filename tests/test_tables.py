@@ -9,7 +9,7 @@ import pandas as pd
 import pytest
 
 from figkit import create_comparison_table, number_macros
-from figkit.latex import Raw, compile_pdf, escape_label, render
+from figkit.latex import Raw, compile_pdf, escape_label, render_template
 from tests.conftest import pdf_text
 
 GOLDEN = Path(__file__).parent / "golden"
@@ -105,7 +105,7 @@ def test_other_errors():
     ("tabular.tex", lambda: create_comparison_table(RESULTS, output_format="latex", best=BEST)),
     ("table.md", lambda: create_comparison_table(RESULTS, output_format="markdown", best=BEST)),
     ("macros.tex", lambda: number_macros({"topk8": {"perplexity": 16.98}, "bh05": {"perplexity": 17.4, "delta": -0.4}})),
-    ("figure.tex", lambda: render("figure.tex", path="figures/counts.pdf", width=Raw("\\columnwidth"),
+    ("figure.tex", lambda: render_template("figure.tex", path="figures/counts.pdf", width=Raw("\\columnwidth"),
                                   caption=Raw(escape_label("Experts per token, BH ($\\alpha$=0.05)")),
                                   label="fig:counts")),
 ])
@@ -153,7 +153,7 @@ def test_macros_work_in_captions_and_unknown_keys_fail(tmp_path):
 
 def test_template_folder_of_the_paper_overrides_the_package(tmp_path):
     (tmp_path / "table.md").write_text("custom: \\VAR{header}\n")
-    assert render("table.md", template_dirs=[tmp_path], header="a|b", rule="", rows=[]) == "custom: a\\|b\n"
+    assert render_template("table.md", template_dirs=[tmp_path], header="a|b", rule="", rows=[]) == "custom: a\\|b\n"
 
 
 def test_dataframe_values_against_numpy(rng):

@@ -1,1 +1,33 @@
-"""The routing plot functions, one module per figure family: validate, compute, draw."""
+"""Figure families, one module each.
+
+``FIGURES`` is the registry: every consumer (the ``plot_*`` functions exported by
+``figkit``, ``create_analysis_report``, the build's planner and renderer, the
+gallery) loops over it. Module ``figkit.plots.<name>`` defines ``FIGURE`` (a
+``FigureSpec``) and the function ``plot_<name>``. Adding a figure is one module and
+one line here. This file imports nothing, so ``import figkit`` stays light.
+"""
+
+from importlib import import_module
+
+FIGURES = (
+    "expert_count_distribution",
+    "layer_wise_routing",
+    "expert_count_comparison",
+    "layer_mean_comparison",
+    "alpha_sensitivity",
+    "expert_utilization",
+    "routing_heatmap",
+    "token_complexity_vs_experts",
+)
+
+
+def figure_spec(name):
+    """The ``FigureSpec`` of the figure family ``name``."""
+    if name not in FIGURES:
+        raise ValueError(f"unknown figure {name!r}; figures: {', '.join(FIGURES)}")
+    return import_module(f"figkit.plots.{name}").FIGURE
+
+
+def figure_specs():
+    """Every ``FigureSpec``, in registry order (the order of the appendix and the report)."""
+    return [figure_spec(name) for name in FIGURES]

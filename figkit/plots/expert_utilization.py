@@ -1,13 +1,19 @@
 """Tokens routed to each expert: load imbalance at a glance."""
 
+from __future__ import annotations
+
 from dataclasses import dataclass
 
 import numpy as np
+from matplotlib.axes import Axes
+from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 from matplotlib.patches import Patch
 
-from figkit.arrays import non_negative, vector
-from figkit.plots._figure import NEUTRAL, leave_headroom, line_width, marker_size, number, render, stats_box
+from figkit.arrays import ArrayLike, non_negative, vector
+from figkit.plots._draw import NEUTRAL, axes_width, leave_headroom, line_width, marker_size, number, stats_box
+from figkit.plots.spec import FigureJob, FigureSpec, layer_suffix, layer_text
+from figkit.results import method_labels
 from figkit.stats import LoadBalance, load_balance
 
 # Load relative to the mean: (upper bound, legend label, colour). Red for under-used to green for
@@ -19,7 +25,7 @@ LOAD_CLASSES = (
     (np.inf, "> 1.2\N{MULTIPLICATION SIGN}", "#0072B2"),
 )
 
-WIDE = 5.0  # inches; narrower figures give the statistics in the title and only the classes in the legend
+WIDE = 5.0  # inches; narrower axes give the statistics in the title and only the classes in the legend
 
 
 @dataclass(frozen=True)
@@ -51,16 +57,16 @@ def load_classes(counts, mean):
     return np.searchsorted(bounds, counts / mean, side="right")
 
 
-def draw(fig, data):
-    ax = fig.add_subplot()
+def draw(ax, data):
     counts, balance = data.counts, data.balance
     classes = load_classes(counts, balance.mean)
     colours = np.array([colour for _, _, colour in LOAD_CLASSES])
     ax.bar(np.arange(counts.size), counts, width=0.8, color=colours[classes])
     ax.axhspan(balance.mean - balance.std, balance.mean + balance.std, color=NEUTRAL, alpha=0.08, zorder=0)
     dead = np.flatnonzero(counts == 0)
-    ax.plot(dead, np.zeros(dead.size), linestyle="none", marker="x", color=LOAD_CLASSES[0][2],
-            markersize=marker_size(1.33), markeredgewidth=line_width(1.33), clip_on=False, zorder=4)
+    if dead.size:  # an empty unclipped line would still count its origin in the layout, stretching a grid
+        ax.plot(dead, np.zeros(dead.size), linestyle="none", marker="x", color=LOAD_CLASSES[0][2],
+                markersize=marker_size(1.33), markeredgewidth=line_width(1.33), clip_on=False, zorder=4)
     ax.axhline(balance.mean, color=NEUTRAL, linestyle="--", linewidth=line_width())
     handles = [
         Patch(color=colour, label=f"{name} ({n})")
@@ -84,7 +90,7 @@ def draw(fig, data):
     ]
     top = max(counts.max(), balance.mean + balance.std)
     title = "Expert utilisation"
-    if fig.get_figwidth() < WIDE:
+    if axes_width(ax) < WIDE:
         classes_only = [h for h in handles if not h.get_label().startswith(("mean", "\N{PLUS-MINUS SIGN}"))]
         ax.legend(handles=classes_only, loc="upper center", ncols=-(-len(classes_only) // 2), columnspacing=0.8,
                   handlelength=1.0, handletextpad=0.4)
@@ -93,7 +99,7 @@ def draw(fig, data):
                   f"entropy {number(balance.entropy)}")
         leave_headroom(ax, top, fraction=0.7)
     else:
-        fig.legend(handles=handles, loc="outside lower center", ncols=4)
+        ax.legend(handles=handles, loc="upper left", ncols=2)
         stats_box(ax, lines)
         leave_headroom(ax, top)
     ax.set_xlim(-0.6, counts.size - 0.4)
@@ -102,15 +108,64 @@ def draw(fig, data):
     ax.set_title(title)
 
 
+def jobs(results):
+    """One figure per entry of ``expert_load``."""
+    labels = method_labels(results)
+    for entry in results.get("expert_load", []):
+        method, layer, counts = entry["method"], entry.get("layer"), entry["counts"]
+        total = sum(counts)
+        total = f"{total:,}" if float(total).is_integer() else f"{total:,.2f}"
+        yield FigureJob(f"_{method}_{layer_suffix(layer)}", {"expert_counts_by_expert": counts},
+                        ("", labels[method], f": tokens routed to each expert ({layer_text(layer)}; "
+                         f"{len(counts)} experts, {total} assignments)."))
+
+
+FIGURE = FigureSpec(
+    name="expert_utilization",
+    title="Load per expert",
+    sections=("expert_load",),
+    prepare=prepare,
+    draw=draw,
+    jobs=jobs,
+    report={"expert_usage": "expert_counts_by_expert", "num_experts": "num_experts"},
+    required=("expert_usage",),
+)
+
+
 def plot_expert_utilization(
-    expert_counts_by_expert, num_experts=None, save_path=None, figsize=None, dpi=100
-):
+    expert_counts_by_expert: ArrayLike,
+    num_experts: int | None = None,
+    save_path: str | None = None,
+    figsize: tuple[float, float] | None = None,
+    dpi: float | None = None,
+    *,
+    ax: Axes | None = None,
+) -> Figure:
     """Bar chart of the tokens each expert received, coloured by load relative to the mean.
 
-    A dashed line marks the mean and a band ±1 std; the box gives mean, std, CV, MaxVio
-    (max/mean − 1), max/min (∞ with the number of dead experts when one got nothing) and
-    normalised entropy. ``num_experts`` adds experts missing from the end of the input.
-    Returns pyplot's current figure.
+    A dashed line marks the mean and a band ±1 std; the box gives CV, MaxVio
+    (max/mean − 1), max/min (∞, with the number of dead experts, when one got nothing)
+    and normalised entropy.
+
+    Parameters
+    ----------
+    expert_counts_by_expert : array-like
+        Tokens (or routing weight) each expert received, one value per expert.
+    num_experts : int, optional
+        Pads the end with experts that received nothing.
+    save_path, figsize, dpi, ax
+        As in every figkit plot function: where to save, size and resolution
+        (``None``: the active rcParams), and an axes to draw on.
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+        ``ax.figure`` when ``ax`` is given, else a new figure that is pyplot's current one.
+
+    Raises
+    ------
+    ValueError, TypeError
+        For negative or non-finite loads, all zero, or ``num_experts`` below their number.
     """
     data = prepare(expert_counts_by_expert, num_experts)
-    return render(draw, data, figsize=figsize, dpi=dpi, save_path=save_path)
+    return FIGURE.plot(data, ax=ax, figsize=figsize, dpi=dpi, save_path=save_path)

@@ -1,14 +1,21 @@
 """Token rarity against the number of experts a token selects."""
 
+from __future__ import annotations
+
 from dataclasses import dataclass
+from typing import Any
 
 import matplotlib as mpl
 import numpy as np
+from matplotlib.axes import Axes
 from matplotlib.colors import LogNorm
+from matplotlib.figure import Figure
 
-from figkit.arrays import count_vector, same_length, vector, whole_vector
-from figkit.plots._figure import (LITERAL, NEUTRAL, label_decades, leave_headroom, line_width, marker_size, number,
-                                  palette, printable, render, stats_box)
+from figkit.arrays import ArrayLike, count_vector, same_length, vector, whole_vector
+from figkit.plots._draw import (LITERAL, NEUTRAL, label_decades, leave_headroom, line_width, marker_size, number,
+                                palette, printable, stats_box)
+from figkit.plots.spec import FigureJob, FigureSpec
+from figkit.results import method_labels
 from figkit.stats import Trend, trend
 
 # Up to this many tokens are drawn as points; more become a 2-D histogram.
@@ -118,15 +125,14 @@ def _decode(tokenizer, token_id):
     )
 
 
-def draw(fig, data):
-    ax = fig.add_subplot()
+def draw(ax, data):
     colours = palette()
     x, y = data.frequency, data.experts
     if data.n_tokens <= MAX_SCATTER_POINTS:
         ax.scatter(x, y, s=marker_size(0.7) ** 2, alpha=0.5, color=colours[len(colours) // 2 + 1], edgecolors="none",
                    label=f"Tokens ({x.size:,})")
     else:
-        _density(fig, ax, data)
+        _density(ax, data)
     fit = data.fit
     if np.isfinite(fit.slope):
         line_x = np.geomspace(x.min(), x.max(), 100)
@@ -155,7 +161,7 @@ def _coefficient(value):
     return number(value) if np.isfinite(value) else "undefined (constant input)"
 
 
-def _density(fig, ax, data):
+def _density(ax, data):
     """Tokens per (log-frequency, experts) cell: a few hundred vector quads, however many tokens."""
     x, y = data.frequency, data.experts
     logs = np.log10(x)
@@ -170,7 +176,7 @@ def _density(fig, ax, data):
     x_edges = 10 ** np.linspace(lo, hi, DENSITY_BINS + 1)
     y_edges = np.arange(y.min(), y.max() + 2) - 0.5
     mesh = ax.pcolormesh(x_edges, y_edges, cells, norm=LogNorm(), cmap=mpl.rcParams["image.cmap"])
-    label_decades(fig.colorbar(mesh, ax=ax, label=f"Tokens ({data.n_tokens:,} in all)").ax.yaxis)
+    label_decades(ax.figure.colorbar(mesh, ax=ax, label=f"Tokens ({data.n_tokens:,} in all)").ax.yaxis)
     ax.grid(False)
 
 
@@ -181,20 +187,80 @@ def _annotate(ax, data):
                     arrowprops={"arrowstyle": "-", "color": NEUTRAL, "linewidth": line_width(0.33)}, **LITERAL)
 
 
+def jobs(results):
+    """One figure from ``token_stats``."""
+    stats = results.get("token_stats")
+    if not stats:
+        return
+    method = stats["method"]
+    label = method_labels(results)[method]
+    arguments = {"token_ids": stats["token_ids"], "expert_counts": stats["expert_counts"]}
+    if "token_frequency" in stats:
+        arguments["token_frequency"] = stats["token_frequency"]
+    axis = "corpus frequency" if "token_frequency" in stats else "rarity (token id as a proxy)"
+    yield FigureJob(f"_{method}", arguments, ("", label, f": experts selected per token against {axis} "
+                                              f"({len(stats['token_ids']):,} tokens)."))
+
+
+FIGURE = FigureSpec(
+    name="token_complexity_vs_experts",
+    title="Token rarity and experts",
+    sections=("token_stats",),
+    prepare=prepare,
+    draw=draw,
+    jobs=jobs,
+    report={"token_ids": "token_ids", "token_expert_counts": "expert_counts", "tokenizer": "tokenizer",
+            "token_frequency": "token_frequency"},
+    required=("token_ids", "token_expert_counts"),
+    cost=1.8,
+)
+
+
 def plot_token_complexity_vs_experts(
-    token_ids, expert_counts, tokenizer=None, save_path=None, figsize=None, dpi=100, *,
-    token_frequency=None,
-):
+    token_ids: ArrayLike,
+    expert_counts: ArrayLike,
+    tokenizer: Any = None,
+    save_path: str | None = None,
+    figsize: tuple[float, float] | None = None,
+    dpi: float | None = None,
+    *,
+    token_frequency: ArrayLike | None = None,
+    ax: Axes | None = None,
+) -> Figure:
     """Experts selected per token against how frequent the token is.
 
-    The x-axis is ``token_frequency`` when given (a real corpus frequency per token),
-    otherwise the rough proxy 1/(id + 1); the axis label says which. The trend line
-    is a least-squares fit of experts on log10(frequency), shown with its equation,
-    Pearson's r and Spearman's rho. Past 5,000 tokens the points become a 2-D
-    histogram. With a ``tokenizer`` (``decode`` or ``convert_ids_to_tokens``, or a
-    callable), up to ten tokens spread over the frequency range are labelled, literally,
-    at their mean number of experts.
-    Returns pyplot's current figure.
+    The trend line is a least-squares fit of experts on log10(frequency), shown with
+    its equation, Pearson's r and Spearman's rho. Past 5,000 tokens the points become
+    a 2-D histogram.
+
+    Parameters
+    ----------
+    token_ids : array-like
+        The token at each position.
+    expert_counts : array-like
+        Experts selected at each position.
+    tokenizer : optional
+        Anything with ``decode(ids)`` or ``convert_ids_to_tokens(id)``, or a callable:
+        up to ten tokens spread over the frequency range are labelled, literally, at
+        their mean number of experts.
+    save_path, figsize, dpi
+        Where to save, size and resolution (``None``: the active rcParams).
+    token_frequency : array-like, optional
+        A real corpus frequency per position, in (0, 1]; otherwise the x-axis is the
+        rough proxy 1/(id + 1), and the axis label says which.
+    ax : matplotlib.axes.Axes, optional
+        Draw on this axes instead of a new figure.
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+        ``ax.figure`` when ``ax`` is given, else a new figure that is pyplot's current one.
+
+    Raises
+    ------
+    ValueError, TypeError
+        For lengths that differ, negative or fractional ids and counts, a frequency that
+        is not positive, or a tokenizer figkit cannot use.
     """
     data = prepare(token_ids, expert_counts, tokenizer, token_frequency)
-    return render(draw, data, figsize=figsize, dpi=dpi, save_path=save_path)
+    return FIGURE.plot(data, ax=ax, figsize=figsize, dpi=dpi, save_path=save_path)

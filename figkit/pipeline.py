@@ -8,10 +8,13 @@ compile the appendix. Planning and skipping use the standard library only, so a
 build with nothing to do imports neither numpy nor matplotlib.
 """
 
+from __future__ import annotations
+
 import fnmatch
 import hashlib
 import importlib.metadata
 import json
+import multiprocessing
 import os
 import re
 import shutil
@@ -19,6 +22,7 @@ import sys
 import time
 import traceback
 from array import array
+from collections.abc import Sequence
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -26,7 +30,8 @@ from pathlib import Path
 from figkit import __version__
 from figkit.files import digest, file_digest, write_if_changed
 from figkit.latex import compile_pdf, escape_label, template_folders
-from figkit.results import count_histogram, load_results
+from figkit.plots import figure_specs
+from figkit.results import load_results
 from figkit.stylesheets import style_sheets
 
 MANIFEST = ".figkit/manifest.json"
@@ -35,25 +40,12 @@ DEPFILE = "figkit.d"
 APPENDIX = "appendix"
 PDF = "appendix.pdf"
 TEMPLATES = ("table.tex", "table.md", "macros.tex", "appendix.tex", "figure.tex")
-DEPENDENCIES = ("matplotlib", "numpy", "scipy", "jinja2", "pandas")
+DEPENDENCIES = ("matplotlib", "numpy", "jinja2")  # what draws or writes the outputs
 NO_TEX = ("no TeX engine found, so appendix.pdf was not made (the .tex files are written). Install TeX Live "
           "(Debian/Ubuntu: apt-get install latexmk texlive-latex-recommended texlive-fonts-recommended lmodern; "
           "macOS: MacTeX) or pass --no-compile")
-# Appendix sections, in order: (figure kind, section title).
-SECTIONS = (
-    ("table", "Comparison of methods"),
-    ("expert_counts", "Experts selected per token"),
-    ("layers", "Experts per token, layer by layer"),
-    ("alpha_sensitivity", "Sensitivity to the significance level"),
-    ("expert_load", "Load per expert"),
-    ("routing_heatmap", "Routing weights"),
-    ("token_complexity", "Token rarity and experts"),
-)
-# Job kinds that are figures, and the figkit.plots module drawing each (the others: table, macros, appendix).
-PLOT_MODULES = {
-    "expert_counts": "distribution", "layers": "layers", "alpha_sensitivity": "sensitivity",
-    "expert_load": "utilization", "routing_heatmap": "heatmap", "token_complexity": "complexity",
-}
+TABLE_SECTION = "Comparison of methods"
+TEXT_JOBS = ("table", "macros", APPENDIX)  # every other job kind is a figure family of figkit.plots
 
 
 @dataclass(frozen=True)
@@ -64,7 +56,8 @@ class Job:
     kind: str
     outputs: tuple
     data: dict
-    caption: tuple = ()  # (text, label, text): the label may hold $...$ maths
+    caption: tuple = ()  # text, label, text, ...: labels may hold $...$ maths
+    cost: float = 0.0  # relative render time, to start the heaviest jobs first
 
 
 @dataclass
@@ -83,41 +76,86 @@ class BuildResult:
         return not self.failed
 
 
-def build(results_path, out_dir="build", style=("paper",), *, jobs=None, only=None, force=False,
-          compile=True, require_pdf=False, verbose=False, quiet=True, debug=False):
-    """Build every output ``results_path`` supports into ``out_dir``; return a ``BuildResult``.
+def build(
+    results_path: str | os.PathLike,
+    out_dir: str | os.PathLike = "build",
+    style: str | Sequence[str] = ("paper",),
+    *,
+    jobs: int | None = None,
+    only: Sequence[str] | None = None,
+    force: bool = False,
+    compile: bool = True,
+    require_pdf: bool = False,
+    verbose: bool = False,
+    quiet: bool = True,
+    debug: bool = False,
+) -> BuildResult:
+    """Build every output a results file supports: figures, tables, macros and the appendix.
 
-    ``style`` is a sequence of style names (or one comma-separated string). ``jobs``
-    processes render in parallel (default: the number of CPUs). ``only`` names the
-    jobs to run (shell patterns; "appendix" means all). ``force`` ignores the
-    manifest. Bad input (the file, a style, a name) raises ``ValueError`` or
-    ``OSError`` before anything is written; a failing job is reported in the result
-    while the others finish. Templates in a ``templates/`` folder of the current
-    directory replace figkit's own.
+    Parameters
+    ----------
+    results_path : str or os.PathLike
+        The results file (``.json`` or ``.json.gz``).
+    out_dir : str or os.PathLike
+        Output folder: ``figures/``, ``tables/``, ``macros.tex``, ``appendix.tex`` and
+        ``appendix.pdf``, a manifest in ``.figkit/`` and a Make depfile ``figkit.d``.
+    style : str or sequence of str
+        Style names, or one comma-separated string.
+    jobs : int, optional
+        Parallel processes (default: the number of CPUs).
+    only : sequence of str, optional
+        Job names to run (shell patterns; "appendix" means all).
+    force : bool
+        Ignore the manifest and rebuild everything.
+    compile : bool
+        Compile ``appendix.pdf`` (needs latexmk and pdflatex).
+    require_pdf : bool
+        Count a missing TeX engine as a failure.
+    verbose, quiet, debug : bool
+        Print every output; print nothing; give tracebacks of failed jobs.
+
+    Returns
+    -------
+    BuildResult
+        What was written, left alone or failed; ``ok`` is false if anything failed.
+
+    Raises
+    ------
+    ValueError, OSError
+        For a bad results file, style or ``only`` pattern: raised before anything is
+        written. A failing job is reported in the result while the others finish.
+
+    Notes
+    -----
+    Templates in a ``templates/`` folder of the current directory replace figkit's own.
     """
     started = time.perf_counter()
     styles = tuple(s.strip() for s in style.split(",")) if isinstance(style, str) else tuple(style)
     sheets = style_sheets(*styles)
-    try:
-        results = load_results(results_path)
-    except ValueError as error:
-        raise ValueError(f"{results_path}: {error}") from None
-    templates = _template_files()
-    planned = plan(results)
-    selected = _select(planned, only)
     out_dir = Path(out_dir)
-    report = BuildResult(out_dir)
-    compiling = compile and any(job.name == APPENDIX for job in selected)
-    progress = _Progress(len(selected) + compiling, quiet, verbose)
-
+    templates = _template_files()
     code = _code_digest()
     figure_key = digest("\n".join([code, *styles, *(file_digest(s) for s in sheets)]).encode())
     text_key = digest("\n".join([code, *(f"{n}:{file_digest(p)}" for n, p in templates.items())]).encode())
     manifest = {} if force else _read_manifest(out_dir)
-    keys = {job.name: _job_key(job, figure_key if job.kind in PLOT_MODULES else text_key) for job in planned}
+    whole_key = _whole_build_key(results_path, figure_key, text_key, compile)
+    if whole_key is not None and not only and manifest.get("build") == whole_key and _all_intact(out_dir, manifest):
+        return _nothing_to_do(out_dir, manifest, quiet, verbose, started)  # no results loaded, nothing imported
+
+    try:
+        results = load_results(results_path)
+    except ValueError as error:
+        raise ValueError(f"{results_path}: {error}") from None
+    planned = plan(results)
+    selected = _select(planned, only)
+    report = BuildResult(out_dir)
+    compiling = compile and any(job.name == APPENDIX for job in selected)
+    progress = _Progress(len(selected) + compiling, quiet, verbose)
+    done = manifest.get("jobs", {})
+    keys = {job.name: _job_key(job, text_key if job.kind in TEXT_JOBS else figure_key) for job in planned}
     stale = []
     for job in selected:
-        if _up_to_date(out_dir, manifest.get(job.name), keys[job.name]):
+        if _up_to_date(out_dir, done.get(job.name), keys[job.name]):
             report.unchanged.append(job.name)
             progress.step(job.name, "up to date")
         else:
@@ -128,19 +166,20 @@ def build(results_path, out_dir="build", style=("paper",), *, jobs=None, only=No
     for job, outcome in _run(stale, out_dir, {"styles": styles, "debug": debug}, jobs):
         if isinstance(outcome, str):
             report.failed[job.name] = outcome
-            manifest.pop(job.name, None)
+            done.pop(job.name, None)
             progress.step(job.name, f"FAILED: {outcome}")
         else:
             report.rendered.append(job.name)
-            manifest[job.name] = {"key": keys[job.name], "outputs": outcome}
+            done[job.name] = {"key": keys[job.name], "outputs": outcome}
             progress.step(job.name, "written")
-    _prune(out_dir, manifest, planned)
-    _write_manifest(out_dir, manifest)  # only if it changed: a no-op build writes nothing
+    _prune(out_dir, done, planned)
+    _write_manifest(out_dir, done, None)  # only if it changed; a build killed while compiling keeps the jobs
 
     if compiling and APPENDIX not in report.failed:
-        status = _compile(out_dir, planned, results, manifest, force, require_pdf, report)
-        _write_manifest(out_dir, manifest)
+        status = _compile(out_dir, planned, results, done, force, require_pdf, report)
         progress.step(PDF, status)
+    complete = not only and report.ok and not report.notes
+    _write_manifest(out_dir, done, whole_key if complete else None)
     _write_depfile(out_dir, planned, results_path, sheets, templates)
     progress.done(report, time.perf_counter() - started)
     return report
@@ -151,78 +190,21 @@ def build(results_path, out_dir="build", style=("paper",), *, jobs=None, only=No
 
 def plan(results):
     """The jobs a validated results file supports, in appendix order; names are stable and unique."""
-    methods = {m["id"]: m for m in results["methods"]}
-    label = {m_id: m.get("label", m_id) for m_id, m in methods.items()}
     names = _Names()
     jobs = []
 
-    def add(kind, stem, outputs, data, caption=()):
+    def add(kind, stem, outputs, data, caption=(), cost=0.0):
         name = names.unique(stem)
-        jobs.append(Job(name, kind, tuple(o.format(name=name) for o in outputs), data, caption))
+        jobs.append(Job(name, kind, tuple(o.format(name=name) for o in outputs), data, caption, cost))
 
-    figure = ("figures/{name}.pdf",)
     metrics = results.get("metrics", {})
     if any(metrics.values()):
         add("table", "comparison", ("tables/{name}.tex", "tables/{name}.md"), _table_data(results))
         add("macros", "macros", ("macros.tex",), {"metrics": {m: row for m, row in metrics.items() if row}})
-
-    by_method = {}
-    for entry in results.get("expert_counts", []):
-        by_method.setdefault(entry["method"], []).append(entry)
-    for method, entries in by_method.items():
-        pooled = [e for e in entries if e.get("layer") is None]
-        layered = sorted((e for e in entries if e.get("layer") is not None), key=lambda e: e["layer"])
-        hists = [count_histogram(e) for e in layered]
-        if pooled:
-            hist = count_histogram(pooled[0])
-            scope = "all layers pooled"
-        else:
-            hist = _sum_histograms(hists)
-            scope = f"layer {layered[0]['layer']}" if len(layered) == 1 else f"{len(layered)} layers pooled"
-        add("expert_counts", f"expert_counts_{method}", figure,
-            {"expert_counts": hist, "method_name": label[method]},
-            ("", label[method], f": experts selected per token ({scope}; {sum(hist.values()):,} tokens)."))
-        if len(layered) > 1:
-            add("layers", f"layers_{method}", figure,
-                {"layer_expert_counts": hists, "layer_names": [str(e["layer"]) for e in layered]},
-                ("", label[method], f": experts selected per token in each layer "
-                 f"({sum(sum(h.values()) for h in hists):,} tokens over {len(hists)} layers)."))
-
-    for sweep in results.get("sweeps", []):
-        family = sweep.get("method_family")
-        data = {"alphas": sweep["values"], "avg_experts": sweep["avg_experts"],
-                "std_experts": sweep.get("std_experts"), "baseline_k": sweep.get("baseline_k")}
-        add("alpha_sensitivity", f"alpha_sensitivity_{family}" if family else "alpha_sensitivity", figure, data,
-            ("Average experts per token against the significance level ", "$\\alpha$",
-             f" ({family} routing, {len(sweep['values'])} values)." if family else "."))
-
-    for entry in results.get("expert_load", []):
-        method, layer = entry["method"], entry.get("layer")
-        add("expert_load", f"expert_load_{method}_{_layer_name(layer)}", figure,
-            {"expert_counts_by_expert": entry["counts"]},
-            ("", label[method], f": tokens routed to each expert ({_layer_text(layer)}; "
-             f"{len(entry['counts'])} experts, {_total(entry['counts'])} assignments)."))
-
-    for sample in results.get("routing_samples", []):
-        method, layer = sample["method"], sample.get("layer")
-        data = {"routing_weights": sample["weights"], "token_strs": sample["tokens"]}
-        if "expert_indices" in sample:
-            data["expert_indices"] = sample["expert_indices"]
-        add("routing_heatmap", f"routing_heatmap_{method}_{_layer_name(layer)}", figure, data,
-            ("", label[method], f": routing weights ({_layer_text(layer)}; {len(sample['tokens'])} tokens, "
-             f"{len(sample['weights'][0])} experts)."))
-
-    stats = results.get("token_stats")
-    if stats:
-        method = stats["method"]
-        data = {"token_ids": stats["token_ids"], "expert_counts": stats["expert_counts"]}
-        if "token_frequency" in stats:
-            data["token_frequency"] = stats["token_frequency"]
-        axis = "corpus frequency" if "token_frequency" in stats else "rarity (token id as a proxy)"
-        add("token_complexity", f"token_complexity_{method}", figure, data,
-            ("", label[method], f": experts selected per token against {axis} "
-             f"({len(stats['token_ids']):,} tokens)."))
-
+    for spec in figure_specs():
+        for figure in spec.jobs(results):
+            add(spec.name, spec.name + figure.suffix, ("figures/{name}.pdf",), figure.arguments, figure.caption,
+                spec.cost)
     jobs.append(Job(APPENDIX, APPENDIX, ("appendix.tex",), _appendix_data(results, jobs)))
     return jobs
 
@@ -243,27 +225,6 @@ class _Names:
         return name
 
 
-def _sum_histograms(hists):
-    total = {}
-    for hist in hists:
-        for experts, tokens in hist.items():
-            total[experts] = total.get(experts, 0) + tokens
-    return dict(sorted(total.items()))
-
-
-def _layer_name(layer):
-    return "all_layers" if layer is None else f"layer{layer}"
-
-
-def _layer_text(layer):
-    return "all layers" if layer is None else f"layer {layer}"
-
-
-def _total(counts):
-    total = sum(counts)
-    return f"{total:,}" if float(total).is_integer() else f"{total:,.2f}"
-
-
 def _table_data(results):
     info = results.get("metric_info", {})
     metrics = results.get("metrics", {})
@@ -282,16 +243,16 @@ def _table_data(results):
 
 
 def _appendix_data(results, jobs):
+    """The appendix: the table's section, then a section per figure family with its figures."""
     sections = []
-    for kind, title in SECTIONS:
-        members = [job for job in jobs if job.kind == kind]
-        if not members:
-            continue
-        if kind == "table":
-            sections.append({"title": title, "figures": [], "tables": [job.outputs[0] for job in members]})
-        else:
-            sections.append({"title": title, "tables": [], "figures": [
-                {"path": job.outputs[0], "caption": job.caption, "label": f"fig:{job.name}"} for job in members]})
+    tables = [job.outputs[0] for job in jobs if job.kind == "table"]
+    if tables:
+        sections.append({"title": TABLE_SECTION, "figures": [], "tables": tables})
+    for spec in figure_specs():
+        figures = [{"path": job.outputs[0], "caption": job.caption, "label": f"fig:{job.name}"}
+                   for job in jobs if job.kind == spec.name]
+        if figures:
+            sections.append({"title": spec.title, "tables": [], "figures": figures})
     return {"title": results.get("title", "Routing results"), "sections": sections,
             "macros": "macros.tex" if any(job.kind == "macros" for job in jobs) else None}
 
@@ -356,16 +317,41 @@ def _fingerprint(h, value):
 
 
 def _read_manifest(out_dir):
+    """``{"jobs": {name: {"key", "outputs"}}, "build": key of the last complete build}``, or empty."""
     try:
         manifest = json.loads((out_dir / MANIFEST).read_text())
-        return manifest["jobs"] if manifest.get("figkit") == 1 else {}
-    except (OSError, ValueError, KeyError, TypeError):
-        return {}
+        if manifest.get("figkit") == 1 and isinstance(manifest.get("jobs"), dict):
+            return manifest
+    except (OSError, ValueError, TypeError):
+        pass
+    return {}
 
 
-def _write_manifest(out_dir, jobs):
-    text = json.dumps({"figkit": 1, "jobs": dict(sorted(jobs.items()))}, indent=1, sort_keys=True) + "\n"
-    write_if_changed(out_dir / MANIFEST, text.encode())
+def _write_manifest(out_dir, jobs, whole_key):
+    manifest = {"figkit": 1, "build": whole_key, "jobs": dict(sorted(jobs.items()))}
+    write_if_changed(out_dir / MANIFEST, (json.dumps(manifest, indent=1, sort_keys=True) + "\n").encode())
+
+
+def _whole_build_key(results_path, figure_key, text_key, compile):
+    """A key of everything a complete build reads, or None if the results file cannot be read."""
+    results = file_digest(results_path)
+    if results is None:
+        return None
+    return digest(json.dumps([results, str(results_path), figure_key, text_key, compile]).encode())
+
+
+def _all_intact(out_dir, manifest):
+    entries = manifest["jobs"].values()
+    return all(_up_to_date(out_dir, entry, entry.get("key")) for entry in entries) and (out_dir / DEPFILE).is_file()
+
+
+def _nothing_to_do(out_dir, manifest, quiet, verbose, started):
+    """The report of a build whose inputs are those of the last complete build, outputs intact."""
+    report = BuildResult(out_dir, unchanged=sorted(manifest["jobs"]))
+    if PDF in manifest["jobs"]:
+        report.pdf = out_dir / PDF
+    _Progress(0, quiet, verbose).done(report, time.perf_counter() - started)
+    return report
 
 
 def _up_to_date(out_dir, entry, key):
@@ -397,6 +383,7 @@ def _template_files():
 
 def _write_depfile(out_dir, planned, results_path, sheets, templates):
     """A Make rule: the outputs depend on the results file, the style sheets and the templates."""
+
     def escape(path):
         return str(path).replace(" ", "\\ ")
 
@@ -410,13 +397,16 @@ def _write_depfile(out_dir, planned, results_path, sheets, templates):
 
 
 def _run(stale, out_dir, options, jobs):
-    """Yield (job, {output: sha256}) or (job, error message) as the jobs finish."""
+    """Yield (job, {output: sha256}) or (job, error message) as the jobs finish, the heaviest started first."""
+    from figkit import outputs  # noqa: F401 - the drawing libraries, imported once and inherited by the workers
+
+    stale = sorted(stale, key=lambda job: -job.cost)
     workers = max(1, min(jobs or os.cpu_count() or 1, len(stale)))
     if workers == 1:
         for job in stale:
             yield job, run_job(job, str(out_dir), options)
         return
-    with ProcessPoolExecutor(max_workers=workers) as pool:
+    with ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context("fork")) as pool:
         futures = {pool.submit(run_job, job, str(out_dir), options): job for job in stale}
         for future in as_completed(futures):
             yield futures[future], future.result()
@@ -424,11 +414,11 @@ def _run(stale, out_dir, options, jobs):
 
 def run_job(job, out_dir, options):
     """Make one job's outputs; return {output: sha256}, or the error as one line of text."""
-    try:
-        from figkit.render import render_job
+    from figkit.outputs import make_outputs
 
-        outputs = render_job(job, Path(out_dir), options)
-        return {path: digest(data) for path, data in outputs.items()}
+    try:
+        made = make_outputs(job, Path(out_dir), options)
+        return {path: digest(data) for path, data in made.items()}
     except Exception as error:  # noqa: BLE001 - a job's failure is reported, the other jobs go on
         if options["debug"]:
             return traceback.format_exc()

@@ -1,11 +1,16 @@
 """How the significance level alpha changes the number of experts selected."""
 
+from __future__ import annotations
+
 from dataclasses import dataclass
 
 import numpy as np
+from matplotlib.axes import Axes
+from matplotlib.figure import Figure
 
-from figkit.arrays import non_negative, same_length, vector
-from figkit.plots._figure import NEUTRAL, leave_headroom, line_width, marker_size, number, palette, render
+from figkit.arrays import ArrayLike, non_negative, same_length, vector
+from figkit.plots._draw import NEUTRAL, leave_headroom, line_width, marker_size, number, palette
+from figkit.plots.spec import FigureJob, FigureSpec
 
 # Alphas spanning at least this ratio are shown on a log axis.
 LOG_AXIS_SPAN = 10
@@ -42,8 +47,7 @@ def prepare(alphas, avg_experts, std_experts=None, baseline_k=8):
     return AlphaSweep(alphas[order], avg[order], None if std is None else std[order], baseline_k)
 
 
-def draw(fig, data):
-    ax = fig.add_subplot()
+def draw(ax, data):
     colours = palette()
     line = colours[len(colours) // 2 + 1 if len(colours) > 2 else 0]
     label = "Average experts" if data.std_experts is None else "Average experts (\N{PLUS-MINUS SIGN}1 std)"
@@ -72,15 +76,69 @@ def draw(fig, data):
     ax.legend(loc="upper left")
 
 
+def jobs(results):
+    """One figure per entry of ``sweeps``."""
+    for sweep in results.get("sweeps", []):
+        family = sweep.get("method_family")
+        arguments = {"alphas": sweep["values"], "avg_experts": sweep["avg_experts"],
+                     "std_experts": sweep.get("std_experts"), "baseline_k": sweep.get("baseline_k")}
+        yield FigureJob(f"_{family}" if family else "", arguments,
+                        ("Average experts per token against the significance level ", "$\\alpha$",
+                         f" ({family} routing, {len(sweep['values'])} values)." if family else "."))
+
+
+FIGURE = FigureSpec(
+    name="alpha_sensitivity",
+    title="Sensitivity to the significance level",
+    sections=("sweeps",),
+    prepare=prepare,
+    draw=draw,
+    jobs=jobs,
+    report={"alphas": "alphas", "avg_experts_per_alpha": "avg_experts", "std_experts_per_alpha": "std_experts",
+            "baseline_k": "baseline_k"},
+    required=("alphas", "avg_experts_per_alpha"),
+)
+
+
 def plot_alpha_sensitivity(
-    alphas, avg_experts, std_experts=None, baseline_k=8, save_path=None, figsize=None, dpi=100
-):
+    alphas: ArrayLike,
+    avg_experts: ArrayLike,
+    std_experts: ArrayLike | None = None,
+    baseline_k: float | None = 8,
+    save_path: str | None = None,
+    figsize: tuple[float, float] | None = None,
+    dpi: float | None = None,
+    *,
+    ax: Axes | None = None,
+) -> Figure:
     """Average experts per token against the significance level alpha.
 
-    Optional ``std_experts`` become error bars; ``baseline_k`` draws the top-k
-    reference line and shades the reduction below it (``None`` hides both). The
-    points are labelled with their values and the x-axis ticks with the alphas
-    (log scale when they span a factor of ten or more). Returns pyplot's current figure.
+    The points are labelled with their values and the x-axis ticks with the alphas
+    (log scale when they span a factor of ten or more).
+
+    Parameters
+    ----------
+    alphas : array-like
+        Significance levels, each in (0, 1); any order.
+    avg_experts : array-like
+        Average experts per token at each alpha.
+    std_experts : array-like, optional
+        Standard deviations, drawn as error bars.
+    baseline_k : float, optional
+        The top-k reference line, with the reduction below it shaded; ``None`` hides both.
+    save_path, figsize, dpi, ax
+        As in every figkit plot function: where to save, size and resolution
+        (``None``: the active rcParams), and an axes to draw on.
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+        ``ax.figure`` when ``ax`` is given, else a new figure that is pyplot's current one.
+
+    Raises
+    ------
+    ValueError, TypeError
+        For lengths that differ, alphas outside (0, 1), negative or non-finite values.
     """
     data = prepare(alphas, avg_experts, std_experts, baseline_k)
-    return render(draw, data, figsize=figsize, dpi=dpi, save_path=save_path)
+    return FIGURE.plot(data, ax=ax, figsize=figsize, dpi=dpi, save_path=save_path)

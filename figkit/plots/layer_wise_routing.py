@@ -1,12 +1,19 @@
 """Experts per token, layer by layer: box plots, a mean trend, early against late layers."""
 
+from __future__ import annotations
+
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import matplotlib as mpl
 import numpy as np
+from matplotlib.axes import Axes
+from matplotlib.figure import Figure
 
-from figkit.arrays import layer_histograms, same_length, strings
-from figkit.plots._figure import leave_headroom, line_width, marker_size, number, palette, render, stats_box
+from figkit.arrays import ArrayLike, layer_histograms, same_length, strings
+from figkit.plots._draw import leave_headroom, line_width, marker_size, number, palette, stats_box
+from figkit.plots.spec import FigureJob, FigureSpec
+from figkit.results import method_counts, method_labels
 from figkit.stats import box_stats
 
 GRADIENT = ("Blues", 0.3, 0.9)  # colormap and the range of it spanned from first to last layer
@@ -40,8 +47,7 @@ def halves(hists):
     return slice(0, half), slice(len(hists) - half, len(hists))
 
 
-def draw(fig, data):
-    ax = fig.add_subplot()
+def draw(ax, data):
     hists, names = data.hists, data.names
     positions = np.arange(len(hists))
     stats = [box_stats(h) | {"label": name} for h, name in zip(hists, names)]
@@ -69,14 +75,65 @@ def draw(fig, data):
     ax.set_title("Experts per token across layers")
 
 
-def plot_layer_wise_routing(layer_expert_counts, layer_names=None, save_path=None, figsize=None, dpi=100):
+def jobs(results):
+    """One figure per method with counts for two or more layers."""
+    labels = method_labels(results)
+    for method, counts in method_counts(results).items():
+        if len(counts.layers) > 1:
+            tokens = sum(sum(hist.values()) for hist in counts.layers.values())
+            yield FigureJob(f"_{method}", {"layer_expert_counts": list(counts.layers.values()),
+                                           "layer_names": [str(layer) for layer in counts.layers]},
+                            ("", labels[method], f": experts selected per token in each layer "
+                             f"({tokens:,} tokens over {len(counts.layers)} layers)."))
+
+
+FIGURE = FigureSpec(
+    name="layer_wise_routing",
+    title="Experts per token, layer by layer",
+    sections=("expert_counts",),
+    prepare=prepare,
+    draw=draw,
+    jobs=jobs,
+    report={"layer_expert_counts": "layer_expert_counts", "layer_names": "layer_names"},
+    required=("layer_expert_counts",),
+)
+
+
+def plot_layer_wise_routing(
+    layer_expert_counts: ArrayLike | Sequence,
+    layer_names: Sequence[str] | None = None,
+    save_path: str | None = None,
+    figsize: tuple[float, float] | None = None,
+    dpi: float | None = None,
+    *,
+    ax: Axes | None = None,
+) -> Figure:
     """One box plot per layer of the experts each token selected, early to late.
 
-    ``layer_expert_counts`` is a 2-D [layers, tokens] array or a list with one entry per
-    layer (arrays of any length, or ``{experts: tokens}`` histograms). Boxes are shaded
-    from early to late layers, a line joins the per-layer means, and a box gives the
-    overall mean and the means of the first and last half of the layers (all
-    token-weighted). Whiskers span 1.5 IQR. Returns pyplot's current figure.
+    Boxes are shaded from early to late layers, a line joins the per-layer means, and
+    a box gives the overall mean and the means of the first and last half of the
+    layers (all token-weighted). Whiskers span 1.5 IQR.
+
+    Parameters
+    ----------
+    layer_expert_counts : array-like or sequence
+        A 2-D [layers, tokens] array, or one entry per layer: arrays of any length or
+        ``{experts: tokens}`` histograms.
+    layer_names : sequence of str, optional
+        Tick labels, one per layer (default: 0, 1, 2, ...).
+    save_path, figsize, dpi, ax
+        As in every figkit plot function: where to save, size and resolution
+        (``None``: the active rcParams), and an axes to draw on.
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+        ``ax.figure`` when ``ax`` is given, else a new figure that is pyplot's current one.
+
+    Raises
+    ------
+    ValueError, TypeError
+        For empty, negative, fractional or non-finite counts, or names that do not pair up.
     """
     data = prepare(layer_expert_counts, layer_names)
-    return render(draw, data, figsize=figsize, dpi=dpi, save_path=save_path)
+    return FIGURE.plot(data, ax=ax, figsize=figsize, dpi=dpi, save_path=save_path)

@@ -3,7 +3,7 @@ import pytest
 from matplotlib.colors import to_hex
 
 from figkit import plot_expert_utilization
-from figkit.plots.utilization import LOAD_CLASSES
+from figkit.plots.expert_utilization import LOAD_CLASSES
 from tests.conftest import box_text
 
 
@@ -26,7 +26,7 @@ def test_bars_colours_and_box(as_input, rng):
     mean = load.mean()
     assert [to_hex(b.get_facecolor()) for b in bars] == [expected_colour(x / mean) for x in load]
     text = box_text(ax)
-    legend = [t.get_text() for t in ax.figure.legends[0].get_texts()]
+    legend = [t.get_text() for t in ax.get_legend().get_texts()]
     assert f"mean {mean:,.2f}" in legend and f"\N{PLUS-MINUS SIGN}1 std {load.std():,.2f}" in legend
     assert f"CV: {load.std() / mean:.2f}" in text
     assert f"MaxVio: {load.max() / mean - 1:.2f}" in text
@@ -42,7 +42,7 @@ def test_dead_experts_show_infinity_and_are_marked():
     assert "Max/min: \N{INFINITY} (2 dead)" in box_text(ax)
     marks = next(line for line in ax.lines if line.get_marker() == "x")
     assert marks.get_xdata().tolist() == [1, 4]
-    assert "dead (2)" in [t.get_text() for t in ax.figure.legends[0].get_texts()]
+    assert "dead (2)" in [t.get_text() for t in ax.get_legend().get_texts()]
 
 
 def test_narrow_figures_give_the_statistics_in_the_title():

@@ -12,42 +12,13 @@ import numpy as np
 import pytest
 
 from figkit import build, write_results
-from figkit.build import NO_TEX
-from tests.conftest import pdf_text
+from figkit.pipeline import NO_TEX
+from tests.conftest import pdf_text, sections
 
 HOSTILE = r"\input{/etc/passwd} \immediate\write18{touch pwned} 100% & _ # ~ ^ {x} $ | < > -- `q' "
-FIGURES = ["expert_counts_topk2", "layers_topk2", "expert_counts_bh-05", "layers_bh-05", "alpha_sensitivity_bh",
-           "expert_load_topk2_layer1", "routing_heatmap_bh-05_layer0", "token_complexity_bh-05"]
-
-
-def counts(rng, mean, n=400):
-    return np.clip(rng.poisson(mean, n), 1, 8)
-
-
-def sections(seed=0, title="Routing study", label="BH ($\\alpha$=0.05)"):
-    """A small study with every section; layer counts differ by method."""
-    rng = np.random.default_rng(seed)
-    per_layer = {"topk2": [np.full(400, 2)] * 3, "bh:05": [counts(rng, 2 + layer) for layer in range(3)]}
-    pooled = {m: np.concatenate(c) for m, c in per_layer.items()}
-    weights = rng.random((6, 8)) * (rng.random((6, 8)) < 0.4)
-    return {
-        "title": title,
-        "model": {"num_layers": 3, "num_experts": 8, "top_k": 2},
-        "methods": [{"id": "topk2", "label": "Top-2", "baseline": True},
-                    {"id": "bh:05", "label": label, "family": "bh", "params": {"alpha": 0.05}}],
-        "metric_info": {"ppl": {"label": "PPL", "better": "lower"}, "experts": {"label": "Experts", "better": "lower"}},
-        "metrics": {m: {"ppl": 17.0 + i * 0.456, "experts": {"mean": c.mean(), "std": c.std()}}
-                    for i, (m, c) in enumerate(pooled.items())},
-        "expert_counts": [{"method": m, "layer": layer, "values": c}
-                          for m, layers in per_layer.items() for layer, c in enumerate(layers)],
-        "sweeps": [{"method_family": "bh", "param": "alpha", "values": [0.01, 0.05, 0.1],
-                    "avg_experts": [2.1, 3.0, 3.9], "std_experts": [0.5, 0.7, 0.9], "baseline_k": 2}],
-        "expert_load": [{"method": "topk2", "layer": 1, "counts": rng.integers(0, 300, 8)}],
-        "routing_samples": [{"method": "bh:05", "layer": 0, "tokens": ["The", " cat", "$", "50%", "{", "\\"],
-                             "weights": weights / np.maximum(weights.sum(axis=1, keepdims=True), 1e-9)}],
-        "token_stats": {"method": "bh:05", "token_ids": rng.integers(0, 500, 1200),
-                        "expert_counts": counts(rng, 3, 1200)},
-    }
+FIGURES = ["expert_count_distribution_topk2", "expert_count_distribution_bh-05", "layer_wise_routing_topk2",
+           "layer_wise_routing_bh-05", "expert_count_comparison", "layer_mean_comparison", "alpha_sensitivity_bh",
+           "expert_utilization_topk2_layer1", "routing_heatmap_bh-05_layer0", "token_complexity_vs_experts_bh-05"]
 
 
 @pytest.fixture(scope="module")
@@ -127,8 +98,9 @@ def test_changing_one_method_rerenders_only_what_uses_it(tmp_path):
     write_results(results, **changed)
     report = build(results, tmp_path / "out", jobs=1)
     # appendix.tex is the same (the captions' token counts did not change); its PDF includes new figures
-    assert sorted(report.rendered) == ["appendix.pdf", "comparison", "expert_counts_topk2", "layers_topk2",
-                                       "macros"]
+    assert sorted(report.rendered) == ["appendix.pdf", "comparison", "expert_count_comparison",
+                                       "expert_count_distribution_topk2", "layer_mean_comparison",
+                                       "layer_wise_routing_topk2", "macros"]
     again = build(results, tmp_path / "out", jobs=1, force=True)
     assert len(again.rendered) == len(FIGURES) + 4 and not again.unchanged
 
@@ -144,7 +116,8 @@ def test_builds_are_byte_identical_across_folders_and_job_counts(built, tmp_path
 def test_the_depfile_names_every_source(built):
     results, out, _ = built
     targets, sources = (out / "figkit.d").read_text().split(": ")
-    assert f"{out}/appendix.tex" in targets.split() and f"{out}/figures/layers_topk2.pdf" in targets.split()
+    assert f"{out}/appendix.tex" in targets.split()
+    assert f"{out}/figures/layer_wise_routing_topk2.pdf" in targets.split()
     sources = sources.split()
     assert sources[0] == str(results)
     assert any(s.endswith("paper.mplstyle") for s in sources) and any(s.endswith("table.tex") for s in sources)
@@ -152,8 +125,8 @@ def test_the_depfile_names_every_source(built):
 
 def test_only_selects_jobs_and_unknown_names_are_refused(tmp_path):
     results = write_results(tmp_path / "r.json", **sections())
-    report = build(results, tmp_path / "out", only=["expert_counts_*", "macros"], jobs=1)
-    assert sorted(report.rendered) == ["expert_counts_bh-05", "expert_counts_topk2", "macros"]
+    report = build(results, tmp_path / "out", only=["expert_count_distribution_*", "macros"], jobs=1)
+    assert sorted(report.rendered) == ["expert_count_distribution_bh-05", "expert_count_distribution_topk2", "macros"]
     assert not (tmp_path / "out" / "appendix.pdf").exists()
     with pytest.raises(ValueError, match="--only 'heatmap' matches no job; jobs: comparison, macros, "):
         build(results, tmp_path / "out", only=["heatmap"])
@@ -222,7 +195,7 @@ def test_hostile_strings_compile_and_show_literally(tmp_path):
     # every character as typed; only quotes are typeset as quotes
     assert r"\input{/etc/passwd} \immediate\write18{touch pwned} 100% & _ # ~ ^ {x} $ | < > -- ‘q’" in flat
     assert "root:" not in text and not list(tmp_path.rglob("pwned"))
-    figure = " ".join(pdf_text(tmp_path / "out" / "figures" / "expert_counts_bh-05.pdf").split())
+    figure = " ".join(pdf_text(tmp_path / "out" / "figures" / "expert_count_distribution_bh-05.pdf").split())
     assert "Experts per token: BH " + " ".join(HOSTILE.split()) in figure  # the title wraps, literally
 
 
@@ -255,12 +228,13 @@ def test_help_is_fast_to_import():
 
 
 def test_output_names_are_safe_stable_and_unique():
-    from figkit.build import plan
+    from figkit.pipeline import plan
 
     results = {"schema_version": 1, "methods": [{"id": "a:b"}, {"id": "a+b"}, {"id": "A:B"}],
                "expert_counts": [{"method": m, "histogram": {"2": 5}} for m in ("a:b", "a+b", "A:B")]}
     names = [job.name for job in plan(results)]
-    assert names == ["expert_counts_a-b", "expert_counts_a-b_2", "expert_counts_A-B_3", "appendix"]
+    assert names == ["expert_count_distribution_a-b", "expert_count_distribution_a-b_2",
+                     "expert_count_distribution_A-B_3", "expert_count_comparison", "appendix"]
     assert plan(results) == plan(results)
 
 

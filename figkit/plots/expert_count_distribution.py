@@ -1,10 +1,18 @@
 """Distribution of experts selected per token: histogram, KDE, mean and median."""
 
+from __future__ import annotations
+
+from collections.abc import Mapping
 from dataclasses import dataclass
 
-from figkit.arrays import count_histogram, probability
-from figkit.plots._figure import (HEADROOM, NEUTRAL, leave_headroom, line_width, mathtext_label, number, palette,
-                                  render, stats_box)
+from matplotlib.axes import Axes
+from matplotlib.figure import Figure
+
+from figkit.arrays import ArrayLike, count_histogram, probability
+from figkit.plots._draw import (HEADROOM, NEUTRAL, leave_headroom, line_width, mathtext_label, number, palette,
+                                stats_box)
+from figkit.plots.spec import FigureJob, FigureSpec
+from figkit.results import method_counts, method_labels
 from figkit.stats import CountHistogram, count_kde
 
 # Beyond this many distinct counts, label ticks with a locator instead of one per bar.
@@ -27,9 +35,8 @@ def prepare(expert_counts, method_name="BH Routing", alpha=None):
     )
 
 
-def draw(fig, data):
+def draw(ax, data):
     hist = data.hist
-    ax = fig.add_subplot()
     colours = palette()
     used = hist.tokens > 0  # a sparse histogram draws its few bars, not one per missing value
     handles = [ax.bar(hist.values[used], hist.fractions[used], width=0.85, color=colours[0], alpha=0.75,
@@ -66,16 +73,67 @@ def draw(fig, data):
     ])
 
 
+def jobs(results):
+    """One figure per method with ``expert_counts``: its layers pooled."""
+    labels = method_labels(results)
+    for method, counts in method_counts(results).items():
+        tokens = sum(counts.pooled.values())
+        yield FigureJob(f"_{method}", {"expert_counts": counts.pooled, "method_name": labels[method]},
+                        ("", labels[method], f": experts selected per token ({counts.scope}; {tokens:,} tokens)."))
+
+
+FIGURE = FigureSpec(
+    name="expert_count_distribution",
+    title="Experts selected per token",
+    sections=("expert_counts",),
+    prepare=prepare,
+    draw=draw,
+    jobs=jobs,
+    report={"expert_counts": "expert_counts", "method_name": "method_name", "alpha": "alpha"},
+    required=("expert_counts",),
+)
+
+
 def plot_expert_count_distribution(
-    expert_counts, method_name="BH Routing", alpha=None, save_path=None, figsize=None, dpi=100
-):
+    expert_counts: ArrayLike | Mapping[int, int],
+    method_name: str = "BH Routing",
+    alpha: float | None = None,
+    save_path: str | None = None,
+    figsize: tuple[float, float] | None = None,
+    dpi: float | None = None,
+    *,
+    ax: Axes | None = None,
+) -> Figure:
     """Histogram of the number of experts each token selected, with a KDE overlay.
 
-    ``expert_counts`` is one count per token (tensor on any device, array, list) or an
-    aggregate ``{experts: tokens}`` mapping. Mean and median are marked, and a box gives
-    mean, median, standard deviation, range and the number of tokens. ``alpha`` (the
-    significance level of BH routing) goes in the title. Returns pyplot's current figure;
-    ``save_path`` also writes it (format from the suffix, PDF by default).
+    Mean and median are marked; a box gives mean, median, standard deviation, range
+    and the number of tokens.
+
+    Parameters
+    ----------
+    expert_counts : array-like or mapping
+        One count per token (tensor on any device, array, list), or an aggregate
+        ``{experts: tokens}`` mapping.
+    method_name : str
+        Shown in the title; ``$...$`` maths is kept where matplotlib can draw it.
+    alpha : float, optional
+        The significance level of BH routing, added to the title.
+    save_path : str or os.PathLike, optional
+        Also write the figure there (format from the suffix, PDF by default).
+    figsize, dpi : optional
+        Size in inches and resolution; ``None`` follows the active rcParams.
+    ax : matplotlib.axes.Axes, optional
+        Draw on this axes instead of a new figure.
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+        ``ax.figure`` when ``ax`` is given, else a new figure that is pyplot's current one.
+
+    Raises
+    ------
+    ValueError, TypeError
+        For empty, negative, fractional or non-finite counts, or ``alpha`` outside (0, 1).
     """
     data = prepare(expert_counts, method_name, alpha)
-    return render(draw, data, figsize=figsize, dpi=dpi, save_path=save_path)
+    return FIGURE.plot(data, ax=ax, figsize=figsize, dpi=dpi, save_path=save_path)

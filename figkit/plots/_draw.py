@@ -1,34 +1,18 @@
-"""What every plot function shares: the figure's life cycle, statistics boxes, literal text."""
+"""Drawing helpers every figure shares: colours, sizes, headroom, statistics boxes, literal text."""
 
 import math
 import re
 
 import matplotlib as mpl
-import matplotlib.pyplot as plt
+from matplotlib.font_manager import FontProperties
 from matplotlib.mathtext import MathTextParser
 from matplotlib.ticker import FuncFormatter
-
-from figkit.style import plotting_style, remember_style, save_figure
 
 # Strings that come from data (tokens, ids) are drawn as they are: never mathtext, never TeX.
 LITERAL = {"parse_math": False, "usetex": False}
 NEUTRAL = "0.15"
 # The highest mark reaches this fraction of the axes height; above it sit the legend and the box.
 HEADROOM = 0.65
-
-
-def render(draw, data, *, figsize, dpi, save_path, save_dpi=None):
-    """Create pyplot's current figure in figkit's style, let ``draw`` fill it, save it if asked.
-
-    A later ``plt.savefig`` outside figkit gives the same picture: ticks that matplotlib
-    adds when drawing copy the properties of the first tick, made in the style.
-    """
-    with plotting_style():
-        fig = remember_style(plt.figure(figsize=figsize, dpi=dpi))
-        draw(fig, data)
-        if save_path is not None:
-            save_figure(fig, save_path, dpi=save_dpi)
-    return fig
 
 
 def palette():
@@ -105,3 +89,40 @@ def _drawable_math(part):
     except ValueError:
         return False
     return True
+
+
+def axes_width(ax):
+    """The width of ``ax`` in inches, as laid out now."""
+    return ax.get_position().width * ax.figure.get_figwidth()
+
+
+def axes_height(ax):
+    """The height of ``ax`` in inches, as laid out now."""
+    return ax.get_position().height * ax.figure.get_figheight()
+
+
+def wrap_label(text, ax, share=0.6):
+    """``text`` broken into lines that fit ``share`` of the axes' width at the legend's font size.
+
+    Lines break at spaces outside ``$...$`` maths, so a long method name never pushes
+    the axes out of the figure.
+    """
+    characters = max(12, int(axes_width(ax) * share * 72 / (_points(mpl.rcParams["legend.fontsize"]) * 0.5)))
+    words, lines, math = [], [], False
+    for word in text.split(" "):
+        if math:
+            words[-1] += " " + word
+        else:
+            words.append(word)
+        math ^= word.count("$") % 2 == 1
+    for word in words:
+        if lines and len(lines[-1]) + 1 + len(word) <= characters:
+            lines[-1] += " " + word
+        else:
+            lines.append(word)
+    return "\n".join(lines)
+
+
+def _points(size):
+    """A font size in points, also for names such as "small"."""
+    return FontProperties(size=size).get_size_in_points()

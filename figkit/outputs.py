@@ -1,39 +1,34 @@
 """One build job made into bytes and written: a figure, a table, the macros or the appendix source.
 
-This is the part of a build that runs in the worker processes; it imports
-matplotlib and Jinja, which the planning stage never does.
+This is the part of a build that runs in the worker processes. Importing it loads
+the drawing libraries, so a parent that imports it before forking its workers
+pays for them once.
 """
 
-from importlib import import_module
+import matplotlib.pyplot as plt
 
-from figkit.build import PLOT_MODULES
 from figkit.files import write_if_changed
-from figkit.latex import Raw, escape_label, escape_text, render, tex_path
+from figkit.latex import Raw, escape_label, escape_text, render_template, tex_path
+from figkit.plots import figure_spec
+from figkit.style import figure_bytes, use_style
 
 # Figures in the appendix keep their printed size unless they are wider than the text.
 FIGURE_WIDTH = Raw(r"\figkitmaxwidth")
 
 
-def render_job(job, out_dir, options):
+def make_outputs(job, out_dir, options):
     """Write the outputs of ``job`` under ``out_dir`` (unchanged files are left alone); return their bytes."""
-    if job.kind in PLOT_MODULES:
-        outputs = _figure(job, options["styles"])
-    else:
-        outputs = {"table": _table, "macros": _macros, "appendix": _appendix}[job.kind](job)
-    for path, data in outputs.items():
+    text_jobs = {"table": _table, "macros": _macros, "appendix": _appendix}
+    made = text_jobs[job.kind](job) if job.kind in text_jobs else _figure(job, options["styles"])
+    for path, data in made.items():
         write_if_changed(out_dir / path, data)
-    return outputs
+    return made
 
 
 def _figure(job, styles):
-    import matplotlib.pyplot as plt
-
-    from figkit.plots._figure import render as draw_figure
-    from figkit.style import figure_bytes, use_style
-
-    module = import_module(f"figkit.plots.{PLOT_MODULES[job.kind]}")
+    spec = figure_spec(job.kind)
     with use_style(*styles):
-        fig = draw_figure(module.draw, module.prepare(**job.data), figsize=None, dpi=None, save_path=None)
+        fig = spec.plot(spec.prepare(**job.data))
         try:
             return {job.outputs[0]: figure_bytes(fig, "pdf")}
         finally:
@@ -61,9 +56,8 @@ def _macros(job):
 
 
 def _caption(parts):
-    """A caption from (text, label, text): the text shown literally, the label with its safe maths."""
-    before, label, after = parts
-    return Raw(escape_text(before) + escape_label(label) + escape_text(after))
+    """A caption from text, label, text, label, ...: the text shown literally, labels with their safe maths."""
+    return Raw("".join(escape_label(part) if i % 2 else escape_text(part) for i, part in enumerate(parts)))
 
 
 def _appendix(job):
@@ -74,6 +68,7 @@ def _appendix(job):
         "figures": [{"path": tex_path(figure["path"]), "caption": _caption(figure["caption"]),
                      "label": Raw(figure["label"])} for figure in section["figures"]],
     } for section in data["sections"]]
-    tex = render("appendix.tex", title=Raw(escape_label(data["title"])), sections=sections,
-                 macros=None if data["macros"] is None else tex_path(data["macros"]), figure_width=FIGURE_WIDTH)
+    tex = render_template("appendix.tex", title=Raw(escape_label(data["title"])), sections=sections,
+                          macros=None if data["macros"] is None else tex_path(data["macros"]),
+                          figure_width=FIGURE_WIDTH)
     return {job.outputs[0]: tex.encode()}

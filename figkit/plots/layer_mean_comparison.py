@@ -1,0 +1,113 @@
+"""Mean experts per token in each layer, one line per method."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+from matplotlib.axes import Axes
+from matplotlib.figure import Figure
+from matplotlib.ticker import MaxNLocator
+
+from figkit.arrays import ArrayLike, count_histogram, labelled, layer_histograms
+from figkit.plots._draw import leave_headroom, line_width, marker_size, mathtext_label, wrap_label
+from figkit.plots.spec import FigureJob, FigureSpec
+from figkit.results import method_counts, method_labels
+
+
+@dataclass(frozen=True)
+class LayerMeans:
+    methods: list  # (label, layer ids, mean experts per layer)
+
+
+def prepare(layer_counts_by_method):
+    """Validate each method's per-layer counts; keep each layer's mean."""
+    methods = []
+    for label, layers in labelled(layer_counts_by_method, "layer_counts_by_method"):
+        name = f"layer_counts_by_method[{label!r}]"
+        if isinstance(layers, Mapping):
+            ids = [_layer_id(layer, name) for layer in layers]
+            hists = [count_histogram(counts, f"{name}[{layer}]") for layer, counts in layers.items()]
+        else:
+            hists = layer_histograms(layers, name)
+            ids = list(range(len(hists)))
+        order = np.argsort(ids, kind="stable")
+        methods.append((mathtext_label(label), np.asarray(ids)[order],
+                        np.array([hists[i].mean for i in order])))
+    return LayerMeans(methods)
+
+
+def _layer_id(layer, name):
+    if isinstance(layer, bool) or not isinstance(layer, (int, np.integer)) or layer < 0:
+        raise ValueError(f"{name}: layer ids are non-negative integers, got {layer!r}")
+    return int(layer)
+
+
+def draw(ax, data):
+    for label, layers, means in data.methods:
+        ax.plot(layers, means, linewidth=line_width(1.33), markersize=marker_size(), label=wrap_label(label, ax))
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+    top = max(means.max() for _, _, means in data.methods)
+    leave_headroom(ax, top, fraction=0.8)
+    ax.set_xlabel("Layer")
+    ax.set_ylabel("Mean experts per token")
+    ax.legend(loc="upper left", ncols=2 if len(data.methods) > 3 else 1)
+
+
+def jobs(results):
+    """One figure when two or more methods have ``expert_counts`` for two or more layers."""
+    counts = {m: c for m, c in method_counts(results).items() if len(c.layers) > 1}
+    if len(counts) < 2:
+        return
+    labels = method_labels(results)
+    caption = ["Mean experts selected per token in each layer, by method: "]
+    for i, method in enumerate(counts):
+        caption += [labels[method], "." if i == len(counts) - 1 else ", "]
+    yield FigureJob("", {"layer_counts_by_method": {labels[m]: c.layers for m, c in counts.items()}},
+                    tuple(caption))
+
+
+FIGURE = FigureSpec(
+    name="layer_mean_comparison",
+    title="Experts per token by layer, methods compared",
+    sections=("expert_counts",),
+    prepare=prepare,
+    draw=draw,
+    jobs=jobs,
+)
+
+
+def plot_layer_mean_comparison(
+    layer_counts_by_method: Mapping[str, ArrayLike | Sequence | Mapping[int, ArrayLike]],
+    *,
+    ax: Axes | None = None,
+    figsize: tuple[float, float] | None = None,
+    dpi: float | None = None,
+    save_path: str | None = None,
+) -> Figure:
+    """Mean experts per token in each layer for several routing methods, one line each.
+
+    Parameters
+    ----------
+    layer_counts_by_method : dict
+        Method name (``$...$`` maths allowed) to its per-layer counts: a 2-D
+        [layers, tokens] array or a list per layer (layers 0, 1, ...), or a dict of
+        layer id to counts (for models whose MoE layers skip some ids). Each layer's
+        counts are one per token or a ``{experts: tokens}`` histogram.
+    ax, figsize, dpi, save_path
+        As in every figkit plot function: an axes to draw on, size and resolution
+        (``None``: the active rcParams), and where to save.
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+        ``ax.figure`` when ``ax`` is given, else a new figure that is pyplot's current one.
+
+    Raises
+    ------
+    ValueError, TypeError
+        For no methods, a bad layer id, or counts that are empty, negative, fractional or non-finite.
+    """
+    data = prepare(layer_counts_by_method)
+    return FIGURE.plot(data, ax=ax, figsize=figsize, dpi=dpi, save_path=save_path)

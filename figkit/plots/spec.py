@@ -1,0 +1,78 @@
+"""A figure family described once: its name, the data it reads, prepare, draw and caption."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import matplotlib.pyplot as plt
+
+from figkit.style import default_look, remember_style, save_figure
+
+
+@dataclass(frozen=True)
+class FigureJob:
+    """One figure a results file supports: the output's name, prepare's arguments, its caption."""
+
+    suffix: str  # appended to the family name: "expert_utilization" + "_topk8_layer3"
+    arguments: dict  # keyword arguments of ``prepare``, as plain JSON data
+    caption: tuple  # text, label, text, label, ...: labels may hold $...$ maths, text is literal
+
+
+@dataclass(frozen=True)
+class FigureSpec:
+    """Everything figkit knows about one figure family; ``figkit.plots.FIGURES`` lists them.
+
+    ``name`` names the library function (``plot_<name>``), the output files of a build
+    (``figures/<name><suffix>.pdf``) and the report's files. ``prepare`` validates and
+    computes (it raises before anything is drawn); ``draw(ax, data)`` draws onto one axes.
+    ``jobs(results)`` yields a ``FigureJob`` per figure a validated results file supports,
+    reading only ``sections``. ``report`` maps ``create_analysis_report``'s keys to
+    prepare's arguments; the keys in ``required`` must all be present. ``cost`` is the
+    render time relative to a plain figure's (benchmarks/README.md): a build starts
+    the heaviest jobs first.
+    """
+
+    name: str
+    title: str  # the appendix section heading
+    sections: tuple[str, ...]
+    prepare: Callable[..., Any]
+    draw: Callable[[Any, Any], None]
+    jobs: Callable[[Mapping], Iterable[FigureJob]]
+    report: Mapping[str, str] = field(default_factory=dict)
+    required: tuple[str, ...] = ()
+    cost: float = 1.0
+
+    @property
+    def function_name(self):
+        return f"plot_{self.name}"
+
+    def plot(self, data, *, ax=None, figsize=None, dpi=None, save_path=None):
+        """Draw prepared ``data`` on ``ax`` (its figure returned), or on a new current pyplot figure.
+
+        Given ``ax``, the user's figure is neither created, resized nor re-laid-out.
+        Otherwise ``figsize`` and ``dpi`` default to the active rcParams, and figkit's
+        default look fills in only what the user has not set.
+        """
+        if ax is not None:
+            self.draw(ax, data)
+            fig = ax.figure
+        else:
+            with default_look():
+                fig = remember_style(plt.figure(figsize=figsize, dpi=dpi))
+                self.draw(fig.add_subplot(), data)
+        if save_path is not None:
+            save_figure(fig, save_path, dpi=dpi)
+        return fig
+
+
+
+def layer_suffix(layer):
+    """The part of an output name that says the layer: "layer3", or "all_layers" for pooled data."""
+    return "all_layers" if layer is None else f"layer{layer}"
+
+
+def layer_text(layer):
+    """The layer in a caption: "layer 3" or "all layers"."""
+    return "all layers" if layer is None else f"layer {layer}"
