@@ -95,13 +95,22 @@ def large_files():
     rng = np.random.default_rng(0)
     methods = [{"id": "topk8", "label": "Top-8"}, {"id": "bh05", "label": "BH ($\\alpha$ = 0.05)"}]
     per_layer = 10_000_000 // 32
-    histograms = {"methods": methods, "expert_counts": [
-        {"method": m["id"], "layer": layer, "values": np.clip(rng.poisson(3 + layer / 8, per_layer), 1, 8)}
-        for m in methods for layer in range(16)]}
+    histograms = {
+        "methods": methods,
+        "expert_counts": [
+            {"method": m["id"], "layer": layer, "values": np.clip(rng.poisson(3 + layer / 8, per_layer), 1, 8)}
+            for m in methods
+            for layer in range(16)
+        ],
+    }
     ids = np.minimum(rng.zipf(1.2, 1_000_000), 50_000) - 1
-    raw = {"methods": methods, "expert_counts": [
-        {"method": "bh05", "layer": layer, "values": np.clip(rng.poisson(3, 250_000), 1, 8)} for layer in range(4)],
-        "token_stats": {"method": "bh05", "token_ids": ids, "expert_counts": np.clip(rng.poisson(3, ids.size), 1, 8)}}
+    raw = {
+        "methods": methods,
+        "expert_counts": [
+            {"method": "bh05", "layer": layer, "values": np.clip(rng.poisson(3, 250_000), 1, 8)} for layer in range(4)
+        ],
+        "token_stats": {"method": "bh05", "token_ids": ids, "expert_counts": np.clip(rng.poisson(3, ids.size), 1, 8)},
+    }
     return {"10M tokens, histograms": (histograms, False), "1M raw counts + 1M token stats": (raw, True)}
 
 
@@ -120,19 +129,26 @@ def main():
     rows.append(("cold, --jobs 2, with the appendix PDF", cold(results, out, "-j", "2")))
     rows.append(("no-op, with the appendix PDF", noop(results, out)))
     for jobs in ("1", "2"):
-        rows.append((f"one method changed, --jobs {jobs}, with the appendix PDF",
-                     one_method_changed(results, out, sections, "-j", jobs)))
+        rows.append(
+            (
+                f"one method changed, --jobs {jobs}, with the appendix PDF",
+                one_method_changed(results, out, sections, "-j", jobs),
+            )
+        )
     direct = rows[0][1]
     print(f"Example: {figures} figures, 2 tables, macros, appendix; {cores} cores.")
-    print(f"Sum of the figures' render floors: {floor:.2f} s; goal for a cold build without LaTeX: "
-          f"3 × {floor:.2f} / {cores} = {3 * floor / cores:.2f} s.\n")
+    print(
+        f"Sum of the figures' render floors: {floor:.2f} s; goal for a cold build without LaTeX: "
+        f"3 × {floor:.2f} / {cores} = {3 * floor / cores:.2f} s.\n"
+    )
     print("| example build | seconds (median) | direct (re-run script) / this |")
     print("|---|---:|---:|")
     for name, seconds in rows:
         print(f"| {name} | {seconds:.2f} | {direct / seconds:.1f}× |")
 
-    print("\n| large results file | file (MB) | json.load (s) | load_results (s) | cold build, no LaTeX (s) "
-          "| no-op (s) |")
+    print(
+        "\n| large results file | file (MB) | json.load (s) | load_results (s) | cold build, no LaTeX (s) | no-op (s) |"
+    )
     print("|---|---:|---:|---:|---:|---:|")
     for name, (data, raw) in large_files().items():
         path = OUT / f"{name.split(',')[0].replace(' ', '_')}.json"
@@ -146,8 +162,10 @@ def main():
         load = time.perf_counter() - start
         folder = OUT / f"large-{path.stem}"
         build_time = cold(path, folder, "--no-compile")
-        print(f"| {name} | {path.stat().st_size / 1e6:.1f} | {parse:.2f} | {load:.2f} | {build_time:.2f} | "
-              f"{noop(path, folder, '--no-compile'):.2f} |")
+        print(
+            f"| {name} | {path.stat().st_size / 1e6:.1f} | {parse:.2f} | {load:.2f} | {build_time:.2f} | "
+            f"{noop(path, folder, '--no-compile'):.2f} |"
+        )
 
 
 if __name__ == "__main__":

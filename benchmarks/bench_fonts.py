@@ -1,6 +1,6 @@
 """What embedding TrueType (Type 42) fonts costs per PDF, against Type 3, in each figkit style.
 
-    python benchmarks/bench_fonts.py
+python benchmarks/bench_fonts.py
 """
 
 import io

@@ -54,18 +54,27 @@ def pdf(kind, name):
 
 
 def figkit_calls(d):
-    path = {name: pdf("figkit", name) for name in
-            ("count distribution", "layer-wise box plots", "token complexity", "routing heatmap")}
+    path = {
+        name: pdf("figkit", name)
+        for name in ("count distribution", "layer-wise box plots", "token complexity", "routing heatmap")
+    }
     return {
-        "count distribution": (lambda: figkit.plot_expert_count_distribution(d["counts"], save_path=path["count distribution"]),
-                               [d["counts"]]),
-        "layer-wise box plots": (lambda: figkit.plot_layer_wise_routing(d["layers"], save_path=path["layer-wise box plots"]),
-                                 [d["layers"]]),
-        "token complexity": (lambda: figkit.plot_token_complexity_vs_experts(d["ids"], d["counts"],
-                                                                             save_path=path["token complexity"]),
-                             [d["ids"], d["counts"]]),
-        "routing heatmap": (lambda: figkit.plot_routing_heatmap(d["weights"], d["tokens"],
-                                                                save_path=path["routing heatmap"]), [d["weights"]]),
+        "count distribution": (
+            lambda: figkit.plot_expert_count_distribution(d["counts"], save_path=path["count distribution"]),
+            [d["counts"]],
+        ),
+        "layer-wise box plots": (
+            lambda: figkit.plot_layer_wise_routing(d["layers"], save_path=path["layer-wise box plots"]),
+            [d["layers"]],
+        ),
+        "token complexity": (
+            lambda: figkit.plot_token_complexity_vs_experts(d["ids"], d["counts"], save_path=path["token complexity"]),
+            [d["ids"], d["counts"]],
+        ),
+        "routing heatmap": (
+            lambda: figkit.plot_routing_heatmap(d["weights"], d["tokens"], save_path=path["routing heatmap"]),
+            [d["weights"]],
+        ),
     }
 
 
@@ -74,8 +83,9 @@ def direct_calls(d):
         sns.histplot(d["counts"], discrete=True, kde=True, stat="proportion", ax=ax)
 
     def boxes(ax):
-        long = pd.DataFrame({"layer": np.repeat(np.arange(LAYERS), d["layers"].shape[1]),
-                             "experts": d["layers"].ravel()})
+        long = pd.DataFrame(
+            {"layer": np.repeat(np.arange(LAYERS), d["layers"].shape[1]), "experts": d["layers"].ravel()}
+        )
         sns.boxplot(long, x="layer", y="experts", hue="layer", palette="Blues", legend=False, ax=ax)
 
     def regression(ax):
@@ -85,8 +95,12 @@ def direct_calls(d):
     def heatmap(ax):
         sns.heatmap(d["weights"][:50, :32], cmap="Reds", ax=ax, cbar_kws={"label": "Routing weight"})
 
-    return {"count distribution": histogram, "layer-wise box plots": boxes,
-            "token complexity": regression, "routing heatmap": heatmap}
+    return {
+        "count distribution": histogram,
+        "layer-wise box plots": boxes,
+        "token complexity": regression,
+        "routing heatmap": heatmap,
+    }
 
 
 def small_figures(rng):
@@ -105,8 +119,10 @@ def small_figures(rng):
         ax.axhline(load.mean(), linestyle="--")
 
     return {
-        "alpha sensitivity": (lambda: figkit.plot_alpha_sensitivity(alphas, avg, std, save_path=pdf("figkit", "a")),
-                              sweep),
+        "alpha sensitivity": (
+            lambda: figkit.plot_alpha_sensitivity(alphas, avg, std, save_path=pdf("figkit", "a")),
+            sweep,
+        ),
         "expert utilisation": (lambda: figkit.plot_expert_utilization(load, save_path=pdf("figkit", "u")), loads),
     }
 
@@ -129,6 +145,7 @@ def direct(draw, name):
             draw(ax)
             fig.savefig(pdf("direct", name))
         return fig
+
     return make
 
 
@@ -157,13 +174,17 @@ def main():
     rng = np.random.default_rng(0)
     render_floor = timed(floor, 5)
     print(f"render floor (empty styled figure saved to PDF): {render_floor:.3f} s\n")
-    print("| figure | tokens | figkit (s) | × floor | figkit PDF (KiB) | direct seaborn (s) | direct / figkit "
-          "| direct PDF (KiB) | peak memory / input |")
+    print(
+        "| figure | tokens | figkit (s) | × floor | figkit PDF (KiB) | direct seaborn (s) | direct / figkit "
+        "| direct PDF (KiB) | peak memory / input |"
+    )
     print("|---|---:|---:|---:|---:|---:|---:|---:|---:|")
     for name, (make, draw) in small_figures(rng).items():
         ours, theirs = timed(make, 3), timed(direct(draw, name), 3)
-        print(f"| {name} | — | {ours:.3f} | {ours / render_floor:.1f}× | — | {theirs:.2f} | {theirs / ours:.1f}× "
-              f"| — | |", flush=True)
+        print(
+            f"| {name} | — | {ours:.3f} | {ours / render_floor:.1f}× | — | {theirs:.2f} | {theirs / ours:.1f}× | — | |",
+            flush=True,
+        )
     for n in args.sizes:
         d = data(n, rng)
         direct_draws = direct_calls(d)
@@ -176,8 +197,11 @@ def main():
             else:
                 versus = "— | — | —"
             shown = min(n, len(d["weights"])) if name == "routing heatmap" else n
-            print(f"| {name} | {shown:,} | {ours:.3f} | {ours / render_floor:.1f}× | {kib('figkit', name)} "
-                  f"| {versus} | {memory} |", flush=True)
+            print(
+                f"| {name} | {shown:,} | {ours:.3f} | {ours / render_floor:.1f}× | {kib('figkit', name)} "
+                f"| {versus} | {memory} |",
+                flush=True,
+            )
         del d
     print(f"\noutputs in {OUT}")
 

@@ -1,6 +1,6 @@
 """A 10,000-row comparison table in LaTeX and Markdown: figkit against pandas and tabulate.
 
-    python benchmarks/bench_tables.py
+python benchmarks/bench_tables.py
 """
 
 import statistics
@@ -27,17 +27,32 @@ def timed(call):
 
 def main():
     rng = np.random.default_rng(0)
-    results = {f"method {i}": {"perplexity": float(rng.normal(17, 1)), "avg_experts": float(rng.uniform(1, 8)),
-                               "accuracy": {"mean": float(rng.uniform(0.3, 0.4)), "std": float(rng.uniform(0, 0.02))}}
-               for i in range(ROWS)}
+    results = {
+        f"method {i}": {
+            "perplexity": float(rng.normal(17, 1)),
+            "avg_experts": float(rng.uniform(1, 8)),
+            "accuracy": {"mean": float(rng.uniform(0.3, 0.4)), "std": float(rng.uniform(0, 0.02))},
+        }
+        for i in range(ROWS)
+    }
     best = {"perplexity": "min", "accuracy": "max"}
-    frame = pd.DataFrame({m: {k: (v if isinstance(v, float) else v["mean"]) for k, v in row.items()}
-                          for m, row in results.items()}).T
-    styled = lambda: (frame.style.format(precision=2).highlight_min(subset=["perplexity"], props="textbf:--rwrap;")
-                      .highlight_max(subset=["accuracy"], props="textbf:--rwrap;").to_latex(hrules=True))
+    frame = pd.DataFrame(
+        {m: {k: (v if isinstance(v, float) else v["mean"]) for k, v in row.items()} for m, row in results.items()}
+    ).T
+
+    def styled():
+        return (
+            frame.style.format(precision=2)
+            .highlight_min(subset=["perplexity"], props="textbf:--rwrap;")
+            .highlight_max(subset=["accuracy"], props="textbf:--rwrap;")
+            .to_latex(hrules=True)
+        )
+
     rows = [
-        ("figkit LaTeX (bold best, mean ± std, escaping)",
-         lambda: create_comparison_table(results, output_format="latex", best=best)),
+        (
+            "figkit LaTeX (bold best, mean ± std, escaping)",
+            lambda: create_comparison_table(results, output_format="latex", best=best),
+        ),
         ("figkit Markdown", lambda: create_comparison_table(results, output_format="markdown", best=best)),
         ("pandas Styler.to_latex (bold best, no escaping)", styled),
         ("pandas DataFrame.to_latex", lambda: frame.to_latex(float_format="%.2f")),

@@ -38,8 +38,13 @@ def main():
     out.mkdir(exist_ok=True)
     for old in out.glob("*.png"):
         old.unlink()
-    lines = ["# Gallery", "", "The first figure `figkit build` makes of each family, from the example paper's results "
-             "(`paper_example/make_results.py`), in every style; made by `make gallery`.", ""]
+    lines = [
+        "# Gallery",
+        "",
+        "The first figure `figkit build` makes of each family, from the example paper's results "
+        "(`paper_example/make_results.py`), in every style; made by `make gallery`.",
+        "",
+    ]
     for spec in figure_specs():
         job = next(iter(spec.jobs(results)))
         data = spec.prepare(**job.arguments)

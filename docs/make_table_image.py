@@ -1,6 +1,6 @@
 """Render docs/images/table_in_paper.png: a figkit table and macros compiled in a small LaTeX page.
 
-    python docs/make_table_image.py      (needs pdflatex, latexmk and pdftoppm)
+python docs/make_table_image.py      (needs pdflatex, latexmk and pdftoppm)
 """
 
 import subprocess
@@ -31,14 +31,38 @@ def main():
     out = Path(__file__).resolve().parent / "images" / "table_in_paper.png"
     with tempfile.TemporaryDirectory() as work:
         work = Path(work)
-        (work / "table.tex").write_text(figkit.create_comparison_table(
-            RESULTS, output_format="latex", best={"perplexity": "min", "avg_experts": "min", "accuracy": "max"},
-            caption="Routing methods on WikiText (synthetic numbers).", label="tab:routing"))
+        (work / "table.tex").write_text(
+            figkit.create_comparison_table(
+                RESULTS,
+                output_format="latex",
+                best={"perplexity": "min", "avg_experts": "min", "accuracy": "max"},
+                caption="Routing methods on WikiText (synthetic numbers).",
+                label="tab:routing",
+            )
+        )
         (work / "macros.tex").write_text(figkit.number_macros({"bh05": {"perplexity": 17.40, "avg_experts": 4.52}}))
         (work / "paper.tex").write_text(PAPER)
         pdf = compile_pdf(work / "paper.tex")
-        subprocess.run(["pdftoppm", "-png", "-r", "110", "-singlefile", "-x", "140", "-y", "150", "-W", "720",
-                        "-H", "230", str(pdf), str(out.with_suffix(""))], check=True)
+        subprocess.run(
+            [
+                "pdftoppm",
+                "-png",
+                "-r",
+                "110",
+                "-singlefile",
+                "-x",
+                "140",
+                "-y",
+                "150",
+                "-W",
+                "720",
+                "-H",
+                "230",
+                str(pdf),
+                str(out.with_suffix("")),
+            ],
+            check=True,
+        )
 
 
 if __name__ == "__main__":

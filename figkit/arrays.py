@@ -37,8 +37,7 @@ def to_numpy(value, name):
             raise ValueError(f"{name} is ragged: its rows have different lengths") from None
         return _numeric(array, name)
     raise TypeError(
-        f"{name} must be a torch tensor, numpy array, pandas Series, list or tuple, "
-        f"got {type(value).__name__}"
+        f"{name} must be a torch tensor, numpy array, pandas Series, list or tuple, got {type(value).__name__}"
     )
 
 
@@ -161,15 +160,12 @@ def layer_histograms(value, name):
     """Per-layer expert counts: a 2-D [layers, tokens] array or a sequence of per-layer inputs."""
     if isinstance(value, Mapping):
         raise TypeError(f"{name} must be a 2-D array or a list of per-layer counts, got a mapping")
-    if isinstance(value, (list, tuple)) and value and not all(
-        isinstance(v, numbers.Number) for v in value
-    ):
+    if isinstance(value, (list, tuple)) and value and not all(isinstance(v, numbers.Number) for v in value):
         return [count_histogram(layer, f"{name}[{i}]") for i, layer in enumerate(value)]
     array = to_numpy(value, name)
     if array.ndim != 2:
         raise ValueError(
-            f"{name} must be 2-D [num_layers, num_tokens] or a list of per-layer counts, "
-            f"got shape {array.shape}"
+            f"{name} must be 2-D [num_layers, num_tokens] or a list of per-layer counts, got shape {array.shape}"
         )
     if array.size == 0:
         raise ValueError(f"{name} is empty (shape {array.shape})")
@@ -195,8 +191,10 @@ def strings(value, name, limit=None):
     """A sequence of labels (token strings) as a list of str, of its first ``limit`` items if given."""
     if isinstance(value, (str, bytes)) or not hasattr(value, "__len__"):
         raise TypeError(f"{name} must be a sequence of strings, got {type(value).__name__}")
-    return [item.decode("utf-8", "replace") if isinstance(item, bytes) else str(item)
-            for item in itertools.islice(value, limit)]
+    return [
+        item.decode("utf-8", "replace") if isinstance(item, bytes) else str(item)
+        for item in itertools.islice(value, limit)
+    ]
 
 
 def labelled(value, name):

@@ -15,22 +15,24 @@ SIZE_TOLERANCE = 0.01  # inches
 def parser():
     p = argparse.ArgumentParser(
         prog="figkit",
-        description="Publication figures and LaTeX for Mixture-of-Experts routing research, "
-        "from one results file.",
+        description="Publication figures and LaTeX for Mixture-of-Experts routing research, from one results file.",
     )
     p.add_argument("--version", action="version", version=f"figkit {__version__}")
     p.add_argument("--debug", action="store_true", help="show tracebacks")
     commands = p.add_subparsers(dest="command", metavar="COMMAND")
 
     build = commands.add_parser(
-        "build", help="make every figure, table, macro and the appendix a results file supports",
+        "build",
+        help="make every figure, table, macro and the appendix a results file supports",
         description="Render figures/*.pdf, tables/*.tex and *.md, macros.tex, appendix.tex and appendix.pdf "
-        "into OUT. Outputs whose inputs did not change are not rewritten.")
+        "into OUT. Outputs whose inputs did not change are not rewritten.",
+    )
     build.add_argument("results", metavar="RESULTS", help="results file (.json or .json.gz)")
     build.add_argument("-o", "--out", default="build", metavar="OUT", help="output folder (default: build)")
     build.add_argument("--style", default="paper", help="style names, comma-separated (default: paper)")
-    build.add_argument("-j", "--jobs", type=int, default=None, metavar="N",
-                       help="parallel processes (default: the number of CPUs)")
+    build.add_argument(
+        "-j", "--jobs", type=int, default=None, metavar="N", help="parallel processes (default: the number of CPUs)"
+    )
     build.add_argument("--only", nargs="+", metavar="NAME", help="build only these jobs (shell patterns)")
     build.add_argument("--force", action="store_true", help="rebuild everything, ignoring the manifest")
     build.add_argument("--no-compile", action="store_true", help="write appendix.tex but do not compile it")
@@ -38,9 +40,11 @@ def parser():
     build.add_argument("-q", "--quiet", action="store_true", help="print errors only")
     build.add_argument("-v", "--verbose", action="store_true", help="print every output")
 
-    check = commands.add_parser("check", help="check PDFs: fonts embedded, no Type 3, page size",
-                                description="Fail (exit 1) on a Type 3 or unembedded font, or a page "
-                                "that is not the expected size.")
+    check = commands.add_parser(
+        "check",
+        help="check PDFs: fonts embedded, no Type 3, page size",
+        description="Fail (exit 1) on a Type 3 or unembedded font, or a page that is not the expected size.",
+    )
     check.add_argument("paths", nargs="+", metavar="PDF")
     check.add_argument("--width", type=float, help="expected page width in inches")
     check.add_argument("--height", type=float, help="expected page height in inches")
@@ -77,9 +81,19 @@ def build(args):
 
     if args.jobs is not None and args.jobs < 1:
         raise ValueError(f"--jobs must be at least 1, got {args.jobs}")
-    report = run(args.results, args.out, args.style, jobs=args.jobs, only=args.only, force=args.force,
-                 compile=not args.no_compile, require_pdf=args.require_pdf, verbose=args.verbose,
-                 quiet=args.quiet, debug=args.debug)
+    report = run(
+        args.results,
+        args.out,
+        args.style,
+        jobs=args.jobs,
+        only=args.only,
+        force=args.force,
+        compile=not args.no_compile,
+        require_pdf=args.require_pdf,
+        verbose=args.verbose,
+        quiet=args.quiet,
+        debug=args.debug,
+    )
     for name, message in report.failed.items():
         print(f"figkit build: {name} failed: {message}", file=sys.stderr)
     return 0 if report.ok else 1

@@ -43,17 +43,25 @@ class Venue:
 
 VENUES = {
     "neurips": Venue(5.5, 5.5, 10, "times", "neurips_2024.sty: \\newgeometry{textwidth=5.5in}"),
-    "icml": Venue(6.75, 3.25, 10, "times",
-                  "icml2024.sty: \\textwidth 6.75in, \\columnsep 0.25in; column (6.75 - 0.25) / 2"),
+    "icml": Venue(
+        6.75, 3.25, 10, "times", "icml2024.sty: \\textwidth 6.75in, \\columnsep 0.25in; column (6.75 - 0.25) / 2"
+    ),
     "iclr": Venue(5.5, 5.5, 10, "times", "iclr2025_conference.sty: \\textwidth 5.5 true in"),
-    "acl": Venue(6.2992, 3.0315, 11, "times",
-                 "acl.sty (acl-org/acl-style-files): A4, margin 2.5cm, \\columnsep 0.6cm; text 16.0 cm, "
-                 "column 7.7 cm; 11pt in acl_latex.tex"),
-    "cvpr": Venue(6.875, 3.28125, 10, "times",
-                  "cvpr.sty (cvpr-org/author-kit): \\textwidth 6.875in, \\columnsep 0.3125in"),
+    "acl": Venue(
+        6.2992,
+        3.0315,
+        11,
+        "times",
+        "acl.sty (acl-org/acl-style-files): A4, margin 2.5cm, \\columnsep 0.6cm; text 16.0 cm, "
+        "column 7.7 cm; 11pt in acl_latex.tex",
+    ),
+    "cvpr": Venue(
+        6.875, 3.28125, 10, "times", "cvpr.sty (cvpr-org/author-kit): \\textwidth 6.875in, \\columnsep 0.3125in"
+    ),
     "aaai": Venue(7.0, 3.3125, 10, "times", "aaai24.sty: \\textwidth 7.0in, \\columnsep 0.375in"),
-    "ieee": Venue(7.1399, 3.4869, 10, "times",
-                  "IEEEtran.cls v1.8b: \\textwidth 43pc, \\columnsep 1pc; column 21pc = 252pt"),
+    "ieee": Venue(
+        7.1399, 3.4869, 10, "times", "IEEEtran.cls v1.8b: \\textwidth 43pc, \\columnsep 1pc; column 21pc = 252pt"
+    ),
     "jmlr": Venue(6.0, 6.0, 11, "cm", "jmlr2e.sty: \\textwidth 6.0 true in; 11pt in sample.tex"),
     "tmlr": Venue(6.5, 6.5, 10, "cm", "tmlr.sty: \\textwidth 6.5 true in (body font CM Bright)"),
     "lncs": Venue(4.8031, 4.8031, 10, "cm", "llncs.cls v2.20: \\textwidth 12.2cm"),
@@ -106,16 +114,23 @@ def measure_tex(path, *, timeout=TEX_TIMEOUT):
 def _run_probe(source, paper_dir, timeout):
     engine = shutil.which("pdflatex")
     if engine is None:
-        raise RuntimeError("measure_tex needs pdflatex: install TeX Live (Debian/Ubuntu: apt-get install "
-                           "texlive-latex-base texlive-latex-recommended) or use figkit.figsize(venue)")
+        raise RuntimeError(
+            "measure_tex needs pdflatex: install TeX Live (Debian/Ubuntu: apt-get install "
+            "texlive-latex-base texlive-latex-recommended) or use figkit.figsize(venue)"
+        )
     env = os.environ | {"TEXINPUTS": f"{paper_dir}{os.pathsep}", "openout_any": "p"}
     with tempfile.TemporaryDirectory(prefix="figkit-probe-") as work:
         Path(work, "probe.tex").write_text(source, encoding="utf-8")
         try:
             run = subprocess.run(
                 [engine, "-interaction=nonstopmode", "-halt-on-error", "-no-shell-escape", "-draftmode", "probe.tex"],
-                cwd=work, env=env, stdin=subprocess.DEVNULL, capture_output=True, text=True,
-                errors="replace", timeout=timeout,
+                cwd=work,
+                env=env,
+                stdin=subprocess.DEVNULL,
+                capture_output=True,
+                text=True,
+                errors="replace",
+                timeout=timeout,
             )
         except subprocess.TimeoutExpired:
             raise RuntimeError(f"pdflatex did not finish measuring the preamble within {timeout} s") from None

@@ -20,30 +20,64 @@ TEX_TIMEOUT = 120  # seconds
 SOURCE_DATE_EPOCH = "1700000000"
 
 _SPECIAL = {
-    "&": r"\&", "%": r"\%", "$": r"\$", "#": r"\#", "_": r"\_", "{": r"\{", "}": r"\}",
-    "\\": r"\textbackslash{}", "~": r"\textasciitilde{}", "^": r"\textasciicircum{}",
-    "<": r"\textless{}", ">": r"\textgreater{}", "|": r"\textbar{}", '"': "''", "-": "{-}",
-    "\n": " ", "\r": " ", "\t": " ",
+    "&": r"\&",
+    "%": r"\%",
+    "$": r"\$",
+    "#": r"\#",
+    "_": r"\_",
+    "{": r"\{",
+    "}": r"\}",
+    "\\": r"\textbackslash{}",
+    "~": r"\textasciitilde{}",
+    "^": r"\textasciicircum{}",
+    "<": r"\textless{}",
+    ">": r"\textgreater{}",
+    "|": r"\textbar{}",
+    '"': "''",
+    "-": "{-}",
+    "\n": " ",
+    "\r": " ",
+    "\t": " ",
 }
-_GREEK = ("alpha beta gamma delta epsilon zeta eta theta iota kappa lambda mu nu xi pi rho sigma tau upsilon "
-          "phi chi psi omega").split()
+_GREEK = (
+    "alpha beta gamma delta epsilon zeta eta theta iota kappa lambda mu nu xi pi rho sigma tau upsilon "
+    "phi chi psi omega"
+).split()
 _UNICODE = {char: rf"$\{name}$" for char, name in zip("αβγδεζηθικλμνξπρστυφχψω", _GREEK)}
-_UNICODE.update({
-    "\N{PLUS-MINUS SIGN}": r"$\pm$", "\N{MULTIPLICATION SIGN}": r"$\times$", "\N{LESS-THAN OR EQUAL TO}": r"$\leq$",
-    "\N{GREATER-THAN OR EQUAL TO}": r"$\geq$", "\N{RIGHTWARDS ARROW}": r"$\rightarrow$", "\N{EN DASH}": "--",
-    "\N{EM DASH}": "---", "\N{MINUS SIGN}": "$-$", "\N{HORIZONTAL ELLIPSIS}": r"\ldots{}",
-    "\N{LEFT SINGLE QUOTATION MARK}": "`", "\N{RIGHT SINGLE QUOTATION MARK}": "'",
-    "\N{LEFT DOUBLE QUOTATION MARK}": "``", "\N{RIGHT DOUBLE QUOTATION MARK}": "''",
-    "\N{NO-BREAK SPACE}": "~", "\N{INFINITY}": r"$\infty$", "\N{DEGREE SIGN}": r"$^\circ$",
-    "\N{MICRO SIGN}": r"$\mu$", "\N{MIDDLE DOT}": r"$\cdot$", "\N{APPROXIMATELY EQUAL TO}": r"$\approx$",
-})
+_UNICODE.update(
+    {
+        "\N{PLUS-MINUS SIGN}": r"$\pm$",
+        "\N{MULTIPLICATION SIGN}": r"$\times$",
+        "\N{LESS-THAN OR EQUAL TO}": r"$\leq$",
+        "\N{GREATER-THAN OR EQUAL TO}": r"$\geq$",
+        "\N{RIGHTWARDS ARROW}": r"$\rightarrow$",
+        "\N{EN DASH}": "--",
+        "\N{EM DASH}": "---",
+        "\N{MINUS SIGN}": "$-$",
+        "\N{HORIZONTAL ELLIPSIS}": r"\ldots{}",
+        "\N{LEFT SINGLE QUOTATION MARK}": "`",
+        "\N{RIGHT SINGLE QUOTATION MARK}": "'",
+        "\N{LEFT DOUBLE QUOTATION MARK}": "``",
+        "\N{RIGHT DOUBLE QUOTATION MARK}": "''",
+        "\N{NO-BREAK SPACE}": "~",
+        "\N{INFINITY}": r"$\infty$",
+        "\N{DEGREE SIGN}": r"$^\circ$",
+        "\N{MICRO SIGN}": r"$\mu$",
+        "\N{MIDDLE DOT}": r"$\cdot$",
+        "\N{APPROXIMATELY EQUAL TO}": r"$\approx$",
+    }
+)
 # Commands a maths segment from data may use: symbols and formatting, nothing that reads, writes or defines.
-SAFE_MATH_COMMANDS = frozenset(_GREEK + [name.capitalize() for name in _GREEK] + """
+SAFE_MATH_COMMANDS = frozenset(
+    _GREEK
+    + [name.capitalize() for name in _GREEK]
+    + """
     pm mp times cdot div leq geq neq approx sim ll gg le ge infty partial nabla sum prod int log exp min max
     arg sqrt frac mathrm mathbf mathit mathsf mathtt mathcal text textrm left right mid to rightarrow
     leftarrow ldots cdots circ prime hat bar tilde vec dot varepsilon vartheta varphi varrho varsigma
     in notin subset subseteq cup cap emptyset forall exists lvert rvert langle rangle top
-    """.split())
+    """.split()
+)
 
 
 class Raw(str):
@@ -58,11 +92,15 @@ def escape_text(text):
             out.append(_SPECIAL[char])
         elif char in _UNICODE:
             out.append(_UNICODE[char])
-        elif " " <= char <= "~" or "\N{LATIN CAPITAL LETTER A WITH GRAVE}" <= char <= "\N{LATIN SMALL LETTER Y WITH DIAERESIS}":
+        elif (
+            " " <= char <= "~"
+            or "\N{LATIN CAPITAL LETTER A WITH GRAVE}" <= char <= "\N{LATIN SMALL LETTER Y WITH DIAERESIS}"
+        ):
             out.append(char)  # printable ASCII, and the accented letters pdflatex reads as UTF-8 by default
         else:
-            warnings.warn(f"no LaTeX for {char!r} (U+{ord(char):04X}) in {text!r}; shown as a placeholder",
-                          stacklevel=3)
+            warnings.warn(
+                f"no LaTeX for {char!r} (U+{ord(char):04X}) in {text!r}; shown as a placeholder", stacklevel=3
+            )
             out.append(rf"\texttt{{[U+{ord(char):04X}]}}")
     return "".join(out)
 
@@ -113,11 +151,17 @@ def environment(template_dirs=(), escape=escape_text):
 
     return jinja2.Environment(
         loader=jinja2.FileSystemLoader([str(folder) for folder in template_folders(template_dirs)]),
-        block_start_string=r"\BLOCK{", block_end_string="}",
-        variable_start_string=r"\VAR{", variable_end_string="}",
-        comment_start_string=r"\#{", comment_end_string="}",
-        trim_blocks=True, lstrip_blocks=True, keep_trailing_newline=True,
-        autoescape=False, undefined=jinja2.StrictUndefined,
+        block_start_string=r"\BLOCK{",
+        block_end_string="}",
+        variable_start_string=r"\VAR{",
+        variable_end_string="}",
+        comment_start_string=r"\#{",
+        comment_end_string="}",
+        trim_blocks=True,
+        lstrip_blocks=True,
+        keep_trailing_newline=True,
+        autoescape=False,
+        undefined=jinja2.StrictUndefined,
         finalize=lambda value: value if isinstance(value, Raw) else escape("" if value is None else value),
     )
 
@@ -154,16 +198,33 @@ def compile_pdf(tex_path, *, outdir=None, timeout=TEX_TIMEOUT):
     with the file, line and message.
     """
     tex_path = Path(tex_path)
-    env = os.environ | {"openin_any": "p", "openout_any": "p", "max_print_line": "10000",
-                        "SOURCE_DATE_EPOCH": SOURCE_DATE_EPOCH, "FORCE_SOURCE_DATE": "1"}
-    command = ["latexmk", "-norc", "-pdf", "-interaction=nonstopmode", "-halt-on-error", "-file-line-error",
-               "-no-shell-escape", "-quiet", *([f"-outdir={outdir}"] if outdir else []), tex_path.name]
+    env = os.environ | {
+        "openin_any": "p",
+        "openout_any": "p",
+        "max_print_line": "10000",
+        "SOURCE_DATE_EPOCH": SOURCE_DATE_EPOCH,
+        "FORCE_SOURCE_DATE": "1",
+    }
+    command = [
+        "latexmk",
+        "-norc",
+        "-pdf",
+        "-interaction=nonstopmode",
+        "-halt-on-error",
+        "-file-line-error",
+        "-no-shell-escape",
+        "-quiet",
+        *([f"-outdir={outdir}"] if outdir else []),
+        tex_path.name,
+    ]
     made = tex_path.parent / (outdir or ".") / tex_path.with_suffix(".pdf").name
     try:
         returncode = _run_group(command, tex_path.parent, env, timeout)
     except FileNotFoundError:
-        raise RuntimeError("compiling LaTeX needs latexmk and pdflatex: install TeX Live (Debian/Ubuntu: "
-                           "apt-get install latexmk texlive-latex-recommended)") from None
+        raise RuntimeError(
+            "compiling LaTeX needs latexmk and pdflatex: install TeX Live (Debian/Ubuntu: "
+            "apt-get install latexmk texlive-latex-recommended)"
+        ) from None
     except subprocess.TimeoutExpired:
         raise RuntimeError(f"{tex_path.name}: LaTeX did not finish within {timeout} s") from None
     if returncode != 0:
@@ -173,8 +234,15 @@ def compile_pdf(tex_path, *, outdir=None, timeout=TEX_TIMEOUT):
 
 def _run_group(command, cwd, env, timeout):
     """Run ``command`` in its own process group; on timeout kill the whole group (latexmk and its pdflatex)."""
-    process = subprocess.Popen(command, cwd=cwd, env=env, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
-                               stderr=subprocess.DEVNULL, start_new_session=True)
+    process = subprocess.Popen(
+        command,
+        cwd=cwd,
+        env=env,
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )
     try:
         return process.wait(timeout=timeout)
     except subprocess.TimeoutExpired:

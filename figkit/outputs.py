@@ -40,8 +40,10 @@ def _table(job):
 
     data = job.data
     headers = data["columns"]
-    values = {data["rows"][method]: {headers[metric]: value for metric, value in row.items()}
-              for method, row in data["values"].items()}
+    values = {
+        data["rows"][method]: {headers[metric]: value for metric, value in row.items()}
+        for method, row in data["values"].items()
+    }
     columns = list(headers.values())
     best = {headers[metric]: better for metric, better in data["better"].items()}  # "lower" or "higher"
     tex = create_comparison_table(values, columns, "latex", best=best, caption=data["caption"], label=data["label"])
@@ -62,13 +64,26 @@ def _caption(parts):
 
 def _appendix(job):
     data = job.data
-    sections = [{
-        "title": section["title"],
-        "tables": [tex_path(path) for path in section["tables"]],
-        "figures": [{"path": tex_path(figure["path"]), "caption": _caption(figure["caption"]),
-                     "label": Raw(figure["label"])} for figure in section["figures"]],
-    } for section in data["sections"]]
-    tex = render_template("appendix.tex", title=Raw(escape_label(data["title"])), sections=sections,
-                          macros=None if data["macros"] is None else tex_path(data["macros"]),
-                          figure_width=FIGURE_WIDTH)
+    sections = [
+        {
+            "title": section["title"],
+            "tables": [tex_path(path) for path in section["tables"]],
+            "figures": [
+                {
+                    "path": tex_path(figure["path"]),
+                    "caption": _caption(figure["caption"]),
+                    "label": Raw(figure["label"]),
+                }
+                for figure in section["figures"]
+            ],
+        }
+        for section in data["sections"]
+    ]
+    tex = render_template(
+        "appendix.tex",
+        title=Raw(escape_label(data["title"])),
+        sections=sections,
+        macros=None if data["macros"] is None else tex_path(data["macros"]),
+        figure_width=FIGURE_WIDTH,
+    )
     return {job.outputs[0]: tex.encode()}

@@ -83,8 +83,9 @@ def check_pdf(path):
         descriptor = _match(_REF.format("FontDescriptor"), body)
         embedded = bool(descriptor and _EMBEDDED.search(bodies.get(int(descriptor), b"")))
         fonts.append(Font(_match(_NAME.format("BaseFont"), body) or "?", kind or "?", embedded))
-    page = next((b for b in bodies.values() if re.search(rb"/Type\s*/Page\b", b) and _MEDIA_BOX.search(b)),
-                None) or next((b for b in bodies.values() if _MEDIA_BOX.search(b)), None)
+    page = next(
+        (b for b in bodies.values() if re.search(rb"/Type\s*/Page\b", b) and _MEDIA_BOX.search(b)), None
+    ) or next((b for b in bodies.values() if _MEDIA_BOX.search(b)), None)
     if page is None:
         raise ValueError(f"{path}: no page size (MediaBox) found")
     x0, y0, x1, y1 = (float(v) for v in _MEDIA_BOX.search(page).groups())

@@ -41,9 +41,11 @@ APPENDIX = "appendix"
 PDF = "appendix.pdf"
 TEMPLATES = ("table.tex", "table.md", "macros.tex", "appendix.tex", "figure.tex")
 DEPENDENCIES = ("matplotlib", "numpy", "jinja2")  # what draws or writes the outputs
-NO_TEX = ("no TeX engine found, so appendix.pdf was not made (the .tex files are written). Install TeX Live "
-          "(Debian/Ubuntu: apt-get install latexmk texlive-latex-recommended texlive-fonts-recommended lmodern; "
-          "macOS: MacTeX) or pass --no-compile")
+NO_TEX = (
+    "no TeX engine found, so appendix.pdf was not made (the .tex files are written). Install TeX Live "
+    "(Debian/Ubuntu: apt-get install latexmk texlive-latex-recommended texlive-fonts-recommended lmodern; "
+    "macOS: MacTeX) or pass --no-compile"
+)
 TABLE_SECTION = "Comparison of methods"
 TEXT_JOBS = ("table", "macros", APPENDIX)  # every other job kind is a figure family of figkit.plots
 
@@ -203,8 +205,14 @@ def plan(results):
         add("macros", "macros", ("macros.tex",), {"metrics": {m: row for m, row in metrics.items() if row}})
     for spec in figure_specs():
         for figure in spec.jobs(results):
-            add(spec.name, spec.name + figure.suffix, ("figures/{name}.pdf",), figure.arguments, figure.caption,
-                spec.cost)
+            add(
+                spec.name,
+                spec.name + figure.suffix,
+                ("figures/{name}.pdf",),
+                figure.arguments,
+                figure.caption,
+                spec.cost,
+            )
     jobs.append(Job(APPENDIX, APPENDIX, ("appendix.tex",), _appendix_data(results, jobs)))
     return jobs
 
@@ -235,11 +243,20 @@ def _table_data(results):
     better = {m: info[m]["better"] for m in columns if "better" in info.get(m, {})}
     caption = "Comparison of routing methods."
     if better:
-        rules = [f"{direction} is better for " + ", ".join(headers[m] for m in better if better[m] == direction)
-                 for direction in ("lower", "higher") if direction in better.values()]
+        rules = [
+            f"{direction} is better for " + ", ".join(headers[m] for m in better if better[m] == direction)
+            for direction in ("lower", "higher")
+            if direction in better.values()
+        ]
         caption += f" Bold: the best value of a column ({'; '.join(rules)})."
-    return {"rows": rows, "columns": headers, "values": {m: metrics[m] for m in rows}, "better": better,
-            "caption": caption, "label": "tab:figkit-comparison"}
+    return {
+        "rows": rows,
+        "columns": headers,
+        "values": {m: metrics[m] for m in rows},
+        "better": better,
+        "caption": caption,
+        "label": "tab:figkit-comparison",
+    }
 
 
 def _appendix_data(results, jobs):
@@ -249,12 +266,18 @@ def _appendix_data(results, jobs):
     if tables:
         sections.append({"title": TABLE_SECTION, "figures": [], "tables": tables})
     for spec in figure_specs():
-        figures = [{"path": job.outputs[0], "caption": job.caption, "label": f"fig:{job.name}"}
-                   for job in jobs if job.kind == spec.name]
+        figures = [
+            {"path": job.outputs[0], "caption": job.caption, "label": f"fig:{job.name}"}
+            for job in jobs
+            if job.kind == spec.name
+        ]
         if figures:
             sections.append({"title": spec.title, "tables": [], "figures": figures})
-    return {"title": results.get("title", "Routing results"), "sections": sections,
-            "macros": "macros.tex" if any(job.kind == "macros" for job in jobs) else None}
+    return {
+        "title": results.get("title", "Routing results"),
+        "sections": sections,
+        "macros": "macros.tex" if any(job.kind == "macros" for job in jobs) else None,
+    }
 
 
 def _select(jobs, only):
@@ -504,5 +527,8 @@ class _Progress:
             for note in report.notes:
                 print(f"figkit: {note}", file=sys.stderr)
         if self.verbose or self.live:
-            print(f"figkit: {len(report.rendered)} written, {len(report.unchanged)} up to date, "
-                  f"{len(report.failed)} failed in {seconds:.2f} s -> {report.out_dir}", file=sys.stderr)
+            print(
+                f"figkit: {len(report.rendered)} written, {len(report.unchanged)} up to date, "
+                f"{len(report.failed)} failed in {seconds:.2f} s -> {report.out_dir}",
+                file=sys.stderr,
+            )

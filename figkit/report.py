@@ -24,8 +24,9 @@ def prepare_figures(routing_data):
     known = report_keys()
     unknown = sorted(set(routing_data) - set(known))
     if unknown:
-        raise ValueError(f"routing_data has unknown key(s) {', '.join(map(repr, unknown))}; "
-                         f"known keys: {', '.join(known)}")
+        raise ValueError(
+            f"routing_data has unknown key(s) {', '.join(map(repr, unknown))}; known keys: {', '.join(known)}"
+        )
     prepared = {}
     for spec in figure_specs():
         present = [key for key in spec.required if routing_data.get(key) is not None]
@@ -33,8 +34,9 @@ def prepare_figures(routing_data):
             continue
         if len(present) < len(spec.required):
             missing = [key for key in spec.required if key not in present]
-            raise ValueError(f"routing_data: {spec.name} needs {' and '.join(spec.required)}; "
-                             f"missing {', '.join(missing)}")
+            raise ValueError(
+                f"routing_data: {spec.name} needs {' and '.join(spec.required)}; missing {', '.join(missing)}"
+            )
         arguments = {arg: routing_data[key] for key, arg in spec.report.items() if routing_data.get(key) is not None}
         prepared[spec.name] = (spec, spec.prepare(**arguments))
     if not prepared:

@@ -99,8 +99,10 @@ def method_counts(results):
         if method not in entries:
             continue
         pooled = [e for e in entries[method] if e.get("layer") is None]
-        layers = {e["layer"]: entry_histogram(e) for e in sorted(
-            (e for e in entries[method] if e.get("layer") is not None), key=lambda e: e["layer"])}
+        layers = {
+            e["layer"]: entry_histogram(e)
+            for e in sorted((e for e in entries[method] if e.get("layer") is not None), key=lambda e: e["layer"])
+        }
         if pooled:
             counts[method] = MethodCounts(entry_histogram(pooled[0]), "all layers pooled", layers)
         else:
@@ -224,8 +226,11 @@ def _numbers(values, path, length=None, other=None, *, integer=False, minimum=No
     _list(values, path, length, other)
     if integer and minimum is None:
         minimum = 0  # integers here count tokens, experts or ids
-    if all(type(v) is int for v in values) if integer else \
-            all(type(v) in (int, float) for v in values) and all(map(math.isfinite, values)):
+    if (
+        all(type(v) is int for v in values)
+        if integer
+        else all(type(v) in (int, float) for v in values) and all(map(math.isfinite, values))
+    ):
         low, high = min(values), max(values)
         if (minimum is None or low >= minimum) and (maximum is None or high <= maximum):
             return values
@@ -312,7 +317,7 @@ def _metric_info(info):
             _fail(f"{path}.label", f"{_shown(label)} is already the label of metric_info.{labels[label]}")
         labels[label] = metric
         if "better" in entry and entry["better"] not in DIRECTIONS:
-            _fail(f"{path}.better", f"expected \"lower\" or \"higher\", got {_shown(entry['better'])}")
+            _fail(f"{path}.better", f'expected "lower" or "higher", got {_shown(entry["better"])}')
         if "aggregation" in entry:
             _string(entry["aggregation"], f"{path}.aggregation")
     return info
@@ -364,8 +369,7 @@ def _expert_counts(entries, methods, model):
         method = _declared(entry["method"], f"{path}.method", methods)
         layer = _layer(entry, path, model)
         if (method, layer) in seen:
-            _fail(path, f"a second entry for method {method!r}, layer {layer}; "
-                  f"the first is {seen[method, layer]}")
+            _fail(path, f"a second entry for method {method!r}, layer {layer}; the first is {seen[method, layer]}")
         seen[method, layer] = path
         if ("values" in entry) == ("histogram" in entry):
             _fail(path, "give either values (one count per token) or histogram ({experts: tokens}), not both")
@@ -379,7 +383,7 @@ def _expert_counts(entries, methods, model):
         for experts, tokens in histogram.items():
             where = f"{path}.histogram.{experts}"
             if not experts.isdigit() or str(int(experts)) != experts:
-                _fail(where, f"keys are numbers of experts written as integers (\"3\"), got {_shown(experts)}")
+                _fail(where, f'keys are numbers of experts written as integers ("3"), got {_shown(experts)}')
             if most is not None and int(experts) > most:
                 _fail(where, f"{experts} experts is more than model.num_experts ({most})")
             _integer(tokens, where)
@@ -389,10 +393,14 @@ def _expert_counts(entries, methods, model):
 
 def _sweeps(sweeps, methods, model):
     for path, sweep in _entries(sweeps, "sweeps"):
-        _object(sweep, path, required=("param", "values", "avg_experts"),
-                optional=("method_family", "std_experts", "baseline_k"))
+        _object(
+            sweep,
+            path,
+            required=("param", "values", "avg_experts"),
+            optional=("method_family", "std_experts", "baseline_k"),
+        )
         if _string(sweep["param"], f"{path}.param") != "alpha":
-            _fail(f"{path}.param", f"figkit plots sweeps over \"alpha\" only, got {_shown(sweep['param'])}")
+            _fail(f"{path}.param", f'figkit plots sweeps over "alpha" only, got {_shown(sweep["param"])}')
         if "method_family" in sweep:
             _string(sweep["method_family"], f"{path}.method_family")
         values = _numbers(sweep["values"], f"{path}.values")
@@ -420,8 +428,9 @@ def _expert_load(entries, methods, model):
 
 def _routing_samples(samples, methods, model):
     for path, sample in _entries(samples, "routing_samples"):
-        _object(sample, path, required=("method", "tokens", "weights"),
-                optional=("layer", "token_ids", "expert_indices"))
+        _object(
+            sample, path, required=("method", "tokens", "weights"), optional=("layer", "token_ids", "expert_indices")
+        )
         _declared(sample["method"], f"{path}.method", methods)
         _layer(sample, path, model)
         tokens = _list(sample["tokens"], f"{path}.tokens")
@@ -434,11 +443,15 @@ def _routing_samples(samples, methods, model):
         for j, row in enumerate(weights):
             _numbers(row, f"{path}.weights[{j}]", width, f"{path}.weights[0]", minimum=0)
         if "expert_indices" in sample:
-            _numbers(sample["expert_indices"], f"{path}.expert_indices", width, f"each row of {path}.weights",
-                     integer=True)
+            _numbers(
+                sample["expert_indices"], f"{path}.expert_indices", width, f"each row of {path}.weights", integer=True
+            )
         elif "num_experts" in model and width != model["num_experts"]:
-            _fail(f"{path}.weights[0]", f"has {width} experts but model.num_experts is {model['num_experts']}; "
-                  "give expert_indices for a subset")
+            _fail(
+                f"{path}.weights[0]",
+                f"has {width} experts but model.num_experts is {model['num_experts']}; "
+                "give expert_indices for a subset",
+            )
 
 
 def _token_stats(stats, methods, model):
@@ -446,8 +459,14 @@ def _token_stats(stats, methods, model):
     _object(stats, path, required=("method", "token_ids", "expert_counts"), optional=("token_frequency",))
     _declared(stats["method"], f"{path}.method", methods)
     ids = _numbers(stats["token_ids"], f"{path}.token_ids", integer=True)
-    _numbers(stats["expert_counts"], f"{path}.expert_counts", len(ids), f"{path}.token_ids", integer=True,
-             maximum=model.get("num_experts"))
+    _numbers(
+        stats["expert_counts"],
+        f"{path}.expert_counts",
+        len(ids),
+        f"{path}.token_ids",
+        integer=True,
+        maximum=model.get("num_experts"),
+    )
     if "token_frequency" in stats:
         frequency = _numbers(stats["token_frequency"], f"{path}.token_frequency", len(ids), f"{path}.token_ids")
         for j, value in enumerate(frequency):
@@ -472,12 +491,42 @@ SECTIONS = {
 # --- writing ---------------------------------------------------------------------------------
 
 # The order fields are written in, so files diff well; other keys keep their order (histograms are sorted).
-FIELD_ORDER = ("$schema", "schema_version", "title", "model", "methods", *SECTIONS,
-               "id", "label", "family", "params", "baseline", "name", "num_layers", "num_experts", "top_k",
-               "better", "aggregation", "method", "method_family", "param", "layer", "values", "histogram",
-               "avg_experts", "std_experts", "baseline_k", "counts", "tokens", "token_ids", "expert_indices",
-               "weights", "token_frequency", "mean", "std")
-
+FIELD_ORDER = (
+    "$schema",
+    "schema_version",
+    "title",
+    "model",
+    "methods",
+    *SECTIONS,
+    "id",
+    "label",
+    "family",
+    "params",
+    "baseline",
+    "name",
+    "num_layers",
+    "num_experts",
+    "top_k",
+    "better",
+    "aggregation",
+    "method",
+    "method_family",
+    "param",
+    "layer",
+    "values",
+    "histogram",
+    "avg_experts",
+    "std_experts",
+    "baseline_k",
+    "counts",
+    "tokens",
+    "token_ids",
+    "expert_indices",
+    "weights",
+    "token_frequency",
+    "mean",
+    "std",
+)
 
 
 def _plain(value, path):

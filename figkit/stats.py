@@ -71,7 +71,10 @@ class CountHistogram:
         position = q * (self.n - 1)
         below = np.floor(position)
         cumulative = np.cumsum(self.tokens)
-        value_at = lambda i: self.offset + np.searchsorted(cumulative, i, side="right")
+
+        def value_at(i):
+            return self.offset + np.searchsorted(cumulative, i, side="right")
+
         low = value_at(below)
         high = value_at(np.minimum(below + 1, self.n - 1))
         return low + (position - below) * (high - low)
@@ -98,8 +101,9 @@ def count_kde(hist, grid_points=KDE_GRID_POINTS):
         return None
     bandwidth = max(hist.std(ddof=1) * hist.n ** (-1 / 5), MIN_COUNT_BANDWIDTH)
     grid = np.linspace(hist.min - 3 * bandwidth, hist.max + 3 * bandwidth, grid_points)
-    z = (grid[:, None] - hist.values[None, :]) / bandwidth
-    density = np.exp(-0.5 * z**2) @ hist.tokens / (hist.n * bandwidth * np.sqrt(2 * np.pi))
+    used = hist.tokens > 0  # a sparse histogram costs its distinct values, not its range
+    z = (grid[:, None] - hist.values[used][None, :]) / bandwidth
+    density = np.exp(-0.5 * z**2) @ hist.tokens[used] / (hist.n * bandwidth * np.sqrt(2 * np.pi))
     return grid, density, bandwidth
 
 
@@ -113,8 +117,12 @@ def box_stats(hist, whis=1.5):
     values = hist.values[hist.tokens > 0]
     inside = values[(values >= q1 - whis * iqr) & (values <= q3 + whis * iqr)]
     return {
-        "med": median, "q1": q1, "q3": q3, "mean": hist.mean,
-        "whislo": inside.min(), "whishi": inside.max(),
+        "med": median,
+        "q1": q1,
+        "q3": q3,
+        "mean": hist.mean,
+        "whislo": inside.min(),
+        "whishi": inside.max(),
         "fliers": values[(values < inside.min()) | (values > inside.max())],
     }
 

@@ -70,8 +70,7 @@ def default_look():
     for every rcParam the user left at matplotlib's default (theirs win: tueplots, a matplotlibrc)."""
     if style_active():
         return contextlib.nullcontext()
-    untouched = {key: value for key, value in _default_sheet().items()
-                 if mpl.rcParams[key] == mpl.rcParamsDefault[key]}
+    untouched = {key: value for key, value in _default_sheet().items() if mpl.rcParams[key] == mpl.rcParamsDefault[key]}
     return mpl.rc_context(untouched)
 
 

@@ -30,8 +30,9 @@ class Value:
         return round(self.mean, DECIMALS)
 
 
-def create_comparison_table(results_dict, metrics=None, output_format="dataframe", *, best=None,
-                            caption=None, label=None):
+def create_comparison_table(
+    results_dict, metrics=None, output_format="dataframe", *, best=None, caption=None, label=None
+):
     """Compare methods (rows) on metrics (columns).
 
     ``results_dict`` maps a method name to ``{metric: value}``. ``metrics`` picks and
@@ -137,8 +138,9 @@ def _dataframe(values, columns):
             return float("nan")
         return round(value.mean, DECIMALS) if value.std is None else _plain(value)
 
-    return pd.DataFrame({metric: [cell(row.get(metric)) for row in values.values()] for metric in columns},
-                        index=list(values))
+    return pd.DataFrame(
+        {metric: [cell(row.get(metric)) for row in values.values()] for metric in columns}, index=list(values)
+    )
 
 
 def _plain(value):
@@ -180,6 +182,11 @@ def _latex(values, columns, bold, caption, label):
 
     header = " & ".join(escape_label(c) for c in ["Method", *columns])
     rows = [" & ".join([escape_label(method), *(cell(method, m) for m in columns)]) for method in values]
-    return render_template("table.tex", column_spec=Raw("l" + "r" * len(columns)), header=Raw(header),
-                  rows=[Raw(r) for r in rows], caption=None if caption is None else Raw(escape_label(caption)),
-                  label=None if label is None else Raw(label))
+    return render_template(
+        "table.tex",
+        column_spec=Raw("l" + "r" * len(columns)),
+        header=Raw(header),
+        rows=[Raw(r) for r in rows],
+        caption=None if caption is None else Raw(escape_label(caption)),
+        label=None if label is None else Raw(label),
+    )

@@ -22,10 +22,23 @@ import figkit  # noqa: E402
 
 SHOWN_LAYER = simulate.NUM_LAYERS // 2  # the layer of the heatmaps, expert loads and token statistics
 SHOWN_TOKENS = 40
-METHODS = [{"id": "topk8", "label": f"Top-{simulate.TOP_K}", "family": "topk", "params": {"k": simulate.TOP_K},
-            "baseline": True}] + [
-    {"id": f"bh{round(alpha * 100):02d}", "label": f"BH ($\\alpha$ = {alpha:g})", "family": "bh",
-     "params": {"alpha": alpha, "min_k": simulate.MIN_K, "max_k": simulate.MAX_K}} for alpha in simulate.ALPHAS]
+METHODS = [
+    {
+        "id": "topk8",
+        "label": f"Top-{simulate.TOP_K}",
+        "family": "topk",
+        "params": {"k": simulate.TOP_K},
+        "baseline": True,
+    }
+] + [
+    {
+        "id": f"bh{round(alpha * 100):02d}",
+        "label": f"BH ($\\alpha$ = {alpha:g})",
+        "family": "bh",
+        "params": {"alpha": alpha, "min_k": simulate.MIN_K, "max_k": simulate.MAX_K},
+    }
+    for alpha in simulate.ALPHAS
+]
 METRIC_INFO = {
     "avg_experts": {"label": "Experts per token", "better": "lower", "aggregation": "token_mean"},
     "recall": {"label": "Recall (%)", "better": "higher", "aggregation": "token_weighted"},
@@ -56,14 +69,23 @@ def results(seed=0):
             hits[method] += int((mask & relevant).sum())
             if layer == SHOWN_LAYER and method in ("topk8", "bh05"):
                 shown = slice(0, SHOWN_TOKENS)
-                samples.append({"method": method, "layer": layer,
-                                "tokens": [simulate.decode(t) for t in token_ids[shown]],
-                                "token_ids": token_ids[shown],
-                                "weights": np.round(simulate.routing_weights(logits[shown], mask[shown]), 4)})
+                samples.append(
+                    {
+                        "method": method,
+                        "layer": layer,
+                        "tokens": [simulate.decode(t) for t in token_ids[shown]],
+                        "token_ids": token_ids[shown],
+                        "weights": np.round(simulate.routing_weights(logits[shown], mask[shown]), 4),
+                    }
+                )
                 loads.append({"method": method, "layer": layer, "counts": mask.sum(axis=0)})
                 if method == "bh05":
-                    token_stats = {"method": method, "token_ids": token_ids, "expert_counts": mask.sum(axis=1),
-                                   "token_frequency": np.bincount(token_ids)[token_ids] / token_ids.size}
+                    token_stats = {
+                        "method": method,
+                        "token_ids": token_ids,
+                        "expert_counts": mask.sum(axis=1),
+                        "token_frequency": np.bincount(token_ids)[token_ids] / token_ids.size,
+                    }
     metrics = {}
     for method, per_layer in counts.items():
         pooled = np.concatenate(per_layer)
@@ -77,16 +99,30 @@ def results(seed=0):
     pooled_bh = [np.concatenate(counts[m["id"]]) for m in bh]
     return {
         "title": "Adaptive expert selection with Benjamini\N{EN DASH}Hochberg routing (synthetic example)",
-        "model": {"name": "synthetic router", "num_layers": simulate.NUM_LAYERS,
-                  "num_experts": simulate.NUM_EXPERTS, "top_k": simulate.TOP_K},
+        "model": {
+            "name": "synthetic router",
+            "num_layers": simulate.NUM_LAYERS,
+            "num_experts": simulate.NUM_EXPERTS,
+            "top_k": simulate.TOP_K,
+        },
         "methods": METHODS,
         "metric_info": METRIC_INFO,
         "metrics": metrics,
-        "expert_counts": [{"method": method, "layer": layer, "values": layer_counts}
-                          for method, per_layer in counts.items() for layer, layer_counts in enumerate(per_layer)],
-        "sweeps": [{"method_family": "bh", "param": "alpha", "values": [m["params"]["alpha"] for m in bh],
-                    "avg_experts": [c.mean() for c in pooled_bh], "std_experts": [c.std() for c in pooled_bh],
-                    "baseline_k": simulate.TOP_K}],
+        "expert_counts": [
+            {"method": method, "layer": layer, "values": layer_counts}
+            for method, per_layer in counts.items()
+            for layer, layer_counts in enumerate(per_layer)
+        ],
+        "sweeps": [
+            {
+                "method_family": "bh",
+                "param": "alpha",
+                "values": [m["params"]["alpha"] for m in bh],
+                "avg_experts": [c.mean() for c in pooled_bh],
+                "std_experts": [c.std() for c in pooled_bh],
+                "baseline_k": simulate.TOP_K,
+            }
+        ],
         "expert_load": loads,
         "routing_samples": samples,
         "token_stats": token_stats,

@@ -18,8 +18,28 @@ VOCAB_SIZE = 50_000
 NUM_TOKENS = 20_000
 ALPHAS = (0.01, 0.05, 0.10, 0.20)
 BOOST = 3.5
-WORDS = ["the", ",", ".", " of", " and", "$", "50%", "a_b", "\\", "{", "\u2581the", " model", " expert",
-         " routing", "}", "\n", " cat", " sat", " on", " mat"]
+WORDS = [
+    "the",
+    ",",
+    ".",
+    " of",
+    " and",
+    "$",
+    "50%",
+    "a_b",
+    "\\",
+    "{",
+    "\u2581the",
+    " model",
+    " expert",
+    " routing",
+    "}",
+    "\n",
+    " cat",
+    " sat",
+    " on",
+    " mat",
+]
 
 
 def token_stream(rng, n=NUM_TOKENS):

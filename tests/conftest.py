@@ -117,20 +117,44 @@ def sections(seed=0, title="Routing study", label="BH ($\\alpha$=0.05)"):
     return {
         "title": title,
         "model": {"num_layers": 3, "num_experts": 8, "top_k": 2},
-        "methods": [{"id": "topk2", "label": "Top-2", "baseline": True},
-                    {"id": "bh:05", "label": label, "family": "bh", "params": {"alpha": 0.05}}],
+        "methods": [
+            {"id": "topk2", "label": "Top-2", "baseline": True},
+            {"id": "bh:05", "label": label, "family": "bh", "params": {"alpha": 0.05}},
+        ],
         "metric_info": {"ppl": {"label": "PPL", "better": "lower"}, "experts": {"label": "Experts", "better": "lower"}},
-        "metrics": {m: {"ppl": 17.0 + i * 0.456, "experts": {"mean": c.mean(), "std": c.std()}}
-                    for i, (m, c) in enumerate(pooled.items())},
-        "expert_counts": [{"method": m, "layer": layer, "values": c}
-                          for m, layers in per_layer.items() for layer, c in enumerate(layers)],
-        "sweeps": [{"method_family": "bh", "param": "alpha", "values": [0.01, 0.05, 0.1],
-                    "avg_experts": [2.1, 3.0, 3.9], "std_experts": [0.5, 0.7, 0.9], "baseline_k": 2}],
+        "metrics": {
+            m: {"ppl": 17.0 + i * 0.456, "experts": {"mean": c.mean(), "std": c.std()}}
+            for i, (m, c) in enumerate(pooled.items())
+        },
+        "expert_counts": [
+            {"method": m, "layer": layer, "values": c}
+            for m, layers in per_layer.items()
+            for layer, c in enumerate(layers)
+        ],
+        "sweeps": [
+            {
+                "method_family": "bh",
+                "param": "alpha",
+                "values": [0.01, 0.05, 0.1],
+                "avg_experts": [2.1, 3.0, 3.9],
+                "std_experts": [0.5, 0.7, 0.9],
+                "baseline_k": 2,
+            }
+        ],
         "expert_load": [{"method": "topk2", "layer": 1, "counts": rng.integers(0, 300, 8)}],
-        "routing_samples": [{"method": "bh:05", "layer": 0, "tokens": ["The", " cat", "$", "50%", "{", "\\"],
-                             "weights": weights / np.maximum(weights.sum(axis=1, keepdims=True), 1e-9)}],
-        "token_stats": {"method": "bh:05", "token_ids": rng.integers(0, 500, 1200),
-                        "expert_counts": counts(rng, 3, 1200)},
+        "routing_samples": [
+            {
+                "method": "bh:05",
+                "layer": 0,
+                "tokens": ["The", " cat", "$", "50%", "{", "\\"],
+                "weights": weights / np.maximum(weights.sum(axis=1, keepdims=True), 1e-9),
+            }
+        ],
+        "token_stats": {
+            "method": "bh:05",
+            "token_ids": rng.integers(0, 500, 1200),
+            "expert_counts": counts(rng, 3, 1200),
+        },
     }
 
 

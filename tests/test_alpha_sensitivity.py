@@ -32,16 +32,23 @@ def test_without_std_or_baseline():
     assert ax.get_xscale() == "linear"
 
 
-@pytest.mark.parametrize("args, kwargs, message", [
-    (([0.05], [4.5, 5.5]), {}, r"^alphas \(1\) and avg_experts \(2\) must have same length$"),
-    (([0.05, 0.1], [4.5, 5.5]), {"std_experts": [1.0]}, r"alphas \(2\) and std_experts \(1\) must have same length"),
-    (([0.05, 1.5], [4.5, 5.5]), {}, r"alphas\[1\] must be in \(0, 1\), got 1.5"),
-    (([0.0], [4.5]), {}, r"alphas\[0\] must be in \(0, 1\), got 0"),
-    (([0.05], [-1.0]), {}, "avg_experts must be non-negative, got -1 at index 0"),
-    (([0.05], [np.inf]), {}, "avg_experts contains infinity at index 0"),
-    (([0.05], [4.5]), {"baseline_k": 0}, "baseline_k must be a positive number"),
-    (([], []), {}, "^alphas is empty$"),
-])
+@pytest.mark.parametrize(
+    "args, kwargs, message",
+    [
+        (([0.05], [4.5, 5.5]), {}, r"^alphas \(1\) and avg_experts \(2\) must have same length$"),
+        (
+            ([0.05, 0.1], [4.5, 5.5]),
+            {"std_experts": [1.0]},
+            r"alphas \(2\) and std_experts \(1\) must have same length",
+        ),
+        (([0.05, 1.5], [4.5, 5.5]), {}, r"alphas\[1\] must be in \(0, 1\), got 1.5"),
+        (([0.0], [4.5]), {}, r"alphas\[0\] must be in \(0, 1\), got 0"),
+        (([0.05], [-1.0]), {}, "avg_experts must be non-negative, got -1 at index 0"),
+        (([0.05], [np.inf]), {}, "avg_experts contains infinity at index 0"),
+        (([0.05], [4.5]), {"baseline_k": 0}, "baseline_k must be a positive number"),
+        (([], []), {}, "^alphas is empty$"),
+    ],
+)
 def test_errors(args, kwargs, message):
     with pytest.raises(ValueError, match=message):
         plot_alpha_sensitivity(*args, **kwargs)

@@ -3,8 +3,17 @@ import pandas as pd
 import pytest
 import torch
 
-from figkit.arrays import (count_histogram, count_vector, layer_histograms, matrix, probability,
-                           same_length, strings, to_numpy, vector)
+from figkit.arrays import (
+    count_histogram,
+    count_vector,
+    layer_histograms,
+    matrix,
+    probability,
+    same_length,
+    strings,
+    to_numpy,
+    vector,
+)
 from tests.conftest import CudaStandIn
 
 
@@ -35,14 +44,17 @@ def test_numpy_dtypes_pass_without_copy():
         assert to_numpy(array, "x") is array
 
 
-@pytest.mark.parametrize("value, message", [
-    ({1, 2}, "x must be a torch tensor, numpy array, pandas Series, list or tuple, got set"),
-    ("1234", "got str"),
-    (5, "got int"),
-    (["a", "b"], "x must hold numbers, got strings"),
-    ([True, False], "x must hold numbers, got booleans"),
-    (np.array([1j]), "x must hold numbers, got complex numbers"),
-])
+@pytest.mark.parametrize(
+    "value, message",
+    [
+        ({1, 2}, "x must be a torch tensor, numpy array, pandas Series, list or tuple, got set"),
+        ("1234", "got str"),
+        (5, "got int"),
+        (["a", "b"], "x must hold numbers, got strings"),
+        ([True, False], "x must hold numbers, got booleans"),
+        (np.array([1j]), "x must hold numbers, got complex numbers"),
+    ],
+)
 def test_unsupported_types_are_named(value, message):
     with pytest.raises(TypeError, match=message.replace("(", r"\(").replace(")", r"\)")):
         to_numpy(value, "x")
@@ -87,14 +99,17 @@ def test_histogram_mapping_matches_raw_values():
     assert (raw.offset, raw.tokens.tolist()) == (mapped.offset, mapped.tokens.tolist()) == (1, [1, 2, 0, 0, 1])
 
 
-@pytest.mark.parametrize("mapping, message", [
-    ({}, "c is empty"),
-    ({3: 0}, "c is empty"),
-    ({-1: 3}, "c key -1 must be a non-negative whole number"),
-    ({2: 1.5}, r"c\[2\] must be a non-negative whole number, got 1.5"),
-    ({"x": 1}, "c key 'x' must be a whole number, got 'x'"),
-    ({2: "7"}, None),
-])
+@pytest.mark.parametrize(
+    "mapping, message",
+    [
+        ({}, "c is empty"),
+        ({3: 0}, "c is empty"),
+        ({-1: 3}, "c key -1 must be a non-negative whole number"),
+        ({2: 1.5}, r"c\[2\] must be a non-negative whole number, got 1.5"),
+        ({"x": 1}, "c key 'x' must be a whole number, got 'x'"),
+        ({2: "7"}, None),
+    ],
+)
 def test_histogram_mapping_errors(mapping, message):
     if message is None:
         assert count_histogram(mapping, "c").n == 7

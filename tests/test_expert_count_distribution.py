@@ -69,15 +69,18 @@ def test_single_value_has_no_kde_and_no_error():
     assert "Std: 0.00" in box_text(ax)
 
 
-@pytest.mark.parametrize("counts, kwargs, error, message", [
-    ([], {}, ValueError, "^expert_counts is empty$"),
-    ([1.0, np.nan], {}, ValueError, "expert_counts contains NaN at index 1"),
-    ([1, -2], {}, ValueError, "expert_counts must be non-negative"),
-    ([1.5], {}, ValueError, "expert_counts must hold whole numbers"),
-    ([[1, 2], [3, 4]], {}, ValueError, r"expert_counts must be 1-D, got shape \(2, 2\)"),
-    ([1, 2], {"alpha": 1.5}, ValueError, r"alpha must be in \(0, 1\), got 1.5"),
-    ("345", {}, TypeError, "expert_counts must be a torch tensor"),
-])
+@pytest.mark.parametrize(
+    "counts, kwargs, error, message",
+    [
+        ([], {}, ValueError, "^expert_counts is empty$"),
+        ([1.0, np.nan], {}, ValueError, "expert_counts contains NaN at index 1"),
+        ([1, -2], {}, ValueError, "expert_counts must be non-negative"),
+        ([1.5], {}, ValueError, "expert_counts must hold whole numbers"),
+        ([[1, 2], [3, 4]], {}, ValueError, r"expert_counts must be 1-D, got shape \(2, 2\)"),
+        ([1, 2], {"alpha": 1.5}, ValueError, r"alpha must be in \(0, 1\), got 1.5"),
+        ("345", {}, TypeError, "expert_counts must be a torch tensor"),
+    ],
+)
 def test_errors(counts, kwargs, error, message):
     with pytest.raises(error, match=message):
         plot_expert_count_distribution(counts, **kwargs)

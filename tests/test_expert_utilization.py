@@ -47,8 +47,10 @@ def test_dead_experts_show_infinity_and_are_marked():
 
 def test_narrow_figures_give_the_statistics_in_the_title():
     ax = plot_expert_utilization([10, 0, 30, 20], figsize=(3.25, 2.5)).axes[0]
-    assert ax.get_title() == ("Expert utilisation: mean 15.00 \N{PLUS-MINUS SIGN} 11.18\n"
-                              "CV 0.75, MaxVio 1.00, max/min \N{INFINITY} (1 dead), entropy 0.73")
+    assert ax.get_title() == (
+        "Expert utilisation: mean 15.00 \N{PLUS-MINUS SIGN} 11.18\n"
+        "CV 0.75, MaxVio 1.00, max/min \N{INFINITY} (1 dead), entropy 0.73"
+    )
     assert not [t for t in ax.texts if t.get_bbox_patch() is not None]
     assert len(ax.get_legend().get_texts()) == 4
 
@@ -59,12 +61,15 @@ def test_num_experts_adds_experts_that_got_nothing():
     assert "(2 dead)" in box_text(ax)
 
 
-@pytest.mark.parametrize("args, message", [
-    (([0, 0, 0],), "expert_counts_by_expert is all zero"),
-    (([1, -1],), "expert_counts_by_expert must be non-negative, got -1 at index 1"),
-    (([],), "^expert_counts_by_expert is empty$"),
-    (([1, 2, 3], 2), "num_experts must be an integer of at least 3"),
-])
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (([0, 0, 0],), "expert_counts_by_expert is all zero"),
+        (([1, -1],), "expert_counts_by_expert must be non-negative, got -1 at index 1"),
+        (([],), "^expert_counts_by_expert is empty$"),
+        (([1, 2, 3], 2), "num_experts must be an integer of at least 3"),
+    ],
+)
 def test_errors(args, message):
     with pytest.raises(ValueError, match=message):
         plot_expert_utilization(*args)

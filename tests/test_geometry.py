@@ -49,7 +49,9 @@ def test_results_are_cached(tmp_path, monkeypatch):
 
 def test_errors_name_the_latex_problem(tmp_path):
     path = paper(tmp_path, "\\documentclass{article}\n\\usepackage{nosuchpackage}")
-    with pytest.raises(RuntimeError, match="pdflatex could not compile the preamble: ! LaTeX Error: File `nosuchpackage.sty'"):
+    with pytest.raises(
+        RuntimeError, match="pdflatex could not compile the preamble: ! LaTeX Error: File `nosuchpackage.sty'"
+    ):
         figkit.measure_tex(path)
     (tmp_path / "plain.tex").write_text("no document here")
     with pytest.raises(ValueError, match="no \\\\begin\\{document\\}"):

@@ -5,13 +5,36 @@ import pytest
 from figkit.latex import Raw, compile_pdf, escape_label, escape_markdown, escape_text, render_template
 
 
-@pytest.mark.parametrize("char, tex", [
-    ("&", r"\&"), ("%", r"\%"), ("$", r"\$"), ("#", r"\#"), ("_", r"\_"), ("{", r"\{"), ("}", r"\}"),
-    ("\\", r"\textbackslash{}"), ("~", r"\textasciitilde{}"), ("^", r"\textasciicircum{}"),
-    ("<", r"\textless{}"), (">", r"\textgreater{}"), ("|", r"\textbar{}"), ("-", "{-}"), ("\n", " "),
-    ("α", r"$\alpha$"), ("ω", r"$\omega$"), ("π", r"$\pi$"), ("±", r"$\pm$"), ("≤", r"$\leq$"), ("→", r"$\rightarrow$"),
-    ("–", "--"), ("—", "---"), ("−", "$-$"), ("é", "é"),
-])
+@pytest.mark.parametrize(
+    "char, tex",
+    [
+        ("&", r"\&"),
+        ("%", r"\%"),
+        ("$", r"\$"),
+        ("#", r"\#"),
+        ("_", r"\_"),
+        ("{", r"\{"),
+        ("}", r"\}"),
+        ("\\", r"\textbackslash{}"),
+        ("~", r"\textasciitilde{}"),
+        ("^", r"\textasciicircum{}"),
+        ("<", r"\textless{}"),
+        (">", r"\textgreater{}"),
+        ("|", r"\textbar{}"),
+        ("-", "{-}"),
+        ("\n", " "),
+        ("α", r"$\alpha$"),
+        ("ω", r"$\omega$"),
+        ("π", r"$\pi$"),
+        ("±", r"$\pm$"),
+        ("≤", r"$\leq$"),
+        ("→", r"$\rightarrow$"),
+        ("–", "--"),
+        ("—", "---"),
+        ("−", "$-$"),
+        ("é", "é"),
+    ],
+)
 def test_each_character_in_one_pass(char, tex):
     assert escape_text(char) == tex
     assert escape_text(f"a{char}b") == f"a{tex}b"
@@ -31,17 +54,20 @@ def test_unknown_characters_become_a_visible_placeholder_with_a_warning():
         assert escape_text("▁the") == r"\texttt{[U+2581]}the"
 
 
-@pytest.mark.parametrize("label, tex", [
-    ("BH ($\\alpha$=0.05)", "BH ($\\alpha$=0.05)"),
-    ("$x^2_{i}$ and 50%", "$x^2_{i}$ and 50\\%"),
-    ("costs $5", "costs \\$5"),
-    ("$a$ $b", "$a$ \\$b"),
-    ("$\\input{/etc/passwd}$", "\\$\\textbackslash{}input\\{/etc/passwd\\}\\$"),
-    ("$\\def\\x{1}$", "\\$\\textbackslash{}def\\textbackslash{}x\\{1\\}\\$"),
-    ("$^^5cinput$", "\\$\\textasciicircum{}\\textasciicircum{}5cinput\\$"),
-    ("$x}$", "\\$x\\}\\$"),
-    ("$\\{x$", "$\\{x$"),
-])
+@pytest.mark.parametrize(
+    "label, tex",
+    [
+        ("BH ($\\alpha$=0.05)", "BH ($\\alpha$=0.05)"),
+        ("$x^2_{i}$ and 50%", "$x^2_{i}$ and 50\\%"),
+        ("costs $5", "costs \\$5"),
+        ("$a$ $b", "$a$ \\$b"),
+        ("$\\input{/etc/passwd}$", "\\$\\textbackslash{}input\\{/etc/passwd\\}\\$"),
+        ("$\\def\\x{1}$", "\\$\\textbackslash{}def\\textbackslash{}x\\{1\\}\\$"),
+        ("$^^5cinput$", "\\$\\textasciicircum{}\\textasciicircum{}5cinput\\$"),
+        ("$x}$", "\\$x\\}\\$"),
+        ("$\\{x$", "$\\{x$"),
+    ],
+)
 def test_labels_keep_only_harmless_maths(label, tex):
     assert escape_label(label) == tex
 
@@ -52,7 +78,10 @@ def test_markdown_escaping():
 
 def test_values_are_escaped_raw_is_not_and_undefined_fails(tmp_path):
     (tmp_path / "t.tex").write_text("\\VAR{a} \\VAR{b} \\VAR{c}\n")
-    assert render_template("t.tex", template_dirs=[tmp_path], a="50%", b=Raw("\\textbf{x}"), c=None) == "50\\% \\textbf{x} \n"
+    assert (
+        render_template("t.tex", template_dirs=[tmp_path], a="50%", b=Raw("\\textbf{x}"), c=None)
+        == "50\\% \\textbf{x} \n"
+    )
     with pytest.raises(Exception, match="'a' is undefined"):
         render_template("t.tex", template_dirs=[tmp_path], b=1, c=2)
 
@@ -81,6 +110,7 @@ def test_reading_files_outside_the_folder_is_refused(tmp_path):
         compile_pdf(write(tmp_path, "\\input{/etc/hostname}"))
 
 
+@pytest.mark.slow
 def test_a_runaway_document_is_stopped_with_its_engine(tmp_path):
     from pathlib import Path
 
@@ -106,6 +136,7 @@ def test_paths_for_latex():
             tex_path(bad)
 
 
+@pytest.mark.slow
 def test_appendix_template_compiles_with_a_figure_a_table_and_macros(tmp_path):
     import figkit
     from figkit.latex import tex_path
@@ -114,13 +145,29 @@ def test_appendix_template_compiles_with_a_figure_a_table_and_macros(tmp_path):
     figkit.plot_expert_count_distribution([3, 4, 4, 5], "BH", save_path=tmp_path / "figures" / "counts.pdf")
     (tmp_path / "tables").mkdir()
     (tmp_path / "tables" / "main.tex").write_text(
-        figkit.create_comparison_table({"BH": {"ppl": 17.4}}, output_format="latex", caption="Main", label="tab:m"))
+        figkit.create_comparison_table({"BH": {"ppl": 17.4}}, output_format="latex", caption="Main", label="tab:m")
+    )
     (tmp_path / "macros.tex").write_text(figkit.number_macros({"bh": {"ppl": 17.4}}))
-    sections = [{"title": Raw(escape_label("Expert counts & $k$")), "tables": [tex_path("tables/main.tex")],
-                 "figures": [{"path": tex_path("figures/counts.pdf"), "label": "fig:counts",
-                              "caption": Raw(escape_label("BH, 4 tokens, $\\alpha$ = 0.05") + " \\figkitvalue{bh}{ppl}")}]}]
-    tex = render_template("appendix.tex", title="Adaptive routing in OLMoE: 100% \\input{x}", sections=sections,
-                 macros=tex_path("macros.tex"), figure_width=Raw("\\linewidth"))
+    sections = [
+        {
+            "title": Raw(escape_label("Expert counts & $k$")),
+            "tables": [tex_path("tables/main.tex")],
+            "figures": [
+                {
+                    "path": tex_path("figures/counts.pdf"),
+                    "label": "fig:counts",
+                    "caption": Raw(escape_label("BH, 4 tokens, $\\alpha$ = 0.05") + " \\figkitvalue{bh}{ppl}"),
+                }
+            ],
+        }
+    ]
+    tex = render_template(
+        "appendix.tex",
+        title="Adaptive routing in OLMoE: 100% \\input{x}",
+        sections=sections,
+        macros=tex_path("macros.tex"),
+        figure_width=Raw("\\linewidth"),
+    )
     (tmp_path / "appendix.tex").write_text(tex)
     text = pdf_text(compile_pdf(tmp_path / "appendix.tex"))
     assert "Adaptive routing in OLMoE: 100% \\input{x}" in text
@@ -132,11 +179,26 @@ def test_appendix_template_compiles_with_a_figure_a_table_and_macros(tmp_path):
 def appendix_source():
     from figkit.latex import tex_path
 
-    sections = [{"title": Raw(escape_label("Expert counts")), "tables": [tex_path("tables/main.tex")],
-                 "figures": [{"path": tex_path("figures/counts.pdf"), "label": "fig:counts",
-                              "caption": Raw(escape_label("BH ($\\alpha$=0.05), 320,000 tokens"))}]}]
-    return render_template("appendix.tex", title="Adaptive routing in OLMoE", sections=sections,
-                  macros=tex_path("macros.tex"), figure_width=Raw("\\linewidth"))
+    sections = [
+        {
+            "title": Raw(escape_label("Expert counts")),
+            "tables": [tex_path("tables/main.tex")],
+            "figures": [
+                {
+                    "path": tex_path("figures/counts.pdf"),
+                    "label": "fig:counts",
+                    "caption": Raw(escape_label("BH ($\\alpha$=0.05), 320,000 tokens")),
+                }
+            ],
+        }
+    ]
+    return render_template(
+        "appendix.tex",
+        title="Adaptive routing in OLMoE",
+        sections=sections,
+        macros=tex_path("macros.tex"),
+        figure_width=Raw("\\linewidth"),
+    )
 
 
 def test_appendix_golden():

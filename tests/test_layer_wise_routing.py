@@ -13,8 +13,11 @@ def test_boxes_means_and_summary(as_input, rng):
     expected = boxplot_stats(list(counts))
     medians = [line.get_ydata()[0] for line in ax.lines if line.get_color() == "0.1"]
     assert medians == pytest.approx([s["med"] for s in expected])
-    whiskers = [line.get_ydata()[1] for line in ax.lines if line.get_linestyle() == "-" and len(line.get_ydata()) == 2
-                and line.get_xdata()[0] == line.get_xdata()[1]]
+    whiskers = [
+        line.get_ydata()[1]
+        for line in ax.lines
+        if line.get_linestyle() == "-" and len(line.get_ydata()) == 2 and line.get_xdata()[0] == line.get_xdata()[1]
+    ]
     assert whiskers == pytest.approx([v for s in expected for v in (s["whislo"], s["whishi"])])
     trend = next(line for line in ax.lines if line.get_label() == "Mean per layer")
     np.testing.assert_allclose(trend.get_ydata(), counts.mean(axis=1), rtol=1e-12)
@@ -46,13 +49,16 @@ def test_one_layer_has_only_the_overall_mean():
     assert box_text(plot_layer_wise_routing([[3, 4, 5]]).axes[0]) == "Overall mean: 4.00"
 
 
-@pytest.mark.parametrize("args, message", [
-    (([1, 2, 3],), r"layer_expert_counts must be 2-D \[num_layers, num_tokens\]"),
-    ((np.ones((2, 3)), ["a"]), r"layer_names \(1\) and layer_expert_counts \(2\) must have same length"),
-    (([[1, 2], []],), r"layer_expert_counts\[1\] is empty"),
-    (([[1, 2], [1, -1]],), r"layer_expert_counts\[1\] must be non-negative, got -1 at index 1"),
-    ((np.ones((0, 5)),), "layer_expert_counts is empty"),
-])
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (([1, 2, 3],), r"layer_expert_counts must be 2-D \[num_layers, num_tokens\]"),
+        ((np.ones((2, 3)), ["a"]), r"layer_names \(1\) and layer_expert_counts \(2\) must have same length"),
+        (([[1, 2], []],), r"layer_expert_counts\[1\] is empty"),
+        (([[1, 2], [1, -1]],), r"layer_expert_counts\[1\] must be non-negative, got -1 at index 1"),
+        ((np.ones((0, 5)),), "layer_expert_counts is empty"),
+    ],
+)
 def test_errors(args, message):
     with pytest.raises(ValueError, match=message):
         plot_layer_wise_routing(*args)

@@ -4,12 +4,15 @@ import os
 import subprocess
 import sys
 
+import pytest
+
 HEAVY = ("matplotlib", "numpy", "pandas", "scipy", "seaborn", "torch", "jinja2")
 
 
 def run_python(code):
-    return subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
-                          env=os.environ | {"MPLBACKEND": "Agg"}).stdout
+    return subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True, env=os.environ | {"MPLBACKEND": "Agg"}
+    ).stdout
 
 
 def test_import_figkit_loads_only_the_standard_library():
@@ -17,9 +20,12 @@ def test_import_figkit_loads_only_the_standard_library():
     assert loaded.strip() == "[]"
 
 
+@pytest.mark.slow
 def test_plotting_numpy_data_never_imports_torch():
-    code = ("import sys, numpy as np, figkit; figkit.plot_expert_count_distribution(np.array([3, 4])); "
-            "print('torch' in sys.modules)")
+    code = (
+        "import sys, numpy as np, figkit; figkit.plot_expert_count_distribution(np.array([3, 4])); "
+        "print('torch' in sys.modules)"
+    )
     assert run_python(code).strip() == "False"
 
 
@@ -32,8 +38,8 @@ def test_public_names_resolve():
 
 
 def test_unknown_attribute():
+
     import figkit
-    import pytest
 
     with pytest.raises(AttributeError, match="has no attribute 'nope'"):
         figkit.nope  # noqa: B018
@@ -53,19 +59,45 @@ def test_style_sheet_is_installed_as_package_data():
     assert (resources.files("figkit.styles") / "notebook.mplstyle").is_file()
 
 
+@pytest.mark.slow
 def test_wheel_holds_the_styles_and_templates(tmp_path):
     import shutil
     import zipfile
     from pathlib import Path
 
     source = tmp_path / "source"  # a copy, so the build leaves nothing in the work tree
-    shutil.copytree(Path(__file__).resolve().parents[1], source,
-                    ignore=shutil.ignore_patterns(".git", ".venv", "build", "*.egg-info", "__pycache__"))
-    subprocess.run([sys.executable, "-m", "pip", "wheel", "--quiet", "--no-deps", "--no-build-isolation",
-                    "-w", str(tmp_path), str(source)], check=True, capture_output=True)
+    shutil.copytree(
+        Path(__file__).resolve().parents[1],
+        source,
+        ignore=shutil.ignore_patterns(".git", ".venv", "build", "*.egg-info", "__pycache__"),
+    )
+    subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "wheel",
+            "--quiet",
+            "--no-deps",
+            "--no-build-isolation",
+            "-w",
+            str(tmp_path),
+            str(source),
+        ],
+        check=True,
+        capture_output=True,
+    )
     (wheel,) = tmp_path.glob("figkit-*.whl")
     names = set(zipfile.ZipFile(wheel).namelist())
-    assert {"figkit/styles/notebook.mplstyle", "figkit/styles/__init__.py", "figkit/templates/__init__.py",
-            "figkit/report.py", "figkit/stats.py", "figkit/py.typed", "figkit/templates/appendix.tex",
-            "figkit/results-v1.schema.json", "figkit/pipeline.py"} <= names
+    assert {
+        "figkit/styles/notebook.mplstyle",
+        "figkit/styles/__init__.py",
+        "figkit/templates/__init__.py",
+        "figkit/report.py",
+        "figkit/stats.py",
+        "figkit/py.typed",
+        "figkit/templates/appendix.tex",
+        "figkit/results-v1.schema.json",
+        "figkit/pipeline.py",
+    } <= names
     assert not any(name.startswith(("tests/", "benchmarks/", "paper_example/")) for name in names)

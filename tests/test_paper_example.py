@@ -18,6 +18,8 @@ sys.path.insert(0, str(EXAMPLE))
 import make_results  # noqa: E402
 import simulate  # noqa: E402
 
+pytestmark = pytest.mark.slow  # builds, LaTeX and processes
+
 
 @pytest.fixture(scope="module")
 def paper(tmp_path_factory):
@@ -30,8 +32,11 @@ def paper(tmp_path_factory):
 
 
 def pooled(results, method):
-    values = [np.repeat([int(k) for k in e["histogram"]], list(e["histogram"].values()))
-              for e in results["expert_counts"] if e["method"] == method]
+    values = [
+        np.repeat([int(k) for k in e["histogram"]], list(e["histogram"].values()))
+        for e in results["expert_counts"]
+        if e["method"] == method
+    ]
     return np.concatenate(values)
 
 

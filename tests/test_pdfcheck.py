@@ -55,6 +55,11 @@ def test_cli_exit_codes(tmp_path, capsys):
 
 
 def test_styles_command():
-    out = subprocess.run([sys.executable, "-m", "figkit", "styles"], capture_output=True, text=True, check=True,
-                         env=os.environ | {"MPLBACKEND": "Agg"}).stdout
+    out = subprocess.run(
+        [sys.executable, "-m", "figkit", "styles"],
+        capture_output=True,
+        text=True,
+        check=True,
+        env=os.environ | {"MPLBACKEND": "Agg"},
+    ).stdout
     assert out.split() == figkit.available_styles()

@@ -16,9 +16,20 @@ from figkit.pipeline import NO_TEX
 from tests.conftest import pdf_text, sections
 
 HOSTILE = r"\input{/etc/passwd} \immediate\write18{touch pwned} 100% & _ # ~ ^ {x} $ | < > -- `q' "
-FIGURES = ["expert_count_distribution_topk2", "expert_count_distribution_bh-05", "layer_wise_routing_topk2",
-           "layer_wise_routing_bh-05", "expert_count_comparison", "layer_mean_comparison", "alpha_sensitivity_bh",
-           "expert_utilization_topk2_layer1", "routing_heatmap_bh-05_layer0", "token_complexity_vs_experts_bh-05"]
+FIGURES = [
+    "expert_count_distribution_topk2",
+    "expert_count_distribution_bh-05",
+    "layer_wise_routing_topk2",
+    "layer_wise_routing_bh-05",
+    "expert_count_comparison",
+    "layer_mean_comparison",
+    "alpha_sensitivity_bh",
+    "expert_utilization_topk2_layer1",
+    "routing_heatmap_bh-05_layer0",
+    "token_complexity_vs_experts_bh-05",
+]
+
+pytestmark = pytest.mark.slow  # builds, LaTeX and processes
 
 
 @pytest.fixture(scope="module")
@@ -31,8 +42,11 @@ def built(tmp_path_factory):
 
 
 def outputs(out):
-    return {p.relative_to(out).as_posix(): p.read_bytes() for p in sorted(out.rglob("*"))
-            if p.is_file() and ".figkit/latex" not in p.as_posix()}
+    return {
+        p.relative_to(out).as_posix(): p.read_bytes()
+        for p in sorted(out.rglob("*"))
+        if p.is_file() and ".figkit/latex" not in p.as_posix()
+    }
 
 
 def stamps(out):
@@ -45,15 +59,28 @@ def test_every_output_is_made(built):
     assert sorted(p.stem for p in (out / "figures").iterdir()) == sorted(FIGURES)
     assert sorted(outputs(out)) == sorted(
         [f"figures/{name}.pdf" for name in FIGURES]
-        + ["tables/comparison.tex", "tables/comparison.md", "macros.tex", "appendix.tex", "appendix.pdf",
-           "figkit.d", ".figkit/manifest.json"])
+        + [
+            "tables/comparison.tex",
+            "tables/comparison.md",
+            "macros.tex",
+            "appendix.tex",
+            "appendix.pdf",
+            "figkit.d",
+            ".figkit/manifest.json",
+        ]
+    )
 
 
 def test_tables_and_macros_print_the_numbers(built):
     results, out, _ = built
     data = json.loads(results.read_text())
-    bh = np.concatenate([np.repeat([int(k) for k in e["histogram"]], list(e["histogram"].values()))
-                         for e in data["expert_counts"] if e["method"] == "bh:05"])
+    bh = np.concatenate(
+        [
+            np.repeat([int(k) for k in e["histogram"]], list(e["histogram"].values()))
+            for e in data["expert_counts"]
+            if e["method"] == "bh:05"
+        ]
+    )
     shown = f"{bh.mean():.2f} $\\pm$ {bh.std():.2f}"
     table = (out / "tables" / "comparison.tex").read_text()
     assert "Method & PPL & Experts \\\\" in table
@@ -81,8 +108,11 @@ def test_the_appendix_shows_every_figure_with_captions_from_the_data(built):
 def test_a_rebuild_with_nothing_changed_writes_nothing_and_loads_no_plotting(built):
     results, out, _ = built
     before = stamps(out), outputs(out)
-    run = subprocess.run([sys.executable, "-X", "importtime", "-m", "figkit", "build", str(results), "-o", str(out)],
-                         capture_output=True, text=True)
+    run = subprocess.run(
+        [sys.executable, "-X", "importtime", "-m", "figkit", "build", str(results), "-o", str(out)],
+        capture_output=True,
+        text=True,
+    )
     assert run.returncode == 0, run.stderr
     imported = {line.split("|")[-1].strip() for line in run.stderr.splitlines() if line.startswith("import time")}
     assert not imported & {"matplotlib", "numpy", "jinja2", "pandas", "scipy"}
@@ -98,9 +128,15 @@ def test_changing_one_method_rerenders_only_what_uses_it(tmp_path):
     write_results(results, **changed)
     report = build(results, tmp_path / "out", jobs=1)
     # appendix.tex is the same (the captions' token counts did not change); its PDF includes new figures
-    assert sorted(report.rendered) == ["appendix.pdf", "comparison", "expert_count_comparison",
-                                       "expert_count_distribution_topk2", "layer_mean_comparison",
-                                       "layer_wise_routing_topk2", "macros"]
+    assert sorted(report.rendered) == [
+        "appendix.pdf",
+        "comparison",
+        "expert_count_comparison",
+        "expert_count_distribution_topk2",
+        "layer_mean_comparison",
+        "layer_wise_routing_topk2",
+        "macros",
+    ]
     again = build(results, tmp_path / "out", jobs=1, force=True)
     assert len(again.rendered) == len(FIGURES) + 4 and not again.unchanged
 
@@ -144,8 +180,9 @@ def test_removed_sections_take_their_outputs_with_them(tmp_path):
 
 
 def cli(*args, cwd=None, env=None):
-    return subprocess.run([sys.executable, "-m", "figkit", *map(str, args)], capture_output=True, text=True,
-                          cwd=cwd, env=env)
+    return subprocess.run(
+        [sys.executable, "-m", "figkit", *map(str, args)], capture_output=True, text=True, cwd=cwd, env=env
+    )
 
 
 def test_a_bad_file_stops_the_build_before_anything_is_written(tmp_path):
@@ -156,9 +193,11 @@ def test_a_bad_file_stops_the_build_before_anything_is_written(tmp_path):
     assert run.returncode == 2
     assert run.stderr == f'figkit build: {bad}: metrics.topk2.ppl: expected a number, got "17.4"\n'
     assert not (tmp_path / "out").exists()
-    for args, message in ((["build", tmp_path / "missing.json"], "missing.json: No such file or directory"),
-                          (["build", bad, "--style", "poster"], "unknown figkit style 'poster'"),
-                          (["build", bad, "--jobs", "0"], "--jobs must be at least 1")):
+    for args, message in (
+        (["build", tmp_path / "missing.json"], "missing.json: No such file or directory"),
+        (["build", bad, "--style", "poster"], "unknown figkit style 'poster'"),
+        (["build", bad, "--jobs", "0"], "--jobs must be at least 1"),
+    ):
         run = cli(*args, "-o", tmp_path / "out")
         assert run.returncode == 2 and message in run.stderr and "Traceback" not in run.stderr
     assert not (tmp_path / "out").exists()
@@ -219,22 +258,32 @@ def test_without_tex_the_sources_are_written_and_the_message_says_how_to_get_it(
 
 
 def test_help_is_fast_to_import():
-    run = subprocess.run([sys.executable, "-X", "importtime", "-m", "figkit", "build", "--help"],
-                         capture_output=True, text=True)
+    run = subprocess.run(
+        [sys.executable, "-X", "importtime", "-m", "figkit", "build", "--help"], capture_output=True, text=True
+    )
     assert run.returncode == 0 and "--no-compile" in run.stdout
-    imported = {line.split("|")[-1].strip().split(".")[0] for line in run.stderr.splitlines()
-                if line.startswith("import time")}
+    imported = {
+        line.split("|")[-1].strip().split(".")[0] for line in run.stderr.splitlines() if line.startswith("import time")
+    }
     assert not imported & {"matplotlib", "numpy", "jinja2", "pandas", "scipy"}
 
 
 def test_output_names_are_safe_stable_and_unique():
     from figkit.pipeline import plan
 
-    results = {"schema_version": 1, "methods": [{"id": "a:b"}, {"id": "a+b"}, {"id": "A:B"}],
-               "expert_counts": [{"method": m, "histogram": {"2": 5}} for m in ("a:b", "a+b", "A:B")]}
+    results = {
+        "schema_version": 1,
+        "methods": [{"id": "a:b"}, {"id": "a+b"}, {"id": "A:B"}],
+        "expert_counts": [{"method": m, "histogram": {"2": 5}} for m in ("a:b", "a+b", "A:B")],
+    }
     names = [job.name for job in plan(results)]
-    assert names == ["expert_count_distribution_a-b", "expert_count_distribution_a-b_2",
-                     "expert_count_distribution_A-B_3", "expert_count_comparison", "appendix"]
+    assert names == [
+        "expert_count_distribution_a-b",
+        "expert_count_distribution_a-b_2",
+        "expert_count_distribution_A-B_3",
+        "expert_count_comparison",
+        "appendix",
+    ]
     assert plan(results) == plan(results)
 
 
@@ -243,8 +292,9 @@ def test_a_killed_build_leaves_complete_files(tmp_path):
     build(results, tmp_path / "out", jobs=1, compile=False)
     changed = sections(seed=1)
     write_results(results, **changed)
-    process = subprocess.Popen([sys.executable, "-m", "figkit", "build", str(results), "-o", str(tmp_path / "out"),
-                                "-j", "1", "--no-compile"])
+    process = subprocess.Popen(
+        [sys.executable, "-m", "figkit", "build", str(results), "-o", str(tmp_path / "out"), "-j", "1", "--no-compile"]
+    )
     time.sleep(1.5)  # somewhere in the middle of the figures
     process.kill()
     process.wait()

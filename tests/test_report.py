@@ -26,10 +26,17 @@ def routing_data(rng):
     }
 
 
-NAMES = ["expert_count_distribution", "layer_wise_routing", "alpha_sensitivity", "expert_utilization",
-         "routing_heatmap", "token_complexity_vs_experts"]
+NAMES = [
+    "expert_count_distribution",
+    "layer_wise_routing",
+    "alpha_sensitivity",
+    "expert_utilization",
+    "routing_heatmap",
+    "token_complexity_vs_experts",
+]
 
 
+@pytest.mark.slow
 def test_every_figure_is_saved_and_closed(routing_data, tmp_path):
     figures = create_analysis_report(routing_data, tmp_path / "report")
     assert list(figures) == NAMES
@@ -48,7 +55,7 @@ def test_many_reports_never_warn_about_open_figures(routing_data, tmp_path):
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         for i in range(5):  # 30 figures in all
-            create_analysis_report(routing_data, tmp_path / str(i))
+            create_analysis_report(routing_data, tmp_path / str(i), dpi=20, format="png")
 
 
 def test_bad_input_writes_nothing(routing_data, tmp_path):
@@ -58,11 +65,14 @@ def test_bad_input_writes_nothing(routing_data, tmp_path):
     assert not (tmp_path / "out").exists()
 
 
-@pytest.mark.parametrize("data, message", [
-    ({"alphas": [0.1]}, "alpha_sensitivity needs alphas and avg_experts_per_alpha; missing avg_experts_per_alpha"),
-    ({"expert_count": [1]}, "routing_data has unknown key\\(s\\) 'expert_count'; known keys: "),
-    ({}, "routing_data holds nothing to plot"),
-])
+@pytest.mark.parametrize(
+    "data, message",
+    [
+        ({"alphas": [0.1]}, "alpha_sensitivity needs alphas and avg_experts_per_alpha; missing avg_experts_per_alpha"),
+        ({"expert_count": [1]}, "routing_data has unknown key\\(s\\) 'expert_count'; known keys: "),
+        ({}, "routing_data holds nothing to plot"),
+    ],
+)
 def test_errors(data, message, tmp_path):
     with pytest.raises(ValueError, match=message):
         create_analysis_report(data, tmp_path)

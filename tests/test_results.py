@@ -21,20 +21,46 @@ def minimal():
         "schema_version": 1,
         "title": "Adaptive routing",
         "model": {"name": "m", "num_layers": 4, "num_experts": 8, "top_k": 2},
-        "methods": [{"id": "topk2", "label": "Top-2", "family": "topk", "params": {"k": 2}, "baseline": True},
-                    {"id": "bh05", "label": "BH ($\\alpha$=0.05)", "family": "bh", "params": {"alpha": 0.05}}],
+        "methods": [
+            {"id": "topk2", "label": "Top-2", "family": "topk", "params": {"k": 2}, "baseline": True},
+            {"id": "bh05", "label": "BH ($\\alpha$=0.05)", "family": "bh", "params": {"alpha": 0.05}},
+        ],
         "metric_info": {"perplexity": {"label": "PPL", "better": "lower"}, "avg_experts": {"label": "Experts"}},
-        "metrics": {"topk2": {"perplexity": 16.98, "avg_experts": 2.0},
-                    "bh05": {"perplexity": {"mean": 17.4, "std": 0.2}, "avg_experts": None}},
-        "expert_counts": [{"method": "bh05", "layer": None, "values": [4, 5, 3, 6]},
-                          {"method": "bh05", "layer": 0, "histogram": {"1": 120, "2": 800, "3": 2210}}],
-        "sweeps": [{"method_family": "bh", "param": "alpha", "values": [0.01, 0.05], "avg_experts": [3.2, 4.5],
-                    "std_experts": [0.5, 0.8], "baseline_k": 2}],
+        "metrics": {
+            "topk2": {"perplexity": 16.98, "avg_experts": 2.0},
+            "bh05": {"perplexity": {"mean": 17.4, "std": 0.2}, "avg_experts": None},
+        },
+        "expert_counts": [
+            {"method": "bh05", "layer": None, "values": [4, 5, 3, 6]},
+            {"method": "bh05", "layer": 0, "histogram": {"1": 120, "2": 800, "3": 2210}},
+        ],
+        "sweeps": [
+            {
+                "method_family": "bh",
+                "param": "alpha",
+                "values": [0.01, 0.05],
+                "avg_experts": [3.2, 4.5],
+                "std_experts": [0.5, 0.8],
+                "baseline_k": 2,
+            }
+        ],
         "expert_load": [{"method": "topk2", "layer": 3, "counts": [5, 0, 3, 1, 1, 2, 2, 2]}],
-        "routing_samples": [{"method": "bh05", "layer": 0, "tokens": ["The", " cat"], "token_ids": [510, 5347],
-                             "weights": [[0.0, 0.31], [0.12, 0.0]], "expert_indices": [2, 5]}],
-        "token_stats": {"method": "bh05", "token_ids": [510, 5347], "expert_counts": [3, 6],
-                        "token_frequency": [0.021, 0.0001]},
+        "routing_samples": [
+            {
+                "method": "bh05",
+                "layer": 0,
+                "tokens": ["The", " cat"],
+                "token_ids": [510, 5347],
+                "weights": [[0.0, 0.31], [0.12, 0.0]],
+                "expert_indices": [2, 5],
+            }
+        ],
+        "token_stats": {
+            "method": "bh05",
+            "token_ids": [510, 5347],
+            "expert_counts": [3, 6],
+            "token_frequency": [0.021, 0.0001],
+        },
     }
 
 
@@ -70,15 +96,18 @@ BAD = [
     (("metrics", "topk2", "perplexity"), float("nan"), "metrics.topk2.perplexity: expected a finite number, got NaN"),
     (("expert_load", 0, "counts", 2), float("inf"), "expert_load[0].counts[2]: expected a finite number, got Infinity"),
     (("metrics", "bh05", "perplexity", "std"), -0.1, "metrics.bh05.perplexity.std: must be at least 0, got -0.1"),
-    (("expert_counts", 0, "method"), "bh5",
-     'expert_counts[0].method: unknown method "bh5"; declared methods: topk2, bh05'),
+    (
+        ("expert_counts", 0, "method"),
+        "bh5",
+        'expert_counts[0].method: unknown method "bh5"; declared methods: topk2, bh05',
+    ),
     (("routing_samples", 0, "method"), "x", 'routing_samples[0].method: unknown method "x"'),
     (("expert_counts", 0, "values", 1), -1, "expert_counts[0].values[1]: must be at least 0, got -1"),
     (("expert_counts", 0, "values", 1), 2.5, "expert_counts[0].values[1]: expected an integer, got 2.5"),
     (("expert_counts", 0, "values", 1), True, "expert_counts[0].values[1]: expected an integer, got true"),
     (("expert_counts", 0, "values", 1), 9, "expert_counts[0].values[1]: must be at most 8, got 9"),
     (("expert_counts", 1, "histogram", "2"), -5, "expert_counts[1].histogram.2: must be at least 0, got -5"),
-    (("expert_counts", 1, "histogram"), {"two": 3}, 'expert_counts[1].histogram.two: keys are numbers of experts'),
+    (("expert_counts", 1, "histogram"), {"two": 3}, "expert_counts[1].histogram.two: keys are numbers of experts"),
     (("expert_counts", 1, "layer"), 4, "expert_counts[1].layer: must be at most 3, got 4"),
     (("expert_counts", 1, "layer"), None, "expert_counts[1]: a second entry for method 'bh05', layer None"),
     (("sweeps", 0, "avg_experts"), [3.2], "sweeps[0].avg_experts: has 1 entries but sweeps[0].values has 2"),
@@ -86,8 +115,11 @@ BAD = [
     (("sweeps", 0, "param"), "k", 'sweeps[0].param: figkit plots sweeps over "alpha" only, got "k"'),
     (("token_stats", "expert_counts"), [3], "token_stats.expert_counts: has 1 entries but token_stats.token_ids has 2"),
     (("token_stats", "token_frequency", 0), 0, "token_stats.token_frequency[0]: must be in (0, 1], got 0"),
-    (("routing_samples", 0, "weights", 1), [0.1], "routing_samples[0].weights[1]: has 1 entries but "
-                                                   "routing_samples[0].weights[0] has 2"),
+    (
+        ("routing_samples", 0, "weights", 1),
+        [0.1],
+        "routing_samples[0].weights[1]: has 1 entries but routing_samples[0].weights[0] has 2",
+    ),
     (("routing_samples", 0, "tokens", 1), 7, "routing_samples[0].tokens[1]: expected a string, got 7"),
     (("expert_load", 0, "counts"), [1, 2], "expert_load[0].counts: has 2 entries but model.num_experts has 8"),
     (("expert_load", 0, "counts"), [0] * 8, "expert_load[0].counts: all zero"),
@@ -127,9 +159,25 @@ def test_the_json_schema_agrees(tmp_path):
     checker = jsonschema.Draft202012Validator(json.loads(schema()))
     jsonschema.Draft202012Validator.check_schema(checker.schema)
     assert not list(checker.iter_errors(minimal()))
-    expressible = [case for case in BAD if not any(word in case[2] for word in (
-        "unknown method", "has 1 entries", "has 2 entries", "at most", "second entry", "already", "all zero",
-        "described", "NaN", "Infinity"))]
+    expressible = [
+        case
+        for case in BAD
+        if not any(
+            word in case[2]
+            for word in (
+                "unknown method",
+                "has 1 entries",
+                "has 2 entries",
+                "at most",
+                "second entry",
+                "already",
+                "all zero",
+                "described",
+                "NaN",
+                "Infinity",
+            )
+        )
+    ]
     for path, value, message in expressible:
         assert list(checker.iter_errors(edit(path, value))), message
 
@@ -142,17 +190,26 @@ def test_figkit_schema_prints_the_schema():
 def test_write_results_converts_arrays_tensors_and_counts(tmp_path):
     counts = np.random.default_rng(0).integers(1, 9, size=1000)
     path = write_results(
-        tmp_path / "r.json", methods=[{"id": "bh05"}], model={"num_experts": 8},
+        tmp_path / "r.json",
+        methods=[{"id": "bh05"}],
+        model={"num_experts": 8},
         metrics={"bh05": {"ppl": np.float32(17.5), "k": torch.tensor(4.25)}},
         expert_counts=[{"method": "bh05", "layer": 0, "values": torch.from_numpy(counts)}],
-        expert_load=[{"method": "bh05", "counts": np.bincount(counts, minlength=9)[1:]}])
+        expert_load=[{"method": "bh05", "counts": np.bincount(counts, minlength=9)[1:]}],
+    )
     loaded = load_results(path)
     assert loaded["metrics"]["bh05"] == {"ppl": 17.5, "k": 4.25}
     values, tokens = np.unique(counts, return_counts=True)
     assert loaded["expert_counts"][0]["histogram"] == {str(v): int(n) for v, n in zip(values, tokens)}
     assert entry_histogram(loaded["expert_counts"][0]) == dict(zip(values.tolist(), tokens.tolist()))
-    raw = load_results(write_results(tmp_path / "raw.json", raw_counts=True, methods=[{"id": "bh05"}],
-                                     expert_counts=[{"method": "bh05", "values": counts}]))
+    raw = load_results(
+        write_results(
+            tmp_path / "raw.json",
+            raw_counts=True,
+            methods=[{"id": "bh05"}],
+            expert_counts=[{"method": "bh05", "values": counts}],
+        )
+    )
     assert raw["expert_counts"][0]["values"] == counts.tolist()
     assert entry_histogram(raw["expert_counts"][0]) == entry_histogram(loaded["expert_counts"][0])
 

@@ -44,6 +44,7 @@ def test_expert_indices_choose_and_label_the_columns(rng):
     assert fig.axes[0].get_title().splitlines()[1] == "showing 4 of 10 tokens, 3 of 64 experts"
 
 
+@pytest.mark.slow
 def test_tokens_are_drawn_literally(tmp_path, rng):
     path = tmp_path / "heat.pdf"
     fig = plot_routing_heatmap(rng.random((len(HOSTILE_TOKENS) + 1, 4)), HOSTILE_TOKENS + ["a\nb"], save_path=path)
@@ -53,15 +54,18 @@ def test_tokens_are_drawn_literally(tmp_path, rng):
         assert token in text, token
 
 
-@pytest.mark.parametrize("kwargs, message", [
-    ({"token_strs": ["a"]}, r"token_strs \(1\) and routing_weights \(3 rows\) must have same length"),
-    ({"expert_indices": [0, 4]}, r"expert_indices\[1\] = 4 is out of range for 4 experts"),
-    ({"expert_indices": [-1]}, "expert_indices must be non-negative"),
-    ({"max_tokens": 0}, "max_tokens must be a positive integer, got 0"),
-    ({"max_experts": 2.5}, "max_experts must be a positive integer"),
-    ({"routing_weights": np.ones(4)}, r"routing_weights must be 2-D, got shape \(4,\)"),
-    ({"routing_weights": np.full((3, 4), np.nan)}, r"routing_weights contains NaN at index \(0, 0\)"),
-])
+@pytest.mark.parametrize(
+    "kwargs, message",
+    [
+        ({"token_strs": ["a"]}, r"token_strs \(1\) and routing_weights \(3 rows\) must have same length"),
+        ({"expert_indices": [0, 4]}, r"expert_indices\[1\] = 4 is out of range for 4 experts"),
+        ({"expert_indices": [-1]}, "expert_indices must be non-negative"),
+        ({"max_tokens": 0}, "max_tokens must be a positive integer, got 0"),
+        ({"max_experts": 2.5}, "max_experts must be a positive integer"),
+        ({"routing_weights": np.ones(4)}, r"routing_weights must be 2-D, got shape \(4,\)"),
+        ({"routing_weights": np.full((3, 4), np.nan)}, r"routing_weights contains NaN at index \(0, 0\)"),
+    ],
+)
 def test_errors(kwargs, message):
     arguments = {"routing_weights": np.ones((3, 4)), "token_strs": ["a", "b", "c"]} | kwargs
     with pytest.raises(ValueError, match=message):

@@ -35,8 +35,16 @@ def test_signatures_keep_the_spec_positions_and_share_the_trailing_keywords():
     spec_positions = {
         "plot_expert_count_distribution": ["expert_counts", "method_name", "alpha", "save_path", "figsize", "dpi"],
         "plot_alpha_sensitivity": ["alphas", "avg_experts", "std_experts", "baseline_k", "save_path", "figsize", "dpi"],
-        "plot_routing_heatmap": ["routing_weights", "token_strs", "expert_indices", "max_tokens", "max_experts",
-                                 "save_path", "figsize", "dpi"],
+        "plot_routing_heatmap": [
+            "routing_weights",
+            "token_strs",
+            "expert_indices",
+            "max_tokens",
+            "max_experts",
+            "save_path",
+            "figsize",
+            "dpi",
+        ],
         "plot_expert_utilization": ["expert_counts_by_expert", "num_experts", "save_path", "figsize", "dpi"],
         "plot_token_complexity_vs_experts": ["token_ids", "expert_counts", "tokenizer", "save_path", "figsize", "dpi"],
         "plot_layer_wise_routing": ["layer_expert_counts", "layer_names", "save_path", "figsize", "dpi"],
@@ -59,13 +67,16 @@ def grid_data(rng):
     return {
         "counts": rng.integers(1, 9, 500),
         "layers": rng.integers(2, 7, (4, 300)),
-        "alphas": [0.01, 0.05, 0.1], "avg": [3.0, 4.0, 5.5],
+        "alphas": [0.01, 0.05, 0.1],
+        "avg": [3.0, 4.0, 5.5],
         "load": rng.integers(10, 90, 16),
         "weights": weights,
-        "ids": rng.integers(0, 300, 400), "id_counts": rng.integers(1, 9, 400),
+        "ids": rng.integers(0, 300, 400),
+        "id_counts": rng.integers(1, 9, 400),
     }
 
 
+@pytest.mark.slow
 def test_six_figkit_figures_and_a_plain_panel_share_one_figure(grid_data, tmp_path):
     d = grid_data
     fig, axes = plt.subplots(3, 3, figsize=(15, 11), layout="constrained")
@@ -110,9 +121,19 @@ def test_without_ax_the_figure_is_new_and_current(grid_data):
 
 
 # What tueplots.bundles.icml2024(usetex=False) sets, in kind: size, resolution, serif fonts, small sizes.
-PAPER_RC = {"figure.figsize": (3.25, 2.0), "figure.dpi": 150, "font.family": "serif", "font.serif": ["DejaVu Serif"],
-            "font.size": 8, "axes.labelsize": 8, "axes.titlesize": 8, "legend.fontsize": 6, "xtick.labelsize": 6,
-            "ytick.labelsize": 6, "figure.constrained_layout.use": True}
+PAPER_RC = {
+    "figure.figsize": (3.25, 2.0),
+    "figure.dpi": 150,
+    "font.family": "serif",
+    "font.serif": ["DejaVu Serif"],
+    "font.size": 8,
+    "axes.labelsize": 8,
+    "axes.titlesize": 8,
+    "legend.fontsize": 6,
+    "xtick.labelsize": 6,
+    "ytick.labelsize": 6,
+    "figure.constrained_layout.use": True,
+}
 
 
 def test_the_users_rcparams_win_over_the_default_look(grid_data):

@@ -109,11 +109,14 @@ def test_constant_input_has_no_correlation():
     assert np.isnan(trend([2.0, 2.0], [1, 3]).slope)
 
 
-@pytest.mark.parametrize("values", [
-    np.array([3, 1, 4, 1, 5, 9, 2, 6, 5, 3]),
-    np.array([0.3, -1.2, 0.3, 7.5]),
-    np.array([10**12, 5, 10**12]),
-])
+@pytest.mark.parametrize(
+    "values",
+    [
+        np.array([3, 1, 4, 1, 5, 9, 2, 6, 5, 3]),
+        np.array([0.3, -1.2, 0.3, 7.5]),
+        np.array([10**12, 5, 10**12]),
+    ],
+)
 def test_average_ranks(values):
     np.testing.assert_allclose(average_ranks(values), sps.rankdata(values))
 
@@ -126,5 +129,6 @@ def test_weighted_points_give_the_statistics_of_the_expanded_data(rng):
     expected = trend(np.repeat(x, weights), np.repeat(y, weights))
     for field in ("slope", "intercept", "pearson_r", "spearman_rho"):
         np.testing.assert_allclose(getattr(got, field), getattr(expected, field), rtol=1e-9)
-    np.testing.assert_allclose(average_ranks(x, weights)[0],
-                               sps.rankdata(np.repeat(x, weights))[np.repeat(np.arange(300), weights) == 0][0])
+    np.testing.assert_allclose(
+        average_ranks(x, weights)[0], sps.rankdata(np.repeat(x, weights))[np.repeat(np.arange(300), weights) == 0][0]
+    )

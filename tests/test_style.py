@@ -23,6 +23,7 @@ def test_format_follows_the_suffix_and_folders_are_made(tmp_path, suffix):
     assert sorted(os.listdir(path.parent)) == [path.name]
 
 
+@pytest.mark.slow
 def test_no_suffix_means_pdf_and_raster_is_300_dpi(tmp_path):
     fig = plot_expert_count_distribution([3, 4, 5], figsize=(4, 3))
     assert save_figure(fig, tmp_path / "fig").name == "fig.pdf"
@@ -55,14 +56,17 @@ figkit.plot_layer_wise_routing(rng.integers(1, 9, (4, 50)), save_path=sys.argv[1
 
 
 @pytest.mark.parametrize("suffix", [".pdf", ".svg"])
+@pytest.mark.slow
 def test_bytes_are_identical_across_processes(tmp_path, suffix):
     paths = [tmp_path / f"{i}{suffix}" for i in range(2)]
     for path in paths:
-        subprocess.run([sys.executable, "-c", SAVE_IN_A_NEW_PROCESS, str(path)], check=True,
-                       env=os.environ | {"MPLBACKEND": "Agg"})
+        subprocess.run(
+            [sys.executable, "-c", SAVE_IN_A_NEW_PROCESS, str(path)], check=True, env=os.environ | {"MPLBACKEND": "Agg"}
+        )
     assert paths[0].read_bytes() == paths[1].read_bytes()
 
 
+@pytest.mark.slow
 def test_pdf_fonts_are_embedded_truetype(tmp_path):
     path = tmp_path / "fig.pdf"
     plot_expert_count_distribution(np.arange(10), "BH ($\\alpha$ = 0.05)", save_path=path)

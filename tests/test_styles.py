@@ -14,8 +14,15 @@ from figkit import available_styles, figsize, use_style
 from figkit.geometry import GOLDEN, VENUES
 from tests.conftest import pdf_fonts, registered_figures
 
-COMBINATIONS = [("notebook",), ("paper",), ("paper-cm",), ("slide",), ("colourblind",), ("paper", "colourblind"),
-                ("slide", "colorblind")]
+COMBINATIONS = [
+    ("notebook",),
+    ("paper",),
+    ("paper-cm",),
+    ("slide",),
+    ("colourblind",),
+    ("paper", "colourblind"),
+    ("slide", "colorblind"),
+]
 SIZES = {"notebook": (12, 6), "paper": (3.25, 2.01), "paper-cm": (3.25, 2.01), "slide": (10, 5.625)}
 
 
@@ -32,7 +39,9 @@ def test_available_styles():
 
 
 def test_unknown_style_lists_the_available_ones():
-    with pytest.raises(ValueError, match="unknown figkit style 'papr'; available: cm, colorblind, colourblind, notebook"):
+    with pytest.raises(
+        ValueError, match="unknown figkit style 'papr'; available: cm, colorblind, colourblind, notebook"
+    ):
         use_style("papr")
 
 
@@ -60,11 +69,13 @@ def test_overlay_alone_sits_on_the_notebook_look():
 
 
 @pytest.mark.parametrize("names", COMBINATIONS)
+@pytest.mark.slow
 def test_saved_pdf_has_the_styles_size_and_embedded_truetype_fonts(names, tmp_path):
     path = tmp_path / "fig.pdf"
     with use_style(*names):
-        fig = figkit.plot_expert_count_distribution(np.arange(1, 9).repeat(5), "BH ($\\alpha$=0.05)", alpha=0.05,
-                                                    save_path=path)
+        fig = figkit.plot_expert_count_distribution(
+            np.arange(1, 9).repeat(5), "BH ($\\alpha$=0.05)", alpha=0.05, save_path=path
+        )
     base = next((n for n in names if n in SIZES), "notebook")
     assert tuple(fig.get_size_inches()) == pytest.approx(SIZES[base])
     assert media_box(path) == pytest.approx(SIZES[base], abs=0.01)
@@ -81,11 +92,15 @@ def test_figures_follow_the_active_style_and_explicit_sizes_win():
         assert tuple(fig.get_size_inches()) == (4, 3)
 
 
+@pytest.mark.slow
 def test_matplotlib_dotted_style_name_in_a_fresh_interpreter():
-    code = ("import matplotlib.pyplot as plt, figkit, numpy as np; plt.style.use('figkit.styles.paper'); "
-            "fig = figkit.plot_expert_count_distribution([3, 4, 5]); print(fig.get_size_inches().tolist())")
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
-                         env=os.environ | {"MPLBACKEND": "Agg"}).stdout
+    code = (
+        "import matplotlib.pyplot as plt, figkit, numpy as np; plt.style.use('figkit.styles.paper'); "
+        "fig = figkit.plot_expert_count_distribution([3, 4, 5]); print(fig.get_size_inches().tolist())"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True, env=os.environ | {"MPLBACKEND": "Agg"}
+    ).stdout
     assert out.strip() == "[3.25, 2.01]"
 
 
@@ -96,13 +111,17 @@ with figkit.use_style(*sys.argv[2].split(",")):
 """
 
 
-@pytest.mark.parametrize("names, suffix", [(",".join(names), ".pdf") for names in COMBINATIONS]
-                         + [("paper,colourblind", ".svg"), ("slide", ".svg")])
+@pytest.mark.parametrize(
+    "names, suffix",
+    [(",".join(names), ".pdf") for names in COMBINATIONS] + [("paper,colourblind", ".svg"), ("slide", ".svg")],
+)
+@pytest.mark.slow
 def test_two_processes_write_identical_bytes(tmp_path, names, suffix):
     paths = [tmp_path / f"{i}{suffix}" for i in range(2)]
     for path in paths:
-        subprocess.run([sys.executable, "-c", SAVE, str(path), names], check=True,
-                       env=os.environ | {"MPLBACKEND": "Agg"})
+        subprocess.run(
+            [sys.executable, "-c", SAVE, str(path), names], check=True, env=os.environ | {"MPLBACKEND": "Agg"}
+        )
     assert paths[0].read_bytes() == paths[1].read_bytes()
 
 
@@ -113,10 +132,18 @@ def test_no_figures_are_left_over():
     assert plt.get_fignums() == []
 
 
-@pytest.mark.parametrize("venue, width, expected", [
-    ("icml", "column", 3.25), ("icml", "text", 6.75), ("neurips", "column", 5.5), ("cvpr", "column", 3.28125),
-    ("ieee", "column", 3.4869), ("EMNLP", "text", 6.2992), ("lncs", "text", 4.8031),
-])
+@pytest.mark.parametrize(
+    "venue, width, expected",
+    [
+        ("icml", "column", 3.25),
+        ("icml", "text", 6.75),
+        ("neurips", "column", 5.5),
+        ("cvpr", "column", 3.28125),
+        ("ieee", "column", 3.4869),
+        ("EMNLP", "text", 6.2992),
+        ("lncs", "text", 4.8031),
+    ],
+)
 def test_venue_sizes(venue, width, expected):
     w, h = figsize(venue, width)
     assert w == pytest.approx(expected) and h == pytest.approx(expected * GOLDEN)
@@ -132,6 +159,7 @@ def test_figsize_options_and_errors():
 
 
 @pytest.mark.parametrize("names", COMBINATIONS)
+@pytest.mark.slow
 def test_every_figure_draws_cleanly_in_every_style(names, study, rng, tmp_path):
     """No missing glyph, no collapsed layout, no other warning, in any style: every registered figure
     of a results file, and the report's figures of harder data (dense, literal tokens, dead experts)."""
@@ -139,20 +167,30 @@ def test_every_figure_draws_cleanly_in_every_style(names, study, rng, tmp_path):
 
     from figkit.report import prepare_figures
 
-    hard = prepare_figures({
-        "expert_counts": rng.integers(1, 9, 5000), "method_name": "BH ($\\alpha$=0.05)", "alpha": 0.05,
-        "alphas": [0.01, 0.05, 0.1], "avg_experts_per_alpha": [3.2, 4.5, 5.8], "std_experts_per_alpha": [1, 1, 1],
-        "routing_weights": rng.random((60, 64)), "tokens": ["$", "50%", "\u2581the"] * 20,
-        "expert_usage": np.r_[0, rng.poisson(50, 63)],
-        "token_ids": rng.integers(0, 9000, 8000), "token_expert_counts": rng.integers(1, 9, 8000),
-        "tokenizer": str, "layer_expert_counts": rng.integers(1, 9, (16, 200)),
-    })
+    hard = prepare_figures(
+        {
+            "expert_counts": rng.integers(1, 9, 5000),
+            "method_name": "BH ($\\alpha$=0.05)",
+            "alpha": 0.05,
+            "alphas": [0.01, 0.05, 0.1],
+            "avg_experts_per_alpha": [3.2, 4.5, 5.8],
+            "std_experts_per_alpha": [1, 1, 1],
+            "routing_weights": rng.random((60, 64)),
+            "tokens": ["$", "50%", "\u2581the"] * 20,
+            "expert_usage": np.r_[0, rng.poisson(50, 63)],
+            "token_ids": rng.integers(0, 9000, 8000),
+            "token_expert_counts": rng.integers(1, 9, 8000),
+            "tokenizer": str,
+            "layer_expert_counts": rng.integers(1, 9, (16, 200)),
+        }
+    )
     with warnings.catch_warnings(), use_style(*names):
         warnings.simplefilter("error")
         for i, (spec, data) in enumerate(registered_figures(study) + list(hard.values())):
             plt.close(spec.plot(data, save_path=tmp_path / f"{i}-{spec.name}.png", dpi=50))
 
 
+@pytest.mark.slow
 def test_save_figure_after_the_style_ended_draws_in_that_style(tmp_path):
     with use_style("paper"):
         fig = figkit.plot_expert_count_distribution([3, 4, 5], "BH ($\\alpha$=0.05)")
@@ -169,9 +207,19 @@ def test_computer_modern_text_has_the_right_characters(tmp_path):
     from tests.conftest import pdf_text
 
     cmap = TTFont(computer_modern()).getBestCmap()
-    assert [cmap.get(ord(c)) for c in "<>|{}\\_\"\N{MINUS SIGN}\N{PLUS-MINUS SIGN}a"] == [
-        "less", "greater", "bar", "braceleft", "braceright", "backslash", "underscore", "quotedbl", "minus",
-        "plusminus", "a"]
+    assert [cmap.get(ord(c)) for c in '<>|{}\\_"\N{MINUS SIGN}\N{PLUS-MINUS SIGN}a'] == [
+        "less",
+        "greater",
+        "bar",
+        "braceleft",
+        "braceright",
+        "backslash",
+        "underscore",
+        "quotedbl",
+        "minus",
+        "plusminus",
+        "a",
+    ]
     widths = TTFont(computer_modern())["hmtx"].metrics
     assert widths[cmap[ord("\N{EN DASH}")]][0] * 2 == widths[cmap[ord("\N{EM DASH}")]][0]
     path = tmp_path / "cm.pdf"

@@ -19,13 +19,24 @@ RESULTS = {
     "BH ($\\alpha$=0.01)": {"avg_experts": {"mean": 3.2, "std": 0.5}, "perplexity": 17.40},
 }
 BEST = {"perplexity": "min", "avg_experts": "min", "delta": "max"}
-HOSTILE = ["& % $ # _ { } ~ ^ \\ < > |", "\\input{/etc/passwd}", "\\immediate\\write18{touch PWNED}",
-           "a\"b 'c' -- x", "^^5cinput", "odd $x}$ maths"]
+HOSTILE = [
+    "& % $ # _ { } ~ ^ \\ < > |",
+    "\\input{/etc/passwd}",
+    "\\immediate\\write18{touch PWNED}",
+    "a\"b 'c' -- x",
+    "^^5cinput",
+    "odd $x}$ maths",
+]
 
 
 def document(body, preamble=""):
-    return ("\\documentclass{article}\n\\usepackage{booktabs}\n\\usepackage{graphicx}\n" + preamble
-            + "\n\\begin{document}\n" + body + "\n\\end{document}\n")
+    return (
+        "\\documentclass{article}\n\\usepackage{booktabs}\n\\usepackage{graphicx}\n"
+        + preamble
+        + "\n\\begin{document}\n"
+        + body
+        + "\n\\end{document}\n"
+    )
 
 
 def compile_text(tmp_path, files, body, preamble=""):
@@ -36,8 +47,12 @@ def compile_text(tmp_path, files, body, preamble=""):
 
 
 def test_dataframe_matches_the_spec():
-    df = create_comparison_table({"TopK": {"avg_experts": 8.0, "std": 0.0, "perplexity": 12.5},
-                                  "BH": {"avg_experts": 4.5, "std": 0.8, "perplexity": 12.7}})
+    df = create_comparison_table(
+        {
+            "TopK": {"avg_experts": 8.0, "std": 0.0, "perplexity": 12.5},
+            "BH": {"avg_experts": 4.5, "std": 0.8, "perplexity": 12.7},
+        }
+    )
     assert list(df.columns) == ["avg_experts", "perplexity", "std"] and list(df.index) == ["TopK", "BH"]
     assert df.loc["BH", "std"] == 0.8
     assert create_comparison_table({"a": {"x": 1 / 3}}).loc["a", "x"] == 0.33
@@ -64,8 +79,9 @@ def test_best_values_are_bold_and_ties_all_bold():
     assert lines[2] == "| Top-8 | 8.00 | **0.00** | **16.98** |"
     assert lines[3] == "| BH ($\\\\alpha$=0.05) | 4.52 ± 0.81 | -0.40 | 17.40 |"
     assert lines[4] == "| BH ($\\\\alpha$=0.01) | **3.20 ± 0.50** | – | 17.40 |"
-    tie = create_comparison_table({"a": {"x": 1.004}, "b": {"x": 0.996}, "c": {"x": 2}}, output_format="markdown",
-                                  best={"x": "min"})
+    tie = create_comparison_table(
+        {"a": {"x": 1.004}, "b": {"x": 0.996}, "c": {"x": 2}}, output_format="markdown", best={"x": "min"}
+    )
     assert "**1.00**" in tie.splitlines()[2] and "**1.00**" in tie.splitlines()[3]
 
 
@@ -74,13 +90,16 @@ def test_rounding_and_minus_signs_in_latex():
     assert "m & $-$0.00 & $-$1.00 $\\pm$ 0.12 \\\\" in tex  # Python's round-half-even on binary values
 
 
-@pytest.mark.parametrize("value, error, message", [
-    (float("nan"), ValueError, r"results_dict\['m'\]\['x'\] is nan: tables hold finite numbers only"),
-    (float("inf"), ValueError, r"results_dict\['m'\]\['x'\] is inf"),
-    ("17.4", TypeError, r"results_dict\['m'\]\['x'\] must be a number, got str '17.4'"),
-    ({"mean": 1, "sd": 2}, ValueError, r"must be a number or \{'mean': m, 'std': s\}"),
-    (True, TypeError, "must be a number, got bool"),
-])
+@pytest.mark.parametrize(
+    "value, error, message",
+    [
+        (float("nan"), ValueError, r"results_dict\['m'\]\['x'\] is nan: tables hold finite numbers only"),
+        (float("inf"), ValueError, r"results_dict\['m'\]\['x'\] is inf"),
+        ("17.4", TypeError, r"results_dict\['m'\]\['x'\] must be a number, got str '17.4'"),
+        ({"mean": 1, "sd": 2}, ValueError, r"must be a number or \{'mean': m, 'std': s\}"),
+        (True, TypeError, "must be a number, got bool"),
+    ],
+)
 def test_bad_values_name_the_method_and_metric(value, error, message):
     with pytest.raises(error, match=message):
         create_comparison_table({"m": {"x": value}})
@@ -99,23 +118,40 @@ def test_other_errors():
         number_macros({"bh 05": {"x": 1}})
 
 
-@pytest.mark.parametrize("name, make", [
-    ("table.tex", lambda: create_comparison_table(RESULTS, output_format="latex", best=BEST,
-                                                  caption="Routing on $x^2$ & friends", label="tab:routing")),
-    ("tabular.tex", lambda: create_comparison_table(RESULTS, output_format="latex", best=BEST)),
-    ("table.md", lambda: create_comparison_table(RESULTS, output_format="markdown", best=BEST)),
-    ("macros.tex", lambda: number_macros({"topk8": {"perplexity": 16.98}, "bh05": {"perplexity": 17.4, "delta": -0.4}})),
-    ("figure.tex", lambda: render_template("figure.tex", path="figures/counts.pdf", width=Raw("\\columnwidth"),
-                                  caption=Raw(escape_label("Experts per token, BH ($\\alpha$=0.05)")),
-                                  label="fig:counts")),
-])
+@pytest.mark.parametrize(
+    "name, make",
+    [
+        (
+            "table.tex",
+            lambda: create_comparison_table(
+                RESULTS, output_format="latex", best=BEST, caption="Routing on $x^2$ & friends", label="tab:routing"
+            ),
+        ),
+        ("tabular.tex", lambda: create_comparison_table(RESULTS, output_format="latex", best=BEST)),
+        ("table.md", lambda: create_comparison_table(RESULTS, output_format="markdown", best=BEST)),
+        (
+            "macros.tex",
+            lambda: number_macros({"topk8": {"perplexity": 16.98}, "bh05": {"perplexity": 17.4, "delta": -0.4}}),
+        ),
+        (
+            "figure.tex",
+            lambda: render_template(
+                "figure.tex",
+                path="figures/counts.pdf",
+                width=Raw("\\columnwidth"),
+                caption=Raw(escape_label("Experts per token, BH ($\\alpha$=0.05)")),
+                label="fig:counts",
+            ),
+        ),
+    ],
+)
 def test_golden_files(name, make):
     assert make() == (GOLDEN / name).read_text()
 
 
+@pytest.mark.slow
 def test_latex_table_compiles_with_caption_above_label_and_bold(tmp_path):
-    table = create_comparison_table(RESULTS, output_format="latex", best=BEST, caption="Main results",
-                                    label="tab:main")
+    table = create_comparison_table(RESULTS, output_format="latex", best=BEST, caption="Main results", label="tab:main")
     assert "\\documentclass" not in table and "\\small" not in table
     assert table.index("\\caption") < table.index("\\label") < table.index("\\begin{tabular}")
     text = compile_text(tmp_path, {"table.tex": table}, "See Table~\\ref{tab:main}.\n\\input{table.tex}")
@@ -126,11 +162,15 @@ def test_latex_table_compiles_with_caption_above_label_and_bold(tmp_path):
     assert "17.40" in compile_text(tmp_path, {"bare.tex": bare}, "\\input{bare.tex}")
 
 
+@pytest.mark.slow
 def test_hostile_strings_compile_and_show_literally(tmp_path):
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # the placeholder warning for U+2581
-        table = create_comparison_table({name: {"x": 1.0} for name in HOSTILE + ["α é ▁the"]},
-                                        output_format="latex", caption="\\input{/etc/passwd} $\\input{/etc/passwd}$")
+        table = create_comparison_table(
+            {name: {"x": 1.0} for name in HOSTILE + ["α é ▁the"]},
+            output_format="latex",
+            caption="\\input{/etc/passwd} $\\input{/etc/passwd}$",
+        )
     compile_text(tmp_path, {"table.tex": table}, "\\input{table.tex}")  # the default OT1 encoding
     text = compile_text(tmp_path, {}, "\\input{table.tex}", preamble="\\usepackage[T1]{fontenc}\n\\usepackage{lmodern}")
     assert "&%$#_{}~^\\<>|" in text.replace(" ", "")  # pdftotext drops the narrow spaces between symbols
@@ -141,10 +181,13 @@ def test_hostile_strings_compile_and_show_literally(tmp_path):
     assert not (tmp_path / "PWNED").exists()
 
 
+@pytest.mark.slow
 def test_macros_work_in_captions_and_unknown_keys_fail(tmp_path):
     macros = number_macros({"topk8": {"perplexity": 16.98}, "bh05": {"perplexity": 17.4, "delta": -0.4}})
-    body = ("PPL \\figkitvalue{bh05}{perplexity}, change \\figkitvalue{bh05}{delta}.\n"
-            "\\begin{table}\\caption{Top-8 reaches \\figkitvalue{topk8}{perplexity}.}\\end{table}\n\\listoftables")
+    body = (
+        "PPL \\figkitvalue{bh05}{perplexity}, change \\figkitvalue{bh05}{delta}.\n"
+        "\\begin{table}\\caption{Top-8 reaches \\figkitvalue{topk8}{perplexity}.}\\end{table}\n\\listoftables"
+    )
     text = compile_text(tmp_path, {"macros.tex": macros}, body, preamble="\\input{macros.tex}")
     assert "PPL 17.40, change −0.40." in text and "Top-8 reaches 16.98." in text
     with pytest.raises(RuntimeError, match="No value for `bh05' / `ppl'"):

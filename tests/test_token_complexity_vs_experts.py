@@ -41,6 +41,7 @@ def test_real_frequency_is_used_and_named(rng):
     assert ax.get_xlabel() == "Token frequency in corpus"
 
 
+@pytest.mark.slow
 def test_many_tokens_become_a_density_image_with_every_token_counted(rng, tmp_path):
     ids, experts = tokens(rng, 1_000_000)
     path = tmp_path / "complexity.pdf"
@@ -62,8 +63,10 @@ def test_aggregated_tokens_give_the_statistics_of_every_token(rng, measured):
     np.testing.assert_allclose(fit.get_ydata(), slope * np.log10(fit.get_xdata()) + intercept, rtol=1e-9)
     text = box_text(fig.axes[0])
     assert f"Pearson r: {sps.pearsonr(x, experts).statistic:.2f}".replace("-", "\N{MINUS SIGN}") in text
-    assert f"Spearman \N{GREEK SMALL LETTER RHO}: {sps.spearmanr(x, experts).statistic:.2f}".replace(
-        "-", "\N{MINUS SIGN}") in text
+    assert (
+        f"Spearman \N{GREEK SMALL LETTER RHO}: {sps.spearmanr(x, experts).statistic:.2f}".replace("-", "\N{MINUS SIGN}")
+        in text
+    )
     assert "Tokens: 20,000" in text
 
 
@@ -78,6 +81,7 @@ def test_frequencies_that_differ_within_one_id_are_used_token_by_token(rng):
     assert len([t for t in fig.axes[0].texts if t.get_bbox_patch() is None]) > 0
 
 
+@pytest.mark.slow
 def test_tokenizer_labels_are_literal(tmp_path, rng):
     class Tokenizer:
         def decode(self, token_ids):
@@ -111,13 +115,16 @@ def test_constant_counts_say_the_correlation_is_undefined():
     assert "Pearson r: undefined (constant input)" in box_text(ax)
 
 
-@pytest.mark.parametrize("args, kwargs, message", [
-    (([1, 2], [3]), {}, r"token_ids \(2\) and expert_counts \(1\) must have same length"),
-    (([1, -2], [3, 4]), {}, "token_ids must be non-negative"),
-    (([1, 2], [3, 4]), {"token_frequency": [0.1, 0.0]}, r"token_frequency\[1\] must be positive"),
-    (([1, 2], [3, 4]), {"token_frequency": [0.1]}, r"token_ids \(2\) and token_frequency \(1\)"),
-    (([1.5], [3]), {}, "token_ids must hold whole numbers"),
-])
+@pytest.mark.parametrize(
+    "args, kwargs, message",
+    [
+        (([1, 2], [3]), {}, r"token_ids \(2\) and expert_counts \(1\) must have same length"),
+        (([1, -2], [3, 4]), {}, "token_ids must be non-negative"),
+        (([1, 2], [3, 4]), {"token_frequency": [0.1, 0.0]}, r"token_frequency\[1\] must be positive"),
+        (([1, 2], [3, 4]), {"token_frequency": [0.1]}, r"token_ids \(2\) and token_frequency \(1\)"),
+        (([1.5], [3]), {}, "token_ids must hold whole numbers"),
+    ],
+)
 def test_errors(args, kwargs, message):
     with pytest.raises(ValueError, match=message):
         plot_token_complexity_vs_experts(*args, **kwargs)

@@ -25,9 +25,12 @@ def number(value):
     return f"{value:,.2f}".replace("-", "\N{MINUS SIGN}")
 
 
-_SUPERSCRIPT = str.maketrans("-0123456789", "\N{SUPERSCRIPT MINUS}\N{SUPERSCRIPT ZERO}\N{SUPERSCRIPT ONE}"
-                             "\N{SUPERSCRIPT TWO}\N{SUPERSCRIPT THREE}\N{SUPERSCRIPT FOUR}\N{SUPERSCRIPT FIVE}"
-                             "\N{SUPERSCRIPT SIX}\N{SUPERSCRIPT SEVEN}\N{SUPERSCRIPT EIGHT}\N{SUPERSCRIPT NINE}")
+_SUPERSCRIPT = str.maketrans(
+    "-0123456789",
+    "\N{SUPERSCRIPT MINUS}\N{SUPERSCRIPT ZERO}\N{SUPERSCRIPT ONE}"
+    "\N{SUPERSCRIPT TWO}\N{SUPERSCRIPT THREE}\N{SUPERSCRIPT FOUR}\N{SUPERSCRIPT FIVE}"
+    "\N{SUPERSCRIPT SIX}\N{SUPERSCRIPT SEVEN}\N{SUPERSCRIPT EIGHT}\N{SUPERSCRIPT NINE}",
+)
 
 
 def _decade(value, _position=None):
@@ -62,8 +65,16 @@ def stats_box(ax, lines, *, loc="upper right"):
     x, ha = (0.98, "right") if loc.endswith("right") else (0.02, "left")
     y, va = (0.97, "top") if loc.startswith("upper") else (0.03, "bottom")
     return ax.text(
-        x, y, "\n".join(lines), transform=ax.transAxes, ha=ha, va=va, multialignment="left",
-        fontsize=mpl.rcParams["legend.fontsize"], color=NEUTRAL, zorder=5,
+        x,
+        y,
+        "\n".join(lines),
+        transform=ax.transAxes,
+        ha=ha,
+        va=va,
+        multialignment="left",
+        fontsize=mpl.rcParams["legend.fontsize"],
+        color=NEUTRAL,
+        zorder=5,
         bbox={"boxstyle": "round,pad=0.4", "facecolor": "white", "edgecolor": "0.7", "alpha": 0.9},
         **LITERAL,
     )

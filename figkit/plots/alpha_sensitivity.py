@@ -51,24 +51,50 @@ def draw(ax, data):
     colours = palette()
     line = colours[len(colours) // 2 + 1 if len(colours) > 2 else 0]
     label = "Average experts" if data.std_experts is None else "Average experts (\N{PLUS-MINUS SIGN}1 std)"
-    ax.errorbar(data.alphas, data.avg_experts, yerr=data.std_experts, color=line, linestyle="-", marker="o",
-                markersize=marker_size(1.15), linewidth=line_width(1.33), capsize=marker_size(0.7), label=label)
+    ax.errorbar(
+        data.alphas,
+        data.avg_experts,
+        yerr=data.std_experts,
+        color=line,
+        linestyle="-",
+        marker="o",
+        markersize=marker_size(1.15),
+        linewidth=line_width(1.33),
+        capsize=marker_size(0.7),
+        label=label,
+    )
     for i, (alpha, avg) in enumerate(zip(data.alphas, data.avg_experts)):
         last = i == len(data.alphas) - 1  # label the last point on its left, inside the axes
-        ax.annotate(number(avg), (alpha, avg), xytext=(-7 if last else 7, 5), textcoords="offset points",
-                    ha="right" if last else "left", va="bottom", fontsize="small", color=NEUTRAL)
+        ax.annotate(
+            number(avg),
+            (alpha, avg),
+            xytext=(-7 if last else 7, 5),
+            textcoords="offset points",
+            ha="right" if last else "left",
+            va="bottom",
+            fontsize="small",
+            color=NEUTRAL,
+        )
     if data.baseline_k is not None:
         k = data.baseline_k
-        ax.axhline(k, color=colours[0], linestyle="--", linewidth=line_width(1.33),
-                   label=f"Top-{k:g} baseline")
-        ax.fill_between(data.alphas, data.avg_experts, k, where=data.avg_experts <= k,
-                        interpolate=True, color=line, alpha=0.15, label=f"Reduction vs top-{k:g}")
+        ax.axhline(k, color=colours[0], linestyle="--", linewidth=line_width(1.33), label=f"Top-{k:g} baseline")
+        ax.fill_between(
+            data.alphas,
+            data.avg_experts,
+            k,
+            where=data.avg_experts <= k,
+            interpolate=True,
+            color=line,
+            alpha=0.15,
+            label=f"Reduction vs top-{k:g}",
+        )
     if data.alphas[-1] / data.alphas[0] >= LOG_AXIS_SPAN:
         ax.set_xscale("log")
         ax.minorticks_off()
     ax.set_xticks(data.alphas, [f"{a:g}" for a in data.alphas])
-    top = max(data.avg_experts.max() + (0 if data.std_experts is None else data.std_experts.max()),
-              data.baseline_k or 0)
+    top = max(
+        data.avg_experts.max() + (0 if data.std_experts is None else data.std_experts.max()), data.baseline_k or 0
+    )
     leave_headroom(ax, top)
     ax.set_xlabel("Significance level \N{GREEK SMALL LETTER ALPHA}")
     ax.set_ylabel("Experts per token")
@@ -80,11 +106,21 @@ def jobs(results):
     """One figure per entry of ``sweeps``."""
     for sweep in results.get("sweeps", []):
         family = sweep.get("method_family")
-        arguments = {"alphas": sweep["values"], "avg_experts": sweep["avg_experts"],
-                     "std_experts": sweep.get("std_experts"), "baseline_k": sweep.get("baseline_k")}
-        yield FigureJob(f"_{family}" if family else "", arguments,
-                        ("Average experts per token against the significance level ", "$\\alpha$",
-                         f" ({family} routing, {len(sweep['values'])} values)." if family else "."))
+        arguments = {
+            "alphas": sweep["values"],
+            "avg_experts": sweep["avg_experts"],
+            "std_experts": sweep.get("std_experts"),
+            "baseline_k": sweep.get("baseline_k"),
+        }
+        yield FigureJob(
+            f"_{family}" if family else "",
+            arguments,
+            (
+                "Average experts per token against the significance level ",
+                "$\\alpha$",
+                f" ({family} routing, {len(sweep['values'])} values)." if family else ".",
+            ),
+        )
 
 
 FIGURE = FigureSpec(
@@ -94,8 +130,12 @@ FIGURE = FigureSpec(
     prepare=prepare,
     draw=draw,
     jobs=jobs,
-    report={"alphas": "alphas", "avg_experts_per_alpha": "avg_experts", "std_experts_per_alpha": "std_experts",
-            "baseline_k": "baseline_k"},
+    report={
+        "alphas": "alphas",
+        "avg_experts_per_alpha": "avg_experts",
+        "std_experts_per_alpha": "std_experts",
+        "baseline_k": "baseline_k",
+    },
     required=("alphas", "avg_experts_per_alpha"),
 )
 

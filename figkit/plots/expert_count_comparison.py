@@ -25,8 +25,12 @@ class CountComparison:
 
 def prepare(counts_by_method):
     """Validate each method's counts and reduce them to histograms."""
-    return CountComparison([(mathtext_label(label), count_histogram(counts, f"counts_by_method[{label!r}]"))
-                            for label, counts in labelled(counts_by_method, "counts_by_method")])
+    return CountComparison(
+        [
+            (mathtext_label(label), count_histogram(counts, f"counts_by_method[{label!r}]"))
+            for label, counts in labelled(counts_by_method, "counts_by_method")
+        ]
+    )
 
 
 def draw(ax, data):
@@ -37,9 +41,15 @@ def draw(ax, data):
     colours, dashes = styles["color"], styles.get("linestyle", ["-"])
     for i, (label, hist) in enumerate(data.methods):
         fractions = np.zeros(edges.size - 1)
-        fractions[hist.min - low:hist.max - low + 1] = hist.fractions
-        ax.stairs(fractions, edges, color=colours[i % len(colours)], linestyle=dashes[i % len(dashes)],
-                  linewidth=line_width(1.33), label=wrap_label(f"{label} (mean {number(hist.mean)})", ax))
+        fractions[hist.min - low : hist.max - low + 1] = hist.fractions
+        ax.stairs(
+            fractions,
+            edges,
+            color=colours[i % len(colours)],
+            linestyle=dashes[i % len(dashes)],
+            linewidth=line_width(1.33),
+            label=wrap_label(f"{label} (mean {number(hist.mean)})", ax),
+        )
     if high - low < MAX_LABELLED_COUNTS:
         ax.set_xticks(np.arange(low, high + 1))
     ax.set_xlim(edges[0] - 0.25, edges[-1] + 0.25)
@@ -58,8 +68,11 @@ def jobs(results):
     labels = method_labels(results)
     caption = ["Experts selected per token, by method: "]
     for i, (method, method_count) in enumerate(counts.items()):
-        caption += [labels[method], f" ({method_count.scope}; {sum(method_count.pooled.values()):,} tokens)"
-                    + ("." if i == len(counts) - 1 else "; ")]
+        caption += [
+            labels[method],
+            f" ({method_count.scope}; {sum(method_count.pooled.values()):,} tokens)"
+            + ("." if i == len(counts) - 1 else "; "),
+        ]
     yield FigureJob("", {"counts_by_method": {labels[m]: c.pooled for m, c in counts.items()}}, tuple(caption))
 
 

@@ -9,8 +9,7 @@ from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 
 from figkit.arrays import ArrayLike, count_histogram, probability
-from figkit.plots._draw import (HEADROOM, NEUTRAL, leave_headroom, line_width, mathtext_label, number, palette,
-                                stats_box)
+from figkit.plots._draw import HEADROOM, NEUTRAL, leave_headroom, line_width, mathtext_label, number, palette, stats_box
 from figkit.plots.spec import FigureJob, FigureSpec
 from figkit.results import method_counts, method_labels
 from figkit.stats import CountHistogram, count_kde
@@ -39,20 +38,44 @@ def draw(ax, data):
     hist = data.hist
     colours = palette()
     used = hist.tokens > 0  # a sparse histogram draws its few bars, not one per missing value
-    handles = [ax.bar(hist.values[used], hist.fractions[used], width=0.85, color=colours[0], alpha=0.75,
-                      label="Tokens")]
+    handles = [
+        ax.bar(hist.values[used], hist.fractions[used], width=0.85, color=colours[0], alpha=0.75, label="Tokens")
+    ]
     left, right, top = hist.min - 0.75, hist.max + 0.75, hist.fractions.max()
     kde = count_kde(hist)
     if kde is not None:
         grid, density, _ = kde
-        handles += ax.plot(grid, density, color=colours[1 % len(colours)], linestyle="-", marker="none",
-                           linewidth=line_width(1.33), label="KDE")
+        handles += ax.plot(
+            grid,
+            density,
+            color=colours[1 % len(colours)],
+            linestyle="-",
+            marker="none",
+            linewidth=line_width(1.33),
+            label="KDE",
+        )
         left, right, top = min(left, grid[0]), max(right, grid[-1]), max(top, density.max())
     # Mean and median lines stop at the top of the data, below the legend and the box.
-    handles.append(ax.axvline(hist.mean, ymax=HEADROOM, color=NEUTRAL, linestyle="--", linewidth=line_width(),
-                              label=f"Mean = {number(hist.mean)}"))
-    handles.append(ax.axvline(hist.median, ymax=HEADROOM, color=NEUTRAL, linestyle=":", linewidth=line_width(),
-                              label=f"Median = {number(hist.median)}"))
+    handles.append(
+        ax.axvline(
+            hist.mean,
+            ymax=HEADROOM,
+            color=NEUTRAL,
+            linestyle="--",
+            linewidth=line_width(),
+            label=f"Mean = {number(hist.mean)}",
+        )
+    )
+    handles.append(
+        ax.axvline(
+            hist.median,
+            ymax=HEADROOM,
+            color=NEUTRAL,
+            linestyle=":",
+            linewidth=line_width(),
+            label=f"Median = {number(hist.median)}",
+        )
+    )
     if hist.tokens.size <= MAX_LABELLED_BARS:
         ax.set_xticks(hist.values)
     ax.set_xlim(left, right)
@@ -64,13 +87,16 @@ def draw(ax, data):
         title += f" ($\\alpha$ = {data.alpha:g})"
     ax.set_title(title, wrap=True)  # a long method name wraps instead of running off the figure
     ax.legend(handles=handles, loc="upper left")
-    stats_box(ax, [
-        f"Mean: {number(hist.mean)}",
-        f"Median: {number(hist.median)}",
-        f"Std: {number(hist.std())}",
-        f"Range: [{hist.min}, {hist.max}]",
-        f"Tokens: {hist.n:,}",
-    ])
+    stats_box(
+        ax,
+        [
+            f"Mean: {number(hist.mean)}",
+            f"Median: {number(hist.median)}",
+            f"Std: {number(hist.std())}",
+            f"Range: [{hist.min}, {hist.max}]",
+            f"Tokens: {hist.n:,}",
+        ],
+    )
 
 
 def jobs(results):
@@ -78,8 +104,11 @@ def jobs(results):
     labels = method_labels(results)
     for method, counts in method_counts(results).items():
         tokens = sum(counts.pooled.values())
-        yield FigureJob(f"_{method}", {"expert_counts": counts.pooled, "method_name": labels[method]},
-                        ("", labels[method], f": experts selected per token ({counts.scope}; {tokens:,} tokens)."))
+        yield FigureJob(
+            f"_{method}",
+            {"expert_counts": counts.pooled, "method_name": labels[method]},
+            ("", labels[method], f": experts selected per token ({counts.scope}; {tokens:,} tokens)."),
+        )
 
 
 FIGURE = FigureSpec(

@@ -41,8 +41,7 @@ def prepare(expert_counts_by_expert, num_experts=None):
     if not counts.any():
         raise ValueError("expert_counts_by_expert is all zero: no token was routed")
     if num_experts is not None:
-        if isinstance(num_experts, bool) or not isinstance(num_experts, (int, np.integer)) \
-                or num_experts < counts.size:
+        if isinstance(num_experts, bool) or not isinstance(num_experts, (int, np.integer)) or num_experts < counts.size:
             raise ValueError(
                 f"num_experts must be an integer of at least {counts.size} "
                 f"(the length of expert_counts_by_expert), got {num_experts!r}"
@@ -65,8 +64,17 @@ def draw(ax, data):
     ax.axhspan(balance.mean - balance.std, balance.mean + balance.std, color=NEUTRAL, alpha=0.08, zorder=0)
     dead = np.flatnonzero(counts == 0)
     if dead.size:  # an empty unclipped line would still count its origin in the layout, stretching a grid
-        ax.plot(dead, np.zeros(dead.size), linestyle="none", marker="x", color=LOAD_CLASSES[0][2],
-                markersize=marker_size(1.33), markeredgewidth=line_width(1.33), clip_on=False, zorder=4)
+        ax.plot(
+            dead,
+            np.zeros(dead.size),
+            linestyle="none",
+            marker="x",
+            color=LOAD_CLASSES[0][2],
+            markersize=marker_size(1.33),
+            markeredgewidth=line_width(1.33),
+            clip_on=False,
+            zorder=4,
+        )
     ax.axhline(balance.mean, color=NEUTRAL, linestyle="--", linewidth=line_width())
     handles = [
         Patch(color=colour, label=f"{name} ({n})")
@@ -78,8 +86,17 @@ def draw(ax, data):
         Patch(color=NEUTRAL, alpha=0.08, label=f"\N{PLUS-MINUS SIGN}1 std {number(balance.std)}"),
     ]
     if dead.size:
-        handles.append(Line2D([], [], linestyle="none", marker="x", color=LOAD_CLASSES[0][2],
-                              markeredgewidth=line_width(1.33), label=f"dead ({dead.size})"))
+        handles.append(
+            Line2D(
+                [],
+                [],
+                linestyle="none",
+                marker="x",
+                color=LOAD_CLASSES[0][2],
+                markeredgewidth=line_width(1.33),
+                label=f"dead ({dead.size})",
+            )
+        )
     ratio = "\N{INFINITY}" if np.isinf(balance.max_min_ratio) else number(balance.max_min_ratio)
     dead_note = f" ({balance.dead_experts} dead)" if balance.dead_experts else ""
     lines = [
@@ -92,11 +109,19 @@ def draw(ax, data):
     title = "Expert utilisation"
     if axes_width(ax) < WIDE:
         classes_only = [h for h in handles if not h.get_label().startswith(("mean", "\N{PLUS-MINUS SIGN}"))]
-        ax.legend(handles=classes_only, loc="upper center", ncols=-(-len(classes_only) // 2), columnspacing=0.8,
-                  handlelength=1.0, handletextpad=0.4)
-        title += (f": mean {number(balance.mean)} \N{PLUS-MINUS SIGN} {number(balance.std)}\n"
-                  f"CV {number(balance.cv)}, MaxVio {number(balance.max_vio)}, max/min {ratio}{dead_note}, "
-                  f"entropy {number(balance.entropy)}")
+        ax.legend(
+            handles=classes_only,
+            loc="upper center",
+            ncols=-(-len(classes_only) // 2),
+            columnspacing=0.8,
+            handlelength=1.0,
+            handletextpad=0.4,
+        )
+        title += (
+            f": mean {number(balance.mean)} \N{PLUS-MINUS SIGN} {number(balance.std)}\n"
+            f"CV {number(balance.cv)}, MaxVio {number(balance.max_vio)}, max/min {ratio}{dead_note}, "
+            f"entropy {number(balance.entropy)}"
+        )
         leave_headroom(ax, top, fraction=0.7)
     else:
         ax.legend(handles=handles, loc="upper left", ncols=2)
@@ -115,9 +140,15 @@ def jobs(results):
         method, layer, counts = entry["method"], entry.get("layer"), entry["counts"]
         total = sum(counts)
         total = f"{total:,}" if float(total).is_integer() else f"{total:,.2f}"
-        yield FigureJob(f"_{method}_{layer_suffix(layer)}", {"expert_counts_by_expert": counts},
-                        ("", labels[method], f": tokens routed to each expert ({layer_text(layer)}; "
-                         f"{len(counts)} experts, {total} assignments)."))
+        yield FigureJob(
+            f"_{method}_{layer_suffix(layer)}",
+            {"expert_counts_by_expert": counts},
+            (
+                "",
+                labels[method],
+                f": tokens routed to each expert ({layer_text(layer)}; {len(counts)} experts, {total} assignments).",
+            ),
+        )
 
 
 FIGURE = FigureSpec(

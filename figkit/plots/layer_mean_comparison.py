@@ -33,8 +33,7 @@ def prepare(layer_counts_by_method):
             hists = layer_histograms(layers, name)
             ids = list(range(len(hists)))
         order = np.argsort(ids, kind="stable")
-        methods.append((mathtext_label(label), np.asarray(ids)[order],
-                        np.array([hists[i].mean for i in order])))
+        methods.append((mathtext_label(label), np.asarray(ids)[order], np.array([hists[i].mean for i in order])))
     return LayerMeans(methods)
 
 
@@ -64,8 +63,7 @@ def jobs(results):
     caption = ["Mean experts selected per token in each layer, by method: "]
     for i, method in enumerate(counts):
         caption += [labels[method], "." if i == len(counts) - 1 else ", "]
-    yield FigureJob("", {"layer_counts_by_method": {labels[m]: c.layers for m, c in counts.items()}},
-                    tuple(caption))
+    yield FigureJob("", {"layer_counts_by_method": {labels[m]: c.layers for m, c in counts.items()}}, tuple(caption))
 
 
 FIGURE = FigureSpec(

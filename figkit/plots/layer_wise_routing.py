@@ -51,16 +51,29 @@ def draw(ax, data):
     hists, names = data.hists, data.names
     positions = np.arange(len(hists))
     stats = [box_stats(h) | {"label": name} for h, name in zip(hists, names)]
-    parts = ax.bxp(stats, positions=positions, widths=0.6, patch_artist=True,
-                   flierprops={"marker": "o", "markersize": marker_size(0.5), "alpha": 0.5},
-                   medianprops={"color": "0.1", "linewidth": line_width()})
+    parts = ax.bxp(
+        stats,
+        positions=positions,
+        widths=0.6,
+        patch_artist=True,
+        flierprops={"marker": "o", "markersize": marker_size(0.5), "alpha": 0.5},
+        medianprops={"color": "0.1", "linewidth": line_width()},
+    )
     cmap, low, high = GRADIENT
     for box, colour in zip(parts["boxes"], mpl.colormaps[cmap](np.linspace(low, high, len(hists)))):
         box.set_facecolor(colour)
     means = [h.mean for h in hists]
-    ax.plot(positions, means, color=palette()[0], linestyle="-", marker="D", markersize=marker_size(0.8),
-            linewidth=line_width(1.33),
-            label="Mean per layer", zorder=4)
+    ax.plot(
+        positions,
+        means,
+        color=palette()[0],
+        linestyle="-",
+        marker="D",
+        markersize=marker_size(0.8),
+        linewidth=line_width(1.33),
+        label="Mean per layer",
+        zorder=4,
+    )
     lines = [f"Overall mean: {number(pooled_mean(hists))}"]
     if len(hists) > 1:
         for label, part in zip(("Early", "Late"), halves(hists)):
@@ -81,10 +94,18 @@ def jobs(results):
     for method, counts in method_counts(results).items():
         if len(counts.layers) > 1:
             tokens = sum(sum(hist.values()) for hist in counts.layers.values())
-            yield FigureJob(f"_{method}", {"layer_expert_counts": list(counts.layers.values()),
-                                           "layer_names": [str(layer) for layer in counts.layers]},
-                            ("", labels[method], f": experts selected per token in each layer "
-                             f"({tokens:,} tokens over {len(counts.layers)} layers)."))
+            yield FigureJob(
+                f"_{method}",
+                {
+                    "layer_expert_counts": list(counts.layers.values()),
+                    "layer_names": [str(layer) for layer in counts.layers],
+                },
+                (
+                    "",
+                    labels[method],
+                    f": experts selected per token in each layer ({tokens:,} tokens over {len(counts.layers)} layers).",
+                ),
+            )
 
 
 FIGURE = FigureSpec(

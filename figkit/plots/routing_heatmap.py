@@ -51,9 +51,7 @@ def prepare(routing_weights, token_strs, expert_indices=None, max_tokens=50, max
         experts = whole_vector(expert_indices, "expert_indices")
         if experts.max() >= num_experts:
             i = int(np.argmax(experts >= num_experts))
-            raise ValueError(
-                f"expert_indices[{i}] = {experts[i]} is out of range for {num_experts} experts"
-            )
+            raise ValueError(f"expert_indices[{i}] = {experts[i]} is out of range for {num_experts} experts")
         experts = experts[:max_experts]
     elif num_experts > max_experts:
         load = shown.sum(axis=0)
@@ -89,8 +87,14 @@ def cut_note(data):
 def draw(ax, data):
     rows, cols = data.weights.shape
     low = min(0.0, float(data.weights.min()))
-    image = ax.imshow(data.weights, aspect="auto", interpolation="none",
-                      cmap=mpl.rcParams["image.cmap"], vmin=low, vmax=max(float(data.weights.max()), low + 1e-12))
+    image = ax.imshow(
+        data.weights,
+        aspect="auto",
+        interpolation="none",
+        cmap=mpl.rcParams["image.cmap"],
+        vmin=low,
+        vmax=max(float(data.weights.max()), low + 1e-12),
+    )
     ax.figure.colorbar(image, ax=ax, label="Routing weight")
     step = -(-cols // MAX_EXPERT_TICKS)
     ax.set_xticks(range(0, cols, step), [str(e) for e in data.experts[::step]])
@@ -119,9 +123,16 @@ def jobs(results):
         arguments = {"routing_weights": sample["weights"], "token_strs": sample["tokens"]}
         if "expert_indices" in sample:
             arguments["expert_indices"] = sample["expert_indices"]
-        yield FigureJob(f"_{method}_{layer_suffix(layer)}", arguments,
-                        ("", labels[method], f": routing weights ({layer_text(layer)}; {len(sample['tokens'])} "
-                         f"tokens, {len(sample['weights'][0])} experts)."))
+        yield FigureJob(
+            f"_{method}_{layer_suffix(layer)}",
+            arguments,
+            (
+                "",
+                labels[method],
+                f": routing weights ({layer_text(layer)}; {len(sample['tokens'])} "
+                f"tokens, {len(sample['weights'][0])} experts).",
+            ),
+        )
 
 
 FIGURE = FigureSpec(

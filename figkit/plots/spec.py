@@ -67,7 +67,6 @@ class FigureSpec:
         return fig
 
 
-
 def layer_suffix(layer):
     """The part of an output name that says the layer: "layer3", or "all_layers" for pooled data."""
     return "all_layers" if layer is None else f"layer{layer}"

@@ -12,8 +12,18 @@ from matplotlib.colors import LogNorm
 from matplotlib.figure import Figure
 
 from figkit.arrays import ArrayLike, count_vector, same_length, vector, whole_vector
-from figkit.plots._draw import (LITERAL, NEUTRAL, label_decades, leave_headroom, line_width, marker_size, number,
-                                palette, printable, stats_box)
+from figkit.plots._draw import (
+    LITERAL,
+    NEUTRAL,
+    label_decades,
+    leave_headroom,
+    line_width,
+    marker_size,
+    number,
+    palette,
+    printable,
+    stats_box,
+)
 from figkit.plots.spec import FigureJob, FigureSpec
 from figkit.results import method_labels
 from figkit.stats import Trend, trend
@@ -108,8 +118,7 @@ def _token_labels(tokenizer, ids, experts, by_id):
     log_freq = np.log10(frequency)
     targets = np.linspace(log_freq.min(), log_freq.max(), MAX_ANNOTATIONS)
     chosen = np.unique(np.abs(log_freq[None, :] - targets[:, None]).argmin(axis=1))
-    return {int(seen[i]): (frequency[i], mean_experts[i], printable(_decode(tokenizer, int(seen[i]))))
-            for i in chosen}
+    return {int(seen[i]): (frequency[i], mean_experts[i], printable(_decode(tokenizer, int(seen[i])))) for i in chosen}
 
 
 def _decode(tokenizer, token_id):
@@ -120,8 +129,7 @@ def _decode(tokenizer, token_id):
     if callable(tokenizer):
         return str(tokenizer(token_id))
     raise TypeError(
-        f"tokenizer must have decode(ids) or convert_ids_to_tokens(id), or be callable; "
-        f"got {type(tokenizer).__name__}"
+        f"tokenizer must have decode(ids) or convert_ids_to_tokens(id), or be callable; got {type(tokenizer).__name__}"
     )
 
 
@@ -129,18 +137,34 @@ def draw(ax, data):
     colours = palette()
     x, y = data.frequency, data.experts
     if data.n_tokens <= MAX_SCATTER_POINTS:
-        ax.scatter(x, y, s=marker_size(0.7) ** 2, alpha=0.5, color=colours[len(colours) // 2 + 1], edgecolors="none",
-                   label=f"Tokens ({x.size:,})")
+        ax.scatter(
+            x,
+            y,
+            s=marker_size(0.7) ** 2,
+            alpha=0.5,
+            color=colours[len(colours) // 2 + 1],
+            edgecolors="none",
+            label=f"Tokens ({x.size:,})",
+        )
     else:
         _density(ax, data)
     fit = data.fit
     if np.isfinite(fit.slope):
         line_x = np.geomspace(x.min(), x.max(), 100)
         sign = "+" if fit.intercept >= 0 else "\N{MINUS SIGN}"
-        equation = (f"y = {number(fit.slope)}\N{MIDDLE DOT}log\N{SUBSCRIPT ONE}\N{SUBSCRIPT ZERO}(x) "
-                    f"{sign} {number(abs(fit.intercept))}")
-        ax.plot(line_x, fit.slope * np.log10(line_x) + fit.intercept, color=colours[0], linestyle="-", marker="none",
-                linewidth=line_width(1.33), label=equation)
+        equation = (
+            f"y = {number(fit.slope)}\N{MIDDLE DOT}log\N{SUBSCRIPT ONE}\N{SUBSCRIPT ZERO}(x) "
+            f"{sign} {number(abs(fit.intercept))}"
+        )
+        ax.plot(
+            line_x,
+            fit.slope * np.log10(line_x) + fit.intercept,
+            color=colours[0],
+            linestyle="-",
+            marker="none",
+            linewidth=line_width(1.33),
+            label=equation,
+        )
     if data.labels:
         _annotate(ax, data)
     ax.set_xscale("log")
@@ -149,11 +173,15 @@ def draw(ax, data):
     ax.set_ylabel("Experts selected")
     ax.set_title("Token rarity vs experts selected")
     ax.legend(loc="upper right")
-    stats_box(ax, [
-        f"Pearson r: {_coefficient(fit.pearson_r)}",
-        f"Spearman \N{GREEK SMALL LETTER RHO}: {_coefficient(fit.spearman_rho)}",
-        f"Tokens: {data.n_tokens:,}",
-    ], loc="upper left")
+    stats_box(
+        ax,
+        [
+            f"Pearson r: {_coefficient(fit.pearson_r)}",
+            f"Spearman \N{GREEK SMALL LETTER RHO}: {_coefficient(fit.spearman_rho)}",
+            f"Tokens: {data.n_tokens:,}",
+        ],
+        loc="upper left",
+    )
     leave_headroom(ax, y.max() + 0.5, bottom=y.min() - 0.5)
 
 
@@ -182,9 +210,16 @@ def _density(ax, data):
 
 def _annotate(ax, data):
     for frequency, mean_experts, text in data.labels.values():
-        ax.annotate(text, (frequency, mean_experts), xytext=(4, 4), textcoords="offset points",
-                    fontsize="small", color=NEUTRAL,
-                    arrowprops={"arrowstyle": "-", "color": NEUTRAL, "linewidth": line_width(0.33)}, **LITERAL)
+        ax.annotate(
+            text,
+            (frequency, mean_experts),
+            xytext=(4, 4),
+            textcoords="offset points",
+            fontsize="small",
+            color=NEUTRAL,
+            arrowprops={"arrowstyle": "-", "color": NEUTRAL, "linewidth": line_width(0.33)},
+            **LITERAL,
+        )
 
 
 def jobs(results):
@@ -198,8 +233,11 @@ def jobs(results):
     if "token_frequency" in stats:
         arguments["token_frequency"] = stats["token_frequency"]
     axis = "corpus frequency" if "token_frequency" in stats else "rarity (token id as a proxy)"
-    yield FigureJob(f"_{method}", arguments, ("", label, f": experts selected per token against {axis} "
-                                              f"({len(stats['token_ids']):,} tokens)."))
+    yield FigureJob(
+        f"_{method}",
+        arguments,
+        ("", label, f": experts selected per token against {axis} ({len(stats['token_ids']):,} tokens)."),
+    )
 
 
 FIGURE = FigureSpec(
@@ -209,8 +247,12 @@ FIGURE = FigureSpec(
     prepare=prepare,
     draw=draw,
     jobs=jobs,
-    report={"token_ids": "token_ids", "token_expert_counts": "expert_counts", "tokenizer": "tokenizer",
-            "token_frequency": "token_frequency"},
+    report={
+        "token_ids": "token_ids",
+        "token_expert_counts": "expert_counts",
+        "tokenizer": "tokenizer",
+        "token_frequency": "token_frequency",
+    },
     required=("token_ids", "token_expert_counts"),
     cost=1.8,
 )
