@@ -137,3 +137,9 @@ def wrap_label(text, ax, share=0.6):
 def _points(size):
     """A font size in points, also for names such as "small"."""
     return FontProperties(size=size).get_size_in_points()
+
+
+def set_title(ax, text, **kwargs):
+    """The axes title at a fixed height: matplotlib's automatic placement (only needed above top tick
+    labels, which figkit never draws) measures every tick label of the axes on every draw."""
+    return ax.set_title(text, y=1.0, **kwargs)

@@ -9,7 +9,7 @@ from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 
 from figkit.arrays import ArrayLike, non_negative, same_length, vector
-from figkit.plots._draw import NEUTRAL, leave_headroom, line_width, marker_size, number, palette
+from figkit.plots._draw import NEUTRAL, leave_headroom, line_width, marker_size, number, palette, set_title
 from figkit.plots.spec import FigureJob, FigureSpec
 
 # Alphas spanning at least this ratio are shown on a log axis.
@@ -98,7 +98,7 @@ def draw(ax, data):
     leave_headroom(ax, top)
     ax.set_xlabel("Significance level \N{GREEK SMALL LETTER ALPHA}")
     ax.set_ylabel("Experts per token")
-    ax.set_title("Sensitivity of expert selection to \N{GREEK SMALL LETTER ALPHA}")
+    set_title(ax, "Sensitivity of expert selection to \N{GREEK SMALL LETTER ALPHA}")
     ax.legend(loc="upper left")
 
 

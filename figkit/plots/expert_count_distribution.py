@@ -9,7 +9,17 @@ from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 
 from figkit.arrays import ArrayLike, count_histogram, probability
-from figkit.plots._draw import HEADROOM, NEUTRAL, leave_headroom, line_width, mathtext_label, number, palette, stats_box
+from figkit.plots._draw import (
+    HEADROOM,
+    NEUTRAL,
+    leave_headroom,
+    line_width,
+    mathtext_label,
+    number,
+    palette,
+    set_title,
+    stats_box,
+)
 from figkit.plots.spec import FigureJob, FigureSpec
 from figkit.results import method_counts, method_labels
 from figkit.stats import CountHistogram, count_kde
@@ -85,7 +95,7 @@ def draw(ax, data):
     title = f"Experts per token: {data.method_name}"
     if data.alpha is not None:
         title += f" ($\\alpha$ = {data.alpha:g})"
-    ax.set_title(title, wrap=True)  # a long method name wraps instead of running off the figure
+    set_title(ax, title, wrap=True)  # a long method name wraps instead of running off the figure
     ax.legend(handles=handles, loc="upper left")
     stats_box(
         ax,

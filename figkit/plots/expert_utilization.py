@@ -11,7 +11,16 @@ from matplotlib.lines import Line2D
 from matplotlib.patches import Patch
 
 from figkit.arrays import ArrayLike, non_negative, vector
-from figkit.plots._draw import NEUTRAL, axes_width, leave_headroom, line_width, marker_size, number, stats_box
+from figkit.plots._draw import (
+    NEUTRAL,
+    axes_width,
+    leave_headroom,
+    line_width,
+    marker_size,
+    number,
+    set_title,
+    stats_box,
+)
 from figkit.plots.spec import FigureJob, FigureSpec, layer_suffix, layer_text
 from figkit.results import method_labels
 from figkit.stats import LoadBalance, load_balance
@@ -130,7 +139,7 @@ def draw(ax, data):
     ax.set_xlim(-0.6, counts.size - 0.4)
     ax.set_xlabel("Expert")
     ax.set_ylabel("Tokens routed")
-    ax.set_title(title)
+    set_title(ax, title)
 
 
 def jobs(results):

@@ -11,7 +11,7 @@ from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 
 from figkit.arrays import ArrayLike, layer_histograms, same_length, strings
-from figkit.plots._draw import leave_headroom, line_width, marker_size, number, palette, stats_box
+from figkit.plots._draw import leave_headroom, line_width, marker_size, number, palette, set_title, stats_box
 from figkit.plots.spec import FigureJob, FigureSpec
 from figkit.results import method_counts, method_labels
 from figkit.stats import box_stats
@@ -85,7 +85,7 @@ def draw(ax, data):
     leave_headroom(ax, max(h.max for h in hists) + 0.5, bottom=min(h.min for h in hists) - 0.5)
     ax.set_xlabel("Layer")
     ax.set_ylabel("Experts per token")
-    ax.set_title("Experts per token across layers")
+    set_title(ax, "Experts per token across layers")
 
 
 def jobs(results):

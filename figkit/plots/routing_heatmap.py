@@ -11,7 +11,7 @@ from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 
 from figkit.arrays import ArrayLike, matrix, strings, whole_vector
-from figkit.plots._draw import LITERAL, axes_height, printable
+from figkit.plots._draw import LITERAL, axes_height, printable, set_title
 from figkit.plots.spec import FigureJob, FigureSpec, layer_suffix, layer_text
 from figkit.results import method_labels
 
@@ -105,7 +105,7 @@ def draw(ax, data):
     ax.set_xlabel("Expert")
     ax.set_ylabel("Token")
     note = cut_note(data)
-    ax.set_title(f"Routing weights\n{note}" if note else "Routing weights")
+    set_title(ax, f"Routing weights\n{note}" if note else "Routing weights")
 
 
 def _token_labels(height, rows):
