@@ -152,7 +152,7 @@ def direct(draw, name):
 def floor():
     with default_look():
         fig, ax = plt.subplots()
-        ax.set_title("t")
+        ax.set_title("t", y=1.0)  # as figkit places titles
         fig.savefig(os.path.join(OUT, "floor.pdf"))
     return fig
 

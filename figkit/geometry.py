@@ -5,6 +5,8 @@ width. Prefer ``measure_tex`` on your own paper when you have it: a template can
 change from one year to the next.
 """
 
+from __future__ import annotations
+
 import hashlib
 import json
 import os
@@ -69,11 +71,32 @@ VENUES = {
 ALIASES = {"emnlp": "acl", "naacl": "acl", "eccv": "lncs", "iccv": "cvpr"}
 
 
-def figsize(venue="icml", width="column", aspect=GOLDEN, *, fraction=1.0):
-    """``(width, height)`` in inches of a figure for a venue's column or full text width.
+def figsize(
+    venue: str = "icml", width: str = "column", aspect: float = GOLDEN, *, fraction: float = 1.0
+) -> tuple[float, float]:
+    """The size of a figure for a venue's column or full text width.
 
-    ``aspect`` is height / width (golden by default); ``fraction`` scales the width,
-    for figures set side by side.
+    Parameters
+    ----------
+    venue : str
+        A venue of ``VENUES`` (neurips, icml, iclr, acl, cvpr, aaai, ieee, jmlr, tmlr,
+        lncs) or an alias (emnlp, naacl, eccv, iccv).
+    width : {"column", "text"}
+        One column, or the full text width (``figure*``).
+    aspect : float
+        Height / width; golden by default.
+    fraction : float
+        Scales the width, for figures set side by side.
+
+    Returns
+    -------
+    tuple of float
+        ``(width, height)`` in inches.
+
+    Raises
+    ------
+    ValueError
+        For an unknown venue or width, or an aspect or fraction out of range.
     """
     key = str(venue).lower()
     key = ALIASES.get(key, key)
@@ -89,13 +112,31 @@ def figsize(venue="icml", width="column", aspect=GOLDEN, *, fraction=1.0):
     return inches, inches * aspect
 
 
-def measure_tex(path, *, timeout=TEX_TIMEOUT):
-    """``{"textwidth", "columnwidth"}`` in inches and ``"fontsize"`` in points of a LaTeX paper.
+def measure_tex(path: str | os.PathLike, *, timeout: float = TEX_TIMEOUT) -> dict[str, float]:
+    """The text width, column width and font size of a LaTeX paper, measured by LaTeX itself.
 
     Compiles a probe made of the paper's own preamble with pdflatex (draft mode, no
     shell escape, stdin closed, a timeout), so class options, packages and geometry
-    all count. Files beside the paper (a venue's .sty or .cls) are found. Results
-    are cached by the preamble's hash.
+    all count. Files beside the paper (a venue's .sty or .cls) are found.
+
+    Parameters
+    ----------
+    path : str or os.PathLike
+        The paper's main ``.tex`` file.
+    timeout : float
+        Seconds pdflatex may take.
+
+    Returns
+    -------
+    dict
+        ``{"textwidth": in, "columnwidth": in, "fontsize": pt}``; cached by the preamble's hash.
+
+    Raises
+    ------
+    ValueError
+        If the file has no ``\\begin{document}``.
+    RuntimeError
+        If pdflatex is missing, times out or cannot compile the preamble (its error quoted).
     """
     path = Path(path)
     text = path.read_text(encoding="utf-8", errors="replace")

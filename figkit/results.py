@@ -7,14 +7,18 @@ published as a JSON Schema (``figkit schema``) for editors; the cross-field rule
 (declared methods, equal lengths, layer and expert ranges) are checked here only.
 """
 
+from __future__ import annotations
+
 import gzip
 import json
 import math
+import os
 import re
 from collections import Counter
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
+from typing import Any
 
 from figkit.files import write_atomic
 
@@ -29,10 +33,25 @@ def schema():
     return (resources.files("figkit") / SCHEMA_FILE).read_text(encoding="utf-8")
 
 
-def load_results(path):
-    """Read and validate a results file (``.json`` or ``.json.gz``); return its contents.
+def load_results(path: str | os.PathLike) -> dict:
+    """Read and validate a results file.
 
-    Raises ``ValueError`` naming the first bad field, ``OSError`` if the file cannot be read.
+    Parameters
+    ----------
+    path : str or os.PathLike
+        A ``.json`` file, or gzip-compressed JSON (recognised by its bytes, any suffix).
+
+    Returns
+    -------
+    dict
+        The file's contents, checked against schema version 1 (``figkit schema``).
+
+    Raises
+    ------
+    ValueError
+        Naming the first bad field, e.g. ``metrics.bh05.perplexity: expected a number``.
+    OSError
+        If the file cannot be read.
     """
     path = Path(path)
     with open(path, "rb") as file:
@@ -52,12 +71,29 @@ def load_results(path):
     return results
 
 
-def write_results(path, *, raw_counts=False, **sections):
+def write_results(path: str | os.PathLike, *, raw_counts: bool = False, **sections: Any) -> Path:
     """Write a results file from Python objects: validated first, atomically, keys in a stable order.
 
-    Tensors (any device), numpy arrays and scalars become JSON numbers. The ``values``
-    of an ``expert_counts`` entry (one count per token) are stored as a histogram
-    unless ``raw_counts`` is true. A ``.gz`` suffix writes gzip. Returns the path.
+    Parameters
+    ----------
+    path : str or os.PathLike
+        Where to write; a ``.gz`` suffix writes gzip (byte-stable).
+    raw_counts : bool
+        Keep ``expert_counts[].values`` (one count per token) as given instead of
+        storing them as ``{experts: tokens}`` histograms (lossless for every figure).
+    **sections
+        The file's fields (``title``, ``model``, ``methods``, ``metrics``, ...). Tensors
+        on any device, numpy arrays and numpy scalars become JSON numbers.
+
+    Returns
+    -------
+    pathlib.Path
+        ``path``.
+
+    Raises
+    ------
+    ValueError, TypeError
+        Naming the first bad field; nothing is written then.
     """
     results = {"schema_version": SCHEMA_VERSIONS[-1]} | {name: _plain(value, name) for name, value in sections.items()}
     validate(results)

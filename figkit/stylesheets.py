@@ -9,8 +9,15 @@ OVERLAYS = ("colourblind", "cm")
 ALIASES = {"colorblind": ("colourblind",), "paper-cm": ("paper", "cm")}
 
 
-def available_styles():
-    """Names ``use_style`` accepts."""
+def available_styles() -> list[str]:
+    """The style names ``use_style`` accepts.
+
+    Returns
+    -------
+    list of str
+        Base looks (``notebook``, ``paper``, ``slide``), overlays (``colourblind``,
+        ``cm``) and aliases (``colorblind``, ``paper-cm``), sorted.
+    """
     return sorted(BASE_STYLES + OVERLAYS + tuple(ALIASES))
 
 

@@ -6,10 +6,13 @@ best values: bold in LaTeX and Markdown, chosen on the printed numbers so ties a
 all bold.
 """
 
+from __future__ import annotations
+
 import math
 import numbers
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from figkit.latex import Raw, escape_label, escape_markdown, render_template
 from figkit.results import KEY  # ids and metric names: safe inside \label and \csname
@@ -31,16 +34,40 @@ class Value:
 
 
 def create_comparison_table(
-    results_dict, metrics=None, output_format="dataframe", *, best=None, caption=None, label=None
-):
-    """Compare methods (rows) on metrics (columns).
+    results_dict: Mapping[str, Mapping[str, Any]],
+    metrics: Sequence[str] | None = None,
+    output_format: str = "dataframe",
+    *,
+    best: Mapping[str, str] | None = None,
+    caption: str | None = None,
+    label: str | None = None,
+) -> Any:
+    """Compare methods (rows) on metrics (columns), with the best value of each metric in bold.
 
-    ``results_dict`` maps a method name to ``{metric: value}``. ``metrics`` picks and
-    orders the columns (default: every metric, sorted). ``best`` maps a metric to
-    ``"min"`` or ``"max"`` and sets its best values in bold. ``output_format`` is
-    ``"dataframe"``, ``"markdown"`` or ``"latex"``; LaTeX is a booktabs ``tabular``
-    to ``\\input``, inside a ``table`` float with the caption above when ``caption``
-    or ``label`` is given.
+    Parameters
+    ----------
+    results_dict : dict
+        Method name to ``{metric: value}``; a value is a number, ``{"mean": m, "std": s}``
+        (printed ``m ± s``) or ``None`` (a dash).
+    metrics : sequence of str, optional
+        The columns, in order (default: every metric, sorted).
+    output_format : {"dataframe", "markdown", "latex"}
+        A pandas DataFrame, a Markdown table, or a booktabs ``tabular`` to ``\\input``.
+    best : dict, optional
+        Metric to ``"min"``/``"lower"`` or ``"max"``/``"higher"``: its best values (ties
+        too, compared as printed) are bold.
+    caption, label : str, optional
+        LaTeX only: wrap the tabular in a ``table`` float, caption above, label after it.
+
+    Returns
+    -------
+    pandas.DataFrame or str
+
+    Raises
+    ------
+    ValueError, TypeError
+        For an unknown format, a NaN, infinite or non-numeric value (naming the method and
+        the metric), or a label LaTeX cannot use.
     """
     if output_format not in TABLE_FORMATS:
         raise ValueError(f"output_format must be one of {', '.join(TABLE_FORMATS)}, got {output_format!r}")
@@ -56,10 +83,26 @@ def create_comparison_table(
     return _latex(values, columns, bold, caption, label)
 
 
-def number_macros(results_dict, metrics=None):
+def number_macros(results_dict: Mapping[str, Mapping[str, Any]], metrics: Sequence[str] | None = None) -> str:
     """LaTeX defining ``\\figkitvalue{method}{metric}`` for every value, to quote numbers in the text.
 
-    An unknown method or metric is a LaTeX error that names it, not a silent blank.
+    Parameters
+    ----------
+    results_dict : dict
+        Method id to ``{metric: value}``, as for ``create_comparison_table``.
+    metrics : sequence of str, optional
+        The metrics to define (default: all).
+
+    Returns
+    -------
+    str
+        A file to ``\\input`` in the preamble; each value is printed as in the tables.
+        An unknown method or metric is a LaTeX error that names it, not a silent blank.
+
+    Raises
+    ------
+    ValueError
+        For a method or metric name that cannot name a macro, or a bad value.
     """
     values = _values(results_dict)
     columns = _columns(values, metrics)

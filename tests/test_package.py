@@ -101,3 +101,17 @@ def test_wheel_holds_the_styles_and_templates(tmp_path):
         "figkit/pipeline.py",
     } <= names
     assert not any(name.startswith(("tests/", "benchmarks/", "paper_example/")) for name in names)
+
+
+def test_public_functions_have_numpydoc_docstrings_and_type_hints():
+    import inspect
+
+    import figkit
+
+    for name in figkit.__all__:
+        function = getattr(figkit, name)
+        doc = inspect.getdoc(function)
+        assert "Returns\n-------" in doc, name
+        if inspect.signature(function).parameters:
+            assert "Parameters\n----------" in doc, name
+        assert inspect.signature(function).return_annotation is not inspect.Signature.empty, name

@@ -1,0 +1,105 @@
+"""A results file from real routing: the router logits of a trained OLMoE (tests/data/olmoe_tiny_slice.npz),
+routed with top-8 and with Benjamini-Hochberg selection as this line of work does it.
+
+BH: each layer's null is the empirical CDF of the router logits of a calibration set (two held-out
+sequences, every expert pooled); a logit's p-value is the share of calibration logits at least as
+large (with the usual +1, so it is never 0); the step-up at level alpha over the 64 experts picks
+n = max{k : p_(k) <= k alpha / 64}, clamped to [1, 8]; the n experts of smallest p are kept and
+their softmax probabilities renormalised. Top-8 keeps its probabilities as they are
+(OLMoE's norm_topk_prob=False).
+"""
+
+from pathlib import Path
+
+import numpy as np
+
+SLICE = Path(__file__).parent / "data" / "olmoe_tiny_slice.npz"
+TOP_K, MIN_K, MAX_K = 8, 1, 8
+ALPHAS = (0.01, 0.05, 0.1, 0.2)
+CALIBRATION_SEQUENCES = 2
+SHOWN_LAYER, SHOWN_TOKENS = 7, 40
+
+
+def load():
+    """(logits [layers, tokens, experts] float64, token ids, token strings, calibration logits) of the slice."""
+    data = np.load(SLICE)
+    calibration = data["sequence"] < CALIBRATION_SEQUENCES
+    logits = data["router_logits"].astype(np.float64)
+    return (logits[:, ~calibration], data["token_ids"][~calibration].astype(np.int64), data["token_strings"],
+            logits[:, calibration])
+
+
+def p_values(logits, calibration):
+    """One layer's p-values under the empirical null of its calibration logits."""
+    null = np.sort(calibration.ravel())
+    at_least = null.size - np.searchsorted(null, logits, side="left")
+    return (at_least + 1) / (null.size + 1)
+
+
+def bh_counts(p, alpha):
+    """Experts each token keeps: the BH step-up at level alpha, clamped to [MIN_K, MAX_K]."""
+    experts = p.shape[1]
+    ordered = np.sort(p, axis=1)
+    passed = ordered <= alpha * np.arange(1, experts + 1) / experts
+    largest = np.where(passed.any(axis=1), experts - np.argmax(passed[:, ::-1], axis=1), 0)
+    return np.clip(largest, MIN_K, MAX_K)
+
+
+def softmax(logits):
+    shifted = np.exp(logits - logits.max(axis=-1, keepdims=True))
+    return shifted / shifted.sum(axis=-1, keepdims=True)
+
+
+def keep_largest(logits, counts):
+    """Mask of the ``counts[t]`` largest logits of each token."""
+    rank = np.argsort(np.argsort(-logits, axis=1, kind="stable"), axis=1, kind="stable")
+    return rank < counts[:, None]
+
+
+def methods():
+    return [{"id": "topk8", "label": "Top-8", "family": "topk", "params": {"k": TOP_K}, "baseline": True}] + [
+        {"id": f"bh{round(a * 100):02d}", "label": f"BH ($\\alpha$ = {a:g})", "family": "bh",
+         "params": {"alpha": a, "min_k": MIN_K, "max_k": MAX_K}} for a in ALPHAS]
+
+
+def sections():
+    """The sections of a results file of the slice's real routing."""
+    logits, token_ids, strings, calibration = load()
+    layers, tokens, experts = logits.shape
+    counts = {m["id"]: [] for m in methods()}
+    loads, samples = [], []
+    for layer in range(layers):
+        probabilities = softmax(logits[layer])
+        p = p_values(logits[layer], calibration[layer])
+        chosen = {"topk8": np.full(tokens, TOP_K)} | {f"bh{round(a * 100):02d}": bh_counts(p, a) for a in ALPHAS}
+        for method, n in chosen.items():
+            counts[method].append(n)
+            if layer != SHOWN_LAYER or method not in ("topk8", "bh05"):
+                continue
+            mask = keep_largest(logits[layer], n)
+            weights = np.where(mask, probabilities, 0.0)
+            if method != "topk8":
+                weights /= weights.sum(axis=1, keepdims=True)
+            loads.append({"method": method, "layer": layer, "counts": mask.sum(axis=0)})
+            samples.append({"method": method, "layer": layer, "tokens": [str(strings[t]) for t in token_ids[:SHOWN_TOKENS]],
+                            "token_ids": token_ids[:SHOWN_TOKENS], "weights": np.round(weights[:SHOWN_TOKENS], 5)})
+    pooled = {m: np.concatenate(c) for m, c in counts.items()}
+    bh = [m for m in methods() if m["family"] == "bh"]
+    return {
+        "title": "Real routing: a briefly trained OLMoE, top-8 against BH",
+        "model": {"name": "OlmoeForCausalLM (tiny)", "num_layers": layers, "num_experts": experts, "top_k": TOP_K},
+        "methods": methods(),
+        "metric_info": {"avg_experts": {"label": "Experts per token", "better": "lower"},
+                        "compute": {"label": "Compute vs. top-8 (%)", "better": "lower"}},
+        "metrics": {m: {"avg_experts": {"mean": c.mean(), "std": c.std()}, "compute": 100 * c.mean() / TOP_K}
+                    for m, c in pooled.items()},
+        "expert_counts": [{"method": m, "layer": layer, "values": c}
+                          for m, per_layer in counts.items() for layer, c in enumerate(per_layer)],
+        "sweeps": [{"method_family": "bh", "param": "alpha", "values": [m["params"]["alpha"] for m in bh],
+                    "avg_experts": [pooled[m["id"]].mean() for m in bh],
+                    "std_experts": [pooled[m["id"]].std() for m in bh], "baseline_k": TOP_K}],
+        "expert_load": loads,
+        "routing_samples": samples,
+        "token_stats": {"method": "bh05", "token_ids": token_ids,
+                        "expert_counts": counts["bh05"][SHOWN_LAYER]},
+    }
