@@ -11,6 +11,7 @@ from pathlib import Path
 import matplotlib as mpl
 import matplotlib.style
 
+import figkit.styles  # noqa: F401 - registers the Computer Modern font the "cm" sheet names
 from figkit import __version__
 from figkit.files import write_atomic
 from figkit.stylesheets import DEFAULT_STYLE, style_sheets

@@ -25,8 +25,12 @@ def load():
     data = np.load(SLICE)
     calibration = data["sequence"] < CALIBRATION_SEQUENCES
     logits = data["router_logits"].astype(np.float64)
-    return (logits[:, ~calibration], data["token_ids"][~calibration].astype(np.int64), data["token_strings"],
-            logits[:, calibration])
+    return (
+        logits[:, ~calibration],
+        data["token_ids"][~calibration].astype(np.int64),
+        data["token_strings"],
+        logits[:, calibration],
+    )
 
 
 def p_values(logits, calibration):
@@ -58,8 +62,14 @@ def keep_largest(logits, counts):
 
 def methods():
     return [{"id": "topk8", "label": "Top-8", "family": "topk", "params": {"k": TOP_K}, "baseline": True}] + [
-        {"id": f"bh{round(a * 100):02d}", "label": f"BH ($\\alpha$ = {a:g})", "family": "bh",
-         "params": {"alpha": a, "min_k": MIN_K, "max_k": MAX_K}} for a in ALPHAS]
+        {
+            "id": f"bh{round(a * 100):02d}",
+            "label": f"BH ($\\alpha$ = {a:g})",
+            "family": "bh",
+            "params": {"alpha": a, "min_k": MIN_K, "max_k": MAX_K},
+        }
+        for a in ALPHAS
+    ]
 
 
 def sections():
@@ -81,25 +91,45 @@ def sections():
             if method != "topk8":
                 weights /= weights.sum(axis=1, keepdims=True)
             loads.append({"method": method, "layer": layer, "counts": mask.sum(axis=0)})
-            samples.append({"method": method, "layer": layer, "tokens": [str(strings[t]) for t in token_ids[:SHOWN_TOKENS]],
-                            "token_ids": token_ids[:SHOWN_TOKENS], "weights": np.round(weights[:SHOWN_TOKENS], 5)})
+            samples.append(
+                {
+                    "method": method,
+                    "layer": layer,
+                    "tokens": [str(strings[t]) for t in token_ids[:SHOWN_TOKENS]],
+                    "token_ids": token_ids[:SHOWN_TOKENS],
+                    "weights": np.round(weights[:SHOWN_TOKENS], 5),
+                }
+            )
     pooled = {m: np.concatenate(c) for m, c in counts.items()}
     bh = [m for m in methods() if m["family"] == "bh"]
     return {
         "title": "Real routing: a briefly trained OLMoE, top-8 against BH",
         "model": {"name": "OlmoeForCausalLM (tiny)", "num_layers": layers, "num_experts": experts, "top_k": TOP_K},
         "methods": methods(),
-        "metric_info": {"avg_experts": {"label": "Experts per token", "better": "lower"},
-                        "compute": {"label": "Compute vs. top-8 (%)", "better": "lower"}},
-        "metrics": {m: {"avg_experts": {"mean": c.mean(), "std": c.std()}, "compute": 100 * c.mean() / TOP_K}
-                    for m, c in pooled.items()},
-        "expert_counts": [{"method": m, "layer": layer, "values": c}
-                          for m, per_layer in counts.items() for layer, c in enumerate(per_layer)],
-        "sweeps": [{"method_family": "bh", "param": "alpha", "values": [m["params"]["alpha"] for m in bh],
-                    "avg_experts": [pooled[m["id"]].mean() for m in bh],
-                    "std_experts": [pooled[m["id"]].std() for m in bh], "baseline_k": TOP_K}],
+        "metric_info": {
+            "avg_experts": {"label": "Experts per token", "better": "lower"},
+            "compute": {"label": "Compute vs. top-8 (%)", "better": "lower"},
+        },
+        "metrics": {
+            m: {"avg_experts": {"mean": c.mean(), "std": c.std()}, "compute": 100 * c.mean() / TOP_K}
+            for m, c in pooled.items()
+        },
+        "expert_counts": [
+            {"method": m, "layer": layer, "values": c}
+            for m, per_layer in counts.items()
+            for layer, c in enumerate(per_layer)
+        ],
+        "sweeps": [
+            {
+                "method_family": "bh",
+                "param": "alpha",
+                "values": [m["params"]["alpha"] for m in bh],
+                "avg_experts": [pooled[m["id"]].mean() for m in bh],
+                "std_experts": [pooled[m["id"]].std() for m in bh],
+                "baseline_k": TOP_K,
+            }
+        ],
         "expert_load": loads,
         "routing_samples": samples,
-        "token_stats": {"method": "bh05", "token_ids": token_ids,
-                        "expert_counts": counts["bh05"][SHOWN_LAYER]},
+        "token_stats": {"method": "bh05", "token_ids": token_ids, "expert_counts": counts["bh05"][SHOWN_LAYER]},
     }

@@ -229,3 +229,18 @@ def test_computer_modern_text_has_the_right_characters(tmp_path):
         figkit.save_figure(fig, path)
     assert "bh_k8 <a|b> {x} \N{MINUS SIGN}1 \N{PLUS-MINUS SIGN} 2" in pdf_text(path)
     assert any("figkit-CMR10" in name for name, _, _ in pdf_fonts(path))
+
+
+@pytest.mark.slow
+def test_computer_modern_is_found_in_a_fresh_interpreter(tmp_path):
+    code = (
+        "import sys, figkit\n"
+        "with figkit.use_style('paper-cm'):\n"
+        "    figkit.save_figure(figkit.plot_alpha_sensitivity([0.01, 0.1], [2, 3]), sys.argv[1])\n"
+    )
+    path = tmp_path / "cm.pdf"
+    run = subprocess.run(
+        [sys.executable, "-c", code, str(path)], capture_output=True, text=True, env=os.environ | {"MPLBACKEND": "Agg"}
+    )
+    assert run.returncode == 0 and "findfont" not in run.stderr, run.stderr
+    assert any("figkit-CMR10" in name for name, _, _ in pdf_fonts(path))

@@ -20,8 +20,13 @@ SEQUENCES = 6
 def main():
     data = np.load(SOURCE)
     keep = data["sequence"] < SEQUENCES
-    np.savez_compressed(TARGET, router_logits=data["router_logits"][:, keep], token_ids=data["token_ids"][keep],
-                        sequence=data["sequence"][keep], token_strings=data["token_strings"])
+    np.savez_compressed(
+        TARGET,
+        router_logits=data["router_logits"][:, keep],
+        token_ids=data["token_ids"][keep],
+        sequence=data["sequence"][keep],
+        token_strings=data["token_strings"],
+    )
     print(f"{TARGET}: {TARGET.stat().st_size / 1e6:.2f} MB")
 
 
