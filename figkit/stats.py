@@ -89,22 +89,29 @@ class CountHistogram:
 
 
 def count_kde(hist, grid_points=KDE_GRID_POINTS):
-    """Gaussian KDE of the counts, or ``None`` when undefined; returns (grid, density, bandwidth).
+    """Gaussian KDE of the counts on their support, or ``None`` when undefined; returns (grid, density, bandwidth).
 
     The bandwidth is Scott's (``std(ddof=1) * n**(-1/5)``, as ``scipy.stats.gaussian_kde``)
-    but at least half an expert, because the counts are integers. The density equals
-    ``gaussian_kde(values, bw_method=bandwidth / std)`` on the grid, computed per distinct
-    value, so its cost does not depend on the number of tokens. A single token or a single
-    distinct value has no KDE.
+    but at least half an expert, because the counts are integers. The grid spans the
+    bars, ``[min - 0.5, max + 0.5]``, and the kernel is reflected at both ends, so no
+    density falls on counts that cannot occur and it still integrates to 1: on the
+    grid, the density is ``f(x) + f(2 lo - x) + f(2 hi - x)`` with ``f`` scipy's
+    ``gaussian_kde(values, bw_method=bandwidth / std)``. It is computed per distinct
+    value, so its cost does not depend on the number of tokens. A single token or a
+    single distinct value has no KDE.
     """
     if hist.n < 2 or hist.tokens.size == 1:
         return None
     bandwidth = max(hist.std(ddof=1) * hist.n ** (-1 / 5), MIN_COUNT_BANDWIDTH)
-    grid = np.linspace(hist.min - 3 * bandwidth, hist.max + 3 * bandwidth, grid_points)
+    low, high = hist.min - 0.5, hist.max + 0.5
+    grid = np.linspace(low, high, grid_points)
     used = hist.tokens > 0  # a sparse histogram costs its distinct values, not its range
-    z = (grid[:, None] - hist.values[used][None, :]) / bandwidth
-    density = np.exp(-0.5 * z**2) @ hist.tokens[used] / (hist.n * bandwidth * np.sqrt(2 * np.pi))
-    return grid, density, bandwidth
+    values, tokens = hist.values[used], hist.tokens[used]
+    density = np.zeros(grid_points)
+    for mirrored in (grid, 2 * low - grid, 2 * high - grid):
+        z = (mirrored[:, None] - values[None, :]) / bandwidth
+        density += np.exp(-0.5 * z**2) @ tokens
+    return grid, density / (hist.n * bandwidth * np.sqrt(2 * np.pi)), bandwidth
 
 
 def box_stats(hist, whis=1.5):

@@ -40,7 +40,12 @@ def test_lines_and_box_show_numpy_statistics(rng):
     kde = lines["KDE"]
     x, y = kde.get_xdata(), kde.get_ydata()
     bandwidth = max(counts.std(ddof=1) * counts.size ** (-1 / 5), 0.5)
-    np.testing.assert_allclose(y, gaussian_kde(counts, bandwidth / counts.std(ddof=1))(x), rtol=1e-9)
+    low, high = counts.min() - 0.5, counts.max() + 0.5
+    assert x.min() == low and x.max() == high  # the KDE stays on the counts' support
+    kde = gaussian_kde(counts, bandwidth / counts.std(ddof=1))
+    np.testing.assert_allclose(y, kde(x) + kde(2 * low - x) + kde(2 * high - x), rtol=1e-9)
+    share = (counts == counts.min()).mean()
+    assert f"At min. ({counts.min()}): {100 * share:.1f}%" in text
 
 
 def test_histogram_mapping_draws_the_same_bars(rng):

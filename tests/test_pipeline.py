@@ -17,9 +17,7 @@ from tests.conftest import pdf_text, sections
 
 HOSTILE = r"\input{/etc/passwd} \immediate\write18{touch pwned} 100% & _ # ~ ^ {x} $ | < > -- `q' "
 FIGURES = [
-    "expert_count_distribution_topk2",
-    "expert_count_distribution_bh-05",
-    "layer_wise_routing_topk2",
+    "expert_count_distribution_bh-05",  # none for Top-2: its count is always 2
     "layer_wise_routing_bh-05",
     "expert_count_comparison",
     "layer_mean_comparison",
@@ -95,7 +93,7 @@ def test_the_appendix_shows_every_figure_with_captions_from_the_data(built):
     _, out, _ = built
     text = " ".join(pdf_text(out / "appendix.pdf").split())
     assert "Routing study" in text
-    assert "Figure 1: Top-2: experts selected per token (3 layers pooled; 1,200 tokens)." in text
+    assert "Figure 1: BH (α=0.05): experts selected per token (3 layers pooled; 1,200 tokens)." in text
     assert "BH (α=0.05): experts selected per token in each layer (1,200 tokens over 3 layers)." in text
     assert "Top-2: tokens routed to each expert (layer 1; 8 experts," in text
     assert "BH (α=0.05): routing weights (layer 0; 6 tokens, 8 experts)." in text
@@ -123,8 +121,8 @@ def test_changing_one_method_rerenders_only_what_uses_it(tmp_path):
     results = write_results(tmp_path / "r.json", **sections())
     build(results, tmp_path / "out", jobs=1)
     changed = sections()
-    changed["expert_counts"][0]["values"] = np.full(400, 3)  # topk2, layer 0
-    changed["metrics"]["topk2"]["ppl"] = 16.5
+    changed["expert_counts"][3]["values"] = np.full(400, 3)  # bh:05, layer 0
+    changed["metrics"]["bh:05"]["ppl"] = 16.5
     write_results(results, **changed)
     report = build(results, tmp_path / "out", jobs=1)
     # appendix.tex is the same (the captions' token counts did not change); its PDF includes new figures
@@ -132,9 +130,9 @@ def test_changing_one_method_rerenders_only_what_uses_it(tmp_path):
         "appendix.pdf",
         "comparison",
         "expert_count_comparison",
-        "expert_count_distribution_topk2",
+        "expert_count_distribution_bh-05",
         "layer_mean_comparison",
-        "layer_wise_routing_topk2",
+        "layer_wise_routing_bh-05",
         "macros",
     ]
     again = build(results, tmp_path / "out", jobs=1, force=True)
@@ -153,7 +151,7 @@ def test_the_depfile_names_every_source(built):
     results, out, _ = built
     targets, sources = (out / "figkit.d").read_text().split(": ")
     assert f"{out}/appendix.tex" in targets.split()
-    assert f"{out}/figures/layer_wise_routing_topk2.pdf" in targets.split()
+    assert f"{out}/figures/layer_wise_routing_bh-05.pdf" in targets.split()
     sources = sources.split()
     assert sources[0] == str(results)
     assert any(s.endswith("paper.mplstyle") for s in sources) and any(s.endswith("table.tex") for s in sources)
@@ -162,7 +160,7 @@ def test_the_depfile_names_every_source(built):
 def test_only_selects_jobs_and_unknown_names_are_refused(tmp_path):
     results = write_results(tmp_path / "r.json", **sections())
     report = build(results, tmp_path / "out", only=["expert_count_distribution_*", "macros"], jobs=1)
-    assert sorted(report.rendered) == ["expert_count_distribution_bh-05", "expert_count_distribution_topk2", "macros"]
+    assert sorted(report.rendered) == ["expert_count_distribution_bh-05", "macros"]
     assert not (tmp_path / "out" / "appendix.pdf").exists()
     with pytest.raises(ValueError, match="--only 'heatmap' matches no job; jobs: comparison, macros, "):
         build(results, tmp_path / "out", only=["heatmap"])
@@ -274,7 +272,7 @@ def test_output_names_are_safe_stable_and_unique():
     results = {
         "schema_version": 1,
         "methods": [{"id": "a:b"}, {"id": "a+b"}, {"id": "A:B"}],
-        "expert_counts": [{"method": m, "histogram": {"2": 5}} for m in ("a:b", "a+b", "A:B")],
+        "expert_counts": [{"method": m, "histogram": {"2": 5, "3": 1}} for m in ("a:b", "a+b", "A:B")],
     }
     names = [job.name for job in plan(results)]
     assert names == [

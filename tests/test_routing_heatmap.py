@@ -31,7 +31,7 @@ def test_large_input_is_cut_and_says_so(rng):
     np.testing.assert_allclose(shown, weights[:50][:, experts])
     assert 40 in experts
     ax = fig.axes[0]
-    assert ax.get_title() == "Routing weights\nshowing 50 of 2048 tokens, 32 of 64 experts (by weight)"
+    assert ax.get_title() == "Routing weights\nshowing 50 of 2048 tokens, 32 of 64 experts by weight"
     assert [int(t.get_text()) for t in ax.get_xticklabels()] == experts.tolist()
 
 

@@ -13,6 +13,8 @@ LITERAL = {"parse_math": False, "usetex": False}
 NEUTRAL = "0.15"
 # The highest mark reaches this fraction of the axes height; above it sit the legend and the box.
 HEADROOM = 0.65
+# A legend that hides what runs behind it (mean lines, KDE tails) instead of letting it cross its text.
+OPAQUE_LEGEND = {"frameon": True, "framealpha": 0.9, "facecolor": "white", "edgecolor": "none"}
 
 
 def palette():
@@ -58,6 +60,36 @@ def marker_size(scale=1.0):
 def leave_headroom(ax, top, bottom=0.0, fraction=HEADROOM):
     """Set the y-limits so that data up to ``top`` fills ``fraction`` of the height, clear of the box."""
     ax.set_ylim(bottom, bottom + (top - bottom) / fraction)
+
+
+def only_up_to(axis, limit):
+    """Tick ``axis`` as its locator would for its limits, but not past ``limit``: the headroom above the
+    data (for the legend and the box) shows no values the data cannot take."""
+    low, high = axis.get_view_interval()
+    ticks = axis.get_major_locator().tick_values(low, high)
+    top = min(high, limit)
+    axis.set_ticks([tick for tick in ticks if low <= tick <= top + 1e-9 * abs(top)])
+
+
+def laid_out_height(ax):
+    """The height of the axes' cell in inches: what a layout shares between the axes and its decorations.
+
+    Before layout the axes sit inside the default subplot margins; this undoes them.
+    """
+    margins = mpl.rcParams["figure.subplot.top"] - mpl.rcParams["figure.subplot.bottom"]
+    return axes_height(ax) / margins
+
+
+def label_every(ax, labels, *, rotated=False, share=0.7):
+    """Label every n-th of evenly spaced x ticks so that ``labels`` do not overlap at the tick font size.
+
+    A label turned by 90 degrees takes one line's height, whatever its length. The axes
+    are measured before layout, which will take room for labels and colour bars:
+    ``share`` of the width is assumed to be left.
+    """
+    size = points(mpl.rcParams["xtick.labelsize"])
+    widest = 1.3 * size if rotated else max(len(label) for label in labels) * 0.6 * size + size
+    return max(1, math.ceil(len(labels) * widest / (axes_width(ax) * 72 * share)))
 
 
 def stats_box(ax, lines, *, loc="upper right"):
@@ -112,13 +144,13 @@ def axes_height(ax):
     return ax.get_position().height * ax.figure.get_figheight()
 
 
-def wrap_label(text, ax, share=0.6):
-    """``text`` broken into lines that fit ``share`` of the axes' width at the legend's font size.
+def wrap_label(text, ax, share=0.6, size="legend.fontsize"):
+    """``text`` broken into lines that fit ``share`` of the axes' width at the font size of rcParam ``size``.
 
     Lines break at spaces outside ``$...$`` maths, so a long method name never pushes
     the axes out of the figure.
     """
-    characters = max(12, int(axes_width(ax) * share * 72 / (_points(mpl.rcParams["legend.fontsize"]) * 0.5)))
+    characters = max(12, int(axes_width(ax) * share * 72 / (points(mpl.rcParams[size]) * 0.5)))
     words, lines, math = [], [], False
     for word in text.split(" "):
         if math:
@@ -134,7 +166,7 @@ def wrap_label(text, ax, share=0.6):
     return "\n".join(lines)
 
 
-def _points(size):
+def points(size):
     """A font size in points, also for names such as "small"."""
     return FontProperties(size=size).get_size_in_points()
 

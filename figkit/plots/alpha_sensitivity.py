@@ -9,7 +9,7 @@ from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 
 from figkit.arrays import ArrayLike, non_negative, same_length, vector
-from figkit.plots._draw import NEUTRAL, leave_headroom, line_width, marker_size, number, palette, set_title
+from figkit.plots._draw import NEUTRAL, leave_headroom, line_width, marker_size, number, only_up_to, palette, set_title
 from figkit.plots.spec import FigureJob, FigureSpec
 
 # Alphas spanning at least this ratio are shown on a log axis.
@@ -22,10 +22,20 @@ class AlphaSweep:
     avg_experts: np.ndarray
     std_experts: np.ndarray | None
     baseline_k: float | None
+    count_range: tuple  # (fewest, most) experts a token can select: the bars stop there
+
+    def bars(self):
+        """(below, above) lengths of the ±1 std bars, clipped to ``count_range``; None without std."""
+        if self.std_experts is None:
+            return None
+        low, high = self.count_range
+        below = self.avg_experts - np.maximum(self.avg_experts - self.std_experts, low)
+        above = np.minimum(self.avg_experts + self.std_experts, high) - self.avg_experts
+        return np.maximum(below, 0), np.maximum(above, 0)
 
 
-def prepare(alphas, avg_experts, std_experts=None, baseline_k=8):
-    """Validate the sweep and sort it by alpha."""
+def prepare(alphas, avg_experts, std_experts=None, baseline_k=8, count_range=None):
+    """Validate the sweep and sort it by alpha; ``count_range`` defaults to (0, unbounded)."""
     alphas = vector(alphas, "alphas").astype(float)
     avg = vector(avg_experts, "avg_experts").astype(float)
     same_length(alphas, avg, "alphas", "avg_experts")
@@ -43,18 +53,34 @@ def prepare(alphas, avg_experts, std_experts=None, baseline_k=8):
         if isinstance(baseline_k, bool) or not np.isscalar(baseline_k) or not baseline_k > 0:
             raise ValueError(f"baseline_k must be a positive number, got {baseline_k!r}")
         baseline_k = float(baseline_k)
+    low, high = (0.0, np.inf) if count_range is None else _count_range(count_range)
     order = np.argsort(alphas, kind="stable")
-    return AlphaSweep(alphas[order], avg[order], None if std is None else std[order], baseline_k)
+    return AlphaSweep(alphas[order], avg[order], None if std is None else std[order], baseline_k, (low, high))
+
+
+def _count_range(count_range):
+    try:
+        low, high = (float(v) for v in count_range)
+    except (TypeError, ValueError):
+        raise ValueError(f"count_range must be (fewest, most) experts, got {count_range!r}") from None
+    if not 0 <= low <= high:
+        raise ValueError(f"count_range must have 0 <= fewest <= most, got {count_range!r}")
+    return low, high
 
 
 def draw(ax, data):
     colours = palette()
     line = colours[len(colours) // 2 + 1 if len(colours) > 2 else 0]
-    label = "Average experts" if data.std_experts is None else "Average experts (\N{PLUS-MINUS SIGN}1 std)"
+    bars = data.bars()
+    label = "Average experts"
+    if bars is not None:
+        low, high = data.count_range
+        clipped = np.isfinite(high) or low > 0
+        label += f" (\N{PLUS-MINUS SIGN}1 std{f', within [{low:g}, {high:g}]' if clipped else ''})"
     ax.errorbar(
         data.alphas,
         data.avg_experts,
-        yerr=data.std_experts,
+        yerr=None if bars is None else np.vstack(bars),
         color=line,
         linestyle="-",
         marker="o",
@@ -63,14 +89,14 @@ def draw(ax, data):
         capsize=marker_size(0.7),
         label=label,
     )
-    for i, (alpha, avg) in enumerate(zip(data.alphas, data.avg_experts)):
-        last = i == len(data.alphas) - 1  # label the last point on its left, inside the axes
+    tops = data.avg_experts + (0 if bars is None else bars[1])
+    for alpha, avg, top in zip(data.alphas, data.avg_experts, tops):  # above the bar, clear of line and caps
         ax.annotate(
             number(avg),
-            (alpha, avg),
-            xytext=(-7 if last else 7, 5),
+            (alpha, top),
+            xytext=(0, 3),
             textcoords="offset points",
-            ha="right" if last else "left",
+            ha="center",
             va="bottom",
             fontsize="small",
             color=NEUTRAL,
@@ -92,10 +118,9 @@ def draw(ax, data):
         ax.set_xscale("log")
         ax.minorticks_off()
     ax.set_xticks(data.alphas, [f"{a:g}" for a in data.alphas])
-    top = max(
-        data.avg_experts.max() + (0 if data.std_experts is None else data.std_experts.max()), data.baseline_k or 0
-    )
-    leave_headroom(ax, top)
+    leave_headroom(ax, max(tops.max(), data.baseline_k or 0))
+    if np.isfinite(data.count_range[1]):
+        only_up_to(ax.yaxis, data.count_range[1])  # no tick at more experts than a token can select
     ax.set_xlabel("Significance level \N{GREEK SMALL LETTER ALPHA}")
     ax.set_ylabel("Experts per token")
     set_title(ax, "Sensitivity of expert selection to \N{GREEK SMALL LETTER ALPHA}")
@@ -111,6 +136,7 @@ def jobs(results):
             "avg_experts": sweep["avg_experts"],
             "std_experts": sweep.get("std_experts"),
             "baseline_k": sweep.get("baseline_k"),
+            "count_range": _family_range(results, family),
         }
         yield FigureJob(
             f"_{family}" if family else "",
@@ -121,6 +147,16 @@ def jobs(results):
                 f" ({family} routing, {len(sweep['values'])} values)." if family else ".",
             ),
         )
+
+
+def _family_range(results, family):
+    """(min_k, max_k) shared by the methods of ``family``, else (1, model.num_experts) or None."""
+    params = [m.get("params", {}) for m in results["methods"] if family and m.get("family") == family]
+    ranges = {(p.get("min_k"), p.get("max_k")) for p in params}
+    if len(ranges) == 1 and None not in next(iter(ranges)):
+        return next(iter(ranges))
+    experts = results.get("model", {}).get("num_experts")
+    return None if experts is None else (1, experts)
 
 
 FIGURE = FigureSpec(
@@ -149,6 +185,7 @@ def plot_alpha_sensitivity(
     figsize: tuple[float, float] | None = None,
     dpi: float | None = None,
     *,
+    count_range: tuple[float, float] | None = None,
     ax: Axes | None = None,
 ) -> Figure:
     """Average experts per token against the significance level alpha.
@@ -166,9 +203,13 @@ def plot_alpha_sensitivity(
         Standard deviations, drawn as error bars.
     baseline_k : float, optional
         The top-k reference line, with the reduction below it shaded; ``None`` hides both.
-    save_path, figsize, dpi, ax
-        As in every figkit plot function: where to save, size and resolution
-        (``None``: the active rcParams), and an axes to draw on.
+    save_path, figsize, dpi
+        Where to save, size and resolution (``None``: the active rcParams).
+    count_range : (float, float), optional
+        The fewest and most experts a token can select (BH's ``min_k``, ``max_k``): the
+        error bars stop there, as the counts do, and the legend says so.
+    ax : matplotlib.axes.Axes, optional
+        Draw on this axes instead of a new figure.
 
     Returns
     -------
@@ -180,5 +221,5 @@ def plot_alpha_sensitivity(
     ValueError, TypeError
         For lengths that differ, alphas outside (0, 1), negative or non-finite values.
     """
-    data = prepare(alphas, avg_experts, std_experts, baseline_k)
+    data = prepare(alphas, avg_experts, std_experts, baseline_k, count_range)
     return FIGURE.plot(data, ax=ax, figsize=figsize, dpi=dpi, save_path=save_path)

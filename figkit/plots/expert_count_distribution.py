@@ -7,15 +7,18 @@ from dataclasses import dataclass
 
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
+from matplotlib.ticker import MaxNLocator
 
 from figkit.arrays import ArrayLike, count_histogram, probability
 from figkit.plots._draw import (
     HEADROOM,
     NEUTRAL,
+    OPAQUE_LEGEND,
     leave_headroom,
     line_width,
     mathtext_label,
     number,
+    only_up_to,
     palette,
     set_title,
     stats_box,
@@ -26,6 +29,7 @@ from figkit.stats import CountHistogram, count_kde
 
 # Beyond this many distinct counts, label ticks with a locator instead of one per bar.
 MAX_LABELLED_BARS = 40
+MIN_SLOTS = 7  # the x-axis shows at least this many whole numbers of experts
 
 
 @dataclass(frozen=True)
@@ -51,7 +55,7 @@ def draw(ax, data):
     handles = [
         ax.bar(hist.values[used], hist.fractions[used], width=0.85, color=colours[0], alpha=0.75, label="Tokens")
     ]
-    left, right, top = hist.min - 0.75, hist.max + 0.75, hist.fractions.max()
+    top = hist.fractions.max()
     kde = count_kde(hist)
     if kde is not None:
         grid, density, _ = kde
@@ -64,8 +68,8 @@ def draw(ax, data):
             linewidth=line_width(1.33),
             label="KDE",
         )
-        left, right, top = min(left, grid[0]), max(right, grid[-1]), max(top, density.max())
-    # Mean and median lines stop at the top of the data, below the legend and the box.
+        top = max(top, density.max())
+    # Mean and median lines stop at the top of the data; the legend, opaque, sits above them.
     handles.append(
         ax.axvline(
             hist.mean,
@@ -88,15 +92,19 @@ def draw(ax, data):
     )
     if hist.tokens.size <= MAX_LABELLED_BARS:
         ax.set_xticks(hist.values)
-    ax.set_xlim(left, right)
+    else:
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+    middle, half = (hist.min + hist.max) / 2, max(hist.max - hist.min + 1, MIN_SLOTS) / 2
+    ax.set_xlim(middle - half - 0.25, middle + half + 0.25)  # a lone bar is one slot of several, not the axes
     leave_headroom(ax, top)
+    only_up_to(ax.yaxis, 1.0)  # headroom for the legend, but no tick at an impossible fraction
     ax.set_xlabel("Experts selected per token")
     ax.set_ylabel("Fraction of tokens")
     title = f"Experts per token: {data.method_name}"
     if data.alpha is not None:
         title += f" ($\\alpha$ = {data.alpha:g})"
     set_title(ax, title, wrap=True)  # a long method name wraps instead of running off the figure
-    ax.legend(handles=handles, loc="upper left")
+    ax.legend(handles=handles, loc="upper left", **OPAQUE_LEGEND)
     stats_box(
         ax,
         [
@@ -104,15 +112,19 @@ def draw(ax, data):
             f"Median: {number(hist.median)}",
             f"Std: {number(hist.std())}",
             f"Range: [{hist.min}, {hist.max}]",
+            f"At min. ({hist.min}): {100 * hist.fractions[0]:.1f}%",
             f"Tokens: {hist.n:,}",
         ],
     )
 
 
 def jobs(results):
-    """One figure per method with ``expert_counts``: its layers pooled."""
+    """One figure per method with ``expert_counts``, its layers pooled; none for a method that always
+    selects the same number (top-k), whose histogram is one bar (the comparison figure shows it)."""
     labels = method_labels(results)
     for method, counts in method_counts(results).items():
+        if len(counts.pooled) == 1:
+            continue
         tokens = sum(counts.pooled.values())
         yield FigureJob(
             f"_{method}",

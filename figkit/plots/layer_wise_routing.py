@@ -11,7 +11,17 @@ from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 
 from figkit.arrays import ArrayLike, layer_histograms, same_length, strings
-from figkit.plots._draw import leave_headroom, line_width, marker_size, number, palette, set_title, stats_box
+from figkit.plots._draw import (
+    label_every,
+    leave_headroom,
+    line_width,
+    marker_size,
+    number,
+    only_up_to,
+    palette,
+    set_title,
+    stats_box,
+)
 from figkit.plots.spec import FigureJob, FigureSpec
 from figkit.results import method_counts, method_labels
 from figkit.stats import box_stats
@@ -83,16 +93,20 @@ def draw(ax, data):
     stats_box(ax, lines, loc="upper left")
     ax.legend(loc="upper right")
     leave_headroom(ax, max(h.max for h in hists) + 0.5, bottom=min(h.min for h in hists) - 0.5)
+    only_up_to(ax.yaxis, max(h.max for h in hists))  # the headroom holds the box and legend, not counts
+    every = label_every(ax, names)
+    ax.set_xticks(positions[::every], names[::every])
+    ax.set_xticks(positions, minor=True)
     ax.set_xlabel("Layer")
     ax.set_ylabel("Experts per token")
     set_title(ax, "Experts per token across layers")
 
 
 def jobs(results):
-    """One figure per method with counts for two or more layers."""
+    """One figure per method with counts for two or more layers, unless it always selects the same number."""
     labels = method_labels(results)
     for method, counts in method_counts(results).items():
-        if len(counts.layers) > 1:
+        if len(counts.layers) > 1 and len(counts.pooled) > 1:
             tokens = sum(sum(hist.values()) for hist in counts.layers.values())
             yield FigureJob(
                 f"_{method}",

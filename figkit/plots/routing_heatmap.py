@@ -11,13 +11,12 @@ from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 
 from figkit.arrays import ArrayLike, matrix, strings, whole_vector
-from figkit.plots._draw import LITERAL, axes_height, printable, set_title
+from figkit.plots._draw import LITERAL, label_every, laid_out_height, points, printable, set_title, wrap_label
 from figkit.plots.spec import FigureJob, FigureSpec, layer_suffix, layer_text
 from figkit.results import method_labels
 
 MAX_TOKEN_LABEL_POINTS = 10
-MIN_TOKEN_LABEL_POINTS = 4
-MAX_EXPERT_TICKS = 32
+MIN_TOKEN_LABEL_POINTS = 5  # smaller cannot be read in print: label every n-th token instead, and say so
 
 
 @dataclass(frozen=True)
@@ -27,14 +26,17 @@ class RoutingHeatmap:
     experts: np.ndarray  # the ids of the shown columns
     total_tokens: int
     total_experts: int
-    chose_experts: bool  # columns picked by total weight, not by the caller
+    by_weight: bool  # more experts had weight than could be shown: these have the most
+    unused: int  # experts with no weight on the shown tokens, left out
+    weight_max: float  # the top of the colour scale
+    shared_scale: bool  # the caller set weight_max (one scale for several heatmaps)
 
 
-def prepare(routing_weights, token_strs, expert_indices=None, max_tokens=50, max_experts=32):
+def prepare(routing_weights, token_strs, expert_indices=None, max_tokens=50, max_experts=32, weight_max=None):
     """Validate, keep the first ``max_tokens`` tokens and at most ``max_experts`` experts.
 
-    Without ``expert_indices``, a cut keeps the experts with the most total weight over
-    the shown tokens, in id order.
+    Without ``expert_indices``, the columns are the experts with weight on the shown
+    tokens (at most ``max_experts``: those with the most), in id order.
     """
     weights = matrix(routing_weights, "routing_weights")
     max_tokens = _positive_int(max_tokens, "max_tokens")
@@ -44,28 +46,41 @@ def prepare(routing_weights, token_strs, expert_indices=None, max_tokens=50, max
         raise ValueError(
             f"token_strs ({len(token_strs)}) and routing_weights ({weights.shape[0]} rows) must have same length"
         )
+    if weight_max is not None and (
+        isinstance(weight_max, bool)
+        or not isinstance(weight_max, (int, float, np.number))
+        or not weight_max > 0
+        or not np.isfinite(weight_max)
+    ):
+        raise ValueError(f"weight_max must be a positive number, got {weight_max!r}")
     num_tokens, num_experts = weights.shape
     shown = weights[:max_tokens]
-    chose = False
+    unused = 0
     if expert_indices is not None:
         experts = whole_vector(expert_indices, "expert_indices")
         if experts.max() >= num_experts:
             i = int(np.argmax(experts >= num_experts))
             raise ValueError(f"expert_indices[{i}] = {experts[i]} is out of range for {num_experts} experts")
         experts = experts[:max_experts]
-    elif num_experts > max_experts:
-        load = shown.sum(axis=0)
-        experts = np.sort(np.argsort(-load, kind="stable")[:max_experts])
-        chose = True
     else:
-        experts = np.arange(num_experts)
+        load = shown.sum(axis=0)
+        experts = np.flatnonzero(load > 0)
+        unused = num_experts - experts.size
+        if experts.size == 0:  # nothing routed: the first columns, all zero
+            experts = np.arange(min(num_experts, max_experts))
+        elif experts.size > max_experts:
+            experts = np.sort(experts[np.argsort(-load[experts], kind="stable")[:max_experts]])
+    block = np.asarray(shown[:, experts], dtype=float)
     return RoutingHeatmap(
-        weights=np.asarray(shown[:, experts], dtype=float),
+        weights=block,
         tokens=[printable(t) for t in tokens],
         experts=experts,
         total_tokens=num_tokens,
         total_experts=num_experts,
-        chose_experts=chose,
+        by_weight=expert_indices is None and num_experts - unused > experts.size,
+        unused=unused,
+        weight_max=float(weight_max) if weight_max is not None else max(float(block.max()), 1e-12),
+        shared_scale=weight_max is not None,
     )
 
 
@@ -75,13 +90,26 @@ def _positive_int(value, name):
     return int(value)
 
 
-def cut_note(data):
-    """What the figure leaves out, in words; empty when it shows everything."""
+def cut_note(data, every=1):
+    """What the figure leaves out, in words; empty when it shows and labels everything."""
     rows, cols = data.weights.shape
-    if rows == data.total_tokens and cols == data.total_experts:
-        return ""
-    note = f"showing {rows} of {data.total_tokens} tokens, {cols} of {data.total_experts} experts"
-    return note + (" (by weight)" if data.chose_experts else "")
+    parts = []
+    if rows < data.total_tokens:
+        parts.append(f"{rows} of {data.total_tokens} tokens")
+    if cols < data.total_experts:
+        experts = f"{cols} of {data.total_experts} experts"
+        if data.by_weight:
+            experts += " by weight"
+        if data.unused:
+            experts += f" ({data.unused} unused)"
+        parts.append(experts)
+    if every > 1:
+        parts.append(f"every {_ordinal(every)} token labelled")
+    return "showing " + ", ".join(parts) if parts else ""
+
+
+def _ordinal(n):
+    return f"{n}{'nd' if n == 2 else 'rd' if n == 3 else 'th'}"
 
 
 def draw(ax, data):
@@ -93,19 +121,29 @@ def draw(ax, data):
         interpolation="none",
         cmap=mpl.rcParams["image.cmap"],
         vmin=low,
-        vmax=max(float(data.weights.max()), low + 1e-12),
+        vmax=max(data.weight_max, low + 1e-12),
     )
-    ax.figure.colorbar(image, ax=ax, label="Routing weight")
-    step = -(-cols // MAX_EXPERT_TICKS)
-    ax.set_xticks(range(0, cols, step), [str(e) for e in data.experts[::step]])
-    size, every = _token_labels(axes_height(ax), rows)
-    ax.set_yticks(range(0, rows, every), data.tokens[::every], fontsize=size, **LITERAL)
-    ax.tick_params(axis="x", labelrotation=90 if cols > 16 else 0)
-    ax.grid(False)
+    names = [str(e) for e in data.experts]
+    rotated = label_every(ax, names) > 1  # turned, a label is one line wide, however many digits it has
+    step = label_every(ax, names, rotated=True) if rotated else 1
+    ax.set_xticks(range(0, cols, step), names[::step])
+    if step > 1:
+        ax.set_xticks(range(cols), minor=True)
+    ax.tick_params(axis="x", labelrotation=90 if rotated else 0)
+    ax.grid(False, which="both")
     ax.set_xlabel("Expert")
     ax.set_ylabel("Token")
-    note = cut_note(data)
+    # The rows' height once the title (with its note), the expert ids and the axis label have their room.
+    title_lines = 2 if cut_note(data) else 1
+    below = points(mpl.rcParams["axes.labelsize"]) * 1.4
+    below += points(mpl.rcParams["xtick.labelsize"]) * (2.4 if rotated else 1.4)
+    rows_height = laid_out_height(ax) - (title_lines * 1.3 * points(mpl.rcParams["axes.titlesize"]) + below) / 72
+    size, every = _token_labels(rows_height, rows)
+    ax.set_yticks(range(0, rows, every), data.tokens[::every], fontsize=size, **LITERAL)
+    note = wrap_label(cut_note(data, every), ax, share=0.9, size="axes.titlesize")
     set_title(ax, f"Routing weights\n{note}" if note else "Routing weights")
+    # Last: the colour bar takes its width from the axes, which everything above was measured on.
+    ax.figure.colorbar(image, ax=ax, label="Routing weight (shared scale)" if data.shared_scale else "Routing weight")
 
 
 def _token_labels(height, rows):
@@ -116,13 +154,18 @@ def _token_labels(height, rows):
 
 
 def jobs(results):
-    """One figure per entry of ``routing_samples``."""
+    """One figure per entry of ``routing_samples``; with several, one colour scale for all of them."""
     labels = method_labels(results)
-    for sample in results.get("routing_samples", []):
+    samples = results.get("routing_samples", [])
+    shared = max(max(map(max, sample["weights"])) for sample in samples) if len(samples) > 1 else None
+    scale = f" Colour scale shared by the {len(samples)} heatmaps (0 to {shared:.2f})." if shared else ""
+    for sample in samples:
         method, layer = sample["method"], sample.get("layer")
         arguments = {"routing_weights": sample["weights"], "token_strs": sample["tokens"]}
         if "expert_indices" in sample:
             arguments["expert_indices"] = sample["expert_indices"]
+        if shared:
+            arguments["weight_max"] = shared
         yield FigureJob(
             f"_{method}_{layer_suffix(layer)}",
             arguments,
@@ -130,7 +173,7 @@ def jobs(results):
                 "",
                 labels[method],
                 f": routing weights ({layer_text(layer)}; {len(sample['tokens'])} "
-                f"tokens, {len(sample['weights'][0])} experts).",
+                f"tokens, {len(sample['weights'][0])} experts).{scale}",
             ),
         )
 
@@ -158,6 +201,7 @@ def plot_routing_heatmap(
     figsize: tuple[float, float] | None = None,
     dpi: float | None = None,
     *,
+    weight_max: float | None = None,
     ax: Axes | None = None,
 ) -> Figure:
     """Heatmap of routing weights, one row per token and one column per expert.
@@ -172,13 +216,18 @@ def plot_routing_heatmap(
     token_strs : sequence of str
         One label per row of ``routing_weights``.
     expert_indices : array-like, optional
-        The columns to show, in this order; otherwise the experts with the most weight
-        over the shown tokens, in id order.
+        The columns to show, in this order; otherwise the experts with weight on the shown
+        tokens (those with the most when there are more than ``max_experts``), in id
+        order, and the figure says how many had none.
     max_tokens, max_experts : int
         Show at most the first ``max_tokens`` tokens and ``max_experts`` experts.
-    save_path, figsize, dpi, ax
-        As in every figkit plot function: where to save, size and resolution
-        (``None``: the active rcParams), and an axes to draw on.
+    save_path, figsize, dpi
+        Where to save, size and resolution (``None``: the active rcParams).
+    weight_max : float, optional
+        The top of the colour scale, to give several heatmaps (top-k and BH, say) one
+        scale; the colour bar then says it is shared. Default: this block's largest weight.
+    ax : matplotlib.axes.Axes, optional
+        Draw on this axes instead of a new figure.
 
     Returns
     -------
@@ -191,5 +240,5 @@ def plot_routing_heatmap(
         For a shape that is not 2-D, tokens that do not pair with rows, non-finite
         weights or expert indices out of range.
     """
-    data = prepare(routing_weights, token_strs, expert_indices, max_tokens, max_experts)
+    data = prepare(routing_weights, token_strs, expert_indices, max_tokens, max_experts, weight_max)
     return FIGURE.plot(data, ax=ax, figsize=figsize, dpi=dpi, save_path=save_path)

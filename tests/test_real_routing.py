@@ -1,0 +1,105 @@
+"""Every figure on real routing (a trained OLMoE's router logits, tests/real_routing.py): what is drawn."""
+
+import numpy as np
+import pytest
+from matplotlib.collections import LineCollection
+from scipy.stats import false_discovery_control
+
+from figkit import load_results, write_results
+from figkit.plots import figure_spec
+from tests import real_routing
+
+
+@pytest.fixture(scope="module")
+def real(tmp_path_factory):
+    path = tmp_path_factory.mktemp("real") / "results.json"
+    return load_results(write_results(path, **real_routing.sections()))
+
+
+def figures(results, name):
+    """(job, figure) of every figure the build makes of family ``name``."""
+    spec = figure_spec(name)
+    return [(job, spec.plot(spec.prepare(**job.arguments))) for job in spec.jobs(results)]
+
+
+def test_bh_of_the_fixture_is_scipys_step_up():
+    logits, _, _ = real_routing.load()
+    for layer in (0, 7, 15):
+        p = real_routing.p_values(logits[layer])
+        adjusted = false_discovery_control(p, axis=1)
+        for alpha in real_routing.ALPHAS:
+            expected = np.clip((adjusted <= alpha).sum(axis=1), real_routing.MIN_K, real_routing.MAX_K)
+            assert np.array_equal(real_routing.bh_counts(p, alpha), expected)
+
+
+def test_a_constant_method_gets_no_histogram_of_its_own(real):
+    suffixes = [job.suffix for job, _ in figures(real, "expert_count_distribution")]
+    assert "_topk8" not in suffixes and "_bh05" in suffixes
+    assert "_topk8" not in [job.suffix for job in figure_spec("layer_wise_routing").jobs(real)]
+    comparison = figure_spec("expert_count_comparison").jobs(real)
+    assert "Top-8" in next(iter(comparison)).arguments["counts_by_method"]
+
+
+def test_the_count_histogram_keeps_its_kde_on_the_counts_and_states_the_minimum(real):
+    (job, fig), *_ = [f for f in figures(real, "expert_count_distribution") if f[0].suffix == "_bh05"]
+    ax = fig.axes[0]
+    counts = real_routing.sections()["expert_counts"]
+    pooled = np.concatenate([e["values"] for e in counts if e["method"] == "bh05"])
+    kde = next(line for line in ax.lines if line.get_label() == "KDE")
+    assert kde.get_xdata().min() == pooled.min() - 0.5 and kde.get_xdata().max() == pooled.max() + 0.5
+    share = (pooled == pooled.min()).mean()
+    assert share > 0.5  # most tokens sit at the minimum on this model, and the figure says so
+    box = next(t.get_text() for t in ax.texts if t.get_bbox_patch() is not None)
+    assert f"At min. (1): {100 * share:.1f}%" in box
+    assert max(ax.get_yticks()) <= 1.0
+    assert ax.get_legend().get_frame().get_alpha() == pytest.approx(0.9)  # the mean line runs behind it
+
+
+def test_the_sweeps_bars_stay_within_the_counts_and_labels_sit_clear(real):
+    ((job, fig),) = figures(real, "alpha_sensitivity")
+    assert job.arguments["count_range"] == (1, 8)
+    ax = fig.axes[0]
+    bars = next(c for c in ax.collections if isinstance(c, LineCollection))
+    lows = [segment[:, 1].min() for segment in bars.get_segments()]
+    highs = [segment[:, 1].max() for segment in bars.get_segments()]
+    assert min(lows) >= 1 and max(highs) <= 8
+    sweep = real["sweeps"][0]
+    assert lows[0] == pytest.approx(max(1, sweep["avg_experts"][0] - sweep["std_experts"][0]))
+    fig.canvas.draw()
+    renderer = fig.canvas.get_renderer()
+    labels = [t for t in ax.texts]
+    boxes = [t.get_window_extent(renderer) for t in labels]
+    assert [t.get_text() for t in labels] == [f"{v:.2f}" for v in sweep["avg_experts"]]
+    for i, box in enumerate(boxes):
+        bar_top = ax.transData.transform((job.arguments["alphas"][i], highs[i]))[1]
+        assert box.y0 >= bar_top - 0.5  # above its bar, not over the line or a cap
+        assert not any(box.overlaps(other) for other in boxes[i + 1 :])
+    assert "within [1, 8]" in ax.get_legend().get_texts()[-1].get_text()
+
+
+def test_heatmaps_show_used_experts_label_or_say_and_share_one_scale(real):
+    made = figures(real, "routing_heatmap")
+    assert len(made) == 2
+    limits = set()
+    for job, fig in made:
+        ax = fig.axes[0]
+        shown = ax.images[0].get_array()
+        assert (shown.sum(axis=0) > 0).all()  # no empty column
+        weights = np.asarray(job.arguments["routing_weights"])
+        unused = int((weights.sum(axis=0) == 0).sum())
+        title = " ".join(ax.get_title().split())
+        assert f"({unused} unused)" in title
+        labelled = len(ax.get_yticklabels())
+        if labelled < shown.shape[0]:
+            every = -(-shown.shape[0] // labelled)
+            assert f"every {every}" in title
+        limits.add(ax.images[0].get_clim())
+        assert not any(line.get_visible() for line in ax.get_xgridlines() + ax.get_ygridlines())
+        fig.canvas.draw()
+        renderer = fig.canvas.get_renderer()
+        boxes = [t.get_window_extent(renderer) for t in ax.get_xticklabels() + ax.get_yticklabels()]
+        assert not any(a.overlaps(b) for i, a in enumerate(boxes) for b in boxes[i + 1 :])
+        assert min(t.get_fontsize() for t in ax.get_yticklabels()) >= 5
+    shared = max(np.max(job.arguments["routing_weights"]) for job, _ in made)
+    assert limits == {(0.0, shared)}
+    assert "Colour scale shared by the 2 heatmaps" in made[0][0].caption[-1]
