@@ -103,3 +103,29 @@ def test_heatmaps_show_used_experts_label_or_say_and_share_one_scale(real):
     shared = max(np.max(job.arguments["routing_weights"]) for job, _ in made)
     assert limits == {(0.0, shared)}
     assert "Colour scale shared by the 2 heatmaps" in made[0][0].caption[-1]
+
+
+def test_integer_axes_have_integer_ticks_and_no_impossible_counts(real):
+    for _, fig in figures(real, "expert_utilization"):
+        ticks = fig.axes[0].get_xticks()
+        assert np.array_equal(ticks, np.round(ticks))
+    ((_, fig),) = figures(real, "token_complexity_vs_experts")
+    ticks = fig.axes[0].get_yticks()
+    counts = real["token_stats"]["expert_counts"]
+    assert np.array_equal(ticks, np.round(ticks)) and ticks.max() <= max(counts)
+    for _, fig in figures(real, "layer_wise_routing"):
+        assert fig.axes[0].get_yticks().max() <= 8
+
+
+@pytest.mark.slow
+def test_every_figure_of_the_real_build_uses_one_font_family(real, tmp_path):
+    from figkit import save_figure, use_style
+    from figkit.plots import figure_specs
+    from tests.conftest import pdf_fonts
+
+    with use_style("paper"):
+        for spec in figure_specs():
+            for job in spec.jobs(real):
+                path = save_figure(spec.plot(spec.prepare(**job.arguments)), tmp_path / f"{spec.name}{job.suffix}")
+                families = {name.split("+")[-1].split("-")[0] for name, _, _ in pdf_fonts(path)}
+                assert families == {"STIXGeneral"}, (path.name, families)

@@ -128,3 +128,14 @@ def test_constant_counts_say_the_correlation_is_undefined():
 def test_errors(args, kwargs, message):
     with pytest.raises(ValueError, match=message):
         plot_token_complexity_vs_experts(*args, **kwargs)
+
+
+def test_discrete_frequencies_get_a_column_each_without_empty_stripes(rng):
+    ids = rng.integers(0, 3000, 20_000)
+    frequency = np.bincount(ids)[ids] / ids.size  # k / N: few distinct values, as in any corpus
+    ax = plot_token_complexity_vs_experts(ids, rng.integers(1, 9, ids.size), token_frequency=frequency).axes[0]
+    mesh = next(c for c in ax.collections if isinstance(c, QuadMesh))
+    cells = np.ma.filled(mesh.get_array(), np.nan).reshape(8, -1)
+    assert cells.shape[1] == np.unique(frequency).size
+    assert not np.isnan(cells).all(axis=0).any()  # every column holds tokens
+    assert np.nansum(cells) == ids.size

@@ -1,12 +1,15 @@
 """Drawing helpers every figure shares: colours, sizes, headroom, statistics boxes, literal text."""
 
+import functools
 import math
 import re
 
 import matplotlib as mpl
+from matplotlib import font_manager
 from matplotlib.font_manager import FontProperties
+from matplotlib.ft2font import FT2Font
 from matplotlib.mathtext import MathTextParser
-from matplotlib.ticker import FuncFormatter
+from matplotlib.ticker import FuncFormatter, LogFormatterSciNotation
 
 # Strings that come from data (tokens, ids) are drawn as they are: never mathtext, never TeX.
 LITERAL = {"parse_math": False, "usetex": False}
@@ -43,8 +46,24 @@ def _decade(value, _position=None):
 
 
 def label_decades(axis):
-    """Label a log axis 10⁻³, 10⁻² … in plain text: no mathtext to parse, no extra font to embed."""
-    axis.set_major_formatter(FuncFormatter(_decade))
+    """Label a log axis 10⁻³, 10⁻² …: in plain text (no mathtext to parse) when the text font has
+    superscript digits, else as maths (STIX and Computer Modern lack them; a fallback font would
+    put a second family in the figure)."""
+    if text_font_has("\N{SUPERSCRIPT MINUS}0123456789".translate(_SUPERSCRIPT)):
+        axis.set_major_formatter(FuncFormatter(_decade))
+    else:
+        axis.set_major_formatter(LogFormatterSciNotation())
+
+
+def text_font_has(characters):
+    """Whether the active text font (the first of font.family found) has a glyph for every character."""
+    path = font_manager.findfont(FontProperties(family=mpl.rcParams["font.family"]))
+    return all(ord(character) in _characters(path) for character in characters)
+
+
+@functools.cache
+def _characters(path):
+    return frozenset(FT2Font(path).get_charmap())
 
 
 def line_width(scale=1.0):

@@ -9,6 +9,7 @@ from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 from matplotlib.patches import Patch
+from matplotlib.ticker import MaxNLocator
 
 from figkit.arrays import ArrayLike, non_negative, vector
 from figkit.plots._draw import (
@@ -137,6 +138,7 @@ def draw(ax, data):
         stats_box(ax, lines)
         leave_headroom(ax, top)
     ax.set_xlim(-0.6, counts.size - 0.4)
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True))
     ax.set_xlabel("Expert")
     ax.set_ylabel("Tokens routed")
     set_title(ax, title)

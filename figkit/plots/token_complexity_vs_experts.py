@@ -10,6 +10,7 @@ import numpy as np
 from matplotlib.axes import Axes
 from matplotlib.colors import LogNorm
 from matplotlib.figure import Figure
+from matplotlib.ticker import MaxNLocator
 
 from figkit.arrays import ArrayLike, count_vector, same_length, vector, whole_vector
 from figkit.plots._draw import (
@@ -20,6 +21,7 @@ from figkit.plots._draw import (
     line_width,
     marker_size,
     number,
+    only_up_to,
     palette,
     printable,
     set_title,
@@ -154,7 +156,7 @@ def draw(ax, data):
         line_x = np.geomspace(x.min(), x.max(), 100)
         sign = "+" if fit.intercept >= 0 else "\N{MINUS SIGN}"
         equation = (
-            f"y = {number(fit.slope)}\N{MIDDLE DOT}log\N{SUBSCRIPT ONE}\N{SUBSCRIPT ZERO}(x) "
+            f"y = {number(fit.slope)}\N{MIDDLE DOT}log10(x) "  # subscript digits are missing from most text fonts
             f"{sign} {number(abs(fit.intercept))}"
         )
         ax.plot(
@@ -170,6 +172,7 @@ def draw(ax, data):
         _annotate(ax, data)
     ax.set_xscale("log")
     label_decades(ax.xaxis)
+    ax.yaxis.set_major_locator(MaxNLocator(integer=True))
     ax.set_xlabel("Token frequency in corpus" if data.measured else "Token frequency proxy 1/(id + 1)")
     ax.set_ylabel("Experts selected")
     set_title(ax, "Token rarity vs experts selected")
@@ -184,6 +187,7 @@ def draw(ax, data):
         loc="upper left",
     )
     leave_headroom(ax, y.max() + 0.5, bottom=y.min() - 0.5)
+    only_up_to(ax.yaxis, y.max())  # the headroom holds the legend and the box, not counts
 
 
 def _coefficient(value):
@@ -191,20 +195,31 @@ def _coefficient(value):
 
 
 def _density(ax, data):
-    """Tokens per (log-frequency, experts) cell: a few hundred vector quads, however many tokens."""
+    """Tokens per (frequency, experts) cell: a few hundred vector quads, however many tokens.
+
+    A corpus frequency takes few distinct values (k / N): each gets a column of its own,
+    reaching halfway (in log) to its neighbours, so no column falls between them as an
+    empty stripe. Many distinct values share log-spaced columns.
+    """
     x, y = data.frequency, data.experts
     logs = np.log10(x)
-    lo, hi = logs.min(), logs.max()
-    if hi - lo < 1e-9:
-        lo, hi = lo - 0.5, hi + 0.5
-    column = np.minimum(((logs - lo) / (hi - lo) * DENSITY_BINS).astype(np.int64), DENSITY_BINS - 1)
-    rows = int(y.max() - y.min()) + 1
-    cells = np.bincount(column * rows + (y - y.min()), weights=data.tokens, minlength=DENSITY_BINS * rows)
-    cells = cells.reshape(DENSITY_BINS, rows).T.astype(float)
+    distinct = np.unique(logs)
+    if distinct.size == 1:
+        edges = distinct[0] + np.array([-0.5, 0.5])
+        column = np.zeros(logs.size, dtype=np.int64)
+    elif distinct.size <= DENSITY_BINS:
+        middles = (distinct[1:] + distinct[:-1]) / 2
+        edges = np.concatenate([[2 * distinct[0] - middles[0]], middles, [2 * distinct[-1] - middles[-1]]])
+        column = np.searchsorted(distinct, logs)
+    else:
+        edges = np.linspace(distinct[0], distinct[-1], DENSITY_BINS + 1)
+        column = np.minimum(np.searchsorted(edges, logs, side="right") - 1, DENSITY_BINS - 1)
+    columns, rows = edges.size - 1, int(y.max() - y.min()) + 1
+    cells = np.bincount(column * rows + (y - y.min()), weights=data.tokens, minlength=columns * rows)
+    cells = cells.reshape(columns, rows).T.astype(float)
     cells[cells == 0] = np.nan
-    x_edges = 10 ** np.linspace(lo, hi, DENSITY_BINS + 1)
     y_edges = np.arange(y.min(), y.max() + 2) - 0.5
-    mesh = ax.pcolormesh(x_edges, y_edges, cells, norm=LogNorm(), cmap=mpl.rcParams["image.cmap"])
+    mesh = ax.pcolormesh(10**edges, y_edges, cells, norm=LogNorm(), cmap=mpl.rcParams["image.cmap"])
     colorbar = ax.figure.colorbar(mesh, ax=ax, label=f"Tokens ({data.n_tokens:,} in all)")
     colorbar.minorticks_off()  # a log colour scale reads from its decades; dozens of minor ticks cost 0.15 s
     label_decades(colorbar.ax.yaxis)
