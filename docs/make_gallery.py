@@ -2,8 +2,10 @@
 
     python docs/make_gallery.py      (or: make gallery)
 
-The data is the example paper's results file, read by each figure's own ``jobs``: the
-gallery shows the first figure a build would make of each family.
+Two results files are read by each figure's own ``jobs``, and the gallery shows the first
+figure a build makes of each family from each: the example paper's simulation
+(``paper_example/make_results.py``, in every style) and real routing of a trained OLMoE
+(``tests/real_routing.py``, in two styles).
 """
 
 import sys
@@ -20,20 +22,26 @@ import figkit  # noqa: E402
 from figkit.plots import figure_specs  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent
-sys.path.insert(0, str(ROOT.parent / "paper_example"))
+sys.path[:0] = [str(ROOT.parent / "paper_example"), str(ROOT.parent)]
 import make_results  # noqa: E402
 
+from tests import real_routing  # noqa: E402
+
 STYLES = [("notebook",), ("paper",), ("paper-cm",), ("paper", "colourblind"), ("slide",), ("slide", "colourblind")]
+REAL_STYLES = [("paper",), ("slide", "colourblind")]
 PIXELS_WIDE = 900
 
 
-def example_results():
+def validated(sections):
     with tempfile.TemporaryDirectory() as folder:
-        return figkit.load_results(figkit.write_results(Path(folder) / "results.json", **make_results.results()))
+        return figkit.load_results(figkit.write_results(Path(folder) / "results.json", **sections))
 
 
 def main():
-    results = example_results()
+    sources = [
+        ("simulated", validated(make_results.results()), STYLES),
+        ("real", validated(real_routing.sections()), REAL_STYLES),
+    ]
     out = ROOT / "gallery"
     out.mkdir(exist_ok=True)
     for old in out.glob("*.png"):
@@ -41,22 +49,28 @@ def main():
     lines = [
         "# Gallery",
         "",
-        "The first figure `figkit build` makes of each family, from the example paper's results "
-        "(`paper_example/make_results.py`), in every style; made by `make gallery`.",
+        "The first figure `figkit build` makes of each family, in every style, from the example "
+        "paper's simulated routing (`paper_example/make_results.py`), and in two styles from real routing: the "
+        "router logits of a briefly trained OLMoE, routed with top-8 and BH (`tests/real_routing.py`). Made by "
+        "`make gallery`.",
         "",
     ]
     for spec in figure_specs():
-        job = next(iter(spec.jobs(results)))
-        data = spec.prepare(**job.arguments)
-        lines += [f"## {spec.title} (`{spec.function_name}`)", "", "| style | figure |", "|---|---|"]
-        for styles in STYLES:
-            label = " + ".join(styles)
-            path = out / f"{spec.name}--{'-'.join(styles)}.png"
-            with figkit.use_style(*styles):
-                fig = spec.plot(data)
-                figkit.save_figure(fig, path, dpi=PIXELS_WIDE / fig.get_figwidth())
-            plt.close(fig)
-            lines.append(f"| `{label}` | ![{spec.name} in {label}](gallery/{path.name}) |")
+        lines += [f"## {spec.title} (`{spec.function_name}`)", "", "| data | style | figure |", "|---|---|---|"]
+        for source, results, styles_list in sources:
+            job = next(iter(spec.jobs(results)), None)
+            if job is None:
+                lines.append(f"| {source} | | (no figure: the data has nothing for it) |")
+                continue
+            data = spec.prepare(**job.arguments)
+            for styles in styles_list:
+                label = " + ".join(styles)
+                path = out / f"{spec.name}--{source}--{'-'.join(styles)}.png"
+                with figkit.use_style(*styles):
+                    fig = spec.plot(data)
+                    figkit.save_figure(fig, path, dpi=PIXELS_WIDE / fig.get_figwidth())
+                plt.close(fig)
+                lines.append(f"| {source} | `{label}` | ![{spec.name}, {source} data, {label}](gallery/{path.name}) |")
         lines.append("")
     (ROOT / "gallery.md").write_text("\n".join(lines))
 

@@ -70,6 +70,7 @@ def sections():
     logits, token_ids, strings = load()
     layers, tokens, experts = logits.shape
     counts = {m["id"]: [] for m in methods()}
+    mass = {m["id"]: [] for m in methods()}  # router probability each token's selection keeps
     loads, samples = [], []
     for layer in range(layers):
         probabilities = softmax(logits[layer])
@@ -77,9 +78,10 @@ def sections():
         chosen = {"topk8": np.full(tokens, TOP_K)} | {f"bh{round(a * 100):02d}": bh_counts(p, a) for a in ALPHAS}
         for method, n in chosen.items():
             counts[method].append(n)
+            mask = keep_largest(logits[layer], n)
+            mass[method].append((probabilities * mask).sum(axis=1))
             if layer != SHOWN_LAYER or method not in ("topk8", "bh05"):
                 continue
-            mask = keep_largest(logits[layer], n)
             weights = np.where(mask, probabilities, 0.0)
             if method != "topk8":
                 weights /= weights.sum(axis=1, keepdims=True)
@@ -102,9 +104,14 @@ def sections():
         "metric_info": {
             "avg_experts": {"label": "Experts per token", "better": "lower"},
             "compute": {"label": "Compute vs. top-8 (%)", "better": "lower"},
+            "mass": {"label": "Router probability kept (%)", "better": "higher"},
         },
         "metrics": {
-            m: {"avg_experts": {"mean": c.mean(), "std": c.std()}, "compute": 100 * c.mean() / TOP_K}
+            m: {
+                "avg_experts": {"mean": c.mean(), "std": c.std()},
+                "compute": 100 * c.mean() / TOP_K,
+                "mass": 100 * np.concatenate(mass[m]).mean(),
+            }
             for m, c in pooled.items()
         },
         "expert_counts": [

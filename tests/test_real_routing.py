@@ -129,3 +129,18 @@ def test_every_figure_of_the_real_build_uses_one_font_family(real, tmp_path):
                 path = save_figure(spec.plot(spec.prepare(**job.arguments)), tmp_path / f"{spec.name}{job.suffix}")
                 families = {name.split("+")[-1].split("-")[0] for name, _, _ in pdf_fonts(path)}
                 assert families == {"STIXGeneral"}, (path.name, families)
+
+
+def test_compute_against_quality_on_real_routing(real):
+    ((job, fig),) = figures(real, "compute_quality")
+    assert job.suffix == "_mass"  # avg_experts and compute only restate the experts per token
+    points = job.arguments["points"]
+    for method in real_routing.methods():
+        counts = np.concatenate(
+            [e["values"] for e in real_routing.sections()["expert_counts"] if e["method"] == method["id"]]
+        )
+        assert points[method["label"]] == pytest.approx((counts.mean(), real["metrics"][method["id"]]["mass"]))
+    # More experts keep more probability: every method is Pareto-optimal, and top-8 is starred.
+    front = next(line for line in fig.axes[0].lines if line.get_label() == "Pareto front")
+    assert len(front.get_xdata()) == len(points)
+    assert any(line.get_label() == "Top-8 (baseline)" and line.get_marker() == "*" for line in fig.axes[0].lines)

@@ -14,6 +14,7 @@ FIGURES = (
     "layer_wise_routing",
     "expert_count_comparison",
     "layer_mean_comparison",
+    "compute_quality",
     "alpha_sensitivity",
     "expert_utilization",
     "routing_heatmap",

@@ -17,6 +17,7 @@ from figkit.results import method_labels
 
 MAX_TOKEN_LABEL_POINTS = 10
 MIN_TOKEN_LABEL_POINTS = 5  # smaller cannot be read in print: label every n-th token instead, and say so
+MIN_TOKEN_LABEL_SHARE = 0.6  # nor smaller than this share of the style's tick labels (slides have large ones)
 
 
 @dataclass(frozen=True)
@@ -149,7 +150,8 @@ def draw(ax, data):
 def _token_labels(height, rows):
     """Font size of the token labels, and label every n-th row when even the smallest size overlaps."""
     row_points = height * 72 / rows
-    size = float(np.clip(row_points * 0.8, MIN_TOKEN_LABEL_POINTS, MAX_TOKEN_LABEL_POINTS))
+    smallest = max(MIN_TOKEN_LABEL_POINTS, MIN_TOKEN_LABEL_SHARE * points(mpl.rcParams["ytick.labelsize"]))
+    size = float(np.clip(row_points * 0.8, smallest, max(smallest, MAX_TOKEN_LABEL_POINTS)))
     return size, max(1, int(np.ceil(size / (row_points * 0.9))))
 
 

@@ -1,0 +1,220 @@
+"""Compute against quality: each method a point, the Pareto front marked, the baseline labelled."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+import matplotlib as mpl
+import numpy as np
+from matplotlib.axes import Axes
+from matplotlib.figure import Figure
+
+from figkit.arrays import labelled
+from figkit.plots._draw import NEUTRAL, line_width, marker_size, mathtext_label, wrap_label
+from figkit.plots.spec import FigureJob, FigureSpec
+from figkit.results import method_counts, method_labels
+
+DIRECTIONS = ("lower", "higher")
+
+
+@dataclass(frozen=True)
+class ComputeQuality:
+    labels: list
+    compute: np.ndarray  # experts per token (or any cost): lower is better
+    quality: np.ndarray
+    higher_is_better: bool
+    front: np.ndarray  # indices of the Pareto-optimal points, by compute
+    baseline: int | None
+    quality_label: str
+    compute_label: str
+
+
+def prepare(points, *, quality_label="Quality", better="higher", baseline=None, compute_label="Experts per token"):
+    """Validate ``{method: (compute, quality)}`` and find the Pareto front."""
+    items = labelled(points, "points")
+    if better not in DIRECTIONS:
+        raise ValueError(f"better must be 'lower' or 'higher', got {better!r}")
+    values = []
+    for label, pair in items:
+        try:
+            compute, quality = (float(v) for v in pair)
+        except (TypeError, ValueError):
+            raise ValueError(f"points[{label!r}] must be (compute, quality) numbers, got {pair!r}") from None
+        if not (math.isfinite(compute) and math.isfinite(quality)):
+            raise ValueError(f"points[{label!r}] must be finite, got {pair!r}")
+        values.append((compute, quality))
+    names = [label for label, _ in items]
+    if baseline is not None and baseline not in names:
+        raise ValueError(f"baseline {baseline!r} is not one of the points: {', '.join(map(repr, names))}")
+    compute, quality = (np.array(column) for column in zip(*values))
+    higher = better == "higher"
+    return ComputeQuality(
+        labels=[mathtext_label(name) for name in names],
+        compute=compute,
+        quality=quality,
+        higher_is_better=higher,
+        front=pareto_front(compute, quality if higher else -quality),
+        baseline=None if baseline is None else names.index(baseline),
+        quality_label=mathtext_label(quality_label),
+        compute_label=mathtext_label(compute_label),
+    )
+
+
+def pareto_front(cost, gain):
+    """Indices of the points no other point beats (no more cost and at least as much gain, one strictly),
+    ordered by cost."""
+    order = np.lexsort((-gain, cost))
+    front = []
+    for i in order:
+        last = front[-1] if front else None
+        if last is None or gain[i] > gain[last] or (gain[i] == gain[last] and cost[i] == cost[last]):
+            front.append(i)  # a point equal to an optimum is one too
+    return np.array(front, dtype=int)
+
+
+def draw(ax, data):
+    styles = mpl.rcParams["axes.prop_cycle"].by_key()
+    colours, markers = styles["color"], styles.get("marker", ["o", "s", "D", "^", "v", "P", "X"])
+    for i, (label, x, y) in enumerate(zip(data.labels, data.compute, data.quality)):
+        baseline = i == data.baseline
+        ax.plot(
+            x,
+            y,
+            linestyle="none",
+            marker="*" if baseline else markers[i % len(markers)],
+            markersize=marker_size(2.2 if baseline else 1.5),
+            color=colours[i % len(colours)],
+            zorder=3,
+            label=wrap_label(f"{label} (baseline)" if baseline else label, ax),
+        )
+    front = data.front
+    if front.size > 1:
+        # The edge of what the methods attain: each optimum holds until a costlier one does better.
+        ax.plot(
+            data.compute[front],
+            data.quality[front],
+            drawstyle="steps-post",
+            color=NEUTRAL,
+            linestyle="--",
+            linewidth=line_width(),
+            zorder=2,
+            label="Pareto front",
+        )
+    ax.margins(0.12)
+    ax.set_xlabel(f"{data.compute_label} (lower is better)")
+    ax.set_ylabel(f"{data.quality_label}\n({'higher' if data.higher_is_better else 'lower'} is better)")
+    ax.legend(loc="best", ncols=2 if len(data.labels) > 4 else 1)
+
+
+def jobs(results):
+    """One figure per quality metric of ``metric_info`` (with ``better``) that two or more methods with
+    ``expert_counts`` report; metrics proportional to the experts per token (compute) are skipped."""
+    counts = method_counts(results)
+    labels = method_labels(results)
+    baseline = next((m["id"] for m in results["methods"] if m.get("baseline") and m["id"] in counts), None)
+    experts = {m: _mean(c.pooled) for m, c in counts.items()}
+    for metric, info in results.get("metric_info", {}).items():
+        if info.get("better") not in DIRECTIONS:
+            continue
+        reported = {m: _value(results["metrics"].get(m, {}).get(metric)) for m in counts}
+        reported = {m: v for m, v in reported.items() if v is not None}
+        if len(reported) < 2 or _restates(np.array([experts[m] for m in reported]), np.array(list(reported.values()))):
+            continue
+        label = info.get("label", metric)
+        points = {labels[m]: (experts[m], v) for m, v in reported.items()}
+        front = pareto_front(*_oriented(points, info["better"]))
+        on_front = [list(points)[i] for i in front]
+        caption = [
+            "Experts per token against ",
+            label,
+            f" ({info['better']} is better) for {len(points)} methods; the dashed line joins the Pareto-optimal ones: ",
+        ]
+        for i, name in enumerate(on_front):
+            caption += [name, "." if i == len(on_front) - 1 else ", "]
+        arguments = {
+            "points": points,
+            "quality_label": label,
+            "better": info["better"],
+            "baseline": labels[baseline] if baseline in reported else None,
+        }
+        yield FigureJob(f"_{metric}", arguments, tuple(caption))
+
+
+def _mean(hist):
+    return sum(k * n for k, n in hist.items()) / sum(hist.values())
+
+
+def _value(value):
+    return value.get("mean") if isinstance(value, dict) else value
+
+
+def _restates(x, y):
+    """Whether ``y`` only restates the experts per token ``x``: the same for every method, or
+    proportional to it (the mean itself, a compute share of top-k)."""
+    if np.ptp(y) == 0:
+        return True
+    ratio = y / np.where(x > 0, x, np.nan)
+    return bool(np.all(np.isfinite(ratio)) and np.ptp(ratio) <= 1e-6 * np.abs(ratio).max())
+
+
+def _oriented(points, better):
+    cost = np.array([x for x, _ in points.values()])
+    gain = np.array([y for _, y in points.values()])
+    return cost, gain if better == "higher" else -gain
+
+
+FIGURE = FigureSpec(
+    name="compute_quality",
+    title="Compute against quality",
+    sections=("expert_counts", "metrics", "metric_info"),
+    prepare=prepare,
+    draw=draw,
+    jobs=jobs,
+)
+
+
+def plot_compute_quality(
+    points: Mapping[str, tuple[float, float]],
+    *,
+    quality_label: str = "Quality",
+    better: str = "higher",
+    baseline: str | None = None,
+    compute_label: str = "Experts per token",
+    ax: Axes | None = None,
+    figsize: tuple[float, float] | None = None,
+    dpi: float | None = None,
+    save_path: str | None = None,
+) -> Figure:
+    """Each routing method as a point of compute against quality, with the Pareto front marked.
+
+    Parameters
+    ----------
+    points : dict
+        Method name (``$...$`` maths allowed) to ``(compute, quality)``: experts per token
+        (or any cost, lower is better) and a quality metric.
+    quality_label : str
+        The quality axis' label.
+    better : {"higher", "lower"}
+        Which way the quality metric improves (perplexity: "lower").
+    baseline : str, optional
+        The method drawn as a star and labelled "(baseline)", e.g. top-k.
+    compute_label : str
+        The compute axis' label.
+    ax, figsize, dpi, save_path
+        As in every figkit plot function: an axes to draw on, size and resolution
+        (``None``: the active rcParams), and where to save.
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+        ``ax.figure`` when ``ax`` is given, else a new figure that is pyplot's current one.
+
+    Raises
+    ------
+    ValueError, TypeError
+        For no points, a point that is not two finite numbers, an unknown ``better`` or ``baseline``.
+    """
+    data = prepare(points, quality_label=quality_label, better=better, baseline=baseline, compute_label=compute_label)
+    return FIGURE.plot(data, ax=ax, figsize=figsize, dpi=dpi, save_path=save_path)
