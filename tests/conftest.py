@@ -34,6 +34,15 @@ class CudaStandIn:
 
 
 INPUT_KINDS = ("list", "numpy", "torch", "cuda")
+STYLE_COMBINATIONS = [
+    ("notebook",),
+    ("paper",),
+    ("paper-cm",),
+    ("slide",),
+    ("colourblind",),
+    ("paper", "colourblind"),
+    ("slide", "colorblind"),
+]
 
 
 def convert(array, kind):
@@ -164,6 +173,15 @@ def study(tmp_path_factory):
     from figkit import load_results, write_results
 
     return load_results(write_results(tmp_path_factory.mktemp("study") / "results.json", **sections()))
+
+
+@pytest.fixture(scope="session")
+def real_study(tmp_path_factory):
+    """Real routing (tests/real_routing.py) as a validated results file."""
+    from figkit import load_results, write_results
+    from tests import real_routing
+
+    return load_results(write_results(tmp_path_factory.mktemp("real") / "results.json", **real_routing.sections()))
 
 
 def registered_figures(results):

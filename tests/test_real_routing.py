@@ -5,15 +5,13 @@ import pytest
 from matplotlib.collections import LineCollection
 from scipy.stats import false_discovery_control
 
-from figkit import load_results, write_results
 from figkit.plots import figure_spec
 from tests import real_routing
 
 
-@pytest.fixture(scope="module")
-def real(tmp_path_factory):
-    path = tmp_path_factory.mktemp("real") / "results.json"
-    return load_results(write_results(path, **real_routing.sections()))
+@pytest.fixture
+def real(real_study):
+    return real_study
 
 
 def figures(results, name):

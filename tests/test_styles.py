@@ -12,17 +12,9 @@ import pytest
 import figkit
 from figkit import available_styles, figsize, use_style
 from figkit.geometry import GOLDEN, VENUES
+from tests.conftest import STYLE_COMBINATIONS as COMBINATIONS
 from tests.conftest import pdf_fonts, registered_figures
 
-COMBINATIONS = [
-    ("notebook",),
-    ("paper",),
-    ("paper-cm",),
-    ("slide",),
-    ("colourblind",),
-    ("paper", "colourblind"),
-    ("slide", "colorblind"),
-]
 SIZES = {"notebook": (12, 6), "paper": (3.25, 2.01), "paper-cm": (3.25, 2.01), "slide": (10, 5.625)}
 
 

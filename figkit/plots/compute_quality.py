@@ -103,6 +103,7 @@ def draw(ax, data):
             label="Pareto front",
         )
     ax.margins(0.12)
+    ax.set_xlim(left=0)  # no compute is the origin; it also keeps an x tick label off the corner
     ax.set_xlabel(f"{data.compute_label} (lower is better)")
     ax.set_ylabel(f"{data.quality_label}\n({'higher' if data.higher_is_better else 'lower'} is better)")
     ax.legend(loc="best", ncols=2 if len(data.labels) > 4 else 1)

@@ -21,6 +21,7 @@ from figkit.plots._draw import (
     number,
     set_title,
     stats_box,
+    wrap_label,
 )
 from figkit.plots.spec import FigureJob, FigureSpec, layer_suffix, layer_text
 from figkit.results import method_labels
@@ -132,6 +133,7 @@ def draw(ax, data):
             f"CV {number(balance.cv)}, MaxVio {number(balance.max_vio)}, max/min {ratio}{dead_note}, "
             f"entropy {number(balance.entropy)}"
         )
+        title = "\n".join(wrap_label(line, ax, share=0.95, size="axes.titlesize") for line in title.split("\n"))
         leave_headroom(ax, top, fraction=0.7)
     else:
         ax.legend(handles=handles, loc="upper left", ncols=2)
