@@ -1,11 +1,12 @@
 """One results file to every figure, table, macro file and the compiled appendix.
 
 The build runs in stages: load and validate the file (nothing is written if it is
-bad), plan one job per output from the sections present, skip the jobs whose key
-(a hash of their slice of the data, the styles or templates, and figkit's code) is
-in the manifest with unchanged outputs, run the others in parallel processes, and
-compile the appendix. Planning and skipping use the standard library only, so a
-build with nothing to do imports neither numpy nor matplotlib.
+bad), plan one job per output (each figure family of the registry says which figures
+the file supports), skip the jobs whose key (a hash of their slice of the data, the
+styles or templates, and figkit's code) is in the manifest with unchanged outputs,
+run the others in parallel processes, and compile the appendix. A complete build
+records one key of everything it read; when the next build's key is the same and the
+outputs are intact, it stops there, having imported neither numpy nor matplotlib.
 """
 
 from __future__ import annotations
