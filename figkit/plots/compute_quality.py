@@ -13,7 +13,7 @@ from matplotlib.figure import Figure
 
 from figkit.arrays import labelled
 from figkit.plots._draw import NEUTRAL, line_width, marker_size, mathtext_label, wrap_label
-from figkit.plots.spec import FigureJob, FigureSpec
+from figkit.plots.spec import FigureJob, FigureSpec, listed
 from figkit.results import method_counts, method_labels
 
 DIRECTIONS = ("lower", "higher")
@@ -126,14 +126,12 @@ def jobs(results):
         label = info.get("label", metric)
         points = {labels[m]: (experts[m], v) for m, v in reported.items()}
         front = pareto_front(*_oriented(points, info["better"]))
-        on_front = [list(points)[i] for i in front]
         caption = [
             "Experts per token against ",
             label,
             f" ({info['better']} is better) for {len(points)} methods; the dashed line joins the Pareto-optimal ones: ",
+            *listed([list(points)[i] for i in front]),
         ]
-        for i, name in enumerate(on_front):
-            caption += [name, "." if i == len(on_front) - 1 else ", "]
         arguments = {
             "points": points,
             "quality_label": label,

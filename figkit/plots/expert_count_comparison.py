@@ -12,7 +12,7 @@ from matplotlib.figure import Figure
 
 from figkit.arrays import ArrayLike, count_histogram, labelled
 from figkit.plots._draw import leave_headroom, line_width, mathtext_label, number, wrap_label
-from figkit.plots.spec import FigureJob, FigureSpec
+from figkit.plots.spec import FigureJob, FigureSpec, listed
 from figkit.results import method_counts, method_labels
 
 MAX_LABELLED_COUNTS = 40
@@ -66,13 +66,8 @@ def jobs(results):
     if len(counts) < 2:
         return
     labels = method_labels(results)
-    caption = ["Experts selected per token, by method: "]
-    for i, (method, method_count) in enumerate(counts.items()):
-        caption += [
-            labels[method],
-            f" ({method_count.scope}; {sum(method_count.pooled.values()):,} tokens)"
-            + ("." if i == len(counts) - 1 else "; "),
-        ]
+    notes = [f" ({c.scope}; {sum(c.pooled.values()):,} tokens)" for c in counts.values()]
+    caption = ["Experts selected per token, by method: ", *listed([labels[m] for m in counts], notes, "; ")]
     yield FigureJob("", {"counts_by_method": {labels[m]: c.pooled for m, c in counts.items()}}, tuple(caption))
 
 

@@ -12,7 +12,7 @@ from matplotlib.ticker import MaxNLocator
 
 from figkit.arrays import ArrayLike, count_histogram, labelled, layer_histograms
 from figkit.plots._draw import leave_headroom, line_width, marker_size, mathtext_label, wrap_label
-from figkit.plots.spec import FigureJob, FigureSpec
+from figkit.plots.spec import FigureJob, FigureSpec, listed
 from figkit.results import method_counts, method_labels
 
 
@@ -60,9 +60,7 @@ def jobs(results):
     if len(counts) < 2:
         return
     labels = method_labels(results)
-    caption = ["Mean experts selected per token in each layer, by method: "]
-    for i, method in enumerate(counts):
-        caption += [labels[method], "." if i == len(counts) - 1 else ", "]
+    caption = ["Mean experts selected per token in each layer, by method: ", *listed([labels[m] for m in counts])]
     yield FigureJob("", {"layer_counts_by_method": {labels[m]: c.layers for m, c in counts.items()}}, tuple(caption))
 
 

@@ -75,3 +75,12 @@ def layer_suffix(layer):
 def layer_text(layer):
     """The layer in a caption: "layer 3" or "all layers"."""
     return "all layers" if layer is None else f"layer {layer}"
+
+
+def listed(labels, notes=None, between=", "):
+    """Caption parts that name ``labels`` in turn (as labels: their maths is kept), each followed by
+    its note, with ``between`` between them and a full stop at the end."""
+    parts = []
+    for i, label in enumerate(labels):
+        parts += [label, (notes[i] if notes else "") + ("." if i == len(labels) - 1 else between)]
+    return parts
