@@ -427,23 +427,31 @@ def _expert_counts(entries, methods, model):
             _fail(f"{path}.histogram", "counts no tokens")
 
 
+SCALES = ("linear", "log")
+
+
 def _sweeps(sweeps, methods, model):
     for path, sweep in _entries(sweeps, "sweeps"):
         _object(
             sweep,
             path,
             required=("param", "values", "avg_experts"),
-            optional=("method_family", "std_experts", "baseline_k"),
+            optional=("method_family", "param_label", "scale", "std_experts", "baseline_k"),
         )
-        if _string(sweep["param"], f"{path}.param") != "alpha":
-            _fail(f"{path}.param", f'figkit plots sweeps over "alpha" only, got {_shown(sweep["param"])}')
-        if "method_family" in sweep:
-            _string(sweep["method_family"], f"{path}.method_family")
+        param = _key(sweep["param"], f"{path}.param", "a parameter name")
+        for key in ("method_family", "param_label"):
+            if key in sweep:
+                _string(sweep[key], f"{path}.{key}")
+        if "scale" in sweep and sweep["scale"] not in SCALES:
+            _fail(f"{path}.scale", f'expected "linear" or "log", got {_shown(sweep["scale"])}')
         values = _numbers(sweep["values"], f"{path}.values")
-        for j, alpha in enumerate(values):
-            _number(alpha, f"{path}.values[{j}]", above=0, below=1)
+        for j, value in enumerate(values):
+            if param == "alpha":  # a significance level
+                _number(value, f"{path}.values[{j}]", above=0, below=1)
+            elif sweep.get("scale") == "log" and not value > 0:
+                _fail(f"{path}.values[{j}]", f"must be positive on a log scale, got {_shown(value)}")
         if len(set(values)) != len(values):
-            _fail(f"{path}.values", "has an alpha twice")
+            _fail(f"{path}.values", f"has a value of {param} twice")
         _numbers(sweep["avg_experts"], f"{path}.avg_experts", len(values), f"{path}.values", minimum=0)
         if "std_experts" in sweep:
             _numbers(sweep["std_experts"], f"{path}.std_experts", len(values), f"{path}.values", minimum=0)

@@ -52,3 +52,35 @@ def test_without_std_or_baseline():
 def test_errors(args, kwargs, message):
     with pytest.raises(ValueError, match=message):
         plot_alpha_sensitivity(*args, **kwargs)
+
+
+def test_a_sweep_over_k_has_its_own_axis_and_no_alpha_range():
+    fig = plot_alpha_sensitivity([2, 4, 6, 8], [2, 4, 6, 8], baseline_k=8, param="k", param_label="Top-$k$")
+    ax = fig.axes[0]
+    assert ax.get_xscale() == "linear" and ax.get_xlabel() == "Top-$k$"
+    assert ax.get_xticks().tolist() == [2, 4, 6, 8] and "Top-$k$" in ax.get_title()
+    assert plot_alpha_sensitivity([1, 10, 100], [1, 2, 3], param="threshold").axes[0].get_xscale() == "log"
+    assert plot_alpha_sensitivity([1, 10, 100], [1, 2, 3], param="t", scale="linear").axes[0].get_xscale() == "linear"
+    with pytest.raises(ValueError, match="a log scale needs positive values, got 0"):
+        plot_alpha_sensitivity([0, 1], [1, 2], param="t", scale="log")
+
+
+def test_the_build_names_a_sweep_by_its_parameter():
+    from figkit.plots import figure_spec
+
+    results = {
+        "methods": [{"id": "tk", "family": "topk"}],
+        "sweeps": [
+            {
+                "method_family": "topk",
+                "param": "k",
+                "param_label": "$k$",
+                "scale": "linear",
+                "values": [1, 2, 4],
+                "avg_experts": [1, 2, 4],
+            }
+        ],
+    }
+    (job,) = figure_spec("alpha_sensitivity").jobs(results)
+    assert job.suffix == "_topk_k" and job.caption[1] == "$k$"
+    assert job.arguments["param"] == "k" and job.arguments["scale"] == "linear"

@@ -112,7 +112,8 @@ BAD = [
     (("expert_counts", 1, "layer"), None, "expert_counts[1]: a second entry for method 'bh05', layer None"),
     (("sweeps", 0, "avg_experts"), [3.2], "sweeps[0].avg_experts: has 1 entries but sweeps[0].values has 2"),
     (("sweeps", 0, "values", 1), 1.5, "sweeps[0].values[1]: must be between 0 and 1 (exclusive), got 1.5"),
-    (("sweeps", 0, "param"), "k", 'sweeps[0].param: figkit plots sweeps over "alpha" only, got "k"'),
+    (("sweeps", 0, "param"), "top p", 'sweeps[0].param: a parameter name "top p" may use only letters'),
+    (("sweeps", 0, "scale"), "cubic", 'sweeps[0].scale: expected "linear" or "log", got "cubic"'),
     (("token_stats", "expert_counts"), [3], "token_stats.expert_counts: has 1 entries but token_stats.token_ids has 2"),
     (("token_stats", "token_frequency", 0), 0, "token_stats.token_frequency[0]: must be in (0, 1], got 0"),
     (

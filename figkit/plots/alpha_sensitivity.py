@@ -1,4 +1,5 @@
-"""How the significance level alpha changes the number of experts selected."""
+"""How a routing parameter (the significance level alpha by default; k, p, a threshold) changes the
+number of experts selected."""
 
 from __future__ import annotations
 
@@ -9,11 +10,23 @@ from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 
 from figkit.arrays import ArrayLike, non_negative, same_length, vector
-from figkit.plots._draw import NEUTRAL, leave_headroom, line_width, marker_size, number, only_up_to, palette, set_title
+from figkit.plots._draw import (
+    NEUTRAL,
+    leave_headroom,
+    line_width,
+    marker_size,
+    mathtext_label,
+    number,
+    only_up_to,
+    palette,
+    set_title,
+)
 from figkit.plots.spec import FigureJob, FigureSpec
 
-# Alphas spanning at least this ratio are shown on a log axis.
+# Positive values spanning at least this ratio are shown on a log axis unless a scale is given.
 LOG_AXIS_SPAN = 10
+ALPHA_SYMBOL = "\N{GREEK SMALL LETTER ALPHA}"
+ALPHA_LABEL = f"Significance level {ALPHA_SYMBOL}"
 
 
 @dataclass(frozen=True)
@@ -23,6 +36,8 @@ class AlphaSweep:
     std_experts: np.ndarray | None
     baseline_k: float | None
     count_range: tuple  # (fewest, most) experts a token can select: the bars stop there
+    label: str  # what varies, for the axis and the title
+    log: bool  # a log x-axis
 
     def bars(self):
         """(below, above) lengths of the ±1 std bars, clipped to ``count_range``; None without std."""
@@ -34,15 +49,21 @@ class AlphaSweep:
         return np.maximum(below, 0), np.maximum(above, 0)
 
 
-def prepare(alphas, avg_experts, std_experts=None, baseline_k=8, count_range=None):
-    """Validate the sweep and sort it by alpha; ``count_range`` defaults to (0, unbounded)."""
+def prepare(
+    alphas, avg_experts, std_experts=None, baseline_k=8, count_range=None, param="alpha", param_label=None, scale=None
+):
+    """Validate the sweep and sort it by the parameter; ``count_range`` defaults to (0, unbounded)."""
     alphas = vector(alphas, "alphas").astype(float)
     avg = vector(avg_experts, "avg_experts").astype(float)
     same_length(alphas, avg, "alphas", "avg_experts")
-    outside = (alphas <= 0) | (alphas >= 1)
+    outside = (alphas <= 0) | (alphas >= 1) if param == "alpha" else np.zeros(alphas.size, dtype=bool)
     if outside.any():
         i = int(np.argmax(outside))
         raise ValueError(f"alphas[{i}] must be in (0, 1), got {alphas[i]:g}")
+    if scale not in (None, "linear", "log"):
+        raise ValueError(f"scale must be 'linear' or 'log', got {scale!r}")
+    if scale == "log" and alphas.min() <= 0:
+        raise ValueError(f"a log scale needs positive values, got {alphas.min():g}")
     non_negative(avg, "avg_experts")
     std = None
     if std_experts is not None:
@@ -55,7 +76,10 @@ def prepare(alphas, avg_experts, std_experts=None, baseline_k=8, count_range=Non
         baseline_k = float(baseline_k)
     low, high = (0.0, np.inf) if count_range is None else _count_range(count_range)
     order = np.argsort(alphas, kind="stable")
-    return AlphaSweep(alphas[order], avg[order], None if std is None else std[order], baseline_k, (low, high))
+    alphas = alphas[order]
+    log = scale == "log" or (scale is None and alphas[0] > 0 and alphas[-1] / alphas[0] >= LOG_AXIS_SPAN)
+    label = mathtext_label(param_label) if param_label else ALPHA_LABEL if param == "alpha" else str(param)
+    return AlphaSweep(alphas, avg[order], None if std is None else std[order], baseline_k, (low, high), label, log)
 
 
 def _count_range(count_range):
@@ -114,36 +138,41 @@ def draw(ax, data):
             alpha=0.15,
             label=f"Reduction vs top-{k:g}",
         )
-    if data.alphas[-1] / data.alphas[0] >= LOG_AXIS_SPAN:
+    if data.log:
         ax.set_xscale("log")
         ax.minorticks_off()
     ax.set_xticks(data.alphas, [f"{a:g}" for a in data.alphas])
     leave_headroom(ax, max(tops.max(), data.baseline_k or 0))
     if np.isfinite(data.count_range[1]):
         only_up_to(ax.yaxis, data.count_range[1])  # no tick at more experts than a token can select
-    ax.set_xlabel("Significance level \N{GREEK SMALL LETTER ALPHA}")
+    ax.set_xlabel(data.label)
     ax.set_ylabel("Experts per token")
-    set_title(ax, "Sensitivity of expert selection to \N{GREEK SMALL LETTER ALPHA}")
+    set_title(ax, f"Sensitivity of expert selection to {ALPHA_SYMBOL if data.label == ALPHA_LABEL else data.label}")
     ax.legend(loc="upper left")
 
 
 def jobs(results):
-    """One figure per entry of ``sweeps``."""
+    """One figure per entry of ``sweeps``, named by the family and, unless it is alpha, the parameter."""
     for sweep in results.get("sweeps", []):
-        family = sweep.get("method_family")
+        family, param = sweep.get("method_family"), sweep["param"]
         arguments = {
             "alphas": sweep["values"],
             "avg_experts": sweep["avg_experts"],
             "std_experts": sweep.get("std_experts"),
             "baseline_k": sweep.get("baseline_k"),
             "count_range": _family_range(results, family),
+            "param": param,
+            "param_label": sweep.get("param_label"),
+            "scale": sweep.get("scale"),
         }
+        named = "the significance level $\\alpha$" if param == "alpha" else param
+        suffix = "".join(f"_{part}" for part in (family, None if param == "alpha" else param) if part)
         yield FigureJob(
-            f"_{family}" if family else "",
+            suffix,
             arguments,
             (
-                "Average experts per token against the significance level ",
-                "$\\alpha$",
+                "Average experts per token against ",
+                sweep.get("param_label", named),
                 f" ({family} routing, {len(sweep['values'])} values)." if family else ".",
             ),
         )
@@ -186,9 +215,12 @@ def plot_alpha_sensitivity(
     dpi: float | None = None,
     *,
     count_range: tuple[float, float] | None = None,
+    param: str = "alpha",
+    param_label: str | None = None,
+    scale: str | None = None,
     ax: Axes | None = None,
 ) -> Figure:
-    """Average experts per token against the significance level alpha.
+    """Average experts per token against the significance level alpha, or any routing parameter.
 
     The points are labelled with their values and the x-axis ticks with the alphas
     (log scale when they span a factor of ten or more).
@@ -208,6 +240,13 @@ def plot_alpha_sensitivity(
     count_range : (float, float), optional
         The fewest and most experts a token can select (BH's ``min_k``, ``max_k``): the
         error bars stop there, as the counts do, and the legend says so.
+    param : str
+        What ``alphas`` holds: ``"alpha"`` (values in (0, 1)), or any other parameter
+        (``"k"``, ``"top_p"``, a threshold, ``"max_k"``).
+    param_label : str, optional
+        The x-axis label (``$...$`` maths allowed); default: "Significance level α" or ``param``.
+    scale : {"linear", "log"}, optional
+        The x-axis; default: log when the values are positive and span a factor of ten.
     ax : matplotlib.axes.Axes, optional
         Draw on this axes instead of a new figure.
 
@@ -221,5 +260,5 @@ def plot_alpha_sensitivity(
     ValueError, TypeError
         For lengths that differ, alphas outside (0, 1), negative or non-finite values.
     """
-    data = prepare(alphas, avg_experts, std_experts, baseline_k, count_range)
+    data = prepare(alphas, avg_experts, std_experts, baseline_k, count_range, param, param_label, scale)
     return FIGURE.plot(data, ax=ax, figsize=figsize, dpi=dpi, save_path=save_path)
