@@ -86,3 +86,16 @@ def test_rows_too_dense_to_label_are_labelled_every_nth(rng):
     step = int(labels[1][1:]) - int(labels[0][1:])
     assert step > 1 and labels == [f"t{i}" for i in range(0, 50, step)]
     assert ax.get_yticklabels()[0].get_fontsize() >= 4
+
+
+def test_a_results_file_with_a_subset_of_experts_labels_their_ids(study):
+    from figkit.plots import figure_spec
+
+    sample = dict(study["routing_samples"][0])
+    sample["weights"] = [row[:3] for row in sample["weights"]]
+    sample["expert_indices"] = [5, 17, 40]
+    (job,) = figure_spec("routing_heatmap").jobs({**study, "routing_samples": [sample]})
+    ax = figure_spec("routing_heatmap").plot(figure_spec("routing_heatmap").prepare(**job.arguments)).axes[0]
+    shown = [int(t.get_text()) for t in ax.get_xticklabels()]
+    used = [e for e, column in zip([5, 17, 40], np.array(sample["weights"]).T) if column.any()]
+    assert shown == used

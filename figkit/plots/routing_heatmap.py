@@ -10,7 +10,7 @@ import numpy as np
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 
-from figkit.arrays import ArrayLike, matrix, strings, whole_vector
+from figkit.arrays import ArrayLike, matrix, same_length, strings, whole_vector
 from figkit.plots._draw import LITERAL, label_every, laid_out_height, points, printable, set_title, wrap_label
 from figkit.plots.spec import FigureJob, FigureSpec, layer_suffix, layer_text
 from figkit.results import method_labels
@@ -33,7 +33,9 @@ class RoutingHeatmap:
     shared_scale: bool  # the caller set weight_max (one scale for several heatmaps)
 
 
-def prepare(routing_weights, token_strs, expert_indices=None, max_tokens=50, max_experts=32, weight_max=None):
+def prepare(
+    routing_weights, token_strs, expert_indices=None, max_tokens=50, max_experts=32, weight_max=None, expert_ids=None
+):
     """Validate, keep the first ``max_tokens`` tokens and at most ``max_experts`` experts.
 
     Without ``expert_indices``, the columns are the experts with weight on the shown
@@ -72,6 +74,10 @@ def prepare(routing_weights, token_strs, expert_indices=None, max_tokens=50, max
         elif experts.size > max_experts:
             experts = np.sort(experts[np.argsort(-load[experts], kind="stable")[:max_experts]])
     block = np.asarray(shown[:, experts], dtype=float)
+    if expert_ids is not None:  # the weights hold a subset of the experts: these are their ids
+        ids = whole_vector(expert_ids, "expert_ids")
+        same_length(ids, weights[0], "expert_ids", "routing_weights' columns")
+        experts = ids[experts]
     return RoutingHeatmap(
         weights=block,
         tokens=[printable(t) for t in tokens],
@@ -164,8 +170,8 @@ def jobs(results):
     for sample in samples:
         method, layer = sample["method"], sample.get("layer")
         arguments = {"routing_weights": sample["weights"], "token_strs": sample["tokens"]}
-        if "expert_indices" in sample:
-            arguments["expert_indices"] = sample["expert_indices"]
+        if "expert_indices" in sample:  # in a results file: the ids of the weights' columns
+            arguments["expert_ids"] = sample["expert_indices"]
         if shared:
             arguments["weight_max"] = shared
         yield FigureJob(
@@ -204,6 +210,7 @@ def plot_routing_heatmap(
     dpi: float | None = None,
     *,
     weight_max: float | None = None,
+    expert_ids: ArrayLike | None = None,
     ax: Axes | None = None,
 ) -> Figure:
     """Heatmap of routing weights, one row per token and one column per expert.
@@ -228,6 +235,9 @@ def plot_routing_heatmap(
     weight_max : float, optional
         The top of the colour scale, to give several heatmaps (top-k and BH, say) one
         scale; the colour bar then says it is shared. Default: this block's largest weight.
+    expert_ids : array-like, optional
+        When ``routing_weights`` holds only some experts' columns: their ids, which label
+        the x-axis (``expert_indices`` still picks columns by position).
     ax : matplotlib.axes.Axes, optional
         Draw on this axes instead of a new figure.
 
@@ -242,5 +252,5 @@ def plot_routing_heatmap(
         For a shape that is not 2-D, tokens that do not pair with rows, non-finite
         weights or expert indices out of range.
     """
-    data = prepare(routing_weights, token_strs, expert_indices, max_tokens, max_experts, weight_max)
+    data = prepare(routing_weights, token_strs, expert_indices, max_tokens, max_experts, weight_max, expert_ids)
     return FIGURE.plot(data, ax=ax, figsize=figsize, dpi=dpi, save_path=save_path)
