@@ -12,6 +12,7 @@ from matplotlib.collections import PathCollection
 from matplotlib.patches import Rectangle, StepPatch
 
 import figkit
+import figkit.plots.spec
 from figkit.plots import FIGURES, figure_spec, figure_specs
 from figkit.results import SECTIONS, schema
 
@@ -172,3 +173,27 @@ def test_use_style_restores_exactly_and_decorates():
 def test_unknown_figure():
     with pytest.raises(ValueError, match="unknown figure 'pie'"):
         figure_spec("pie")
+
+
+def two_panels(figure, data):
+    left, right = figure.subplots(1, 2)
+    left.plot(data, label="left")
+    right.bar(range(len(data)), data)
+
+
+PANELS = figkit.plots.spec.FigureSpec(
+    name="two_panels", title="Two panels", sections=(), prepare=list, draw=two_panels, jobs=lambda r: (), panels=True
+)
+
+
+def test_a_multi_panel_family_fills_a_new_figure_or_the_users_grid_cell():
+    fig = PANELS.plot([1, 3, 2])
+    assert len(fig.axes) == 2 and fig.axes[0].lines[0].get_ydata().tolist() == [1, 3, 2]
+    grid, (mine, cell) = plt.subplots(1, 2, figsize=(8, 3), layout="constrained")
+    mine.plot([0, 1])
+    assert PANELS.plot([1, 3, 2], ax=cell) is grid
+    assert grid.get_size_inches().tolist() == [8, 3] and cell not in grid.axes
+    (subfigure,) = grid.subfigs
+    assert len(subfigure.axes) == 2 and mine in grid.axes
+    with pytest.raises(ValueError, match="draws several panels: give an axes of a grid"):
+        PANELS.plot([1], ax=plt.figure().add_axes((0, 0, 1, 1)))

@@ -26,7 +26,9 @@ class FigureSpec:
 
     ``name`` names the library function (``plot_<name>``), the output files of a build
     (``figures/<name><suffix>.pdf``) and the report's files. ``prepare`` validates and
-    computes (it raises before anything is drawn); ``draw(ax, data)`` draws onto one axes.
+    computes (it raises before anything is drawn); ``draw(ax, data)`` draws onto one axes,
+    or, for a family with ``panels=True``, ``draw(figure, data)`` lays out its own panels in a
+    figure or subfigure.
     ``jobs(results)`` yields a ``FigureJob`` per figure a validated results file supports,
     reading only ``sections``. ``report`` maps ``create_analysis_report``'s keys to
     prepare's arguments; the keys in ``required`` must all be present. ``cost`` is the
@@ -43,6 +45,7 @@ class FigureSpec:
     report: Mapping[str, str] = field(default_factory=dict)
     required: tuple[str, ...] = ()
     cost: float = 1.0
+    panels: bool = False
 
     @property
     def function_name(self):
@@ -56,12 +59,19 @@ class FigureSpec:
         default look fills in only what the user has not set.
         """
         if ax is not None:
-            self.draw(ax, data)
             fig = ax.figure
+            if self.panels:  # the panels take the axes' place in the user's grid, as a subfigure
+                place = ax.get_subplotspec()
+                if place is None:
+                    raise ValueError(f"{self.function_name} draws several panels: give an axes of a grid")
+                ax.remove()
+                self.draw(fig.add_subfigure(place), data)
+            else:
+                self.draw(ax, data)
         else:
             with default_look():
                 fig = remember_style(plt.figure(figsize=figsize, dpi=dpi))
-                self.draw(fig.add_subplot(), data)
+                self.draw(fig if self.panels else fig.add_subplot(), data)
         if save_path is not None:
             save_figure(fig, save_path, dpi=dpi)
         return fig
