@@ -49,7 +49,7 @@ def label_decades(axis):
     """Label a log axis 10⁻³, 10⁻² …: in plain text (no mathtext to parse) when the text font has
     superscript digits, else as maths (STIX and Computer Modern lack them; a fallback font would
     put a second family in the figure)."""
-    if text_font_has("\N{SUPERSCRIPT MINUS}0123456789".translate(_SUPERSCRIPT)):
+    if text_font_has("-0123456789".translate(_SUPERSCRIPT)):
         axis.set_major_formatter(FuncFormatter(_decade))
     else:
         axis.set_major_formatter(LogFormatterSciNotation())
@@ -170,13 +170,13 @@ def wrap_label(text, ax, share=0.6, size="legend.fontsize"):
     the axes out of the figure.
     """
     characters = max(12, int(axes_width(ax) * share * 72 / (points(mpl.rcParams[size]) * 0.5)))
-    words, lines, math = [], [], False
+    words, lines, in_maths = [], [], False
     for word in text.split(" "):
-        if math:
+        if in_maths:
             words[-1] += " " + word
         else:
             words.append(word)
-        math ^= word.count("$") % 2 == 1
+        in_maths ^= word.count("$") % 2 == 1
     for word in words:
         if lines and len(lines[-1]) + 1 + len(word) <= characters:
             lines[-1] += " " + word
