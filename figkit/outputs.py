@@ -9,7 +9,7 @@ import matplotlib.pyplot as plt
 
 from figkit.files import write_if_changed
 from figkit.latex import Raw, escape_label, escape_text, render_template, tex_path
-from figkit.plots import figure_spec
+from figkit.plots import FIGURES, figure_spec
 from figkit.style import figure_bytes, use_style
 
 # Figures in the appendix keep their printed size unless they are wider than the text.
@@ -18,8 +18,10 @@ FIGURE_WIDTH = Raw(r"\figkitmaxwidth")
 
 def make_outputs(job, out_dir, options):
     """Write the outputs of ``job`` under ``out_dir`` (unchanged files are left alone); return their bytes."""
-    text_jobs = {"table": _table, "macros": _macros, "appendix": _appendix}
-    made = text_jobs[job.kind](job) if job.kind in text_jobs else _figure(job, options["styles"])
+    if job.kind in FIGURES:
+        made = _figure(job, options["styles"])
+    else:
+        made = {"table": _table, "macros": _macros, "appendix": _appendix}[job.kind](job)
     for path, data in made.items():
         write_if_changed(out_dir / path, data)
     return made

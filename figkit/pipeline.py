@@ -31,7 +31,7 @@ from pathlib import Path
 from figkit import __version__
 from figkit.files import digest, file_digest, write_if_changed
 from figkit.latex import compile_pdf, escape_label, template_folders
-from figkit.plots import figure_specs
+from figkit.plots import FIGURES, figure_specs
 from figkit.results import load_results
 from figkit.stylesheets import style_sheets
 
@@ -48,7 +48,6 @@ NO_TEX = (
     "macOS: MacTeX) or pass --no-compile"
 )
 TABLE_SECTION = "Comparison of methods"
-TEXT_JOBS = ("table", "macros", APPENDIX)  # every other job kind is a figure family of figkit.plots
 
 
 @dataclass(frozen=True)
@@ -155,7 +154,7 @@ def build(
     compiling = compile and any(job.name == APPENDIX for job in selected)
     progress = _Progress(len(selected) + compiling, quiet, verbose)
     done = manifest.get("jobs", {})
-    keys = {job.name: _job_key(job, text_key if job.kind in TEXT_JOBS else figure_key) for job in planned}
+    keys = {job.name: _job_key(job, figure_key if job.kind in FIGURES else text_key) for job in planned}
     stale = []
     for job in selected:
         if _up_to_date(out_dir, done.get(job.name), keys[job.name]):

@@ -124,6 +124,15 @@ class MethodCounts:
     scope: str  # "all layers pooled", "16 layers pooled" or "layer 3"
     layers: dict  # {layer: {experts: tokens}}, ascending
 
+    @property
+    def tokens(self):
+        return sum(self.pooled.values())
+
+    @property
+    def mean(self):
+        """Mean experts per token over all pooled tokens."""
+        return sum(k * n for k, n in self.pooled.items()) / self.tokens
+
 
 def method_counts(results):
     """``{method id: MethodCounts}`` of a validated results file, in the order methods are declared."""

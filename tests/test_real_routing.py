@@ -9,11 +9,6 @@ from figkit.plots import figure_spec
 from tests import real_routing
 
 
-@pytest.fixture
-def real(real_study):
-    return real_study
-
-
 def figures(results, name):
     """(job, figure) of every figure the build makes of family ``name``."""
     spec = figure_spec(name)
@@ -30,16 +25,16 @@ def test_bh_of_the_fixture_is_scipys_step_up():
             assert np.array_equal(real_routing.bh_counts(p, alpha), expected)
 
 
-def test_a_constant_method_gets_no_histogram_of_its_own(real):
-    suffixes = [job.suffix for job, _ in figures(real, "expert_count_distribution")]
+def test_a_constant_method_gets_no_histogram_of_its_own(real_study):
+    suffixes = [job.suffix for job, _ in figures(real_study, "expert_count_distribution")]
     assert "_topk8" not in suffixes and "_bh05" in suffixes
-    assert "_topk8" not in [job.suffix for job in figure_spec("layer_wise_routing").jobs(real)]
-    comparison = figure_spec("expert_count_comparison").jobs(real)
+    assert "_topk8" not in [job.suffix for job in figure_spec("layer_wise_routing").jobs(real_study)]
+    comparison = figure_spec("expert_count_comparison").jobs(real_study)
     assert "Top-8" in next(iter(comparison)).arguments["counts_by_method"]
 
 
-def test_the_count_histogram_keeps_its_kde_on_the_counts_and_states_the_minimum(real):
-    (job, fig), *_ = [f for f in figures(real, "expert_count_distribution") if f[0].suffix == "_bh05"]
+def test_the_count_histogram_keeps_its_kde_on_the_counts_and_states_the_minimum(real_study):
+    (job, fig), *_ = [f for f in figures(real_study, "expert_count_distribution") if f[0].suffix == "_bh05"]
     ax = fig.axes[0]
     counts = real_routing.sections()["expert_counts"]
     pooled = np.concatenate([e["values"] for e in counts if e["method"] == "bh05"])
@@ -53,15 +48,15 @@ def test_the_count_histogram_keeps_its_kde_on_the_counts_and_states_the_minimum(
     assert ax.get_legend().get_frame().get_alpha() == pytest.approx(0.9)  # the mean line runs behind it
 
 
-def test_the_sweeps_bars_stay_within_the_counts_and_labels_sit_clear(real):
-    ((job, fig),) = figures(real, "alpha_sensitivity")
+def test_the_sweeps_bars_stay_within_the_counts_and_labels_sit_clear(real_study):
+    ((job, fig),) = figures(real_study, "alpha_sensitivity")
     assert job.arguments["count_range"] == (1, 8)
     ax = fig.axes[0]
     bars = next(c for c in ax.collections if isinstance(c, LineCollection))
     lows = [segment[:, 1].min() for segment in bars.get_segments()]
     highs = [segment[:, 1].max() for segment in bars.get_segments()]
     assert min(lows) >= 1 and max(highs) <= 8
-    sweep = real["sweeps"][0]
+    sweep = real_study["sweeps"][0]
     assert lows[0] == pytest.approx(max(1, sweep["avg_experts"][0] - sweep["std_experts"][0]))
     fig.canvas.draw()
     renderer = fig.canvas.get_renderer()
@@ -75,8 +70,8 @@ def test_the_sweeps_bars_stay_within_the_counts_and_labels_sit_clear(real):
     assert "within [1, 8]" in ax.get_legend().get_texts()[-1].get_text()
 
 
-def test_heatmaps_show_used_experts_label_or_say_and_share_one_scale(real):
-    made = figures(real, "routing_heatmap")
+def test_heatmaps_show_used_experts_label_or_say_and_share_one_scale(real_study):
+    made = figures(real_study, "routing_heatmap")
     assert len(made) == 2
     limits = set()
     for job, fig in made:
@@ -103,41 +98,41 @@ def test_heatmaps_show_used_experts_label_or_say_and_share_one_scale(real):
     assert "Colour scale shared by the 2 heatmaps" in made[0][0].caption[-1]
 
 
-def test_integer_axes_have_integer_ticks_and_no_impossible_counts(real):
-    for _, fig in figures(real, "expert_utilization"):
+def test_integer_axes_have_integer_ticks_and_no_impossible_counts(real_study):
+    for _, fig in figures(real_study, "expert_utilization"):
         ticks = fig.axes[0].get_xticks()
         assert np.array_equal(ticks, np.round(ticks))
-    ((_, fig),) = figures(real, "token_complexity_vs_experts")
+    ((_, fig),) = figures(real_study, "token_complexity_vs_experts")
     ticks = fig.axes[0].get_yticks()
-    counts = real["token_stats"]["expert_counts"]
+    counts = real_study["token_stats"]["expert_counts"]
     assert np.array_equal(ticks, np.round(ticks)) and ticks.max() <= max(counts)
-    for _, fig in figures(real, "layer_wise_routing"):
+    for _, fig in figures(real_study, "layer_wise_routing"):
         assert fig.axes[0].get_yticks().max() <= 8
 
 
 @pytest.mark.slow
-def test_every_figure_of_the_real_build_uses_one_font_family(real, tmp_path):
+def test_every_figure_of_the_real_build_uses_one_font_family(real_study, tmp_path):
     from figkit import save_figure, use_style
     from figkit.plots import figure_specs
     from tests.conftest import pdf_fonts
 
     with use_style("paper"):
         for spec in figure_specs():
-            for job in spec.jobs(real):
+            for job in spec.jobs(real_study):
                 path = save_figure(spec.plot(spec.prepare(**job.arguments)), tmp_path / f"{spec.name}{job.suffix}")
                 families = {name.split("+")[-1].split("-")[0] for name, _, _ in pdf_fonts(path)}
                 assert families == {"STIXGeneral"}, (path.name, families)
 
 
-def test_compute_against_quality_on_real_routing(real):
-    ((job, fig),) = figures(real, "compute_quality")
+def test_compute_against_quality_on_real_routing(real_study):
+    ((job, fig),) = figures(real_study, "compute_quality")
     assert job.suffix == "_mass"  # avg_experts and compute only restate the experts per token
     points = job.arguments["points"]
     for method in real_routing.methods():
         counts = np.concatenate(
             [e["values"] for e in real_routing.sections()["expert_counts"] if e["method"] == method["id"]]
         )
-        assert points[method["label"]] == pytest.approx((counts.mean(), real["metrics"][method["id"]]["mass"]))
+        assert points[method["label"]] == pytest.approx((counts.mean(), real_study["metrics"][method["id"]]["mass"]))
     # More experts keep more probability: every method is Pareto-optimal, and top-8 is starred.
     front = next(line for line in fig.axes[0].lines if line.get_label() == "Pareto front")
     assert len(front.get_xdata()) == len(points)

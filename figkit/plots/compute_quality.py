@@ -115,7 +115,7 @@ def jobs(results):
     counts = method_counts(results)
     labels = method_labels(results)
     baseline = next((m["id"] for m in results["methods"] if m.get("baseline") and m["id"] in counts), None)
-    experts = {m: _mean(c.pooled) for m, c in counts.items()}
+    experts = {m: c.mean for m, c in counts.items()}
     for metric, info in results.get("metric_info", {}).items():
         if info.get("better") not in DIRECTIONS:
             continue
@@ -139,10 +139,6 @@ def jobs(results):
             "baseline": labels[baseline] if baseline in reported else None,
         }
         yield FigureJob(f"_{metric}", arguments, tuple(caption))
-
-
-def _mean(hist):
-    return sum(k * n for k, n in hist.items()) / sum(hist.values())
 
 
 def _value(value):

@@ -66,7 +66,7 @@ def jobs(results):
     if len(counts) < 2:
         return
     labels = method_labels(results)
-    notes = [f" ({c.scope}; {sum(c.pooled.values()):,} tokens)" for c in counts.values()]
+    notes = [f" ({c.scope}; {c.tokens:,} tokens)" for c in counts.values()]
     caption = ["Experts selected per token, by method: ", *listed([labels[m] for m in counts], notes, "; ")]
     yield FigureJob("", {"counts_by_method": {labels[m]: c.pooled for m, c in counts.items()}}, tuple(caption))
 

@@ -125,11 +125,10 @@ def jobs(results):
     for method, counts in method_counts(results).items():
         if len(counts.pooled) == 1:
             continue
-        tokens = sum(counts.pooled.values())
         yield FigureJob(
             f"_{method}",
             {"expert_counts": counts.pooled, "method_name": labels[method]},
-            ("", labels[method], f": experts selected per token ({counts.scope}; {tokens:,} tokens)."),
+            ("", labels[method], f": experts selected per token ({counts.scope}; {counts.tokens:,} tokens)."),
         )
 
 
