@@ -79,8 +79,10 @@ def write_results(path: str | os.PathLike, *, raw_counts: bool = False, **sectio
     path : str or os.PathLike
         Where to write; a ``.gz`` suffix writes gzip (byte-stable).
     raw_counts : bool
-        Keep ``expert_counts[].values`` (one count per token) as given instead of
-        storing them as ``{experts: tokens}`` histograms (lossless for every figure).
+        Keep one count per token as given, in ``expert_counts[].values`` and in
+        ``token_stats[].expert_counts``, instead of storing ``{experts: tokens}``
+        histograms and one experts histogram per token id (lossless for every figure;
+        a million tokens then take well under a megabyte).
     **sections
         The file's fields (``title``, ``model``, ``methods``, ``metrics``, ...). Tensors
         on any device, numpy arrays and numpy scalars become JSON numbers.
@@ -101,6 +103,10 @@ def write_results(path: str | os.PathLike, *, raw_counts: bool = False, **sectio
         for entry in results.get("expert_counts", []):
             if "values" in entry:
                 entry["histogram"] = {str(k): n for k, n in sorted(Counter(entry.pop("values")).items())}
+        if "token_stats" in results:
+            results["token_stats"] = [
+                _by_token_id(e) if "expert_counts" in e else e for e in token_stats_entries(results)
+            ]
     text = (_dump(_ordered(results)) + "\n").encode()
     path = Path(path)
     if path.suffix == ".gz":
@@ -507,24 +513,118 @@ def _routing_samples(samples, methods, model):
             )
 
 
-def _token_stats(stats, methods, model):
-    path = "token_stats"
-    _object(stats, path, required=("method", "token_ids", "expert_counts"), optional=("token_frequency",))
-    _declared(stats["method"], f"{path}.method", methods)
-    ids = _numbers(stats["token_ids"], f"{path}.token_ids", integer=True)
-    _numbers(
-        stats["expert_counts"],
-        f"{path}.expert_counts",
-        len(ids),
-        f"{path}.token_ids",
-        integer=True,
-        maximum=model.get("num_experts"),
-    )
-    if "token_frequency" in stats:
-        frequency = _numbers(stats["token_frequency"], f"{path}.token_frequency", len(ids), f"{path}.token_ids")
-        for j, value in enumerate(frequency):
-            if not 0 < value <= 1:
-                _fail(f"{path}.token_frequency[{j}]", f"must be in (0, 1], got {_shown(value)}")
+def _token_stats(entries, methods, model):
+    """One entry (an object) or a list of entries, one per method and layer."""
+    listed = _entries(entries, "token_stats") if isinstance(entries, list) else [("token_stats", entries)]
+    seen = {}
+    for path, entry in listed:
+        _object(
+            entry,
+            path,
+            required=("method", "token_ids"),
+            optional=("layer", "expert_counts", "expert_histograms", "token_frequency"),
+        )
+        method = _declared(entry["method"], f"{path}.method", methods)
+        layer = _layer(entry, path, model)
+        if (method, layer) in seen:
+            _fail(path, f"a second entry for method {method!r}, layer {layer}; the first is {seen[method, layer]}")
+        seen[method, layer] = path
+        if ("expert_counts" in entry) == ("expert_histograms" in entry):
+            _fail(path, "give either expert_counts (one per token) or expert_histograms (one per token id), not both")
+        ids = _numbers(entry["token_ids"], f"{path}.token_ids", integer=True)
+        if "expert_counts" in entry:
+            _numbers(
+                entry["expert_counts"],
+                f"{path}.expert_counts",
+                len(ids),
+                f"{path}.token_ids",
+                integer=True,
+                maximum=model.get("num_experts"),
+            )
+        else:
+            _expert_histograms(entry["expert_histograms"], ids, path, model)
+        if "token_frequency" in entry:
+            _token_frequency(entry["token_frequency"], ids, path)
+
+
+def _expert_histograms(histograms, ids, path, model):
+    for i in range(1, len(ids)):
+        if ids[i] <= ids[i - 1]:
+            _fail(f"{path}.token_ids[{i}]", "with expert_histograms, token ids are distinct and ascending")
+    _list(histograms, f"{path}.expert_histograms", len(ids), f"{path}.token_ids")
+    longest = model["num_experts"] + 1 if "num_experts" in model else None
+    for i, histogram in enumerate(histograms):
+        where = f"{path}.expert_histograms[{i}]"
+        _numbers(histogram, where, integer=True)
+        if longest is not None and len(histogram) > longest:
+            _fail(where, f"counts tokens selecting up to {len(histogram) - 1} experts, more than model.num_experts")
+        if not any(histogram):
+            _fail(where, "counts no tokens")
+
+
+def _token_frequency(frequency, ids, path):
+    """A corpus frequency in (0, 1] for each token id given, the same wherever an id recurs."""
+    _numbers(frequency, f"{path}.token_frequency", len(ids), f"{path}.token_ids")
+    first = {}
+    for j, (token, value) in enumerate(zip(ids, frequency)):
+        if not 0 < value <= 1:
+            _fail(f"{path}.token_frequency[{j}]", f"must be in (0, 1], got {_shown(value)}")
+        if first.setdefault(token, (j, value))[1] != value:
+            _fail(
+                f"{path}.token_frequency[{j}]",
+                f"token id {token} has frequency {_shown(value)} here and {_shown(first[token][1])} "
+                f"at [{first[token][0]}]",
+            )
+
+
+def _token_strings(strings, methods, model):
+    _object(strings, "token_strings")
+    for key, text in strings.items():
+        where = f"token_strings.{key}"
+        if not key.isdigit() or str(int(key)) != key:
+            _fail(where, f'keys are token ids written as integers ("262"), got {_shown(key)}')
+        _string(text, where)
+
+
+def token_stats_entries(results):
+    """The ``token_stats`` entries of a validated results file, as a list."""
+    stats = results.get("token_stats", [])
+    return [stats] if isinstance(stats, dict) else stats
+
+
+def token_cells(entry):
+    """``(token_ids, experts, tokens, frequency)`` per distinct (token id, experts) pair of an entry.
+
+    ``frequency`` is ``None`` when the entry gives none.
+    """
+    if "expert_histograms" in entry:
+        by_id = zip(entry["token_ids"], entry["expert_histograms"])
+        cells = {(token, k): n for token, histogram in by_id for k, n in enumerate(histogram) if n}
+    else:
+        cells = Counter(zip(entry["token_ids"], entry["expert_counts"]))
+    ids = [token for token, _ in cells]
+    frequency = None
+    if "token_frequency" in entry:
+        by_token = dict(zip(entry["token_ids"], entry["token_frequency"]))
+        frequency = [by_token[token] for token in ids]
+    return ids, [k for _, k in cells], list(cells.values()), frequency
+
+
+def _by_token_id(entry):
+    """A per-token entry aggregated into one experts histogram per token id (lossless for the figures)."""
+    histograms = {}
+    for token, experts in zip(entry["token_ids"], entry["expert_counts"]):
+        histogram = histograms.setdefault(token, [])
+        if len(histogram) <= experts:
+            histogram.extend([0] * (experts + 1 - len(histogram)))
+        histogram[experts] += 1
+    ids = sorted(histograms)
+    aggregated = {k: v for k, v in entry.items() if k not in ("token_ids", "expert_counts", "token_frequency")}
+    aggregated |= {"token_ids": ids, "expert_histograms": [histograms[token] for token in ids]}
+    if "token_frequency" in entry:
+        by_token = dict(zip(entry["token_ids"], entry["token_frequency"]))
+        aggregated["token_frequency"] = [by_token[token] for token in ids]
+    return aggregated
 
 
 # The sections of a results file after the model and the methods, in the order they are written, each
@@ -538,6 +638,7 @@ SECTIONS = {
     "expert_load": _expert_load,
     "routing_samples": _routing_samples,
     "token_stats": _token_stats,
+    "token_strings": _token_strings,
 }
 
 
@@ -574,6 +675,7 @@ FIELD_ORDER = (
     "counts",
     "tokens",
     "token_ids",
+    "expert_histograms",
     "expert_indices",
     "weights",
     "token_frequency",
@@ -610,9 +712,15 @@ def _ordered(value):
     return value
 
 
+# A list of more rows than this (per-token-id histograms) goes on one line: one line per row costs a third more.
+MAX_LINES_PER_LIST = 100
+
+
 def _dump(value, indent=0):
     """JSON with one field per line and lists of numbers (and small objects of numbers) on one line."""
     nested = isinstance(value, (dict, list)) and any(isinstance(v, (dict, list)) for v in _items(value))
+    if isinstance(value, list) and len(value) > MAX_LINES_PER_LIST and all(isinstance(v, list) for v in value):
+        nested = False
     if nested or isinstance(value, dict) and len(value) > 8:
         pad = "  " * (indent + 1)
         if isinstance(value, dict):

@@ -82,10 +82,12 @@ def results(seed=0):
                 if method == "bh05":
                     token_stats = {
                         "method": method,
+                        "layer": layer,
                         "token_ids": token_ids,
                         "expert_counts": mask.sum(axis=1),
                         "token_frequency": np.bincount(token_ids)[token_ids] / token_ids.size,
                     }
+                    token_strings = {int(t): simulate.decode(t) for t in np.unique(token_ids)}
     metrics = {}
     for method, per_layer in counts.items():
         pooled = np.concatenate(per_layer)
@@ -125,7 +127,8 @@ def results(seed=0):
         ],
         "expert_load": loads,
         "routing_samples": samples,
-        "token_stats": token_stats,
+        "token_stats": [token_stats],
+        "token_strings": token_strings,
     }
 
 

@@ -131,5 +131,13 @@ def sections():
         ],
         "expert_load": loads,
         "routing_samples": samples,
-        "token_stats": {"method": "bh05", "token_ids": token_ids, "expert_counts": counts["bh05"][SHOWN_LAYER]},
+        "token_stats": [
+            {
+                "method": "bh05",
+                "layer": SHOWN_LAYER,
+                "token_ids": token_ids,
+                "expert_counts": counts["bh05"][SHOWN_LAYER],
+            }
+        ],
+        "token_strings": {int(t): str(strings[t]) for t in np.unique(token_ids)},
     }

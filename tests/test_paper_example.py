@@ -61,8 +61,11 @@ def test_every_number_agrees_with_every_other(paper):
             at = sweep["values"].index(method["params"]["alpha"])
             assert sweep["avg_experts"][at] == pytest.approx(counts.mean(), rel=1e-12)
     assert np.all(pooled(results, "topk8") == simulate.TOP_K)
-    load = next(e for e in results["expert_load"] if e["method"] == "bh05")["counts"]
-    assert sum(load) == sum(results["token_stats"]["expert_counts"])
+    load_entry = next(e for e in results["expert_load"] if e["method"] == "bh05")
+    load = load_entry["counts"]
+    (stats,) = results["token_stats"]
+    assert stats["layer"] == load_entry["layer"]
+    assert sum(load) == sum(k * n for histogram in stats["expert_histograms"] for k, n in enumerate(histogram))
     for sample in results["routing_samples"]:
         assert np.allclose(np.sum(sample["weights"], axis=1), 1, atol=1e-3)
 

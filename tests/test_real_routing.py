@@ -6,6 +6,7 @@ from matplotlib.collections import LineCollection
 from scipy.stats import false_discovery_control
 
 from figkit.plots import figure_spec
+from figkit.plots._draw import printable
 from tests import real_routing
 
 
@@ -104,8 +105,26 @@ def test_integer_axes_have_integer_ticks_and_no_impossible_counts(real_study):
         assert np.array_equal(ticks, np.round(ticks))
     ((_, fig),) = figures(real_study, "token_complexity_vs_experts")
     ticks = fig.axes[0].get_yticks()
-    counts = real_study["token_stats"]["expert_counts"]
-    assert np.array_equal(ticks, np.round(ticks)) and ticks.max() <= max(counts)
+    (stats,) = real_study["token_stats"]
+    most = max(len(histogram) - 1 for histogram in stats["expert_histograms"])
+    assert np.array_equal(ticks, np.round(ticks)) and ticks.max() <= most
+
+
+def test_the_rarity_figure_labels_real_tokens_at_their_mean_experts(real_study):
+    """token_stats keeps one experts histogram per token id and token_strings their text: the build's
+    figure labels real tokens, each at the mean of its own tokens (checked against the per-token data)."""
+    from tests import real_routing
+
+    ((job, fig),) = figures(real_study, "token_complexity_vs_experts")
+    logits, token_ids, strings = real_routing.load()
+    p = real_routing.p_values(logits[real_routing.SHOWN_LAYER])
+    experts = real_routing.bh_counts(p, 0.05)
+    labels = [t for t in fig.axes[0].texts if t.get_bbox_patch() is None]
+    assert len(labels) >= 5
+    for label in labels:
+        (token,) = [t for t in np.unique(token_ids) if printable(str(strings[t])) == label.get_text()]
+        assert label.xy[1] == pytest.approx(experts[token_ids == token].mean())
+    assert f"{token_ids.size:,} tokens, {np.unique(token_ids).size:,} distinct" in job.caption[-1]
     for _, fig in figures(real_study, "layer_wise_routing"):
         assert fig.axes[0].get_yticks().max() <= 8
 

@@ -5,6 +5,7 @@ import gzip
 import json
 import subprocess
 import sys
+from collections import Counter
 
 import jsonschema
 import numpy as np
@@ -12,7 +13,7 @@ import pytest
 import torch
 
 from figkit import load_results, write_results
-from figkit.results import entry_histogram, schema
+from figkit.results import entry_histogram, schema, token_cells, token_stats_entries
 
 
 def minimal():
@@ -61,6 +62,7 @@ def minimal():
             "expert_counts": [3, 6],
             "token_frequency": [0.021, 0.0001],
         },
+        "token_strings": {"510": "The", "5347": " cat"},
     }
 
 
@@ -116,6 +118,15 @@ BAD = [
     (("sweeps", 0, "scale"), "cubic", 'sweeps[0].scale: expected "linear" or "log", got "cubic"'),
     (("token_stats", "expert_counts"), [3], "token_stats.expert_counts: has 1 entries but token_stats.token_ids has 2"),
     (("token_stats", "token_frequency", 0), 0, "token_stats.token_frequency[0]: must be in (0, 1], got 0"),
+    (
+        ("token_stats", "token_ids"),
+        [510, 510],
+        "token_stats.token_frequency[1]: token id 510 has frequency 0.0001 here and 0.021 at [0]",
+    ),
+    (("token_stats", "expert_histograms"), [[0, 1]], "token_stats: give either expert_counts (one per token)"),
+    (("token_stats", "layer"), 9, "token_stats.layer: must be at most 3, got 9"),
+    (("token_strings", "the"), "x", 'token_strings.the: keys are token ids written as integers ("262")'),
+    (("token_strings", "510"), 510, "token_strings.510: expected a string, got 510"),
     (
         ("routing_samples", 0, "weights", 1),
         [0.1],
@@ -174,6 +185,8 @@ def test_the_json_schema_agrees(tmp_path):
                 "already",
                 "all zero",
                 "described",
+                "frequency 0.0001 here",
+                "give either",
                 "NaN",
                 "Infinity",
             )
@@ -235,3 +248,52 @@ def test_write_results_refuses_bad_data_and_writes_nothing(tmp_path):
     with pytest.raises(TypeError, match="metrics.bh05.ppl: cannot write a set"):
         write_results(tmp_path / "r.json", methods=[{"id": "bh05"}], metrics={"bh05": {"ppl": {1}}})
     assert list(tmp_path.iterdir()) == []
+
+
+def per_id(entry, **changes):
+    """The minimal file with ``token_stats`` as a list holding ``entry`` (aggregated by token id)."""
+    return {**minimal(), "token_stats": [{"method": "bh05", **entry, **changes}]}
+
+
+AGGREGATED = {"token_ids": [7, 9], "expert_histograms": [[0, 2, 1], [0, 0, 0, 4]]}
+
+
+@pytest.mark.parametrize(
+    "changes, message",
+    [
+        ({"token_ids": [9, 7]}, "token_stats[0].token_ids[1]: with expert_histograms, token ids are distinct and"),
+        ({"expert_histograms": [[0, 2]]}, "token_stats[0].expert_histograms: has 1 entries but"),
+        ({"expert_histograms": [[0, 2], [0] * 10 + [1]]}, "token_stats[0].expert_histograms[1]: counts tokens"),
+        ({"expert_histograms": [[0, 2], [0, 0]]}, "token_stats[0].expert_histograms[1]: counts no tokens"),
+        ({"expert_histograms": [[0, 2], [0, -1]]}, "token_stats[0].expert_histograms[1][1]: must be at least 0"),
+    ],
+)
+def test_token_stats_by_token_id_are_checked(tmp_path, changes, message):
+    assert load_text(tmp_path, json.dumps(per_id(AGGREGATED))) == per_id(AGGREGATED)
+    with pytest.raises(ValueError) as error:
+        load_text(tmp_path, json.dumps(per_id(AGGREGATED, **changes)))
+    assert str(error.value).startswith(message)
+    checker = jsonschema.Draft202012Validator(json.loads(schema()))
+    assert not list(checker.iter_errors(per_id(AGGREGATED)))
+
+
+def test_token_stats_are_written_by_token_id_losslessly_and_small(tmp_path, rng):
+    """A million tokens over a 50k vocabulary (Zipf) take well under a megabyte, and every cell is kept."""
+    vocabulary, n = 50_304, 1_000_000
+    p = 1 / np.arange(1, vocabulary + 1) ** 1.2
+    ids = rng.choice(vocabulary, n, p=p / p.sum())
+    experts = np.clip(rng.poisson(1 + 0.25 * np.log10(ids + 1)), 1, 8)
+    frequency = np.bincount(ids)[ids] / n
+    sections = {"methods": [{"id": "bh05"}], "model": {"num_experts": 64}}
+    entry = {"method": "bh05", "layer": None, "token_ids": ids, "expert_counts": experts, "token_frequency": frequency}
+    path = write_results(tmp_path / "r.json", token_stats=[entry], **sections)
+    assert path.stat().st_size < 1_000_000  # 0.97 MB: ids 0.23, histograms 0.49, frequencies 0.25
+    loaded = token_stats_entries(load_results(path))[0]
+    cell_ids, cell_experts, cell_tokens, cell_frequency = token_cells(loaded)
+    expected = Counter(zip(ids.tolist(), experts.tolist()))
+    assert dict(zip(zip(cell_ids, cell_experts), cell_tokens)) == expected
+    np.testing.assert_allclose(cell_frequency, np.bincount(ids)[cell_ids] / n)
+    raw = write_results(tmp_path / "raw.json", raw_counts=True, token_stats=entry, **sections)
+    assert raw.stat().st_size > 10 * path.stat().st_size
+    raw_cells = token_cells(token_stats_entries(load_results(raw))[0])
+    assert Counter(dict(zip(zip(raw_cells[0], raw_cells[1]), raw_cells[2]))) == expected

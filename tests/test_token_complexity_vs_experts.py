@@ -70,6 +70,29 @@ def test_aggregated_tokens_give_the_statistics_of_every_token(rng, measured):
     assert "Tokens: 20,000" in text
 
 
+@pytest.mark.parametrize("n", [3000, 40_000])
+def test_tokens_aggregated_by_id_draw_what_the_tokens_one_by_one_draw(rng, n):
+    """A results file's token_stats (cells with token counts) against the same tokens listed singly."""
+    ids, experts = tokens(rng, n)
+    frequency = np.bincount(ids)[ids] / n
+    cells, where = np.unique(ids * 16 + experts, return_inverse=True)
+    counts = np.bincount(where)
+    cell_frequency = np.bincount(ids)[cells // 16] / n
+    one_by_one = plot_token_complexity_vs_experts(ids, experts, token_frequency=frequency, tokenizer=str).axes[0]
+    aggregated = plot_token_complexity_vs_experts(
+        cells // 16, cells % 16, token_frequency=cell_frequency, tokens=counts, tokenizer=str
+    ).axes[0]
+    assert box_text(aggregated) == box_text(one_by_one)
+    assert [t.get_text() for t in aggregated.texts] == [t.get_text() for t in one_by_one.texts]
+    for mine, theirs in zip(aggregated.collections, one_by_one.collections):
+        drawn = np.ma.filled(mine.get_array(), 0) if isinstance(mine, QuadMesh) else mine.get_offsets()
+        expected = np.ma.filled(theirs.get_array(), 0) if isinstance(theirs, QuadMesh) else theirs.get_offsets()
+        if isinstance(mine, PathCollection):  # points come in another order: compare them sorted
+            drawn, expected = np.sort(drawn, axis=0), np.sort(expected, axis=0)
+        np.testing.assert_allclose(drawn, expected)
+    assert f"Tokens: {n:,}" in box_text(aggregated)
+
+
 def test_frequencies_that_differ_within_one_id_are_used_token_by_token(rng):
     ids, experts = tokens(rng, 8000)
     frequency = rng.uniform(1e-5, 1e-1, ids.size)
@@ -106,7 +129,9 @@ def test_tokenizer_kinds():
     assert {"<1>", "<2>"} <= {t.get_text() for t in ax.texts}
     ax = plot_token_complexity_vs_experts([1, 2], [3, 4], tokenizer=lambda i: f"#{i}").axes[0]
     assert {"#1", "#2"} <= {t.get_text() for t in ax.texts}
-    with pytest.raises(TypeError, match="tokenizer must have decode"):
+    ax = plot_token_complexity_vs_experts([1, 2, 3], [3, 4, 5], tokenizer={1: " the", 3: "ion"}).axes[0]
+    assert {t.get_text() for t in ax.texts if t.get_bbox_patch() is None} == {" the", "ion"}  # 2 has no text
+    with pytest.raises(TypeError, match="tokenizer must be a mapping of token ids to text, have decode"):
         plot_token_complexity_vs_experts([1, 2], [3, 4], tokenizer=object())
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -27,8 +28,8 @@ from figkit.plots._draw import (
     set_title,
     stats_box,
 )
-from figkit.plots.spec import FigureJob, FigureSpec
-from figkit.results import method_labels
+from figkit.plots.spec import FigureJob, FigureSpec, layer_suffix, layer_text
+from figkit.results import method_labels, token_cells, token_stats_entries
 from figkit.stats import Trend, trend
 
 # Up to this many tokens are drawn as points; more become a 2-D histogram.
@@ -50,36 +51,48 @@ class TokenComplexity:
     labels: dict  # token id -> (frequency, mean experts, text), when a tokenizer was given
 
 
-def prepare(token_ids, expert_counts, tokenizer=None, token_frequency=None):
-    """Validate, pick the frequency (real or proxy), aggregate large inputs and fit the trend."""
+def prepare(token_ids, expert_counts, tokenizer=None, token_frequency=None, tokens=None):
+    """Validate, pick the frequency (real or proxy), aggregate large inputs and fit the trend.
+
+    With ``tokens``, each position stands for that many tokens (aggregated statistics).
+    """
     ids = whole_vector(token_ids, "token_ids")
     experts = count_vector(expert_counts, "expert_counts")
     same_length(ids, experts, "token_ids", "expert_counts")
-    if token_frequency is None:
-        by_id = 1.0 / (np.arange(ids.max() + 1) + 1.0)
-    else:
+    frequency = None
+    if token_frequency is not None:
         frequency = vector(token_frequency, "token_frequency").astype(float, copy=False)
         same_length(ids, frequency, "token_ids", "token_frequency")
         if frequency.min() <= 0:
             i = int(np.argmax(frequency <= 0))
             raise ValueError(f"token_frequency[{i}] must be positive, got {frequency[i]:g}")
-        by_id = _frequency_by_id(ids, frequency)
-    if ids.size > MAX_SCATTER_POINTS and by_id is not None:
-        cell_ids, point_experts, tokens = _cells(ids, experts)
+    weights = None
+    if tokens is not None:
+        weights = whole_vector(tokens, "tokens")
+        same_length(ids, weights, "token_ids", "tokens")
+        if weights.sum() <= MAX_SCATTER_POINTS:  # few enough to draw one by one
+            ids, experts = np.repeat(ids, weights), np.repeat(experts, weights)
+            frequency = None if frequency is None else np.repeat(frequency, weights)
+            weights = None
+    n_tokens = ids.size if weights is None else int(weights.sum())
+    by_id = 1.0 / (np.arange(ids.max() + 1) + 1.0) if frequency is None else _frequency_by_id(ids, frequency)
+    if n_tokens > MAX_SCATTER_POINTS and by_id is not None:
+        cell_ids, point_experts, point_tokens = _cells(ids, experts, weights)
         point_frequency = by_id[cell_ids]
     else:
         point_frequency = by_id[ids] if by_id is not None else frequency
-        point_experts, tokens = experts, None
+        point_experts, point_tokens = experts, weights
     labels = {}
     if tokenizer is not None:
-        labels = _token_labels(tokenizer, ids, experts, by_id if by_id is not None else _mean_by_id(ids, frequency))
+        mean_frequency = by_id if by_id is not None else _mean_by_id(ids, frequency)
+        labels = _token_labels(tokenizer, ids, experts, weights, mean_frequency)
     return TokenComplexity(
         frequency=point_frequency,
         experts=point_experts,
-        tokens=tokens,
-        n_tokens=ids.size,
+        tokens=point_tokens,
+        n_tokens=n_tokens,
         measured=token_frequency is not None,
-        fit=trend(np.log10(point_frequency), point_experts, tokens),
+        fit=trend(np.log10(point_frequency), point_experts, point_tokens),
         labels=labels,
     )
 
@@ -96,7 +109,7 @@ def _mean_by_id(ids, values):
     return np.bincount(ids, weights=values) / np.maximum(np.bincount(ids), 1)
 
 
-def _cells(ids, experts):
+def _cells(ids, experts, weights=None):
     """Distinct (token id, experts) pairs and how many tokens each holds; O(n), one temporary."""
     low = experts.min()
     width = int(experts.max() - low) + 1
@@ -104,19 +117,30 @@ def _cells(ids, experts):
     key += experts
     key -= low
     if (ids.max() + 1) * width <= 4 * ids.size:
-        tokens = np.bincount(key)
+        tokens = np.bincount(key, weights=weights)
         cells = np.flatnonzero(tokens)
         tokens = tokens[cells]
-    else:
+    elif weights is None:
         cells, tokens = np.unique(key, return_counts=True)
-    return cells // width, cells % width + low, tokens
+    else:
+        cells, where = np.unique(key, return_inverse=True)
+        tokens = np.bincount(where, weights=weights)
+    return cells // width, cells % width + low, tokens.astype(np.int64, copy=False)
 
 
-def _token_labels(tokenizer, ids, experts, by_id):
-    """Up to ten distinct tokens spread evenly over the log-frequency axis, with their mean experts."""
-    tokens = np.bincount(ids)
+def _token_labels(tokenizer, ids, experts, weights, by_id):
+    """Up to ten distinct tokens spread evenly over the log-frequency axis, with their mean experts.
+
+    A mapping as ``tokenizer`` labels only the ids it holds.
+    """
+    tokens = np.bincount(ids, weights=weights)
     seen = np.flatnonzero(tokens)
-    mean_experts = np.bincount(ids, weights=experts)[seen] / tokens[seen]
+    mean_experts = np.bincount(ids, weights=experts if weights is None else experts * weights)[seen] / tokens[seen]
+    if isinstance(tokenizer, Mapping):
+        known = np.isin(seen, np.fromiter(tokenizer, dtype=np.int64, count=len(tokenizer)))
+        seen, mean_experts = seen[known], mean_experts[known]
+        if not seen.size:
+            return {}
     frequency = by_id[seen]
     log_freq = np.log10(frequency)
     targets = np.linspace(log_freq.min(), log_freq.max(), MAX_ANNOTATIONS)
@@ -125,6 +149,8 @@ def _token_labels(tokenizer, ids, experts, by_id):
 
 
 def _decode(tokenizer, token_id):
+    if isinstance(tokenizer, Mapping):
+        return str(tokenizer[token_id])
     if hasattr(tokenizer, "decode"):
         return str(tokenizer.decode([token_id]))
     if hasattr(tokenizer, "convert_ids_to_tokens"):
@@ -132,7 +158,8 @@ def _decode(tokenizer, token_id):
     if callable(tokenizer):
         return str(tokenizer(token_id))
     raise TypeError(
-        f"tokenizer must have decode(ids) or convert_ids_to_tokens(id), or be callable; got {type(tokenizer).__name__}"
+        "tokenizer must be a mapping of token ids to text, have decode(ids) or convert_ids_to_tokens(id), "
+        f"or be callable; got {type(tokenizer).__name__}"
     )
 
 
@@ -241,21 +268,31 @@ def _annotate(ax, data):
 
 
 def jobs(results):
-    """One figure from ``token_stats``."""
-    stats = results.get("token_stats")
-    if not stats:
-        return
-    method = stats["method"]
-    label = method_labels(results)[method]
-    arguments = {"token_ids": stats["token_ids"], "expert_counts": stats["expert_counts"]}
-    if "token_frequency" in stats:
-        arguments["token_frequency"] = stats["token_frequency"]
-    axis = "corpus frequency" if "token_frequency" in stats else "rarity (token id as a proxy)"
-    yield FigureJob(
-        f"_{method}",
-        arguments,
-        ("", label, f": experts selected per token against {axis} ({len(stats['token_ids']):,} tokens)."),
-    )
+    """One figure per ``token_stats`` entry, labelled with ``token_strings`` when the file has them."""
+    labels = method_labels(results)
+    strings = {int(k): v for k, v in results.get("token_strings", {}).items()}
+    for entry in token_stats_entries(results):
+        ids, experts, tokens, frequency = token_cells(entry)
+        if len(set(experts)) == 1:  # every token selects the same number (top-k): nothing to relate to rarity
+            continue
+        arguments = {"token_ids": ids, "expert_counts": experts, "tokens": tokens}
+        if frequency is not None:
+            arguments["token_frequency"] = frequency
+        if strings:
+            arguments["tokenizer"] = strings
+        axis = "corpus frequency" if frequency is not None else "rarity, with the token id as its proxy"
+        layer = entry.get("layer")
+        where = "" if layer is None else f", {layer_text(layer)}"
+        yield FigureJob(
+            f"_{entry['method']}" + ("" if layer is None else f"_{layer_suffix(layer)}"),
+            arguments,
+            (
+                "",
+                labels[entry["method"]],
+                f"{where}: experts selected per token against {axis} "
+                f"({sum(tokens):,} tokens, {len(set(ids)):,} distinct).",
+            ),
+        )
 
 
 FIGURE = FigureSpec(
@@ -270,6 +307,7 @@ FIGURE = FigureSpec(
         "token_expert_counts": "expert_counts",
         "tokenizer": "tokenizer",
         "token_frequency": "token_frequency",
+        "token_counts": "tokens",
     },
     required=("token_ids", "token_expert_counts"),
     cost=1.8,
@@ -285,6 +323,7 @@ def plot_token_complexity_vs_experts(
     dpi: float | None = None,
     *,
     token_frequency: ArrayLike | None = None,
+    tokens: ArrayLike | None = None,
     ax: Axes | None = None,
 ) -> Figure:
     """Experts selected per token against how frequent the token is.
@@ -300,14 +339,17 @@ def plot_token_complexity_vs_experts(
     expert_counts : array-like
         Experts selected at each position.
     tokenizer : optional
-        Anything with ``decode(ids)`` or ``convert_ids_to_tokens(id)``, or a callable:
-        up to ten tokens spread over the frequency range are labelled, literally, at
-        their mean number of experts.
+        A mapping of token ids to text, anything with ``decode(ids)`` or
+        ``convert_ids_to_tokens(id)``, or a callable: up to ten tokens spread over the
+        frequency range are labelled, literally, at their mean number of experts.
     save_path, figsize, dpi
         Where to save, size and resolution (``None``: the active rcParams).
     token_frequency : array-like, optional
         A real corpus frequency per position, in (0, 1]; otherwise the x-axis is the
         rough proxy 1/(id + 1), and the axis label says which.
+    tokens : array-like, optional
+        How many tokens each position stands for, for statistics already aggregated
+        by (token id, experts) such as a results file's ``token_stats``.
     ax : matplotlib.axes.Axes, optional
         Draw on this axes instead of a new figure.
 
@@ -322,5 +364,5 @@ def plot_token_complexity_vs_experts(
         For lengths that differ, negative or fractional ids and counts, a frequency that
         is not positive, or a tokenizer figkit cannot use.
     """
-    data = prepare(token_ids, expert_counts, tokenizer, token_frequency)
+    data = prepare(token_ids, expert_counts, tokenizer, token_frequency, tokens)
     return FIGURE.plot(data, ax=ax, figsize=figsize, dpi=dpi, save_path=save_path)
