@@ -3,10 +3,13 @@
 matplotlib's BaKoMa cmr10 keeps TeX's OT1 layout: typing ``<`` draws ``¡``, ``|`` an en dash,
 ``{`` an em dash, and it has no minus sign. This module writes a copy whose character map
 follows the glyphs' names (Adobe Glyph List) and which borrows what TeX also takes from other
-fonts: ``< >`` from cmmi10, braces, bar, backslash, minus, ± and × from cmsy10, ``_`` and ``"``
-from cmtt10. The copy lives in the user's cache and is registered with matplotlib.
+fonts: ``< >`` and the lowercase Greek letters (italic, as in TeX's maths) from cmmi10; braces,
+bar, backslash, minus and the symbols a figure prints (± × ÷ ∞ · • → ≤ ≥ ≈ ∼ ∈ † ‡) from cmsy10;
+``_`` and ``"`` from cmtt10. A label such as
+"Significance level α" then needs no second font. The copy lives in the user's cache and is registered with matplotlib.
 """
 
+import functools
 import logging
 import os
 from pathlib import Path
@@ -14,15 +17,32 @@ from pathlib import Path
 from figkit.cache import cache_dir
 
 FAMILY = "figkit CMR10"
-VERSION = 3  # bump when the way the copy is made changes
+VERSION = 4  # bump when the way the copy is made changes
+GREEK = (
+    *"alpha beta gamma delta epsilon zeta eta theta iota kappa lambda mu nu xi pi rho sigma".split(),
+    *"tau upsilon phi chi psi omega".split(),
+)
 BORROWED = {
-    "cmmi10": ("less", "greater"),
-    "cmsy10": ("braceleft", "braceright", "bar", "backslash", "minus", "plusminus", "multiply"),
+    "cmmi10": ("less", "greater", *GREEK),
+    "cmsy10": (
+        *("braceleft", "braceright", "bar", "backslash", "minus", "plusminus", "multiply", "divide"),
+        *("infinity", "periodcentered", "bullet", "arrowright", "lessequal", "greaterequal"),
+        *("approxequal", "similar", "element", "dagger", "daggerdbl"),
+    ),
     "cmtt10": ("underscore", "quotedbl"),
 }
-# The BaKoMa file names its dashes the wrong way round: "endash" is 1 em wide, "emdash" half that.
-RENAMED = {"endash": "\N{EM DASH}", "emdash": "\N{EN DASH}"}
+# The BaKoMa file names its dashes the wrong way round: "endash" is 1 em wide, "emdash" half that;
+# the glyph list reads "mu" as the micro sign.
+RENAMED = {"endash": "\N{EM DASH}", "emdash": "\N{EN DASH}", "mu": "\N{GREEK SMALL LETTER MU}"}
 TIMESTAMP = 3_600_000_000  # seconds since 1904 (the TrueType epoch): a fixed date in 2018
+
+
+@functools.cache
+def font_characters(path):
+    """The characters the font file at ``path`` has glyphs for."""
+    from matplotlib.ft2font import FT2Font
+
+    return frozenset(FT2Font(path).get_charmap())
 
 
 def computer_modern():

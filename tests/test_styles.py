@@ -212,6 +212,12 @@ def test_computer_modern_text_has_the_right_characters(tmp_path):
         "plusminus",
         "a",
     ]
+    greek_and_symbols = (
+        "\N{GREEK SMALL LETTER ALPHA}\N{GREEK SMALL LETTER MU}\N{GREEK SMALL LETTER RHO}\u221e\u00b7\u2192\u2264"
+    )
+    assert [cmap.get(ord(c)) for c in greek_and_symbols] == [
+        *("alpha", "mu", "rho", "infinity", "periodcentered", "arrowright", "lessequal")
+    ]
     widths = TTFont(computer_modern())["hmtx"].metrics
     assert widths[cmap[ord("\N{EN DASH}")]][0] * 2 == widths[cmap[ord("\N{EM DASH}")]][0]
     path = tmp_path / "cm.pdf"

@@ -1,15 +1,15 @@
 """Drawing helpers every figure shares: colours, sizes, headroom, statistics boxes, literal text."""
 
-import functools
 import math
 import re
 
 import matplotlib as mpl
 from matplotlib import font_manager
 from matplotlib.font_manager import FontProperties
-from matplotlib.ft2font import FT2Font
 from matplotlib.mathtext import MathTextParser
 from matplotlib.ticker import FuncFormatter, LogFormatterSciNotation
+
+from figkit.fonts import font_characters
 
 # Strings that come from data (tokens, ids) are drawn as they are: never mathtext, never TeX.
 LITERAL = {"parse_math": False, "usetex": False}
@@ -45,25 +45,29 @@ def _decade(value, _position=None):
     return f"{value:g}"
 
 
+# mathtext sets a superscript at 0.7 of its base; exponents keep at least TeX's script size for 7 pt
+# text, which is also the figure linter's smallest readable size.
+SCRIPT_SHRINK = 0.7
+MIN_SCRIPT_POINTS = 5.0
+
+
 def label_decades(axis):
     """Label a log axis 10⁻³, 10⁻² …: in plain text (no mathtext to parse) when the text font has
     superscript digits, else as maths (STIX and Computer Modern lack them; a fallback font would
     put a second family in the figure)."""
     if text_font_has("-0123456789".translate(_SUPERSCRIPT)):
         axis.set_major_formatter(FuncFormatter(_decade))
-    else:
-        axis.set_major_formatter(LogFormatterSciNotation())
+        return
+    axis.set_major_formatter(LogFormatterSciNotation())
+    size = FontProperties(size=mpl.rcParams[f"{axis.axis_name}tick.labelsize"]).get_size_in_points()
+    if size * SCRIPT_SHRINK < MIN_SCRIPT_POINTS:  # 7 pt ticks would have 4.9 pt exponents
+        axis.set_tick_params(labelsize=MIN_SCRIPT_POINTS / SCRIPT_SHRINK)
 
 
 def text_font_has(characters):
     """Whether the active text font (the first of font.family found) has a glyph for every character."""
     path = font_manager.findfont(FontProperties(family=mpl.rcParams["font.family"]))
-    return all(ord(character) in _characters(path) for character in characters)
-
-
-@functools.cache
-def _characters(path):
-    return frozenset(FT2Font(path).get_charmap())
+    return all(ord(character) in font_characters(path) for character in characters)
 
 
 def line_width(scale=1.0):
