@@ -42,12 +42,20 @@ def parser():
 
     check = commands.add_parser(
         "check",
-        help="check PDFs: fonts embedded, no Type 3, page size",
-        description="Fail (exit 1) on a Type 3 or unembedded font, or a page that is not the expected size.",
+        help="check PDFs: fonts, page size, and text that overlaps, leaves the page, is too small or mixes fonts",
+        description="Fail (exit 1) on a Type 3 or unembedded font, a page that is not the expected size, or "
+        "text that overlaps other text, runs outside the page, is smaller than --min-size or uses more font "
+        "families than --families. Works on any PDF: text is read with pdfminer.six (pip install 'figkit[check]').",
     )
     check.add_argument("paths", nargs="+", metavar="PDF")
     check.add_argument("--width", type=float, help="expected page width in inches")
     check.add_argument("--height", type=float, help="expected page height in inches")
+    check.add_argument(
+        "--min-size", type=float, default=5.0, metavar="PT", help="smallest readable text, in points (default: 5)"
+    )
+    check.add_argument(
+        "--families", type=int, default=1, metavar="N", help="font families the text may use; 0: any (default: 1)"
+    )
     commands.add_parser("schema", help="print the JSON Schema of results files")
     commands.add_parser("styles", help="list the style names figkit.use_style accepts")
     return p
@@ -61,7 +69,7 @@ def main(argv=None):
             commands.print_help()
             return 0
         return {"build": build, "check": check, "schema": schema, "styles": styles}[args.command](args)
-    except (ValueError, TypeError, OSError) as error:
+    except (ValueError, TypeError, OSError, ImportError) as error:
         if args.debug:
             raise
         print(f"figkit {args.command}: {_message(error)}", file=sys.stderr)
@@ -114,8 +122,11 @@ def styles(args):
 
 
 def check(args):
+    from figkit.lint import check_pdf_text
     from figkit.pdfcheck import check_pdf
 
+    if args.families < 0:
+        raise ValueError(f"--families must be 0 (any) or more, got {args.families}")
     failed = False
     for path in args.paths:
         report = check_pdf(path)
@@ -123,6 +134,7 @@ def check(args):
         for expected, actual, side in ((args.width, report.width, "wide"), (args.height, report.height, "high")):
             if expected is not None and abs(expected - actual) > SIZE_TOLERANCE:
                 problems.append(f"page is {actual:.2f} in {side}, expected {expected:g}")
+        problems += check_pdf_text(path, min_size=args.min_size, families=args.families or None)
         fonts = ", ".join(f"{f.name} ({f.kind})" for f in report.fonts) or "no fonts"
         print(f"{path}: {report.width:.2f} x {report.height:.2f} in; {fonts}")
         for problem in problems:

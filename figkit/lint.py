@@ -1,22 +1,42 @@
-"""A figure linter: text that collides, leaves the figure, is too small to read, or mixes font families.
+"""A figure linter: text that collides, leaves the page, is too small to read, or mixes font families.
 
-``check_figure`` reads a matplotlib figure: it lays the figure out once and takes every
-drawn text's extent and font from matplotlib itself (tick labels only of ticks in view).
+The same checks run on two sources of text:
+
+- ``check_figure`` reads a matplotlib figure: it lays the figure out once and takes every
+  drawn text's extent and font from matplotlib itself (tick labels only of ticks in view);
+- ``check_pdf_text`` reads any PDF with pdfminer.six (``pip install figkit[check]``): each
+  text-showing operation is one word, its box the union of its glyphs' boxes as the PDF
+  places them (text matrix, current transformation, form XObjects), its size the font size
+  times the text's vertical scale, so rotated and scaled text are measured as printed.
 """
 
 from __future__ import annotations
 
+import functools
+import math
+import re
 from dataclasses import dataclass
+from pathlib import Path
 
 MIN_TEXT_POINTS = 5.0
-# Boxes overlapping by less than this (points) only touch: glyph boxes include side bearings.
-TOUCH = 0.5
+# Boxes overlapping by less than this only touch: glyph boxes include side bearings, and the lines of
+# a text set tighter than 1 em apart (0.91 em in Computer Modern) overlap by a little.
+TOUCH = 0.5  # points
+TOUCH_EM = 0.15  # of the smaller text's size, where that is more
+# A text run starting this close (in ems) to where the last one stopped continues the same string.
+JOIN = 0.15
+_SUBSET_TAG = re.compile(r"^[A-Z]{6}\+")
+_STYLE = re.compile(r"[-,].*$")  # Times-Bold, Arial,Italic
+_FOUNDRY_OR_SIZE = re.compile(r"(MT|PS|\d)+$")  # ArialMT, TimesNewRomanPSMT, CMR10
+_COMPUTER_MODERN = re.compile(r"(?i)^(cm[a-z]{1,4}|lm[a-z]*|figkit(cmr)?)$")
 
 
 @dataclass(frozen=True)
 class Word:
     text: str
-    box: tuple  # x0, y0, x1, y1 in display pixels
+    box: tuple  # x0, y0, x1, y1: display pixels in a figure, points in a PDF
+    size: float  # points: of the smallest glyph (a superscript is smaller than its base)
+    families: frozenset  # the design families of its glyphs' fonts, fallback fonts included
 
 
 def check_figure(fig, *, min_size=MIN_TEXT_POINTS, families=1):
@@ -34,25 +54,172 @@ def check_figure(fig, *, min_size=MIN_TEXT_POINTS, families=1):
     -------
     list of str
     """
-    from matplotlib import font_manager
     from matplotlib.text import Text
 
     fig.draw_without_rendering()
     renderer = fig.canvas.get_renderer()
-    page = fig.bbox
-    problems, words, used = [], [], {}
+    words = []
     for text in _drawn_texts(fig, Text):
         box = text.get_window_extent(renderer)
-        name = _name(text.get_text())
-        if text.get_fontsize() < min_size - 1e-9:
-            problems.append(f"{name} is {text.get_fontsize():.1f} pt, smaller than {min_size:g} pt")
-        if box.x0 < page.x0 - TOUCH or box.y0 < page.y0 - TOUCH or box.x1 > page.x1 + TOUCH or box.y1 > page.y1 + TOUCH:
-            problems.append(f"{name} runs outside the figure")
-        words.append(Word(text.get_text(), (box.x0, box.y0, box.x1, box.y1)))
-        path = font_manager.findfont(text.get_fontproperties())
-        used.setdefault(_family(path), name)
-    touch = TOUCH * fig.dpi / 72
-    problems += [f"{_name(a.text)} overlaps {_name(b.text)}" for a, b in _overlaps(words, touch)]
+        size, fonts = _glyph_fonts(text)
+        words.append(Word(text.get_text(), (box.x0, box.y0, box.x1, box.y1), size, fonts))
+    page = fig.bbox
+    return _problems(words, (page.x0, page.y0, page.x1, page.y1), fig.dpi / 72, min_size, families, "figure")
+
+
+def _glyph_fonts(text):
+    """The smallest glyph size of a matplotlib Text and the families of the fonts its glyphs come from.
+
+    Maths is parsed as matplotlib draws it (superscripts shrink, symbols come from the maths
+    fonts); plain text takes each character from the first font of its family list that has it.
+    """
+    from matplotlib import cbook, font_manager
+    from matplotlib.font_manager import FontProperties
+    from matplotlib.mathtext import MathTextParser
+
+    from figkit.fonts import font_characters
+
+    prop = text.get_fontproperties()
+    string = text.get_text()
+    if text.get_usetex():
+        return text.get_fontsize(), frozenset({"TeX"})
+    if cbook.is_math_text(string):
+        glyphs = MathTextParser("path").parse(string, 72, prop).glyphs
+        if glyphs:
+            return min(g[1] for g in glyphs), frozenset(design_family(g[0].family_name) for g in glyphs)
+    paths = []
+    for family in prop.get_family():
+        candidate = FontProperties(family=family, style=prop.get_style(), weight=prop.get_weight())
+        try:
+            paths.append(font_manager.findfont(candidate, fallback_to_default=False))
+        except ValueError:
+            continue
+    paths = paths or [font_manager.findfont(prop)]
+    used = set()
+    for character in set(string) - set(" \n\t"):
+        path = next((p for p in paths if ord(character) in font_characters(p)), paths[0])
+        used.add(design_family(_family(path)))
+    return text.get_fontsize(), frozenset(used)
+
+
+def check_pdf_text(path, *, min_size=MIN_TEXT_POINTS, families=1):
+    """The checks of ``check_figure`` on the text of every page of a PDF (figkit's or not).
+
+    Problems on a page after the first start with its number ("page 2: ...").
+
+    Raises
+    ------
+    ImportError
+        When pdfminer.six is not installed, saying how to install it.
+    ValueError
+        When ``path`` is not a PDF pdfminer can read.
+    """
+    problems = []
+    for number, (page, words) in enumerate(pdf_words(path), start=1):
+        found = _problems(words, page, 1.0, min_size, families, "page")
+        problems += [f"page {number}: {p}" if number > 1 else p for p in found]
+    return problems
+
+
+def pdf_words(path):
+    """``(page box, words)`` for each page of a PDF: one word per text-showing operation."""
+    try:
+        from pdfminer.converter import PDFPageAggregator
+        from pdfminer.layout import LTChar
+        from pdfminer.pdfinterp import PDFPageInterpreter, PDFResourceManager
+        from pdfminer.pdfpage import PDFPage
+        from pdfminer.pdfparser import PDFSyntaxError
+        from pdfminer.psexceptions import PSException
+        from pdfminer.utils import mult_matrix
+    except ImportError:
+        raise ImportError("reading text from a PDF needs pdfminer.six: pip install 'figkit[check]'") from None
+
+    class Words(PDFPageAggregator):
+        """Collects each Tj/TJ's glyphs as one run, with the size the text is printed at."""
+
+        def begin_page(self, page, ctm):
+            super().begin_page(page, ctm)
+            self.runs = []
+
+        def render_string(self, textstate, seq, ncs, graphicstate):
+            container = self.cur_item
+            start = len(container)
+            super().render_string(textstate, seq, ncs, graphicstate)
+            glyphs = [g for g in list(container)[start:] if isinstance(g, LTChar)]
+            if glyphs and textstate.render != 3:  # mode 3 is invisible text (a searchable layer)
+                a, b, c, d, _, _ = mult_matrix(textstate.matrix, self.ctm)
+                self.runs.append(_Run(glyphs, textstate.fontsize * math.hypot(c, d), (a, b)))
+
+    manager = PDFResourceManager()
+    device = Words(manager, laparams=None)
+    interpreter = PDFPageInterpreter(manager, device)
+    pages = []
+    try:
+        with open(path, "rb") as file:
+            for page in PDFPage.get_pages(file):
+                interpreter.process_page(page)
+                pages.append((tuple(page.mediabox), _joined(device.runs)))
+    except (PDFSyntaxError, PSException) as error:
+        raise ValueError(f"{Path(path)}: not a readable PDF ({error})") from None
+    return pages
+
+
+class _Run:
+    """The glyphs of one text-showing operation: their boxes (pdfminer's: the advance times 1 em from
+    the font's descent, as the PDF places them), where the pen starts and ends, the printed size and
+    the direction."""
+
+    def __init__(self, glyphs, size, direction):
+        scale = math.hypot(*direction)
+        self.size, self.direction = size, (direction[0] / scale, direction[1] / scale)
+        self.text = "".join(g.get_text() for g in glyphs)
+        self.boxes = [g.bbox for g in glyphs if g.get_text().strip()]
+        self.families = {design_family(g.fontname) for g in glyphs if g.get_text().strip()}
+        self.start = glyphs[0].matrix[4:]
+        last = glyphs[-1]
+        self.end = (last.matrix[4] + last.adv * direction[0], last.matrix[5] + last.adv * direction[1])
+
+    def continues(self, other):
+        """Whether this run goes on where ``other`` stopped, as one string split around a ligature does."""
+        return (
+            abs(self.size - other.size) < 1e-3 * self.size
+            and math.dist(self.direction, other.direction) < 1e-3
+            and math.dist(self.start, other.end) < JOIN * self.size
+        )
+
+
+def _joined(runs):
+    """Words from runs: a run that continues the one before it belongs to the same word."""
+    groups = []
+    for run in runs:
+        if groups and run.continues(groups[-1][-1]):
+            groups[-1].append(run)
+        else:
+            groups.append([run])
+    words = []
+    for group in groups:
+        boxes = [box for run in group for box in run.boxes]
+        if boxes:
+            box = tuple(f(corner[i] for corner in boxes) for i, f in enumerate((min, min, max, max)))
+            families = frozenset().union(*(run.families for run in group))
+            words.append(Word("".join(run.text for run in group), box, group[0].size, families))
+    return words
+
+
+def _problems(words, page, scale, min_size, families, where):
+    """The sentences for ``words`` on ``page`` (x0, y0, x1, y1), in units of ``scale`` per point."""
+    touch = TOUCH * scale
+    problems, used = [], {}
+    for word in words:
+        name = _name(word.text)
+        if word.size < min_size - 1e-9:
+            problems.append(f"{name} is {word.size:.1f} pt, smaller than {min_size:g} pt")
+        x0, y0, x1, y1 = word.box
+        if x0 < page[0] - touch or y0 < page[1] - touch or x1 > page[2] + touch or y1 > page[3] + touch:
+            problems.append(f"{name} runs outside the {where}")
+        for family in word.families:
+            used.setdefault(family, name)
+    problems += [f"{_name(a.text)} overlaps {_name(b.text)}" for a, b in _overlaps(words, scale)]
     if families is not None and len(used) > families:
         problems.append(f"text uses {len(used)} font families: {', '.join(sorted(used))}")
     return problems
@@ -76,14 +243,16 @@ def _drawn_texts(fig, text_type):
     return [t for t in others + shown if t.get_visible() and t.get_text().strip()]
 
 
-def _overlaps(words, touch):
-    """Pairs of words whose boxes overlap by more than ``touch`` both ways (sorted by x: O(n log n) typically)."""
+def _overlaps(words, scale):
+    """Pairs of words whose boxes overlap by more than they may touch, both ways (sorted by x:
+    O(n log n) typically)."""
     order = sorted(words, key=lambda w: w.box[0])
     pairs = []
     for i, a in enumerate(order):
         for b in order[i + 1 :]:
-            if b.box[0] >= a.box[2] - touch:
+            if b.box[0] >= a.box[2] - TOUCH * scale:
                 break
+            touch = max(TOUCH, TOUCH_EM * min(a.size, b.size)) * scale
             if (
                 min(a.box[3], b.box[3]) - max(a.box[1], b.box[1]) > touch
                 and min(a.box[2], b.box[2]) - max(a.box[0], b.box[0]) > touch
@@ -97,7 +266,19 @@ def _name(text):
     return repr(shown if len(shown) <= 30 else shown[:27] + "...")
 
 
+@functools.cache
 def _family(path):
     from matplotlib.ft2font import FT2Font
 
     return FT2Font(path).family_name
+
+
+def design_family(name):
+    """The typeface a font belongs to, from a family name ("DejaVu Sans") or a PDF font name
+    ("ABCDEF+DejaVuSans-Oblique"): spaces, styles, foundry and size suffixes go; Computer Modern's
+    text, maths and figkit's own fonts (cmr10, CMMI10, figkit CMR10, LMRoman10) are one typeface,
+    and so are STIX's (STIXGeneral, STIXNonUnicode, STIXSizeOneSym)."""
+    bare = _FOUNDRY_OR_SIZE.sub("", _STYLE.sub("", _SUBSET_TAG.sub("", name).replace(" ", "")))
+    if _COMPUTER_MODERN.match(bare):
+        return "Computer Modern"
+    return "STIX" if bare.startswith("STIX") else bare or name

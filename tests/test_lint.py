@@ -1,10 +1,13 @@
-"""The figure linter: it finds each fault in a figure made to have it, and none in figkit's figures."""
+"""The figure linter, on matplotlib figures and on PDFs: it finds each fault in a figure made to have
+it, measures text as printed (rotated, scaled, in maths), and finds nothing in figkit's figures."""
 
 import matplotlib.pyplot as plt
 import pytest
 
 import figkit
-from figkit.lint import check_figure
+from figkit.cli import main
+from figkit.latex import compile_pdf
+from figkit.lint import check_figure, check_pdf_text, pdf_words
 from figkit.plots import figure_specs
 from tests.conftest import STYLE_COMBINATIONS
 
@@ -16,19 +19,79 @@ def test_a_clean_figure_passes():
     assert check_figure(fig) == []
 
 
-def test_each_fault_is_found_and_named():
-    fig, ax = plt.subplots(figsize=(4, 3))
+def faulty_figure():
+    fig, ax = plt.subplots(figsize=(4, 3), layout="constrained")
     ax.text(0.5, 0.5, "first label", transform=ax.transAxes)
     ax.text(0.52, 0.5, "second label", transform=ax.transAxes)
     ax.text(0.1, 0.2, "tiny", fontsize=3, transform=ax.transAxes)
     fig.text(0.98, 0.5, "runs off the right edge")
     ax.text(0.1, 0.8, "serif", family="DejaVu Serif", transform=ax.transAxes)
+    return fig
+
+
+FAULTS = [
+    "'first label' overlaps 'second label'",
+    "'tiny' is 3.0 pt, smaller than 5 pt",
+    "'runs off the right edge' runs outside the {}",
+    "text uses 2 font families: DejaVuSans, DejaVuSerif",
+]
+
+
+def test_each_fault_is_found_and_named():
+    fig = faulty_figure()
     problems = check_figure(fig)
-    assert "'first label' overlaps 'second label'" in problems
-    assert "'tiny' is 3.0 pt, smaller than 5 pt" in problems
-    assert "'runs off the right edge' runs outside the figure" in problems
-    assert any(p.startswith("text uses 2 font families: DejaVu Sans, DejaVu Serif") for p in problems)
+    assert sorted(problems) == sorted(f.format("figure") for f in FAULTS)
     assert check_figure(fig, min_size=2, families=None) == [p for p in problems if "pt" not in p and "famil" not in p]
+
+
+@pytest.mark.parametrize("fonttype", [3, 42])
+def test_the_pdf_of_a_figure_shows_the_same_faults(tmp_path, fonttype):
+    """Type 3 text is split around ligatures ("fi" of "first"); the pieces are one word again."""
+    path = tmp_path / "faults.pdf"
+    with plt.rc_context({"pdf.fonttype": fonttype}):
+        faulty_figure().savefig(path)
+    assert sorted(check_pdf_text(path)) == sorted(f.format("page") for f in FAULTS)
+    assert main(["check", str(path)]) == 1
+
+
+def test_text_is_measured_as_printed_rotated_and_in_maths(tmp_path):
+    with plt.rc_context({"font.size": 8, "pdf.fonttype": 42}):
+        fig, ax = plt.subplots(figsize=(3.25, 2), layout="constrained")
+        ax.set_ylabel("Experts selected")
+        ax.set_xlabel(r"Frequency $10^{-3}$")
+        fig.savefig(tmp_path / "f.pdf")
+    ((width, height), words) = (lambda page, words: (page[2:], words))(*pdf_words(tmp_path / "f.pdf")[0])
+    label = next(w for w in words if w.text == "Experts selected")
+    assert label.size == pytest.approx(8) and label.box[2] - label.box[0] < label.box[3] - label.box[1]
+    assert 0 <= label.box[0] and label.box[2] <= width  # rotated text is inside the page
+    exponent = next(w for w in words if w.text == "\N{MINUS SIGN}3")
+    assert exponent.size == pytest.approx(8 * 0.7)  # a superscript is smaller than its base
+    assert check_pdf_text(tmp_path / "f.pdf", min_size=6) == ["'\N{MINUS SIGN}3' is 5.6 pt, smaller than 6 pt"]
+    assert check_figure(fig, min_size=6) == ["'Frequency $10^{-3}$' is 5.6 pt, smaller than 6 pt"]
+
+
+def test_a_glyph_from_a_fallback_font_is_a_second_family(tmp_path):
+    with plt.rc_context({"font.family": ["cmr10", "DejaVu Sans"], "pdf.fonttype": 42}):
+        fig = plt.figure(figsize=(3, 2))
+        fig.text(0.2, 0.5, "Level \N{GREEK SMALL LETTER ALPHA}")  # cmr10 has no lowercase Greek
+        fig.savefig(tmp_path / "f.pdf")
+    expected = ["text uses 2 font families: Computer Modern, DejaVuSans"]
+    assert check_figure(fig) == expected
+    assert check_pdf_text(tmp_path / "f.pdf") == expected
+
+
+@pytest.mark.slow
+def test_a_figure_scaled_down_in_latex_is_measured_at_its_printed_size(tmp_path):
+    with figkit.use_style("paper"):
+        figkit.plot_expert_count_distribution([1, 2, 2, 3, 3, 3, 4], save_path=tmp_path / "f.pdf")
+    assert check_pdf_text(tmp_path / "f.pdf") == []
+    (tmp_path / "doc.tex").write_text(
+        "\\documentclass{article}\\usepackage{graphicx}\\begin{document}\n"
+        "\\includegraphics[scale=0.5]{f.pdf}\n\\end{document}\n"
+    )
+    problems = check_pdf_text(compile_pdf(tmp_path / "doc.tex"), families=None)  # the page number is in CM
+    assert problems and all("smaller than 5 pt" in p for p in problems)
+    assert "'Experts selected per token' is 4.0 pt, smaller than 5 pt" in problems  # the 8 pt label at half size
 
 
 def test_tick_labels_outside_the_view_are_not_text_on_the_page():
@@ -40,11 +103,13 @@ def test_tick_labels_outside_the_view_are_not_text_on_the_page():
 
 @pytest.mark.slow
 @pytest.mark.parametrize("names", STYLE_COMBINATIONS)
-def test_every_figure_of_the_example_and_of_real_routing_passes(names, study, real_study):
+def test_every_figure_of_the_example_and_of_real_routing_passes(names, study, real_study, tmp_path):
     for results in (study, real_study):
         for spec in figure_specs():
             for job in spec.jobs(results):
                 with figkit.use_style(*names):
                     fig = spec.plot(spec.prepare(**job.arguments))
                 assert check_figure(fig) == [], (names, spec.name + job.suffix)
+                path = figkit.save_figure(fig, tmp_path / f"{spec.name}{job.suffix}.pdf")
+                assert check_pdf_text(path) == [], (names, spec.name + job.suffix)
                 plt.close(fig)

@@ -10,6 +10,7 @@ from scipy.stats import false_discovery_control
 
 from figkit import build, load_results, write_results
 from figkit.latex import compile_pdf
+from figkit.lint import check_pdf_text
 from tests.conftest import pdf_fonts, pdf_text
 
 EXAMPLE = Path(__file__).parent.parent / "paper_example"
@@ -81,3 +82,15 @@ def test_the_paper_quotes_the_numbers_of_the_results_file(paper):
     assert all(kind != "Type 3" for _, kind, _ in pdf_fonts(pdf))
     appendix = " ".join(pdf_text(folder / "build" / "appendix.pdf").split())
     assert f"BH (α = 0.05): experts selected per token (16 layers pooled; {bh05.size:,} tokens)." in appendix
+
+
+def test_the_example_build_and_the_paper_pass_the_pdf_linter(paper):
+    """Every figure as built; the appendix and the paper as compiled (their text mixes the body and
+    the figures' fonts, so only overlaps, the page and sizes are checked there)."""
+    _, folder, pdf = paper
+    figures = sorted((folder / "build" / "figures").glob("*.pdf"))
+    assert len(figures) == 18
+    for path in figures:
+        assert check_pdf_text(path) == [], path.name
+    for document in (folder / "build" / "appendix.pdf", pdf):
+        assert check_pdf_text(document, families=None) == [], document.name

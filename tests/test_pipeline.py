@@ -98,7 +98,7 @@ def test_the_appendix_shows_every_figure_with_captions_from_the_data(built):
     assert "BH (α=0.05): experts selected per token in each layer (1,200 tokens over 3 layers)." in text
     assert "Top-2: tokens routed to each expert (layer 1; 8 experts," in text
     assert "BH (α=0.05): routing weights (layer 0; 6 tokens, 8 experts)." in text
-    assert "rarity (token id as a proxy) (1,200 tokens)" in text
+    assert "rarity, with the token id as its proxy (1,200 tokens, 447 distinct)" in text
     assert "Table 1: Comparison of routing methods." in text
     assert len(re.findall(r"Figure \d+:", text)) == len(FIGURES)
     assert "Experts per token: BH (α=0.05)" in text  # the figure's own title, embedded in the appendix

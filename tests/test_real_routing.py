@@ -130,17 +130,22 @@ def test_the_rarity_figure_labels_real_tokens_at_their_mean_experts(real_study):
 
 
 @pytest.mark.slow
-def test_every_figure_of_the_real_build_uses_one_font_family(real_study, tmp_path):
-    from figkit import save_figure, use_style
-    from figkit.plots import figure_specs
-    from tests.conftest import pdf_fonts
+def test_the_real_build_passes_the_pdf_linter_in_one_font_family(tmp_path):
+    """``figkit build`` of the real routing: every figure (one family, STIX, in the paper style: the
+    linter counts fallback glyphs too) and the appendix."""
+    from figkit import build, write_results
+    from figkit.lint import check_pdf_text, pdf_words
 
-    with use_style("paper"):
-        for spec in figure_specs():
-            for job in spec.jobs(real_study):
-                path = save_figure(spec.plot(spec.prepare(**job.arguments)), tmp_path / f"{spec.name}{job.suffix}")
-                families = {name.split("+")[-1].split("-")[0] for name, _, _ in pdf_fonts(path)}
-                assert families == {"STIXGeneral"}, (path.name, families)
+    results = write_results(tmp_path / "results.json", **real_routing.sections())
+    report = build(results, tmp_path / "out", jobs=1)
+    assert report.ok, report.failed
+    figures = sorted((tmp_path / "out" / "figures").glob("*.pdf"))
+    # 4 + 4 BH histograms and layer plots, 3 comparisons, a sweep, 2 loads, 2 heatmaps, a rarity plot
+    assert len(figures) == 17
+    for path in figures:
+        assert check_pdf_text(path) == [], path.name
+        assert {family for _, words in pdf_words(path) for w in words for family in w.families} == {"STIX"}
+    assert check_pdf_text(report.pdf, families=None) == []
 
 
 def test_compute_against_quality_on_real_routing(real_study):
