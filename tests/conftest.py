@@ -106,8 +106,10 @@ def pdf_fonts(path):
 
 
 def box_text(ax):
-    """The text of the statistics box (the framed text) of an axes."""
-    boxes = [t.get_text() for t in ax.texts if t.get_bbox_patch() is not None]
+    """The text of the statistics box (the framed text that is not a data label) of an axes."""
+    from matplotlib.text import Annotation
+
+    boxes = [t.get_text() for t in ax.texts if t.get_bbox_patch() is not None and not isinstance(t, Annotation)]
     assert len(boxes) == 1, boxes
     return boxes[0]
 

@@ -3,6 +3,7 @@
 import numpy as np
 import pytest
 from matplotlib.collections import LineCollection
+from matplotlib.text import Annotation
 from scipy.stats import false_discovery_control
 
 from figkit.plots import figure_spec
@@ -119,7 +120,7 @@ def test_the_rarity_figure_labels_real_tokens_at_their_mean_experts(real_study):
     logits, token_ids, strings = real_routing.load()
     p = real_routing.p_values(logits[real_routing.SHOWN_LAYER])
     experts = real_routing.bh_counts(p, 0.05)
-    labels = [t for t in fig.axes[0].texts if t.get_bbox_patch() is None]
+    labels = [t for t in fig.axes[0].texts if isinstance(t, Annotation)]
     assert len(labels) >= 5
     for label in labels:
         (token,) = [t for t in np.unique(token_ids) if printable(str(strings[t])) == label.get_text()]

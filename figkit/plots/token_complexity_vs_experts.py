@@ -263,6 +263,7 @@ def _annotate(ax, data):
             fontsize="small",
             color=NEUTRAL,
             arrowprops={"arrowstyle": "-", "color": NEUTRAL, "linewidth": line_width(0.33)},
+            bbox={"boxstyle": "square,pad=0.1", "facecolor": "white", "edgecolor": "none", "alpha": 0.7},
             **LITERAL,
         )
 
