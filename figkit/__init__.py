@@ -27,9 +27,12 @@ _PUBLIC = {f"plot_{name}": f"figkit.plots.{name}" for name in FIGURES} | {
 }
 
 __all__ = sorted(_PUBLIC)
+_SUBMODULES = ("routing",)  # figkit.routing imports torch: only when asked for
 
 
 def __getattr__(name):
+    if name in _SUBMODULES:
+        return import_module(f"figkit.{name}")
     try:
         module = _PUBLIC[name]
     except KeyError:
@@ -40,4 +43,4 @@ def __getattr__(name):
 
 
 def __dir__():
-    return sorted(set(globals()) | set(_PUBLIC))
+    return sorted(set(globals()) | set(_PUBLIC) | set(_SUBMODULES))

@@ -6,7 +6,7 @@ import sys
 
 import pytest
 
-HEAVY = ("matplotlib", "numpy", "pandas", "scipy", "seaborn", "torch", "jinja2")
+HEAVY = ("matplotlib", "numpy", "pandas", "scipy", "seaborn", "torch", "transformers", "jinja2")
 
 
 def run_python(code):
@@ -24,9 +24,14 @@ def test_import_figkit_loads_only_the_standard_library():
 def test_plotting_numpy_data_never_imports_torch():
     code = (
         "import sys, numpy as np, figkit; figkit.plot_expert_count_distribution(np.array([3, 4])); "
-        "print('torch' in sys.modules)"
+        "print('torch' in sys.modules, 'transformers' in sys.modules)"
     )
-    assert run_python(code).strip() == "False"
+    assert run_python(code).strip() == "False False"
+
+
+def test_figkit_routing_is_there_when_asked_for_and_never_imports_transformers():
+    code = "import sys, figkit; figkit.routing.bh(0.05); print('torch' in sys.modules, 'transformers' in sys.modules)"
+    assert run_python(code).strip() == "True False"
 
 
 def test_public_names_resolve():

@@ -1,0 +1,27 @@
+"""From a Hugging Face MoE model to routing numbers: capture router logits, select experts by a rule,
+run the model under that rule. Imports torch (``pip install 'figkit[hf]'``); the rest of figkit never does.
+
+- ``capture(model)``: the router logits ``[layers, tokens, experts]`` of the forward passes inside a
+  ``with`` block, padding dropped, with real layer ids and token ids;
+- ``top_k``, ``top_p``, ``threshold``, ``bh``: selection rules on logits, each giving a ``Selection``
+  (mask, weights, counts per token); ``CalibratedNull`` fits, saves and loads BH's per-layer null;
+- ``route_with(model, rule)``: the model's routers select with ``rule`` inside a ``with`` block.
+"""
+
+from figkit.routing.capture import RoutingNote, capture, find_routers
+from figkit.routing.patch import route_with
+from figkit.routing.rules import CalibratedNull, Rule, Selection, bh, threshold, top_k, top_p
+
+__all__ = [
+    "CalibratedNull",
+    "Rule",
+    "RoutingNote",
+    "Selection",
+    "bh",
+    "capture",
+    "find_routers",
+    "route_with",
+    "threshold",
+    "top_k",
+    "top_p",
+]

@@ -1,0 +1,256 @@
+"""Selection rules: which experts each token uses, from router logits ``[..., tokens, experts]``.
+
+Every rule returns a ``Selection``: the mask of chosen experts, their routing weights (the
+softmax probabilities of the chosen experts, renormalised to 1 or not) and the count per token.
+The chosen experts are always the ones with the largest logits; rules differ in how many.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+
+ROBUST_SCALE = 1.4826  # MAD to standard deviation for a normal distribution
+CALIBRATION_QUANTILES = 1025
+
+
+@dataclass(frozen=True)
+class Selection:
+    """Experts chosen per token: ``mask`` and ``weights`` ``[..., tokens, experts]``, ``counts`` ``[..., tokens]``."""
+
+    mask: torch.Tensor
+    weights: torch.Tensor
+    counts: torch.Tensor
+
+
+def _as_logits(logits):
+    logits = torch.as_tensor(logits)
+    if logits.ndim < 2:
+        raise ValueError(f"router logits must be [..., tokens, experts], got shape {tuple(logits.shape)}")
+    if not logits.is_floating_point():
+        raise TypeError(f"router logits must be floating point, got {logits.dtype}")
+    return logits
+
+
+def select_largest(logits, counts, renormalize=False):
+    """The ``counts`` experts of largest logit for each token, with their softmax weights."""
+    logits = _as_logits(logits)
+    experts = logits.shape[-1]
+    counts = counts.clamp(0, experts)
+    rank = torch.argsort(torch.argsort(logits, dim=-1, descending=True, stable=True), dim=-1, stable=True)
+    mask = rank < counts.unsqueeze(-1)
+    probabilities = torch.softmax(logits.float(), dim=-1)
+    weights = torch.where(mask, probabilities, torch.zeros((), dtype=probabilities.dtype, device=logits.device))
+    if renormalize:
+        weights = weights / weights.sum(dim=-1, keepdim=True).clamp_min(torch.finfo(weights.dtype).tiny)
+    return Selection(mask, weights, counts)
+
+
+class Rule:
+    """A selection rule. ``renormalize=None`` keeps a model's own convention under ``route_with`` and
+    means "not renormalised" elsewhere."""
+
+    renormalize: bool | None = None
+
+    def counts(self, logits, layer=None):
+        raise NotImplementedError
+
+    def select(self, logits, layers=None):
+        """The selection on ``logits`` ``[tokens, experts]`` or ``[layers, tokens, experts]``.
+
+        ``layers``: the real layer ids of the first dimension (an int for 2-D input); needed
+        by rules whose null distribution is per layer.
+        """
+        logits = _as_logits(logits)
+        if logits.ndim == 3:
+            ids = list(range(logits.shape[0])) if layers is None else list(layers)
+            if len(ids) != logits.shape[0]:
+                raise ValueError(f"layers has {len(ids)} ids for {logits.shape[0]} layers of logits")
+            counts = torch.stack([self.counts(logits[i], ids[i]) for i in range(len(ids))])
+        else:
+            counts = self.counts(logits, layers)
+        return select_largest(logits, counts, bool(self.renormalize))
+
+
+@dataclass(frozen=True)
+class top_k(Rule):  # noqa: N801 - a rule reads as a function: top_k(8)
+    """The ``k`` experts of largest logit."""
+
+    k: int
+    renormalize: bool | None = None
+
+    def __post_init__(self):
+        _positive("k", self.k)
+
+    def counts(self, logits, layer=None):
+        return torch.full(logits.shape[:-1], min(self.k, logits.shape[-1]), dtype=torch.long, device=logits.device)
+
+
+@dataclass(frozen=True)
+class top_p(Rule):  # noqa: N801
+    """The fewest experts whose probabilities add up to at least ``p`` (at most ``max_k``)."""
+
+    p: float
+    max_k: int | None = None
+    renormalize: bool | None = True
+
+    def __post_init__(self):
+        if not 0 < self.p <= 1:
+            raise ValueError(f"top_p: p must be in (0, 1], got {self.p}")
+        if self.max_k is not None:
+            _positive("max_k", self.max_k)
+
+    def counts(self, logits, layer=None):
+        probabilities = torch.softmax(logits.float(), dim=-1).sort(dim=-1, descending=True).values
+        before = probabilities.cumsum(dim=-1) - probabilities  # mass of the experts ranked above each
+        counts = (before < self.p).sum(dim=-1)
+        return counts if self.max_k is None else counts.clamp(max=self.max_k)
+
+
+@dataclass(frozen=True)
+class threshold(Rule):  # noqa: N801
+    """Every expert with probability at least ``probability``, clamped to ``[min_k, max_k]``."""
+
+    probability: float
+    min_k: int = 1
+    max_k: int | None = None
+    renormalize: bool | None = True
+
+    def __post_init__(self):
+        if not 0 < self.probability <= 1:
+            raise ValueError(f"threshold: probability must be in (0, 1], got {self.probability}")
+        _bounds(self.min_k, self.max_k)
+
+    def counts(self, logits, layer=None):
+        counts = (torch.softmax(logits.float(), dim=-1) >= self.probability).sum(dim=-1)
+        return counts.clamp(min=self.min_k, max=self.max_k)
+
+
+@dataclass(frozen=True)
+class bh(Rule):  # noqa: N801
+    """Benjamini–Hochberg selection at false discovery rate ``alpha``, clamped to ``[min_k, max_k]``.
+
+    Each expert's p-value is the chance that a router logit of the null distribution is at
+    least as large: ``null="robust"`` takes each token's own logits as the null (a normal with
+    their median and 1.4826 × MAD); a ``CalibratedNull`` takes each layer's empirical distribution
+    of pooled logits from a calibration set. The step-up keeps the ``n`` smallest p-values, ``n``
+    the largest rank with ``p_(n) <= n / E * alpha``; a token with none keeps ``min_k``.
+    """
+
+    alpha: float
+    min_k: int = 1
+    max_k: int | None = None
+    null: str | CalibratedNull = "robust"
+    renormalize: bool | None = True
+
+    def __post_init__(self):
+        if not 0 < self.alpha < 1:
+            raise ValueError(f"bh: alpha must be between 0 and 1 (exclusive), got {self.alpha}")
+        _bounds(self.min_k, self.max_k)
+        if not (self.null == "robust" or isinstance(self.null, CalibratedNull)):
+            raise ValueError(f'bh: null must be "robust" or a CalibratedNull, got {self.null!r}')
+
+    def p_values(self, logits, layer=None):
+        """The p-value of each expert's logit ``[..., tokens, experts]`` under the rule's null."""
+        logits = _as_logits(logits)
+        if isinstance(self.null, CalibratedNull):
+            return self.null.p_values(logits, layer)
+        values = logits.double()
+        median = _median(values)
+        spread = ROBUST_SCALE * _median((values - median).abs())
+        spread = spread.clamp_min(torch.finfo(values.dtype).tiny)
+        # the normal survival function through erfc: ndtr(-z) loses the far tail to cancellation
+        return torch.special.erfc((values - median) / (spread * math.sqrt(2))) / 2
+
+    def counts(self, logits, layer=None):
+        p = self.p_values(logits, layer).sort(dim=-1).values
+        experts = p.shape[-1]
+        critical = torch.arange(1, experts + 1, device=p.device, dtype=p.dtype) * (self.alpha / experts)
+        passing = p <= critical
+        ranks = torch.arange(1, experts + 1, device=p.device)
+        largest = torch.where(passing, ranks, torch.zeros_like(ranks)).amax(dim=-1)
+        return largest.clamp(min=self.min_k, max=self.max_k)
+
+
+def _median(values):
+    """The median over the last dimension, the mean of the middle two for an even count (as numpy)."""
+    ordered = values.sort(dim=-1).values
+    n = ordered.shape[-1]
+    return ((ordered[..., (n - 1) // 2] + ordered[..., n // 2]) / 2).unsqueeze(-1)
+
+
+class CalibratedNull:
+    """Each layer's distribution of router logits (all experts pooled), from a calibration set.
+
+    Stored as ``CALIBRATION_QUANTILES`` quantiles per layer; the p-value of a logit is one minus
+    the CDF interpolated between them, kept within ``[1 / (n + 1), 1]`` for ``n`` calibration logits.
+    """
+
+    def __init__(self, layers, quantiles, sample_sizes):
+        self.layers = [int(layer) for layer in layers]
+        self.quantiles = torch.as_tensor(quantiles, dtype=torch.float64)
+        self.sample_sizes = [int(n) for n in sample_sizes]
+        if self.quantiles.shape != (len(self.layers), CALIBRATION_QUANTILES):
+            raise ValueError(
+                f"a calibrated null needs {CALIBRATION_QUANTILES} quantiles for each of its {len(self.layers)} layers"
+            )
+
+    @classmethod
+    def fit(cls, logits, layers=None):
+        """Fit on calibration logits ``[layers, tokens, experts]`` (``layers``: their real ids)."""
+        logits = _as_logits(logits)
+        if logits.ndim != 3:
+            raise ValueError(f"calibration logits must be [layers, tokens, experts], got {tuple(logits.shape)}")
+        ids = list(range(logits.shape[0])) if layers is None else list(layers)
+        pooled = logits.reshape(logits.shape[0], -1).double().sort(dim=-1).values
+        levels = torch.linspace(0, 1, CALIBRATION_QUANTILES, dtype=torch.float64)
+        positions = levels * (pooled.shape[-1] - 1)
+        low, high = positions.floor().long(), positions.ceil().long()
+        share = positions - low
+        quantiles = pooled[:, low] * (1 - share) + pooled[:, high] * share
+        return cls(ids, quantiles, [pooled.shape[-1]] * len(ids))
+
+    def p_values(self, logits, layer):
+        if layer not in self.layers:
+            raise ValueError(f"the calibrated null has no layer {layer}; it has layers {self.layers}")
+        i = self.layers.index(layer)
+        grid = self.quantiles[i].to(logits.device)
+        levels = torch.linspace(0, 1, CALIBRATION_QUANTILES, dtype=torch.float64, device=logits.device)
+        values = logits.double().contiguous()
+        right = torch.searchsorted(grid, values, right=True).clamp(1, CALIBRATION_QUANTILES - 1)
+        left = right - 1
+        width = (grid[right] - grid[left]).clamp_min(torch.finfo(torch.float64).tiny)
+        cdf = levels[left] + (levels[right] - levels[left]) * ((values - grid[left]) / width).clamp(0, 1)
+        floor = 1 / (self.sample_sizes[i] + 1)
+        return (1 - cdf).clamp(floor, 1)
+
+    def save(self, path):
+        """Write to ``path`` (``.npz``)."""
+        import numpy as np
+
+        np.savez(path, layers=np.array(self.layers), quantiles=self.quantiles.numpy(), sample_sizes=self.sample_sizes)
+        return Path(path)
+
+    @classmethod
+    def load(cls, path):
+        import numpy as np
+
+        with np.load(path) as data:
+            return cls(data["layers"], data["quantiles"], data["sample_sizes"])
+
+
+def _positive(name, value):
+    if type(value) is not int or value < 1:
+        raise ValueError(f"{name} must be a positive integer, got {value!r}")
+
+
+def _bounds(min_k, max_k):
+    if type(min_k) is not int or min_k < 0:
+        raise ValueError(f"min_k must be a non-negative integer, got {min_k!r}")
+    if max_k is not None:
+        _positive("max_k", max_k)
+        if max_k < min_k:
+            raise ValueError(f"max_k ({max_k}) must be at least min_k ({min_k})")

@@ -1,0 +1,249 @@
+"""figkit.routing on real transformers modelling code (small models built offline from their configs)
+and on real router logits (tests/data): capture, selection rules, running a model under a rule."""
+
+import warnings
+
+import numpy as np
+import pytest
+import torch
+import transformers
+from scipy.stats import false_discovery_control
+
+from figkit.routing import CalibratedNull, RoutingNote, bh, capture, route_with, threshold, top_k, top_p
+from tests import real_routing
+
+SMALL = {
+    "vocab_size": 128,
+    "hidden_size": 32,
+    "intermediate_size": 64,
+    "num_hidden_layers": 4,
+    "num_attention_heads": 4,
+    "num_key_value_heads": 4,
+    "max_position_embeddings": 64,
+    "pad_token_id": 0,
+    "eos_token_id": 1,
+    "bos_token_id": None,
+}
+DEEPSEEK = {
+    "n_routed_experts": 8,
+    "moe_intermediate_size": 32,
+    "first_k_dense_replace": 1,
+    "n_shared_experts": 1,
+    "kv_lora_rank": 16,
+    "q_lora_rank": None,
+    "qk_rope_head_dim": 8,
+    "qk_nope_head_dim": 8,
+    "v_head_dim": 8,
+    "n_group": 1,
+    "topk_group": 1,
+}
+# family: (model class, config fields, MoE layer ids, whether the router weights by softmax probabilities)
+FAMILIES = {
+    "olmoe": ("Olmoe", {"num_experts": 8}, [0, 1, 2, 3], True),
+    "mixtral": ("Mixtral", {"num_local_experts": 8}, [0, 1, 2, 3], True),
+    "qwen2_moe": (
+        "Qwen2Moe",
+        {
+            "num_experts": 8,
+            "moe_intermediate_size": 32,
+            "shared_expert_intermediate_size": 32,
+            "mlp_only_layers": [1, 3],
+        },
+        [0, 2],
+        True,
+    ),
+    "qwen3_moe": ("Qwen3Moe", {"num_experts": 8, "moe_intermediate_size": 32, "head_dim": 8}, [0, 1, 2, 3], True),
+    "deepseek_v2": ("DeepseekV2", DEEPSEEK, [1, 2, 3], True),
+    "deepseek_v3": ("DeepseekV3", DEEPSEEK, [1, 2, 3], False),  # sigmoid scores
+}
+
+
+def small_model(family, **changes):
+    prefix, fields, _, _ = FAMILIES[family]
+    config = getattr(transformers, f"{prefix}Config")(**SMALL, num_experts_per_tok=2, **fields, **changes)
+    torch.manual_seed(0)
+    return getattr(transformers, f"{prefix}ForCausalLM")(config).eval()
+
+
+def padded_batch():
+    """Two sequences of 6 tokens, the second left-padded by 2."""
+    ids = torch.randint(2, 128, (2, 6), generator=torch.Generator().manual_seed(1))
+    mask = torch.ones(2, 6, dtype=torch.long)
+    mask[1, :2] = 0
+    return ids, mask
+
+
+@pytest.mark.parametrize("family", FAMILIES)
+def test_capture_gives_the_logits_of_output_router_logits_without_padding(family):
+    model = small_model(family)
+    ids, mask = padded_batch()
+    with torch.no_grad(), warnings.catch_warnings(record=True) as said:
+        warnings.simplefilter("always")
+        with capture(model) as cap:
+            out = model(input_ids=ids, attention_mask=mask, output_router_logits=True)
+    layers = FAMILIES[family][2]
+    assert cap.layers == layers  # real ids, also where dense layers are left out
+    expected = torch.stack([logits[mask.reshape(-1).bool()] for logits in out.router_logits])
+    assert torch.equal(cap.logits, expected)
+    assert cap.logits.shape == (len(layers), 10, 8)
+    assert cap.token_ids.tolist() == ids[mask.bool()].tolist()
+    dense = [i for i in range(4) if i not in layers]
+    assert cap.dense_layers == dense
+    notes = [str(w.message) for w in said if w.category is RoutingNote]
+    assert notes == (
+        [
+            f"skipped the dense layers (no router): {', '.join(map(str, dense))}; "
+            f"the {len(layers)} MoE layers keep their own ids: {', '.join(map(str, layers))}"
+        ]
+        if dense
+        else []
+    )
+    assert not cap.probabilities
+
+
+def test_capture_by_pattern_over_batches_and_after_the_block():
+    model = small_model("olmoe")
+    ids, mask = padded_batch()
+    with torch.no_grad(), capture(model, routers="model.layers.*.mlp.gate") as cap:
+        first = model(input_ids=ids, attention_mask=mask, output_router_logits=True)
+        second = model(input_ids=ids[:1], output_router_logits=True)
+    model(input_ids=ids)  # hooks are gone after the block
+    assert cap.logits.shape == (4, 10 + 6, 8)
+    assert torch.equal(cap.logits[:, 10:], torch.stack(second.router_logits))
+    assert torch.equal(cap.logits[:, :10], torch.stack([r[mask.reshape(-1).bool()] for r in first.router_logits]))
+    with pytest.raises(ValueError, match="no module of the model matches 'model.layers.*.moe'"):
+        capture(model, routers="model.layers.*.moe")
+    with pytest.raises(ValueError, match="found no MoE router"):
+        capture(torch.nn.Linear(2, 2))
+
+
+def test_probabilities_in_place_of_logits_are_detected_and_said():
+    """transformers 5.0-5.5 returned softmax probabilities as router_logits."""
+    model = small_model("olmoe")
+    for layer in model.model.layers:
+        forward = layer.mlp.gate.forward
+        layer.mlp.gate.forward = lambda h, forward=forward: (forward(h)[0].softmax(-1), *forward(h)[1:])
+    with torch.no_grad(), pytest.warns(RoutingNote, match="the routers return probabilities"), capture(model) as cap:
+        out = model(input_ids=padded_batch()[0], output_router_logits=True)
+    assert cap.probabilities
+    probabilities = torch.stack(out.router_logits)
+    torch.testing.assert_close(cap.logits.softmax(-1), probabilities)  # logits up to a per-token constant
+
+
+@pytest.mark.parametrize("family", ["olmoe", "mixtral", "qwen2_moe", "qwen3_moe", "deepseek_v2"])
+def test_route_with_the_models_own_top_k_changes_nothing(family):
+    model = small_model(family)
+    ids, mask = padded_batch()
+    with torch.no_grad():
+        own = model(input_ids=ids, attention_mask=mask, labels=ids)
+        with route_with(model, top_k(2)):
+            routed = model(input_ids=ids, attention_mask=mask, labels=ids)
+        after = model(input_ids=ids, attention_mask=mask, labels=ids)
+    assert torch.equal(routed.logits, own.logits) and torch.equal(routed.loss, own.loss)
+    assert torch.equal(after.logits, own.logits)  # the routers are restored
+
+
+@pytest.mark.parametrize("implementation", ["eager", "batched_mm", "grouped_mm"])
+def test_route_with_bh_gives_a_finite_loss_with_every_experts_kernel(implementation):
+    """A variable number of experts per token is padded with real experts at weight 0, never with the
+    out-of-range id that the grouped-matmul kernels turn into NaN."""
+    model = small_model("olmoe", experts_implementation=implementation)
+    ids, mask = padded_batch()
+    rule = bh(0.2, max_k=8)
+    with torch.no_grad(), capture(model) as cap, route_with(model, rule):
+        routed = model(input_ids=ids, attention_mask=mask, labels=ids)
+    assert torch.isfinite(routed.loss)
+    counts = rule.select(cap.logits, cap.layers).counts
+    assert counts.min() >= 1 and counts.max() > 1 and len(set(counts.flatten().tolist())) > 1
+    eager = small_model("olmoe", experts_implementation="eager")
+    with torch.no_grad(), route_with(eager, rule):
+        reference = eager(input_ids=ids, attention_mask=mask, labels=ids)
+    torch.testing.assert_close(routed.loss, reference.loss)
+
+
+def test_route_with_refuses_routers_that_do_not_weight_by_softmax():
+    model = small_model("deepseek_v3")
+    with torch.no_grad(), route_with(model, top_k(2)), pytest.raises(TypeError, match="weights experts by softmax"):
+        model(input_ids=padded_batch()[0])
+    with pytest.raises(TypeError, match="rule must be a figkit.routing rule"):
+        route_with(model, 2)
+
+
+# --- selection rules on the real router logits -------------------------------------------------
+
+
+def assert_largest_chosen(logits, selection):
+    """The chosen experts are those of largest logit (ties in the float16 data may go either way)."""
+    lowest_chosen = logits.masked_fill(~selection.mask, float("inf")).amin(-1)
+    highest_left = logits.masked_fill(selection.mask, float("-inf")).amax(-1)
+    assert (lowest_chosen >= highest_left).all() and torch.equal(selection.mask.sum(-1), selection.counts)
+
+
+@pytest.fixture(scope="module")
+def real_logits():
+    logits, _, _ = real_routing.load()
+    return torch.from_numpy(logits)
+
+
+@pytest.mark.parametrize("alpha", real_routing.ALPHAS)
+def test_bh_with_the_robust_null_is_scipys_step_up_on_every_token(real_logits, alpha):
+    rule = bh(alpha, min_k=1, max_k=8)
+    selection = rule.select(real_logits)
+    for layer in range(real_logits.shape[0]):
+        p = rule.p_values(real_logits[layer]).numpy()
+        np.testing.assert_allclose(p, real_routing.p_values(real_logits[layer].numpy()), rtol=1e-12, atol=1e-300)
+        rejected = (false_discovery_control(p, axis=1) <= alpha).sum(axis=1)
+        assert np.array_equal(selection.counts[layer].numpy(), np.clip(rejected, 1, 8))
+    assert_largest_chosen(real_logits, selection)
+    torch.testing.assert_close(selection.weights.sum(-1), torch.ones_like(selection.weights[..., 0]))
+
+
+def test_bh_with_a_calibrated_null_matches_an_empirical_cdf_and_scipy(real_logits, tmp_path):
+    calibration, routed = real_logits[:, :512], real_logits[:, 512:]
+    null = CalibratedNull.fit(calibration, layers=range(16))
+    null = CalibratedNull.load(null.save(tmp_path / "null.npz"))
+    rule = bh(0.05, max_k=8, null=null)
+    for layer in (0, 7, 15):
+        pooled = np.sort(calibration[layer].numpy().ravel())
+        values = routed[layer].numpy()
+        exceed = 1 - np.searchsorted(pooled, values, side="right") / pooled.size  # the empirical survival
+        p = rule.p_values(routed[layer], layer).numpy()
+        assert np.abs(p - np.clip(exceed, 1 / (pooled.size + 1), 1)).max() < 2 / 1024  # the quantile grid
+        counts = rule.select(routed[layer], layer).counts.numpy()
+        assert np.array_equal(counts, np.clip((false_discovery_control(p, axis=1) <= 0.05).sum(axis=1), 1, 8))
+    with pytest.raises(ValueError, match="the calibrated null has no layer 16"):
+        rule.select(routed[0], 16)
+
+
+def test_top_k_top_p_and_threshold_against_numpy(real_logits):
+    logits = real_logits[3]
+    probabilities = torch.softmax(logits, -1).numpy()
+    order = np.sort(probabilities, axis=1)[:, ::-1]
+    k = top_k(8).select(logits)
+    assert_largest_chosen(logits, k)
+    assert (k.counts == 8).all()
+    np.testing.assert_allclose(k.weights.sum(-1).numpy(), order[:, :8].sum(1), rtol=1e-6)  # not renormalised
+    p = top_p(0.5).select(logits)
+    expected = (np.cumsum(order, axis=1) < 0.5).sum(axis=1) + 1
+    assert np.array_equal(p.counts.numpy(), expected)
+    assert np.array_equal(top_p(0.5, max_k=4).select(logits).counts.numpy(), np.minimum(expected, 4))
+    t = threshold(0.02, max_k=8).select(logits)
+    assert np.array_equal(t.counts.numpy(), np.clip((probabilities >= 0.02).sum(axis=1), 1, 8))
+    torch.testing.assert_close(t.weights.sum(-1), torch.ones(logits.shape[0]))
+
+
+@pytest.mark.parametrize(
+    "make, message",
+    [
+        (lambda: bh(1.5), "bh: alpha must be between 0 and 1"),
+        (lambda: bh(0.05, min_k=4, max_k=2), r"max_k \(2\) must be at least min_k \(4\)"),
+        (lambda: bh(0.05, null="kde"), 'bh: null must be "robust" or a CalibratedNull'),
+        (lambda: top_k(0), "k must be a positive integer, got 0"),
+        (lambda: top_p(0.0), r"top_p: p must be in \(0, 1\]"),
+        (lambda: threshold(2), r"threshold: probability must be in \(0, 1\]"),
+        (lambda: top_k(2).select(torch.zeros(8)), r"router logits must be \[..., tokens, experts\]"),
+    ],
+)
+def test_bad_rules_are_named(make, message):
+    with pytest.raises((ValueError, TypeError), match=message):
+        make()
