@@ -204,3 +204,19 @@ def labelled(value, name):
     if not value:
         raise ValueError(f"{name} is empty")
     return [(str(label), item) for label, item in value.items()]
+
+
+def decode_token(tokenizer, token_id):
+    """The text of one token id: from a mapping, ``decode([id])``, ``convert_ids_to_tokens(id)`` or a call."""
+    if isinstance(tokenizer, Mapping):
+        return str(tokenizer[token_id])
+    if hasattr(tokenizer, "decode"):
+        return str(tokenizer.decode([token_id]))
+    if hasattr(tokenizer, "convert_ids_to_tokens"):
+        return str(tokenizer.convert_ids_to_tokens(token_id))
+    if callable(tokenizer):
+        return str(tokenizer(token_id))
+    raise TypeError(
+        "tokenizer must be a mapping of token ids to text, have decode(ids) or convert_ids_to_tokens(id), "
+        f"or be callable; got {type(tokenizer).__name__}"
+    )

@@ -9,7 +9,7 @@ import torch
 import transformers
 from scipy.stats import false_discovery_control
 
-from figkit.routing import CalibratedNull, RoutingNote, bh, capture, route_with, threshold, top_k, top_p
+from figkit.routing import CalibratedNull, RoutingNote, RoutingStats, bh, capture, route_with, threshold, top_k, top_p
 from tests import real_routing
 
 SMALL = {
@@ -247,3 +247,99 @@ def test_top_k_top_p_and_threshold_against_numpy(real_logits):
 def test_bad_rules_are_named(make, message):
     with pytest.raises((ValueError, TypeError), match=message):
         make()
+
+
+# --- mergeable statistics ----------------------------------------------------------------------
+
+
+def expected_stats(selection, ids, experts):
+    """The same statistics computed at once with numpy, for comparison."""
+    mask, counts = selection.mask.numpy(), selection.counts.numpy()
+    histogram = np.stack([np.bincount(c, minlength=experts + 1) for c in counts])
+    coactivation = np.einsum("lte,ltf->lef", mask.astype(np.int64), mask.astype(np.int64))
+    by_token = np.zeros((ids.max() + 1, experts + 1), dtype=np.int64)
+    np.add.at(by_token, (np.tile(ids, counts.shape[0]), counts.reshape(-1)), 1)
+    return histogram, mask.sum(axis=1), coactivation, by_token
+
+
+def test_statistics_batch_by_batch_and_merged_equal_numpy_at_once(real_logits, tmp_path):
+    from figkit import load_results, write_results
+    from figkit.results import token_cells
+
+    ids = torch.from_numpy(real_routing.load()[1])
+    rule = bh(0.05, max_k=8)
+    layers = list(range(16))
+    whole = rule.select(real_logits, layers)
+    shards = []
+    for part in torch.arange(ids.numel()).chunk(3):
+        shard = RoutingStats(layers, 64, sample_tokens=40)
+        for batch in part.chunk(4):
+            shard.add("bh05", rule.select(real_logits[:, batch], layers), ids[batch])
+        shards.append(shard)
+    stats = shards[0] + shards[1] + shards[2]
+    histogram, load, coactivation, by_token = expected_stats(whole, ids.numpy(), 64)
+    counters = stats.methods["bh05"]
+    assert np.array_equal(counters.histogram.numpy(), histogram)
+    assert np.array_equal(counters.load.numpy(), load)
+    assert np.array_equal(stats.coactivation("bh05", 7).numpy(), coactivation[7])
+    assert np.array_equal(counters.by_token.numpy(), by_token)
+    torch.testing.assert_close(counters.sample_weights, whole.weights[:, :40])  # the first 40 tokens
+    assert (shards[0] + shards[1]).methods["bh05"].histogram.sum() < counters.histogram.sum()
+    strings = {int(t): f"tok{t}" for t in np.unique(ids.numpy())}
+    sections = stats.results(token_strings=strings)
+    loaded = load_results(write_results(tmp_path / "r.json", methods=[{"id": "bh05"}], **sections))
+    assert [e["layer"] for e in loaded["expert_counts"]] == layers
+    assert [(e["layer"], e["counts"]) for e in loaded["expert_load"]] == [(8, load[8].tolist())]
+    (sample,) = loaded["routing_samples"]
+    assert sample["layer"] == 8 and sample["tokens"] == [f"tok{t}" for t in ids[:40].tolist()]
+    cell_ids, cell_experts, cell_tokens, _ = token_cells(loaded["token_stats"][0])
+    assert sum(cell_tokens) == ids.numel() * 16  # every token in every layer
+    assert dict(zip(zip(cell_ids, cell_experts), cell_tokens)) == {
+        (t, k): int(by_token[t, k]) for t, k in zip(*np.nonzero(by_token))
+    }
+    assert loaded["token_strings"] == {str(t): s for t, s in sorted(strings.items())}
+    assert [e["layer"] for e in stats.results(layers=[0, 15])["expert_load"]] == [0, 15]
+    with pytest.raises(ValueError, match=r"layers \[16\] are not among"):
+        stats.results(layers=[16])
+
+
+def test_statistics_refuse_what_does_not_fit(real_logits):
+    stats = RoutingStats([0, 1], 64)
+    with pytest.raises(ValueError, match="does not fit 2 layers of 64 experts"):
+        stats.add("bh05", bh(0.05).select(real_logits[:3]))
+    with pytest.raises(ValueError, match="bh05: 5 token ids for 768 tokens"):
+        stats.add("bh05", bh(0.05).select(real_logits[:2]), torch.arange(5))
+    with pytest.raises(ValueError, match="only statistics of the same layers"):
+        stats.merge(RoutingStats([0, 1, 2], 64))
+    light = RoutingStats([0, 1], 64, coactivation=False)
+    light.add("bh05", bh(0.05).select(real_logits[:2]))
+    assert not light.methods["bh05"].coactivation.any()
+    with pytest.raises(ValueError, match="made with coactivation=False"):
+        light.coactivation("bh05", 0)
+
+
+def _rank(rank, world, path, logits, ids, out):
+    import torch.distributed as dist
+
+    dist.init_process_group("gloo", init_method=f"file://{path}", rank=rank, world_size=world)
+    part = torch.arange(ids.numel()).chunk(world)[rank]
+    stats = RoutingStats(list(range(logits.shape[0])), 64)
+    stats.add("bh05", bh(0.05, max_k=8).select(logits[:, part]), ids[part])
+    stats.all_reduce()
+    if rank == 0:
+        counters = stats.methods["bh05"]
+        torch.save({k: getattr(counters, k) for k in ("histogram", "load", "coactivation", "by_token")}, out)
+    dist.destroy_process_group()
+
+
+@pytest.mark.slow
+def test_all_reduce_over_two_processes_equals_one_process(real_logits, tmp_path):
+    import torch.multiprocessing as mp
+
+    logits, ids = real_logits[:4], torch.from_numpy(real_routing.load()[1])
+    mp.spawn(_rank, args=(2, tmp_path / "rendezvous", logits, ids, tmp_path / "merged.pt"), nprocs=2)
+    merged = torch.load(tmp_path / "merged.pt")
+    one = RoutingStats(list(range(4)), 64)
+    one.add("bh05", bh(0.05, max_k=8).select(logits), ids)
+    for name, value in merged.items():
+        assert torch.equal(value, getattr(one.methods["bh05"], name)), name

@@ -54,6 +54,15 @@ def test_tokens_are_drawn_literally(tmp_path, rng):
         assert token in text, token
 
 
+def test_invisible_characters_of_real_tokens_are_written_as_escapes(tmp_path, rng):
+    """A byte-order mark (common in corpora) crashed matplotlib's PDF backend; a lone byte of a
+    byte-level tokenizer or a control character has no glyph in any font."""
+    tokens = ["\ufeffThe", "\x96", "\u200b", "caf\u00e9", "\ud800"]
+    fig = plot_routing_heatmap(rng.random((5, 4)), tokens, save_path=tmp_path / "heat.pdf")
+    shown = [t.get_text() for t in fig.axes[0].get_yticklabels()]
+    assert shown == ["\\ufeffThe", "\\x96", "\\u200b", "caf\u00e9", "\\ud800"]
+
+
 @pytest.mark.parametrize(
     "kwargs, message",
     [

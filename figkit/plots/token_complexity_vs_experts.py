@@ -13,7 +13,7 @@ from matplotlib.colors import LogNorm
 from matplotlib.figure import Figure
 from matplotlib.ticker import MaxNLocator
 
-from figkit.arrays import ArrayLike, count_vector, same_length, vector, whole_vector
+from figkit.arrays import ArrayLike, count_vector, decode_token, same_length, vector, whole_vector
 from figkit.plots._draw import (
     LITERAL,
     NEUTRAL,
@@ -145,22 +145,11 @@ def _token_labels(tokenizer, ids, experts, weights, by_id):
     log_freq = np.log10(frequency)
     targets = np.linspace(log_freq.min(), log_freq.max(), MAX_ANNOTATIONS)
     chosen = np.unique(np.abs(log_freq[None, :] - targets[:, None]).argmin(axis=1))
-    return {int(seen[i]): (frequency[i], mean_experts[i], printable(_decode(tokenizer, int(seen[i])))) for i in chosen}
-
-
-def _decode(tokenizer, token_id):
-    if isinstance(tokenizer, Mapping):
-        return str(tokenizer[token_id])
-    if hasattr(tokenizer, "decode"):
-        return str(tokenizer.decode([token_id]))
-    if hasattr(tokenizer, "convert_ids_to_tokens"):
-        return str(tokenizer.convert_ids_to_tokens(token_id))
-    if callable(tokenizer):
-        return str(tokenizer(token_id))
-    raise TypeError(
-        "tokenizer must be a mapping of token ids to text, have decode(ids) or convert_ids_to_tokens(id), "
-        f"or be callable; got {type(tokenizer).__name__}"
-    )
+    labels = {}
+    for i in chosen:
+        token = int(seen[i])
+        labels[token] = (frequency[i], mean_experts[i], printable(decode_token(tokenizer, token)))
+    return labels
 
 
 def draw(ax, data):

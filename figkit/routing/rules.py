@@ -35,13 +35,18 @@ def _as_logits(logits):
     return logits
 
 
-def select_largest(logits, counts, renormalize=False):
-    """The ``counts`` experts of largest logit for each token, with their softmax weights."""
+def select_largest(logits, counts, renormalize=False, order=None):
+    """The ``counts`` experts of largest logit for each token, with their softmax weights.
+
+    ``order``: the experts of each token by descending logit, when already sorted.
+    """
     logits = _as_logits(logits)
     experts = logits.shape[-1]
     counts = counts.clamp(0, experts)
-    rank = torch.argsort(torch.argsort(logits, dim=-1, descending=True, stable=True), dim=-1, stable=True)
-    mask = rank < counts.unsqueeze(-1)
+    if order is None:
+        order = logits.argsort(dim=-1, descending=True, stable=True)
+    in_rank_order = torch.arange(experts, device=logits.device) < counts.unsqueeze(-1)
+    mask = torch.zeros_like(in_rank_order).scatter_(-1, order, in_rank_order)
     probabilities = torch.softmax(logits.float(), dim=-1)
     weights = torch.where(mask, probabilities, torch.zeros((), dtype=probabilities.dtype, device=logits.device))
     if renormalize:
@@ -50,29 +55,38 @@ def select_largest(logits, counts, renormalize=False):
 
 
 class Rule:
-    """A selection rule. ``renormalize=None`` keeps a model's own convention under ``route_with`` and
-    means "not renormalised" elsewhere."""
+    """A selection rule: how many experts each token gets, from its logits sorted in descending order.
+
+    ``renormalize=None`` keeps a model's own convention under ``route_with`` and means "not
+    renormalised" elsewhere.
+    """
 
     renormalize: bool | None = None
 
-    def counts(self, logits, layer=None):
+    def ranked_counts(self, ranked, layer=None):
+        """Experts per token from logits ``[..., tokens, experts]`` sorted descending along the last axis."""
         raise NotImplementedError
+
+    def counts(self, logits, layer=None):
+        """Experts per token from logits ``[..., tokens, experts]`` of layer ``layer``."""
+        return self.ranked_counts(_as_logits(logits).sort(dim=-1, descending=True).values, layer)
 
     def select(self, logits, layers=None):
         """The selection on ``logits`` ``[tokens, experts]`` or ``[layers, tokens, experts]``.
 
         ``layers``: the real layer ids of the first dimension (an int for 2-D input); needed
-        by rules whose null distribution is per layer.
+        by rules whose null distribution is per layer. Each token's logits are sorted once.
         """
         logits = _as_logits(logits)
+        ranked, order = logits.sort(dim=-1, descending=True, stable=True)
         if logits.ndim == 3:
             ids = list(range(logits.shape[0])) if layers is None else list(layers)
             if len(ids) != logits.shape[0]:
                 raise ValueError(f"layers has {len(ids)} ids for {logits.shape[0]} layers of logits")
-            counts = torch.stack([self.counts(logits[i], ids[i]) for i in range(len(ids))])
+            counts = torch.stack([self.ranked_counts(ranked[i], ids[i]) for i in range(len(ids))])
         else:
-            counts = self.counts(logits, layers)
-        return select_largest(logits, counts, bool(self.renormalize))
+            counts = self.ranked_counts(ranked, layers)
+        return select_largest(logits, counts, bool(self.renormalize), order)
 
 
 @dataclass(frozen=True)
@@ -85,8 +99,8 @@ class top_k(Rule):  # noqa: N801 - a rule reads as a function: top_k(8)
     def __post_init__(self):
         _positive("k", self.k)
 
-    def counts(self, logits, layer=None):
-        return torch.full(logits.shape[:-1], min(self.k, logits.shape[-1]), dtype=torch.long, device=logits.device)
+    def ranked_counts(self, ranked, layer=None):
+        return torch.full(ranked.shape[:-1], min(self.k, ranked.shape[-1]), dtype=torch.long, device=ranked.device)
 
 
 @dataclass(frozen=True)
@@ -103,8 +117,8 @@ class top_p(Rule):  # noqa: N801
         if self.max_k is not None:
             _positive("max_k", self.max_k)
 
-    def counts(self, logits, layer=None):
-        probabilities = torch.softmax(logits.float(), dim=-1).sort(dim=-1, descending=True).values
+    def ranked_counts(self, ranked, layer=None):
+        probabilities = torch.softmax(ranked.float(), dim=-1)
         before = probabilities.cumsum(dim=-1) - probabilities  # mass of the experts ranked above each
         counts = (before < self.p).sum(dim=-1)
         return counts if self.max_k is None else counts.clamp(max=self.max_k)
@@ -124,8 +138,8 @@ class threshold(Rule):  # noqa: N801
             raise ValueError(f"threshold: probability must be in (0, 1], got {self.probability}")
         _bounds(self.min_k, self.max_k)
 
-    def counts(self, logits, layer=None):
-        counts = (torch.softmax(logits.float(), dim=-1) >= self.probability).sum(dim=-1)
+    def ranked_counts(self, ranked, layer=None):
+        counts = (torch.softmax(ranked.float(), dim=-1) >= self.probability).sum(dim=-1)
         return counts.clamp(min=self.min_k, max=self.max_k)
 
 
@@ -158,28 +172,38 @@ class bh(Rule):  # noqa: N801
         logits = _as_logits(logits)
         if isinstance(self.null, CalibratedNull):
             return self.null.p_values(logits, layer)
-        values = logits.double()
-        median = _median(values)
-        spread = ROBUST_SCALE * _median((values - median).abs())
-        spread = spread.clamp_min(torch.finfo(values.dtype).tiny)
-        # the normal survival function through erfc: ndtr(-z) loses the far tail to cancellation
-        return torch.special.erfc((values - median) / (spread * math.sqrt(2))) / 2
+        ranked = logits.sort(dim=-1, descending=True).values
+        return _robust_survival(logits, _median_of_ranked(ranked), _spread(logits, ranked))
 
-    def counts(self, logits, layer=None):
-        p = self.p_values(logits, layer).sort(dim=-1).values
+    def ranked_counts(self, ranked, layer=None):
+        if isinstance(self.null, CalibratedNull):
+            p = self.null.p_values(ranked, layer)  # ascending: the survival function decreases
+        else:
+            p = _robust_survival(ranked, _median_of_ranked(ranked), _spread(ranked, ranked))
         experts = p.shape[-1]
-        critical = torch.arange(1, experts + 1, device=p.device, dtype=p.dtype) * (self.alpha / experts)
-        passing = p <= critical
         ranks = torch.arange(1, experts + 1, device=p.device)
+        passing = p <= ranks.to(p.dtype) * (self.alpha / experts)
         largest = torch.where(passing, ranks, torch.zeros_like(ranks)).amax(dim=-1)
         return largest.clamp(min=self.min_k, max=self.max_k)
 
 
-def _median(values):
-    """The median over the last dimension, the mean of the middle two for an even count (as numpy)."""
-    ordered = values.sort(dim=-1).values
-    n = ordered.shape[-1]
-    return ((ordered[..., (n - 1) // 2] + ordered[..., n // 2]) / 2).unsqueeze(-1)
+def _median_of_ranked(ranked):
+    """The median of each row of sorted values: the mean of the middle two for an even count (as numpy)."""
+    n = ranked.shape[-1]
+    return ((ranked[..., (n - 1) // 2].double() + ranked[..., n // 2].double()) / 2).unsqueeze(-1)
+
+
+def _spread(values, ranked):
+    """1.4826 × the median absolute deviation of each row (``ranked``: the same rows, sorted), the
+    deviations in the logits' own precision (sorting doubles costs twice as much)."""
+    median = _median_of_ranked(ranked).to(values.dtype)
+    deviation = (values - median).abs().sort(dim=-1, descending=True).values
+    return (ROBUST_SCALE * _median_of_ranked(deviation)).clamp_min(torch.finfo(torch.float64).tiny)
+
+
+def _robust_survival(values, median, spread):
+    """The normal survival function through erfc: ndtr(-z) loses the far tail to cancellation."""
+    return torch.special.erfc((values.double() - median) / (spread * math.sqrt(2))) / 2
 
 
 class CalibratedNull:

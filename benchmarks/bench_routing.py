@@ -1,0 +1,136 @@
+"""figkit.routing: the cost of capture hooks on a forward pass, and of accumulating statistics.
+
+1. capture: a small OLMoE (the shape of ../shared/data/olmoe-tiny: 16 layers, 64 experts, top-8,
+   hidden size 96) on a batch of 8 × 128 tokens; the median of repeated forward passes, plain,
+   with ``output_router_logits=True`` (the direct way) and inside ``figkit.routing.capture``.
+2. statistics: 1M tokens × 16 layers × 64 experts of BH selections fed to ``RoutingStats`` in
+   batches (histograms, loads, co-activation, per-token-id histograms), against the direct way:
+   the same statistics with numpy, looping over layers.
+
+    python benchmarks/bench_routing.py [--tokens 1000000]
+"""
+
+import argparse
+import statistics
+import time
+
+import numpy as np
+import torch
+import transformers
+
+from figkit.routing import RoutingStats, bh, capture
+
+LAYERS, EXPERTS = 16, 64
+
+
+def timed(functions, repeat):
+    """The median time of each function, run in turn ``repeat`` times (so drift hits all alike)."""
+    times = [[] for _ in functions]
+    for _ in range(repeat):
+        for function, spent in zip(functions, times):
+            start = time.perf_counter()
+            function()
+            spent.append(time.perf_counter() - start)
+    return [statistics.median(spent) for spent in times]
+
+
+def capture_overhead(repeat=25):
+    config = transformers.OlmoeConfig(
+        vocab_size=2048,
+        hidden_size=96,
+        intermediate_size=192,
+        num_hidden_layers=LAYERS,
+        num_attention_heads=4,
+        num_key_value_heads=4,
+        num_experts=EXPERTS,
+        num_experts_per_tok=8,
+        max_position_embeddings=256,
+        pad_token_id=0,
+        eos_token_id=1,
+        bos_token_id=None,
+    )
+    torch.manual_seed(0)
+    model = transformers.OlmoeForCausalLM(config).eval()
+    ids = torch.randint(2, 2048, (8, 128))
+
+    def captured():
+        with capture(model) as cap:
+            model(input_ids=ids)
+        return cap.logits
+
+    with torch.no_grad():
+        model(input_ids=ids)  # warm up
+        return timed(
+            [lambda: model(input_ids=ids), lambda: model(input_ids=ids, output_router_logits=True), captured], repeat
+        )
+
+
+def direct_statistics(mask, counts, ids):
+    """The same statistics in numpy, one layer at a time (after output_router_logits=True)."""
+    width = EXPERTS + 1
+    histogram = np.zeros((LAYERS, width), dtype=np.int64)
+    load = np.zeros((LAYERS, EXPERTS), dtype=np.int64)
+    coactivation = np.zeros((LAYERS, EXPERTS, EXPERTS), dtype=np.int64)
+    by_token = np.zeros((ids.max() + 1) * width, dtype=np.int64)
+    for layer in range(LAYERS):
+        chosen = mask[layer]
+        histogram[layer] += np.bincount(counts[layer], minlength=width)
+        load[layer] += chosen.sum(axis=0)
+        dense = chosen.astype(np.float32)
+        coactivation[layer] += np.rint(dense.T @ dense).astype(np.int64)
+        by_token += np.bincount(ids * width + counts[layer], minlength=by_token.size)
+    return histogram, load, coactivation, by_token
+
+
+def statistics_speed(tokens, batch=65_536):
+    rng = np.random.default_rng(0)
+    logits = torch.from_numpy(rng.standard_normal((LAYERS, batch, EXPERTS), dtype=np.float32))
+    logits[..., :4] += torch.from_numpy(rng.exponential(2.0, (LAYERS, batch, 4)).astype(np.float32))
+    ids = torch.from_numpy(np.minimum(rng.zipf(1.2, batch), 50_000) - 1)
+    start = time.perf_counter()
+    selection = bh(0.05, max_k=8).select(logits)
+    select_time = time.perf_counter() - start
+    batches = max(tokens // batch, 1)
+    light = RoutingStats(list(range(LAYERS)), EXPERTS, coactivation=False)
+    start = time.perf_counter()
+    for _ in range(batches):
+        light.add("bh05", selection, ids)
+    light_time = time.perf_counter() - start
+    stats = RoutingStats(list(range(LAYERS)), EXPERTS)
+    start = time.perf_counter()
+    for _ in range(batches):
+        stats.add("bh05", selection, ids)
+    figkit_time = time.perf_counter() - start
+    mask, counts, np_ids = selection.mask.numpy(), selection.counts.numpy(), ids.numpy()
+    start = time.perf_counter()
+    for _ in range(batches):
+        direct = direct_statistics(mask, counts, np_ids)
+    direct_time = time.perf_counter() - start
+    counters = stats.methods["bh05"]
+    assert np.array_equal(counters.histogram.numpy(), direct[0] * batches)  # the same numbers
+    assert np.array_equal(counters.coactivation.numpy(), direct[2] * batches)
+    return batches * batch, select_time * batches, figkit_time, light_time, direct_time
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--tokens", type=int, default=1_000_000)
+    args = parser.parse_args()
+    torch.set_num_threads(max(torch.get_num_threads(), 1))
+    plain, direct, hooked = capture_overhead()
+    print(f"forward pass, 8 x 128 tokens, {LAYERS} layers x {EXPERTS} experts (median of 25, interleaved):")
+    print(
+        f"  plain {plain * 1e3:.1f} ms; output_router_logits=True {direct * 1e3:.1f} ms "
+        f"({direct / plain - 1:+.1%}); capture {hooked * 1e3:.1f} ms ({hooked / plain - 1:+.1%})"
+    )
+    tokens, select_time, figkit_time, light_time, direct_time = statistics_speed(args.tokens)
+    print(f"statistics of {tokens:,} tokens x {LAYERS} layers x {EXPERTS} experts (BH selections):")
+    print(
+        f"  RoutingStats {figkit_time:.2f} s; direct numpy loop over layers {direct_time:.2f} s "
+        f"({direct_time / figkit_time:.1f}x); without co-activation {light_time:.2f} s; "
+        f"the BH selection itself {select_time:.2f} s"
+    )
+
+
+if __name__ == "__main__":
+    main()

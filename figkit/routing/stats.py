@@ -1,0 +1,230 @@
+"""Routing statistics that accumulate batch by batch on the logits' device and merge exactly.
+
+Per method and layer: the experts-per-token histogram, each expert's load, the co-activation
+counts of expert pairs, and a bounded sample of routing weights with token ids; per method,
+pooled over layers, one experts histogram per token id. Nothing of size tokens × experts is
+kept, so shards of an evaluation (or the ranks of a distributed run) add up to the whole.
+"""
+
+from __future__ import annotations
+
+import copy
+
+import torch
+
+from figkit.arrays import decode_token
+from figkit.routing.rules import Selection
+
+SAMPLE_TOKENS = 40
+
+
+class _Method:
+    """The counters of one method: tensors indexed by (position in ``layers``, ...)."""
+
+    ADDED = ("histogram", "load", "coactivation")  # merged by adding
+
+    def __init__(self, layers, experts, device):
+        n = len(layers)
+        self.histogram = torch.zeros(n, experts + 1, dtype=torch.long, device=device)
+        self.load = torch.zeros(n, experts, dtype=torch.long, device=device)
+        self.coactivation = torch.zeros(n, experts, experts, dtype=torch.long, device=device)
+        self.by_token = torch.zeros(0, experts + 1, dtype=torch.long, device=device)  # [token id, experts]
+        self.sample_weights = torch.zeros(n, 0, experts, device=device)
+        self.sample_ids = torch.zeros(0, dtype=torch.long, device=device)
+
+
+class RoutingStats:
+    """Mergeable routing statistics of several methods over the MoE layers ``layers``.
+
+    Parameters
+    ----------
+    layers : list of int
+        The real ids of the layers selections come in for (``capture(...).layers``).
+    num_experts : int
+    sample_tokens : int
+        How many tokens' routing weights to keep for heatmaps (the first ones seen).
+    coactivation : bool
+        Count expert pairs: an experts × experts product per layer and batch, about half the
+        cost of ``add`` on a CPU; turn it off when no co-activation figure is wanted.
+
+    Example
+    -------
+    >>> stats = RoutingStats(cap.layers, 64)
+    >>> for name, rule in {"topk8": top_k(8), "bh05": bh(0.05, max_k=8)}.items():
+    ...     stats.add(name, rule.select(cap.logits, cap.layers), cap.token_ids)
+    >>> write_results("results.json", methods=..., **stats.results(token_strings=tokenizer))
+    """
+
+    def __init__(self, layers, num_experts, *, sample_tokens=SAMPLE_TOKENS, coactivation=True):
+        self.layers = [int(layer) for layer in layers]
+        self.num_experts = int(num_experts)
+        self.sample_tokens = int(sample_tokens)
+        self.counts_pairs = bool(coactivation)
+        self.methods = {}
+
+    def add(self, method, selection, token_ids=None):
+        """Count one batch: ``selection`` of ``[layers, tokens, experts]`` and the tokens' ids ``[tokens]``."""
+        if not isinstance(selection, Selection):
+            raise TypeError(f"selection must be a figkit.routing Selection, got {type(selection).__name__}")
+        mask, counts = selection.mask, selection.counts
+        expected = (len(self.layers), self.num_experts)
+        if mask.ndim != 3 or (mask.shape[0], mask.shape[2]) != expected:
+            raise ValueError(
+                f"{method}: a selection of shape {tuple(mask.shape)} does not fit {expected[0]} layers "
+                f"of {expected[1]} experts"
+            )
+        if method not in self.methods:
+            self.methods[method] = _Method(self.layers, self.num_experts, mask.device)
+        counters = self.methods[method]
+        width = self.num_experts + 1
+        n_layers, tokens = counts.shape
+        offsets = torch.arange(n_layers, device=counts.device).unsqueeze(-1) * width
+        counters.histogram += torch.bincount((counts + offsets).reshape(-1), minlength=n_layers * width).view(
+            n_layers, width
+        )
+        dense = self._dense(mask)  # sums in float32 are exact: a batch has fewer than 2**24 tokens
+        counters.load += dense.sum(dim=1).long()
+        if self.counts_pairs:
+            counters.coactivation += torch.bmm(dense.transpose(1, 2), dense).long()
+        ids = None
+        if token_ids is not None:
+            ids = torch.as_tensor(token_ids, device=counts.device).long().reshape(-1)
+            if ids.numel() != tokens:
+                raise ValueError(f"{method}: {ids.numel()} token ids for {tokens} tokens")
+            self._add_by_token(counters, ids, counts)
+        room = self.sample_tokens - counters.sample_weights.shape[1]
+        if room > 0:
+            counters.sample_weights = torch.cat([counters.sample_weights, selection.weights[:, :room].float()], dim=1)
+            if ids is not None:
+                counters.sample_ids = torch.cat([counters.sample_ids, ids[:room]])
+
+    def _dense(self, mask):
+        """``mask`` as float32 in a buffer kept between batches: a fresh one costs more than the product."""
+        buffer = getattr(self, "_buffer", None)
+        if buffer is None or buffer.shape != mask.shape or buffer.device != mask.device:
+            buffer = self._buffer = torch.empty(mask.shape, dtype=torch.float32, device=mask.device)
+        return buffer.copy_(mask)
+
+    def __getstate__(self):
+        return {k: v for k, v in vars(self).items() if k != "_buffer"}
+
+    def _add_by_token(self, counters, ids, counts):
+        width = self.num_experts + 1
+        size = int(ids.max()) + 1
+        if size > counters.by_token.shape[0]:
+            counters.by_token = _grown(counters.by_token, size)
+        keys = (ids.unsqueeze(0) * width + counts).reshape(-1)
+        counters.by_token += torch.bincount(keys, minlength=counters.by_token.numel()).view(-1, width)
+
+    def __add__(self, other):
+        merged = copy.deepcopy(self)
+        merged.merge(other)
+        return merged
+
+    def merge(self, other):
+        """Add ``other``'s counts (the same layers and experts) to these; samples fill up in order."""
+        if (other.layers, other.num_experts, other.counts_pairs) != (self.layers, self.num_experts, self.counts_pairs):
+            raise ValueError("only statistics of the same layers, number of experts and coactivation setting merge")
+        for method, theirs in other.methods.items():
+            if method not in self.methods:
+                self.methods[method] = copy.deepcopy(theirs)
+                continue
+            mine = self.methods[method]
+            for name in mine.ADDED:
+                setattr(mine, name, getattr(mine, name) + getattr(theirs, name).to(getattr(mine, name).device))
+            size = max(mine.by_token.shape[0], theirs.by_token.shape[0])
+            mine.by_token = _grown(mine.by_token, size) + _grown(theirs.by_token.to(mine.by_token.device), size)
+            room = self.sample_tokens - mine.sample_weights.shape[1]
+            if room > 0:
+                mine.sample_weights = torch.cat([mine.sample_weights, theirs.sample_weights[:, :room]], dim=1)
+                mine.sample_ids = torch.cat([mine.sample_ids, theirs.sample_ids[:room]])
+        return self
+
+    def all_reduce(self, group=None):
+        """Merge the statistics of every rank of ``torch.distributed`` in place, in rank order."""
+        import torch.distributed as dist
+
+        gathered = [None] * dist.get_world_size(group)
+        dist.all_gather_object(gathered, self._on_cpu(), group=group)
+        merged = gathered[0]
+        for other in gathered[1:]:
+            merged.merge(other)
+        self.methods = merged.methods
+        return self
+
+    def _on_cpu(self):
+        cpu = copy.copy(self)
+        cpu.methods = {}
+        for method, counters in self.methods.items():
+            moved = copy.copy(counters)
+            for name, value in vars(counters).items():
+                setattr(moved, name, value.cpu())
+            cpu.methods[method] = moved
+        return cpu
+
+    def coactivation(self, method, layer):
+        """``[experts, experts]`` counts of tokens routed to both experts (the diagonal: to each)."""
+        if not self.counts_pairs:
+            raise ValueError("these statistics were made with coactivation=False")
+        return self.methods[method].coactivation[self.layers.index(layer)]
+
+    def results(self, *, token_strings=None, layers=None):
+        """The sections of a results file (``write_results(**stats.results(), ...)``).
+
+        ``expert_counts`` per method and layer; ``expert_load`` and ``routing_samples`` per
+        method for ``layers`` (default: the middle MoE layer; the build draws a figure for each);
+        ``token_stats`` per method (layers pooled) when token ids were given; and
+        ``token_strings`` for the ids seen when ``token_strings`` (a tokenizer with ``decode``, a
+        mapping or a callable) is given.
+        """
+        shown = [self.layers[len(self.layers) // 2]] if layers is None else list(layers)
+        unknown = [layer for layer in shown if layer not in self.layers]
+        if unknown:
+            raise ValueError(f"layers {unknown} are not among the statistics' layers {self.layers}")
+        sections = {"expert_counts": [], "expert_load": [], "routing_samples": [], "token_stats": []}
+        seen = set()
+        for method, counters in self.methods.items():
+            histogram, load = counters.histogram.cpu(), counters.load.cpu()
+            for i, layer in enumerate(self.layers):
+                counts = {str(k): int(n) for k, n in enumerate(histogram[i].tolist()) if n}
+                sections["expert_counts"].append({"method": method, "layer": layer, "histogram": counts})
+                if layer in shown:
+                    sections["expert_load"].append({"method": method, "layer": layer, "counts": load[i].tolist()})
+            by_token = counters.by_token.cpu()
+            ids = torch.nonzero(by_token.sum(dim=1)).flatten()
+            if ids.numel():
+                seen.update(ids.tolist())
+                sections["token_stats"].append(
+                    {
+                        "method": method,
+                        "token_ids": ids.tolist(),
+                        "expert_histograms": [_trimmed(row) for row in by_token[ids].tolist()],
+                    }
+                )
+            sample_ids = counters.sample_ids.cpu().tolist()
+            for layer in shown:
+                weights = counters.sample_weights[self.layers.index(layer)].cpu()
+                if not weights.shape[0]:
+                    continue
+                sample = {"method": method, "layer": layer, "weights": weights.tolist()}
+                if token_strings is not None and sample_ids:
+                    sample |= {"tokens": [decode_token(token_strings, t) for t in sample_ids], "token_ids": sample_ids}
+                else:
+                    sample["tokens"] = [f"token {j}" for j in range(weights.shape[0])]
+                sections["routing_samples"].append(sample)
+        if token_strings is not None and seen:
+            sections["token_strings"] = {str(t): decode_token(token_strings, t) for t in sorted(seen)}
+        return {name: value for name, value in sections.items() if value}
+
+
+def _grown(table, rows):
+    if table.shape[0] >= rows:
+        return table
+    padding = torch.zeros(rows - table.shape[0], table.shape[1], dtype=table.dtype, device=table.device)
+    return torch.cat([table, padding])
+
+
+def _trimmed(row):
+    """A histogram without its trailing zeros."""
+    last = max(k for k, n in enumerate(row) if n)
+    return row[: last + 1]

@@ -1,0 +1,127 @@
+"""From a model to a results file, offline: a small OLMoE routes held-out text with top-8 and BH.
+
+A byte-level OLMoE (transformers' modelling code, built from its config) is trained for a few
+steps on text, then routes held-out text. figkit.routing captures its router logits, selects
+experts with top-8 and with BH at several α, accumulates the statistics, measures perplexity
+under each rule with route_with, and writes the results file ``figkit build`` reads.
+
+    python model_example/route_olmoe.py results.json [--steps 60]
+    figkit build results.json -o build
+"""
+
+import argparse
+import math
+from pathlib import Path
+
+import torch
+import transformers
+
+import figkit
+from figkit.routing import RoutingStats, bh, capture, route_with, top_k
+
+ALPHAS = (0.01, 0.05, 0.10, 0.20)
+TOP_K, MAX_K, SEQUENCE = 8, 8, 128
+TEXT = Path(__file__).resolve().parent.parent / "README.md"  # the text: figkit's own README, as bytes
+
+
+def model():
+    config = transformers.OlmoeConfig(
+        vocab_size=256,
+        hidden_size=64,
+        intermediate_size=128,
+        num_hidden_layers=4,
+        num_attention_heads=4,
+        num_key_value_heads=4,
+        num_experts=32,
+        num_experts_per_tok=TOP_K,
+        norm_topk_prob=False,
+        max_position_embeddings=SEQUENCE,
+        pad_token_id=0,
+        eos_token_id=1,
+        bos_token_id=None,
+    )
+    torch.manual_seed(0)
+    return transformers.OlmoeForCausalLM(config)
+
+
+def sequences(data):
+    usable = data[: len(data) // SEQUENCE * SEQUENCE]
+    return torch.tensor(list(usable), dtype=torch.long).view(-1, SEQUENCE)
+
+
+def train(net, batches, steps):
+    optimizer = torch.optim.AdamW(net.parameters(), lr=3e-3)
+    net.train()
+    for step in range(steps):
+        batch = batches[step % len(batches)]
+        loss = net(input_ids=batch, labels=batch).loss
+        optimizer.zero_grad()
+        loss.backward()
+        optimizer.step()
+    net.eval()
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("results", nargs="?", default="results.json")
+    parser.add_argument("--steps", type=int, default=60, help="training steps before routing (default: 60)")
+    args = parser.parse_args()
+    data = sequences(TEXT.read_bytes())
+    train_part, held_out = data[: len(data) * 3 // 4], data[len(data) * 3 // 4 :]
+    net = model()
+    train(net, list(train_part.split(8)), args.steps)
+    rules = {"topk8": top_k(TOP_K)} | {f"bh{round(a * 100):02d}": bh(a, max_k=MAX_K) for a in ALPHAS}
+    stats, losses = None, {name: [] for name in rules}
+    with torch.no_grad():
+        for batch in held_out.split(8):
+            with capture(net) as cap:
+                net(input_ids=batch)
+            stats = stats or RoutingStats(cap.layers, net.config.num_experts)
+            for name, rule in rules.items():
+                stats.add(name, rule.select(cap.logits, cap.layers), cap.token_ids)
+                with route_with(net, rule):
+                    losses[name].append((net(input_ids=batch, labels=batch).loss.item(), batch.numel()))
+    sections = stats.results(token_strings=lambda byte: chr(byte) if byte < 128 else f"<0x{byte:02X}>")
+    mean = {}
+    for name in rules:
+        histogram = stats.methods[name].histogram.sum(dim=0)
+        mean[name] = (histogram * torch.arange(histogram.numel())).sum().item() / histogram.sum().item()
+    perplexity = {
+        name: math.exp(sum(loss * n for loss, n in parts) / sum(n for _, n in parts)) for name, parts in losses.items()
+    }
+    figkit.write_results(
+        args.results,
+        title="A small OLMoE on held-out text: top-8 against BH",
+        model={"name": "OlmoeForCausalLM (byte-level, 4 layers)", "num_layers": 4, "num_experts": 32, "top_k": TOP_K},
+        methods=[{"id": "topk8", "label": "Top-8", "family": "topk", "params": {"k": TOP_K}, "baseline": True}]
+        + [
+            {
+                "id": f"bh{round(a * 100):02d}",
+                "label": f"BH ($\\alpha$ = {a:g})",
+                "family": "bh",
+                "params": {"alpha": a},
+            }
+            for a in ALPHAS
+        ],
+        metric_info={
+            "perplexity": {"label": "Perplexity", "better": "lower"},
+            "avg_experts": {"label": "Experts per token", "better": "lower"},
+        },
+        metrics={name: {"perplexity": perplexity[name], "avg_experts": mean[name]} for name in rules},
+        sweeps=[
+            {
+                "method_family": "bh",
+                "param": "alpha",
+                "values": list(ALPHAS),
+                "avg_experts": [mean[f"bh{round(a * 100):02d}"] for a in ALPHAS],
+                "baseline_k": TOP_K,
+            }
+        ],
+        **sections,
+    )
+    for name in rules:
+        print(f"{name}: {mean[name]:.2f} experts per token, perplexity {perplexity[name]:.2f}")
+
+
+if __name__ == "__main__":
+    main()
