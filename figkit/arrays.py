@@ -110,8 +110,10 @@ def whole_vector(value, name):
 def non_negative(array, name):
     """Raise, naming the first negative value and its index, unless every value is >= 0."""
     if array.min() < 0:
-        i = int(np.argmax(array < 0))
-        raise ValueError(f"{name} must be non-negative, got {array[i]:g} at index {i}")
+        flat = int(np.argmax(array < 0))
+        where = np.unravel_index(flat, array.shape)
+        index = where[0] if array.ndim == 1 else tuple(int(i) for i in where)
+        raise ValueError(f"{name} must be non-negative, got {array.flat[flat]:g} at index {index}")
     return array
 
 

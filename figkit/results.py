@@ -485,6 +485,25 @@ def _expert_load(entries, methods, model):
             _fail(f"{path}.counts", "all zero: no token was routed")
 
 
+def _coactivation(entries, methods, model):
+    for path, entry in _entries(entries, "coactivation"):
+        _object(entry, path, required=("method", "counts"), optional=("layer",))
+        _declared(entry["method"], f"{path}.method", methods)
+        _layer(entry, path, model)
+        experts = model.get("num_experts")
+        rows = _list(entry["counts"], f"{path}.counts", experts, "model.num_experts")
+        for a, row in enumerate(rows):
+            _numbers(row, f"{path}.counts[{a}]", len(rows), f"{path}.counts", integer=True)
+            if max(row) > row[a]:
+                b = row.index(max(row))
+                _fail(
+                    f"{path}.counts[{a}][{b}]",
+                    f"{row[b]} tokens routed to experts {a} and {b}, but only {row[a]} to expert {a} (the diagonal)",
+                )
+        if not any(row[a] for a, row in enumerate(rows)):
+            _fail(f"{path}.counts", "no token was routed (the diagonal is all zero)")
+
+
 def _routing_samples(samples, methods, model):
     for path, sample in _entries(samples, "routing_samples"):
         _object(
@@ -636,6 +655,7 @@ SECTIONS = {
     "expert_counts": _expert_counts,
     "sweeps": _sweeps,
     "expert_load": _expert_load,
+    "coactivation": _coactivation,
     "routing_samples": _routing_samples,
     "token_stats": _token_stats,
     "token_strings": _token_strings,

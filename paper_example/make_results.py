@@ -61,7 +61,7 @@ def results(seed=0):
     counts = {m["id"]: [] for m in METHODS}
     hits = {m["id"]: 0 for m in METHODS}
     relevant_total = 0
-    samples, loads = [], []
+    samples, loads, pairs = [], [], []
     for layer, (token_ids, logits, p, relevant) in enumerate(simulate.layers(seed)):
         relevant_total += int(relevant.sum())
         for method, mask in selections(logits, p).items():
@@ -79,6 +79,7 @@ def results(seed=0):
                     }
                 )
                 loads.append({"method": method, "layer": layer, "counts": mask.sum(axis=0)})
+                pairs.append({"method": method, "layer": layer, "counts": mask.T.astype(np.int64) @ mask})
                 if method == "bh05":
                     token_stats = {
                         "method": method,
@@ -126,6 +127,7 @@ def results(seed=0):
             }
         ],
         "expert_load": loads,
+        "coactivation": pairs,
         "routing_samples": samples,
         "token_stats": [token_stats],
         "token_strings": token_strings,

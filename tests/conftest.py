@@ -114,6 +114,12 @@ def box_text(ax):
     return boxes[0]
 
 
+def coactivation(mask):
+    """Pair counts of a [tokens, experts] selection mask: tokens routed to both experts of each pair."""
+    chosen = mask.astype(np.int64)
+    return chosen.T @ chosen
+
+
 def counts(rng, mean, n=400):
     """Experts per token: Poisson around ``mean``, clipped to 1..8."""
     return np.clip(rng.poisson(mean, n), 1, 8)
@@ -153,6 +159,7 @@ def sections(seed=0, title="Routing study", label="BH ($\\alpha$=0.05)"):
             }
         ],
         "expert_load": [{"method": "topk2", "layer": 1, "counts": rng.integers(0, 300, 8)}],
+        "coactivation": [{"method": "bh:05", "layer": 1, "counts": coactivation(rng.random((1200, 8)) < 0.35)}],
         "routing_samples": [
             {
                 "method": "bh:05",

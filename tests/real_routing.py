@@ -71,7 +71,7 @@ def sections():
     layers, tokens, experts = logits.shape
     counts = {m["id"]: [] for m in methods()}
     mass = {m["id"]: [] for m in methods()}  # router probability each token's selection keeps
-    loads, samples = [], []
+    loads, samples, pairs = [], [], []
     for layer in range(layers):
         probabilities = softmax(logits[layer])
         p = p_values(logits[layer])
@@ -86,6 +86,7 @@ def sections():
             if method != "topk8":
                 weights /= weights.sum(axis=1, keepdims=True)
             loads.append({"method": method, "layer": layer, "counts": mask.sum(axis=0)})
+            pairs.append({"method": method, "layer": layer, "counts": mask.T.astype(np.int64) @ mask})
             samples.append(
                 {
                     "method": method,
@@ -130,6 +131,7 @@ def sections():
             }
         ],
         "expert_load": loads,
+        "coactivation": pairs,
         "routing_samples": samples,
         "token_stats": [
             {

@@ -46,6 +46,9 @@ def minimal():
             }
         ],
         "expert_load": [{"method": "topk2", "layer": 3, "counts": [5, 0, 3, 1, 1, 2, 2, 2]}],
+        "coactivation": [
+            {"method": "topk2", "layer": 3, "counts": [[4 if a == b else 1 for b in range(8)] for a in range(8)]}
+        ],
         "routing_samples": [
             {
                 "method": "bh05",
@@ -135,6 +138,13 @@ BAD = [
     (("routing_samples", 0, "tokens", 1), 7, "routing_samples[0].tokens[1]: expected a string, got 7"),
     (("expert_load", 0, "counts"), [1, 2], "expert_load[0].counts: has 2 entries but model.num_experts has 8"),
     (("expert_load", 0, "counts"), [0] * 8, "expert_load[0].counts: all zero"),
+    (
+        ("coactivation", 0, "counts", 2, 5),
+        9,
+        "coactivation[0].counts[2][5]: 9 tokens routed to experts 2 and 5, but only 4 to expert 2",
+    ),
+    (("coactivation", 0, "counts", 2), [1, 1], "coactivation[0].counts[2]: has 2 entries but coactivation[0].counts"),
+    (("coactivation", 0, "counts"), [[0] * 8] * 8, "coactivation[0].counts: no token was routed"),
     (("model", "num_expert"), 8, "model.num_expert: unknown field; expected one of name, num_experts"),
     (("methods", 1, "id"), "topk2", 'methods[1].id: "topk2" is already the id of methods[0]'),
     (("methods", 1, "label"), "Top-2", 'methods[1].label: "Top-2" is already the label of methods[0]'),
@@ -186,6 +196,8 @@ def test_the_json_schema_agrees(tmp_path):
                 "all zero",
                 "described",
                 "frequency 0.0001 here",
+                "tokens routed to experts",
+                "no token was routed",
                 "give either",
                 "NaN",
                 "Infinity",

@@ -19,6 +19,7 @@ FIGURES = (
     "expert_utilization",
     "routing_heatmap",
     "token_complexity_vs_experts",
+    "expert_coactivation",
 )
 
 

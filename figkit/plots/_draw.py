@@ -201,6 +201,11 @@ def points(size):
     return FontProperties(size=size).get_size_in_points()
 
 
+def ordinal(n):
+    """2nd, 3rd, 4th: for "every 2nd token labelled" (n is at least 2)."""
+    return f"{n}{'nd' if n == 2 else 'rd' if n == 3 else 'th'}"
+
+
 def set_title(ax, text, **kwargs):
     """The axes title at a fixed height: matplotlib's automatic placement (only needed above top tick
     labels, which figkit never draws) measures every tick label of the axes on every draw."""

@@ -11,7 +11,7 @@ from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 
 from figkit.arrays import ArrayLike, matrix, same_length, strings, whole_vector
-from figkit.plots._draw import LITERAL, label_every, laid_out_height, points, printable, set_title, wrap_label
+from figkit.plots._draw import LITERAL, label_every, laid_out_height, ordinal, points, printable, set_title, wrap_label
 from figkit.plots.spec import FigureJob, FigureSpec, layer_suffix, layer_text
 from figkit.results import method_labels
 
@@ -111,12 +111,8 @@ def cut_note(data, every=1):
             experts += f" ({data.unused} unused)"
         parts.append(experts)
     if every > 1:
-        parts.append(f"every {_ordinal(every)} token labelled")
+        parts.append(f"every {ordinal(every)} token labelled")
     return "showing " + ", ".join(parts) if parts else ""
-
-
-def _ordinal(n):
-    return f"{n}{'nd' if n == 2 else 'rd' if n == 3 else 'th'}"
 
 
 def draw(ax, data):

@@ -171,8 +171,9 @@ class RoutingStats:
     def results(self, *, token_strings=None, layers=None):
         """The sections of a results file (``write_results(**stats.results(), ...)``).
 
-        ``expert_counts`` per method and layer; ``expert_load`` and ``routing_samples`` per
-        method for ``layers`` (default: the middle MoE layer; the build draws a figure for each);
+        ``expert_counts`` per method and layer; ``expert_load``, ``coactivation`` and
+        ``routing_samples`` per method for ``layers`` (default: the middle MoE layer; the build
+        draws a figure for each);
         ``token_stats`` per method (layers pooled) when token ids were given; and
         ``token_strings`` for the ids seen when ``token_strings`` (a tokenizer with ``decode``, a
         mapping or a callable) is given.
@@ -181,7 +182,8 @@ class RoutingStats:
         unknown = [layer for layer in shown if layer not in self.layers]
         if unknown:
             raise ValueError(f"layers {unknown} are not among the statistics' layers {self.layers}")
-        sections = {"expert_counts": [], "expert_load": [], "routing_samples": [], "token_stats": []}
+        names = ("expert_counts", "expert_load", "coactivation", "routing_samples", "token_stats")
+        sections = {name: [] for name in names}
         seen = set()
         for method, counters in self.methods.items():
             histogram, load = counters.histogram.cpu(), counters.load.cpu()
@@ -190,6 +192,9 @@ class RoutingStats:
                 sections["expert_counts"].append({"method": method, "layer": layer, "histogram": counts})
                 if layer in shown:
                     sections["expert_load"].append({"method": method, "layer": layer, "counts": load[i].tolist()})
+                    if self.counts_pairs:
+                        pairs = counters.coactivation[i].cpu().tolist()
+                        sections["coactivation"].append({"method": method, "layer": layer, "counts": pairs})
             by_token = counters.by_token.cpu()
             ids = torch.nonzero(by_token.sum(dim=1)).flatten()
             if ids.numel():

@@ -1,0 +1,164 @@
+"""Expert co-activation: of the tokens routed to one expert, the share also routed to another."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import matplotlib as mpl
+import numpy as np
+from matplotlib.axes import Axes
+from matplotlib.figure import Figure
+
+from figkit.arrays import ArrayLike, matrix, non_negative
+from figkit.plots._draw import axes_width, laid_out_height, ordinal, points, set_title, wrap_label
+from figkit.plots.spec import FigureJob, FigureSpec, layer_suffix, layer_text
+from figkit.results import method_labels
+
+TOP_EXPERTS = 16
+MIN_LABEL_POINTS = 5.0  # smaller cannot be read in print: label every n-th expert instead
+
+
+@dataclass(frozen=True)
+class Coactivation:
+    percent: np.ndarray  # [shown, shown]: P(column | row) in %, NaN on the diagonal and for unused rows
+    experts: np.ndarray  # the ids of the shown experts, ascending
+    total_experts: int
+    routed: int  # routings (token, expert) counted: the diagonal's sum
+
+
+def prepare(coactivation, top_experts=TOP_EXPERTS):
+    """Validate pair counts and keep the experts of the most frequent pairs.
+
+    ``coactivation[a][b]`` counts the tokens routed to both ``a`` and ``b``; its diagonal,
+    the tokens routed to each expert.
+    """
+    counts = non_negative(matrix(coactivation, "coactivation").astype(float), "coactivation")
+    rows, cols = counts.shape
+    if rows != cols:
+        raise ValueError(f"coactivation must be square (experts × experts), got {rows} × {cols}")
+    if isinstance(top_experts, bool) or not isinstance(top_experts, (int, np.integer)) or top_experts < 2:
+        raise ValueError(f"top_experts must be an integer of at least 2, got {top_experts!r}")
+    diagonal = np.diag(counts)
+    over = counts > diagonal[:, None] + 1e-9
+    if over.any():
+        a, b = np.argwhere(over)[0]
+        raise ValueError(
+            f"coactivation[{a}][{b}] = {counts[a, b]:g} is more than coactivation[{a}][{a}] = {diagonal[a]:g}, "
+            f"the tokens routed to expert {a}"
+        )
+    experts = _most_coactivated(counts, min(int(top_experts), rows))
+    shown = counts[np.ix_(experts, experts)]
+    with np.errstate(invalid="ignore", divide="ignore"):
+        percent = 100 * shown / np.diag(shown)[:, None]
+    percent[~np.isfinite(percent)] = np.nan
+    np.fill_diagonal(percent, np.nan)
+    return Coactivation(percent=percent, experts=experts, total_experts=rows, routed=int(diagonal.sum()))
+
+
+def _most_coactivated(counts, n):
+    """The ``n`` experts met first going down the pairs by count (ties: by load), in id order."""
+    pairs = np.triu(counts, k=1)
+    a, b = np.nonzero(pairs)
+    order = np.lexsort((-(np.diag(counts)[a] + np.diag(counts)[b]), -pairs[a, b]))
+    chosen = list(dict.fromkeys(np.column_stack([a[order], b[order]]).ravel().tolist()))[:n]
+    if len(chosen) < n:  # too few pairs: the busiest of the others
+        rest = [e for e in np.argsort(-np.diag(counts), kind="stable").tolist() if e not in chosen]
+        chosen += rest[: n - len(chosen)]
+    return np.sort(np.array(chosen, dtype=int))
+
+
+def draw(ax, data):
+    cmap = mpl.colormaps[mpl.rcParams["image.cmap"]].with_extremes(bad="#e6e6e6")
+    top = np.nanmax(data.percent) if np.isfinite(data.percent).any() else 1.0
+    image = ax.imshow(data.percent, cmap=cmap, vmin=0, vmax=max(top, 1e-9), interpolation="none", aspect="auto")
+    names = [str(e) for e in data.experts]
+    ax.grid(False, which="both")
+    ax.set_xlabel("Also routed to expert")
+    ax.set_ylabel("Routed to expert")
+    shown = len(data.experts)
+    # Rows and columns get every expert's id, as small as needed down to MIN_LABEL_POINTS, then every n-th.
+    rows_height = 0.75 * laid_out_height(ax) * 72 / shown
+    columns_width = 0.6 * axes_width(ax) * 72 / shown  # the colour bar takes its share after this
+    widest = max(map(len, names)) * 0.6 + 0.4  # ems of the widest id, with a gap
+    steps = []
+    for axis, pitch, ems, name in ((ax.yaxis, rows_height, 1.2, "ytick"), (ax.xaxis, columns_width, widest, "xtick")):
+        size = float(np.clip(pitch / ems, MIN_LABEL_POINTS, points(mpl.rcParams[f"{name}.labelsize"])))
+        step = max(1, int(np.ceil(size * ems / pitch - 1e-9)))
+        axis.set_ticks(range(0, shown, step), names[::step], fontsize=size)
+        steps.append(step)
+    parts = [f"{shown} of {data.total_experts} experts"] if shown < data.total_experts else []
+    if max(steps) > 1:
+        parts.append(f"every {ordinal(max(steps))} labelled")
+    note = wrap_label(", ".join(parts), ax, share=0.9, size="axes.titlesize")
+    set_title(ax, f"Expert co-activation\n{note}" if note else "Expert co-activation")
+    ax.figure.colorbar(image, ax=ax, label="Tokens also routed (%)")
+
+
+def jobs(results):
+    """One figure per entry of ``coactivation``."""
+    labels = method_labels(results)
+    for entry in results.get("coactivation", []):
+        method, layer = entry["method"], entry.get("layer")
+        experts = len(entry["counts"])
+        shown = min(TOP_EXPERTS, experts)
+        which = f"the {shown} experts of the most frequent pairs (of {experts})" if shown < experts else "all experts"
+        yield FigureJob(
+            f"_{method}_{layer_suffix(layer)}",
+            {"coactivation": entry["counts"]},
+            (
+                "",
+                labels[method],
+                f": expert co-activation ({layer_text(layer)}): of the tokens routed to the row's expert, the "
+                f"share also routed to the column's, for {which}; the diagonal is left out.",
+            ),
+        )
+
+
+FIGURE = FigureSpec(
+    name="expert_coactivation",
+    title="Expert co-activation",
+    sections=("coactivation",),
+    prepare=prepare,
+    draw=draw,
+    jobs=jobs,
+    report={"coactivation": "coactivation"},
+    required=("coactivation",),
+    cost=1.5,
+)
+
+
+def plot_expert_coactivation(
+    coactivation: ArrayLike,
+    *,
+    top_experts: int = TOP_EXPERTS,
+    ax: Axes | None = None,
+    figsize: tuple[float, float] | None = None,
+    dpi: float | None = None,
+    save_path: str | None = None,
+) -> Figure:
+    """Heatmap of P(column | row): of the tokens routed to one expert, the % also routed to another.
+
+    Parameters
+    ----------
+    coactivation : array-like
+        ``[experts, experts]`` counts of tokens routed to both experts, the diagonal the
+        tokens routed to each (``figkit.routing.RoutingStats.coactivation``): all pairs of
+        each token's selected experts, not only consecutive ranks.
+    top_experts : int
+        Show the experts of the most frequent pairs, this many (16); the title says so.
+    ax, figsize, dpi, save_path
+        Draw on ``ax``; or the new figure's size and resolution (``None``: rcParams) and
+        where to save it.
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+
+    Raises
+    ------
+    ValueError
+        For a matrix that is not square, negative or non-finite counts, or a pair count
+        larger than the count of its row's expert.
+    """
+    data = prepare(coactivation, top_experts)
+    return FIGURE.plot(data, ax=ax, figsize=figsize, dpi=dpi, save_path=save_path)

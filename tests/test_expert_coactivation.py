@@ -1,0 +1,61 @@
+"""Expert co-activation: P(b | a) over all pairs of each token's experts, checked by hand and with numpy."""
+
+import numpy as np
+import pytest
+
+from figkit import plot_expert_coactivation
+from tests import real_routing
+from tests.conftest import coactivation
+
+
+def drawn(fig):
+    return np.ma.filled(fig.axes[0].images[0].get_array().astype(float), np.nan)
+
+
+def test_a_hand_made_case():
+    # four tokens: {0, 1}, {0, 1}, {0, 2}, {1}
+    mask = np.array([[1, 1, 0], [1, 1, 0], [1, 0, 1], [0, 1, 0]], dtype=bool)
+    fig = plot_expert_coactivation(coactivation(mask))
+    expected = 100 * np.array([[np.nan, 2 / 3, 1 / 3], [2 / 3, np.nan, 0], [1, 0, np.nan]])
+    np.testing.assert_allclose(drawn(fig), expected)  # rows: routed to; columns: also routed to
+    ax = fig.axes[0]
+    assert ax.get_title() == "Expert co-activation"  # all three shown: no note
+    assert [t.get_text() for t in ax.get_xticklabels()] == ["0", "1", "2"]
+    assert fig.axes[1].get_ylabel() == "Tokens also routed (%)"
+
+
+def test_real_routing_against_numpy():
+    logits, _, _ = real_routing.load()
+    layer = real_routing.SHOWN_LAYER
+    counts = real_routing.bh_counts(real_routing.p_values(logits[layer]), 0.05)
+    mask = real_routing.keep_largest(logits[layer], counts)
+    fig = plot_expert_coactivation(coactivation(mask), top_experts=12)
+    pairs = mask.T.astype(int) @ mask.astype(int)
+    # the experts met first going down the pairs by count (ties: the busier pair first)
+    a, b = np.triu_indices(64, k=1)
+    order = sorted(range(a.size), key=lambda i: (-pairs[a[i], b[i]], -(pairs[a[i], a[i]] + pairs[b[i], b[i]])))
+    chosen = []
+    for i in order:
+        for e in (a[i], b[i]):
+            if e not in chosen:
+                chosen.append(e)
+    chosen = sorted(chosen[:12])
+    share = 100 * pairs[np.ix_(chosen, chosen)] / np.diag(pairs)[chosen][:, None]
+    np.fill_diagonal(share, np.nan)
+    np.testing.assert_allclose(drawn(fig), share)
+    assert fig.axes[0].get_title().splitlines()[1].startswith("12 of 64 experts")
+    assert int(fig.axes[0].get_yticklabels()[0].get_text()) == chosen[0]
+
+
+@pytest.mark.parametrize(
+    "counts, kwargs, message",
+    [
+        ([[1, 0, 0], [0, 1, 0]], {}, "coactivation must be square"),
+        ([[1, 2], [2, 3]], {}, r"coactivation\[0\]\[1\] = 2 is more than coactivation\[0\]\[0\] = 1"),
+        ([[1, 0], [0, -1]], {}, "coactivation must be non-negative"),
+        ([[1, 0], [0, 1]], {"top_experts": 1}, "top_experts must be an integer of at least 2"),
+    ],
+)
+def test_errors(counts, kwargs, message):
+    with pytest.raises(ValueError, match=message):
+        plot_expert_coactivation(counts, **kwargs)
