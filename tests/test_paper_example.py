@@ -89,7 +89,7 @@ def test_the_example_build_and_the_paper_pass_the_pdf_linter(paper):
     the figures' fonts, so only overlaps, the page and sizes are checked there)."""
     _, folder, pdf = paper
     figures = sorted((folder / "build" / "figures").glob("*.pdf"))
-    assert len(figures) == 18
+    assert len(figures) == 20
     for path in figures:
         assert check_pdf_text(path) == [], path.name
     for document in (folder / "build" / "appendix.pdf", pdf):

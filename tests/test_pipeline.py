@@ -26,6 +26,7 @@ FIGURES = [
     "expert_utilization_topk2_layer1",
     "routing_heatmap_bh-05_layer0",
     "token_complexity_vs_experts_bh-05",
+    "expert_coactivation_bh-05_layer1",
 ]
 
 pytestmark = pytest.mark.slow  # builds, LaTeX and processes
@@ -98,7 +99,9 @@ def test_the_appendix_shows_every_figure_with_captions_from_the_data(built):
     assert "BH (α=0.05): experts selected per token in each layer (1,200 tokens over 3 layers)." in text
     assert "Top-2: tokens routed to each expert (layer 1; 8 experts," in text
     assert "BH (α=0.05): routing weights (layer 0; 6 tokens, 8 experts)." in text
-    assert "rarity, with the token id as its proxy (1,200 tokens, 447 distinct)" in text
+    distinct = len(set(sections()["token_stats"]["token_ids"].tolist()))
+    assert f"rarity, with the token id as its proxy (1,200 tokens, {distinct} distinct)" in text
+    assert "BH (α=0.05): expert co-activation (layer 1): of the tokens routed to the row’s expert" in text
     assert "Table 1: Comparison of routing methods." in text
     assert len(re.findall(r"Figure \d+:", text)) == len(FIGURES)
     assert "Experts per token: BH (α=0.05)" in text  # the figure's own title, embedded in the appendix
