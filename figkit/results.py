@@ -24,7 +24,9 @@ from figkit.files import write_atomic
 
 SCHEMA_VERSIONS = (1,)
 SCHEMA_FILE = "results-v1.schema.json"
-KEY = re.compile(r"^[A-Za-z0-9_.:+-]+$")  # method ids and metric names: safe in labels, macros and file names
+KEY = re.compile(r"\A[A-Za-z0-9_.:+-]+\Z")  # method ids and metric names: safe in labels, macros and file names
+LARGEST_INTEGER = 2**63 - 1  # counts and ids become int64 arrays
+LARGEST_NUMBER = 1.7976931348623157e308  # numbers become float64
 DIRECTIONS = ("lower", "higher")
 
 
@@ -62,9 +64,11 @@ def load_results(path: str | os.PathLike) -> dict:
         except (OSError, EOFError) as error:
             raise ValueError(f"not a readable gzip file ({error})") from None
     try:
-        results = json.loads(data, parse_constant=_NonFinite, object_pairs_hook=_Object)
+        results = json.loads(data, parse_constant=_NonFinite, parse_int=_parse_int, object_pairs_hook=_Object)
     except UnicodeDecodeError:
         raise ValueError("not UTF-8 text") from None
+    except RecursionError:
+        raise ValueError("not a results file: lists or objects nested too deeply") from None
     except json.JSONDecodeError as error:
         raise ValueError(f"not valid JSON: {error.msg} at line {error.lineno}, column {error.colno}") from None
     validate(results)
@@ -177,6 +181,14 @@ class _NonFinite(str):
     """NaN or Infinity in the file, kept so that validation can name its field."""
 
 
+class _Huge(str):
+    """An integer too long for any number figkit draws (Python refuses 4,301 digits), kept to be named."""
+
+
+def _parse_int(text):
+    return int(text) if len(text.lstrip("-")) <= len(str(LARGEST_INTEGER)) else _Huge(text)
+
+
 class _Object(dict):
     """A JSON object that remembers a key given twice."""
 
@@ -192,6 +204,8 @@ def _fail(path, message):
 def _shown(value):
     if isinstance(value, _NonFinite):
         return str(value)
+    if isinstance(value, _Huge) or type(value) is int and abs(value) > LARGEST_INTEGER:
+        return f"an integer of {len(str(value).lstrip('-'))} digits"
     if isinstance(value, dict):
         return "an object"
     if isinstance(value, list):
@@ -223,11 +237,13 @@ def _object(value, path, required=(), optional=()):
 
 
 def _is_number(value):
-    return type(value) in (int, float) and math.isfinite(value)
+    return type(value) in (int, float) and -LARGEST_NUMBER <= value <= LARGEST_NUMBER
 
 
 def _number(value, path, minimum=None, above=None, below=None):
-    if isinstance(value, _NonFinite) or (isinstance(value, float) and not math.isfinite(value)):
+    if isinstance(value, _Huge):
+        _fail(path, f"{_shown(value)} is too long for a number figkit can draw; write it as a float (1.5e30)")
+    if isinstance(value, _NonFinite) or type(value) in (int, float) and not _is_number(value):
         _fail(path, f"expected a finite number, got {_shown(value)}")
     if not _is_number(value):
         _fail(path, f"expected a number, got {_shown(value)}")
@@ -239,6 +255,8 @@ def _number(value, path, minimum=None, above=None, below=None):
 
 
 def _integer(value, path, minimum=0, maximum=None):
+    if isinstance(value, _Huge) or type(value) is int and abs(value) > LARGEST_INTEGER:
+        _fail(path, f"must be at most {LARGEST_INTEGER}, got {_shown(value)}")
     if type(value) is not int:
         _fail(path, f"expected an integer, got {_shown(value)}")
     if value < minimum:
@@ -277,10 +295,12 @@ def _numbers(values, path, length=None, other=None, *, integer=False, minimum=No
     _list(values, path, length, other)
     if integer and minimum is None:
         minimum = 0  # integers here count tokens, experts or ids
+    if integer and maximum is None:
+        maximum = LARGEST_INTEGER
     if (
         all(type(v) is int for v in values)
         if integer
-        else all(type(v) in (int, float) for v in values) and all(map(math.isfinite, values))
+        else all(type(v) in (int, float) for v in values) and all(map(_is_number, values))
     ):
         low, high = min(values), max(values)
         if (minimum is None or low >= minimum) and (maximum is None or high <= maximum):

@@ -164,6 +164,40 @@ def test_every_bad_field_is_named(tmp_path, path, value, message):
     assert str(error.value).startswith(message)
 
 
+@pytest.mark.parametrize(
+    "text, message",
+    [
+        (
+            '"metrics": {"bh05": {"perplexity": 1' + "0" * 400 + "}}",
+            "metrics.bh05.perplexity: an integer of 401 digits is too long for a number figkit can draw",
+        ),
+        (
+            '"metrics": {"bh05": {"perplexity": 1' + "0" * 5000 + "}}",
+            "metrics.bh05.perplexity: an integer of 5001 digits is too long",
+        ),
+        (
+            '"expert_load": [{"method": "bh05", "counts": [1' + "0" * 30 + "]}]",
+            "expert_load[0].counts[0]: an integer of 31 digits is too long",
+        ),
+        (
+            '"expert_counts": [{"method": "bh05", "values": [1' + "0" * 30 + "]}]",
+            "expert_counts[0].values[0]: must be at most 9223372036854775807, got an integer of 31 digits",
+        ),
+        ('"title": ' + "[" * 5000 + "]" * 5000, "not a results file: lists or objects nested too deeply"),
+    ],
+)
+def test_numbers_too_large_and_nesting_too_deep_are_named(tmp_path, text, message):
+    head = '{"schema_version": 1, "methods": [{"id": "bh05"}], '
+    with pytest.raises(ValueError) as error:
+        load_text(tmp_path, head + text + "}")
+    assert str(error.value).startswith(message)
+
+
+def test_ids_end_where_they_end(tmp_path):
+    with pytest.raises(ValueError, match='methods\\[0\\].id: a method id "bh05\\\\n" may use only'):
+        load_text(tmp_path, json.dumps({"schema_version": 1, "methods": [{"id": "bh05\n"}]}))
+
+
 def test_missing_and_duplicated_fields(tmp_path):
     data = minimal()
     del data["schema_version"]
