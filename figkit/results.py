@@ -428,6 +428,16 @@ def _layer(entry, path, model):
     return layer
 
 
+def _method_and_layer(entry, path, methods, model, seen):
+    """An entry's declared method and valid layer, the only entry for that pair (``seen``: those so far)."""
+    method = _declared(entry["method"], f"{path}.method", methods)
+    layer = _layer(entry, path, model)
+    if (method, layer) in seen:
+        _fail(path, f"a second entry for method {method!r}, layer {layer}; the first is {seen[method, layer]}")
+    seen[method, layer] = path
+    return method, layer
+
+
 def _entries(entries, name):
     """(path, entry) for each entry of a list section, which must not be empty."""
     return [(f"{name}[{i}]", entry) for i, entry in enumerate(_list(entries, name))]
@@ -437,11 +447,7 @@ def _expert_counts(entries, methods, model):
     seen = {}
     for path, entry in _entries(entries, "expert_counts"):
         _object(entry, path, required=("method",), optional=("layer", "values", "histogram"))
-        method = _declared(entry["method"], f"{path}.method", methods)
-        layer = _layer(entry, path, model)
-        if (method, layer) in seen:
-            _fail(path, f"a second entry for method {method!r}, layer {layer}; the first is {seen[method, layer]}")
-        seen[method, layer] = path
+        _method_and_layer(entry, path, methods, model, seen)
         if ("values" in entry) == ("histogram" in entry):
             _fail(path, "give either values (one count per token) or histogram ({experts: tokens}), not both")
         most = model.get("num_experts")
@@ -506,10 +512,10 @@ def _expert_load(entries, methods, model):
 
 
 def _coactivation(entries, methods, model):
+    seen = {}
     for path, entry in _entries(entries, "coactivation"):
         _object(entry, path, required=("method", "counts"), optional=("layer",))
-        _declared(entry["method"], f"{path}.method", methods)
-        _layer(entry, path, model)
+        _method_and_layer(entry, path, methods, model, seen)
         experts = model.get("num_experts")
         rows = _list(entry["counts"], f"{path}.counts", experts, "model.num_experts")
         for a, row in enumerate(rows):
@@ -563,11 +569,7 @@ def _token_stats(entries, methods, model):
             required=("method", "token_ids"),
             optional=("layer", "expert_counts", "expert_histograms", "token_frequency"),
         )
-        method = _declared(entry["method"], f"{path}.method", methods)
-        layer = _layer(entry, path, model)
-        if (method, layer) in seen:
-            _fail(path, f"a second entry for method {method!r}, layer {layer}; the first is {seen[method, layer]}")
-        seen[method, layer] = path
+        _method_and_layer(entry, path, methods, model, seen)
         if ("expert_counts" in entry) == ("expert_histograms" in entry):
             _fail(path, "give either expert_counts (one per token) or expert_histograms (one per token id), not both")
         ids = _numbers(entry["token_ids"], f"{path}.token_ids", integer=True)
