@@ -291,6 +291,10 @@ def test_written_files_are_stable_and_diff_well(tmp_path):
 def test_write_results_refuses_bad_data_and_writes_nothing(tmp_path):
     with pytest.raises(ValueError, match=r"^metrics\.bh05\.ppl: expected a finite number, got nan"):
         write_results(tmp_path / "r.json", methods=[{"id": "bh05"}], metrics={"bh05": {"ppl": np.nan}})
+    with pytest.raises(
+        ValueError, match=r"^metrics\.bh05\.ppl: expected a finite number, got an integer of about 6001"
+    ):
+        write_results(tmp_path / "r.json", methods=[{"id": "bh05"}], metrics={"bh05": {"ppl": 10**6000}})
     with pytest.raises(TypeError, match="metrics.bh05.ppl: cannot write a set"):
         write_results(tmp_path / "r.json", methods=[{"id": "bh05"}], metrics={"bh05": {"ppl": {1}}})
     assert list(tmp_path.iterdir()) == []

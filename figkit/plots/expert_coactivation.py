@@ -147,12 +147,13 @@ def plot_expert_coactivation(
     top_experts : int
         Show the experts of the most frequent pairs, this many (16); the title says so.
     ax, figsize, dpi, save_path
-        Draw on ``ax``; or the new figure's size and resolution (``None``: rcParams) and
-        where to save it.
+        As in every figkit plot function: an axes to draw on, size and resolution
+        (``None``: the active rcParams), and where to save.
 
     Returns
     -------
     matplotlib.figure.Figure
+        ``ax.figure`` when ``ax`` is given, else a new figure that is pyplot's current one.
 
     Raises
     ------

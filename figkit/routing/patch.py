@@ -43,7 +43,7 @@ class route_with:  # noqa: N801 - used as a function: with route_with(model, bh(
 
 
 def _routed(forward, rule, layer, name):
-    checked = []
+    convention = []  # the router's own renormalisation, checked on its first call
 
     def routed(hidden_states):
         output = forward(hidden_states)
@@ -53,8 +53,9 @@ def _routed(forward, rule, layer, name):
             )
         logits, weights, indices = output
         probabilities = torch.softmax(logits, dim=-1, dtype=torch.float)
-        own_renormalize = _own_convention(probabilities, weights, indices, name, checked)
-        renormalize = own_renormalize if rule.renormalize is None else rule.renormalize
+        if not convention:
+            convention.append(_own_convention(probabilities, weights, indices, name))
+        renormalize = convention[0] if rule.renormalize is None else rule.renormalize
         counts = rule.counts(logits, layer)
         most = max(int(counts.max()), 1)
         top, chosen = torch.topk(probabilities, most, dim=-1)
@@ -67,17 +68,15 @@ def _routed(forward, rule, layer, name):
     return routed
 
 
-def _own_convention(probabilities, weights, indices, name, checked):
+def _own_convention(probabilities, weights, indices, name):
     """Whether the router renormalises its weights; raises unless they are softmax probabilities."""
     chosen = probabilities.gather(-1, indices.long())
     total = chosen.sum(dim=-1, keepdim=True)
     renormalized = bool(torch.allclose(weights.float().sum(dim=-1), torch.ones_like(total[..., 0]), atol=1e-3))
-    if not checked:
-        expected = chosen / total if renormalized else chosen
-        if not torch.allclose(weights.float(), expected, rtol=1e-3, atol=WEIGHT_TOLERANCE):
-            raise TypeError(
-                f"{name}: route_with needs a router that weights experts by softmax probabilities "
-                "(OLMoE, Mixtral, Qwen2-MoE, Qwen3-MoE); this one does not (DeepSeek's sigmoid scores, say)"
-            )
-        checked.append(True)
+    expected = chosen / total if renormalized else chosen
+    if not torch.allclose(weights.float(), expected, rtol=1e-3, atol=WEIGHT_TOLERANCE):
+        raise TypeError(
+            f"{name}: route_with needs a router that weights experts by softmax probabilities "
+            "(OLMoE, Mixtral, Qwen2-MoE, Qwen3-MoE); this one does not (DeepSeek's sigmoid scores, say)"
+        )
     return renormalized
