@@ -3,8 +3,11 @@
 import contextlib
 import hashlib
 import os
+import re
 import tempfile
 from pathlib import Path
+
+_PLAIN = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.-]*(/[A-Za-z0-9_][A-Za-z0-9_.-]*)*")
 
 
 def write_atomic(path, data):
@@ -43,3 +46,19 @@ def file_digest(path):
         return digest(Path(path).read_bytes())
     except OSError:
         return None
+
+
+def is_plain_relative(path):
+    """True for a relative path of letters, digits and ``_ . -`` that stays in its folder (no ``..``, ``/x``)."""
+    text = str(path)
+    return bool(_PLAIN.fullmatch(text)) and ".." not in text.split("/")
+
+
+def symbolic_link_on(root, relative):
+    """The first symbolic link on the way from ``root`` to ``root/relative`` (``relative`` included), or None."""
+    path = Path(root)
+    for part in Path(relative).parts:
+        path = path / part
+        if path.is_symlink():
+            return path
+    return None

@@ -16,6 +16,8 @@ import time
 import warnings
 from pathlib import Path
 
+from figkit.files import is_plain_relative
+
 TEX_TIMEOUT = 120  # seconds
 SOURCE_DATE_EPOCH = "1700000000"
 
@@ -130,7 +132,7 @@ def _safe_math(part):
 def tex_path(path):
     """A relative file path for \\input or \\includegraphics, as trusted markup; refuses anything odd."""
     text = str(path)
-    if not re.fullmatch(r"[A-Za-z0-9_][A-Za-z0-9_./-]*", text) or ".." in text.split("/"):
+    if not is_plain_relative(text):
         raise ValueError(f"{text!r} cannot go in LaTeX as a path: use a relative path of letters, digits and _ . - /")
     return Raw(text)
 
@@ -142,14 +144,16 @@ def escape_markdown(text):
 
 @functools.lru_cache(maxsize=16)
 def environment(template_dirs=(), escape=escape_text):
-    """Jinja with LaTeX-safe delimiters (``\\VAR{}``, ``\\BLOCK{}``, ``\\#{}``), escaping every value.
+    """Sandboxed Jinja with LaTeX-safe delimiters (``\\VAR{}``, ``\\BLOCK{}``, ``\\#{}``), escaping every value.
 
     ``template_dirs`` (a tuple of folders) are searched before the package's templates, so a paper repo
-    can override any template with a file of the same name.
+    can override any template with a file of the same name. The sandbox keeps a template (perhaps from
+    a copied folder) from reaching Python beyond the values it is given.
     """
     import jinja2
+    import jinja2.sandbox
 
-    return jinja2.Environment(
+    return jinja2.sandbox.ImmutableSandboxedEnvironment(
         loader=jinja2.FileSystemLoader([str(folder) for folder in template_folders(template_dirs)]),
         block_start_string=r"\BLOCK{",
         block_end_string="}",

@@ -29,7 +29,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from figkit import __version__
-from figkit.files import digest, file_digest, write_if_changed
+from figkit.files import digest, file_digest, is_plain_relative, symbolic_link_on, write_if_changed
 from figkit.latex import compile_pdf, escape_label, template_folders
 from figkit.plots import FIGURES, figure_specs
 from figkit.results import load_results
@@ -139,9 +139,18 @@ def build(
     code = _code_digest()
     figure_key = digest("\n".join([code, *styles, *(file_digest(s) for s in sheets)]).encode())
     text_key = digest("\n".join([code, *(f"{n}:{file_digest(p)}" for n, p in templates.items())]).encode())
-    manifest = {} if force else _read_manifest(out_dir)
+    manifest, ignored = _read_manifest(out_dir)
+    _refuse_links(out_dir, [MANIFEST, LATEX_DIR, DEPFILE, PDF, *_outputs_of(manifest)])
+    if force:
+        manifest = {}
     whole_key = _whole_build_key(results_path, figure_key, text_key, compile)
-    if whole_key is not None and not only and manifest.get("build") == whole_key and _all_intact(out_dir, manifest):
+    if (
+        whole_key is not None
+        and not only
+        and not ignored
+        and manifest.get("build") == whole_key
+        and _all_intact(out_dir, manifest)
+    ):
         return _nothing_to_do(out_dir, manifest, quiet, verbose, started)  # no results loaded, nothing imported
 
     try:
@@ -149,8 +158,9 @@ def build(
     except ValueError as error:
         raise ValueError(f"{results_path}: {error}") from None
     planned = plan(results)
+    _refuse_links(out_dir, [output for job in planned for output in job.outputs])
     selected = _select(planned, only)
-    report = BuildResult(out_dir)
+    report = BuildResult(out_dir, notes=ignored)
     compiling = compile and any(job.name == APPENDIX for job in selected)
     progress = _Progress(len(selected) + compiling, quiet, verbose)
     done = manifest.get("jobs", {})
@@ -177,7 +187,9 @@ def build(
     _prune(out_dir, done, planned)
     _write_manifest(out_dir, done, None)  # only if it changed; a build killed while compiling keeps the jobs
 
-    if compiling and APPENDIX not in report.failed:
+    if compiling and report.failed:
+        report.notes.append(f"{PDF} was not compiled: it would include the outputs of failed jobs")
+    elif compiling:
         status = _compile(out_dir, planned, results, done, force, require_pdf, report)
         progress.step(PDF, status)
     complete = not only and report.ok and not report.notes
@@ -340,14 +352,37 @@ def _fingerprint(h, value):
 
 
 def _read_manifest(out_dir):
-    """``{"jobs": {name: {"key", "outputs"}}, "build": key of the last complete build}``, or empty."""
+    """The manifest and a note per entry ignored because it names a file outside the output folder.
+
+    The manifest is ``{"jobs": {name: {"key", "outputs": {path: sha256}}}, "build": key of the last
+    complete build}``, or empty if there is none or it cannot be read.
+    """
     try:
         manifest = json.loads((out_dir / MANIFEST).read_text())
-        if manifest.get("figkit") == 1 and isinstance(manifest.get("jobs"), dict):
-            return manifest
-    except (OSError, ValueError, TypeError):
-        pass
-    return {}
+    except (OSError, ValueError):
+        return {}, []
+    if not isinstance(manifest, dict) or manifest.get("figkit") != 1 or not isinstance(manifest.get("jobs"), dict):
+        return {}, []
+    kept, ignored = {}, []
+    for name, entry in manifest["jobs"].items():
+        outputs = entry.get("outputs") if isinstance(entry, dict) else None
+        if isinstance(outputs, dict) and all(isinstance(p, str) and is_plain_relative(p) for p in outputs):
+            kept[name] = entry
+        else:
+            ignored.append(f"ignored the manifest's entry {name!r}: it names files outside {out_dir}")
+    return manifest | {"jobs": kept}, ignored
+
+
+def _outputs_of(manifest):
+    return [path for entry in manifest.get("jobs", {}).values() for path in entry["outputs"]]
+
+
+def _refuse_links(out_dir, paths):
+    """Refuse a build whose outputs would go through a symbolic link (perhaps to a folder outside OUT)."""
+    for path in paths:
+        link = symbolic_link_on(out_dir, path)
+        if link is not None:
+            raise ValueError(f"{link} is a symbolic link; figkit writes only real files and folders inside {out_dir}")
 
 
 def _write_manifest(out_dir, jobs, whole_key):
@@ -465,6 +500,10 @@ def _compile(out_dir, planned, results, manifest, force, require_pdf, report):
             report.notes.append(NO_TEX)
         return NO_TEX
     (out_dir / LATEX_DIR).mkdir(parents=True, exist_ok=True)
+    link = _link_latex_could_follow(out_dir)
+    if link is not None:
+        report.failed[PDF] = f"{link} is a symbolic link; figkit compiles only real files inside {out_dir}"
+        return report.failed[PDF]
     try:
         made = compile_pdf(out_dir / "appendix.tex", outdir=LATEX_DIR)
     except RuntimeError as error:
@@ -476,6 +515,16 @@ def _compile(out_dir, planned, results, manifest, force, require_pdf, report):
     report.rendered.append(PDF)
     manifest[PDF] = {"key": key, "outputs": {PDF: file_digest(pdf)}}
     return "compiled"
+
+
+def _link_latex_could_follow(out_dir):
+    """A symbolic link among the files LaTeX may read or write: the output folder's own and figkit's folders."""
+    for folder in (out_dir, out_dir / "figures", out_dir / "tables", out_dir / LATEX_DIR):
+        if folder.is_dir():
+            link = next((path for path in sorted(folder.iterdir()) if path.is_symlink()), None)
+            if link is not None:
+                return link
+    return None
 
 
 def _explain(message, out_dir, results):
