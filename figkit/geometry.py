@@ -18,9 +18,17 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from figkit.cache import cache_dir
+from figkit.files import file_digest, is_plain_relative, write_atomic
 
 TEX_POINTS_PER_INCH = 72.27
 TEX_TIMEOUT = 60  # seconds
+MEASURES = ("textwidth", "columnwidth", "fontsize")
+PROBE_OUTPUT_LIMIT = 16 * 2**20  # bytes pdflatex may write to one file while measuring
+# \input{file} of a file that does not exist yet (a build's macros.tex) says so instead of stopping.
+_SKIP_MISSING_INPUTS = r"""\makeatletter
+\def\@iinput#1{\InputIfFileExists{#1}{}{\typeout{FIGKIT missing=#1}}}
+\makeatother
+"""
 _PROBE = r"""
 \begin{document}
 \makeatletter
@@ -115,9 +123,12 @@ def figsize(
 def measure_tex(path: str | os.PathLike, *, timeout: float = TEX_TIMEOUT) -> dict[str, float]:
     """The text width, column width and font size of a LaTeX paper, measured by LaTeX itself.
 
-    Compiles a probe made of the paper's own preamble with pdflatex (draft mode, no
-    shell escape, stdin closed, a timeout), so class options, packages and geometry
-    all count. Files beside the paper (a venue's .sty or .cls) are found.
+    Compiles a probe made of the paper's own preamble with pdflatex, so class options,
+    packages and geometry all count. Files beside the paper (a venue's .sty or .cls) are
+    found; a file the preamble ``\\input``s that does not exist yet (a build's
+    ``macros.tex``) is skipped. pdflatex runs confined: no shell escape, no file named by
+    an absolute path or ``..`` (``openin_any=p``), stdin closed, a timeout and a cap on
+    what it writes.
 
     Parameters
     ----------
@@ -129,7 +140,8 @@ def measure_tex(path: str | os.PathLike, *, timeout: float = TEX_TIMEOUT) -> dic
     Returns
     -------
     dict
-        ``{"textwidth": in, "columnwidth": in, "fontsize": pt}``; cached by the preamble's hash.
+        ``{"textwidth": in, "columnwidth": in, "fontsize": pt}``. Cached until the preamble or
+        a file LaTeX read for it (class, style files, ``\\input`` files) changes.
 
     Raises
     ------
@@ -143,44 +155,97 @@ def measure_tex(path: str | os.PathLike, *, timeout: float = TEX_TIMEOUT) -> dic
     start = text.find("\\begin{document}")
     if start < 0:
         raise ValueError(f"{path}: no \\begin{{document}}, so no preamble to measure")
-    preamble = text[:start]
-    cache = cache_dir("measure_tex") / f"{hashlib.sha256(preamble.encode()).hexdigest()[:32]}.json"
-    if cache.is_file():
-        return json.loads(cache.read_text())
-    result = _run_probe(preamble + _PROBE, path.resolve().parent, timeout)
-    cache.write_text(json.dumps(result))
-    return result
+    preamble, paper_dir = text[:start], path.resolve().parent
+    key = hashlib.sha256(f"{paper_dir}\n{preamble}".encode()).hexdigest()[:32]
+    cache = cache_dir("measure_tex") / f"{key}.json"
+    cached = _cached_measure(cache)
+    if cached is not None:
+        return cached
+    measured, inputs = _run_probe(_SKIP_MISSING_INPUTS + preamble + _PROBE, paper_dir, timeout)
+    write_atomic(cache, json.dumps({"measured": measured, "inputs": inputs}).encode())
+    return measured
+
+
+def _cached_measure(cache):
+    """The cached measure if its entry is well formed and every file it was read from is unchanged."""
+    try:
+        entry = json.loads(cache.read_text())
+        measured, inputs = entry["measured"], entry["inputs"]
+        well_formed = set(measured) == set(MEASURES) and all(type(v) is float for v in measured.values())
+        unchanged = all(file_digest(name) == sha for name, sha in inputs.items())
+    except (OSError, ValueError, TypeError, KeyError, AttributeError):
+        return None
+    return measured if well_formed and unchanged else None
 
 
 def _run_probe(source, paper_dir, timeout):
+    """Compile ``source``; return the measures and {file LaTeX read or looked for: sha256, None if missing}."""
     engine = shutil.which("pdflatex")
     if engine is None:
         raise RuntimeError(
             "measure_tex needs pdflatex: install TeX Live (Debian/Ubuntu: apt-get install "
             "texlive-latex-base texlive-latex-recommended) or use figkit.figsize(venue)"
         )
-    env = os.environ | {"TEXINPUTS": f"{paper_dir}{os.pathsep}", "openout_any": "p"}
+    env = os.environ | {
+        "TEXINPUTS": f"{paper_dir}{os.pathsep}",
+        "openin_any": "p",
+        "openout_any": "p",
+        "max_print_line": "10000",
+    }
+    command = [engine, "-interaction=nonstopmode", "-halt-on-error", "-no-shell-escape", "-draftmode", "-recorder"]
     with tempfile.TemporaryDirectory(prefix="figkit-probe-") as work:
-        Path(work, "probe.tex").write_text(source, encoding="utf-8")
+        work = Path(work).resolve()
+        (work / "probe.tex").write_text(source, encoding="utf-8")
         try:
             run = subprocess.run(
-                [engine, "-interaction=nonstopmode", "-halt-on-error", "-no-shell-escape", "-draftmode", "probe.tex"],
+                [*command, "probe.tex"],
                 cwd=work,
                 env=env,
                 stdin=subprocess.DEVNULL,
-                capture_output=True,
-                text=True,
-                errors="replace",
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.DEVNULL,
                 timeout=timeout,
+                preexec_fn=_cap_file_size if os.name == "posix" else None,
             )
         except subprocess.TimeoutExpired:
             raise RuntimeError(f"pdflatex did not finish measuring the preamble within {timeout} s") from None
-    found = dict(re.findall(r"^FIGKIT (\w+)=([\d.]+)(?:pt)?$", run.stdout, re.M))
-    if run.returncode != 0 or len(found) < 3:
-        error = next((line for line in run.stdout.splitlines() if line.startswith("!")), "no measurement in the log")
-        raise RuntimeError(f"pdflatex could not compile the preamble: {error}")
-    return {
-        "textwidth": float(found["textwidth"]) / TEX_POINTS_PER_INCH,
-        "columnwidth": float(found["columnwidth"]) / TEX_POINTS_PER_INCH,
-        "fontsize": float(found["fontsize"]),
+        log = _read_capped(work / "probe.log")
+        inputs = _files_read(work, paper_dir, log)
+    found = dict(re.findall(r"^FIGKIT (\w+)=([\d.]+)(?:pt)?$", log, re.M))
+    if run.returncode != 0 or not set(MEASURES) <= set(found):
+        error = next((line for line in log.splitlines() if line.startswith("!")), "no measurement in the log")
+        raise RuntimeError(f"pdflatex could not compile the preamble: {error[:200]}")
+    points = {name: float(found[name]) for name in MEASURES}
+    measured = {
+        "textwidth": points["textwidth"] / TEX_POINTS_PER_INCH,
+        "columnwidth": points["columnwidth"] / TEX_POINTS_PER_INCH,
+        "fontsize": points["fontsize"],
     }
+    return measured, inputs
+
+
+def _cap_file_size():
+    """In the child: pdflatex may write at most PROBE_OUTPUT_LIMIT bytes to any one file."""
+    import resource
+
+    resource.setrlimit(resource.RLIMIT_FSIZE, (PROBE_OUTPUT_LIMIT, PROBE_OUTPUT_LIMIT))
+
+
+def _read_capped(path):
+    try:
+        with open(path, encoding="latin-1") as log:
+            return log.read(PROBE_OUTPUT_LIMIT)
+    except OSError:
+        return ""
+
+
+def _files_read(work, paper_dir, log):
+    """{file: sha256} of every file LaTeX read (its ``-recorder`` list) outside ``work``; None for one it missed."""
+    try:
+        lines = (work / "probe.fls").read_text(encoding="utf-8", errors="replace").splitlines()
+    except OSError:
+        lines = []
+    read = {(work / line[len("INPUT ") :]).resolve() for line in lines if line.startswith("INPUT ")}
+    missing = {paper_dir / name for name in re.findall(r"^FIGKIT missing=(.+)$", log, re.M) if is_plain_relative(name)}
+    files = sorted(str(name) for name in read | missing if name.parent != work)
+    return {name: file_digest(name) for name in files}

@@ -1,5 +1,6 @@
 """measure_tex compiles a probe of the paper's own preamble with a real pdflatex."""
 
+import getpass
 import shutil
 
 import pytest
@@ -69,3 +70,47 @@ def test_the_preamble_cannot_run_commands(tmp_path):
     path = paper(tmp_path, f"\\documentclass{{article}}\n\\immediate\\write18{{touch {marker}}}")
     figkit.measure_tex(path)
     assert not marker.exists()
+
+
+def test_a_change_to_a_style_file_is_measured_again(tmp_path):
+    path = paper(tmp_path, "\\documentclass{article}\n\\usepackage{venue}", {"venue.sty": "\\textwidth=5in\n"})
+    assert figkit.measure_tex(path)["textwidth"] == pytest.approx(5.0, abs=1e-4)
+    (path.parent / "venue.sty").write_text("\\textwidth=6in\n")
+    assert figkit.measure_tex(path)["textwidth"] == pytest.approx(6.0, abs=1e-4)
+
+
+def test_a_build_output_that_does_not_exist_yet_does_not_stop_the_probe(tmp_path):
+    path = paper(tmp_path, "\\documentclass{article}\n\\input{build/macros.tex}\n\\input{build/width}")
+    assert figkit.measure_tex(path)["textwidth"] == pytest.approx(345 / PT, abs=1e-4)
+    (path.parent / "build").mkdir()
+    (path.parent / "build" / "macros.tex").write_text("\\newcommand{\\figkitBhPpl}{23.8}\n")
+    (path.parent / "build" / "width.tex").write_text("\\textwidth=4in\n")
+    assert figkit.measure_tex(path)["textwidth"] == pytest.approx(4.0, abs=1e-4)  # the new file counts
+
+
+def test_a_hostile_preamble_reads_nothing_outside_and_cannot_fill_the_disk(tmp_path):
+    reads = "\\newread\\r\\openin\\r=/etc/passwd\\read\\r to\\x\\errmessage{\\x}"
+    with pytest.raises(RuntimeError) as caught:
+        figkit.measure_tex(paper(tmp_path, "\\documentclass{article}\n" + reads))
+    assert "root" not in str(caught.value)
+    (tmp_path / "paper" / "main.tex").unlink()
+    (tmp_path / "paper").rmdir()
+    endless = "\\def\\x{\\typeout{" + "output " * 100 + "}\\x}\\x"
+    with pytest.raises(RuntimeError, match="could not compile the preamble"):
+        figkit.measure_tex(paper(tmp_path, "\\documentclass{article}\n" + endless), timeout=50)
+
+
+def test_the_cache_is_private_and_a_bad_entry_is_measured_again(tmp_path, monkeypatch):
+    shared = tmp_path / "shared"
+    (shared / "figkit" / "measure_tex").mkdir(parents=True)
+    (shared / "figkit").chmod(0o777)  # anyone could plant an entry here
+    monkeypatch.setenv("XDG_CACHE_HOME", str(shared))
+    monkeypatch.setattr(geometry.tempfile, "tempdir", str(tmp_path / "tmp"))
+    folder = geometry.cache_dir("measure_tex")
+    assert folder == tmp_path / "tmp" / f"figkit-{getpass.getuser()}" / "measure_tex"
+    assert folder.parent.stat().st_mode & 0o777 == 0o700
+    path = paper(tmp_path, "\\documentclass{article}")
+    figkit.measure_tex(path)
+    (entry,) = folder.iterdir()
+    entry.write_text('{"measured": {"textwidth": "/etc/passwd"}, "inputs": {}}')
+    assert figkit.measure_tex(path)["textwidth"] == pytest.approx(345 / PT, abs=1e-4)
