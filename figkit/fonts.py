@@ -17,7 +17,7 @@ from pathlib import Path
 from figkit.cache import cache_dir
 
 FAMILY = "figkit CMR10"
-VERSION = 4  # bump when the way the copy is made changes
+VERSION = 5  # bump when the way the copy is made changes
 GREEK = (
     *"alpha beta gamma delta epsilon zeta eta theta iota kappa lambda mu nu xi pi rho sigma".split(),
     *"tau upsilon phi chi psi omega".split(),
@@ -34,6 +34,8 @@ BORROWED = {
 # The BaKoMa file names its dashes the wrong way round: "endash" is 1 em wide, "emdash" half that;
 # the glyph list reads "mu" as the micro sign.
 RENAMED = {"endash": "\N{EM DASH}", "emdash": "\N{EN DASH}", "mu": "\N{GREEK SMALL LETTER MU}"}
+# Characters drawn with another's glyph, as TeX does: the typewriter apostrophe is the closing quote.
+SAME_GLYPH = {"'": "\N{RIGHT SINGLE QUOTATION MARK}"}
 TIMESTAMP = 3_600_000_000  # seconds since 1904 (the TrueType epoch): a fixed date in 2018
 
 
@@ -78,6 +80,8 @@ def _build(path):
         text = RENAMED.get(glyph) or toUnicode(glyph)
         if len(text) == 1 and ord(text) >= 0x20:
             by_name.setdefault(ord(text), glyph)
+    for char, like in SAME_GLYPH.items():
+        by_name.setdefault(ord(char), by_name[ord(like)])
     table = CmapSubtable.newSubtable(4)
     table.platformID, table.platEncID, table.language, table.cmap = 3, 1, 0, by_name
     font["cmap"].tables = [table]
