@@ -504,13 +504,20 @@ def _sweeps(sweeps, methods, model):
 
 def _expert_load(entries, methods, model):
     for path, entry in _entries(entries, "expert_load"):
-        _object(entry, path, required=("method", "counts"), optional=("layer",))
+        _object(entry, path, required=("method", "counts"), optional=("layer", "num_tokens"))
         _declared(entry["method"], f"{path}.method", methods)
         _layer(entry, path, model)
         experts = model.get("num_experts")
         counts = _numbers(entry["counts"], f"{path}.counts", experts, "model.num_experts", minimum=0)
         if not any(counts):
             _fail(f"{path}.counts", "all zero: no token was routed")
+        if "num_tokens" in entry:
+            tokens = _integer(entry["num_tokens"], f"{path}.num_tokens", minimum=1)
+            if max(counts) > tokens:
+                _fail(
+                    f"{path}.num_tokens",
+                    f"{tokens} tokens, but expert {counts.index(max(counts))} was routed {max(counts)} of them",
+                )
 
 
 def _coactivation(entries, methods, model):
@@ -530,6 +537,45 @@ def _coactivation(entries, methods, model):
                 )
         if not any(row[a] for a, row in enumerate(rows)):
             _fail(f"{path}.counts", "no token was routed (the diagonal is all zero)")
+
+
+def _domain_load(entries, methods, model):
+    seen = {}
+    for path, entry in _entries(entries, "domain_load"):
+        _object(entry, path, required=("method", "domain", "counts", "num_tokens"), optional=("layer",))
+        method = _declared(entry["method"], f"{path}.method", methods)
+        layer = _layer(entry, path, model)
+        domain = _string(entry["domain"], f"{path}.domain")
+        if not domain.strip():
+            _fail(f"{path}.domain", "is empty")
+        if (method, domain, layer) in seen:
+            _fail(
+                path,
+                f"a second entry for method {method!r}, domain {domain!r}, layer {layer}; the first is "
+                f"{seen[method, domain, layer]}",
+            )
+        seen[method, domain, layer] = path
+        counts = _numbers(entry["counts"], f"{path}.counts", model.get("num_experts"), "model.num_experts", minimum=0)
+        tokens = _integer(entry["num_tokens"], f"{path}.num_tokens", minimum=1)
+        if max(counts) > tokens:
+            _fail(f"{path}.counts", f"expert {counts.index(max(counts))} was routed {max(counts)} of {tokens} tokens")
+        if not any(counts):
+            _fail(f"{path}.counts", "all zero: no token was routed")
+
+
+def _cross_layer(entries, methods, model):
+    seen = {}
+    for path, entry in _entries(entries, "cross_layer"):
+        _object(entry, path, required=("method", "layer", "next_layer", "counts"))
+        _integer(entry["layer"], f"{path}.layer")
+        _method_and_layer(entry, path, methods, model, seen)
+        last = model["num_layers"] - 1 if "num_layers" in model else None
+        _integer(entry["next_layer"], f"{path}.next_layer", minimum=entry["layer"] + 1, maximum=last)
+        rows = _list(entry["counts"], f"{path}.counts", model.get("num_experts"), "model.num_experts")
+        for i, row in enumerate(rows):
+            _numbers(row, f"{path}.counts[{i}]", len(rows), f"{path}.counts", integer=True)
+        if not any(map(any, rows)):
+            _fail(f"{path}.counts", "all zero: no token was counted")
 
 
 def _routing_samples(samples, methods, model):
@@ -683,6 +729,8 @@ SECTIONS = {
     "sweeps": _sweeps,
     "expert_load": _expert_load,
     "coactivation": _coactivation,
+    "domain_load": _domain_load,
+    "cross_layer": _cross_layer,
     "routing_samples": _routing_samples,
     "token_stats": _token_stats,
     "token_strings": _token_strings,
@@ -712,8 +760,10 @@ FIELD_ORDER = (
     "aggregation",
     "method",
     "method_family",
+    "domain",
     "param",
     "layer",
+    "next_layer",
     "values",
     "histogram",
     "avg_experts",

@@ -1,7 +1,8 @@
 """From a model to a results file, offline: a small OLMoE routes held-out text with top-8 and BH.
 
 A byte-level OLMoE (transformers' modelling code, built from its config) is trained for a few
-steps on text, then routes held-out text. figkit.routing captures its router logits, selects
+steps on a mix of Markdown, Python and LaTeX, then routes held-out text of each, labelled with
+its domain. figkit.routing captures its router logits, selects
 experts with top-8 and with BH at several α, accumulates the statistics, measures perplexity
 under each rule with route_with, and writes the results file ``figkit build`` reads.
 
@@ -21,7 +22,12 @@ from figkit.routing import RoutingStats, bh, capture, route_with, top_k
 
 ALPHAS = (0.01, 0.05, 0.10, 0.20)
 TOP_K, MAX_K, SEQUENCE = 8, 8, 128
-TEXT = Path(__file__).resolve().parent.parent / "README.md"  # the text: figkit's own README, as bytes
+ROOT = Path(__file__).resolve().parent.parent
+DOMAINS = {  # a labelled mix of three kinds of text, all figkit's own files, read as bytes
+    "Markdown": ("README.md",),
+    "Python": ("figkit/pipeline.py",),
+    "LaTeX": ("paper_example/main.tex", "templates/appendix.tex", "templates/table.tex"),
+}
 
 
 def model():
@@ -66,19 +72,21 @@ def main():
     parser.add_argument("results", nargs="?", default="results.json")
     parser.add_argument("--steps", type=int, default=60, help="training steps before routing (default: 60)")
     args = parser.parse_args()
-    data = sequences(TEXT.read_bytes())
-    train_part, held_out = data[: len(data) * 3 // 4], data[len(data) * 3 // 4 :]
+    texts = {name: sequences(b"".join((ROOT / f).read_bytes() for f in files)) for name, files in DOMAINS.items()}
+    held_out = {name: data[len(data) * 3 // 4 :] for name, data in texts.items()}  # the last quarter of each
+    mixed = torch.cat([data[: len(data) * 3 // 4] for data in texts.values()])
+    mixed = mixed[torch.randperm(len(mixed), generator=torch.Generator().manual_seed(0))]
     net = model()
-    train(net, list(train_part.split(8)), args.steps)
+    train(net, list(mixed.split(8)), args.steps)
     rules = {"topk8": top_k(TOP_K)} | {f"bh{round(a * 100):02d}": bh(a, max_k=MAX_K) for a in ALPHAS}
     stats, losses = None, {name: [] for name in rules}
     with torch.no_grad():
-        for batch in held_out.split(8):
+        for domain, batch in ((d, b) for d, data in held_out.items() for b in data.split(8)):
             with capture(net) as cap:
                 net(input_ids=batch)
             stats = stats or RoutingStats(cap.layers, net.config.num_experts)
             for name, rule in rules.items():
-                stats.add(name, rule.select(cap.logits, cap.layers), cap.token_ids)
+                stats.add(name, rule.select(cap.logits, cap.layers), cap.token_ids, domain=domain)
                 with route_with(net, rule):
                     losses[name].append((net(input_ids=batch, labels=batch).loss.item(), batch.numel()))
     sections = stats.results(token_strings=lambda byte: chr(byte) if byte < 128 else f"<0x{byte:02X}>")

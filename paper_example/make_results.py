@@ -20,7 +20,7 @@ import simulate  # noqa: E402
 
 import figkit  # noqa: E402
 
-SHOWN_LAYER = simulate.NUM_LAYERS // 2  # the layer of the heatmaps, expert loads and token statistics
+SHOWN_LAYER = simulate.NUM_LAYERS // 2  # the layer of the heatmaps, co-activation, paths and token statistics
 SHOWN_TOKENS = 40
 METHODS = [
     {
@@ -61,12 +61,16 @@ def results(seed=0):
     counts = {m["id"]: [] for m in METHODS}
     hits = {m["id"]: 0 for m in METHODS}
     relevant_total = 0
-    samples, loads, pairs = [], [], []
+    samples, loads, pairs, paths = [], [], [], []
     for layer, (token_ids, logits, p, relevant) in enumerate(simulate.layers(seed)):
         relevant_total += int(relevant.sum())
+        if layer in (SHOWN_LAYER, SHOWN_LAYER + 1):
+            paths.append(logits.argmax(axis=1))  # every method's top-1 expert: the largest logit
         for method, mask in selections(logits, p).items():
             counts[method].append(mask.sum(axis=1))
             hits[method] += int((mask & relevant).sum())
+            if method in ("topk8", "bh05"):
+                loads.append({"method": method, "layer": layer, "counts": mask.sum(axis=0), "num_tokens": len(mask)})
             if layer == SHOWN_LAYER and method in ("topk8", "bh05"):
                 shown = slice(0, SHOWN_TOKENS)
                 samples.append(
@@ -78,7 +82,6 @@ def results(seed=0):
                         "weights": np.round(simulate.routing_weights(logits[shown], mask[shown]), 4),
                     }
                 )
-                loads.append({"method": method, "layer": layer, "counts": mask.sum(axis=0)})
                 pairs.append({"method": method, "layer": layer, "counts": mask.T.astype(np.int64) @ mask})
                 if method == "bh05":
                     token_stats = {
@@ -128,6 +131,16 @@ def results(seed=0):
         ],
         "expert_load": loads,
         "coactivation": pairs,
+        "cross_layer": [
+            {
+                "method": "topk8",
+                "layer": SHOWN_LAYER,
+                "next_layer": SHOWN_LAYER + 1,
+                "counts": np.histogram2d(*paths, bins=simulate.NUM_EXPERTS, range=[[0, simulate.NUM_EXPERTS]] * 2)[
+                    0
+                ].astype(np.int64),
+            }
+        ],
         "routing_samples": samples,
         "token_stats": [token_stats],
         "token_strings": token_strings,

@@ -158,8 +158,18 @@ def sections(seed=0, title="Routing study", label="BH ($\\alpha$=0.05)"):
                 "baseline_k": 2,
             }
         ],
-        "expert_load": [{"method": "topk2", "layer": 1, "counts": rng.integers(0, 300, 8)}],
+        "expert_load": [
+            {"method": "topk2", "layer": 1, "counts": rng.integers(0, 300, 8)},
+            {"method": "topk2", "layer": 0, "counts": [120, 80, 95, 130, 60, 110, 101, 104], "num_tokens": 400},
+        ],
         "coactivation": [{"method": "bh:05", "layer": 1, "counts": coactivation(rng.random((1200, 8)) < 0.35)}],
+        "domain_load": [
+            {"method": "topk2", "domain": d, "layer": 1, "counts": c, "num_tokens": 100}
+            for d, c in (("arXiv", [90, 40, 20, 10, 10, 10, 10, 10]), ("GitHub", [5, 5, 60, 70, 20, 20, 10, 10]))
+        ],
+        "cross_layer": [
+            {"method": "bh:05", "layer": 0, "next_layer": 1, "counts": (np.arange(64).reshape(8, 8) * 37) % 11}
+        ],
         "routing_samples": [
             {
                 "method": "bh:05",

@@ -65,6 +65,13 @@ def methods():
     ]
 
 
+def top1_paths(logits, layer=SHOWN_LAYER):
+    """[experts, experts]: tokens with top-1 expert i in ``layer`` and j in the next (top-1: the largest logit)."""
+    top1 = logits.argmax(axis=-1)
+    experts = logits.shape[-1]
+    return np.bincount(top1[layer] * experts + top1[layer + 1], minlength=experts * experts).reshape(experts, experts)
+
+
 def sections():
     """The sections of a results file of the slice's real routing."""
     logits, token_ids, strings = load()
@@ -80,12 +87,14 @@ def sections():
             counts[method].append(n)
             mask = keep_largest(logits[layer], n)
             mass[method].append((probabilities * mask).sum(axis=1))
-            if layer != SHOWN_LAYER or method not in ("topk8", "bh05"):
+            if method not in ("topk8", "bh05"):
+                continue
+            loads.append({"method": method, "layer": layer, "counts": mask.sum(axis=0), "num_tokens": tokens})
+            if layer != SHOWN_LAYER:
                 continue
             weights = np.where(mask, probabilities, 0.0)
             if method != "topk8":
                 weights /= weights.sum(axis=1, keepdims=True)
-            loads.append({"method": method, "layer": layer, "counts": mask.sum(axis=0)})
             pairs.append({"method": method, "layer": layer, "counts": mask.T.astype(np.int64) @ mask})
             samples.append(
                 {
@@ -132,6 +141,9 @@ def sections():
         ],
         "expert_load": loads,
         "coactivation": pairs,
+        "cross_layer": [
+            {"method": "topk8", "layer": SHOWN_LAYER, "next_layer": SHOWN_LAYER + 1, "counts": top1_paths(logits)}
+        ],
         "routing_samples": samples,
         "token_stats": [
             {

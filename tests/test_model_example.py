@@ -24,3 +24,7 @@ def test_the_model_example_writes_a_results_file_with_perplexity_under_each_rule
     assert [e["layer"] for e in results["expert_counts"] if e["method"] == "topk8"] == [0, 1, 2, 3]
     assert {e["method"] for e in results["token_stats"]} == set(metrics)
     assert results["token_strings"]["101"] == "e"  # byte-level: the text's own characters
+    domains = {(e["domain"], e["num_tokens"]) for e in results["domain_load"] if e["method"] == "topk8"}
+    assert {d for d, _ in domains} == {"Markdown", "Python", "LaTeX"}  # held-out text of each, labelled
+    layer0 = next(e for e in results["expert_counts"] if e["method"] == "topk8" and e["layer"] == 0)
+    assert sum(n for _, n in domains) == sum(layer0["histogram"].values())  # every held-out token, once

@@ -62,10 +62,10 @@ def test_every_number_agrees_with_every_other(paper):
             at = sweep["values"].index(method["params"]["alpha"])
             assert sweep["avg_experts"][at] == pytest.approx(counts.mean(), rel=1e-12)
     assert np.all(pooled(results, "topk8") == simulate.TOP_K)
-    load_entry = next(e for e in results["expert_load"] if e["method"] == "bh05")
-    load = load_entry["counts"]
     (stats,) = results["token_stats"]
-    assert stats["layer"] == load_entry["layer"]
+    load_entry = next(e for e in results["expert_load"] if e["method"] == "bh05" and e["layer"] == stats["layer"])
+    load = load_entry["counts"]
+    assert load_entry["num_tokens"] == simulate.NUM_TOKENS
     assert sum(load) == sum(k * n for histogram in stats["expert_histograms"] for k, n in enumerate(histogram))
     for sample in results["routing_samples"]:
         assert np.allclose(np.sum(sample["weights"], axis=1), 1, atol=1e-3)
@@ -89,7 +89,7 @@ def test_the_example_build_and_the_paper_pass_the_pdf_linter(paper):
     the figures' fonts, so only overlaps, the page and sizes are checked there)."""
     _, folder, pdf = paper
     figures = sorted((folder / "build" / "figures").glob("*.pdf"))
-    assert len(figures) == 20
+    assert len(figures) == 27  # 20, four more loads, two loads across layers, the top-1 paths
     for path in figures:
         assert check_pdf_text(path) == [], path.name
     for document in (folder / "build" / "appendix.pdf", pdf):

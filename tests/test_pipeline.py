@@ -24,9 +24,13 @@ FIGURES = [
     "compute_quality_ppl",
     "alpha_sensitivity_bh",
     "expert_utilization_topk2_layer1",
+    "expert_utilization_topk2_layer0",
+    "expert_load_layers_topk2",
+    "domain_specialization_topk2_layer1",
     "routing_heatmap_bh-05_layer0",
     "token_complexity_vs_experts_bh-05",
     "expert_coactivation_bh-05_layer1",
+    "expert_transitions_bh-05_layer0",
 ]
 
 pytestmark = pytest.mark.slow  # builds, LaTeX and processes

@@ -141,9 +141,9 @@ def test_the_real_build_passes_the_pdf_linter_in_one_font_family(tmp_path):
     report = build(results, tmp_path / "out", jobs=1)
     assert report.ok, report.failed
     figures = sorted((tmp_path / "out" / "figures").glob("*.pdf"))
-    # 4 + 4 BH histograms and layer plots, 3 comparisons, a sweep, 2 loads, 2 heatmaps, a rarity plot,
-    # 2 co-activation heatmaps
-    assert len(figures) == 19
+    # 4 + 4 BH histograms and layer plots, 3 comparisons, a sweep, 2 × 3 loads, 2 loads across layers,
+    # 2 heatmaps, a rarity plot, 2 co-activation heatmaps, the top-1 paths
+    assert len(figures) == 26
     for path in figures:
         assert check_pdf_text(path) == [], path.name
         assert {family for _, words in pdf_words(path) for w in words for family in w.families} == {"STIX"}

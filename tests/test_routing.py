@@ -262,6 +262,17 @@ def expected_stats(selection, ids, experts):
     return histogram, mask.sum(axis=1), coactivation, by_token
 
 
+def expected_transitions(logits, counts):
+    """[layers - 1, experts, experts]: (largest logit in a layer, in the next) for tokens routed in both."""
+    top1 = logits.argmax(axis=-1)
+    experts = logits.shape[-1]
+    paths = np.zeros((len(top1) - 1, experts, experts), dtype=np.int64)
+    for layer in range(len(top1) - 1):
+        both = (counts[layer] > 0) & (counts[layer + 1] > 0)
+        np.add.at(paths[layer], (top1[layer][both], top1[layer + 1][both]), 1)
+    return paths
+
+
 def test_statistics_batch_by_batch_and_merged_equal_numpy_at_once(real_logits, tmp_path):
     from figkit import load_results, write_results
     from figkit.results import token_cells
@@ -283,22 +294,31 @@ def test_statistics_batch_by_batch_and_merged_equal_numpy_at_once(real_logits, t
     assert np.array_equal(counters.load.numpy(), load)
     assert np.array_equal(stats.coactivation("bh05", 7).numpy(), coactivation[7])
     assert np.array_equal(counters.by_token.numpy(), by_token)
+    transitions = expected_transitions(real_logits.numpy(), whole.counts.numpy())
+    assert np.array_equal(counters.transitions.numpy(), transitions)
     torch.testing.assert_close(counters.sample_weights, whole.weights[:, :40])  # the first 40 tokens
     assert (shards[0] + shards[1]).methods["bh05"].histogram.sum() < counters.histogram.sum()
     strings = {int(t): f"tok{t}" for t in np.unique(ids.numpy())}
     sections = stats.results(token_strings=strings)
     loaded = load_results(write_results(tmp_path / "r.json", methods=[{"id": "bh05"}], **sections))
     assert [e["layer"] for e in loaded["expert_counts"]] == layers
-    assert [(e["layer"], e["counts"]) for e in loaded["expert_load"]] == [(8, load[8].tolist())]
+    tokens = ids.numel()
+    assert [(e["layer"], e["counts"], e["num_tokens"]) for e in loaded["expert_load"]] == [
+        (layer, load[layer].tolist(), tokens) for layer in layers
+    ]
+    assert [e["layer"] for e in loaded["coactivation"]] == [8]
+    assert [(e["layer"], e["next_layer"], e["counts"]) for e in loaded["cross_layer"]] == [
+        (8, 9, transitions[8].tolist())
+    ]
     (sample,) = loaded["routing_samples"]
     assert sample["layer"] == 8 and sample["tokens"] == [f"tok{t}" for t in ids[:40].tolist()]
     cell_ids, cell_experts, cell_tokens, _ = token_cells(loaded["token_stats"][0])
-    assert sum(cell_tokens) == ids.numel() * 16  # every token in every layer
+    assert sum(cell_tokens) == tokens * 16  # every token in every layer
     assert dict(zip(zip(cell_ids, cell_experts), cell_tokens)) == {
         (t, k): int(by_token[t, k]) for t, k in zip(*np.nonzero(by_token))
     }
     assert loaded["token_strings"] == {str(t): s for t, s in sorted(strings.items())}
-    assert [e["layer"] for e in stats.results(layers=[0, 15])["expert_load"]] == [0, 15]
+    assert [e["layer"] for e in stats.results(layers=[0, 15])["coactivation"]] == [0, 15]
     with pytest.raises(ValueError, match=r"layers \[16\] are not among"):
         stats.results(layers=[16])
 

@@ -17,9 +17,12 @@ FIGURES = (
     "compute_quality",
     "alpha_sensitivity",
     "expert_utilization",
+    "expert_load_layers",
+    "domain_specialization",
     "routing_heatmap",
     "token_complexity_vs_experts",
     "expert_coactivation",
+    "expert_transitions",
 )
 
 

@@ -116,6 +116,40 @@ def label_every(ax, labels, *, rotated=False, share=0.7):
     return max(1, math.ceil(len(labels) * widest / (axes_width(ax) * 72 * share)))
 
 
+MIN_CELL_LABEL_POINTS = 5.0  # smaller cannot be read in print: label every n-th cell instead
+
+
+def label_cells(ax, rows, columns):
+    """Label a heatmap's rows and columns with the strings ``rows`` and ``columns``: at the tick size, or
+    smaller down to MIN_CELL_LABEL_POINTS, then every n-th. Returns the largest n.
+
+    Measured before layout, which takes room for the labels and a colour bar: 0.75 of the
+    cell's height and 0.6 of the axes' width are assumed to be left.
+    """
+    widest = max(map(len, columns)) * 0.6 + 0.4  # ems of the widest column label, with a gap
+    steps = []
+    for axis, names, pitch, ems, rc in (
+        (ax.yaxis, rows, 0.75 * laid_out_height(ax) * 72 / len(rows), 1.2, "ytick"),
+        (ax.xaxis, columns, 0.6 * axes_width(ax) * 72 / len(columns), widest, "xtick"),
+    ):
+        size = min(max(pitch / ems, MIN_CELL_LABEL_POINTS), points(mpl.rcParams[f"{rc}.labelsize"]))
+        step = max(1, math.ceil(size * ems / pitch - 1e-9))
+        axis.set_ticks(range(0, len(names), step), names[::step], fontsize=size)
+        steps.append(step)
+    return max(steps)
+
+
+def nice_step(step):
+    """The smallest of 1, 2, 4, 5, 8, 10, 16, 20, 25, 32, 40, 50, 64, 100, ... at least ``step``: labels
+    every 8th expert, not every 7th."""
+    scale = 1
+    while True:
+        for base in (1, 2, 4, 5, 8, 10, 16, 20, 25, 32, 40, 50, 64):
+            if base * scale >= step:
+                return base * scale
+        scale *= 100
+
+
 def stats_box(ax, lines, *, loc="upper right"):
     """A framed block of ``label: value`` lines in a corner of the axes."""
     x, ha = (0.98, "right") if loc.endswith("right") else (0.02, "left")

@@ -10,12 +10,11 @@ from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 
 from figkit.arrays import ArrayLike, matrix, non_negative
-from figkit.plots._draw import axes_width, laid_out_height, ordinal, points, set_title, wrap_label
+from figkit.plots._draw import label_cells, ordinal, set_title, wrap_label
 from figkit.plots.spec import FigureJob, FigureSpec, layer_suffix, layer_text
 from figkit.results import method_labels
 
 TOP_EXPERTS = 16
-MIN_LABEL_POINTS = 5.0  # smaller cannot be read in print: label every n-th expert instead
 
 
 @dataclass(frozen=True)
@@ -71,24 +70,15 @@ def draw(ax, data):
     cmap = mpl.colormaps[mpl.rcParams["image.cmap"]].with_extremes(bad="#e6e6e6")
     top = np.nanmax(data.percent) if np.isfinite(data.percent).any() else 1.0
     image = ax.imshow(data.percent, cmap=cmap, vmin=0, vmax=max(top, 1e-9), interpolation="none", aspect="auto")
-    names = [str(e) for e in data.experts]
     ax.grid(False, which="both")
     ax.set_xlabel("Also routed to expert")
     ax.set_ylabel("Routed to expert")
+    names = [str(e) for e in data.experts]
+    step = label_cells(ax, names, names)
     shown = len(data.experts)
-    # Rows and columns get every expert's id, as small as needed down to MIN_LABEL_POINTS, then every n-th.
-    rows_height = 0.75 * laid_out_height(ax) * 72 / shown
-    columns_width = 0.6 * axes_width(ax) * 72 / shown  # the colour bar takes its share after this
-    widest = max(map(len, names)) * 0.6 + 0.4  # ems of the widest id, with a gap
-    steps = []
-    for axis, pitch, ems, name in ((ax.yaxis, rows_height, 1.2, "ytick"), (ax.xaxis, columns_width, widest, "xtick")):
-        size = float(np.clip(pitch / ems, MIN_LABEL_POINTS, points(mpl.rcParams[f"{name}.labelsize"])))
-        step = max(1, int(np.ceil(size * ems / pitch - 1e-9)))
-        axis.set_ticks(range(0, shown, step), names[::step], fontsize=size)
-        steps.append(step)
     parts = [f"{shown} of {data.total_experts} experts"] if shown < data.total_experts else []
-    if max(steps) > 1:
-        parts.append(f"every {ordinal(max(steps))} labelled")
+    if step > 1:
+        parts.append(f"every {ordinal(step)} labelled")
     note = wrap_label(", ".join(parts), ax, share=0.9, size="axes.titlesize")
     set_title(ax, f"Expert co-activation\n{note}" if note else "Expert co-activation")
     ax.figure.colorbar(image, ax=ax, label="Tokens also routed (%)")

@@ -23,7 +23,7 @@ from figkit.plots._draw import (
     stats_box,
     wrap_label,
 )
-from figkit.plots.spec import FigureJob, FigureSpec, layer_suffix, layer_text
+from figkit.plots.spec import FigureJob, FigureSpec, layer_suffix, layer_text, representative_layers
 from figkit.results import method_labels
 from figkit.stats import LoadBalance, load_balance
 
@@ -147,10 +147,18 @@ def draw(ax, data):
 
 
 def jobs(results):
-    """One figure per entry of ``expert_load``."""
+    """One figure per entry of ``expert_load``; of a method's layers, when more than three, the first, middle
+    and last (the load across layers shows them all)."""
     labels = method_labels(results)
-    for entry in results.get("expert_load", []):
+    entries = results.get("expert_load", [])
+    layers = {}
+    for entry in entries:
+        layers.setdefault(entry["method"], []).append(entry.get("layer"))
+    shown = {method: representative_layers([n for n in ids if n is not None]) for method, ids in layers.items()}
+    for entry in entries:
         method, layer, counts = entry["method"], entry.get("layer"), entry["counts"]
+        if layer is not None and layer not in shown[method]:
+            continue
         total = sum(counts)
         total = f"{total:,}" if float(total).is_integer() else f"{total:,.2f}"
         yield FigureJob(

@@ -77,6 +77,19 @@ class FigureSpec:
         return fig
 
 
+def representative_layers(layers):
+    """The first, middle and last of ``layers`` in order (all of them when three or fewer): the layers a
+    per-layer figure is drawn for when a figure across layers shows them all."""
+    ordered = sorted(set(layers))
+    return ordered if len(ordered) <= 3 else [ordered[0], middle_layer(ordered), ordered[-1]]
+
+
+def middle_layer(layers):
+    """The middle of ``layers`` (the later of two): the layer ``RoutingStats`` shows by default."""
+    ordered = sorted(set(layers))
+    return ordered[len(ordered) // 2]
+
+
 def layer_suffix(layer):
     """The part of an output name that says the layer: "layer3", or "all_layers" for pooled data."""
     return "all_layers" if layer is None else f"layer{layer}"

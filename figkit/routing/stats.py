@@ -1,9 +1,10 @@
 """Routing statistics that accumulate batch by batch on the logits' device and merge exactly.
 
 Per method and layer: the experts-per-token histogram, each expert's load, the co-activation
-counts of expert pairs, and a bounded sample of routing weights with token ids; per method,
-pooled over layers, one experts histogram per token id. Nothing of size tokens × experts is
-kept, so shards of an evaluation (or the ranks of a distributed run) add up to the whole.
+counts of expert pairs, the top-1 paths to the next layer, each domain's load, and a bounded
+sample of routing weights with token ids; per method, pooled over layers, one experts
+histogram per token id. Nothing of size tokens × experts is kept, so shards of an evaluation
+(or the ranks of a distributed run) add up to the whole.
 """
 
 from __future__ import annotations
@@ -21,16 +22,18 @@ SAMPLE_TOKENS = 40
 class _Method:
     """The counters of one method: tensors indexed by (position in ``layers``, ...)."""
 
-    ADDED = ("histogram", "load", "coactivation")  # merged by adding
+    ADDED = ("histogram", "load", "coactivation", "transitions")  # merged by adding
 
     def __init__(self, layers, experts, device):
         n = len(layers)
         self.histogram = torch.zeros(n, experts + 1, dtype=torch.long, device=device)
         self.load = torch.zeros(n, experts, dtype=torch.long, device=device)
         self.coactivation = torch.zeros(n, experts, experts, dtype=torch.long, device=device)
+        self.transitions = torch.zeros(max(n - 1, 0), experts, experts, dtype=torch.long, device=device)
         self.by_token = torch.zeros(0, experts + 1, dtype=torch.long, device=device)  # [token id, experts]
         self.sample_weights = torch.zeros(n, 0, experts, device=device)
         self.sample_ids = torch.zeros(0, dtype=torch.long, device=device)
+        self.domains = {}  # name -> [load [layers, experts], tokens]
 
 
 class RoutingStats:
@@ -62,8 +65,9 @@ class RoutingStats:
         self.counts_pairs = bool(coactivation)
         self.methods = {}
 
-    def add(self, method, selection, token_ids=None):
-        """Count one batch: ``selection`` of ``[layers, tokens, experts]`` and the tokens' ids ``[tokens]``."""
+    def add(self, method, selection, token_ids=None, domain=None):
+        """Count one batch: ``selection`` of ``[layers, tokens, experts]``, the tokens' ids ``[tokens]`` and
+        their domain (one name for the batch, or one per token) for the load by domain."""
         if not isinstance(selection, Selection):
             raise TypeError(f"selection must be a figkit.routing Selection, got {type(selection).__name__}")
         mask, counts = selection.mask, selection.counts
@@ -86,6 +90,9 @@ class RoutingStats:
         counters.load += dense.sum(dim=1).long()
         if self.counts_pairs:
             counters.coactivation += torch.bmm(dense.transpose(1, 2), dense).long()
+        self._add_transitions(counters, selection)
+        if domain is not None:
+            self._add_domains(counters, dense, domain)
         ids = None
         if token_ids is not None:
             ids = torch.as_tensor(token_ids, device=counts.device).long().reshape(-1)
@@ -97,6 +104,37 @@ class RoutingStats:
             counters.sample_weights = torch.cat([counters.sample_weights, selection.weights[:, :room].float()], dim=1)
             if ids is not None:
                 counters.sample_ids = torch.cat([counters.sample_ids, ids[:room]])
+
+    def _add_domains(self, counters, dense, domain):
+        """Each domain's load ``[layers, experts]`` and tokens; ``domain`` names the batch or each token."""
+        n_layers, tokens, experts = dense.shape
+        if isinstance(domain, str):
+            names, codes = [domain], torch.zeros(tokens, dtype=torch.long, device=dense.device)
+        else:
+            index = {}
+            codes = [index.setdefault(str(name), len(index)) for name in domain]
+            if len(codes) != tokens:
+                raise ValueError(f"domain: {len(codes)} names for {tokens} tokens")
+            names, codes = list(index), torch.tensor(codes, device=dense.device)
+        load = torch.zeros(n_layers, len(names), experts, device=dense.device).index_add_(1, codes, dense).long()
+        sizes = torch.bincount(codes, minlength=len(names)).tolist()
+        for i, name in enumerate(names):
+            if name in counters.domains:
+                counters.domains[name][0] += load[:, i]
+                counters.domains[name][1] += sizes[i]
+            else:
+                counters.domains[name] = [load[:, i].clone(), sizes[i]]
+
+    def _add_transitions(self, counters, selection):
+        """Count (top-1 expert in a layer, top-1 expert in the next) for tokens with experts in both."""
+        pairs, experts = counters.transitions.shape[0], self.num_experts
+        if not pairs:
+            return
+        top1 = selection.weights.argmax(dim=-1)
+        both = (selection.counts[:-1] > 0) & (selection.counts[1:] > 0)
+        offsets = torch.arange(pairs, device=top1.device).unsqueeze(-1) * experts * experts
+        keys = (top1[:-1] * experts + top1[1:] + offsets)[both]
+        counters.transitions += torch.bincount(keys, minlength=pairs * experts * experts).view(pairs, experts, experts)
 
     def _dense(self, mask):
         """``mask`` as float32 in a buffer kept between batches: a fresh one costs more than the product."""
@@ -134,6 +172,12 @@ class RoutingStats:
                 setattr(mine, name, getattr(mine, name) + getattr(theirs, name).to(getattr(mine, name).device))
             size = max(mine.by_token.shape[0], theirs.by_token.shape[0])
             mine.by_token = _grown(mine.by_token, size) + _grown(theirs.by_token.to(mine.by_token.device), size)
+            for name, (load, tokens) in theirs.domains.items():
+                if name in mine.domains:
+                    mine.domains[name][0] = mine.domains[name][0] + load.to(mine.domains[name][0].device)
+                    mine.domains[name][1] += tokens
+                else:
+                    mine.domains[name] = [load.clone(), tokens]
             room = self.sample_tokens - mine.sample_weights.shape[1]
             if room > 0:
                 mine.sample_weights = torch.cat([mine.sample_weights, theirs.sample_weights[:, :room]], dim=1)
@@ -158,7 +202,8 @@ class RoutingStats:
         for method, counters in self.methods.items():
             moved = copy.copy(counters)
             for name, value in vars(counters).items():
-                setattr(moved, name, value.cpu())
+                setattr(moved, name, value.cpu() if torch.is_tensor(value) else copy.deepcopy(value))
+            moved.domains = {name: [load.cpu(), tokens] for name, (load, tokens) in counters.domains.items()}
             cpu.methods[method] = moved
         return cpu
 
@@ -171,9 +216,10 @@ class RoutingStats:
     def results(self, *, token_strings=None, layers=None):
         """The sections of a results file (``write_results(**stats.results(), ...)``).
 
-        ``expert_counts`` per method and layer; ``expert_load``, ``coactivation`` and
-        ``routing_samples`` per method for ``layers`` (default: the middle MoE layer; the build
-        draws a figure for each);
+        ``expert_counts`` and ``expert_load`` per method and layer, ``domain_load`` per method,
+        domain and layer when batches were given a domain; ``coactivation``,
+        ``cross_layer`` (top-1 paths to the next MoE layer) and ``routing_samples`` per method
+        for ``layers`` (default: the middle MoE layer; the build draws a figure for each);
         ``token_stats`` per method (layers pooled) when token ids were given; and
         ``token_strings`` for the ids seen when ``token_strings`` (a tokenizer with ``decode``, a
         mapping or a callable) is given.
@@ -182,7 +228,8 @@ class RoutingStats:
         unknown = [layer for layer in shown if layer not in self.layers]
         if unknown:
             raise ValueError(f"layers {unknown} are not among the statistics' layers {self.layers}")
-        names = ("expert_counts", "expert_load", "coactivation", "routing_samples", "token_stats")
+        names = ("expert_counts", "expert_load", "domain_load", "coactivation", "cross_layer", "routing_samples")
+        names += ("token_stats",)
         sections = {name: [] for name in names}
         seen = set()
         for method, counters in self.methods.items():
@@ -190,11 +237,22 @@ class RoutingStats:
             for i, layer in enumerate(self.layers):
                 counts = {str(k): int(n) for k, n in enumerate(histogram[i].tolist()) if n}
                 sections["expert_counts"].append({"method": method, "layer": layer, "histogram": counts})
-                if layer in shown:
-                    sections["expert_load"].append({"method": method, "layer": layer, "counts": load[i].tolist()})
-                    if self.counts_pairs:
-                        pairs = counters.coactivation[i].cpu().tolist()
-                        sections["coactivation"].append({"method": method, "layer": layer, "counts": pairs})
+                if load[i].any():  # a rule may route no token at all (a threshold)
+                    tokens = int(histogram[i].sum())
+                    entry = {"method": method, "layer": layer, "counts": load[i].tolist(), "num_tokens": tokens}
+                    sections["expert_load"].append(entry)
+                for domain, (domain_load, tokens) in counters.domains.items():
+                    if domain_load[i].any():
+                        entry = {"method": method, "domain": domain, "layer": layer}
+                        entry |= {"counts": domain_load[i].cpu().tolist(), "num_tokens": tokens}
+                        sections["domain_load"].append(entry)
+                if layer in shown and self.counts_pairs:
+                    pairs = counters.coactivation[i].cpu().tolist()
+                    sections["coactivation"].append({"method": method, "layer": layer, "counts": pairs})
+                if layer in shown and i + 1 < len(self.layers) and counters.transitions[i].any():
+                    paths = counters.transitions[i].cpu().tolist()
+                    entry = {"method": method, "layer": layer, "next_layer": self.layers[i + 1], "counts": paths}
+                    sections["cross_layer"].append(entry)
             by_token = counters.by_token.cpu()
             ids = torch.nonzero(by_token.sum(dim=1)).flatten()
             if ids.numel():

@@ -1,0 +1,187 @@
+"""Cross-layer routing: where the tokens of one layer's top-1 expert go in the next layer."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import matplotlib as mpl
+import numpy as np
+from matplotlib.axes import Axes
+from matplotlib.figure import Figure
+from matplotlib.patches import Rectangle
+from matplotlib.patheffects import withStroke
+
+from figkit.arrays import ArrayLike, matrix, non_negative
+from figkit.plots._draw import NEUTRAL, label_cells, line_width, ordinal, set_title
+from figkit.plots.spec import FigureJob, FigureSpec
+from figkit.results import method_labels
+
+TOP_EXPERTS = 16
+TOP_PATHS = 5
+
+
+@dataclass(frozen=True)
+class Transitions:
+    percent: np.ndarray  # [rows, columns]: P(column's expert next | row's expert now) in %
+    rows: np.ndarray  # expert ids of the first layer, ascending
+    columns: np.ndarray  # expert ids of the next layer, ascending
+    paths: tuple  # the most frequent paths (row id, column id, share of all tokens in %), most first
+    layer: int | None
+    next_layer: int | None
+    total_experts: int
+    tokens: int
+
+
+def prepare(transitions, layer=None, next_layer=None, top_experts=TOP_EXPERTS, top_paths=TOP_PATHS):
+    """Validate ``[experts, experts]`` top-1 transition counts and keep the experts of the most frequent paths.
+
+    ``transitions[i][j]`` counts the tokens whose top-1 expert is ``i`` in ``layer`` and
+    ``j`` in ``next_layer``.
+    """
+    counts = non_negative(matrix(transitions, "transitions").astype(float), "transitions")
+    n_rows, n_columns = counts.shape
+    if n_rows != n_columns:
+        raise ValueError(f"transitions must be square (experts × experts), got {n_rows} × {n_columns}")
+    for name, value, least in (("top_experts", top_experts, 2), ("top_paths", top_paths, 0)):
+        if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < least:
+            raise ValueError(f"{name} must be an integer of at least {least}, got {value!r}")
+    tokens = counts.sum()
+    if not tokens:
+        raise ValueError("transitions is all zero: no token was counted")
+    order = np.argsort(-counts, axis=None, kind="stable")
+    order = order[counts.flat[order] > 0]
+    rows, columns = _first_met(order // n_columns, top_experts), _first_met(order % n_columns, top_experts)
+    shown = counts[np.ix_(rows, columns)]
+    with np.errstate(invalid="ignore", divide="ignore"):
+        percent = 100 * shown / counts[rows].sum(axis=1, keepdims=True)
+    paths = tuple(
+        (int(i), int(j), float(100 * counts[i, j] / tokens))
+        for i, j in zip(order[:top_paths] // n_columns, order[:top_paths] % n_columns)
+    )
+    return Transitions(
+        percent=percent,
+        rows=rows,
+        columns=columns,
+        paths=paths,
+        layer=layer,
+        next_layer=next_layer,
+        total_experts=n_rows,
+        tokens=int(tokens),
+    )
+
+
+def _first_met(experts, n):
+    """The first ``n`` distinct ids of ``experts`` (going down the paths by count), ascending."""
+    return np.sort(np.array(list(dict.fromkeys(experts.tolist()))[:n], dtype=int))
+
+
+def draw(ax, data):
+    cmap = mpl.colormaps[mpl.rcParams["image.cmap"]]
+    top = float(np.nanmax(data.percent)) if np.isfinite(data.percent).any() else 1.0
+    image = ax.imshow(data.percent, cmap=cmap, vmin=0, vmax=max(top, 1e-9), interpolation="none", aspect="auto")
+    ax.grid(False, which="both")
+    now = "layer" if data.layer is None else f"layer {data.layer}"
+    after = "the next layer" if data.next_layer is None else f"layer {data.next_layer}"
+    ax.set_ylabel(f"Top-1 expert in {now}")
+    ax.set_xlabel(f"Top-1 expert in {after}")
+    step = label_cells(ax, [str(e) for e in data.rows], [str(e) for e in data.columns])
+    row_of = {e: k for k, e in enumerate(data.rows)}
+    column_of = {e: k for k, e in enumerate(data.columns)}
+    for i, j, _ in data.paths:  # outline the most frequent paths
+        if i in row_of and j in column_of:
+            ax.add_patch(
+                Rectangle(
+                    (column_of[j] - 0.5, row_of[i] - 0.5),
+                    1,
+                    1,
+                    fill=False,
+                    edgecolor="white",  # white inside a dark stroke: seen on light and dark cells alike
+                    linewidth=line_width(0.8),
+                    path_effects=[withStroke(linewidth=line_width(2.2), foreground=NEUTRAL)],
+                )
+            )
+    parts = []
+    if len(data.rows) < data.total_experts or len(data.columns) < data.total_experts:
+        parts.append(f"{len(data.rows)} and {len(data.columns)} of {data.total_experts} experts")
+    if step > 1:
+        parts.append(f"every {ordinal(step)} labelled")
+    title = "Top-1 expert paths" + (f"\n{', '.join(parts)}" if parts else "")
+    set_title(ax, title)
+    ax.figure.colorbar(image, ax=ax, label="Tokens of the row's expert (%)")
+
+
+def jobs(results):
+    """One figure per entry of ``cross_layer``."""
+    labels = method_labels(results)
+    for entry in results.get("cross_layer", []):
+        method, layer, next_layer = entry["method"], entry["layer"], entry["next_layer"]
+        data = prepare(entry["counts"], layer, next_layer)
+        paths = ", ".join(f"{i}\N{RIGHTWARDS ARROW}{j} ({share:.1f}%)" for i, j, share in data.paths)
+        yield FigureJob(
+            f"_{method}_layer{layer}",
+            {"transitions": entry["counts"], "layer": layer, "next_layer": next_layer},
+            (
+                "",
+                labels[method],
+                f": where the tokens of each top-1 expert of layer {layer} go in layer {next_layer} (% of the row's "
+                f"tokens; {data.tokens:,} tokens, {len(data.rows)} and {len(data.columns)} of {data.total_experts} "
+                f"experts shown). Outlined: the {len(data.paths)} most frequent paths, {paths} of all tokens.",
+            ),
+        )
+
+
+FIGURE = FigureSpec(
+    name="expert_transitions",
+    title="Expert paths across layers",
+    sections=("cross_layer",),
+    prepare=prepare,
+    draw=draw,
+    jobs=jobs,
+    report={"transitions": "transitions"},
+    required=("transitions",),
+    cost=1.5,
+)
+
+
+def plot_expert_transitions(
+    transitions: ArrayLike,
+    *,
+    layer: int | None = None,
+    next_layer: int | None = None,
+    top_experts: int = TOP_EXPERTS,
+    top_paths: int = TOP_PATHS,
+    ax: Axes | None = None,
+    figsize: tuple[float, float] | None = None,
+    dpi: float | None = None,
+    save_path: str | None = None,
+) -> Figure:
+    """Heatmap of P(next expert | expert): where each top-1 expert's tokens go in the next layer.
+
+    Parameters
+    ----------
+    transitions : array-like
+        ``[experts, experts]`` counts: tokens whose top-1 expert is the row's in one layer and
+        the column's in the next (``cross_layer`` counts, written by ``RoutingStats``).
+    layer, next_layer : int, optional
+        The two layers, for the axis labels.
+    top_experts : int
+        Show this many experts (16) on each axis: those met first going down the paths by count.
+    top_paths : int
+        Outline the most frequent paths, this many (5).
+    ax, figsize, dpi, save_path
+        As in every figkit plot function: an axes to draw on, size and resolution
+        (``None``: the active rcParams), and where to save.
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+        ``ax.figure`` when ``ax`` is given, else a new figure that is pyplot's current one.
+
+    Raises
+    ------
+    ValueError
+        For a matrix that is not square, negative or non-finite counts, all zero counts, or
+        ``top_experts`` / ``top_paths`` that are not integers of at least 2 / 0.
+    """
+    data = prepare(transitions, layer, next_layer, top_experts, top_paths)
+    return FIGURE.plot(data, ax=ax, figsize=figsize, dpi=dpi, save_path=save_path)

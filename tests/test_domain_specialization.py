@@ -1,0 +1,107 @@
+"""Domain specialisation: each domain's share of tokens per expert, by hand, with numpy and from RoutingStats."""
+
+import numpy as np
+import pytest
+import torch
+
+from figkit import load_results, plot_domain_specialization, write_results
+from figkit.plots import figure_spec
+from figkit.routing import RoutingStats, top_k
+from tests import real_routing
+from tests.conftest import sections
+
+SPEC = figure_spec("domain_specialization")
+
+
+def drawn(fig):
+    return np.asarray(fig.axes[0].images[0].get_array(), dtype=float)
+
+
+def test_a_hand_made_case():
+    # top-2 of 4 experts: 5 arXiv tokens, 2 code tokens
+    loads = {"arXiv": [5, 5, 0, 0], "code": [0, 1, 2, 1]}
+    fig = plot_domain_specialization(loads, num_tokens={"arXiv": 5, "code": 2}, layer=7)
+    np.testing.assert_allclose(drawn(fig), [[100, 100, 0, 0], [0, 50, 100, 50]])
+    ax, bar = fig.axes
+    assert [t.get_text() for t in ax.get_yticklabels()] == ["arXiv", "code"]
+    assert ax.get_ylabel() == "Domain" and ax.get_title() == "Load by domain, layer 7"
+    assert bar.get_ylabel() == "Share of the domain's tokens (%)"
+    assert ax.images[0].norm.vcenter == 50  # k/E = 2/4
+
+
+def test_domains_of_real_routing_from_routing_stats_equal_numpy(tmp_path):
+    logits, token_ids, _ = real_routing.load()
+    sequence = np.load(real_routing.SLICE)["sequence"]
+    domain = np.where(sequence < 3, "first half", "second half")  # a label per token
+    layers = list(range(16))
+    stats = RoutingStats(layers, 64, coactivation=False)
+    selection = top_k(8).select(torch.from_numpy(logits.astype(np.float32)), layers)
+    half = len(domain) // 2 + 5  # two batches, the second one mixing both labels
+    for part in (slice(0, half), slice(half, None)):
+        batch = type(selection)(selection.mask[:, part], selection.weights[:, part], selection.counts[:, part])
+        stats.add("topk8", batch, torch.from_numpy(token_ids[part]), domain=list(domain[part]))
+    written = stats.results()["domain_load"]
+    for entry in written:
+        mask = real_routing.keep_largest(logits[entry["layer"]], np.full(len(domain), 8))
+        chosen = domain == entry["domain"]
+        assert entry["counts"] == mask[chosen].sum(axis=0).tolist()
+        assert entry["num_tokens"] == int(chosen.sum())
+    assert len(written) == 16 * 2
+    results = load_results(
+        write_results(tmp_path / "r.json", methods=[{"id": "topk8"}], model={"num_experts": 64}, domain_load=written)
+    )
+    (job,) = SPEC.jobs(results)
+    assert job.suffix == "_topk8_layer8"  # the middle layer
+    data = SPEC.prepare(**job.arguments)
+    mask = real_routing.keep_largest(logits[8], np.full(len(domain), 8))
+    expected = [100 * mask[domain == d].mean(axis=0) for d in ("first half", "second half")]
+    np.testing.assert_allclose(data.share, expected)
+    row, expert = np.unravel_index(np.argmax(expected), (2, 64))
+    caption = "".join(job.caption)
+    assert f"The largest share: {np.max(expected):.2f}% of {data.rows[row]} to expert {expert}." in caption
+
+
+def test_statistics_with_domains_merge_exactly():
+    logits, token_ids, _ = real_routing.load()
+    selection = top_k(8).select(torch.from_numpy(logits.astype(np.float32)), list(range(16)))
+    whole, parts = RoutingStats(list(range(16)), 64), []
+    whole.add("topk8", selection, domain="news")
+    for part in torch.arange(len(token_ids)).chunk(2):
+        stats = RoutingStats(list(range(16)), 64)
+        stats.add(
+            "topk8",
+            type(selection)(selection.mask[:, part], selection.weights[:, part], selection.counts[:, part]),
+            domain="news",
+        )
+        parts.append(stats)
+    merged = parts[0] + parts[1]
+    assert merged.results()["domain_load"] == whole.results()["domain_load"]
+
+
+@pytest.mark.parametrize(
+    "kwargs, message",
+    [
+        ({"domain_loads": {}}, "domain_loads must be a non-empty mapping"),
+        ({"domain_loads": {"a": [1, 2], "b": [1, 2, 3]}}, "the same number of experts, got \\[2, 3\\]"),
+        ({"domain_loads": {"a": [1, 2], "b": [0, 0]}}, "domain_loads\\['b'\\] is all zero"),
+        ({"domain_loads": {"a": [1, 2]}, "num_tokens": {"b": 3}}, "num_tokens must map each domain"),
+        ({"domain_loads": {"a": [1, 4]}, "num_tokens": {"a": 3}}, "num_tokens\\['a'\\] = 3 is less than the 4 tokens"),
+    ],
+)
+def test_errors(kwargs, message):
+    with pytest.raises(ValueError, match=message):
+        plot_domain_specialization(**kwargs)
+
+
+def test_the_results_file_checks_domain_load(tmp_path):
+    base = sections()
+    entry = {"method": "topk2", "domain": "code", "layer": 1, "counts": [3, 1, 0, 0, 0, 0, 0, 0], "num_tokens": 3}
+    for change, message in (
+        ({"num_tokens": 1}, r"domain_load\[0\]\.counts: expert 0 was routed 3 of 1 tokens"),
+        ({"domain": " "}, r"domain_load\[0\]\.domain: is empty"),
+        ({"counts": [0] * 8}, r"domain_load\[0\]\.counts: all zero"),
+    ):
+        with pytest.raises(ValueError, match=message):
+            write_results(tmp_path / "r.json", **(base | {"domain_load": [entry | change]}))
+    with pytest.raises(ValueError, match=r"domain_load\[1\]: a second entry for method 'topk2', domain 'code'"):
+        write_results(tmp_path / "r.json", **(base | {"domain_load": [entry, entry]}))
