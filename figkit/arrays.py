@@ -7,6 +7,7 @@ its methods, detached and copied to the CPU. Every error names the argument.
 
 import itertools
 import numbers
+import unicodedata
 from collections.abc import Mapping
 
 import numpy as np
@@ -222,3 +223,15 @@ def decode_token(tokenizer, token_id):
         "tokenizer must be a mapping of token ids to text, have decode(ids) or convert_ids_to_tokens(id), "
         f"or be callable; got {type(tokenizer).__name__}"
     )
+
+
+# Characters with no glyph to draw: controls (\n, \x96), format characters (U+FEFF, zero-width
+# space), surrogates, private use and unassigned code points.
+INVISIBLE = frozenset({"Cc", "Cf", "Cs", "Co", "Cn"})
+
+
+def printable(token):
+    """A token as it should read on an axis: invisible characters written as escapes (``\\n``,
+    ``\\x96``, ``\\ufeff``) as Python's repr writes them, never empty."""
+    shown = "".join(repr(c)[1:-1] if unicodedata.category(c) in INVISIBLE else c for c in token)
+    return shown if shown.strip() else repr(token)

@@ -67,6 +67,7 @@ _UNICODE.update(
         "\N{MICRO SIGN}": r"$\mu$",
         "\N{MIDDLE DOT}": r"$\cdot$",
         "\N{APPROXIMATELY EQUAL TO}": r"$\approx$",
+        "\N{OPEN BOX}": r"\textvisiblespace{}",
     }
 )
 # Commands a maths segment from data may use: symbols and formatting, nothing that reads, writes or defines.

@@ -21,7 +21,7 @@ def make_outputs(job, out_dir, options):
     if job.kind in FIGURES:
         made = _figure(job, options["styles"])
     else:
-        made = {"table": _table, "macros": _macros, "appendix": _appendix}[job.kind](job)
+        made = {"table": _table, "token_table": _token_table, "macros": _macros, "appendix": _appendix}[job.kind](job)
     for path, data in made.items():
         write_if_changed(out_dir / path, data)
     return made
@@ -50,6 +50,19 @@ def _table(job):
     best = {headers[metric]: better for metric, better in data["better"].items()}  # "lower" or "higher"
     tex = create_comparison_table(values, columns, "latex", best=best, caption=data["caption"], label=data["label"])
     markdown = create_comparison_table(values, columns, "markdown", best=best)
+    return {job.outputs[0]: tex.encode(), job.outputs[1]: markdown.encode()}
+
+
+def _token_table(job):
+    from figkit.tables import create_expert_token_table
+
+    data = job.data
+    strings = {int(t): text for t, text in data["token_strings"].items()}
+    common = {"routings": data["routings"]}
+    tex = create_expert_token_table(
+        data["expert_tokens"], strings, "latex", caption=data["caption"], label=data["label"], **common
+    )
+    markdown = create_expert_token_table(data["expert_tokens"], strings, "markdown", **common)
     return {job.outputs[0]: tex.encode(), job.outputs[1]: markdown.encode()}
 
 

@@ -32,7 +32,7 @@ from figkit import __version__
 from figkit.files import digest, file_digest, is_plain_relative, symbolic_link_on, write_if_changed
 from figkit.latex import compile_pdf, escape_label, template_folders
 from figkit.plots import FIGURES, figure_specs
-from figkit.results import load_results
+from figkit.results import load_results, method_labels
 from figkit.stylesheets import style_sheets
 
 MANIFEST = ".figkit/manifest.json"
@@ -48,6 +48,7 @@ NO_TEX = (
     "macOS: MacTeX) or pass --no-compile"
 )
 TABLE_SECTION = "Comparison of methods"
+TOKEN_TABLE, TOKEN_TABLE_SECTION = "token_table", "Most frequent tokens per expert"
 
 
 @dataclass(frozen=True)
@@ -215,6 +216,12 @@ def plan(results):
     if any(metrics.values()):
         add("table", "comparison", ("tables/{name}.tex", "tables/{name}.md"), _table_data(results))
         add("macros", "macros", ("macros.tex",), {"metrics": {m: row for m, row in metrics.items() if row}})
+    from figkit.plots.spec import layer_suffix  # the drawing libraries: only once there is work to plan
+
+    for entry in results.get("vocabulary", []):
+        if "expert_tokens" in entry:
+            stem = f"expert_tokens_{entry['method']}_{layer_suffix(entry.get('layer'))}"
+            add(TOKEN_TABLE, stem, ("tables/{name}.tex", "tables/{name}.md"), _token_table_data(results, entry, stem))
     for spec in figure_specs():
         for figure in spec.jobs(results):
             add(
@@ -271,12 +278,30 @@ def _table_data(results):
     }
 
 
+def _token_table_data(results, entry, stem):
+    """What a table of each expert's most frequent tokens needs: the tokens, their strings, its caption."""
+    from figkit.plots.spec import layer_text
+
+    strings = results.get("token_strings", {})
+    ids = {str(t) for tokens in entry["expert_tokens"] for t in tokens}
+    label = method_labels(results)[entry["method"]]
+    return {
+        "expert_tokens": entry["expert_tokens"],
+        "routings": entry["expert_token_routings"],
+        "token_strings": {t: strings[t] for t in sorted(ids) if t in strings},
+        "caption": f"{label}: the most frequent tokens of the experts with the most routings "
+        f"({layer_text(entry.get('layer'))}), most frequent first; \N{OPEN BOX} is a space.",
+        "label": f"tab:{stem}",
+    }
+
+
 def _appendix_data(results, jobs):
     """The appendix: the table's section, then a section per figure family with its figures."""
     sections = []
     tables = [job.outputs[0] for job in jobs if job.kind == "table"]
     if tables:
         sections.append({"title": TABLE_SECTION, "figures": [], "tables": tables})
+    token_tables = [job.outputs[0] for job in jobs if job.kind == TOKEN_TABLE]
     for spec in figure_specs():
         figures = [
             {"path": job.outputs[0], "caption": job.caption, "label": f"fig:{job.name}"}
@@ -285,6 +310,8 @@ def _appendix_data(results, jobs):
         ]
         if figures:
             sections.append({"title": spec.title, "tables": [], "figures": figures})
+    if token_tables:
+        sections.append({"title": TOKEN_TABLE_SECTION, "figures": [], "tables": token_tables})
     return {
         "title": results.get("title", "Routing results"),
         "sections": sections,

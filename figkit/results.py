@@ -578,6 +578,72 @@ def _cross_layer(entries, methods, model):
             _fail(f"{path}.counts", "all zero: no token was counted")
 
 
+def _router_saturation(entries, methods, model):
+    seen = {}
+    for path, entry in _entries(entries, "router_saturation"):
+        _object(entry, path, required=("k", "progress", "layers", "values"), optional=("progress_label", "num_tokens"))
+        experts = model.get("num_experts")
+        k = _integer(entry["k"], f"{path}.k", minimum=1, maximum=experts)
+        if k in seen:
+            _fail(path, f"a second entry for k = {k}; the first is {seen[k]}")
+        seen[k] = path
+        progress = _numbers(entry["progress"], f"{path}.progress")
+        if any(b <= a for a, b in zip(progress, progress[1:])):
+            _fail(f"{path}.progress", "must increase from one checkpoint to the next")
+        last = model["num_layers"] - 1 if "num_layers" in model else None
+        layers = _numbers(entry["layers"], f"{path}.layers", integer=True, maximum=last)
+        if len(set(layers)) != len(layers):
+            _fail(f"{path}.layers", "must be distinct")
+        rows = _list(entry["values"], f"{path}.values", len(progress), f"{path}.progress")
+        for i, row in enumerate(rows):
+            _numbers(row, f"{path}.values[{i}]", len(layers), f"{path}.layers", minimum=0, maximum=1)
+        if "progress_label" in entry:
+            _string(entry["progress_label"], f"{path}.progress_label")
+        if "num_tokens" in entry:
+            _integer(entry["num_tokens"], f"{path}.num_tokens", minimum=1)
+
+
+def _vocabulary(entries, methods, model):
+    seen = {}
+    optional = ("layer", "expert_tokens", "expert_token_routings")
+    for path, entry in _entries(entries, "vocabulary"):
+        _object(entry, path, required=("method", "occurrences", "top_expert_routings", "id_count"), optional=optional)
+        _method_and_layer(entry, path, methods, model, seen)
+        occurrences = _numbers(entry["occurrences"], f"{path}.occurrences", integer=True, minimum=1)
+        n = len(occurrences)
+        top = _numbers(
+            entry["top_expert_routings"], f"{path}.top_expert_routings", n, f"{path}.occurrences", integer=True
+        )
+        _numbers(entry["id_count"], f"{path}.id_count", n, f"{path}.occurrences", integer=True, minimum=1)
+        over = next((i for i, (t, o) in enumerate(zip(top, occurrences)) if t > o), None)
+        if over is not None:
+            _fail(
+                f"{path}.top_expert_routings[{over}]",
+                f"{top[over]} routings to one expert of a token seen {occurrences[over]} times",
+            )
+        if ("expert_tokens" in entry) != ("expert_token_routings" in entry):
+            _fail(path, "give expert_tokens and expert_token_routings together")
+        if "expert_tokens" in entry:
+            tokens = _list(
+                entry["expert_tokens"], f"{path}.expert_tokens", model.get("num_experts"), "model.num_experts"
+            )
+            counts = _list(
+                entry["expert_token_routings"], f"{path}.expert_token_routings", len(tokens), f"{path}.expert_tokens"
+            )
+            for e, (ids, routings) in enumerate(zip(tokens, counts)):
+                if ids:
+                    _numbers(ids, f"{path}.expert_tokens[{e}]", integer=True)
+                    _numbers(
+                        routings,
+                        f"{path}.expert_token_routings[{e}]",
+                        len(ids),
+                        f"{path}.expert_tokens[{e}]",
+                        integer=True,
+                    )
+                elif routings:
+                    _fail(f"{path}.expert_token_routings[{e}]", f"has entries but expert_tokens[{e}] has none")
+
+
 def _routing_samples(samples, methods, model):
     for path, sample in _entries(samples, "routing_samples"):
         _object(
@@ -731,9 +797,11 @@ SECTIONS = {
     "coactivation": _coactivation,
     "domain_load": _domain_load,
     "cross_layer": _cross_layer,
+    "router_saturation": _router_saturation,
     "routing_samples": _routing_samples,
     "token_stats": _token_stats,
     "token_strings": _token_strings,
+    "vocabulary": _vocabulary,
 }
 
 

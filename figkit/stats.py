@@ -213,3 +213,36 @@ def average_ranks(a, weights=None):
     ranks = np.empty(a.size)
     ranks[order] = np.repeat(rank, np.diff(np.r_[starts, a.size]))
     return ranks
+
+
+def vocabulary_counts(token_ids, mask):
+    """Per token id, its occurrences and its routings to its most frequent expert, grouped by those two.
+
+    ``token_ids`` ``[tokens]``, ``mask`` ``[tokens, experts]`` (the experts each token was routed to).
+    Returns ``(occurrences, top_expert_routings, id_count)``: ``id_count[i]`` ids share the pair
+    ``(occurrences[i], top_expert_routings[i])`` (the ``vocabulary`` section of a results file).
+    """
+    ids, index, routed = _routed_by_id(token_ids, mask)
+    occurrences = np.bincount(index, minlength=ids.size)
+    pairs, id_count = np.unique(np.column_stack([occurrences, routed.max(axis=1)]), axis=0, return_counts=True)
+    return pairs[:, 0], pairs[:, 1], id_count
+
+
+def expert_tokens(token_ids, mask, n=10):
+    """Each expert's ``n`` most frequently routed token ids (ties: the smaller id first) and their routings."""
+    ids, _, routed = _routed_by_id(token_ids, mask)
+    tokens, routings = [], []
+    for column in routed.T:
+        order = np.lexsort((ids, -column))[:n]
+        order = order[column[order] > 0]
+        tokens.append(ids[order].tolist())
+        routings.append(column[order].tolist())
+    return tokens, routings
+
+
+def _routed_by_id(token_ids, mask):
+    """The distinct ids, each token's index among them, and ``[ids, experts]`` routings of each id to each expert."""
+    ids, index = np.unique(np.asarray(token_ids), return_inverse=True)
+    routed = np.zeros((ids.size, mask.shape[1]), dtype=np.int64)
+    np.add.at(routed, (np.repeat(index, mask.sum(axis=1)), np.nonzero(mask)[1]), 1)
+    return ids, index, routed

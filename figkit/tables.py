@@ -14,12 +14,14 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from figkit.latex import Raw, escape_label, escape_markdown, render_template
+from figkit.arrays import printable
+from figkit.latex import Raw, escape_label, escape_markdown, escape_text, render_template
 from figkit.results import KEY  # ids and metric names: safe inside \label and \csname
 
 DECIMALS = 2
 DIRECTIONS = {"min": min, "lower": min, "max": max, "higher": max}
 TABLE_FORMATS = ("dataframe", "markdown", "latex")
+EXPERT_TABLE_ROWS, EXPERT_TABLE_TOKENS = 8, 8  # experts listed, and tokens shown for each
 
 
 @dataclass(frozen=True)
@@ -230,6 +232,74 @@ def _latex(values, columns, bold, caption, label):
         column_spec=Raw("l" + "r" * len(columns)),
         header=Raw(header),
         rows=[Raw(r) for r in rows],
+        caption=None if caption is None else Raw(escape_label(caption)),
+        label=None if label is None else Raw(label),
+    )
+
+
+def create_expert_token_table(
+    expert_tokens: Sequence[Sequence[int]],
+    token_strings: Mapping[int, str],
+    output_format: str = "latex",
+    *,
+    experts: Sequence[int] | None = None,
+    routings: Sequence[Sequence[int]] | None = None,
+    shown_tokens: int = EXPERT_TABLE_TOKENS,
+    caption: str | None = None,
+    label: str | None = None,
+) -> str:
+    """The most frequent tokens of chosen experts, each shown literally: spaces as ␣, controls escaped, tokens
+    separated by a plain space.
+
+    Parameters
+    ----------
+    expert_tokens : sequence of sequences of int
+        For each expert, its token ids, most frequent first (``vocabulary[].expert_tokens``).
+    token_strings : mapping
+        Token id to its text (the results file's ``token_strings``); an id without one shows as ``#id``.
+    output_format : {"latex", "markdown"}
+    experts : sequence of int, optional
+        The experts (rows) to list, in order (default: the 8 with the most routings in
+        ``routings``, or the first 8 that have tokens).
+    routings : sequence of sequences of int, optional
+        For each expert, the routings of each listed token: chooses the default experts.
+    shown_tokens : int
+        Tokens per expert (8).
+    caption, label : str, optional
+        LaTeX only: wrap the tabular in a ``table`` float.
+    """
+    if output_format not in ("latex", "markdown"):
+        raise ValueError(f"output_format must be 'latex' or 'markdown', got {output_format!r}")
+    lists = [list(map(int, ids)) for ids in expert_tokens]
+    if experts is None:
+        busiest = sorted(
+            (e for e, ids in enumerate(lists) if ids),
+            key=lambda e: -sum(routings[e]) if routings is not None else e,
+        )
+        experts = busiest[:EXPERT_TABLE_ROWS]
+    else:
+        experts = [int(e) for e in experts]
+        unknown = [e for e in experts if not 0 <= e < len(lists)]
+        if unknown:
+            raise ValueError(f"experts {unknown} are not among the {len(lists)} experts of expert_tokens")
+    if not experts:
+        raise ValueError("expert_tokens lists no token for any expert")
+
+    def shown(token_id):
+        text = token_strings.get(token_id, token_strings.get(str(token_id)))
+        return f"#{token_id}" if text is None else printable(str(text).replace(" ", "\N{OPEN BOX}"))
+
+    rows = [(e, [shown(t) for t in lists[e][:shown_tokens]]) for e in experts]
+    if output_format == "markdown":
+        body = [f"{e} | " + " ".join(escape_markdown(t) for t in tokens) for e, tokens in rows]
+        header, rule = Raw("Expert | Most frequent tokens"), Raw("---: | :---")
+        return render_template("table.md", header=header, rule=rule, rows=[Raw(r) for r in body])
+    body = [f"{e} & " + " ".join(rf"\texttt{{{escape_text(t)}}}" for t in tokens) for e, tokens in rows]
+    return render_template(
+        "table.tex",
+        column_spec=Raw(r"rp{0.8\linewidth}"),
+        header=Raw("Expert & Most frequent tokens"),
+        rows=[Raw(r) for r in body],
         caption=None if caption is None else Raw(escape_label(caption)),
         label=None if label is None else Raw(label),
     )

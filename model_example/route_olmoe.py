@@ -2,9 +2,10 @@
 
 A byte-level OLMoE (transformers' modelling code, built from its config) is trained for a few
 steps on a mix of Markdown, Python and LaTeX, then routes held-out text of each, labelled with
-its domain. figkit.routing captures its router logits, selects
-experts with top-8 and with BH at several α, accumulates the statistics, measures perplexity
-under each rule with route_with, and writes the results file ``figkit build`` reads.
+its domain; checkpoints on the way route the same probe, for router saturation. figkit.routing
+captures its router logits, selects experts with top-8 and with BH at several α, accumulates the
+statistics, measures perplexity under each rule with route_with, and writes the results file
+``figkit build`` reads.
 
     python model_example/route_olmoe.py results.json [--steps 60]
     figkit build results.json -o build
@@ -18,7 +19,7 @@ import torch
 import transformers
 
 import figkit
-from figkit.routing import RoutingStats, bh, capture, route_with, top_k
+from figkit.routing import RouterSaturation, RoutingStats, bh, capture, route_with, top_k
 
 ALPHAS = (0.01, 0.05, 0.10, 0.20)
 TOP_K, MAX_K, SEQUENCE = 8, 8, 128
@@ -55,16 +56,24 @@ def sequences(data):
     return torch.tensor(list(usable), dtype=torch.long).view(-1, SEQUENCE)
 
 
-def train(net, batches, steps):
+def train(net, batches, steps, probe, checkpoints):
+    """Train; return the router logits of ``probe`` at each step of ``checkpoints`` (the last one: the end)."""
     optimizer = torch.optim.AdamW(net.parameters(), lr=3e-3)
-    net.train()
-    for step in range(steps):
-        batch = batches[step % len(batches)]
+    seen = {}
+    for step in range(1, steps + 1):
+        net.train()
+        batch = batches[(step - 1) % len(batches)]
         loss = net(input_ids=batch, labels=batch).loss
         optimizer.zero_grad()
         loss.backward()
         optimizer.step()
+        if step in checkpoints or step == steps:
+            net.eval()
+            with torch.no_grad(), capture(net) as cap:
+                net(input_ids=probe)
+            seen[step] = cap.logits
     net.eval()
+    return seen
 
 
 def main():
@@ -77,7 +86,12 @@ def main():
     mixed = torch.cat([data[: len(data) * 3 // 4] for data in texts.values()])
     mixed = mixed[torch.randperm(len(mixed), generator=torch.Generator().manual_seed(0))]
     net = model()
-    train(net, list(mixed.split(8)), args.steps)
+    probe = torch.cat([data[:4] for data in held_out.values()])  # the same inputs at every checkpoint
+    checkpoints = {max(1, args.steps * share // 100) for share in (5, 10, 20, 40, 70)}
+    logits = train(net, list(mixed.split(8)), args.steps, probe, checkpoints)
+    saturation = RouterSaturation(list(range(net.config.num_hidden_layers)), TOP_K)
+    for step in sorted(logits)[:-1]:
+        saturation.add(step, logits[step], logits[args.steps])
     rules = {"topk8": top_k(TOP_K)} | {f"bh{round(a * 100):02d}": bh(a, max_k=MAX_K) for a in ALPHAS}
     stats, losses = None, {name: [] for name in rules}
     with torch.no_grad():
@@ -126,6 +140,7 @@ def main():
             }
         ],
         **sections,
+        **saturation.results(),
     )
     for name in rules:
         print(f"{name}: {mean[name]:.2f} experts per token, perplexity {perplexity[name]:.2f}")

@@ -4,7 +4,8 @@ Every number comes from the same routing decisions: the per-layer count histogra
 the alpha sweep, the expert loads, the routing weights and the metrics. Recall is the
 share of a token's relevant experts (those the simulation boosted) that were selected,
 precision the share of selected experts that are relevant, and compute the experts
-used relative to top-8.
+used relative to top-8. The domain loads come from a labelled mix routed apart from the main
+study, and router saturation from checkpoints simulated as the final logits plus shrinking noise.
 
     python make_results.py results.json
 """
@@ -19,6 +20,7 @@ sys.path.insert(0, str(Path(__file__).parent))
 import simulate  # noqa: E402
 
 import figkit  # noqa: E402
+from figkit.stats import expert_tokens, vocabulary_counts  # noqa: E402
 
 SHOWN_LAYER = simulate.NUM_LAYERS // 2  # the layer of the heatmaps, co-activation, paths and token statistics
 SHOWN_TOKENS = 40
@@ -56,14 +58,35 @@ def selections(logits, p):
     return masks
 
 
+def domain_loads(seed):
+    """Top-8 loads of a labelled domain mix, per domain and layer (simulate.domain_mix)."""
+    return [
+        {"method": "topk8", "domain": domain, "layer": layer, "counts": mask.sum(axis=0), "num_tokens": len(mask)}
+        for layer, masks in enumerate(simulate.domain_mix(seed))
+        for domain, mask in masks.items()
+    ]
+
+
+def checkpoint_overlaps(logits, layer, rng):
+    """For each simulated checkpoint, the mean top-8 overlap of its routing with the final one, / 8."""
+    final = simulate.topk_mask(logits)
+    overlaps = []
+    for progress in simulate.CHECKPOINTS:
+        earlier = simulate.topk_mask(simulate.checkpoint_logits(logits, progress, layer, rng))
+        overlaps.append(float((earlier & final).sum(axis=1).mean() / simulate.TOP_K))
+    return overlaps
+
+
 def results(seed=0):
     """The results file's sections."""
     counts = {m["id"]: [] for m in METHODS}
     hits = {m["id"]: 0 for m in METHODS}
     relevant_total = 0
-    samples, loads, pairs, paths = [], [], [], []
+    samples, loads, pairs, paths, vocabulary = [], [], [], [], []
+    checkpoints, overlaps = np.random.default_rng([seed, 99]), []
     for layer, (token_ids, logits, p, relevant) in enumerate(simulate.layers(seed)):
         relevant_total += int(relevant.sum())
+        overlaps.append(checkpoint_overlaps(logits, layer, checkpoints))
         if layer in (SHOWN_LAYER, SHOWN_LAYER + 1):
             paths.append(logits.argmax(axis=1))  # every method's top-1 expert: the largest logit
         for method, mask in selections(logits, p).items():
@@ -71,6 +94,12 @@ def results(seed=0):
             hits[method] += int((mask & relevant).sum())
             if method in ("topk8", "bh05"):
                 loads.append({"method": method, "layer": layer, "counts": mask.sum(axis=0), "num_tokens": len(mask)})
+                occurrences, top, id_count = vocabulary_counts(token_ids, mask)
+                entry = {"method": method, "layer": layer, "occurrences": occurrences}
+                entry |= {"top_expert_routings": top, "id_count": id_count}
+                if layer == SHOWN_LAYER:
+                    entry["expert_tokens"], entry["expert_token_routings"] = expert_tokens(token_ids, mask)
+                vocabulary.append(entry)
             if layer == SHOWN_LAYER and method in ("topk8", "bh05"):
                 shown = slice(0, SHOWN_TOKENS)
                 samples.append(
@@ -131,6 +160,18 @@ def results(seed=0):
         ],
         "expert_load": loads,
         "coactivation": pairs,
+        "vocabulary": vocabulary,
+        "domain_load": domain_loads(seed),
+        "router_saturation": [
+            {
+                "k": simulate.TOP_K,
+                "progress": list(simulate.CHECKPOINTS),
+                "progress_label": "Training (%)",
+                "layers": list(range(simulate.NUM_LAYERS)),
+                "values": np.array(overlaps).T,
+                "num_tokens": simulate.NUM_TOKENS,
+            }
+        ],
         "cross_layer": [
             {
                 "method": "topk8",

@@ -52,12 +52,15 @@ def decode(token_id):
     return WORDS[token_id] if token_id < len(WORDS) else f" w{token_id}"
 
 
-def router_logits(rng, token_ids, layer):
-    """[tokens, experts] logits (noise plus a boost on the experts relevant to each token) and the relevant mask."""
+def router_logits(rng, token_ids, layer, concentration=2.0):
+    """[tokens, experts] logits (noise plus a boost on the experts relevant to each token) and the relevant mask.
+
+    Each layer draws the experts' popularity from a Dirichlet of ``concentration``: the smaller, the more
+    a few experts dominate."""
     n = token_ids.size
     rarity = np.log1p(token_ids) / np.log(VOCAB_SIZE)
     relevant = 1 + rng.poisson(1.0 + 3 * rarity + 0.12 * layer)
-    popularity = rng.dirichlet(np.full(NUM_EXPERTS, 2.0))
+    popularity = rng.dirichlet(np.full(NUM_EXPERTS, concentration))
     keys = np.log(popularity) + rng.gumbel(size=(n, NUM_EXPERTS))  # Gumbel top-k sampling
     rank = np.argsort(np.argsort(-keys, axis=1), axis=1)
     mask = rank < relevant[:, None]
@@ -108,3 +111,29 @@ def layers(seed=0):
         logits, relevant = router_logits(rng, token_ids, layer)
         calibration, _ = router_logits(rng, token_stream(rng, 2000), layer)
         yield token_ids, logits, p_values(logits, calibration), relevant
+
+
+DOMAINS = ("prose", "code", "maths")
+DOMAIN_TOKENS = 4_000
+DOMAIN_CONCENTRATION = 0.3  # each domain favours a few experts of its own
+CHECKPOINTS = (1, 10, 20, 40)  # % of training
+CHECKPOINT_NOISE = 1.2  # at the start of training, in units of the logits' own noise
+
+
+def domain_mix(seed=0):
+    """Yield, layer by layer, ``{domain: top-k mask}`` of a labelled mix of domains, each with its own
+    tokens and its own expert popularity (its own random stream, apart from the main study's)."""
+    rngs = {domain: np.random.default_rng([seed, i + 1]) for i, domain in enumerate(DOMAINS)}
+    streams = {domain: token_stream(rng, DOMAIN_TOKENS) for domain, rng in rngs.items()}
+    for layer in range(NUM_LAYERS):
+        yield {
+            domain: topk_mask(router_logits(rngs[domain], streams[domain], layer, DOMAIN_CONCENTRATION)[0])
+            for domain in DOMAINS
+        }
+
+
+def checkpoint_logits(final, progress, layer, rng):
+    """The logits of an earlier checkpoint: the final ones with noise that shrinks as training goes on,
+    more slowly in later layers."""
+    scale = CHECKPOINT_NOISE * (1 - progress / 100) ** 2 * (1 + layer / NUM_LAYERS)
+    return final + scale * rng.standard_normal(final.shape)

@@ -164,8 +164,31 @@ def sections(seed=0, title="Routing study", label="BH ($\\alpha$=0.05)"):
         ],
         "coactivation": [{"method": "bh:05", "layer": 1, "counts": coactivation(rng.random((1200, 8)) < 0.35)}],
         "domain_load": [
-            {"method": "topk2", "domain": d, "layer": 1, "counts": c, "num_tokens": 100}
+            {"method": "topk2", "domain": d, "layer": layer, "counts": c[layer:] + c[:layer], "num_tokens": 100}
             for d, c in (("arXiv", [90, 40, 20, 10, 10, 10, 10, 10]), ("GitHub", [5, 5, 60, 70, 20, 20, 10, 10]))
+            for layer in (1, 2)
+        ],
+        "vocabulary": [
+            {
+                "method": "bh:05",
+                "layer": layer,
+                "occurrences": [1, 12, 40],
+                "top_expert_routings": [1, 6 + layer, 30 - layer],
+                "id_count": [300, 20, 2],
+                **({"expert_tokens": [[7, 3]] * 8, "expert_token_routings": [[9, 4]] * 8} if layer == 1 else {}),
+            }
+            for layer in range(3)
+        ],
+        "token_strings": {"3": " cat", "7": "$"},
+        "router_saturation": [
+            {
+                "k": 2,
+                "progress": [10, 20, 40],
+                "progress_label": "Training step",
+                "layers": [0, 1, 2],
+                "values": [[0.4, 0.5, 0.45], [0.7, 0.75, 0.6], [0.9, 0.95, 0.85]],
+                "num_tokens": 1200,
+            }
         ],
         "cross_layer": [
             {"method": "bh:05", "layer": 0, "next_layer": 1, "counts": (np.arange(64).reshape(8, 8) * 37) % 11}

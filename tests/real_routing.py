@@ -14,6 +14,8 @@ from pathlib import Path
 import numpy as np
 from scipy.special import ndtr
 
+from figkit.stats import expert_tokens, vocabulary_counts
+
 SLICE = Path(__file__).parent / "data" / "olmoe_tiny_slice.npz"
 TOP_K, MIN_K, MAX_K = 8, 1, 8
 ALPHAS = (0.01, 0.05, 0.1, 0.2)
@@ -78,7 +80,7 @@ def sections():
     layers, tokens, experts = logits.shape
     counts = {m["id"]: [] for m in methods()}
     mass = {m["id"]: [] for m in methods()}  # router probability each token's selection keeps
-    loads, samples, pairs = [], [], []
+    loads, samples, pairs, vocabulary = [], [], [], []
     for layer in range(layers):
         probabilities = softmax(logits[layer])
         p = p_values(logits[layer])
@@ -90,8 +92,19 @@ def sections():
             if method not in ("topk8", "bh05"):
                 continue
             loads.append({"method": method, "layer": layer, "counts": mask.sum(axis=0), "num_tokens": tokens})
+            occurrences, top, id_count = vocabulary_counts(token_ids, mask)
+            vocabulary.append(
+                {
+                    "method": method,
+                    "layer": layer,
+                    "occurrences": occurrences,
+                    "top_expert_routings": top,
+                    "id_count": id_count,
+                }
+            )
             if layer != SHOWN_LAYER:
                 continue
+            vocabulary[-1]["expert_tokens"], vocabulary[-1]["expert_token_routings"] = expert_tokens(token_ids, mask)
             weights = np.where(mask, probabilities, 0.0)
             if method != "topk8":
                 weights /= weights.sum(axis=1, keepdims=True)
@@ -141,6 +154,7 @@ def sections():
         ],
         "expert_load": loads,
         "coactivation": pairs,
+        "vocabulary": vocabulary,
         "cross_layer": [
             {"method": "topk8", "layer": SHOWN_LAYER, "next_layer": SHOWN_LAYER + 1, "counts": top1_paths(logits)}
         ],

@@ -105,3 +105,32 @@ def test_the_results_file_checks_domain_load(tmp_path):
             write_results(tmp_path / "r.json", **(base | {"domain_load": [entry | change]}))
     with pytest.raises(ValueError, match=r"domain_load\[1\]: a second entry for method 'topk2', domain 'code'"):
         write_results(tmp_path / "r.json", **(base | {"domain_load": [entry, entry]}))
+
+
+def test_the_grid_draws_a_bar_chart_per_domain_and_layer():
+    from figkit import plot_domain_specialization_grid
+
+    loads = {"arXiv": {0: [5, 5, 0, 0], 7: [4, 2, 2, 2]}, "code": {0: [0, 1, 2, 1], 7: [2, 2, 0, 0]}}
+    fig = plot_domain_specialization_grid(loads, num_tokens={"arXiv": 5, "code": {0: 2, 7: 2}})
+    axes = fig.axes
+    assert len(axes) == 4 and fig.get_figheight() == pytest.approx(2 * 0.75 + 0.7)
+    heights = [[p.get_height() for p in ax.patches] for ax in axes]
+    assert heights == [[100, 100, 0, 0], [80, 40, 40, 40], [0, 50, 100, 50], [100, 100, 0, 0]]
+    assert [ax.lines[0].get_ydata()[0] for ax in axes] == [50, 50, 50, 50]  # k/E = 2/4: dashed
+    assert [ax.get_title() for ax in axes[:2]] == ["Layer 0", "Layer 7"]
+    assert [axes[0].get_ylabel(), axes[2].get_ylabel()] == ["arXiv", "code"]
+    with pytest.raises(ValueError, match=r"domain_loads\['code'\] must map the same layers"):
+        plot_domain_specialization_grid({"arXiv": {0: [1, 1]}, "code": {1: [1, 1]}}, num_tokens={"arXiv": 1, "code": 1})
+
+
+def test_the_example_domain_mix_adds_up():
+    import sys
+    from pathlib import Path
+
+    sys.path.insert(0, str(Path(__file__).parent.parent / "paper_example"))
+    import make_results
+    import simulate
+
+    entries = make_results.domain_loads(0)
+    assert {e["domain"] for e in entries} == set(simulate.DOMAINS)
+    assert all(sum(e["counts"]) == 8 * e["num_tokens"] == 8 * simulate.DOMAIN_TOKENS for e in entries)  # top-8

@@ -26,11 +26,14 @@ FIGURES = [
     "expert_utilization_topk2_layer1",
     "expert_utilization_topk2_layer0",
     "expert_load_layers_topk2",
-    "domain_specialization_topk2_layer1",
+    "domain_specialization_topk2_layer2",
+    "domain_specialization_grid_topk2",
     "routing_heatmap_bh-05_layer0",
     "token_complexity_vs_experts_bh-05",
     "expert_coactivation_bh-05_layer1",
     "expert_transitions_bh-05_layer0",
+    "router_saturation_top2",
+    "vocabulary_specialization",
 ]
 
 pytestmark = pytest.mark.slow  # builds, LaTeX and processes
@@ -66,6 +69,8 @@ def test_every_output_is_made(built):
         + [
             "tables/comparison.tex",
             "tables/comparison.md",
+            "tables/expert_tokens_bh-05_layer1.tex",
+            "tables/expert_tokens_bh-05_layer1.md",
             "macros.tex",
             "appendix.tex",
             "appendix.pdf",
@@ -147,7 +152,8 @@ def test_changing_one_method_rerenders_only_what_uses_it(tmp_path):
         "macros",
     ]
     again = build(results, tmp_path / "out", jobs=1, force=True)
-    assert len(again.rendered) == len(FIGURES) + 4 and not again.unchanged
+    # the figures, both tables, the macros, appendix.tex and appendix.pdf
+    assert len(again.rendered) == len(FIGURES) + 5 and not again.unchanged
 
 
 def test_builds_are_byte_identical_across_folders_and_job_counts(built, tmp_path):
@@ -226,7 +232,10 @@ def test_a_failing_job_is_named_and_the_others_finish(tmp_path):
     write_results(results, **changed)
     run = cli("build", results, "-o", "out", "--no-compile", "-j", "2", cwd=tmp_path)
     assert run.returncode == 1
-    assert run.stderr == "figkit build: comparison failed: UndefinedError: 'no_such_value' is undefined\n"
+    assert sorted(run.stderr.splitlines()) == [  # both tables use the template
+        f"figkit build: {name} failed: UndefinedError: 'no_such_value' is undefined"
+        for name in ("comparison", "expert_tokens_bh-05_layer1")
+    ]
     assert (tmp_path / "out" / "tables" / "comparison.md").read_bytes() == earlier
     assert "16.00" in (tmp_path / "out" / "macros.tex").read_text()  # the other jobs ran
     (tmp_path / "templates" / "table.md").unlink()

@@ -6,8 +6,8 @@ from matplotlib.collections import LineCollection
 from matplotlib.text import Annotation
 from scipy.stats import false_discovery_control
 
+from figkit.arrays import printable
 from figkit.plots import figure_spec
-from figkit.plots._draw import printable
 from tests import real_routing
 
 
@@ -142,8 +142,10 @@ def test_the_real_build_passes_the_pdf_linter_in_one_font_family(tmp_path):
     assert report.ok, report.failed
     figures = sorted((tmp_path / "out" / "figures").glob("*.pdf"))
     # 4 + 4 BH histograms and layer plots, 3 comparisons, a sweep, 2 × 3 loads, 2 loads across layers,
-    # 2 heatmaps, a rarity plot, 2 co-activation heatmaps, the top-1 paths
-    assert len(figures) == 26
+    # 2 heatmaps, a rarity plot, 2 co-activation heatmaps, the top-1 paths, vocabulary specialisation
+    assert len(figures) == 27
+    tables = sorted(p.name for p in (tmp_path / "out" / "tables").glob("expert_tokens_*.tex"))
+    assert tables == ["expert_tokens_bh05_layer7.tex", "expert_tokens_topk8_layer7.tex"]
     for path in figures:
         assert check_pdf_text(path) == [], path.name
         assert {family for _, words in pdf_words(path) for w in words for family in w.families} == {"STIX"}

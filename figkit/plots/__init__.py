@@ -19,10 +19,13 @@ FIGURES = (
     "expert_utilization",
     "expert_load_layers",
     "domain_specialization",
+    "domain_specialization_grid",
     "routing_heatmap",
     "token_complexity_vs_experts",
     "expert_coactivation",
     "expert_transitions",
+    "vocabulary_specialization",
+    "router_saturation",
 )
 
 

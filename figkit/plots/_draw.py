@@ -2,7 +2,6 @@
 
 import math
 import re
-import unicodedata
 
 import matplotlib as mpl
 from matplotlib import font_manager
@@ -168,18 +167,6 @@ def stats_box(ax, lines, *, loc="upper right"):
         bbox={"boxstyle": "round,pad=0.4", "facecolor": "white", "edgecolor": "0.7", "alpha": 0.9},
         **LITERAL,
     )
-
-
-# Characters with no glyph to draw: controls (\n, \x96), format characters (U+FEFF, zero-width
-# space), surrogates, private use and unassigned code points.
-INVISIBLE = frozenset({"Cc", "Cf", "Cs", "Co", "Cn"})
-
-
-def printable(token):
-    """A token as it should read on an axis: invisible characters written as escapes (``\\n``,
-    ``\\x96``, ``\\ufeff``) as Python's repr writes them, never empty."""
-    shown = "".join(repr(c)[1:-1] if unicodedata.category(c) in INVISIBLE else c for c in token)
-    return shown if shown.strip() else repr(token)
 
 
 def mathtext_label(text):

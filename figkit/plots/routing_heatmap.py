@@ -10,8 +10,8 @@ import numpy as np
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 
-from figkit.arrays import ArrayLike, matrix, same_length, strings, whole_vector
-from figkit.plots._draw import LITERAL, label_every, laid_out_height, ordinal, points, printable, set_title, wrap_label
+from figkit.arrays import ArrayLike, matrix, printable, same_length, strings, whole_vector
+from figkit.plots._draw import LITERAL, label_every, laid_out_height, ordinal, points, set_title, wrap_label
 from figkit.plots.spec import FigureJob, FigureSpec, layer_suffix, layer_text
 from figkit.results import method_labels
 

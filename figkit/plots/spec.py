@@ -6,6 +6,7 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+import matplotlib as mpl
 import matplotlib.pyplot as plt
 
 from figkit.style import default_look, remember_style, save_figure
@@ -33,7 +34,8 @@ class FigureSpec:
     reading only ``sections``. ``report`` maps ``create_analysis_report``'s keys to
     prepare's arguments; the keys in ``required`` must all be present. ``cost`` is the
     render time relative to a plain figure's (benchmarks/README.md): a build starts
-    the heaviest jobs first.
+    the heaviest jobs first. ``height(data, width)``, when given, sizes a figure figkit
+    creates whose height follows its data (a grid of panels).
     """
 
     name: str
@@ -46,6 +48,7 @@ class FigureSpec:
     required: tuple[str, ...] = ()
     cost: float = 1.0
     panels: bool = False
+    height: Callable[[Any, float], float] | None = None  # inches for a new figure of this width, if not fixed
 
     @property
     def function_name(self):
@@ -70,6 +73,9 @@ class FigureSpec:
                 self.draw(ax, data)
         else:
             with default_look():
+                if figsize is None and self.height is not None:
+                    width = mpl.rcParams["figure.figsize"][0]
+                    figsize = (width, self.height(data, width))
                 fig = remember_style(plt.figure(figsize=figsize, dpi=dpi))
                 self.draw(fig if self.panels else fig.add_subplot(), data)
         if save_path is not None:

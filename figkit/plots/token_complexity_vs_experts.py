@@ -13,18 +13,20 @@ from matplotlib.colors import LogNorm
 from matplotlib.figure import Figure
 from matplotlib.ticker import MaxNLocator
 
-from figkit.arrays import ArrayLike, count_vector, decode_token, same_length, vector, whole_vector
+from figkit.arrays import ArrayLike, count_vector, decode_token, printable, same_length, vector, whole_vector
 from figkit.plots._draw import (
     LITERAL,
     NEUTRAL,
+    axes_width,
     label_decades,
+    laid_out_height,
     leave_headroom,
     line_width,
     marker_size,
     number,
     only_up_to,
     palette,
-    printable,
+    points,
     set_title,
     stats_box,
 )
@@ -184,8 +186,6 @@ def draw(ax, data):
             linewidth=line_width(1.33),
             label=equation,
         )
-    if data.labels:
-        _annotate(ax, data)
     ax.set_xscale("log")
     label_decades(ax.xaxis)
     ax.yaxis.set_major_locator(MaxNLocator(integer=True))
@@ -204,6 +204,8 @@ def draw(ax, data):
     )
     leave_headroom(ax, y.max() + 0.5, bottom=y.min() - 0.5)
     only_up_to(ax.yaxis, y.max())  # the headroom holds the legend and the box, not counts
+    if data.labels:
+        _annotate(ax, data)
 
 
 def _coefficient(value):
@@ -243,7 +245,21 @@ def _density(ax, data):
 
 
 def _annotate(ax, data):
-    for frequency, mean_experts, text in data.labels.values():
+    """Label tokens at their mean, left to right, leaving out a label that would overlap one already placed.
+
+    Boxes are estimated in points before layout, in the share of the axes a layout leaves.
+    """
+    size = points("small")
+    width, height = 0.7 * axes_width(ax) * 72, 0.75 * laid_out_height(ax) * 72
+    ax.get_xlim()  # settle the limits the positions are read in
+    placed = []
+    for frequency, mean_experts, text in sorted(data.labels.values(), key=lambda label: label[0]):
+        fx, fy = ax.transAxes.inverted().transform(ax.transData.transform((frequency, mean_experts)))
+        left, bottom = fx * width + 4, fy * height + 4  # the offset of the text from its point
+        box = (left, bottom, left + 0.6 * size * len(text) + 0.4 * size, bottom + 1.2 * size)
+        if any(box[0] < b[2] and b[0] < box[2] and box[1] < b[3] and b[1] < box[3] for b in placed):
+            continue
+        placed.append(box)
         ax.annotate(
             text,
             (frequency, mean_experts),

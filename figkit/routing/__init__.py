@@ -7,16 +7,19 @@ run the model under that rule. Imports torch (``pip install 'figkit[hf]'``); the
   (mask, weights, counts per token); ``CalibratedNull`` fits, saves and loads BH's per-layer null;
 - ``route_with(model, rule)``: the model's routers select with ``rule`` inside a ``with`` block;
 - ``RoutingStats``: histograms, loads, co-activation and per-token-id counts, added batch by batch,
-  merged across shards and ranks, turned into the sections of a results file.
+  merged across shards and ranks, turned into the sections of a results file;
+- ``RouterSaturation``: the overlap of checkpoints' top-k routing with the final checkpoint's.
 """
 
 from figkit.routing.capture import RoutingNote, capture, find_routers
 from figkit.routing.patch import route_with
 from figkit.routing.rules import CalibratedNull, Rule, Selection, bh, threshold, top_k, top_p
+from figkit.routing.saturation import RouterSaturation
 from figkit.routing.stats import RoutingStats
 
 __all__ = [
     "CalibratedNull",
+    "RouterSaturation",
     "Rule",
     "RoutingNote",
     "RoutingStats",

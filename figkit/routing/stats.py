@@ -17,6 +17,7 @@ from figkit.arrays import decode_token
 from figkit.routing.rules import Selection
 
 SAMPLE_TOKENS = 40
+EXPERT_TOKENS = 10  # each expert's most frequent token ids kept for the shown layers
 
 
 class _Method:
@@ -31,6 +32,7 @@ class _Method:
         self.coactivation = torch.zeros(n, experts, experts, dtype=torch.long, device=device)
         self.transitions = torch.zeros(max(n - 1, 0), experts, experts, dtype=torch.long, device=device)
         self.by_token = torch.zeros(0, experts + 1, dtype=torch.long, device=device)  # [token id, experts]
+        self.vocabulary = torch.zeros(0, n * experts, dtype=torch.int32, device=device)  # [token id, layer × expert]
         self.sample_weights = torch.zeros(n, 0, experts, device=device)
         self.sample_ids = torch.zeros(0, dtype=torch.long, device=device)
         self.domains = {}  # name -> [load [layers, experts], tokens]
@@ -49,6 +51,10 @@ class RoutingStats:
     coactivation : bool
         Count expert pairs: an experts × experts product per layer and batch, about half the
         cost of ``add`` on a CPU; turn it off when no co-activation figure is wanted.
+    vocabulary : bool
+        Count, per layer, each token id's routings to each expert (for vocabulary
+        specialisation): ``4 × layers × experts`` bytes per distinct id seen, 205 MB for a
+        50k vocabulary, 16 layers and 64 experts.
 
     Example
     -------
@@ -58,11 +64,12 @@ class RoutingStats:
     >>> write_results("results.json", methods=..., **stats.results(token_strings=tokenizer))
     """
 
-    def __init__(self, layers, num_experts, *, sample_tokens=SAMPLE_TOKENS, coactivation=True):
+    def __init__(self, layers, num_experts, *, sample_tokens=SAMPLE_TOKENS, coactivation=True, vocabulary=True):
         self.layers = [int(layer) for layer in layers]
         self.num_experts = int(num_experts)
         self.sample_tokens = int(sample_tokens)
         self.counts_pairs = bool(coactivation)
+        self.counts_vocabulary = bool(vocabulary)
         self.methods = {}
 
     def add(self, method, selection, token_ids=None, domain=None):
@@ -99,6 +106,8 @@ class RoutingStats:
             if ids.numel() != tokens:
                 raise ValueError(f"{method}: {ids.numel()} token ids for {tokens} tokens")
             self._add_by_token(counters, ids, counts)
+            if self.counts_vocabulary:
+                self._add_vocabulary(counters, ids, mask)
         room = self.sample_tokens - counters.sample_weights.shape[1]
         if room > 0:
             counters.sample_weights = torch.cat([counters.sample_weights, selection.weights[:, :room].float()], dim=1)
@@ -154,6 +163,13 @@ class RoutingStats:
         keys = (ids.unsqueeze(0) * width + counts).reshape(-1)
         counters.by_token += torch.bincount(keys, minlength=counters.by_token.numel()).view(-1, width)
 
+    def _add_vocabulary(self, counters, ids, mask):
+        layer, token, expert = torch.nonzero(mask, as_tuple=True)
+        width = mask.shape[0] * self.num_experts
+        counters.vocabulary = _grown(counters.vocabulary, int(ids.max()) + 1)
+        keys = ids[token] * width + layer * self.num_experts + expert
+        counters.vocabulary.view(-1).index_add_(0, keys, torch.ones_like(keys, dtype=torch.int32))
+
     def __add__(self, other):
         merged = copy.deepcopy(self)
         merged.merge(other)
@@ -161,8 +177,8 @@ class RoutingStats:
 
     def merge(self, other):
         """Add ``other``'s counts (the same layers and experts) to these; samples fill up in order."""
-        if (other.layers, other.num_experts, other.counts_pairs) != (self.layers, self.num_experts, self.counts_pairs):
-            raise ValueError("only statistics of the same layers, number of experts and coactivation setting merge")
+        if _settings(other) != _settings(self):
+            raise ValueError("only statistics of the same layers, experts, coactivation and vocabulary settings merge")
         for method, theirs in other.methods.items():
             if method not in self.methods:
                 self.methods[method] = copy.deepcopy(theirs)
@@ -172,6 +188,9 @@ class RoutingStats:
                 setattr(mine, name, getattr(mine, name) + getattr(theirs, name).to(getattr(mine, name).device))
             size = max(mine.by_token.shape[0], theirs.by_token.shape[0])
             mine.by_token = _grown(mine.by_token, size) + _grown(theirs.by_token.to(mine.by_token.device), size)
+            size = max(mine.vocabulary.shape[0], theirs.vocabulary.shape[0])
+            theirs_vocabulary = _grown(theirs.vocabulary.to(mine.vocabulary.device), size)
+            mine.vocabulary = _grown(mine.vocabulary, size) + theirs_vocabulary
             for name, (load, tokens) in theirs.domains.items():
                 if name in mine.domains:
                     mine.domains[name][0] = mine.domains[name][0] + load.to(mine.domains[name][0].device)
@@ -229,7 +248,7 @@ class RoutingStats:
         if unknown:
             raise ValueError(f"layers {unknown} are not among the statistics' layers {self.layers}")
         names = ("expert_counts", "expert_load", "domain_load", "coactivation", "cross_layer", "routing_samples")
-        names += ("token_stats",)
+        names += ("token_stats", "vocabulary")
         sections = {name: [] for name in names}
         seen = set()
         for method, counters in self.methods.items():
@@ -264,6 +283,9 @@ class RoutingStats:
                         "expert_histograms": [_trimmed(row) for row in by_token[ids].tolist()],
                     }
                 )
+                if self.counts_vocabulary:
+                    occurrences = by_token.sum(dim=1) // len(self.layers)  # each token counts once per layer
+                    sections["vocabulary"] += self._vocabulary(method, counters, occurrences, shown)
             sample_ids = counters.sample_ids.cpu().tolist()
             for layer in shown:
                 weights = counters.sample_weights[self.layers.index(layer)].cpu()
@@ -278,6 +300,32 @@ class RoutingStats:
         if token_strings is not None and seen:
             sections["token_strings"] = {str(t): decode_token(token_strings, t) for t in sorted(seen)}
         return {name: value for name, value in sections.items() if value}
+
+    def _vocabulary(self, method, counters, occurrences, shown):
+        """Per layer: how many token ids have each (occurrences, routings to their most frequent expert);
+        for the ``shown`` layers, each expert's most frequent token ids."""
+        routed = counters.vocabulary.cpu().view(-1, len(self.layers), self.num_experts)
+        seen = occurrences[: routed.shape[0]] > 0
+        entries = []
+        for i, layer in enumerate(self.layers):
+            top = routed[:, i].max(dim=1).values.long()
+            pairs, ids = torch.unique(
+                torch.stack([occurrences[: routed.shape[0]][seen], top[seen]], 1), dim=0, return_counts=True
+            )
+            entry = {"method": method, "layer": layer, "occurrences": pairs[:, 0].tolist()}
+            entry |= {"top_expert_routings": pairs[:, 1].tolist(), "id_count": ids.tolist()}
+            if layer in shown:
+                most = torch.sort(routed[:, i], dim=0, descending=True, stable=True)  # ties: the smaller id
+                values, indices = most.values[:EXPERT_TOKENS].T.tolist(), most.indices[:EXPERT_TOKENS].T.tolist()
+                entry["expert_tokens"] = [[t for t, n in zip(ts, ns) if n] for ts, ns in zip(indices, values)]
+                entry["expert_token_routings"] = [[n for n in ns if n] for ns in values]
+            entries.append(entry)
+        return entries
+
+
+def _settings(stats):
+    """What two statistics must share to merge."""
+    return stats.layers, stats.num_experts, stats.counts_pairs, stats.counts_vocabulary
 
 
 def _grown(table, rows):

@@ -1,0 +1,162 @@
+"""Router saturation: the share of the final checkpoint's top-k routing each checkpoint already makes."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import matplotlib as mpl
+import numpy as np
+from matplotlib.axes import Axes
+from matplotlib.cm import ScalarMappable
+from matplotlib.colors import BoundaryNorm
+from matplotlib.figure import Figure
+from matplotlib.ticker import MaxNLocator
+
+from figkit.arrays import ArrayLike, matrix, vector, whole_vector
+from figkit.plots._draw import OPAQUE_LEGEND, line_width, marker_size, set_title
+from figkit.plots.layer_wise_routing import GRADIENT
+from figkit.plots.spec import FigureJob, FigureSpec
+
+LEGEND_LAYERS = 6  # more layers are told apart by a colour bar instead of a legend
+
+
+@dataclass(frozen=True)
+class Saturation:
+    percent: np.ndarray  # [checkpoints, layers]
+    progress: np.ndarray
+    layers: tuple
+    k: int
+    progress_label: str
+
+
+def prepare(values, progress, layers=None, k=8, progress_label="Training step"):
+    """Validate ``[checkpoints, layers]`` overlaps in [0, 1] at increasing ``progress``."""
+    overlap = matrix(values, "values").astype(float)
+    if overlap.min() < 0 or overlap.max() > 1:
+        raise ValueError(f"values are overlaps |top-k ∩ final top-k| / k, between 0 and 1; got {overlap.max():g}")
+    steps = vector(progress, "progress").astype(float)
+    if steps.size != overlap.shape[0]:
+        raise ValueError(f"progress has {steps.size} checkpoints for {overlap.shape[0]} rows of values")
+    if np.any(np.diff(steps) <= 0):
+        raise ValueError("progress must increase from one checkpoint to the next")
+    ids = tuple(range(overlap.shape[1])) if layers is None else tuple(whole_vector(layers, "layers").tolist())
+    if len(ids) != overlap.shape[1]:
+        raise ValueError(f"layers has {len(ids)} ids for {overlap.shape[1]} columns of values")
+    if isinstance(k, bool) or not isinstance(k, (int, np.integer)) or k < 1:
+        raise ValueError(f"k must be a positive integer, got {k!r}")
+    return Saturation(100 * overlap, steps, ids, int(k), str(progress_label))
+
+
+def draw(ax, data):
+    cmap, low, high = GRADIENT
+    n = len(data.layers)
+    colours = mpl.colormaps[cmap](np.linspace(low, high, n))
+    for column, (layer, colour) in enumerate(zip(data.layers, colours)):
+        ax.plot(
+            data.progress,
+            data.percent[:, column],
+            color=colour,
+            marker="o" if data.progress.size <= 12 else None,
+            markersize=marker_size(0.6),
+            linewidth=line_width(1.0 if n > LEGEND_LAYERS else 1.33),
+            label=f"Layer {layer}",
+        )
+    ax.set_ylim(0, 100)
+    ax.set_xlabel(data.progress_label)
+    ax.set_ylabel(f"Overlap with final top-{data.k} (%)" if data.k > 1 else "Same top-1 as final (%)")
+    ax.xaxis.set_major_locator(MaxNLocator(nbins=6))
+    set_title(ax, "Router saturation")
+    if n <= LEGEND_LAYERS:
+        ax.legend(loc="best", **OPAQUE_LEGEND)
+        return
+    edges = np.arange(n + 1) - 0.5  # one colour per layer, as drawn
+    norm = BoundaryNorm(edges, n)
+    shown = mpl.colors.ListedColormap(colours)
+    bar = ax.figure.colorbar(ScalarMappable(norm=norm, cmap=shown), ax=ax, label="Layer")
+    ticks = np.unique(np.linspace(0, n - 1, min(n, 5)).round().astype(int))
+    bar.set_ticks(ticks, labels=[str(data.layers[i]) for i in ticks])
+    bar.minorticks_off()
+
+
+def jobs(results):
+    """One figure per entry of ``router_saturation`` (one per k)."""
+    for entry in results.get("router_saturation", []):
+        data = prepare(entry["values"], entry["progress"], entry["layers"], entry["k"])
+        last = data.percent[-1]
+        label = entry.get("progress_label", "Training step")
+        tokens = f"{entry['num_tokens']:,} tokens" if "num_tokens" in entry else "identical inputs"
+        yield FigureJob(
+            f"_top{entry['k']}",
+            {
+                "values": entry["values"],
+                "progress": entry["progress"],
+                "layers": entry["layers"],
+                "k": entry["k"],
+                "progress_label": label,
+            },
+            (
+                f"Router saturation: the share of the final checkpoint's top-{entry['k']} experts that each "
+                f"checkpoint already selects ({tokens}, {len(data.layers)} layers), against "
+                f"{label.lower()}. At the last checkpoint shown, the layers reach {last.min():.1f}% to "
+                f"{last.max():.1f}%.",
+            ),
+        )
+
+
+FIGURE = FigureSpec(
+    name="router_saturation",
+    title="Router saturation",
+    sections=("router_saturation",),
+    prepare=prepare,
+    draw=draw,
+    jobs=jobs,
+    report={"saturation": "values", "saturation_progress": "progress"},
+    required=("saturation", "saturation_progress"),
+)
+
+
+def plot_router_saturation(
+    values: ArrayLike,
+    *,
+    progress: Sequence[float],
+    layers: Sequence[int] | None = None,
+    k: int = 8,
+    progress_label: str = "Training step",
+    ax: Axes | None = None,
+    figsize: tuple[float, float] | None = None,
+    dpi: float | None = None,
+    save_path: str | None = None,
+) -> Figure:
+    """One line per layer: how much of the final checkpoint's top-k routing each checkpoint already makes.
+
+    Parameters
+    ----------
+    values : array-like
+        ``[checkpoints, layers]``: the mean over tokens of |top-k at the checkpoint ∩ top-k
+        at the final checkpoint| / k, on identical inputs (``figkit.routing.RouterSaturation``).
+    progress : sequence of float
+        Each checkpoint's progress (steps, tokens, % of training), increasing.
+    layers : sequence of int, optional
+        The id of each column (default 0, 1, ...). Up to six get a legend, more a colour bar.
+    k : int
+        The size of the compared sets, for the axis label.
+    progress_label : str
+        The x-axis label.
+    ax, figsize, dpi, save_path
+        As in every figkit plot function: an axes to draw on, size and resolution
+        (``None``: the active rcParams), and where to save.
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+        ``ax.figure`` when ``ax`` is given, else a new figure that is pyplot's current one.
+
+    Raises
+    ------
+    ValueError
+        For values outside [0, 1], a ``progress`` that does not increase or does not match
+        the rows, ``layers`` that do not match the columns, or a ``k`` below 1.
+    """
+    data = prepare(values, progress, layers, k, progress_label)
+    return FIGURE.plot(data, ax=ax, figsize=figsize, dpi=dpi, save_path=save_path)

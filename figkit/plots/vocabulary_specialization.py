@@ -1,0 +1,164 @@
+"""Vocabulary specialisation: how much of a token's routing goes to its most frequent expert, per layer."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+import numpy as np
+from matplotlib.axes import Axes
+from matplotlib.figure import Figure
+from matplotlib.ticker import MaxNLocator
+
+from figkit.arrays import ArrayLike, labelled, whole_vector
+from figkit.plots._draw import OPAQUE_LEGEND, line_width, marker_size, mathtext_label, set_title, wrap_label
+from figkit.plots.spec import FigureJob, FigureSpec, listed
+from figkit.results import method_labels
+
+MIN_OCCURRENCES = 10  # OLMoE's: a token seen fewer times says little about its expert
+
+
+@dataclass(frozen=True)
+class Specialization:
+    methods: list  # (label, layer ids, mean specialisation per layer in %, token ids counted)
+    min_occurrences: int
+
+
+def prepare(vocabulary, min_occurrences=MIN_OCCURRENCES):
+    """Each method's mean specialisation per layer over the token ids seen at least ``min_occurrences`` times.
+
+    ``vocabulary[method][layer]`` holds ``occurrences`` and ``top_expert_routings`` per token
+    id (or per group of ids, with ``id_count``): a token's specialisation is its routings to its
+    most frequent expert divided by its occurrences.
+    """
+    if isinstance(min_occurrences, bool) or not isinstance(min_occurrences, (int, np.integer)) or min_occurrences < 1:
+        raise ValueError(f"min_occurrences must be a positive integer, got {min_occurrences!r}")
+    methods = []
+    for label, layers in labelled(vocabulary, "vocabulary"):
+        if not isinstance(layers, Mapping) or not layers:
+            raise ValueError(f"vocabulary[{label!r}] must map each layer to its token counts")
+        ids = whole_vector(list(layers), f"layers of vocabulary[{label!r}]")
+        order = np.argsort(ids, kind="stable")
+        counts = list(layers.values())
+        means, counted = [], 0
+        for i in order:
+            mean, counted = _mean_specialization(counts[i], f"vocabulary[{label!r}][{ids[i]}]", min_occurrences)
+            means.append(mean)
+        methods.append((mathtext_label(label), ids[order], np.array(means), counted))
+    return Specialization(methods, int(min_occurrences))
+
+
+def _mean_specialization(counts, name, min_occurrences):
+    if not isinstance(counts, Mapping) or not {"occurrences", "top_expert_routings"} <= set(counts):
+        raise ValueError(f"{name} must hold occurrences and top_expert_routings (and optionally id_count)")
+    occurrences = whole_vector(counts["occurrences"], f"{name}.occurrences")
+    top = whole_vector(counts["top_expert_routings"], f"{name}.top_expert_routings")
+    weight = whole_vector(counts.get("id_count", np.ones(occurrences.size)), f"{name}.id_count")
+    if not occurrences.size == top.size == weight.size:
+        raise ValueError(f"{name}: occurrences, top_expert_routings and id_count differ in length")
+    if np.any(top > occurrences):
+        i = int(np.argmax(top > occurrences))
+        raise ValueError(f"{name}: {top[i]} routings to one expert of a token seen {occurrences[i]} times")
+    kept = occurrences >= min_occurrences
+    if not kept.any():
+        raise ValueError(
+            f"{name}: no token was seen {min_occurrences} times or more (the most: {occurrences.max()}); "
+            f"lower min_occurrences"
+        )
+    share = top[kept] / occurrences[kept]
+    return float(100 * np.average(share, weights=weight[kept])), int(weight[kept].sum())
+
+
+def draw(ax, data):
+    for label, layers, means, _ in data.methods:
+        ax.plot(
+            layers,
+            means,
+            marker="o",
+            markersize=marker_size(0.8),
+            linewidth=line_width(1.33),
+            label=wrap_label(label, ax),
+        )
+    ax.set_ylim(0, 100)
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+    ax.set_xlabel("Layer")
+    ax.set_ylabel("Routed to its top expert (%)")
+    set_title(ax, f"Vocabulary specialisation (tokens seen \N{GREATER-THAN OR EQUAL TO}{data.min_occurrences} times)")
+    ax.legend(loc="best", ncols=2 if len(data.methods) > 3 else 1, **OPAQUE_LEGEND)
+
+
+def jobs(results):
+    """One figure of every method with ``vocabulary`` entries, when some token was seen often enough."""
+    labels = method_labels(results)
+    vocabulary = {}
+    for entry in results.get("vocabulary", []):
+        if entry.get("layer") is not None:  # the figure runs over layers
+            counts = {key: entry[key] for key in ("occurrences", "top_expert_routings", "id_count")}
+            vocabulary.setdefault(entry["method"], {})[entry["layer"]] = counts
+    if not vocabulary or max(max(c["occurrences"]) for v in vocabulary.values() for c in v.values()) < MIN_OCCURRENCES:
+        return
+    arguments = {"vocabulary": {labels[m]: layers for m, layers in vocabulary.items()}}
+    data = prepare(**arguments)
+    notes = [f" ({means.min():.1f}% to {means.max():.1f}%)" for _, _, means, _ in data.methods]
+    tokens = max(n for *_, n in data.methods)
+    yield FigureJob(
+        "",
+        arguments,
+        (
+            f"Vocabulary specialisation: for each token id seen at least {MIN_OCCURRENCES} times "
+            f"({tokens:,} ids), the share of its routings that go to its most frequent expert, averaged over "
+            "the ids, per layer: ",
+            *listed([labels[m] for m in vocabulary], notes),
+        ),
+    )
+
+
+FIGURE = FigureSpec(
+    name="vocabulary_specialization",
+    title="Vocabulary specialisation",
+    sections=("vocabulary",),
+    prepare=prepare,
+    draw=draw,
+    jobs=jobs,
+    report={"vocabulary": "vocabulary"},
+    required=("vocabulary",),
+)
+
+
+def plot_vocabulary_specialization(
+    vocabulary: Mapping[str, Mapping[int, Mapping[str, ArrayLike]]],
+    *,
+    min_occurrences: int = MIN_OCCURRENCES,
+    ax: Axes | None = None,
+    figsize: tuple[float, float] | None = None,
+    dpi: float | None = None,
+    save_path: str | None = None,
+) -> Figure:
+    """One line per method: the mean share of a token's routings that go to its most frequent expert.
+
+    Parameters
+    ----------
+    vocabulary : mapping
+        ``{method: {layer: {"occurrences": ..., "top_expert_routings": ..., "id_count": ...}}}``:
+        per token id (or per group of ids with the same two numbers, ``id_count`` of them), how
+        often it was seen and how often it was routed to its most frequent expert
+        (``vocabulary`` entries, written by ``RoutingStats``).
+    min_occurrences : int
+        Count only token ids seen this often (10).
+    ax, figsize, dpi, save_path
+        As in every figkit plot function: an axes to draw on, size and resolution
+        (``None``: the active rcParams), and where to save.
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+        ``ax.figure`` when ``ax`` is given, else a new figure that is pyplot's current one.
+
+    Raises
+    ------
+    ValueError
+        For counts that are not whole numbers, differ in length, give a token more routings
+        to one expert than occurrences, or have no token seen ``min_occurrences`` times.
+    """
+    data = prepare(vocabulary, min_occurrences)
+    return FIGURE.plot(data, ax=ax, figsize=figsize, dpi=dpi, save_path=save_path)

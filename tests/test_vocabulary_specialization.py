@@ -1,0 +1,140 @@
+"""Vocabulary specialisation and each expert's top tokens: by hand, against plain Python, from RoutingStats."""
+
+from collections import Counter
+
+import numpy as np
+import pytest
+import torch
+
+from figkit import plot_vocabulary_specialization, write_results
+from figkit.plots import figure_spec
+from figkit.routing import RoutingStats, bh
+from figkit.stats import expert_tokens, vocabulary_counts
+from figkit.tables import create_expert_token_table
+from tests import real_routing
+from tests.conftest import sections
+
+SPEC = figure_spec("vocabulary_specialization")
+
+
+def by_hand(token_ids, mask):
+    """Per token id: occurrences and routings to its most frequent expert, with plain Python."""
+    routed, seen = {}, Counter(token_ids.tolist())
+    for token, row in zip(token_ids.tolist(), mask):
+        for expert in np.flatnonzero(row):
+            routed[token, int(expert)] = routed.get((token, int(expert)), 0) + 1
+    top = {t: max((n for (u, _), n in routed.items() if u == t), default=0) for t in seen}
+    return seen, top, routed
+
+
+def test_counts_of_real_routing_against_plain_python():
+    logits, token_ids, _ = real_routing.load()
+    mask = real_routing.keep_largest(logits[3], real_routing.bh_counts(real_routing.p_values(logits[3]), 0.05))
+    seen, top, routed = by_hand(token_ids, mask)
+    occurrences, top_routings, id_count = vocabulary_counts(token_ids, mask)
+    assert Counter((seen[t], top[t]) for t in seen) == dict(
+        zip(zip(occurrences.tolist(), top_routings.tolist()), id_count.tolist())
+    )
+    tokens, routings = expert_tokens(token_ids, mask, n=5)
+    for expert in range(64):
+        ranked = sorted(((n, -t) for (t, e), n in routed.items() if e == expert), reverse=True)[:5]
+        assert tokens[expert] == [-t for _, t in ranked] and routings[expert] == [n for n, _ in ranked]
+
+
+def test_routing_stats_write_the_same_counts_and_merge(tmp_path):
+    logits, token_ids, _ = real_routing.load()
+    layers = list(range(16))
+    rule = bh(0.05, max_k=8)
+    selection = rule.select(torch.from_numpy(logits), layers)
+    ids = torch.from_numpy(token_ids)
+    shards = []
+    for part in torch.arange(len(ids)).chunk(2):
+        stats = RoutingStats(layers, 64, coactivation=False)
+        batch = type(selection)(*(t[:, part] for t in (selection.mask, selection.weights, selection.counts)))
+        stats.add("bh05", batch, ids[part])
+        shards.append(stats)
+    written = (shards[0] + shards[1]).results(layers=[7])["vocabulary"]
+    assert [e["layer"] for e in written] == layers
+    for entry in written:
+        mask = selection.mask[layers.index(entry["layer"])].numpy()
+        expected = vocabulary_counts(token_ids, mask)
+        assert [entry["occurrences"], entry["top_expert_routings"], entry["id_count"]] == [a.tolist() for a in expected]
+        assert ("expert_tokens" in entry) == (entry["layer"] == 7)
+    tokens, routings = expert_tokens(token_ids, selection.mask[7].numpy())
+    assert written[7]["expert_tokens"] == tokens and written[7]["expert_token_routings"] == routings
+    write_results(tmp_path / "r.json", methods=[{"id": "bh05"}], model={"num_experts": 64}, vocabulary=written)
+
+
+def test_a_hand_made_case():
+    # layer 0: a token seen 10 times, 10 to its top expert; another 20 times, 5 to its top expert
+    vocabulary = {
+        "Top-2": {
+            0: {"occurrences": [10, 20], "top_expert_routings": [10, 5]},
+            1: {"occurrences": [10, 20, 3], "top_expert_routings": [4, 20, 3], "id_count": [1, 1, 7]},
+        }
+    }
+    fig = plot_vocabulary_specialization(vocabulary)
+    line = fig.axes[0].lines[0]
+    np.testing.assert_allclose(line.get_xdata(), [0, 1])
+    np.testing.assert_allclose(
+        line.get_ydata(), [100 * (1 + 0.25) / 2, 100 * (0.4 + 1) / 2]
+    )  # the 3-times ids left out
+    assert "tokens seen ≥10 times" in fig.axes[0].get_title()
+    low = plot_vocabulary_specialization(vocabulary, min_occurrences=3)
+    assert low.axes[0].lines[0].get_ydata()[1] == pytest.approx(100 * (0.4 + 1 + 7) / 9)
+
+
+def test_the_real_build_has_the_figure_and_the_tables(real_study):
+    (job,) = SPEC.jobs(real_study)
+    caption = "".join(job.caption)
+    logits, token_ids, _ = real_routing.load()
+    frequent = int((np.bincount(token_ids) >= 10).sum())
+    assert f"seen at least 10 times ({frequent} ids)" in caption
+    data = SPEC.prepare(**job.arguments)
+    mask = real_routing.keep_largest(logits[5], np.full(len(token_ids), 8))
+    seen, top, _ = by_hand(token_ids, mask)
+    expected = 100 * np.mean([top[t] / n for t, n in seen.items() if n >= 10])
+    label, layers, means, counted = data.methods[0]
+    assert label == "Top-8" and counted == frequent and means[list(layers).index(5)] == pytest.approx(expected)
+
+
+def test_the_token_table_shows_tokens_literally():
+    strings = {1: " the", 2: "\n", 3: "$x$", 4: "{", 5: " ", 6: "\ufeff"}
+    tokens, routings = [[1, 2], [3, 4, 5, 6], []], [[9, 1], [3, 3, 2, 1], []]
+    latex = create_expert_token_table(tokens, strings, routings=routings)
+    rows = latex.split("\\midrule\n")[1].split("\\bottomrule")[0].splitlines()
+    assert rows == [  # the busiest expert first; an expert with no tokens is left out
+        r"0 & \texttt{\textvisiblespace{}the} \texttt{\textbackslash{}n} \\",
+        r"1 & \texttt{\$x\$} \texttt{\{} \texttt{\textvisiblespace{}} \texttt{\textbackslash{}ufeff} \\",
+    ]
+    markdown = create_expert_token_table(tokens, strings, "markdown", experts=[1])
+    assert markdown.splitlines()[2] == "| 1 | $x$ { ␣ \\\\ufeff |"
+    with pytest.raises(ValueError, match=r"experts \[3\] are not among the 3 experts"):
+        create_expert_token_table(tokens, strings, experts=[3])
+
+
+@pytest.mark.parametrize(
+    "kwargs, message",
+    [
+        ({"vocabulary": {"a": {0: {"occurrences": [3], "top_expert_routings": [3]}}}}, "no token was seen 10 times"),
+        ({"vocabulary": {"a": {0: {"occurrences": [12], "top_expert_routings": [13]}}}}, "13 routings to one expert"),
+        ({"vocabulary": {"a": {0: {"occurrences": [12]}}}}, "must hold occurrences and top_expert_routings"),
+        ({"vocabulary": {"a": {}}}, "must map each layer"),
+        (
+            {"vocabulary": {"a": {0: {"occurrences": [12], "top_expert_routings": [1]}}}, "min_occurrences": 0},
+            "min_occ",
+        ),
+    ],
+)
+def test_errors(kwargs, message):
+    with pytest.raises(ValueError, match=message):
+        plot_vocabulary_specialization(**kwargs)
+
+
+def test_the_results_file_checks_vocabulary(tmp_path):
+    entry = {"method": "topk2", "layer": 1, "occurrences": [12, 3], "top_expert_routings": [12, 4], "id_count": [1, 2]}
+    with pytest.raises(ValueError, match=r"vocabulary\[0\]\.top_expert_routings\[1\]: 4 routings to one expert of a"):
+        write_results(tmp_path / "r.json", **(sections() | {"vocabulary": [entry]}))
+    entry["top_expert_routings"] = [12, 3]
+    with pytest.raises(ValueError, match=r"vocabulary\[0\]: give expert_tokens and expert_token_routings together"):
+        write_results(tmp_path / "r.json", **(sections() | {"vocabulary": [entry | {"expert_tokens": [[1]] * 8}]}))
