@@ -2,14 +2,12 @@
 
     python docs/make_gallery.py      (or: make gallery)
 
-Results files are read by each figure's own ``jobs``, and the gallery shows the first figure a
-build makes of each family from each: the example paper's simulation
+Two results files are read by each figure's own ``jobs``, and the gallery shows the first
+figure a build makes of each family from each: the example paper's simulation
 (``paper_example/make_results.py``, in every style) and real routing of a trained OLMoE
-(``tests/real_routing.py``, in two styles). A family neither has data for (domains, checkpoints)
-is shown from the model example (``model_example/route_olmoe.py``, run here: about a minute).
+(``tests/real_routing.py``, in two styles).
 """
 
-import subprocess
 import sys
 import tempfile
 from pathlib import Path
@@ -39,20 +37,11 @@ def validated(sections):
         return figkit.load_results(figkit.write_results(Path(folder) / "results.json", **sections))
 
 
-def model_example():
-    """The results file of the model example: a small OLMoE trained on a labelled mix of text."""
-    with tempfile.TemporaryDirectory() as folder:
-        path = Path(folder) / "results.json"
-        subprocess.run([sys.executable, str(ROOT.parent / "model_example" / "route_olmoe.py"), str(path)], check=True)
-        return figkit.load_results(path)
-
-
 def main():
     sources = [
         ("simulated", validated(make_results.results()), STYLES),
         ("real", validated(real_routing.sections()), REAL_STYLES),
     ]
-    fallback = ("model example", model_example(), REAL_STYLES)
     out = ROOT / "gallery"
     out.mkdir(exist_ok=True)
     for old in out.glob("*.png"):
@@ -62,14 +51,13 @@ def main():
         "",
         "The first figure `figkit build` makes of each family, in every style, from the example "
         "paper's simulated routing (`paper_example/make_results.py`), and in two styles from real routing: the "
-        "router logits of a briefly trained OLMoE, routed with top-8 and BH (`tests/real_routing.py`). A family "
-        "neither has data for comes from the model example (`model_example/route_olmoe.py`). Made by `make gallery`.",
+        "router logits of a briefly trained OLMoE, routed with top-8 and BH (`tests/real_routing.py`). Made by "
+        "`make gallery`.",
         "",
     ]
     for spec in figure_specs():
         lines += [f"## {spec.title} (`{spec.function_name}`)", "", "| data | style | figure |", "|---|---|---|"]
-        shown = [source for source in sources if next(iter(spec.jobs(source[1])), None) is not None]
-        for source, results, styles_list in sources if shown else [*sources, fallback]:
+        for source, results, styles_list in sources:
             job = next(iter(spec.jobs(results)), None)
             if job is None:
                 lines.append(f"| {source} | | (no figure: the data has nothing for it) |")
@@ -77,7 +65,7 @@ def main():
             data = spec.prepare(**job.arguments)
             for styles in styles_list:
                 label = " + ".join(styles)
-                path = out / f"{spec.name}--{source.replace(' ', '-')}--{'-'.join(styles)}.png"
+                path = out / f"{spec.name}--{source}--{'-'.join(styles)}.png"
                 with figkit.use_style(*styles):
                     fig = spec.plot(data)
                     figkit.save_figure(fig, path, dpi=PIXELS_WIDE / fig.get_figwidth())

@@ -1,10 +1,11 @@
 """Domain specialisation: each domain's share of tokens per expert, by hand, with numpy and from RoutingStats."""
 
+import matplotlib
 import numpy as np
 import pytest
 import torch
 
-from figkit import load_results, plot_domain_specialization, write_results
+from figkit import load_results, plot_domain_specialization, use_style, write_results
 from figkit.plots import figure_spec
 from figkit.routing import RoutingStats, top_k
 from tests import real_routing
@@ -111,9 +112,11 @@ def test_the_grid_draws_a_bar_chart_per_domain_and_layer():
     from figkit import plot_domain_specialization_grid
 
     loads = {"arXiv": {0: [5, 5, 0, 0], 7: [4, 2, 2, 2]}, "code": {0: [0, 1, 2, 1], 7: [2, 2, 0, 0]}}
-    fig = plot_domain_specialization_grid(loads, num_tokens={"arXiv": 5, "code": {0: 2, 7: 2}})
+    with use_style("paper"):
+        fig = plot_domain_specialization_grid(loads, num_tokens={"arXiv": 5, "code": {0: 2, 7: 2}})
+        em = matplotlib.rcParams["font.size"] / 72
     axes = fig.axes
-    assert len(axes) == 4 and fig.get_figheight() == pytest.approx(2 * 0.75 + 0.7)
+    assert len(axes) == 4 and fig.get_figheight() == pytest.approx((2 * 7 + 8) * em)  # 7 ems a row
     heights = [[p.get_height() for p in ax.patches] for ax in axes]
     assert heights == [[100, 100, 0, 0], [80, 40, 40, 40], [0, 50, 100, 50], [100, 100, 0, 0]]
     assert [ax.lines[0].get_ydata()[0] for ax in axes] == [50, 50, 50, 50]  # k/E = 2/4: dashed

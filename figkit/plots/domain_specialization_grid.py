@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 
+import matplotlib as mpl
 import numpy as np
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
@@ -14,7 +15,7 @@ from figkit.plots._draw import LITERAL, NEUTRAL, label_every, line_width, nice_s
 from figkit.plots.spec import FigureJob, FigureSpec, representative_layers
 from figkit.results import method_labels
 
-PANEL_HEIGHT = 0.75  # inches per domain row
+PANEL_EMS = 7  # the height of a row of panels, in the style's font size (0.78 in at 8 pt)
 
 
 @dataclass(frozen=True)
@@ -66,7 +67,9 @@ def prepare(domain_loads, num_tokens):
 
 
 def height(data, width):
-    return PANEL_HEIGHT * len(data.domains) + 0.7
+    """Rows of panels in units of the style's font: as tall in a slide as in a paper, relative to the text."""
+    em = mpl.rcParams["font.size"] / 72
+    return (PANEL_EMS * len(data.domains) + 8) * em
 
 
 def draw(figure, data):
@@ -158,7 +161,7 @@ def plot_domain_specialization_grid(
         ``{domain: tokens}``, or ``{domain: {layer: tokens}}``.
     ax, figsize, dpi, save_path
         As in every figkit plot function. Given ``ax`` (an axes of a grid), the panels take its
-        place; a new figure is ``0.75 in`` tall per domain.
+        place; a new figure is 7 font sizes tall per domain (0.78 in at 8 pt).
 
     Returns
     -------
