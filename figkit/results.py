@@ -604,11 +604,16 @@ def _router_saturation(entries, methods, model):
 
 
 def _vocabulary(entries, methods, model):
-    seen = {}
-    optional = ("layer", "expert_tokens", "expert_token_routings")
+    seen = {"input": {}, "next": {}}  # an entry per method and layer of each kind of token
+    optional = ("layer", "token", "expert_tokens", "expert_token_routings")
     for path, entry in _entries(entries, "vocabulary"):
         _object(entry, path, required=("method", "occurrences", "top_expert_routings", "id_count"), optional=optional)
-        _method_and_layer(entry, path, methods, model, seen)
+        token = entry.get("token", "input")
+        if token not in seen:
+            _fail(
+                f"{path}.token", f'must be "input" (the token routed) or "next" (the one after it), got {_shown(token)}'
+            )
+        _method_and_layer(entry, path, methods, model, seen[token])
         occurrences = _numbers(entry["occurrences"], f"{path}.occurrences", integer=True, minimum=1)
         n = len(occurrences)
         top = _numbers(

@@ -99,8 +99,10 @@ def main():
             with capture(net) as cap:
                 net(input_ids=batch)
             stats = stats or RoutingStats(cap.layers, net.config.num_experts)
+            following = torch.cat([batch[:, 1:], torch.full((len(batch), 1), -1)], dim=1).reshape(-1)
             for name, rule in rules.items():
-                stats.add(name, rule.select(cap.logits, cap.layers), cap.token_ids, domain=domain)
+                selection = rule.select(cap.logits, cap.layers)
+                stats.add(name, selection, cap.token_ids, domain=domain, next_token_ids=following)
                 with route_with(net, rule):
                     losses[name].append((net(input_ids=batch, labels=batch).loss.item(), batch.numel()))
     sections = stats.results(token_strings=lambda byte: chr(byte) if byte < 128 else f"<0x{byte:02X}>")

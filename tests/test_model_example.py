@@ -28,5 +28,7 @@ def test_the_model_example_writes_a_results_file_with_perplexity_under_each_rule
     assert {d for d, _ in domains} == {"Markdown", "Python", "LaTeX"}  # held-out text of each, labelled
     layer0 = next(e for e in results["expert_counts"] if e["method"] == "topk8" and e["layer"] == 0)
     assert sum(n for _, n in domains) == sum(layer0["histogram"].values())  # every held-out token, once
+    following = [e for e in results["vocabulary"] if e["method"] == "topk8" and e.get("token") == "next"]
+    assert [e["layer"] for e in following] == [0, 1, 2, 3]
     (saturation,) = results["router_saturation"]
     assert saturation["k"] == 8 and saturation["layers"] == [0, 1, 2, 3] and len(saturation["values"]) >= 1

@@ -136,5 +136,45 @@ def test_the_results_file_checks_vocabulary(tmp_path):
     with pytest.raises(ValueError, match=r"vocabulary\[0\]\.top_expert_routings\[1\]: 4 routings to one expert of a"):
         write_results(tmp_path / "r.json", **(sections() | {"vocabulary": [entry]}))
     entry["top_expert_routings"] = [12, 3]
+    with pytest.raises(ValueError, match=r'vocabulary\[0\]\.token: must be "input" \(the token routed\) or "next"'):
+        write_results(tmp_path / "r.json", **(sections() | {"vocabulary": [entry | {"token": "output"}]}))
+    twice = [entry, entry | {"token": "next"}]  # one of each kind per method and layer
+    assert len(write_results(tmp_path / "ok.json", **(sections() | {"vocabulary": twice})).read_text()) > 0
     with pytest.raises(ValueError, match=r"vocabulary\[0\]: give expert_tokens and expert_token_routings together"):
         write_results(tmp_path / "r.json", **(sections() | {"vocabulary": [entry | {"expert_tokens": [[1]] * 8}]}))
+
+
+def test_next_tokens_are_counted_by_the_id_that_follows():
+    logits, token_ids, _ = real_routing.load()
+    sequence = np.load(real_routing.SLICE)["sequence"]
+    following = np.where(np.r_[sequence[1:] == sequence[:-1], False], np.r_[token_ids[1:], 0], -1)
+    selection = bh(0.05, max_k=8).select(torch.from_numpy(logits), list(range(16)))
+    stats = RoutingStats(list(range(16)), 64, coactivation=False)
+    stats.add("bh05", selection, torch.from_numpy(token_ids), next_token_ids=torch.from_numpy(following))
+    written = [e for e in stats.results()["vocabulary"] if e.get("token") == "next"]
+    assert [e["layer"] for e in written] == list(range(16))
+    known = following >= 0
+    for entry in written:
+        mask = selection.mask[entry["layer"]].numpy()[known]
+        expected = vocabulary_counts(following[known], mask)
+        assert [entry["occurrences"], entry["top_expert_routings"], entry["id_count"]] == [a.tolist() for a in expected]
+    both = {
+        "a": {
+            0: {"occurrences": [10], "top_expert_routings": [9]},
+            1: {"occurrences": [10], "top_expert_routings": [5]},
+        }
+    }
+    after = {
+        "a": {
+            0: {"occurrences": [10], "top_expert_routings": [3]},
+            1: {"occurrences": [10], "top_expert_routings": [4]},
+        }
+    }
+    fig = plot_vocabulary_specialization(both, next_tokens=after)
+    solid, dashed = fig.axes[0].lines
+    assert dashed.get_linestyle() == "--" and dashed.get_color() == solid.get_color()
+    np.testing.assert_allclose(dashed.get_ydata(), [30, 40])
+    legend = [t.get_text() for t in fig.axes[0].get_legend().get_texts()]
+    assert legend == ["a", "by the token's id", "by the next token's id"]
+    with pytest.raises(ValueError, match="next_tokens names 'b', which is not a method of vocabulary"):
+        plot_vocabulary_specialization(both, next_tokens={"b": after["a"]})

@@ -2,16 +2,27 @@
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Mapping
 from dataclasses import dataclass
 
 import numpy as np
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
+from matplotlib.lines import Line2D
 from matplotlib.ticker import MaxNLocator
 
 from figkit.arrays import ArrayLike, labelled, whole_vector
-from figkit.plots._draw import OPAQUE_LEGEND, line_width, marker_size, mathtext_label, set_title, wrap_label
+from figkit.plots._draw import (
+    NEUTRAL,
+    OPAQUE_LEGEND,
+    line_width,
+    marker_size,
+    mathtext_label,
+    palette,
+    set_title,
+    wrap_label,
+)
 from figkit.plots.spec import FigureJob, FigureSpec, listed
 from figkit.results import method_labels
 
@@ -21,31 +32,42 @@ MIN_OCCURRENCES = 10  # OLMoE's: a token seen fewer times says little about its 
 @dataclass(frozen=True)
 class Specialization:
     methods: list  # (label, layer ids, mean specialisation per layer in %, token ids counted)
+    next_tokens: list  # the same, with token ids of the next token, for the labels among ``methods``
     min_occurrences: int
 
 
-def prepare(vocabulary, min_occurrences=MIN_OCCURRENCES):
+def prepare(vocabulary, min_occurrences=MIN_OCCURRENCES, next_tokens=None):
     """Each method's mean specialisation per layer over the token ids seen at least ``min_occurrences`` times.
 
     ``vocabulary[method][layer]`` holds ``occurrences`` and ``top_expert_routings`` per token
     id (or per group of ids, with ``id_count``): a token's specialisation is its routings to its
-    most frequent expert divided by its occurrences.
+    most frequent expert divided by its occurrences. ``next_tokens``, in the same form, groups
+    the routings by the id of the token that follows.
     """
     if isinstance(min_occurrences, bool) or not isinstance(min_occurrences, (int, np.integer)) or min_occurrences < 1:
         raise ValueError(f"min_occurrences must be a positive integer, got {min_occurrences!r}")
+    methods = _series(vocabulary, "vocabulary", min_occurrences)
+    following = [] if next_tokens is None else _series(next_tokens, "next_tokens", min_occurrences)
+    unknown = [label for label, *_ in following if label not in {label for label, *_ in methods}]
+    if unknown:
+        raise ValueError(f"next_tokens names {unknown[0]!r}, which is not a method of vocabulary")
+    return Specialization(methods, following, int(min_occurrences))
+
+
+def _series(vocabulary, name, min_occurrences):
     methods = []
-    for label, layers in labelled(vocabulary, "vocabulary"):
+    for label, layers in labelled(vocabulary, name):
         if not isinstance(layers, Mapping) or not layers:
-            raise ValueError(f"vocabulary[{label!r}] must map each layer to its token counts")
-        ids = whole_vector(list(layers), f"layers of vocabulary[{label!r}]")
+            raise ValueError(f"{name}[{label!r}] must map each layer to its token counts")
+        ids = whole_vector(list(layers), f"layers of {name}[{label!r}]")
         order = np.argsort(ids, kind="stable")
         counts = list(layers.values())
         means, counted = [], 0
         for i in order:
-            mean, counted = _mean_specialization(counts[i], f"vocabulary[{label!r}][{ids[i]}]", min_occurrences)
+            mean, counted = _mean_specialization(counts[i], f"{name}[{label!r}][{ids[i]}]", min_occurrences)
             means.append(mean)
-        methods.append((mathtext_label(label), ids[order], np.array(means), counted))
-    return Specialization(methods, int(min_occurrences))
+        methods.append((label, ids[order], np.array(means), counted))
+    return methods
 
 
 def _mean_specialization(counts, name, min_occurrences):
@@ -70,47 +92,59 @@ def _mean_specialization(counts, name, min_occurrences):
 
 
 def draw(ax, data):
-    for label, layers, means, _ in data.methods:
-        ax.plot(
-            layers,
-            means,
-            marker="o",
-            markersize=marker_size(0.8),
-            linewidth=line_width(1.33),
-            label=wrap_label(label, ax),
-        )
+    colours = dict(zip((label for label, *_ in data.methods), itertools.cycle(palette())))
+    for series, style in ((data.methods, "-"), (data.next_tokens, "--")):
+        for label, layers, means, _ in series:
+            ax.plot(
+                layers,
+                means,
+                color=colours[label],
+                linestyle=style,
+                marker="o",
+                markersize=marker_size(0.8),
+                linewidth=line_width(1.33),
+                label=wrap_label(mathtext_label(label), ax) if style == "-" else "_",
+            )
     ax.set_ylim(0, 100)
     ax.xaxis.set_major_locator(MaxNLocator(integer=True))
     ax.set_xlabel("Layer")
     ax.set_ylabel("Routed to its top expert (%)")
     set_title(ax, f"Vocabulary specialisation (tokens seen \N{GREATER-THAN OR EQUAL TO}{data.min_occurrences} times)")
-    ax.legend(loc="best", ncols=2 if len(data.methods) > 3 else 1, **OPAQUE_LEGEND)
+    handles = ax.get_legend_handles_labels()[0]
+    if data.next_tokens:  # the methods by colour, the token whose id counts by line style
+        handles += [
+            Line2D([], [], color=NEUTRAL, linestyle=style, linewidth=line_width(1.33), label=label)
+            for style, label in (("-", "by the token's id"), ("--", "by the next token's id"))
+        ]
+    ax.legend(handles=handles, loc="best", ncols=2 if len(handles) > 3 else 1, **OPAQUE_LEGEND)
 
 
 def jobs(results):
     """One figure of every method with ``vocabulary`` entries, when some token was seen often enough."""
     labels = method_labels(results)
-    vocabulary = {}
+    kinds = {"input": {}, "next": {}}
     for entry in results.get("vocabulary", []):
         if entry.get("layer") is not None:  # the figure runs over layers
             counts = {key: entry[key] for key in ("occurrences", "top_expert_routings", "id_count")}
-            vocabulary.setdefault(entry["method"], {})[entry["layer"]] = counts
-    if not vocabulary or max(max(c["occurrences"]) for v in vocabulary.values() for c in v.values()) < MIN_OCCURRENCES:
+            kinds[entry.get("token", "input")].setdefault(entry["method"], {})[entry["layer"]] = counts
+    vocabulary = kinds["input"]
+    every = [c for kind in kinds.values() for v in kind.values() for c in v.values()]
+    if not vocabulary or min(max(c["occurrences"]) for c in every) < MIN_OCCURRENCES:
         return
     arguments = {"vocabulary": {labels[m]: layers for m, layers in vocabulary.items()}}
+    if kinds["next"]:
+        arguments["next_tokens"] = {labels[m]: layers for m, layers in kinds["next"].items()}
     data = prepare(**arguments)
     notes = [f" ({means.min():.1f}% to {means.max():.1f}%)" for _, _, means, _ in data.methods]
     tokens = max(n for *_, n in data.methods)
-    yield FigureJob(
-        "",
-        arguments,
-        (
-            f"Vocabulary specialisation: for each token id seen at least {MIN_OCCURRENCES} times "
-            f"({tokens:,} ids), the share of its routings that go to its most frequent expert, averaged over "
-            "the ids, per layer: ",
-            *listed([labels[m] for m in vocabulary], notes),
-        ),
-    )
+    caption = [
+        f"Vocabulary specialisation: for each token id seen at least {MIN_OCCURRENCES} times ({tokens:,} ids), "
+        "the share of its routings that go to its most frequent expert, averaged over the ids, per layer: ",
+        *listed([labels[m] for m in vocabulary], notes),
+    ]
+    if data.next_tokens:
+        caption[-1] += " Dashed: the same with the routings grouped by the id of the next token."
+    yield FigureJob("", arguments, tuple(caption))
 
 
 FIGURE = FigureSpec(
@@ -120,7 +154,7 @@ FIGURE = FigureSpec(
     prepare=prepare,
     draw=draw,
     jobs=jobs,
-    report={"vocabulary": "vocabulary"},
+    report={"vocabulary": "vocabulary", "vocabulary_next_tokens": "next_tokens"},
     required=("vocabulary",),
 )
 
@@ -128,6 +162,7 @@ FIGURE = FigureSpec(
 def plot_vocabulary_specialization(
     vocabulary: Mapping[str, Mapping[int, Mapping[str, ArrayLike]]],
     *,
+    next_tokens: Mapping[str, Mapping[int, Mapping[str, ArrayLike]]] | None = None,
     min_occurrences: int = MIN_OCCURRENCES,
     ax: Axes | None = None,
     figsize: tuple[float, float] | None = None,
@@ -143,6 +178,9 @@ def plot_vocabulary_specialization(
         per token id (or per group of ids with the same two numbers, ``id_count`` of them), how
         often it was seen and how often it was routed to its most frequent expert
         (``vocabulary`` entries, written by ``RoutingStats``).
+    next_tokens : mapping, optional
+        The same, grouped by the id of the token that follows (``vocabulary`` entries with
+        ``"token": "next"``): drawn dashed in the method's colour.
     min_occurrences : int
         Count only token ids seen this often (10).
     ax, figsize, dpi, save_path
@@ -160,5 +198,5 @@ def plot_vocabulary_specialization(
         For counts that are not whole numbers, differ in length, give a token more routings
         to one expert than occurrences, or have no token seen ``min_occurrences`` times.
     """
-    data = prepare(vocabulary, min_occurrences)
+    data = prepare(vocabulary, min_occurrences, next_tokens)
     return FIGURE.plot(data, ax=ax, figsize=figsize, dpi=dpi, save_path=save_path)

@@ -33,6 +33,8 @@ class _Method:
         self.transitions = torch.zeros(max(n - 1, 0), experts, experts, dtype=torch.long, device=device)
         self.by_token = torch.zeros(0, experts + 1, dtype=torch.long, device=device)  # [token id, experts]
         self.vocabulary = torch.zeros(0, n * experts, dtype=torch.int32, device=device)  # [token id, layer × expert]
+        self.vocabulary_next = torch.zeros(0, n * experts, dtype=torch.int32, device=device)  # by the next token's id
+        self.next_occurrences = torch.zeros(0, 1, dtype=torch.long, device=device)
         self.sample_weights = torch.zeros(n, 0, experts, device=device)
         self.sample_ids = torch.zeros(0, dtype=torch.long, device=device)
         self.domains = {}  # name -> [load [layers, experts], tokens]
@@ -72,9 +74,10 @@ class RoutingStats:
         self.counts_vocabulary = bool(vocabulary)
         self.methods = {}
 
-    def add(self, method, selection, token_ids=None, domain=None):
-        """Count one batch: ``selection`` of ``[layers, tokens, experts]``, the tokens' ids ``[tokens]`` and
-        their domain (one name for the batch, or one per token) for the load by domain."""
+    def add(self, method, selection, token_ids=None, domain=None, next_token_ids=None):
+        """Count one batch: ``selection`` of ``[layers, tokens, experts]``, the tokens' ids ``[tokens]``,
+        their domain (one name for the batch, or one per token) for the load by domain, and the id of
+        the token that follows each (-1 where none does) for vocabulary specialisation by next token."""
         if not isinstance(selection, Selection):
             raise TypeError(f"selection must be a figkit.routing Selection, got {type(selection).__name__}")
         mask, counts = selection.mask, selection.counts
@@ -107,7 +110,18 @@ class RoutingStats:
                 raise ValueError(f"{method}: {ids.numel()} token ids for {tokens} tokens")
             self._add_by_token(counters, ids, counts)
             if self.counts_vocabulary:
-                self._add_vocabulary(counters, ids, mask)
+                counters.vocabulary = self._add_vocabulary(counters.vocabulary, ids, mask)
+        if next_token_ids is not None and self.counts_vocabulary:
+            following = torch.as_tensor(next_token_ids, device=counts.device).long().reshape(-1)
+            if following.numel() != tokens:
+                raise ValueError(f"{method}: {following.numel()} next token ids for {tokens} tokens")
+            known = following >= 0
+            following = following[known]
+            counters.vocabulary_next = self._add_vocabulary(counters.vocabulary_next, following, mask[:, known])
+            if following.numel():
+                counters.next_occurrences = _grown(counters.next_occurrences, int(following.max()) + 1)
+                size = counters.next_occurrences.shape[0]
+                counters.next_occurrences[:, 0] += torch.bincount(following, minlength=size)
         room = self.sample_tokens - counters.sample_weights.shape[1]
         if room > 0:
             counters.sample_weights = torch.cat([counters.sample_weights, selection.weights[:, :room].float()], dim=1)
@@ -163,12 +177,16 @@ class RoutingStats:
         keys = (ids.unsqueeze(0) * width + counts).reshape(-1)
         counters.by_token += torch.bincount(keys, minlength=counters.by_token.numel()).view(-1, width)
 
-    def _add_vocabulary(self, counters, ids, mask):
+    def _add_vocabulary(self, table, ids, mask):
+        """``table`` ``[token id, layer × expert]`` (grown if need be) with this batch's routings added."""
+        if not ids.numel():
+            return table
         layer, token, expert = torch.nonzero(mask, as_tuple=True)
         width = mask.shape[0] * self.num_experts
-        counters.vocabulary = _grown(counters.vocabulary, int(ids.max()) + 1)
+        table = _grown(table, int(ids.max()) + 1)
         keys = ids[token] * width + layer * self.num_experts + expert
-        counters.vocabulary.view(-1).index_add_(0, keys, torch.ones_like(keys, dtype=torch.int32))
+        table.view(-1).index_add_(0, keys, torch.ones_like(keys, dtype=torch.int32))
+        return table
 
     def __add__(self, other):
         merged = copy.deepcopy(self)
@@ -188,9 +206,10 @@ class RoutingStats:
                 setattr(mine, name, getattr(mine, name) + getattr(theirs, name).to(getattr(mine, name).device))
             size = max(mine.by_token.shape[0], theirs.by_token.shape[0])
             mine.by_token = _grown(mine.by_token, size) + _grown(theirs.by_token.to(mine.by_token.device), size)
-            size = max(mine.vocabulary.shape[0], theirs.vocabulary.shape[0])
-            theirs_vocabulary = _grown(theirs.vocabulary.to(mine.vocabulary.device), size)
-            mine.vocabulary = _grown(mine.vocabulary, size) + theirs_vocabulary
+            for name in ("vocabulary", "vocabulary_next", "next_occurrences"):  # tables by token id: grown, added
+                a, b = getattr(mine, name), getattr(theirs, name).to(getattr(mine, name).device)
+                size = max(a.shape[0], b.shape[0])
+                setattr(mine, name, _grown(a, size) + _grown(b, size))
             for name, (load, tokens) in theirs.domains.items():
                 if name in mine.domains:
                     mine.domains[name][0] = mine.domains[name][0] + load.to(mine.domains[name][0].device)
@@ -285,7 +304,11 @@ class RoutingStats:
                 )
                 if self.counts_vocabulary:
                     occurrences = by_token.sum(dim=1) // len(self.layers)  # each token counts once per layer
-                    sections["vocabulary"] += self._vocabulary(method, counters, occurrences, shown)
+                    sections["vocabulary"] += self._vocabulary(method, counters.vocabulary, occurrences, shown)
+            if self.counts_vocabulary and counters.next_occurrences.any():
+                next_occurrences = counters.next_occurrences[:, 0].cpu()
+                following = self._vocabulary(method, counters.vocabulary_next, next_occurrences, (), next_tokens=True)
+                sections["vocabulary"] += following
             sample_ids = counters.sample_ids.cpu().tolist()
             for layer in shown:
                 weights = counters.sample_weights[self.layers.index(layer)].cpu()
@@ -301,10 +324,10 @@ class RoutingStats:
             sections["token_strings"] = {str(t): decode_token(token_strings, t) for t in sorted(seen)}
         return {name: value for name, value in sections.items() if value}
 
-    def _vocabulary(self, method, counters, occurrences, shown):
+    def _vocabulary(self, method, table, occurrences, shown, next_tokens=False):
         """Per layer: how many token ids have each (occurrences, routings to their most frequent expert);
         for the ``shown`` layers, each expert's most frequent token ids."""
-        routed = counters.vocabulary.cpu().view(-1, len(self.layers), self.num_experts)
+        routed = table.cpu().view(-1, len(self.layers), self.num_experts)
         seen = occurrences[: routed.shape[0]] > 0
         entries = []
         for i, layer in enumerate(self.layers):
@@ -312,7 +335,8 @@ class RoutingStats:
             pairs, ids = torch.unique(
                 torch.stack([occurrences[: routed.shape[0]][seen], top[seen]], 1), dim=0, return_counts=True
             )
-            entry = {"method": method, "layer": layer, "occurrences": pairs[:, 0].tolist()}
+            entry = {"method": method, "layer": layer} | ({"token": "next"} if next_tokens else {})
+            entry["occurrences"] = pairs[:, 0].tolist()
             entry |= {"top_expert_routings": pairs[:, 1].tolist(), "id_count": ids.tolist()}
             if layer in shown:
                 most = torch.sort(routed[:, i], dim=0, descending=True, stable=True)  # ties: the smaller id
