@@ -4,8 +4,9 @@
    hidden size 96) on a batch of 8 × 128 tokens; the median of repeated forward passes, plain,
    with ``output_router_logits=True`` (the direct way) and inside ``figkit.routing.capture``.
 2. statistics: 1M tokens × 16 layers × 64 experts of BH selections fed to ``RoutingStats`` in
-   batches (histograms, loads, co-activation, per-token-id histograms), against the direct way:
-   the same statistics with numpy, looping over layers.
+   batches (histograms, loads, co-activation, top-1 paths, per-token-id histograms and each id's
+   routings per expert), against the direct way: the same statistics with numpy, looping over
+   layers.
 
     python benchmarks/bench_routing.py [--tokens 1000000]
 """
@@ -65,13 +66,15 @@ def capture_overhead(repeat=25):
         )
 
 
-def direct_statistics(mask, counts, ids):
+def direct_statistics(mask, counts, top1, ids):
     """The same statistics in numpy, one layer at a time (after output_router_logits=True)."""
     width = EXPERTS + 1
     histogram = np.zeros((LAYERS, width), dtype=np.int64)
     load = np.zeros((LAYERS, EXPERTS), dtype=np.int64)
     coactivation = np.zeros((LAYERS, EXPERTS, EXPERTS), dtype=np.int64)
+    transitions = np.zeros((LAYERS - 1, EXPERTS * EXPERTS), dtype=np.int64)
     by_token = np.zeros((ids.max() + 1) * width, dtype=np.int64)
+    vocabulary = np.zeros((LAYERS, (ids.max() + 1) * EXPERTS), dtype=np.int64)
     for layer in range(LAYERS):
         chosen = mask[layer]
         histogram[layer] += np.bincount(counts[layer], minlength=width)
@@ -79,7 +82,11 @@ def direct_statistics(mask, counts, ids):
         dense = chosen.astype(np.float32)
         coactivation[layer] += np.rint(dense.T @ dense).astype(np.int64)
         by_token += np.bincount(ids * width + counts[layer], minlength=by_token.size)
-    return histogram, load, coactivation, by_token
+        token, expert = np.nonzero(chosen)
+        vocabulary[layer] += np.bincount(ids[token] * EXPERTS + expert, minlength=vocabulary.shape[1])
+        if layer:
+            transitions[layer - 1] += np.bincount(top1[layer - 1] * EXPERTS + top1[layer], minlength=EXPERTS**2)
+    return histogram, load, coactivation, transitions, by_token, vocabulary
 
 
 def statistics_speed(tokens, batch=65_536):
@@ -91,7 +98,7 @@ def statistics_speed(tokens, batch=65_536):
     selection = bh(0.05, max_k=8).select(logits)
     select_time = time.perf_counter() - start
     batches = max(tokens // batch, 1)
-    light = RoutingStats(list(range(LAYERS)), EXPERTS, coactivation=False)
+    light = RoutingStats(list(range(LAYERS)), EXPERTS, coactivation=False, vocabulary=False)
     start = time.perf_counter()
     for _ in range(batches):
         light.add("bh05", selection, ids)
@@ -102,13 +109,17 @@ def statistics_speed(tokens, batch=65_536):
         stats.add("bh05", selection, ids)
     figkit_time = time.perf_counter() - start
     mask, counts, np_ids = selection.mask.numpy(), selection.counts.numpy(), ids.numpy()
+    top1 = selection.weights.argmax(dim=-1).numpy()  # every BH token keeps at least one expert
     start = time.perf_counter()
     for _ in range(batches):
-        direct = direct_statistics(mask, counts, np_ids)
+        direct = direct_statistics(mask, counts, top1, np_ids)
     direct_time = time.perf_counter() - start
     counters = stats.methods["bh05"]
     assert np.array_equal(counters.histogram.numpy(), direct[0] * batches)  # the same numbers
     assert np.array_equal(counters.coactivation.numpy(), direct[2] * batches)
+    assert np.array_equal(counters.transitions.numpy().reshape(LAYERS - 1, -1), direct[3] * batches)
+    vocabulary = counters.vocabulary.numpy().reshape(-1, LAYERS, EXPERTS).transpose(1, 0, 2)
+    assert np.array_equal(vocabulary.reshape(LAYERS, -1), direct[5] * batches)
     return batches * batch, select_time * batches, figkit_time, light_time, direct_time
 
 
@@ -127,7 +138,7 @@ def main():
     print(f"statistics of {tokens:,} tokens x {LAYERS} layers x {EXPERTS} experts (BH selections):")
     print(
         f"  RoutingStats {figkit_time:.2f} s; direct numpy loop over layers {direct_time:.2f} s "
-        f"({direct_time / figkit_time:.1f}x); without co-activation {light_time:.2f} s; "
+        f"({direct_time / figkit_time:.1f}x); without co-activation and vocabulary {light_time:.2f} s; "
         f"the BH selection itself {select_time:.2f} s"
     )
 

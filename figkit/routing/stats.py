@@ -1,10 +1,10 @@
 """Routing statistics that accumulate batch by batch on the logits' device and merge exactly.
 
 Per method and layer: the experts-per-token histogram, each expert's load, the co-activation
-counts of expert pairs, the top-1 paths to the next layer, each domain's load, and a bounded
-sample of routing weights with token ids; per method, pooled over layers, one experts
-histogram per token id. Nothing of size tokens × experts is kept, so shards of an evaluation
-(or the ranks of a distributed run) add up to the whole.
+counts of expert pairs, the top-1 paths to the next layer, each domain's load, each token id's
+routings to each expert, and a bounded sample of routing weights with token ids; per method,
+pooled over layers, one experts histogram per token id. Nothing of size tokens × experts is
+kept, so shards of an evaluation (or the ranks of a distributed run) add up to the whole.
 """
 
 from __future__ import annotations
@@ -240,7 +240,7 @@ class RoutingStats:
         for method, counters in self.methods.items():
             moved = copy.copy(counters)
             for name, value in vars(counters).items():
-                setattr(moved, name, value.cpu() if torch.is_tensor(value) else copy.deepcopy(value))
+                setattr(moved, name, value.cpu() if torch.is_tensor(value) else value)
             moved.domains = {name: [load.cpu(), tokens] for name, (load, tokens) in counters.domains.items()}
             cpu.methods[method] = moved
         return cpu
@@ -258,7 +258,9 @@ class RoutingStats:
         domain and layer when batches were given a domain; ``coactivation``,
         ``cross_layer`` (top-1 paths to the next MoE layer) and ``routing_samples`` per method
         for ``layers`` (default: the middle MoE layer; the build draws a figure for each);
-        ``token_stats`` per method (layers pooled) when token ids were given; and
+        ``token_stats`` per method (layers pooled) and ``vocabulary`` per method and layer (with
+        each expert's most frequent ids for ``layers``, and by next token when given) when token
+        ids were given; and
         ``token_strings`` for the ids seen when ``token_strings`` (a tokenizer with ``decode``, a
         mapping or a callable) is given.
         """
