@@ -532,7 +532,7 @@ def _compile(out_dir, planned, results, manifest, force, require_pdf, report):
         report.failed[PDF] = f"{link} is a symbolic link; figkit compiles only real files inside {out_dir}"
         return report.failed[PDF]
     try:
-        made = compile_pdf(out_dir / "appendix.tex", outdir=LATEX_DIR)
+        made = _compile_fresh_if_need_be(out_dir)
     except RuntimeError as error:
         report.failed[PDF] = _explain(str(error), out_dir, results)
         manifest.pop(PDF, None)
@@ -542,6 +542,17 @@ def _compile(out_dir, planned, results, manifest, force, require_pdf, report):
     report.rendered.append(PDF)
     manifest[PDF] = {"key": key, "outputs": {PDF: file_digest(pdf)}}
     return "compiled"
+
+
+def _compile_fresh_if_need_be(out_dir):
+    """Compile the appendix; after a failure, once more from an empty auxiliary folder, since a run killed
+    from outside (or a full disk) leaves a truncated .aux or a latexmk database that fail every later run."""
+    try:
+        return compile_pdf(out_dir / "appendix.tex", outdir=LATEX_DIR)
+    except RuntimeError:
+        shutil.rmtree(out_dir / LATEX_DIR)
+        (out_dir / LATEX_DIR).mkdir(parents=True)
+        return compile_pdf(out_dir / "appendix.tex", outdir=LATEX_DIR)
 
 
 def _link_latex_could_follow(out_dir):

@@ -3,6 +3,7 @@
 import json
 import os
 import re
+import shutil
 import subprocess
 import sys
 import time
@@ -320,3 +321,19 @@ def test_a_killed_build_leaves_complete_files(tmp_path):
         assert pdf.read_bytes().rstrip().endswith(b"%%EOF"), pdf.name
     assert build(results, tmp_path / "out", jobs=1, compile=False).ok
     assert not list((tmp_path / "out").rglob("*.tmp"))
+
+
+def test_a_compile_killed_from_outside_does_not_wedge_the_next_build(tmp_path):
+    """pdflatex killed mid-run leaves a truncated .aux and a latexmk database that remembers the failure."""
+    results = write_results(tmp_path / "r.json", **sections())
+    killer = tmp_path / "bin" / "pdflatex"
+    killer.parent.mkdir()
+    killer.write_text(f'#!/bin/sh\n{shutil.which("pdflatex")} "$@" &\nsleep 0.3\nkill -9 $!\nexit 1\n')
+    killer.chmod(0o755)
+    env = os.environ | {"PATH": f"{killer.parent}{os.pathsep}{os.environ['PATH']}"}
+    run = cli("build", results, "-o", tmp_path / "out", env=env)
+    assert run.returncode == 1 and "appendix.pdf failed" in run.stderr
+    assert (tmp_path / "out" / ".figkit" / "latex" / "appendix.fdb_latexmk").exists()  # what used to wedge
+    run = cli("build", results, "-o", tmp_path / "out")
+    assert run.returncode == 0, run.stderr
+    assert "Comparison of routing methods" in pdf_text(tmp_path / "out" / "appendix.pdf")
