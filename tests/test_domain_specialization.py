@@ -122,6 +122,8 @@ def test_the_grid_draws_a_bar_chart_per_domain_and_layer():
     assert [ax.lines[0].get_ydata()[0] for ax in axes] == [50, 50, 50, 50]  # k/E = 2/4: dashed
     assert [ax.get_title() for ax in axes[:2]] == ["Layer 0", "Layer 7"]
     assert [axes[0].get_ylabel(), axes[2].get_ylabel()] == ["arXiv", "code"]
+    with pytest.raises(ValueError, match=r"num_tokens\['code'\] must be a whole number of at least 2, got None"):
+        plot_domain_specialization_grid(loads, num_tokens={"arXiv": 5, "code": {0: 2}})  # layer 7 missing
     with pytest.raises(ValueError, match=r"domain_loads\['code'\] must map the same layers"):
         plot_domain_specialization_grid({"arXiv": {0: [1, 1]}, "code": {1: [1, 1]}}, num_tokens={"arXiv": 1, "code": 1})
 

@@ -49,7 +49,7 @@ def prepare(domain_loads, num_tokens):
         for layer in layers:
             name = f"domain_loads[{domain!r}][{layer!r}]"
             counts = non_negative(vector(by_layer[layer], name).astype(float), name)
-            n = tokens[domain][layer] if isinstance(tokens[domain], Mapping) else tokens[domain]
+            n = tokens[domain].get(layer) if isinstance(tokens[domain], Mapping) else tokens[domain]
             if not isinstance(n, (int, np.integer)) or isinstance(n, bool) or n < max(counts.max(), 1):
                 raise ValueError(
                     f"num_tokens[{domain!r}] must be a whole number of at least {counts.max():g}, got {n!r}"
