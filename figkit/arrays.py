@@ -97,6 +97,36 @@ def check_finite(array, name):
     raise ValueError(f"{name} contains {what} at index {where} ({total} non-finite value{plural} in all)")
 
 
+def integer_at_least(value, name, least):
+    """``value`` as an int, if it is an integer (not a bool) of at least ``least``."""
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < least:
+        what = "a positive integer" if least == 1 else f"an integer of at least {least}"
+        raise ValueError(f"{name} must be {what}, got {value!r}")
+    return int(value)
+
+
+def square_counts(value, name):
+    """A non-negative ``[experts, experts]`` matrix of counts, as floats."""
+    counts = non_negative(matrix(value, name).astype(float), name)
+    rows, columns = counts.shape
+    if rows != columns:
+        raise ValueError(f"{name} must be square (experts × experts), got {rows} × {columns}")
+    return counts
+
+
+def layer_ids(value, count, of):
+    """Distinct whole-number layer ids, one for each of the ``count`` ``of`` ("rows of layer_loads"); 0, 1, ...
+    when ``value`` is None."""
+    if value is None:
+        return tuple(range(count))
+    ids = whole_vector(value, "layers").tolist()
+    if len(ids) != count:
+        raise ValueError(f"layers has {len(ids)} ids for {count} {of}")
+    if len(set(ids)) != len(ids):
+        raise ValueError(f"layers must be distinct, got {ids}")
+    return tuple(ids)
+
+
 def whole_vector(value, name):
     """Non-negative whole numbers (token ids, counts) as an integer array."""
     array = vector(value, name)

@@ -430,14 +430,38 @@ def _layer(entry, path, model):
     return layer
 
 
-def _method_and_layer(entry, path, methods, model, seen):
-    """An entry's declared method and valid layer, the only entry for that pair (``seen``: those so far)."""
+def _method_and_layer(entry, path, methods, model, seen, **also):
+    """An entry's declared method and valid layer, the only entry for that pair and the values ``also``
+    (a domain, a kind of token); ``seen`` holds those so far."""
     method = _declared(entry["method"], f"{path}.method", methods)
     layer = _layer(entry, path, model)
-    if (method, layer) in seen:
-        _fail(path, f"a second entry for method {method!r}, layer {layer}; the first is {seen[method, layer]}")
-    seen[method, layer] = path
+    key = (method, layer, *also.values())
+    if key in seen:
+        which = "".join(f", {name} {value!r}" for name, value in also.items())
+        _fail(path, f"a second entry for method {method!r}, layer {layer}{which}; the first is {seen[key]}")
+    seen[key] = path
     return method, layer
+
+
+def _loads(entry, path, model):
+    """An entry's tokens routed to each expert (not all zero) and its ``num_tokens``, if given, which no
+    expert can have more than."""
+    counts = _numbers(entry["counts"], f"{path}.counts", model.get("num_experts"), "model.num_experts", minimum=0)
+    if not any(counts):
+        _fail(f"{path}.counts", "all zero: no token was routed")
+    if "num_tokens" in entry:
+        tokens = _integer(entry["num_tokens"], f"{path}.num_tokens", minimum=1)
+        if max(counts) > tokens:
+            expert = counts.index(max(counts))
+            _fail(f"{path}.num_tokens", f"{tokens} tokens, but expert {expert} was routed {max(counts)} of them")
+
+
+def _count_matrix(entry, path, model):
+    """An entry's ``counts``: experts × experts whole numbers."""
+    rows = _list(entry["counts"], f"{path}.counts", model.get("num_experts"), "model.num_experts")
+    for i, row in enumerate(rows):
+        _numbers(row, f"{path}.counts[{i}]", len(rows), f"{path}.counts", integer=True)
+    return rows
 
 
 def _entries(entries, name):
@@ -507,17 +531,7 @@ def _expert_load(entries, methods, model):
         _object(entry, path, required=("method", "counts"), optional=("layer", "num_tokens"))
         _declared(entry["method"], f"{path}.method", methods)
         _layer(entry, path, model)
-        experts = model.get("num_experts")
-        counts = _numbers(entry["counts"], f"{path}.counts", experts, "model.num_experts", minimum=0)
-        if not any(counts):
-            _fail(f"{path}.counts", "all zero: no token was routed")
-        if "num_tokens" in entry:
-            tokens = _integer(entry["num_tokens"], f"{path}.num_tokens", minimum=1)
-            if max(counts) > tokens:
-                _fail(
-                    f"{path}.num_tokens",
-                    f"{tokens} tokens, but expert {counts.index(max(counts))} was routed {max(counts)} of them",
-                )
+        _loads(entry, path, model)
 
 
 def _coactivation(entries, methods, model):
@@ -525,10 +539,8 @@ def _coactivation(entries, methods, model):
     for path, entry in _entries(entries, "coactivation"):
         _object(entry, path, required=("method", "counts"), optional=("layer",))
         _method_and_layer(entry, path, methods, model, seen)
-        experts = model.get("num_experts")
-        rows = _list(entry["counts"], f"{path}.counts", experts, "model.num_experts")
+        rows = _count_matrix(entry, path, model)
         for a, row in enumerate(rows):
-            _numbers(row, f"{path}.counts[{a}]", len(rows), f"{path}.counts", integer=True)
             if max(row) > row[a]:
                 b = row.index(max(row))
                 _fail(
@@ -543,24 +555,11 @@ def _domain_load(entries, methods, model):
     seen = {}
     for path, entry in _entries(entries, "domain_load"):
         _object(entry, path, required=("method", "domain", "counts", "num_tokens"), optional=("layer",))
-        method = _declared(entry["method"], f"{path}.method", methods)
-        layer = _layer(entry, path, model)
         domain = _string(entry["domain"], f"{path}.domain")
         if not domain.strip():
             _fail(f"{path}.domain", "is empty")
-        if (method, domain, layer) in seen:
-            _fail(
-                path,
-                f"a second entry for method {method!r}, domain {domain!r}, layer {layer}; the first is "
-                f"{seen[method, domain, layer]}",
-            )
-        seen[method, domain, layer] = path
-        counts = _numbers(entry["counts"], f"{path}.counts", model.get("num_experts"), "model.num_experts", minimum=0)
-        tokens = _integer(entry["num_tokens"], f"{path}.num_tokens", minimum=1)
-        if max(counts) > tokens:
-            _fail(f"{path}.counts", f"expert {counts.index(max(counts))} was routed {max(counts)} of {tokens} tokens")
-        if not any(counts):
-            _fail(f"{path}.counts", "all zero: no token was routed")
+        _method_and_layer(entry, path, methods, model, seen, domain=domain)
+        _loads(entry, path, model)
 
 
 def _cross_layer(entries, methods, model):
@@ -571,9 +570,7 @@ def _cross_layer(entries, methods, model):
         _method_and_layer(entry, path, methods, model, seen)
         last = model["num_layers"] - 1 if "num_layers" in model else None
         _integer(entry["next_layer"], f"{path}.next_layer", minimum=entry["layer"] + 1, maximum=last)
-        rows = _list(entry["counts"], f"{path}.counts", model.get("num_experts"), "model.num_experts")
-        for i, row in enumerate(rows):
-            _numbers(row, f"{path}.counts[{i}]", len(rows), f"{path}.counts", integer=True)
+        rows = _count_matrix(entry, path, model)
         if not any(map(any, rows)):
             _fail(f"{path}.counts", "all zero: no token was counted")
 
@@ -604,16 +601,16 @@ def _router_saturation(entries, methods, model):
 
 
 def _vocabulary(entries, methods, model):
-    seen = {"input": {}, "next": {}}  # an entry per method and layer of each kind of token
+    seen = {}
     optional = ("layer", "token", "expert_tokens", "expert_token_routings")
     for path, entry in _entries(entries, "vocabulary"):
         _object(entry, path, required=("method", "occurrences", "top_expert_routings", "id_count"), optional=optional)
         token = entry.get("token", "input")
-        if token not in seen:
+        if token not in ("input", "next"):
             _fail(
                 f"{path}.token", f'must be "input" (the token routed) or "next" (the one after it), got {_shown(token)}'
             )
-        _method_and_layer(entry, path, methods, model, seen[token])
+        _method_and_layer(entry, path, methods, model, seen, token=token)
         occurrences = _numbers(entry["occurrences"], f"{path}.occurrences", integer=True, minimum=1)
         n = len(occurrences)
         top = _numbers(

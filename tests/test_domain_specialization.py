@@ -98,13 +98,15 @@ def test_the_results_file_checks_domain_load(tmp_path):
     base = sections()
     entry = {"method": "topk2", "domain": "code", "layer": 1, "counts": [3, 1, 0, 0, 0, 0, 0, 0], "num_tokens": 3}
     for change, message in (
-        ({"num_tokens": 1}, r"domain_load\[0\]\.counts: expert 0 was routed 3 of 1 tokens"),
+        ({"num_tokens": 1}, r"domain_load\[0\]\.num_tokens: 1 tokens, but expert 0 was routed 3 of them"),
         ({"domain": " "}, r"domain_load\[0\]\.domain: is empty"),
         ({"counts": [0] * 8}, r"domain_load\[0\]\.counts: all zero"),
     ):
         with pytest.raises(ValueError, match=message):
             write_results(tmp_path / "r.json", **(base | {"domain_load": [entry | change]}))
-    with pytest.raises(ValueError, match=r"domain_load\[1\]: a second entry for method 'topk2', domain 'code'"):
+    with pytest.raises(
+        ValueError, match=r"domain_load\[1\]: a second entry for method 'topk2', layer 1, domain 'code'"
+    ):
         write_results(tmp_path / "r.json", **(base | {"domain_load": [entry, entry]}))
 
 
@@ -122,7 +124,7 @@ def test_the_grid_draws_a_bar_chart_per_domain_and_layer():
     assert [ax.lines[0].get_ydata()[0] for ax in axes] == [50, 50, 50, 50]  # k/E = 2/4: dashed
     assert [ax.get_title() for ax in axes[:2]] == ["Layer 0", "Layer 7"]
     assert [axes[0].get_ylabel(), axes[2].get_ylabel()] == ["arXiv", "code"]
-    with pytest.raises(ValueError, match=r"num_tokens\['code'\] must be a whole number of at least 2, got None"):
+    with pytest.raises(ValueError, match=r"num_tokens\['code'\] gives no tokens for layer 7"):
         plot_domain_specialization_grid(loads, num_tokens={"arXiv": 5, "code": {0: 2}})  # layer 7 missing
     with pytest.raises(ValueError, match=r"domain_loads\['code'\] must map the same layers"):
         plot_domain_specialization_grid({"arXiv": {0: [1, 1]}, "code": {1: [1, 1]}}, num_tokens={"arXiv": 1, "code": 1})

@@ -73,7 +73,7 @@ def jobs(results):
             (
                 "",
                 labels[method],
-                f": the share of each domain's {unit} routed to each expert ({layer_text(layer)}; "
+                f": each expert's share of each domain's {unit} ({layer_text(layer)}; "
                 f"{len(entries)} domains, {data.share.shape[1]} experts); the middle of the colour scale is an "
                 f"even load, {even} = {number(data.uniform)}%. The largest share: "
                 f"{_largest(data)}.",

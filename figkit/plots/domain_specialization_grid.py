@@ -10,7 +10,8 @@ import numpy as np
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 
-from figkit.arrays import ArrayLike, non_negative, vector
+from figkit.arrays import ArrayLike
+from figkit.plots import domain_specialization
 from figkit.plots._draw import LITERAL, NEUTRAL, label_every, line_width, nice_step, palette
 from figkit.plots.spec import FigureJob, FigureSpec, representative_layers
 from figkit.results import method_labels
@@ -20,50 +21,54 @@ PANEL_EMS = 7  # the height of a row of panels, in the style's font size (0.78 i
 
 @dataclass(frozen=True)
 class DomainGrid:
-    percent: np.ndarray  # [domains, layers, experts]: % of the domain's tokens routed to the expert
-    uniform: np.ndarray  # [domains, layers]: the % of an even load, (experts per token) / E
+    percent: np.ndarray  # [domains, layers, experts]: each domain's share of its tokens (or routings), in %
+    uniform: np.ndarray  # [layers]: the share of an even load, in %
+    of_tokens: bool  # shares of tokens (a fixed k), else of routings
     domains: tuple
     layers: tuple
 
 
 def prepare(domain_loads, num_tokens):
-    """Validate ``{domain: {layer: per-expert load}}`` and ``{domain: {layer: tokens}}`` (or ``{domain: tokens}``)."""
+    """Validate ``{domain: {layer: per-expert load}}`` and ``{domain: tokens}`` (or ``{domain: {layer: tokens}}``);
+    each layer's shares are those of ``plot_domain_specialization``."""
     if not isinstance(domain_loads, Mapping) or not domain_loads:
         raise ValueError("domain_loads must be a non-empty mapping of domain to {layer: each expert's load}")
     domains = [str(d) for d in domain_loads]
-    layer_sets = {
-        d: tuple(sorted(v)) if isinstance(v, Mapping) and v else None for d, v in zip(domains, domain_loads.values())
-    }
-    layers = next(iter(layer_sets.values()))
-    bad = [d for d, ids in layer_sets.items() if ids is None or ids != layers]
+    layer_sets = [tuple(sorted(v)) if isinstance(v, Mapping) and v else None for v in domain_loads.values()]
+    bad = [d for d, ids in zip(domains, layer_sets) if ids is None or ids != layer_sets[0]]
     if bad:
         raise ValueError(
-            f"domain_loads[{bad[0]!r}] must map the same layers as the other domains, {list(layers or ())}"
+            f"domain_loads[{bad[0]!r}] must map the same layers as the other domains, {list(layer_sets[0] or ())}"
         )
     if not isinstance(num_tokens, Mapping) or set(map(str, num_tokens)) != set(domains):
         raise ValueError("num_tokens must give each domain of domain_loads its tokens")
     tokens = {str(d): n for d, n in num_tokens.items()}
-    percent, uniform = [], []
-    for domain, by_layer in zip(domains, domain_loads.values()):
-        rows, evens = [], []
-        for layer in layers:
-            name = f"domain_loads[{domain!r}][{layer!r}]"
-            counts = non_negative(vector(by_layer[layer], name).astype(float), name)
-            n = tokens[domain].get(layer) if isinstance(tokens[domain], Mapping) else tokens[domain]
-            if not isinstance(n, (int, np.integer)) or isinstance(n, bool) or n < max(counts.max(), 1):
-                raise ValueError(
-                    f"num_tokens[{domain!r}] must be a whole number of at least {counts.max():g}, got {n!r}"
-                )
-            rows.append(100 * counts / n)
-            evens.append(100 * counts.sum() / n / counts.size)
-        percent.append(rows)
-        uniform.append(evens)
-    sizes = {len(row) for rows in percent for row in rows}
-    if len(sizes) > 1:
-        raise ValueError(
-            f"domain_loads must give every domain and layer the same number of experts, got {sorted(sizes)}"
+    grids = [
+        domain_specialization.prepare(
+            {d: loads[layer] for d, loads in zip(domains, domain_loads.values())},
+            {d: _tokens_in(tokens[d], d, layer) for d in domains},
+            layer,
         )
-    return DomainGrid(np.array(percent), np.array(uniform), tuple(domains), tuple(layers))
+        for layer in layer_sets[0]
+    ]
+    sizes = sorted({grid.share.shape[1] for grid in grids})
+    if len(sizes) > 1:
+        raise ValueError(f"domain_loads must give every layer the same number of experts, got {sizes}")
+    return DomainGrid(
+        percent=np.stack([grid.share for grid in grids], axis=1),
+        uniform=np.array([grid.uniform for grid in grids]),
+        of_tokens=all(grid.of_tokens for grid in grids),
+        domains=tuple(domains),
+        layers=layer_sets[0],
+    )
+
+
+def _tokens_in(tokens, domain, layer):
+    if not isinstance(tokens, Mapping):
+        return tokens
+    if layer not in tokens:
+        raise ValueError(f"num_tokens[{domain!r}] gives no tokens for layer {layer}")
+    return tokens[layer]
 
 
 def height(data, width):
@@ -81,7 +86,7 @@ def draw(figure, data):
         for i, layer in enumerate(data.layers):
             ax = axes[d, i]
             ax.bar(np.arange(n_experts), data.percent[d, i], width=0.85, color=colour, linewidth=0)
-            ax.axhline(data.uniform[d, i], color=NEUTRAL, linestyle="--", linewidth=line_width(0.8))
+            ax.axhline(data.uniform[i], color=NEUTRAL, linestyle="--", linewidth=line_width(0.8))
             ax.grid(False, axis="x")
             if d == 0:
                 ax.set_title(f"Layer {layer}", y=1.0)
@@ -92,7 +97,7 @@ def draw(figure, data):
     step = nice_step(label_every(axes[-1, 0], [str(n_experts)] * n_experts, share=0.8))
     axes[-1, 0].set_xticks(range(0, n_experts, step))
     figure.supxlabel("Expert", fontsize="medium")
-    figure.supylabel("Tokens routed (%)", fontsize="medium")
+    figure.supylabel("Tokens routed (%)" if data.of_tokens else "Routings (%)", fontsize="medium")
 
 
 def jobs(results):
@@ -111,15 +116,15 @@ def jobs(results):
             "domain_loads": {d: {layer: e[layer]["counts"] for layer in layers} for d, e in by_domain.items()},
             "num_tokens": {d: {layer: e[layer]["num_tokens"] for layer in layers} for d, e in by_domain.items()},
         }
+        unit, even = ("tokens", "k/E") if prepare(**arguments).of_tokens else ("routings", "1/E")
         yield FigureJob(
             f"_{method}",
             arguments,
             (
                 "",
                 labels[method],
-                f": the share of each domain's tokens routed to each expert, at layers "
-                f"{', '.join(map(str, layers))} ({len(by_domain)} domains); dashed: an even load, the experts "
-                "per token divided by the number of experts.",
+                f": each expert's share of each domain's {unit}, at layers "
+                f"{', '.join(map(str, layers))} ({len(by_domain)} domains); dashed: an even load, {even}.",
             ),
         )
 
@@ -151,6 +156,8 @@ def plot_domain_specialization_grid(
     """A bar chart per domain (rows) and layer (columns): the % of the domain's tokens routed to each expert.
 
     OLMoE's domain-specialisation figure; a dashed line marks an even load (k/E for top-k).
+    Shares are those of ``plot_domain_specialization``: of the domain's routings where the
+    number of experts per token varies.
     It is made for the text width; ``plot_domain_specialization`` is the one-column form.
 
     Parameters

@@ -9,7 +9,7 @@ import numpy as np
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 
-from figkit.arrays import ArrayLike, matrix, non_negative
+from figkit.arrays import ArrayLike, integer_at_least, square_counts
 from figkit.plots._draw import label_cells, ordinal, set_title, wrap_label
 from figkit.plots.spec import FigureJob, FigureSpec, layer_suffix, layer_text
 from figkit.results import method_labels
@@ -31,12 +31,9 @@ def prepare(coactivation, top_experts=TOP_EXPERTS):
     ``coactivation[a][b]`` counts the tokens routed to both ``a`` and ``b``; its diagonal,
     the tokens routed to each expert.
     """
-    counts = non_negative(matrix(coactivation, "coactivation").astype(float), "coactivation")
-    rows, cols = counts.shape
-    if rows != cols:
-        raise ValueError(f"coactivation must be square (experts × experts), got {rows} × {cols}")
-    if isinstance(top_experts, bool) or not isinstance(top_experts, (int, np.integer)) or top_experts < 2:
-        raise ValueError(f"top_experts must be an integer of at least 2, got {top_experts!r}")
+    counts = square_counts(coactivation, "coactivation")
+    rows = counts.shape[0]
+    top_experts = integer_at_least(top_experts, "top_experts", 2)
     diagonal = np.diag(counts)
     over = counts > diagonal[:, None] + 1e-9
     if over.any():
@@ -45,7 +42,7 @@ def prepare(coactivation, top_experts=TOP_EXPERTS):
             f"coactivation[{a}][{b}] = {counts[a, b]:g} is more than coactivation[{a}][{a}] = {diagonal[a]:g}, "
             f"the tokens routed to expert {a}"
         )
-    experts = _most_coactivated(counts, min(int(top_experts), rows))
+    experts = _most_coactivated(counts, min(top_experts, rows))
     shown = counts[np.ix_(experts, experts)]
     with np.errstate(invalid="ignore", divide="ignore"):
         percent = 100 * shown / np.diag(shown)[:, None]

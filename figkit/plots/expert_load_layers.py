@@ -11,7 +11,7 @@ from matplotlib.axes import Axes
 from matplotlib.colors import TwoSlopeNorm
 from matplotlib.figure import Figure
 
-from figkit.arrays import ArrayLike, matrix, non_negative, vector, whole_vector
+from figkit.arrays import ArrayLike, layer_ids, matrix, non_negative, vector
 from figkit.plots._draw import (
     LITERAL,
     NEUTRAL,
@@ -90,7 +90,7 @@ def prepare(layer_loads, layers=None, num_tokens=None, order="given"):
     """Validate ``[layers, experts]`` loads and turn them into shares of each layer (see ``share_grid``)."""
     counts = non_negative(matrix(layer_loads, "layer_loads").astype(float), "layer_loads")
     n_layers = counts.shape[0]
-    ids = tuple(range(n_layers)) if layers is None else tuple(_layer_ids(layers, n_layers))
+    ids = layer_ids(layers, n_layers, "rows of layer_loads")
     tokens = None
     if num_tokens is not None:
         tokens = non_negative(vector(num_tokens, "num_tokens").astype(float), "num_tokens")
@@ -107,15 +107,6 @@ def prepare(layer_loads, layers=None, num_tokens=None, order="given"):
         name="layer_loads",
         where=str,
     )
-
-
-def _layer_ids(layers, n_layers):
-    ids = whole_vector(layers, "layers").tolist()
-    if len(ids) != n_layers:
-        raise ValueError(f"layers has {len(ids)} ids for {n_layers} rows of layer_loads")
-    if len(set(ids)) != len(ids):
-        raise ValueError(f"layers must be distinct, got {ids}")
-    return ids
 
 
 def draw(ax, data):

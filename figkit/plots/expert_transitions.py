@@ -11,7 +11,7 @@ from matplotlib.figure import Figure
 from matplotlib.patches import Rectangle
 from matplotlib.patheffects import withStroke
 
-from figkit.arrays import ArrayLike, matrix, non_negative
+from figkit.arrays import ArrayLike, integer_at_least, square_counts
 from figkit.plots._draw import NEUTRAL, label_cells, line_width, ordinal, set_title
 from figkit.plots.spec import FigureJob, FigureSpec
 from figkit.results import method_labels
@@ -38,13 +38,10 @@ def prepare(transitions, layer=None, next_layer=None, top_experts=TOP_EXPERTS, t
     ``transitions[i][j]`` counts the tokens whose top-1 expert is ``i`` in ``layer`` and
     ``j`` in ``next_layer``.
     """
-    counts = non_negative(matrix(transitions, "transitions").astype(float), "transitions")
+    counts = square_counts(transitions, "transitions")
     n_rows, n_columns = counts.shape
-    if n_rows != n_columns:
-        raise ValueError(f"transitions must be square (experts × experts), got {n_rows} × {n_columns}")
-    for name, value, least in (("top_experts", top_experts, 2), ("top_paths", top_paths, 0)):
-        if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < least:
-            raise ValueError(f"{name} must be an integer of at least {least}, got {value!r}")
+    top_experts = integer_at_least(top_experts, "top_experts", 2)
+    top_paths = integer_at_least(top_paths, "top_paths", 0)
     tokens = counts.sum()
     if not tokens:
         raise ValueError("transitions is all zero: no token was counted")

@@ -13,7 +13,7 @@ from matplotlib.colors import BoundaryNorm
 from matplotlib.figure import Figure
 from matplotlib.ticker import MaxNLocator
 
-from figkit.arrays import ArrayLike, matrix, vector, whole_vector
+from figkit.arrays import ArrayLike, integer_at_least, layer_ids, matrix, vector
 from figkit.plots._draw import OPAQUE_LEGEND, line_width, marker_size, set_title
 from figkit.plots.layer_wise_routing import GRADIENT
 from figkit.plots.spec import FigureJob, FigureSpec
@@ -40,12 +40,8 @@ def prepare(values, progress, layers=None, k=8, progress_label="Training step"):
         raise ValueError(f"progress has {steps.size} checkpoints for {overlap.shape[0]} rows of values")
     if np.any(np.diff(steps) <= 0):
         raise ValueError("progress must increase from one checkpoint to the next")
-    ids = tuple(range(overlap.shape[1])) if layers is None else tuple(whole_vector(layers, "layers").tolist())
-    if len(ids) != overlap.shape[1]:
-        raise ValueError(f"layers has {len(ids)} ids for {overlap.shape[1]} columns of values")
-    if isinstance(k, bool) or not isinstance(k, (int, np.integer)) or k < 1:
-        raise ValueError(f"k must be a positive integer, got {k!r}")
-    return Saturation(100 * overlap, steps, ids, int(k), str(progress_label))
+    ids = layer_ids(layers, overlap.shape[1], "columns of values")
+    return Saturation(100 * overlap, steps, ids, integer_at_least(k, "k", 1), str(progress_label))
 
 
 def draw(ax, data):

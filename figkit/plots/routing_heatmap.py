@@ -10,7 +10,7 @@ import numpy as np
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 
-from figkit.arrays import ArrayLike, matrix, printable, same_length, strings, whole_vector
+from figkit.arrays import ArrayLike, integer_at_least, matrix, printable, same_length, strings, whole_vector
 from figkit.plots._draw import LITERAL, label_every, laid_out_height, ordinal, points, set_title, wrap_label
 from figkit.plots.spec import FigureJob, FigureSpec, layer_suffix, layer_text
 from figkit.results import method_labels
@@ -42,8 +42,8 @@ def prepare(
     tokens (at most ``max_experts``: those with the most), in id order.
     """
     weights = matrix(routing_weights, "routing_weights")
-    max_tokens = _positive_int(max_tokens, "max_tokens")
-    max_experts = _positive_int(max_experts, "max_experts")
+    max_tokens = integer_at_least(max_tokens, "max_tokens", 1)
+    max_experts = integer_at_least(max_experts, "max_experts", 1)
     tokens = strings(token_strs, "token_strs", limit=max_tokens)
     if len(token_strs) != weights.shape[0]:
         raise ValueError(
@@ -89,12 +89,6 @@ def prepare(
         weight_max=float(weight_max) if weight_max is not None else max(float(block.max()), 1e-12),
         shared_scale=weight_max is not None,
     )
-
-
-def _positive_int(value, name):
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
-        raise ValueError(f"{name} must be a positive integer, got {value!r}")
-    return int(value)
 
 
 def cut_note(data, every=1):

@@ -12,7 +12,7 @@ from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 from matplotlib.ticker import MaxNLocator
 
-from figkit.arrays import ArrayLike, labelled, whole_vector
+from figkit.arrays import ArrayLike, integer_at_least, labelled, whole_vector
 from figkit.plots._draw import (
     NEUTRAL,
     OPAQUE_LEGEND,
@@ -44,14 +44,13 @@ def prepare(vocabulary, min_occurrences=MIN_OCCURRENCES, next_tokens=None):
     most frequent expert divided by its occurrences. ``next_tokens``, in the same form, groups
     the routings by the id of the token that follows.
     """
-    if isinstance(min_occurrences, bool) or not isinstance(min_occurrences, (int, np.integer)) or min_occurrences < 1:
-        raise ValueError(f"min_occurrences must be a positive integer, got {min_occurrences!r}")
+    min_occurrences = integer_at_least(min_occurrences, "min_occurrences", 1)
     methods = _series(vocabulary, "vocabulary", min_occurrences)
     following = [] if next_tokens is None else _series(next_tokens, "next_tokens", min_occurrences)
     unknown = [label for label, *_ in following if label not in {label for label, *_ in methods}]
     if unknown:
         raise ValueError(f"next_tokens names {unknown[0]!r}, which is not a method of vocabulary")
-    return Specialization(methods, following, int(min_occurrences))
+    return Specialization(methods, following, min_occurrences)
 
 
 def _series(vocabulary, name, min_occurrences):
