@@ -22,7 +22,15 @@ from figkit.files import file_digest, is_plain_relative, write_atomic
 
 TEX_POINTS_PER_INCH = 72.27
 TEX_TIMEOUT = 60  # seconds
-MEASURES = ("textwidth", "columnwidth", "fontsize")
+MEASURES = ("textwidth", "columnwidth", "fontsize", "small", "footnotesize")  # numbers; "fontfamily" is text
+MIN_FONT_SIZE = 6.0  # points: no figure text is smaller
+# The \small and \footnotesize of LaTeX's standard size files (size10.clo, size11.clo, size12.clo).
+_SMALLER_SIZES = {10: (9.0, 8.0), 11: (10.0, 9.0), 12: (10.95, 10.0)}
+# Font families (\f@family) drawn like Times, and like Computer Modern.
+_TIMES_FAMILIES = ("ptm", "txr", "ntx", "qtm", "utm", "TeXGyreTermes", "nimbus", "stix", "STIX")
+_CM_FAMILIES = ("cmr", "lmr")
+# acmart's formats that turn two columns on only in \maketitle, after the probe has measured.
+_ACM_TWO_COLUMN_FORMATS = {"3", "4", "5", "6", "7", "9"}  # acmtog, sigconf, siggraph, sigplan, sigchi, acmengage
 PROBE_OUTPUT_LIMIT = 16 * 2**20  # bytes pdflatex may write to one file while measuring
 # \input{file} of a file that does not exist yet (a build's macros.tex) says so instead of stopping.
 _SKIP_MISSING_INPUTS = r"""\makeatletter
@@ -35,11 +43,17 @@ _PROBE = r"""
 \typeout{FIGKIT textwidth=\the\textwidth}
 \typeout{FIGKIT columnwidth=\the\columnwidth}
 \typeout{FIGKIT fontsize=\f@size}
+{\small\typeout{FIGKIT small=\f@size}}
+{\footnotesize\typeout{FIGKIT footnotesize=\f@size}}
+\typeout{FIGKIT fontfamily=\f@family}
+\typeout{FIGKIT columnsep=\the\columnsep}
+\ifdefined\ACM@format@nr\typeout{FIGKIT acmformat=\ACM@format@nr}\fi
 \makeatother
 \end{document}
 """
 
 GOLDEN = 2 / (1 + 5**0.5)  # height / width of a golden rectangle
+WIDTHS = ("column", "text")
 
 
 @dataclass(frozen=True)
@@ -79,6 +93,78 @@ VENUES = {
 ALIASES = {"emnlp": "acl", "naacl": "acl", "eccv": "lncs", "iccv": "cvpr"}
 
 
+class FitWarning(UserWarning):
+    """An output that does not fit the page it is made for (a table wider than the text)."""
+
+
+@dataclass(frozen=True)
+class Page:
+    """What a paper's figures are made for: its widths (inches), its font sizes (points) and typeface.
+
+    ``small`` (the size of captions) is a figure's base text size and ``footnote`` that of its
+    ticks and legends; ``font`` is "times", "cm" or None (a typeface figkit does not draw with).
+    """
+
+    text_width: float
+    column_width: float
+    body_size: float
+    small: float
+    footnote: float
+    font: str | None
+    name: str  # the venue or the paper's file, for messages
+    tex: str | None = None  # the paper's main .tex, when measured from it: tables are measured in it too
+
+    @property
+    def two_column(self):
+        return self.column_width < self.text_width - 0.01
+
+    def width(self, width="column"):
+        """Inches of ``width``: "column" (one column; the text in a one-column paper), "text", or a number."""
+        if width in WIDTHS:
+            return self.column_width if width == "column" else self.text_width
+        return as_inches(width)
+
+
+def venue_page(venue: str) -> Page:
+    """The ``Page`` of a venue of ``VENUES`` (or an alias), font sizes from LaTeX's size files."""
+    key = str(venue).lower()
+    key = ALIASES.get(key, key)
+    if key not in VENUES:
+        known = ", ".join(sorted(VENUES) + sorted(ALIASES))
+        raise ValueError(f"unknown venue {venue!r}; known: {known}")
+    row = VENUES[key]
+    small, footnote = _SMALLER_SIZES.get(round(row.font_size), (0.9 * row.font_size, 0.8 * row.font_size))
+    return Page(row.text_width, row.column_width, row.font_size, small, footnote, row.font, key)
+
+
+def tex_page(path: str | os.PathLike, *, timeout: float = TEX_TIMEOUT) -> Page:
+    """The ``Page`` of a LaTeX paper, measured with its own preamble (``measure_tex``)."""
+    measured = measure_tex(path, timeout=timeout)
+    family = measured["fontfamily"]
+    font = "times" if family.startswith(_TIMES_FAMILIES) else "cm" if family.startswith(_CM_FAMILIES) else None
+    return Page(
+        measured["textwidth"],
+        measured["columnwidth"],
+        measured["fontsize"],
+        measured["small"],
+        measured["footnotesize"],
+        font,
+        Path(path).name,
+        str(path),
+    )
+
+
+def as_inches(width):
+    """A width given as a number of inches (a string such as "4.5" too), checked."""
+    try:
+        inches = float(width)
+    except (TypeError, ValueError):
+        raise ValueError(f"width must be 'column', 'text' or a number of inches, got {width!r}") from None
+    if not 0.5 <= inches <= 50:
+        raise ValueError(f"width must be between 0.5 and 50 inches, got {width!r}")
+    return inches
+
+
 def figsize(
     venue: str = "icml", width: str = "column", aspect: float = GOLDEN, *, fraction: float = 1.0
 ) -> tuple[float, float]:
@@ -106,22 +192,17 @@ def figsize(
     ValueError
         For an unknown venue or width, or an aspect or fraction out of range.
     """
-    key = str(venue).lower()
-    key = ALIASES.get(key, key)
-    if key not in VENUES:
-        known = ", ".join(sorted(VENUES) + sorted(ALIASES))
-        raise ValueError(f"unknown venue {venue!r}; known: {known}")
-    if width not in ("column", "text"):
+    page = venue_page(venue)
+    if width not in WIDTHS:
         raise ValueError(f"width must be 'column' or 'text', got {width!r}")
     if not aspect > 0 or not 0 < fraction <= 1:
         raise ValueError(f"aspect must be positive and fraction in (0, 1], got {aspect!r}, {fraction!r}")
-    row = VENUES[key]
-    inches = (row.column_width if width == "column" else row.text_width) * fraction
+    inches = page.width(width) * fraction
     return inches, inches * aspect
 
 
-def measure_tex(path: str | os.PathLike, *, timeout: float = TEX_TIMEOUT) -> dict[str, float]:
-    """The text width, column width and font size of a LaTeX paper, measured by LaTeX itself.
+def measure_tex(path: str | os.PathLike, *, timeout: float = TEX_TIMEOUT) -> dict[str, float | str]:
+    """The text width, column width, font sizes and typeface of a LaTeX paper, measured by LaTeX itself.
 
     Compiles a probe made of the paper's own preamble with pdflatex, so class options,
     packages and geometry all count. Files beside the paper (a venue's .sty or .cls) are
@@ -140,8 +221,9 @@ def measure_tex(path: str | os.PathLike, *, timeout: float = TEX_TIMEOUT) -> dic
     Returns
     -------
     dict
-        ``{"textwidth": in, "columnwidth": in, "fontsize": pt}``. Cached until the preamble or
-        a file LaTeX read for it (class, style files, ``\\input`` files) changes.
+        ``{"textwidth": in, "columnwidth": in, "fontsize": pt, "small": pt, "footnotesize": pt,
+        "fontfamily": the body's NFSS family, e.g. "ptm" for Times}``. Cached until the preamble
+        or a file LaTeX read for it (class, style files, ``\\input`` files) changes.
 
     Raises
     ------
@@ -150,20 +232,54 @@ def measure_tex(path: str | os.PathLike, *, timeout: float = TEX_TIMEOUT) -> dic
     RuntimeError
         If pdflatex is missing, times out or cannot compile the preamble (its error quoted).
     """
+    preamble, paper_dir = _preamble(path)
+    key = hashlib.sha256(f"{paper_dir}\n{preamble}\n{_PROBE}".encode()).hexdigest()[:32]  # a new probe measures anew
+    cache = cache_dir("measure_tex") / f"{key}.json"
+    cached = _cached_measure(cache)
+    if cached is not None:
+        return cached
+    log, inputs = _run_probe(preamble + _PROBE, paper_dir, timeout)
+    found = dict(re.findall(r"^FIGKIT (\w+)=([\d.]+)(?:pt)?$", log, re.M))
+    family = re.search(r"^FIGKIT fontfamily=(\S+)$", log, re.M)
+    if not set(MEASURES) <= set(found) or family is None:
+        raise RuntimeError("pdflatex could not compile the preamble: no measurement in the log")
+    points = {name: float(found[name]) for name in MEASURES}
+    acm = re.search(r"^FIGKIT acmformat=(\d+)$", log, re.M)
+    if acm is not None and acm.group(1) in _ACM_TWO_COLUMN_FORMATS:
+        points["columnwidth"] = (points["textwidth"] - float(found["columnsep"])) / 2
+    measured = {
+        "textwidth": points["textwidth"] / TEX_POINTS_PER_INCH,
+        "columnwidth": points["columnwidth"] / TEX_POINTS_PER_INCH,
+        "fontsize": points["fontsize"],
+        "small": points["small"],
+        "footnotesize": points["footnotesize"],
+        "fontfamily": family.group(1),
+    }
+    write_atomic(cache, json.dumps({"measured": measured, "inputs": inputs}).encode())
+    return measured
+
+
+def measure_tabular(path: str | os.PathLike, tabular: str, *, timeout: float = TEX_TIMEOUT) -> float:
+    """The natural width in inches of a LaTeX ``tabular`` set in the paper ``path`` (its own preamble:
+    class, fonts, ``\\tabcolsep``), by pdflatex confined as in ``measure_tex``."""
+    preamble, paper_dir = _preamble(path)
+    probe = "\\begin{document}\n\\sbox0{\\input{figkit-table}\\unskip}\n"  # no space after the tabular
+    probe += "\\typeout{FIGKIT tablewidth=\\the\\wd0}\n\\end{document}\n"
+    log, _ = _run_probe(preamble + probe, paper_dir, timeout, {"figkit-table.tex": tabular})
+    found = re.search(r"^FIGKIT tablewidth=([\d.]+)pt$", log, re.M)
+    if found is None:
+        raise RuntimeError("pdflatex could not set the table: no measurement in the log")
+    return float(found.group(1)) / TEX_POINTS_PER_INCH
+
+
+def _preamble(path):
+    """The paper's preamble and its folder."""
     path = Path(path)
     text = path.read_text(encoding="utf-8", errors="replace")
     start = text.find("\\begin{document}")
     if start < 0:
         raise ValueError(f"{path}: no \\begin{{document}}, so no preamble to measure")
-    preamble, paper_dir = text[:start], path.resolve().parent
-    key = hashlib.sha256(f"{paper_dir}\n{preamble}".encode()).hexdigest()[:32]
-    cache = cache_dir("measure_tex") / f"{key}.json"
-    cached = _cached_measure(cache)
-    if cached is not None:
-        return cached
-    measured, inputs = _run_probe(_SKIP_MISSING_INPUTS + preamble + _PROBE, paper_dir, timeout)
-    write_atomic(cache, json.dumps({"measured": measured, "inputs": inputs}).encode())
-    return measured
+    return text[:start], path.resolve().parent
 
 
 def _cached_measure(cache):
@@ -171,15 +287,17 @@ def _cached_measure(cache):
     try:
         entry = json.loads(cache.read_text())
         measured, inputs = entry["measured"], entry["inputs"]
-        well_formed = set(measured) == set(MEASURES) and all(type(v) is float for v in measured.values())
+        well_formed = set(measured) == {*MEASURES, "fontfamily"} and type(measured["fontfamily"]) is str
+        well_formed &= all(type(measured[name]) is float for name in MEASURES)
         unchanged = all(file_digest(name) == sha for name, sha in inputs.items())
     except (OSError, ValueError, TypeError, KeyError, AttributeError):
         return None
     return measured if well_formed and unchanged else None
 
 
-def _run_probe(source, paper_dir, timeout):
-    """Compile ``source``; return the measures and {file LaTeX read or looked for: sha256, None if missing}."""
+def _run_probe(source, paper_dir, timeout, files=None):
+    """Compile ``source`` (``files``, {name: text}, beside it) with the preamble's missing ``\\input`` files
+    skipped; return its log and {file LaTeX read or looked for: sha256, None if missing}."""
     engine = shutil.which("pdflatex")
     if engine is None:
         raise RuntimeError(
@@ -195,7 +313,8 @@ def _run_probe(source, paper_dir, timeout):
     command = [engine, "-interaction=nonstopmode", "-halt-on-error", "-no-shell-escape", "-draftmode", "-recorder"]
     with tempfile.TemporaryDirectory(prefix="figkit-probe-") as work:
         work = Path(work).resolve()
-        (work / "probe.tex").write_text(source, encoding="utf-8")
+        for name, text in {"probe.tex": _SKIP_MISSING_INPUTS + source, **(files or {})}.items():
+            (work / name).write_text(text, encoding="utf-8")
         try:
             run = subprocess.run(
                 [*command, "probe.tex"],
@@ -211,17 +330,10 @@ def _run_probe(source, paper_dir, timeout):
             raise RuntimeError(f"pdflatex did not finish measuring the preamble within {timeout} s") from None
         log = _read_capped(work / "probe.log")
         inputs = _files_read(work, paper_dir, log)
-    found = dict(re.findall(r"^FIGKIT (\w+)=([\d.]+)(?:pt)?$", log, re.M))
-    if run.returncode != 0 or not set(MEASURES) <= set(found):
-        error = next((line for line in log.splitlines() if line.startswith("!")), "no measurement in the log")
+    if run.returncode != 0:
+        error = next((line for line in log.splitlines() if line.startswith("!")), "see its log")
         raise RuntimeError(f"pdflatex could not compile the preamble: {error[:200]}")
-    points = {name: float(found[name]) for name in MEASURES}
-    measured = {
-        "textwidth": points["textwidth"] / TEX_POINTS_PER_INCH,
-        "columnwidth": points["columnwidth"] / TEX_POINTS_PER_INCH,
-        "fontsize": points["fontsize"],
-    }
-    return measured, inputs
+    return log, inputs
 
 
 def _cap_file_size():
