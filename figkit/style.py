@@ -6,6 +6,7 @@ import contextlib
 import functools
 import io
 import logging
+import os
 from pathlib import Path
 
 import matplotlib as mpl
@@ -14,10 +15,13 @@ import matplotlib.style
 import figkit.styles  # noqa: F401 - registers the Computer Modern font the "cm" sheet names
 from figkit import __version__
 from figkit.files import write_atomic
-from figkit.stylesheets import DEFAULT_STYLE, style_sheets
+from figkit.geometry import tex_page, venue_page
+from figkit.stylesheets import DEFAULT_STYLE, page_rc, style_sheets
 
-# Every base style sets this salt; seeing it in rcParams means a figkit style is active.
+# Every base style sets this salt; seeing it in rcParams means a figkit style is active, and
+# the paper style's own salt means its look: no titles inside figures (the caption has them).
 STYLE_MARK = ("svg.hashsalt", "figkit")
+PAPER_MARK = "figkit-paper"
 SAVE_FORMATS = {".pdf": "pdf", ".svg": "svg", ".png": "png"}
 
 # Dates removed and a fixed SVG salt: the same figure gives the same bytes.
@@ -32,7 +36,9 @@ _SAVE_RC = {"svg.hashsalt": "figkit", "pdf.fonttype": 42, "ps.fonttype": 42}
 DRAW_TIME_KEYS = ("font.", "mathtext.", "text.", "axes.unicode_minus", "axes.formatter.", "image.", "savefig.dpi")
 
 
-def use_style(*names: str) -> contextlib.AbstractContextManager:
+def use_style(
+    *names: str, venue: str | None = None, tex: str | os.PathLike | None = None, width: str | float = "column"
+) -> contextlib.AbstractContextManager:
     """Apply figkit styles left to right, as a context manager or a decorator.
 
     Parameters
@@ -40,6 +46,15 @@ def use_style(*names: str) -> contextlib.AbstractContextManager:
     *names
         Style names (see ``available_styles``), e.g. ``"paper", "colourblind"``.
         Overlays alone sit on the default "notebook" look.
+    venue : str, optional
+        Size figures for a venue of ``figkit.geometry.VENUES`` ("icml", "neurips", ...):
+        its column (or text) width, text at its caption size, ticks and legends at its
+        footnote size (at least 6 pt), and its typeface (Times or Computer Modern).
+    tex : str or os.PathLike, optional
+        The same, measured from your paper's ``main.tex`` (``measure_tex``).
+    width : {"column", "text"} or float
+        With ``venue`` or ``tex``: one column (the text in one-column papers), the full
+        text width (``figure*``), or inches.
 
     Returns
     -------
@@ -50,15 +65,25 @@ def use_style(*names: str) -> contextlib.AbstractContextManager:
     Raises
     ------
     ValueError
-        If a name is not a figkit style (checked at once, not on entry).
+        If a name is not a figkit style, or for an unknown venue or a bad width (checked at
+        once, not on entry).
     """
-    return mpl.style.context(style_sheets(*names))
+    sheets = style_sheets(*names)
+    if venue is not None and tex is not None:
+        raise ValueError("give venue or tex, not both")
+    page = venue_page(venue) if venue is not None else tex_page(tex) if tex is not None else None
+    return mpl.style.context(sheets if page is None else [*sheets, page_rc(page, width)])
 
 
 def style_active():
     """Whether a figkit base style (through use_style or plt.style.use) sets the rcParams now."""
     key, value = STYLE_MARK
-    return mpl.rcParams[key] == value
+    return mpl.rcParams[key] in (value, PAPER_MARK)
+
+
+def paper_look():
+    """Whether the active style is figkit's paper style, whose figures carry no title."""
+    return mpl.rcParams[STYLE_MARK[0]] == PAPER_MARK
 
 
 @functools.cache

@@ -1,12 +1,18 @@
 """figkit's style names and the sheet files behind them, found without importing matplotlib."""
 
+import functools
 from importlib.util import find_spec
 from pathlib import Path
+
+from figkit.geometry import GOLDEN, MIN_FONT_SIZE, Page, as_inches
 
 DEFAULT_STYLE = "notebook"
 BASE_STYLES = ("notebook", "paper", "slide")  # complete looks; the others are overlays
 OVERLAYS = ("colourblind", "cm")
 ALIASES = {"colorblind": ("colourblind",), "paper-cm": ("paper", "cm")}
+FONT_SHEETS = {"times": "paper", "cm": "cm"}  # the sheet whose typeface a Page's font names
+FONT_KEYS = ("font.family", "mathtext.fontset")
+LAYOUT_PAD = 0.25  # ems of the base font between the figure's edge and its outermost text
 
 
 def available_styles() -> list[str]:
@@ -32,3 +38,52 @@ def style_sheets(*names):
         sheets.insert(0, DEFAULT_STYLE)
     folder = Path(find_spec("figkit.styles").submodule_search_locations[0])
     return [str(folder / f"{sheet}.mplstyle") for sheet in sheets]
+
+
+def page_rc(page: Page | None, width: str | float = "column") -> dict:
+    """rcParams that make figures for ``page`` at ``width`` (see ``Page.width``): its size, text at the
+    caption size, ticks and legends at the footnote size (at least 6 pt), its typeface. Without a page,
+    ``width`` is inches and only the size is set."""
+    inches = as_inches(width) if page is None else page.width(width)
+    rc = {"figure.figsize": (inches, round(inches * GOLDEN, 4))}
+    if page is None:
+        return rc
+    base, smaller = max(MIN_FONT_SIZE, page.small), max(MIN_FONT_SIZE, page.footnote)
+    rc |= {"font.size": base, "axes.labelsize": base, "axes.titlesize": base}
+    rc |= {"xtick.labelsize": smaller, "ytick.labelsize": smaller, "legend.fontsize": smaller}
+    pad = round(LAYOUT_PAD * base / 72, 4)  # inches: room for the descenders of larger text at the edges
+    rc |= {"figure.constrained_layout.h_pad": pad, "figure.constrained_layout.w_pad": pad}
+    if page.font is not None:
+        rc |= {key: sheet_value([FONT_SHEETS[page.font]], key) for key in FONT_KEYS}
+    return rc
+
+
+def sheet_value(names, key, rc=None):
+    """The value (as written) ``key`` has once the styles ``names``, then ``rc``, are applied."""
+    if rc and key in rc:
+        return rc[key]
+    values = [_sheet_values(path).get(key) for path in style_sheets(*names)]
+    return next((value for value in reversed(values) if value is not None), None)
+
+
+def typeface(names, rc=None):
+    """What figures drawn with ``names`` and ``rc`` are set in, for a document to match: "times", "cm", "sans"."""
+    family = str(sheet_value(names, "font.family", rc))
+    return "times" if family.startswith("STIX") else "cm" if family.startswith("figkit CMR") else "sans"
+
+
+def figure_width(names, rc=None):
+    """The width in inches of a figure drawn with ``names`` and ``rc``."""
+    size = sheet_value(names, "figure.figsize", rc)
+    return float(size[0] if isinstance(size, tuple) else size.split(",")[0])
+
+
+@functools.cache
+def _sheet_values(path):
+    """{key: value as written} of a style sheet: a typeface, a size is described once, in its sheet."""
+    values = {}
+    for line in Path(path).read_text(encoding="utf-8").splitlines():
+        key, _, value = line.partition("#")[0].partition(":")
+        if value.strip():
+            values[key.strip()] = value.strip()
+    return values
