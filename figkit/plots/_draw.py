@@ -7,9 +7,12 @@ import matplotlib as mpl
 from matplotlib import font_manager
 from matplotlib.font_manager import FontProperties
 from matplotlib.mathtext import MathTextParser
+from matplotlib.textpath import text_to_path
 from matplotlib.ticker import FuncFormatter, LogFormatterSciNotation
 
 from figkit.fonts import font_characters
+from figkit.geometry import GOLDEN
+from figkit.style import paper_look
 
 # Strings that come from data (tokens, ids) are drawn as they are: never mathtext, never TeX.
 LITERAL = {"parse_math": False, "usetex": False}
@@ -92,6 +95,61 @@ def only_up_to(axis, limit):
     ticks = axis.get_major_locator().tick_values(low, high)
     top = min(high, limit)
     axis.set_ticks([tick for tick in ticks if low <= tick <= top + 1e-9 * abs(top)])
+
+
+def text_width(text, size):
+    """Inches that one line of ``text`` takes at ``size`` points in the current font ($...$ as maths)."""
+    prop = FontProperties(size=size)
+    maths = re.search(r"(?<!\\)\$", text) is not None
+    width, _, _ = text_to_path.get_text_width_height_descent(text, prop, ismath=maths)
+    return width / 72
+
+
+def legend_fit(labels, width):
+    """(labels, columns, height in inches) of an upper-left legend within ``width`` inches: two columns
+    if every label fits in half the width, else one, with a label too long for the width wrapped."""
+    size = points(mpl.rcParams["legend.fontsize"])
+    handle = (mpl.rcParams["legend.handlelength"] + mpl.rcParams["legend.handletextpad"]) * size / 72
+    room = 0.9 * width - handle
+    labels = [wrap_label(text, None, 1.0, length=room) if text_width(text, size) > room else text for text in labels]
+    lines = [label.count("\n") + 1 for label in labels]
+    widest = max(text_width(line, size) for label in labels for line in label.split("\n")) + handle
+    columns = 2 if len(labels) > 1 and max(lines) == 1 and 2 * widest + size / 72 <= 0.95 * width else 1
+    rows = sum(lines) if columns == 1 else -(-len(labels) // columns)
+    spacing = mpl.rcParams["legend.labelspacing"]
+    height = (rows * 1.25 + (len(labels) // columns - 1) * spacing + 2 * mpl.rcParams["legend.borderaxespad"]) * size
+    return labels, columns, height / 72
+
+
+def legend_over_data(ax, top, bottom=0.0):
+    """An upper-left legend of the axes' labelled artists, and y-limits that keep the data (up to ``top``)
+    below it."""
+    handles, labels = ax.get_legend_handles_labels()
+    labels, columns, height = legend_fit(labels, axes_width(ax))
+    fraction = min(HEADROOM, max(0.3, 1 - (height + 0.04) / axes_height(ax)))
+    leave_headroom(ax, top, bottom, fraction)
+    ax.legend(handles, labels, loc="upper left", ncols=columns)
+
+
+def height_for_legend(labels, width):
+    """The height of a figure ``width`` inches wide whose legend (``legend_over_data``) leaves the data at
+    least half of the axes: golden, or taller for a long legend."""
+    size = points(mpl.rcParams["font.size"])
+    margins = (size * 2.6 + points(mpl.rcParams["xtick.labelsize"]) * 1.4) / 72  # x label and ticks, padding
+    _, _, height = legend_fit(labels, width - 3.5 * size / 72)
+    return max(width * GOLDEN, 2.1 * height + margins)
+
+
+def set_ylabel(ax, label):
+    """The y label, wrapped to the axes' height instead of running off the figure."""
+    ax.set_ylabel(wrap_label(label, ax, 0.95, "axes.labelsize", length=laid_out_height(ax) * 0.8))
+
+
+def colour_bar(ax, mappable, label):
+    """A colour bar beside ``ax`` whose label wraps to the axes' height instead of running off the figure."""
+    return ax.figure.colorbar(
+        mappable, ax=ax, label=wrap_label(label, ax, 0.9, "axes.labelsize", length=axes_height(ax))
+    )
 
 
 def laid_out_height(ax):
@@ -195,13 +253,15 @@ def axes_height(ax):
     return ax.get_position().height * ax.figure.get_figheight()
 
 
-def wrap_label(text, ax, share=0.6, size="legend.fontsize"):
-    """``text`` broken into lines that fit ``share`` of the axes' width at the font size of rcParam ``size``.
+def wrap_label(text, ax, share=0.6, size="legend.fontsize", *, length=None):
+    """``text`` broken into lines that fit ``share`` of the axes' width (or of ``length`` inches) at the
+    font size of rcParam ``size``.
 
     Lines break at spaces outside ``$...$`` maths, so a long method name never pushes
     the axes out of the figure.
     """
-    characters = max(12, int(axes_width(ax) * share * 72 / (points(mpl.rcParams[size]) * 0.5)))
+    length = axes_width(ax) if length is None else length
+    characters = max(12, int(length * share * 72 / (points(mpl.rcParams[size]) * 0.5)))
     words, lines, in_maths = [], [], False
     for word in text.split(" "):
         if in_maths:
@@ -227,7 +287,13 @@ def ordinal(n):
     return f"{n}{'nd' if n == 2 else 'rd' if n == 3 else 'th'}"
 
 
-def set_title(ax, text, **kwargs):
-    """The axes title at a fixed height: matplotlib's automatic placement (only needed above top tick
-    labels, which figkit never draws) measures every tick label of the axes on every draw."""
-    return ax.set_title(text, y=1.0, **kwargs)
+def set_title(ax, heading, note="", **kwargs):
+    """The axes title: ``heading`` (left out by the paper style: a paper's caption says it) above
+    ``note`` (what the figure leaves out, or its statistics), in as many lines as it takes.
+
+    It sits at a fixed height: matplotlib's automatic placement (only needed above top tick labels,
+    which figkit never draws) measures every tick label of the axes on every draw.
+    """
+    text = "\n".join(part for part in (None if paper_look() else heading, note) if part)
+    if text:
+        ax.set_title(text, y=1.0, **kwargs)

@@ -141,6 +141,7 @@ FIGURE = FigureSpec(
     cost=3.0,
     panels=True,
     height=height,
+    width="text",
 )
 
 

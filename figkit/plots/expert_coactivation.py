@@ -10,7 +10,7 @@ from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 
 from figkit.arrays import ArrayLike, integer_at_least, square_counts
-from figkit.plots._draw import label_cells, ordinal, set_title, wrap_label
+from figkit.plots._draw import colour_bar, label_cells, ordinal, set_title, wrap_label
 from figkit.plots.spec import FigureJob, FigureSpec, layer_suffix, layer_text
 from figkit.results import method_labels
 
@@ -77,8 +77,8 @@ def draw(ax, data):
     if step > 1:
         parts.append(f"every {ordinal(step)} labelled")
     note = wrap_label(", ".join(parts), ax, share=0.9, size="axes.titlesize")
-    set_title(ax, f"Expert co-activation\n{note}" if note else "Expert co-activation")
-    ax.figure.colorbar(image, ax=ax, label="Tokens also routed (%)")
+    set_title(ax, "Expert co-activation", note)
+    colour_bar(ax, image, "Tokens also routed (%)")
 
 
 def jobs(results):

@@ -11,7 +11,7 @@ from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 
 from figkit.arrays import ArrayLike, count_histogram, labelled
-from figkit.plots._draw import leave_headroom, line_width, mathtext_label, number, wrap_label
+from figkit.plots._draw import height_for_legend, legend_over_data, line_width, mathtext_label, number
 from figkit.plots.spec import FigureJob, FigureSpec, listed
 from figkit.results import method_counts, method_labels
 
@@ -20,17 +20,21 @@ MAX_LABELLED_COUNTS = 40
 
 @dataclass(frozen=True)
 class CountComparison:
-    methods: list  # (label, CountHistogram), in the order given
+    methods: list  # (legend entry: label and mean, CountHistogram), in the order given
 
 
 def prepare(counts_by_method):
     """Validate each method's counts and reduce them to histograms."""
-    return CountComparison(
-        [
-            (mathtext_label(label), count_histogram(counts, f"counts_by_method[{label!r}]"))
-            for label, counts in labelled(counts_by_method, "counts_by_method")
-        ]
-    )
+    methods = []
+    for label, counts in labelled(counts_by_method, "counts_by_method"):
+        hist = count_histogram(counts, f"counts_by_method[{label!r}]")
+        methods.append((f"{mathtext_label(label)} (mean {number(hist.mean)})", hist))
+    return CountComparison(methods)
+
+
+def height(data, width):
+    """Golden, or taller when the legend needs it."""
+    return height_for_legend([entry for entry, _ in data.methods], width)
 
 
 def draw(ax, data):
@@ -48,16 +52,15 @@ def draw(ax, data):
             color=colours[i % len(colours)],
             linestyle=dashes[i % len(dashes)],
             linewidth=line_width(1.33),
-            label=wrap_label(f"{label} (mean {number(hist.mean)})", ax),
+            label=label,
         )
     if high - low < MAX_LABELLED_COUNTS:
         ax.set_xticks(np.arange(low, high + 1))
     ax.set_xlim(edges[0] - 0.25, edges[-1] + 0.25)
-    leave_headroom(ax, max(hist.fractions.max() for _, hist in data.methods))
     ax.grid(False, axis="x")
     ax.set_xlabel("Experts selected per token")
     ax.set_ylabel("Fraction of tokens")
-    ax.legend(loc="upper left")
+    legend_over_data(ax, max(hist.fractions.max() for _, hist in data.methods))
 
 
 def jobs(results):
@@ -78,6 +81,7 @@ FIGURE = FigureSpec(
     prepare=prepare,
     draw=draw,
     jobs=jobs,
+    height=height,
 )
 
 

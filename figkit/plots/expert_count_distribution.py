@@ -132,6 +132,20 @@ def jobs(results):
         )
 
 
+def omitted(results):
+    """A sentence for each method that selects the same number of experts for every token."""
+    labels = method_labels(results)
+    for method, counts in method_counts(results).items():
+        if len(counts.pooled) == 1:
+            (experts,) = counts.pooled
+            yield (
+                "",
+                labels[method],
+                f" selects {experts} experts for every token ({counts.scope}; {counts.tokens:,} tokens), "
+                "so its histogram would be a single bar.",
+            )
+
+
 FIGURE = FigureSpec(
     name="expert_count_distribution",
     title="Experts selected per token",
@@ -139,6 +153,7 @@ FIGURE = FigureSpec(
     prepare=prepare,
     draw=draw,
     jobs=jobs,
+    omitted=omitted,
     report={"expert_counts": "expert_counts", "method_name": "method_name", "alpha": "alpha"},
     required=("expert_counts",),
 )

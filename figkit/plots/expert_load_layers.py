@@ -15,6 +15,7 @@ from figkit.arrays import ArrayLike, layer_ids, matrix, non_negative, vector
 from figkit.plots._draw import (
     LITERAL,
     NEUTRAL,
+    colour_bar,
     label_every,
     laid_out_height,
     line_width,
@@ -130,7 +131,7 @@ def draw(ax, data):
     ax.set_ylabel(data.row_title)
     set_title(ax, data.title)
     unit = "tokens" if data.of_tokens else "routings"
-    bar = ax.figure.colorbar(image, ax=ax, label=f"Share of the {data.of}'s {unit} (%)")
+    bar = colour_bar(ax, image, f"Share of the {data.of}'s {unit} (%)")
     bar.ax.axhline(data.uniform, color=NEUTRAL, linewidth=line_width(1.5))
     bar.set_ticks([0, data.uniform, top], labels=["0", f"{number(data.uniform)}\neven", number(top)])
 

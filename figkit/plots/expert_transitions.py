@@ -12,7 +12,7 @@ from matplotlib.patches import Rectangle
 from matplotlib.patheffects import withStroke
 
 from figkit.arrays import ArrayLike, integer_at_least, square_counts
-from figkit.plots._draw import NEUTRAL, label_cells, line_width, ordinal, set_title
+from figkit.plots._draw import NEUTRAL, colour_bar, label_cells, line_width, ordinal, set_title
 from figkit.plots.spec import FigureJob, FigureSpec
 from figkit.results import method_labels
 
@@ -102,9 +102,8 @@ def draw(ax, data):
         parts.append(f"{len(data.rows)} and {len(data.columns)} of {data.total_experts} experts")
     if step > 1:
         parts.append(f"every {ordinal(step)} labelled")
-    title = "Top-1 expert paths" + (f"\n{', '.join(parts)}" if parts else "")
-    set_title(ax, title)
-    ax.figure.colorbar(image, ax=ax, label="Tokens of the row's expert (%)")
+    set_title(ax, "Top-1 expert paths", ", ".join(parts))
+    colour_bar(ax, image, "Tokens of the row's expert (%)")
 
 
 def jobs(results):

@@ -117,7 +117,7 @@ def draw(ax, data):
         f"Entropy (norm.): {number(balance.entropy)}",
     ]
     top = max(counts.max(), balance.mean + balance.std)
-    title = "Expert utilisation"
+    note = ""
     if axes_width(ax) < WIDE:
         classes_only = [h for h in handles if not h.get_label().startswith(("mean", "\N{PLUS-MINUS SIGN}"))]
         ax.legend(
@@ -128,12 +128,11 @@ def draw(ax, data):
             handlelength=1.0,
             handletextpad=0.4,
         )
-        title += (
-            f": mean {number(balance.mean)} \N{PLUS-MINUS SIGN} {number(balance.std)}\n"
-            f"CV {number(balance.cv)}, MaxVio {number(balance.max_vio)}, max/min {ratio}{dead_note}, "
-            f"entropy {number(balance.entropy)}"
+        note = (
+            f"mean {number(balance.mean)} \N{PLUS-MINUS SIGN} {number(balance.std)}, CV {number(balance.cv)}, "
+            f"MaxVio {number(balance.max_vio)}, max/min {ratio}{dead_note}, entropy {number(balance.entropy)}"
         )
-        title = "\n".join(wrap_label(line, ax, share=0.95, size="axes.titlesize") for line in title.split("\n"))
+        note = wrap_label(note, ax, share=0.95, size="axes.titlesize")
         leave_headroom(ax, top, fraction=0.7)
     else:
         ax.legend(handles=handles, loc="upper left", ncols=2)
@@ -143,7 +142,7 @@ def draw(ax, data):
     ax.xaxis.set_major_locator(MaxNLocator(integer=True))
     ax.set_xlabel("Expert")
     ax.set_ylabel("Tokens routed")
-    set_title(ax, title)
+    set_title(ax, "Expert utilisation", note)
 
 
 def jobs(results):

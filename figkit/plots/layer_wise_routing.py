@@ -122,6 +122,20 @@ def jobs(results):
             )
 
 
+def omitted(results):
+    """A sentence for each method with two or more layers that selects the same number of experts everywhere."""
+    labels = method_labels(results)
+    for method, counts in method_counts(results).items():
+        if len(counts.layers) > 1 and len(counts.pooled) == 1:
+            (experts,) = counts.pooled
+            yield (
+                "",
+                labels[method],
+                f" selects {experts} experts for every token in each of its {len(counts.layers)} layers, "
+                "so its box plots would be flat lines.",
+            )
+
+
 FIGURE = FigureSpec(
     name="layer_wise_routing",
     title="Experts per token, layer by layer",
@@ -129,6 +143,7 @@ FIGURE = FigureSpec(
     prepare=prepare,
     draw=draw,
     jobs=jobs,
+    omitted=omitted,
     report={"layer_expert_counts": "layer_expert_counts", "layer_names": "layer_names"},
     required=("layer_expert_counts",),
 )

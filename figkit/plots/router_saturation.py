@@ -14,7 +14,7 @@ from matplotlib.figure import Figure
 from matplotlib.ticker import MaxNLocator
 
 from figkit.arrays import ArrayLike, integer_at_least, layer_ids, matrix, vector
-from figkit.plots._draw import OPAQUE_LEGEND, line_width, marker_size, set_title
+from figkit.plots._draw import OPAQUE_LEGEND, line_width, marker_size, set_title, set_ylabel
 from figkit.plots.layer_wise_routing import GRADIENT
 from figkit.plots.spec import FigureJob, FigureSpec
 
@@ -60,7 +60,7 @@ def draw(ax, data):
         )
     ax.set_ylim(0, 100)
     ax.set_xlabel(data.progress_label)
-    ax.set_ylabel(f"Overlap with final top-{data.k} (%)" if data.k > 1 else "Same top-1 as final (%)")
+    set_ylabel(ax, f"Overlap with final top-{data.k} (%)" if data.k > 1 else "Same top-1 as final (%)")
     ax.xaxis.set_major_locator(MaxNLocator(nbins=6))
     set_title(ax, "Router saturation")
     if n <= LEGEND_LAYERS:

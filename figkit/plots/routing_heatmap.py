@@ -11,9 +11,10 @@ from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 
 from figkit.arrays import ArrayLike, integer_at_least, matrix, printable, same_length, strings, whole_vector
-from figkit.plots._draw import LITERAL, label_every, laid_out_height, ordinal, points, set_title, wrap_label
+from figkit.plots._draw import LITERAL, colour_bar, label_every, laid_out_height, ordinal, points, set_title, wrap_label
 from figkit.plots.spec import FigureJob, FigureSpec, layer_suffix, layer_text
 from figkit.results import method_labels
+from figkit.style import paper_look
 
 MAX_TOKEN_LABEL_POINTS = 10
 MIN_TOKEN_LABEL_POINTS = 5  # smaller cannot be read in print: label every n-th token instead, and say so
@@ -131,16 +132,17 @@ def draw(ax, data):
     ax.set_xlabel("Expert")
     ax.set_ylabel("Token")
     # The rows' height once the title (with its note), the expert ids and the axis label have their room.
-    title_lines = 2 if cut_note(data) else 1
+    longest_note = wrap_label(cut_note(data, every=3), ax, share=0.9, size="axes.titlesize")
+    title_lines = (0 if paper_look() else 1) + (longest_note.count("\n") + 1 if cut_note(data) else 0)
     below = points(mpl.rcParams["axes.labelsize"]) * 1.4
     below += points(mpl.rcParams["xtick.labelsize"]) * (2.4 if rotated else 1.4)
     rows_height = laid_out_height(ax) - (title_lines * 1.3 * points(mpl.rcParams["axes.titlesize"]) + below) / 72
     size, every = _token_labels(rows_height, rows)
     ax.set_yticks(range(0, rows, every), data.tokens[::every], fontsize=size, **LITERAL)
     note = wrap_label(cut_note(data, every), ax, share=0.9, size="axes.titlesize")
-    set_title(ax, f"Routing weights\n{note}" if note else "Routing weights")
+    set_title(ax, "Routing weights", note)
     # Last: the colour bar takes its width from the axes, which everything above was measured on.
-    ax.figure.colorbar(image, ax=ax, label="Routing weight (shared scale)" if data.shared_scale else "Routing weight")
+    colour_bar(ax, image, "Routing weight (shared scale)" if data.shared_scale else "Routing weight")
 
 
 def _token_labels(height, rows):

@@ -35,7 +35,10 @@ class FigureSpec:
     prepare's arguments; the keys in ``required`` must all be present. ``cost`` is the
     render time relative to a plain figure's (benchmarks/README.md): a build starts
     the heaviest jobs first. ``height(data, width)``, when given, sizes a figure figkit
-    creates whose height follows its data (a grid of panels).
+    creates whose height follows its data (a grid of panels). ``width`` is the width a
+    build sized for a paper gives the family: "column", or "text" for ``figure*``. ``omitted(results)``
+    yields a sentence (caption parts) for each figure the data would make that shows nothing (a constant
+    count); the appendix prints it in the figure's place.
     """
 
     name: str
@@ -49,6 +52,8 @@ class FigureSpec:
     cost: float = 1.0
     panels: bool = False
     height: Callable[[Any, float], float] | None = None  # inches for a new figure of this width, if not fixed
+    width: str = "column"
+    omitted: Callable[[Mapping], Iterable[tuple]] | None = None  # captions of figures that would show nothing
 
     @property
     def function_name(self):

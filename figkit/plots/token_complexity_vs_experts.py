@@ -18,6 +18,7 @@ from figkit.plots._draw import (
     LITERAL,
     NEUTRAL,
     axes_width,
+    colour_bar,
     label_decades,
     laid_out_height,
     leave_headroom,
@@ -29,6 +30,7 @@ from figkit.plots._draw import (
     points,
     set_title,
     stats_box,
+    text_width,
 )
 from figkit.plots.spec import FigureJob, FigureSpec, layer_suffix, layer_text
 from figkit.results import method_labels, token_cells, token_stats_entries
@@ -192,16 +194,19 @@ def draw(ax, data):
     ax.set_xlabel("Token frequency in corpus" if data.measured else "Token frequency proxy 1/(id + 1)")
     ax.set_ylabel("Experts selected")
     set_title(ax, "Token rarity vs experts selected")
-    ax.legend(loc="upper right")
-    stats_box(
-        ax,
-        [
-            f"Pearson r: {_coefficient(fit.pearson_r)}",
-            f"Spearman \N{GREEK SMALL LETTER RHO}: {_coefficient(fit.spearman_rho)}",
-            f"Tokens: {data.n_tokens:,}",
-        ],
-        loc="upper left",
-    )
+    lines = [
+        f"Pearson r: {_coefficient(fit.pearson_r)}",
+        f"Spearman \N{GREEK SMALL LETTER RHO}: {_coefficient(fit.spearman_rho)}",
+        f"Tokens: {data.n_tokens:,}",
+    ]
+    legend = ax.get_legend_handles_labels()[1]
+    size = points(mpl.rcParams["legend.fontsize"])
+    beside = max(map(text_width, lines, [size] * 3)) + max((text_width(t, size) for t in legend), default=0)
+    if legend and beside + 6 * size / 72 > axes_width(ax):  # too narrow for both: the fit joins the box
+        lines += [f"Fit: {legend[-1]}"] if np.isfinite(fit.slope) else []
+    elif legend:
+        ax.legend(loc="upper right")
+    stats_box(ax, lines, loc="upper left")
     leave_headroom(ax, y.max() + 0.5, bottom=y.min() - 0.5)
     only_up_to(ax.yaxis, y.max())  # the headroom holds the legend and the box, not counts
     if data.labels:
@@ -238,7 +243,7 @@ def _density(ax, data):
     cells[cells == 0] = np.nan
     y_edges = np.arange(y.min(), y.max() + 2) - 0.5
     mesh = ax.pcolormesh(10**edges, y_edges, cells, norm=LogNorm(), cmap=mpl.rcParams["image.cmap"])
-    colorbar = ax.figure.colorbar(mesh, ax=ax, label=f"Tokens ({data.n_tokens:,} in all)")
+    colorbar = colour_bar(ax, mesh, f"Tokens ({data.n_tokens:,} in all)")
     colorbar.minorticks_off()  # a log colour scale reads from its decades; dozens of minor ticks cost 0.15 s
     label_decades(colorbar.ax.yaxis)
     ax.grid(False)

@@ -21,6 +21,7 @@ from figkit.plots._draw import (
     mathtext_label,
     palette,
     set_title,
+    set_ylabel,
     wrap_label,
 )
 from figkit.plots.spec import FigureJob, FigureSpec, listed
@@ -107,7 +108,7 @@ def draw(ax, data):
     ax.set_ylim(0, 100)
     ax.xaxis.set_major_locator(MaxNLocator(integer=True))
     ax.set_xlabel("Layer")
-    ax.set_ylabel("Routed to its top expert (%)")
+    set_ylabel(ax, "Routed to its top expert (%)")
     set_title(ax, f"Vocabulary specialisation (tokens seen \N{GREATER-THAN OR EQUAL TO}{data.min_occurrences} times)")
     handles = ax.get_legend_handles_labels()[0]
     if data.next_tokens:  # the methods by colour, the token whose id counts by line style
