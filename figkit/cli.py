@@ -30,6 +30,24 @@ def parser():
     build.add_argument("results", metavar="RESULTS", help="results file (.json or .json.gz)")
     build.add_argument("-o", "--out", default="build", metavar="OUT", help="output folder (default: build)")
     build.add_argument("--style", default="paper", help="style names, comma-separated (default: paper)")
+    paper = build.add_mutually_exclusive_group()
+    paper.add_argument(
+        "--venue", metavar="NAME", help="size figures for a venue: neurips, icml, iclr, acl, cvpr, ieee, ..."
+    )
+    paper.add_argument("--tex", metavar="MAIN.TEX", help="size figures for this paper, measured with its preamble")
+    build.add_argument(
+        "--width",
+        metavar="column|text|IN",
+        help="figure width: one column (the text in one-column papers, the default), the text width, or inches",
+    )
+    build.add_argument(
+        "--wide", default="", metavar="FAMILIES", help="figure families at the text width (figure*), comma-separated"
+    )
+    build.add_argument(
+        "--narrow-tables",
+        action="store_true",
+        help="set a table wider than the column in \\small with tighter columns before making it a table*",
+    )
     build.add_argument(
         "-j", "--jobs", type=int, default=None, metavar="N", help="parallel processes (default: the number of CPUs)"
     )
@@ -93,6 +111,11 @@ def build(args):
         args.results,
         args.out,
         args.style,
+        venue=args.venue,
+        tex=args.tex,
+        width=args.width,
+        wide=args.wide,
+        narrow_tables=args.narrow_tables,
         jobs=args.jobs,
         only=args.only,
         force=args.force,

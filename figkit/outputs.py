@@ -8,6 +8,7 @@ pays for them once.
 import matplotlib.pyplot as plt
 
 from figkit.files import write_if_changed
+from figkit.geometry import Page
 from figkit.latex import Raw, escape_label, escape_text, render_template, tex_path
 from figkit.plots import FIGURES, figure_spec
 from figkit.style import figure_bytes, use_style
@@ -19,7 +20,8 @@ FIGURE_WIDTH = Raw(r"\figkitmaxwidth")
 def make_outputs(job, out_dir, options):
     """Write the outputs of ``job`` under ``out_dir`` (unchanged files are left alone); return their bytes."""
     if job.kind in FIGURES:
-        made = _figure(job, options["styles"])
+        sizes = options["sizes"]
+        made = _figure(job, options["styles"], sizes.get(job.width, sizes.get("column", {})))
     else:
         made = {"table": _table, "token_table": _token_table, "macros": _macros, "appendix": _appendix}[job.kind](job)
     for path, data in made.items():
@@ -27,9 +29,9 @@ def make_outputs(job, out_dir, options):
     return made
 
 
-def _figure(job, styles):
+def _figure(job, styles, size):
     spec = figure_spec(job.kind)
-    with use_style(*styles):
+    with use_style(*styles), plt.rc_context(size):
         fig = spec.plot(spec.prepare(**job.data))
         try:
             return {job.outputs[0]: figure_bytes(fig, "pdf")}
@@ -48,7 +50,9 @@ def _table(job):
     }
     columns = list(headers.values())
     best = {headers[metric]: better for metric, better in data["better"].items()}  # "lower" or "higher"
-    tex = create_comparison_table(values, columns, "latex", best=best, caption=data["caption"], label=data["label"])
+    page = None if data["page"] is None else Page(**data["page"])
+    fit = {"caption": data["caption"], "label": data["label"], "page": page, "narrow": data["narrow"]}
+    tex = create_comparison_table(values, columns, "latex", best=best, **fit)
     markdown = create_comparison_table(values, columns, "markdown", best=best)
     return {job.outputs[0]: tex.encode(), job.outputs[1]: markdown.encode()}
 
@@ -83,13 +87,19 @@ def _appendix(job):
         {
             "title": section["title"],
             "tables": [tex_path(path) for path in section["tables"]],
-            "figures": [
-                {
-                    "path": tex_path(figure["path"]),
-                    "caption": _caption(figure["caption"]),
-                    "label": Raw(figure["label"]),
-                }
-                for figure in section["figures"]
+            "notes": [_caption(note) for note in section["notes"]],
+            "rows": [
+                [
+                    {
+                        "path": tex_path(figure["path"]),
+                        "caption": _caption(figure["caption"]),
+                        "label": Raw(figure["label"]),
+                        "share": figure["share"],
+                        "heading": figure["heading"],
+                    }
+                    for figure in row
+                ]
+                for row in section["rows"]
             ],
         }
         for section in data["sections"]
@@ -100,5 +110,7 @@ def _appendix(job):
         sections=sections,
         macros=None if data["macros"] is None else tex_path(data["macros"]),
         figure_width=FIGURE_WIDTH,
+        font=data["font"],
+        text_width=data["text_width"],
     )
     return {job.outputs[0]: tex.encode()}

@@ -22,10 +22,11 @@ import shutil
 import sys
 import time
 import traceback
+import warnings
 from array import array
 from collections.abc import Sequence
 from concurrent.futures import ProcessPoolExecutor, as_completed
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from figkit import __version__
@@ -47,7 +48,8 @@ NO_TEX = (
     "(Debian/Ubuntu: apt-get install latexmk texlive-latex-recommended texlive-fonts-recommended lmodern; "
     "macOS: MacTeX) or pass --no-compile"
 )
-TABLE_SECTION = "Comparison of methods"
+TABLE_SECTION, FIGURE_SECTION = "Comparison of methods", "Figures"
+APPENDIX_TEXT_WIDTH = 6.75  # inches: two 3.25 in figures side by side, as in a two-column paper
 TOKEN_TABLE, TOKEN_TABLE_SECTION = "token_table", "Most frequent tokens per expert"
 
 
@@ -61,6 +63,7 @@ class Job:
     data: dict
     caption: tuple = ()  # text, label, text, ...: labels may hold $...$ maths
     cost: float = 0.0  # relative render time, to start the heaviest jobs first
+    width: str = "column"  # a figure's: "column" or "text" (for figure*)
 
 
 @dataclass
@@ -84,6 +87,11 @@ def build(
     out_dir: str | os.PathLike = "build",
     style: str | Sequence[str] = ("paper",),
     *,
+    venue: str | None = None,
+    tex: str | os.PathLike | None = None,
+    width: str | float | None = None,
+    wide: str | Sequence[str] = (),
+    narrow_tables: bool = False,
     jobs: int | None = None,
     only: Sequence[str] | None = None,
     force: bool = False,
@@ -104,6 +112,19 @@ def build(
         ``appendix.pdf``, a manifest in ``.figkit/`` and a Make depfile ``figkit.d``.
     style : str or sequence of str
         Style names, or one comma-separated string.
+    venue, tex : str, optional
+        Size figures for a venue of ``figkit.geometry.VENUES``, or for the paper whose
+        ``main.tex`` this is (measured with its own preamble): the column width in two-column
+        layouts, the text width in one-column ones; text at the paper's caption size, ticks
+        and legends at its footnote size, its typeface.
+    width : {"column", "text"} or float, optional
+        The width of every figure instead: one column, the text width, or inches.
+    wide : str or sequence of str
+        Figure families (shell patterns, or one comma-separated string) made at the text
+        width, for ``figure*``; the domain grid always is. Needs ``venue`` or ``tex``.
+    narrow_tables : bool
+        A table wider than the column is set in ``\\small`` with less space between columns
+        before it is made a ``table*``.
     jobs : int, optional
         Parallel processes (default: the number of CPUs).
     only : sequence of str, optional
@@ -135,10 +156,15 @@ def build(
     started = time.perf_counter()
     styles = tuple(s.strip() for s in style.split(",")) if isinstance(style, str) else tuple(style)
     sheets = style_sheets(*styles)
+    page = _page(venue, tex)
+    sizes = _figure_sizes(page, width, wide)
+    wide = _wide_families(wide)
     out_dir = Path(out_dir)
     templates = _template_files()
     code = _code_digest()
-    figure_key = digest("\n".join([code, *styles, *(file_digest(s) for s in sheets)]).encode())
+    figure_key = digest(
+        "\n".join([code, *styles, *(file_digest(s) for s in sheets), json.dumps(sizes, sort_keys=True)]).encode()
+    )
     text_key = digest("\n".join([code, *(f"{n}:{file_digest(p)}" for n, p in templates.items())]).encode())
     manifest, ignored = _read_manifest(out_dir)
     _refuse_links(out_dir, [MANIFEST, LATEX_DIR, DEPFILE, PDF, *_outputs_of(manifest)])
@@ -158,7 +184,8 @@ def build(
         results = load_results(results_path)
     except ValueError as error:
         raise ValueError(f"{results_path}: {error}") from None
-    planned = plan(results)
+    table_fit = {"page": None if page is None else asdict(page), "narrow": narrow_tables}
+    planned = plan(results, wide, table_fit, _appendix_layout(styles, page, sizes))
     _refuse_links(out_dir, [output for job in planned for output in job.outputs])
     selected = _select(planned, only)
     report = BuildResult(out_dir, notes=ignored)
@@ -176,14 +203,15 @@ def build(
 
     if stale:
         _remove_leftovers(out_dir)
-    for job, outcome in _run(stale, out_dir, {"styles": styles, "debug": debug}, jobs):
+    for job, outcome in _run(stale, out_dir, {"styles": styles, "sizes": sizes, "debug": debug}, jobs):
         if isinstance(outcome, str):
             report.failed[job.name] = outcome
             done.pop(job.name, None)
             progress.step(job.name, f"FAILED: {outcome}")
         else:
             report.rendered.append(job.name)
-            done[job.name] = {"key": keys[job.name], "outputs": outcome}
+            report.notes += outcome["notes"]
+            done[job.name] = {"key": keys[job.name], "outputs": outcome["outputs"]}
             progress.step(job.name, "written")
     _prune(out_dir, done, planned)
     _write_manifest(out_dir, done, None)  # only if it changed; a build killed while compiling keeps the jobs
@@ -203,18 +231,21 @@ def build(
 # --- planning --------------------------------------------------------------------------------
 
 
-def plan(results):
-    """The jobs a validated results file supports, in appendix order; names are stable and unique."""
+def plan(results, wide=(), table_fit=None, layout=None):
+    """The jobs a validated results file supports, in appendix order; names are stable and unique.
+    The figures of the families in ``wide`` are made at the text width; ``table_fit`` is the comparison
+    table's ``page`` (a Page as a dict, or None) and ``narrow``; ``layout`` the appendix's."""
     names = _Names()
     jobs = []
 
-    def add(kind, stem, outputs, data, caption=(), cost=0.0):
+    def add(kind, stem, outputs, data, caption=(), cost=0.0, width="column"):
         name = names.unique(stem)
-        jobs.append(Job(name, kind, tuple(o.format(name=name) for o in outputs), data, caption, cost))
+        jobs.append(Job(name, kind, tuple(o.format(name=name) for o in outputs), data, caption, cost, width))
 
     metrics = results.get("metrics", {})
     if any(metrics.values()):
-        add("table", "comparison", ("tables/{name}.tex", "tables/{name}.md"), _table_data(results))
+        data = _table_data(results) | (table_fit or {"page": None, "narrow": False})
+        add("table", "comparison", ("tables/{name}.tex", "tables/{name}.md"), data)
         add("macros", "macros", ("macros.tex",), {"metrics": {m: row for m, row in metrics.items() if row}})
     from figkit.plots.spec import layer_suffix  # the drawing libraries: only once there is work to plan
 
@@ -231,8 +262,11 @@ def plan(results):
                 figure.arguments,
                 figure.caption,
                 spec.cost,
+                "text" if spec.width == "text" or spec.name in wide else "column",
             )
-    jobs.append(Job(APPENDIX, APPENDIX, ("appendix.tex",), _appendix_data(results, jobs)))
+    omitted = {spec.name: list(spec.omitted(results)) for spec in figure_specs() if spec.omitted is not None}
+    layout = layout or _appendix_layout(("paper",), None, {})
+    jobs.append(Job(APPENDIX, APPENDIX, ("appendix.tex",), _appendix_data(results, jobs, omitted, layout)))
     return jobs
 
 
@@ -295,28 +329,85 @@ def _token_table_data(results, entry, stem):
     }
 
 
-def _appendix_data(results, jobs):
-    """The appendix: the table's section, then a section per figure family with its figures."""
+def _appendix_data(results, jobs, omitted, layout):
+    """The appendix: the table, then the figures family by family in rows of ``layout["columns"]`` (a
+    text-width figure alone; a family's first figure under its heading), a sentence for each figure
+    ``omitted`` as empty, then the token tables."""
     sections = []
     tables = [job.outputs[0] for job in jobs if job.kind == "table"]
     if tables:
-        sections.append({"title": TABLE_SECTION, "figures": [], "tables": tables})
-    token_tables = [job.outputs[0] for job in jobs if job.kind == TOKEN_TABLE]
+        sections.append({"title": TABLE_SECTION, "rows": [], "tables": tables, "notes": []})
+    rows = []
     for spec in figure_specs():
-        figures = [
-            {"path": job.outputs[0], "caption": job.caption, "label": f"fig:{job.name}"}
-            for job in jobs
-            if job.kind == spec.name
-        ]
-        if figures:
-            sections.append({"title": spec.title, "tables": [], "figures": figures})
+        for i, job in enumerate(job for job in jobs if job.kind == spec.name):
+            share = 1.0 if job.width == "text" or layout["columns"] == 1 else 0.49
+            figure = {"path": job.outputs[0], "caption": job.caption, "label": f"fig:{job.name}", "share": share}
+            figure["heading"] = spec.title if i == 0 else ""
+            if rows and share < 1 and rows[-1][-1]["share"] < 1 and len(rows[-1]) < layout["columns"]:
+                rows[-1].append(figure)
+            else:
+                rows.append([figure])
+    notes = [note for spec in figure_specs() for note in omitted.get(spec.name, [])]
+    if rows or notes:
+        sections.append({"title": FIGURE_SECTION, "tables": [], "rows": rows, "notes": notes})
+    token_tables = [job.outputs[0] for job in jobs if job.kind == TOKEN_TABLE]
     if token_tables:
-        sections.append({"title": TOKEN_TABLE_SECTION, "figures": [], "tables": token_tables})
+        sections.append({"title": TOKEN_TABLE_SECTION, "rows": [], "tables": token_tables, "notes": []})
     return {
         "title": results.get("title", "Routing results"),
         "sections": sections,
         "macros": "macros.tex" if any(job.kind == "macros" for job in jobs) else None,
+        "font": layout["font"],
+        "text_width": layout["text_width"],
     }
+
+
+def _appendix_layout(styles, page, sizes):
+    """How the appendix sets the figures: the typeface they are drawn in, its text width (the paper's),
+    and two figures to a row when two fit."""
+    from figkit.stylesheets import figure_width, typeface
+
+    column = sizes.get("column")
+    text_width = APPENDIX_TEXT_WIDTH if page is None else page.text_width
+    columns = 2 if 2 * figure_width(styles, column) <= text_width else 1
+    return {"font": typeface(styles, column), "text_width": round(text_width, 4), "columns": columns}
+
+
+def _page(venue, tex):
+    """The Page the build makes figures and tables for, or None (the style's own sizes)."""
+    from figkit.geometry import tex_page, venue_page
+
+    if venue is not None and tex is not None:
+        raise ValueError("give --venue or --tex, not both")
+    try:
+        return venue_page(venue) if venue is not None else tex_page(tex) if tex is not None else None
+    except RuntimeError as error:  # pdflatex missing or failing on the paper's preamble
+        raise ValueError(f"--tex {tex}: {error}") from None
+
+
+def _figure_sizes(page, width, wide):
+    """rcParams for figures at each width a build makes ({"column": ..., "text": ...}); {} for the style's own."""
+    from figkit.stylesheets import page_rc
+
+    if page is None:
+        if wide:
+            raise ValueError("--wide needs the paper's text width: give --venue or --tex")
+        if width in ("column", "text"):
+            raise ValueError(f"--width {width} needs the paper's widths: give --venue or --tex, or inches")
+        return {} if width is None else {"column": page_rc(None, width)}
+    return {"column": page_rc(page, "column" if width is None else width), "text": page_rc(page, "text")}
+
+
+def _wide_families(wide):
+    """The figure families ``wide`` names (shell patterns); a pattern that names none is an error."""
+    patterns = [p for item in ([wide] if isinstance(wide, str) else wide) for p in str(item).split(",") if p]
+    families = set()
+    for pattern in patterns:
+        matched = fnmatch.filter(FIGURES, pattern)
+        if not matched:
+            raise ValueError(f"--wide {pattern!r} names no figure family; families: {', '.join(FIGURES)}")
+        families.update(matched)
+    return families
 
 
 def _select(jobs, only):
@@ -351,7 +442,7 @@ def _code_digest():
 
 def _job_key(job, environment):
     h = hashlib.sha256(environment.encode())
-    _fingerprint(h, [job.kind, job.outputs, job.data, job.caption])
+    _fingerprint(h, [job.kind, job.outputs, job.data, job.caption, job.width])
     return h.hexdigest()
 
 
@@ -498,12 +589,17 @@ def _run(stale, out_dir, options, jobs):
 
 
 def run_job(job, out_dir, options):
-    """Make one job's outputs; return {output: sha256}, or the error as one line of text."""
+    """Make one job's outputs; return {"outputs": {output: sha256}, "notes": what did not fit the page},
+    or the error as one line of text."""
+    from figkit.geometry import FitWarning
     from figkit.outputs import make_outputs
 
     try:
-        made = make_outputs(job, Path(out_dir), options)
-        return {path: digest(data) for path, data in made.items()}
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always", FitWarning)
+            made = make_outputs(job, Path(out_dir), options)
+        notes = [f"{job.outputs[0]}: {w.message}" for w in caught if issubclass(w.category, FitWarning)]
+        return {"outputs": {path: digest(data) for path, data in made.items()}, "notes": notes}
     except Exception as error:  # noqa: BLE001 - a job's failure is reported, the other jobs go on
         if options["debug"]:
             return traceback.format_exc()

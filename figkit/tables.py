@@ -10,11 +10,14 @@ from __future__ import annotations
 
 import math
 import numbers
+import re
+import warnings
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from figkit.arrays import printable
+from figkit.geometry import TEX_POINTS_PER_INCH, FitWarning, Page, measure_tabular, venue_page
 from figkit.latex import Raw, escape_label, escape_markdown, escape_text, render_template
 from figkit.results import KEY  # ids and metric names: safe inside \label and \csname
 
@@ -22,6 +25,8 @@ DECIMALS = 2
 DIRECTIONS = {"min": min, "lower": min, "max": max, "higher": max}
 TABLE_FORMATS = ("dataframe", "markdown", "latex")
 EXPERT_TABLE_ROWS, EXPERT_TABLE_TOKENS = 8, 8  # experts listed, and tokens shown for each
+TABCOLSEP, SMALL = 6.0, 0.9  # LaTeX's default space each side of a column (pt); \small against the body size
+CHARACTER_EMS = {"times": 0.46, "cm": 0.5}  # mean width of a table's characters, a little over the measured
 
 
 @dataclass(frozen=True)
@@ -43,6 +48,8 @@ def create_comparison_table(
     best: Mapping[str, str] | None = None,
     caption: str | None = None,
     label: str | None = None,
+    page: Page | str | None = None,
+    narrow: bool = False,
 ) -> Any:
     """Compare methods (rows) on metrics (columns), with the best value of each metric in bold.
 
@@ -60,10 +67,19 @@ def create_comparison_table(
         too, compared as printed) are bold.
     caption, label : str, optional
         LaTeX only: wrap the tabular in a ``table`` float, caption above, label after it.
+    page : Page or str, optional
+        LaTeX only: the page the table is for, a venue name or a ``figkit.geometry.Page``
+        (``tex_page`` measures the table in the paper itself; otherwise its width is
+        estimated). A table wider than the column becomes a ``table*`` in two-column layouts.
+    narrow : bool
+        With ``page``: a table wider than the column is first set in ``\\small`` with half
+        the space between columns.
 
     Returns
     -------
     pandas.DataFrame or str
+        The LaTeX falls back to plain rules in a paper without booktabs. A table that fits
+        no width of ``page`` warns (``FitWarning``) with its width, as does LaTeX.
 
     Raises
     ------
@@ -82,7 +98,9 @@ def create_comparison_table(
         return _markdown(values, columns, bold)
     if label is not None and not KEY.match(str(label)):
         raise ValueError(f"label {label!r} may use only letters, digits and _ . : + -")
-    return _latex(values, columns, bold, caption, label)
+    if isinstance(page, str):
+        page = venue_page(page)
+    return _latex(values, columns, bold, caption, label, page, narrow)
 
 
 def number_macros(results_dict: Mapping[str, Mapping[str, Any]], metrics: Sequence[str] | None = None) -> str:
@@ -217,7 +235,7 @@ def _latex_value(value):
     return text if value.std is None else f"{text} $\\pm$ {_latex_number(value.std)}"
 
 
-def _latex(values, columns, bold, caption, label):
+def _latex(values, columns, bold, caption, label, page, narrow):
     def cell(method, metric):
         value = values[method].get(metric)
         if value is None:
@@ -227,14 +245,56 @@ def _latex(values, columns, bold, caption, label):
 
     header = " & ".join(escape_label(c) for c in ["Method", *columns])
     rows = [" & ".join([escape_label(method), *(cell(method, m) for m in columns)]) for method in values]
+    table = {"column_spec": Raw("l" + "r" * len(columns)), "header": Raw(header), "rows": [Raw(r) for r in rows]}
+    fit = _fit(table, page, narrow) if page is not None else {}
     return render_template(
         "table.tex",
-        column_spec=Raw("l" + "r" * len(columns)),
-        header=Raw(header),
-        rows=[Raw(r) for r in rows],
+        **table,
+        **fit,
         caption=None if caption is None else Raw(escape_label(caption)),
         label=None if label is None else Raw(label),
     )
+
+
+def _fit(table, page, narrow):
+    """How the table is set on ``page``: its float (``table`` or ``table*``), whether narrow, and its width
+    (measured in the paper, else estimated) with a warning if it fits no width of the page."""
+
+    def width(small):
+        if page.tex is None:
+            size = page.body_size * (SMALL if small else 1)
+            return _estimated_width(table, size, CHARACTER_EMS.get(page.font, 0.5), TABCOLSEP / (2 if small else 1))
+        tabular = render_template("table.tex", **table, narrow=small, caption=None, label=None)
+        return measure_tabular(page.tex, tabular)
+
+    small = False
+    natural = width(small)
+    if natural > page.column_width and narrow:
+        small, natural = True, width(True)
+    wide = natural > page.column_width and page.two_column
+    room = page.text_width if wide else page.column_width
+    how = "estimated" if page.tex is None else f"measured in {page.name}"
+    fit = {"environment": "table*" if wide else "table", "narrow": small, "width": f"{natural:.2f} in, {how}"}
+    if natural > room + 1e-3:
+        where = "column" if page.two_column and not wide else "text"
+        message = f"the table is {natural:.2f} in wide ({how}), wider than the {where} of {page.name} ({room:.2f} in)"
+        warnings.warn(message, FitWarning, stacklevel=4)
+        fit["warning"] = Raw(re.sub(r"[^A-Za-z0-9 .,()-]", "", message))  # LaTeX writes it to the terminal as is
+    return fit
+
+
+def _estimated_width(table, size, ems, tabcolsep):
+    """Inches a tabular takes at ``size`` points: ``ems`` per character of its widest cell in each column,
+    a bold character a little more, plus the space between columns (``tabcolsep`` points on each side)."""
+    lines = [str(table["header"]), *map(str, table["rows"])]
+    widths = [0.0] * len(str(table["column_spec"]))
+    for line in lines:
+        for i, cell in enumerate(line.split(" & ")):
+            bold = "\\textbf" in cell
+            shown = re.sub(r"\$\\pm\$|\$-\$", "x", cell)  # each one character
+            shown = re.sub(r"\\[a-zA-Z]+|\\(?=[^a-zA-Z])|[{}$]", "", shown)  # commands, escapes, braces: no width
+            widths[i] = max(widths[i], len(shown) * ems * (1.08 if bold else 1.0))
+    return (sum(widths) * size + 2 * tabcolsep * len(widths)) / TEX_POINTS_PER_INCH
 
 
 def create_expert_token_table(
