@@ -94,6 +94,19 @@ def pdf_text(path):
     return subprocess.run([_tool("pdftotext"), str(path), "-"], capture_output=True, text=True, check=True).stdout
 
 
+def pdf_columns_text(path, width=612, height=792):
+    """The text of the left halves of a PDF's pages, then of the right halves: captions of figures set
+    side by side read whole (pdftotext alone interleaves their lines). Letter pages by default."""
+    halves = [["-x", "0"], ["-x", str(width // 2)]]
+    crop = ["-y", "0", "-W", str(width // 2), "-H", str(height)]
+    return "".join(
+        subprocess.run(
+            [_tool("pdftotext"), *half, *crop, str(path), "-"], capture_output=True, text=True, check=True
+        ).stdout
+        for half in halves
+    )
+
+
 def pdf_fonts(path):
     """Rows of ``pdffonts``: (name, type, embedded)."""
     out = subprocess.run([_tool("pdffonts"), str(path)], capture_output=True, text=True, check=True).stdout

@@ -2,6 +2,7 @@ import numpy as np
 import pytest
 from matplotlib.colors import to_hex
 
+import figkit
 from figkit import plot_expert_utilization
 from figkit.plots.expert_utilization import LOAD_CLASSES
 from tests.conftest import box_text
@@ -47,12 +48,14 @@ def test_dead_experts_show_infinity_and_are_marked():
 
 def test_narrow_figures_give_the_statistics_in_the_title():
     ax = plot_expert_utilization([10, 0, 30, 20], figsize=(3.25, 2.5)).axes[0]
-    assert " ".join(ax.get_title().split()) == (  # wrapped to the axes' width at 14 pt
-        "Expert utilisation: mean 15.00 \N{PLUS-MINUS SIGN} 11.18 "
-        "CV 0.75, MaxVio 1.00, max/min \N{INFINITY} (1 dead), entropy 0.73"
-    )
+    statistics = "mean 15.00 \N{PLUS-MINUS SIGN} 11.18, CV 0.75, MaxVio 1.00, "
+    statistics += "max/min \N{INFINITY} (1 dead), entropy 0.73"
+    assert " ".join(ax.get_title().split()) == f"Expert utilisation {statistics}"  # wrapped to the axes' width
     assert not [t for t in ax.texts if t.get_bbox_patch() is not None]
     assert len(ax.get_legend().get_texts()) == 4
+    with figkit.use_style("paper"):  # the caption carries the title: only the statistics remain
+        ax = plot_expert_utilization([10, 0, 30, 20]).axes[0]
+    assert " ".join(ax.get_title().split()) == statistics
 
 
 def test_num_experts_adds_experts_that_got_nothing():

@@ -152,12 +152,17 @@ def test_appendix_template_compiles_with_a_figure_a_table_and_macros(tmp_path):
         {
             "title": Raw(escape_label("Expert counts & $k$")),
             "tables": [tex_path("tables/main.tex")],
-            "figures": [
-                {
-                    "path": tex_path("figures/counts.pdf"),
-                    "label": "fig:counts",
-                    "caption": Raw(escape_label("BH, 4 tokens, $\\alpha$ = 0.05") + " \\figkitvalue{bh}{ppl}"),
-                }
+            "notes": [Raw("Top-8 selects 8 experts for every token.")],
+            "rows": [
+                [
+                    {
+                        "path": tex_path("figures/counts.pdf"),
+                        "label": "fig:counts",
+                        "caption": Raw(escape_label("BH, 4 tokens, $\\alpha$ = 0.05") + " \\figkitvalue{bh}{ppl}"),
+                        "share": 0.49,
+                        "heading": "Experts per token",
+                    }
+                ]
             ],
         }
     ]
@@ -167,13 +172,16 @@ def test_appendix_template_compiles_with_a_figure_a_table_and_macros(tmp_path):
         sections=sections,
         macros=tex_path("macros.tex"),
         figure_width=Raw("\\linewidth"),
+        font="times",
+        text_width=6.75,
     )
     (tmp_path / "appendix.tex").write_text(tex)
     text = pdf_text(compile_pdf(tmp_path / "appendix.tex"))
     assert "Adaptive routing in OLMoE: 100% \\input{x}" in text
     assert "Expert counts & k" in text and "Table 1: Main" in text
     assert "Figure 1: BH, 4 tokens, α = 0.05 17.40" in text
-    assert "Experts per token: BH" in text  # the figure's own text, embedded
+    assert "Experts selected per token" in text  # the figure's own text, embedded
+    assert "Top-8 selects 8 experts for every token." in text
 
 
 def appendix_source():
@@ -183,12 +191,17 @@ def appendix_source():
         {
             "title": Raw(escape_label("Expert counts")),
             "tables": [tex_path("tables/main.tex")],
-            "figures": [
-                {
-                    "path": tex_path("figures/counts.pdf"),
-                    "label": "fig:counts",
-                    "caption": Raw(escape_label("BH ($\\alpha$=0.05), 320,000 tokens")),
-                }
+            "notes": [],
+            "rows": [
+                [
+                    {
+                        "path": tex_path("figures/counts.pdf"),
+                        "label": "fig:counts",
+                        "caption": Raw(escape_label("BH ($\\alpha$=0.05), 320,000 tokens")),
+                        "share": 0.49,
+                        "heading": "Experts per token",
+                    }
+                ]
             ],
         }
     ]
@@ -198,6 +211,8 @@ def appendix_source():
         sections=sections,
         macros=tex_path("macros.tex"),
         figure_width=Raw("\\linewidth"),
+        font="times",
+        text_width=6.75,
     )
 
 

@@ -26,9 +26,9 @@ pytestmark = pytest.mark.slow  # builds, LaTeX and processes
 def paper(tmp_path_factory):
     folder = tmp_path_factory.mktemp("paper")
     results = write_results(folder / "results.json", **make_results.results())
-    report = build(results, folder / "build")
-    assert report.ok, report.failed
     shutil.copy(EXAMPLE / "main.tex", folder)
+    report = build(results, folder / "build", tex=folder / "main.tex")  # as the example's Makefile does
+    assert report.ok, report.failed
     return load_results(results), folder, compile_pdf(folder / "main.tex")
 
 

@@ -14,7 +14,7 @@ import pytest
 
 from figkit import build, write_results
 from figkit.pipeline import NO_TEX
-from tests.conftest import pdf_text, sections
+from tests.conftest import pdf_columns_text, pdf_text, sections
 
 HOSTILE = r"\input{/etc/passwd} \immediate\write18{touch pwned} 100% & _ # ~ ^ {x} $ | < > -- `q' "
 FIGURES = [
@@ -104,17 +104,19 @@ def test_tables_and_macros_print_the_numbers(built):
 def test_the_appendix_shows_every_figure_with_captions_from_the_data(built):
     _, out, _ = built
     text = " ".join(pdf_text(out / "appendix.pdf").split())
+    captions = " ".join(pdf_columns_text(out / "appendix.pdf").split())  # two figures to a row
     assert "Routing study" in text
-    assert "Figure 1: BH (α=0.05): experts selected per token (3 layers pooled; 1,200 tokens)." in text
-    assert "BH (α=0.05): experts selected per token in each layer (1,200 tokens over 3 layers)." in text
-    assert "Top-2: tokens routed to each expert (layer 1; 8 experts," in text
-    assert "BH (α=0.05): routing weights (layer 0; 6 tokens, 8 experts)." in text
+    assert "Figure 1: BH (α=0.05): experts selected per token (3 layers pooled; 1,200 tokens)." in captions
+    assert "BH (α=0.05): experts selected per token in each layer (1,200 tokens over 3 layers)." in captions
+    assert "Top-2: tokens routed to each expert (layer 1; 8 experts," in captions
+    assert "BH (α=0.05): routing weights (layer 0; 6 tokens, 8 experts)." in captions
     distinct = len(set(sections()["token_stats"]["token_ids"].tolist()))
-    assert f"rarity, with the token id as its proxy (1,200 tokens, {distinct} distinct)" in text
-    assert "BH (α=0.05): expert co-activation (layer 1): of the tokens routed to the row’s expert" in text
+    assert f"rarity, with the token id as its proxy (1,200 tokens, {distinct} distinct)" in captions
+    assert "BH (α=0.05): expert co-activation (layer 1): of the tokens routed to the row’s expert" in captions
     assert "Table 1: Comparison of routing methods." in text
     assert len(re.findall(r"Figure \d+:", text)) == len(FIGURES)
-    assert "Experts per token: BH (α=0.05)" in text  # the figure's own title, embedded in the appendix
+    assert "BH (α=0.05) (mean 3.03)" in text  # a figure's own legend, embedded in the appendix
+    assert "Experts per token: BH (α=0.05)" not in text  # paper figures carry no title: the caption says it
 
 
 def test_a_rebuild_with_nothing_changed_writes_nothing_and_loads_no_plotting(built):
@@ -253,8 +255,9 @@ def test_hostile_strings_compile_and_show_literally(tmp_path):
     # every character as typed; only quotes are typeset as quotes
     assert r"\input{/etc/passwd} \immediate\write18{touch pwned} 100% & _ # ~ ^ {x} $ | < > -- ‘q’" in flat
     assert "root:" not in text and not list(tmp_path.rglob("pwned"))
-    figure = " ".join(pdf_text(tmp_path / "out" / "figures" / "expert_count_distribution_bh-05.pdf").split())
-    assert "Experts per token: BH " + " ".join(HOSTILE.split()) in figure  # the title wraps, literally
+    figure = " ".join(pdf_text(tmp_path / "out" / "figures" / "expert_count_comparison.pdf").split())
+    assert all(word in figure.split() for word in HOSTILE.split())  # the legend wraps it, literally
+    assert "`q' (mean 3.03)" in figure
 
 
 def test_a_latex_error_names_the_line_and_the_field(tmp_path):
