@@ -27,6 +27,7 @@ SCHEMA_FILE = "results-v1.schema.json"
 KEY = re.compile(r"\A[A-Za-z0-9_.:+-]+\Z")  # method ids and metric names: safe in labels, macros and file names
 LARGEST_INTEGER = 2**63 - 1  # counts and ids become int64 arrays
 LARGEST_NUMBER = 1.7976931348623157e308  # numbers become float64
+_SURROGATE_ESCAPE = re.compile(r"\\u[dD][89a-fA-F]")  # JSON's escape of half a UTF-16 pair
 DIRECTIONS = ("lower", "higher")
 
 
@@ -63,16 +64,48 @@ def load_results(path: str | os.PathLike) -> dict:
             data = gzip.decompress(data)
         except (OSError, EOFError) as error:
             raise ValueError(f"not a readable gzip file ({error})") from None
+    text = _utf8(data)
     try:
-        results = json.loads(data, parse_constant=_NonFinite, parse_int=_parse_int, object_pairs_hook=_Object)
-    except UnicodeDecodeError:
-        raise ValueError("not UTF-8 text") from None
+        results = json.loads(text, parse_constant=_NonFinite, parse_int=_parse_int, object_pairs_hook=_Object)
     except RecursionError:
         raise ValueError("not a results file: lists or objects nested too deeply") from None
     except json.JSONDecodeError as error:
         raise ValueError(f"not valid JSON: {error.msg} at line {error.lineno}, column {error.colno}") from None
+    if _SURROGATE_ESCAPE.search(text):
+        _refuse_lone_surrogates(results)
     validate(results)
     return results
+
+
+def _utf8(data):
+    """The file's text: UTF-8 without a byte-order mark, the one encoding JSON files are exchanged in."""
+    encoding = json.detect_encoding(data)
+    if encoding == "utf-8-sig":
+        raise ValueError("starts with a byte-order mark (U+FEFF): save it as UTF-8 without one")
+    if encoding != "utf-8":
+        raise ValueError(f"is {encoding.upper().replace('-BE', '').replace('-LE', '')} text: save it as UTF-8")
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as error:
+        raise ValueError(f"not UTF-8 text (byte {error.start} is {data[error.start]:#04x})") from None
+
+
+def _refuse_lone_surrogates(value, path=""):
+    """Refuse a string (or key) holding half of a UTF-16 pair, which no font, PDF or UTF-8 file can hold."""
+    stack = [(value, path)]
+    while stack:
+        value, path = stack.pop()
+        if isinstance(value, str):
+            try:
+                value.encode("utf-8")
+            except UnicodeEncodeError as error:
+                code = ord(value[error.start])
+                _fail(path, f"holds a lone surrogate \\u{code:04x} at character {error.start}: not a character")
+        elif isinstance(value, dict):
+            for key, item in value.items():
+                stack += [(key, _join(path, "<key>")), (item, _join(path, key))]
+        elif isinstance(value, list):
+            stack += [(item, f"{path}[{i}]") for i, item in enumerate(value) if isinstance(item, (str, dict, list))]
 
 
 def write_results(path: str | os.PathLike, *, raw_counts: bool = False, **sections: Any) -> Path:
@@ -102,6 +135,7 @@ def write_results(path: str | os.PathLike, *, raw_counts: bool = False, **sectio
         Naming the first bad field; nothing is written then.
     """
     results = {"schema_version": SCHEMA_VERSIONS[-1]} | {name: _plain(value, name) for name, value in sections.items()}
+    _refuse_lone_surrogates(results)
     validate(results)
     if not raw_counts:
         for entry in results.get("expert_counts", []):

@@ -198,6 +198,46 @@ def test_ids_end_where_they_end(tmp_path):
         load_text(tmp_path, json.dumps({"schema_version": 1, "methods": [{"id": "bh05\n"}]}))
 
 
+@pytest.mark.parametrize(
+    "encode, message",
+    [
+        (lambda text: text.encode("utf-16"), "is UTF-16 text: save it as UTF-8"),
+        (lambda text: text.encode("utf-16-be"), "is UTF-16 text: save it as UTF-8"),
+        (lambda text: text.encode("utf-32"), "is UTF-32 text: save it as UTF-8"),
+        (
+            lambda text: b"\xef\xbb\xbf" + text.encode(),
+            "starts with a byte-order mark (U+FEFF): save it as UTF-8 without one",
+        ),
+        (lambda text: text.replace("Study", "\u00c9tude").encode("latin-1"), "not UTF-8 text (byte 32 is 0xc9)"),
+    ],
+)
+def test_other_encodings_and_byte_order_marks_are_named(tmp_path, encode, message):
+    path = tmp_path / "results.json"
+    path.write_bytes(encode(json.dumps({"schema_version": 1, "title": "Study", "methods": [{"id": "bh05"}]})))
+    with pytest.raises(ValueError) as error:
+        load_results(path)
+    assert str(error.value) == message
+
+
+@pytest.mark.parametrize(
+    "results, message",
+    [
+        ({"methods": [{"id": "bh05", "label": "x\ud800y"}]}, "methods[0].label: holds a lone surrogate \\ud800 at"),
+        ({"methods": [{"id": "bh05"}], "token_strings": {"7": "\udc00"}}, "token_strings.7: holds a lone surrogate"),
+        ({"methods": [{"id": "bh05"}], "token_strings": {"\udc00": "x"}}, "token_strings.<key>: holds a lone"),
+    ],
+)
+def test_lone_surrogates_are_named(tmp_path, results, message):
+    with pytest.raises(ValueError) as error:
+        load_text(tmp_path, json.dumps({"schema_version": 1, **results}))  # JSON escapes them as \\udxxx
+    assert str(error.value).startswith(message)
+    with pytest.raises(ValueError, match="methods\\[0\\].label: holds a lone surrogate"):
+        write_results(tmp_path / "w.json", methods=[{"id": "bh05", "label": "x\ud800y"}])
+    assert not (tmp_path / "w.json").exists()
+    pair = {"schema_version": 1, "methods": [{"id": "bh05", "label": "x\U0001f600"}]}  # a whole pair is a character
+    assert load_text(tmp_path, json.dumps(pair))["methods"][0]["label"] == "x\U0001f600"
+
+
 def test_missing_and_duplicated_fields(tmp_path):
     data = minimal()
     del data["schema_version"]
