@@ -37,6 +37,9 @@ _SPECIAL = {
     "|": r"\textbar{}",
     '"': "''",
     "-": "{-}",
+    "[": "{[}",  # a table row starting with [ or * would give them to the \\ before it
+    "]": "{]}",
+    "*": "{*}",
     "\n": " ",
     "\r": " ",
     "\t": " ",
@@ -53,8 +56,8 @@ _UNICODE.update(
         "\N{LESS-THAN OR EQUAL TO}": r"$\leq$",
         "\N{GREATER-THAN OR EQUAL TO}": r"$\geq$",
         "\N{RIGHTWARDS ARROW}": r"$\rightarrow$",
-        "\N{EN DASH}": "--",
-        "\N{EM DASH}": "---",
+        "\N{EN DASH}": r"\textendash{}",  # not -- and ---: two in a row would join into other dashes
+        "\N{EM DASH}": r"\textemdash{}",
         "\N{MINUS SIGN}": "$-$",
         "\N{HORIZONTAL ELLIPSIS}": r"\ldots{}",
         "\N{LEFT SINGLE QUOTATION MARK}": "`",
@@ -66,7 +69,8 @@ _UNICODE.update(
         "\N{DEGREE SIGN}": r"$^\circ$",
         "\N{MICRO SIGN}": r"$\mu$",
         "\N{MIDDLE DOT}": r"$\cdot$",
-        "\N{APPROXIMATELY EQUAL TO}": r"$\approx$",
+        "\N{ALMOST EQUAL TO}": r"$\approx$",
+        "\N{APPROXIMATELY EQUAL TO}": r"$\cong$",
         "\N{OPEN BOX}": r"\textvisiblespace{}",
     }
 )
@@ -78,9 +82,20 @@ SAFE_MATH_COMMANDS = frozenset(
     pm mp times cdot div leq geq neq approx sim ll gg le ge infty partial nabla sum prod int log exp min max
     arg sqrt frac mathrm mathbf mathit mathsf mathtt mathcal text textrm left right mid to rightarrow
     leftarrow ldots cdots circ prime hat bar tilde vec dot varepsilon vartheta varphi varrho varsigma
-    in notin subset subseteq cup cap emptyset forall exists lvert rvert langle rangle top
+    in notin subset subseteq cup cap emptyset forall exists lvert rvert langle rangle top cong
     """.split()
 )
+# Commands that take arguments (each a {group} or one token) and how many; the others take none.
+MATH_ARGUMENTS = dict.fromkeys(
+    "text textrm mathrm mathbf mathit mathsf mathtt mathcal hat bar tilde vec dot".split(), 1
+)
+MATH_ARGUMENTS |= {"frac": 2, "sqrt": 1}
+TEXT_ARGUMENT = frozenset({"text", "textrm"})  # their argument is text: no maths characters in it
+DELIMITERS = frozenset("()[]|./") | {r"\{", r"\}", r"\|", r"\langle", r"\rangle", r"\lvert", r"\rvert"}
+MATH_ESCAPES = frozenset(r"\{ \} \, \; \: \! \|".split()) | {"\\ "}
+# Characters T1 fonts join into one other character (!` is ¡, ?` is ¿, ,, is „, '' is ”): two written
+# by different characters of a string are kept apart.
+_JOINING = {("!", "`"), ("?", "`"), ("`", "`"), ("'", "'"), (",", ",")}
 
 
 class Raw(str):
@@ -88,23 +103,27 @@ class Raw(str):
 
 
 def escape_text(text):
-    """``text`` shown literally in LaTeX text mode; odd characters become a visible placeholder."""
-    out = []
+    """``text`` shown literally in LaTeX text mode; odd characters become a visible placeholder (one
+    warning for the string)."""
+    out, odd = [], []
     for char in str(text):
         if char in _SPECIAL:
-            out.append(_SPECIAL[char])
+            piece = _SPECIAL[char]
         elif char in _UNICODE:
-            out.append(_UNICODE[char])
+            piece = _UNICODE[char]
         elif (
             " " <= char <= "~"
             or "\N{LATIN CAPITAL LETTER A WITH GRAVE}" <= char <= "\N{LATIN SMALL LETTER Y WITH DIAERESIS}"
         ):
-            out.append(char)  # printable ASCII, and the accented letters pdflatex reads as UTF-8 by default
+            piece = char  # printable ASCII, and the accented letters pdflatex reads as UTF-8 by default
         else:
-            warnings.warn(
-                f"no LaTeX for {char!r} (U+{ord(char):04X}) in {text!r}; shown as a placeholder", stacklevel=3
-            )
-            out.append(rf"\texttt{{[U+{ord(char):04X}]}}")
+            odd.append(f"U+{ord(char):04X}")
+            piece = rf"\texttt{{[U+{ord(char):04X}]}}"
+        if out and (out[-1][-1], piece[0]) in _JOINING:
+            out.append("{}")
+        out.append(piece)
+    if odd:
+        warnings.warn(f"no LaTeX for {', '.join(dict.fromkeys(odd))} in {text!r}; shown as [U+...]", stacklevel=3)
     return "".join(out)
 
 
@@ -115,19 +134,78 @@ def escape_label(text):
 
 
 def _safe_math(part):
+    """Whether ``$...$`` is maths LaTeX can typeset and that can do nothing else: safe characters, known
+    commands with their arguments, balanced groups and \\left/\\right, every ^ and _ with its argument."""
     if len(part) < 3 or not (part.startswith("$") and part.endswith("$")):
         return False
     body = part[1:-1]
     if "^^" in body or any(not " " <= c <= "}" or c in "#%&" for c in body):
         return False
-    depth = 0
-    for brace in re.sub(r"\\.", "", body):  # braces must balance, escaped ones aside
-        depth += {"{": 1, "}": -1}.get(brace, 0)
-        if depth < 0:
-            return False
-    if depth:
+    tokens = re.findall(r"\\[A-Za-z]+|\\.|.", body, re.S)
+    try:
+        end = _math_group(tokens, 0, 0)
+    except ValueError:
         return False
-    return all(command in SAFE_MATH_COMMANDS for command in re.findall(r"\\([A-Za-z]+)", body))
+    return end == len(tokens)
+
+
+def _math_group(tokens, i, depth):
+    """Check ``tokens`` from ``i`` to the end of the group; return where it ends (ValueError if not maths)."""
+    lefts, scripted = 0, ""
+    while i < len(tokens):
+        token = tokens[i]
+        if token == "}":
+            if depth == 0 or lefts:
+                raise ValueError("unbalanced")
+            return i
+        if token in "^_":
+            if token in scripted:
+                raise ValueError("double script")
+            scripted += token
+            i = _math_argument(tokens, i + 1, depth)
+            continue
+        scripted = ""
+        if token == "{":
+            i = _math_group(tokens, i + 1, depth + 1) + 1
+        elif token.startswith("\\") and token[1:].isalpha():
+            name = token[1:]
+            if name in ("left", "right"):
+                lefts += 1 if name == "left" else -1
+                if lefts < 0 or i + 1 >= len(tokens) or tokens[i + 1] not in DELIMITERS:
+                    raise ValueError("delimiter")
+                i += 2
+                continue
+            if name not in SAFE_MATH_COMMANDS:
+                raise ValueError("command")
+            i += 1
+            if name == "sqrt" and i < len(tokens) and tokens[i] == "[":
+                i = tokens.index("]", i) + 1 if "]" in tokens[i:] else len(tokens) + 1
+            for _ in range(MATH_ARGUMENTS.get(name, 0)):
+                if name in TEXT_ARGUMENT and i < len(tokens) and tokens[i] == "{":
+                    close = _math_group(tokens, i + 1, depth + 1)
+                    if any(t in "^_" or t.startswith("\\") for t in tokens[i + 1 : close]):
+                        raise ValueError("maths in text")
+                i = _math_argument(tokens, i, depth)
+        elif token.startswith("\\") and token not in MATH_ESCAPES:
+            raise ValueError("escape")
+        else:
+            i += 1
+    if depth or lefts:
+        raise ValueError("unclosed")
+    return i
+
+
+def _math_argument(tokens, i, depth):
+    """The end of one argument at ``i``: a group, or one token that can stand alone (spaces before it skipped)."""
+    while i < len(tokens) and tokens[i] == " ":
+        i += 1
+    if i >= len(tokens) or tokens[i] in ("}", "^", "_", " ") or tokens[i] in ("\\left", "\\right"):
+        raise ValueError("missing argument")
+    if tokens[i] == "{":
+        return _math_group(tokens, i + 1, depth + 1) + 1
+    if tokens[i].startswith("\\") and tokens[i][1:].isalpha() and MATH_ARGUMENTS.get(tokens[i][1:]):
+        raise ValueError("a command with arguments as an argument")
+    return i + 1
 
 
 def tex_path(path):

@@ -29,8 +29,13 @@ from figkit.latex import Raw, compile_pdf, escape_label, escape_markdown, escape
         ("±", r"$\pm$"),
         ("≤", r"$\leq$"),
         ("→", r"$\rightarrow$"),
-        ("–", "--"),
-        ("—", "---"),
+        ("–", r"\textendash{}"),
+        ("—", r"\textemdash{}"),
+        ('"', "''"),
+        ("[", "{[}"),
+        ("*", "{*}"),
+        ("≈", r"$\approx$"),
+        ("≅", r"$\cong$"),
         ("−", "$-$"),
         ("é", "é"),
     ],
@@ -38,6 +43,33 @@ from figkit.latex import Raw, compile_pdf, escape_label, escape_markdown, escape
 def test_each_character_in_one_pass(char, tex):
     assert escape_text(char) == tex
     assert escape_text(f"a{char}b") == f"a{tex}b"
+
+
+@pytest.mark.parametrize("pair", ["!`", "?`", ",,", "''", "``"])
+def test_pairs_a_t1_font_would_join_into_one_character_are_kept_apart(pair):
+    assert escape_text(pair) == f"{pair[0]}{{}}{pair[1]}"
+
+
+@pytest.mark.parametrize(
+    "maths, kept",
+    [
+        ("$x^2$", True),
+        ("$\\frac{a}{b}_{i}$", True),
+        ("$\\left( x \\right)$", True),
+        ("$\\sqrt[3]{x}$", True),
+        ("$x^ 2$", True),
+        ("$x^$", False),  # a dangling script
+        ("$x_{}^$", False),
+        ("$x^a^b$", False),  # a double superscript
+        ("$\\]$", False),  # an escape that ends maths mode
+        ("$\\left($", False),  # \\left without \\right
+        ("$\\frac{a}$", False),  # a missing argument
+        ("$\\text{a^b}$", False),  # maths in text
+        ("$\\input{x}$", False),  # a command that reads a file
+    ],
+)
+def test_maths_is_kept_only_when_latex_can_typeset_it(maths, kept):
+    assert (escape_label(maths) == maths) is kept
 
 
 def test_backslash_then_brace_is_not_escaped_twice():
@@ -50,7 +82,7 @@ def test_control_characters_become_placeholders():
 
 
 def test_unknown_characters_become_a_visible_placeholder_with_a_warning():
-    with pytest.warns(UserWarning, match=r"no LaTeX for '▁' \(U\+2581\)"):
+    with pytest.warns(UserWarning, match=r"no LaTeX for U\+2581 in '▁the'"):
         assert escape_text("▁the") == r"\texttt{[U+2581]}the"
 
 
