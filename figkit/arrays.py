@@ -263,5 +263,11 @@ INVISIBLE = frozenset({"Cc", "Cf", "Cs", "Co", "Cn"})
 def printable(token):
     """A token as it should read on an axis: invisible characters written as escapes (``\\n``,
     ``\\x96``, ``\\ufeff``) as Python's repr writes them, never empty."""
-    shown = "".join(repr(c)[1:-1] if unicodedata.category(c) in INVISIBLE else c for c in token)
+    shown = visible(token)
     return shown if shown.strip() else repr(token)
+
+
+def visible(text):
+    """``text`` with its invisible characters (controls, format characters such as a byte-order mark or a
+    zero-width space, unassigned code points) written as Python's escapes."""
+    return "".join(repr(c)[1:-1] if unicodedata.category(c) in INVISIBLE else c for c in text)

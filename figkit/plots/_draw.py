@@ -1,7 +1,9 @@
 """Drawing helpers every figure shares: colours, sizes, headroom, statistics boxes, literal text."""
 
+import functools
 import math
 import re
+import warnings
 
 import matplotlib as mpl
 from matplotlib import font_manager
@@ -10,6 +12,7 @@ from matplotlib.mathtext import MathTextParser
 from matplotlib.textpath import text_to_path
 from matplotlib.ticker import FuncFormatter, LogFormatterSciNotation
 
+from figkit.arrays import visible
 from figkit.fonts import font_characters
 from figkit.geometry import GOLDEN
 from figkit.style import paper_look
@@ -142,13 +145,20 @@ def height_for_legend(labels, width):
 
 def set_ylabel(ax, label):
     """The y label, wrapped to the axes' height instead of running off the figure."""
-    ax.set_ylabel(wrap_label(label, ax, 0.95, "axes.labelsize", length=laid_out_height(ax) * 0.8))
+    ax.set_ylabel(_fitted(label, laid_out_height(ax) * 0.75))
 
 
 def colour_bar(ax, mappable, label):
     """A colour bar beside ``ax`` whose label wraps to the axes' height instead of running off the figure."""
-    return ax.figure.colorbar(
-        mappable, ax=ax, label=wrap_label(label, ax, 0.9, "axes.labelsize", length=axes_height(ax))
+    return ax.figure.colorbar(mappable, ax=ax, label=_fitted(label, axes_height(ax) * 0.9))
+
+
+def _fitted(label, length):
+    """An axis label with each line as it is if it fits ``length`` inches, else wrapped to it."""
+    size = points(mpl.rcParams["axes.labelsize"])
+    return "\n".join(
+        line if text_width(line, size) <= length else wrap_label(line, None, 1.0, "axes.labelsize", length=length)
+        for line in label.split("\n")
     )
 
 
@@ -228,9 +238,37 @@ def stats_box(ax, lines, *, loc="upper right"):
 
 
 def mathtext_label(text):
-    """A label for a title: ``$...$`` maths kept where mathtext can draw it, everything else literal."""
+    """A label for a title: ``$...$`` maths kept where mathtext can draw it, everything else literal and
+    drawable (see ``drawable``)."""
     parts = re.split(r"(\$[^$]+\$)", str(text))
-    return "".join(part if _drawable_math(part) else part.replace("$", r"\$") for part in parts)
+    return "".join(part if _drawable_math(part) else drawable(part).replace("$", r"\$") for part in parts)
+
+
+def drawable(text):
+    """``text`` as the style's fonts can draw it: invisible and format characters (a byte-order mark, a
+    zero-width space) as escapes, a character no font of ``font.family`` has as ``[U+XXXX]``, with one
+    warning for the string instead of an empty box and a warning for each glyph."""
+    shown = visible(str(text))
+    glyphs = _family_characters(tuple(mpl.rcParams["font.family"]))
+    missing = sorted({c for c in shown if ord(c) > 0x7E and ord(c) not in glyphs})
+    if not missing:
+        return shown
+    names, fonts = ", ".join(f"U+{ord(c):04X}" for c in missing), ", ".join(mpl.rcParams["font.family"])
+    warnings.warn(f"no font of {fonts} draws {names} in {text!r}; shown as [U+...]", stacklevel=3)
+    return "".join(f"[U+{ord(c):04X}]" if c in missing else c for c in shown)
+
+
+@functools.cache
+def _family_characters(families):
+    """The characters any font of ``families`` (the fallback chain matplotlib draws text with) has."""
+    characters = set()
+    for family in families:
+        try:
+            path = font_manager.findfont(FontProperties(family=family), fallback_to_default=False)
+        except ValueError:  # not installed
+            continue
+        characters |= font_characters(path)
+    return frozenset(characters)
 
 
 def _drawable_math(part):

@@ -12,7 +12,16 @@ from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 
 from figkit.arrays import labelled
-from figkit.plots._draw import NEUTRAL, axes_width, legend_fit, line_width, marker_size, mathtext_label, wrap_label
+from figkit.plots._draw import (
+    NEUTRAL,
+    axes_width,
+    legend_fit,
+    line_width,
+    marker_size,
+    mathtext_label,
+    set_ylabel,
+    wrap_label,
+)
 from figkit.plots.spec import FigureJob, FigureSpec, listed
 from figkit.results import method_counts, method_labels
 
@@ -105,7 +114,7 @@ def draw(ax, data):
     ax.margins(0.12)
     ax.set_xlim(left=0)  # no compute is the origin; it also keeps an x tick label off the corner
     ax.set_xlabel(f"{data.compute_label} (lower is better)")
-    ax.set_ylabel(f"{data.quality_label}\n({'higher' if data.higher_is_better else 'lower'} is better)")
+    set_ylabel(ax, f"{data.quality_label}\n({'higher' if data.higher_is_better else 'lower'} is better)")
     handles, labels = ax.get_legend_handles_labels()
     labels, columns, _ = legend_fit(labels, axes_width(ax))
     ax.legend(handles, labels, loc="best", ncols=columns if len(data.labels) > 4 else 1)

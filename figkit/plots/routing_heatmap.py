@@ -11,7 +11,17 @@ from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 
 from figkit.arrays import ArrayLike, integer_at_least, matrix, printable, same_length, strings, whole_vector
-from figkit.plots._draw import LITERAL, colour_bar, label_every, laid_out_height, ordinal, points, set_title, wrap_label
+from figkit.plots._draw import (
+    LITERAL,
+    colour_bar,
+    drawable,
+    label_every,
+    laid_out_height,
+    ordinal,
+    points,
+    set_title,
+    wrap_label,
+)
 from figkit.plots.spec import FigureJob, FigureSpec, layer_suffix, layer_text
 from figkit.results import method_labels
 from figkit.style import paper_look
@@ -138,7 +148,7 @@ def draw(ax, data):
     below += points(mpl.rcParams["xtick.labelsize"]) * (2.4 if rotated else 1.4)
     rows_height = laid_out_height(ax) - (title_lines * 1.3 * points(mpl.rcParams["axes.titlesize"]) + below) / 72
     size, every = _token_labels(rows_height, rows)
-    ax.set_yticks(range(0, rows, every), data.tokens[::every], fontsize=size, **LITERAL)
+    ax.set_yticks(range(0, rows, every), [drawable(t) for t in data.tokens[::every]], fontsize=size, **LITERAL)
     note = wrap_label(cut_note(data, every), ax, share=0.9, size="axes.titlesize")
     set_title(ax, "Routing weights", note)
     # Last: the colour bar takes its width from the axes, which everything above was measured on.

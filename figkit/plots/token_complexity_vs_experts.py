@@ -19,6 +19,7 @@ from figkit.plots._draw import (
     NEUTRAL,
     axes_width,
     colour_bar,
+    drawable,
     label_decades,
     laid_out_height,
     leave_headroom,
@@ -258,7 +259,8 @@ def _annotate(ax, data):
     width, height = 0.7 * axes_width(ax) * 72, 0.75 * laid_out_height(ax) * 72
     ax.get_xlim()  # settle the limits the positions are read in
     placed = []
-    for frequency, mean_experts, text in sorted(data.labels.values(), key=lambda label: label[0]):
+    for frequency, mean_experts, token in sorted(data.labels.values(), key=lambda label: label[0]):
+        text = drawable(token)
         fx, fy = ax.transAxes.inverted().transform(ax.transData.transform((frequency, mean_experts)))
         left, bottom = fx * width + 4, fy * height + 4  # the offset of the text from its point
         box = (left, bottom, left + 0.6 * size * len(text) + 0.4 * size, bottom + 1.2 * size)
