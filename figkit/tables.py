@@ -274,7 +274,7 @@ def _fit(table, page, narrow):
     wide = natural > page.column_width and page.two_column
     room = page.text_width if wide else page.column_width
     how = "estimated" if page.tex is None else f"measured in {page.name}"
-    fit = {"environment": "table*" if wide else "table", "narrow": small, "width": f"{natural:.2f} in, {how}"}
+    fit = {"environment": Raw("table*" if wide else "table"), "narrow": small, "width": f"{natural:.2f} in, {how}"}
     if natural > room + 1e-3:
         where = "column" if page.two_column and not wide else "text"
         message = f"the table is {natural:.2f} in wide ({how}), wider than the {where} of {page.name} ({room:.2f} in)"
