@@ -67,7 +67,7 @@ def test_invisible_characters_of_real_tokens_are_written_as_escapes(tmp_path, rn
     "kwargs, message",
     [
         ({"token_strs": ["a"]}, r"token_strs \(1\) and routing_weights \(3 rows\) must have same length"),
-        ({"expert_indices": [0, 4]}, r"expert_indices\[1\] = 4 is out of range for 4 experts"),
+        ({"expert_indices": [0, 4]}, r"expert_indices\[1\] = 4 is not among 4 experts"),
         ({"expert_indices": [-1]}, "expert_indices must be non-negative"),
         ({"max_tokens": 0}, "max_tokens must be a positive integer, got 0"),
         ({"max_experts": 2.5}, "max_experts must be a positive integer"),
@@ -108,3 +108,13 @@ def test_a_results_file_with_a_subset_of_experts_labels_their_ids(study):
     shown = [int(t.get_text()) for t in ax.get_xticklabels()]
     used = [e for e, column in zip([5, 17, 40], np.array(sample["weights"]).T) if column.any()]
     assert shown == used
+
+
+def test_expert_indices_are_ids_also_of_a_subset_of_columns(rng):
+    """One meaning everywhere: the ids the results file and expert_ids name, never column positions."""
+    weights = rng.random((4, 3))
+    fig = plot_routing_heatmap(weights, list("abcd"), expert_indices=[40, 5], expert_ids=[5, 17, 40])
+    np.testing.assert_allclose(image(fig), weights[:, [2, 0]])
+    assert [t.get_text() for t in fig.axes[0].get_xticklabels()] == ["40", "5"]
+    with pytest.raises(ValueError, match=r"expert_indices\[0\] = 2 is not among the ids of its 3 columns"):
+        plot_routing_heatmap(weights, list("abcd"), expert_indices=[2], expert_ids=[5, 17, 40])

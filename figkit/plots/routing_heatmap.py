@@ -49,8 +49,9 @@ def prepare(
 ):
     """Validate, keep the first ``max_tokens`` tokens and at most ``max_experts`` experts.
 
-    Without ``expert_indices``, the columns are the experts with weight on the shown
-    tokens (at most ``max_experts``: those with the most), in id order.
+    ``expert_indices`` are expert ids: of the columns, named by ``expert_ids`` when the weights hold
+    only some experts. Without them, the columns are the experts with weight on the shown tokens
+    (at most ``max_experts``: those with the most), in id order.
     """
     weights = matrix(routing_weights, "routing_weights")
     max_tokens = integer_at_least(max_tokens, "max_tokens", 1)
@@ -68,14 +69,20 @@ def prepare(
     ):
         raise ValueError(f"weight_max must be a positive number, got {weight_max!r}")
     num_tokens, num_experts = weights.shape
+    ids = np.arange(num_experts)
+    if expert_ids is not None:  # the weights hold a subset of the experts: these are their ids
+        ids = whole_vector(expert_ids, "expert_ids")
+        same_length(ids, weights[0], "expert_ids", "routing_weights' columns")
     shown = weights[:max_tokens]
     unused = 0
     if expert_indices is not None:
-        experts = whole_vector(expert_indices, "expert_indices")
-        if experts.max() >= num_experts:
-            i = int(np.argmax(experts >= num_experts))
-            raise ValueError(f"expert_indices[{i}] = {experts[i]} is out of range for {num_experts} experts")
-        experts = experts[:max_experts]
+        wanted = whole_vector(expert_indices, "expert_indices")
+        column = {int(expert): i for i, expert in enumerate(ids)}
+        absent = next((i for i, expert in enumerate(wanted) if int(expert) not in column), None)
+        if absent is not None:
+            among = f"the ids of its {num_experts} columns" if expert_ids is not None else f"{num_experts} experts"
+            raise ValueError(f"expert_indices[{absent}] = {wanted[absent]} is not among {among}")
+        experts = np.array([column[int(expert)] for expert in wanted[:max_experts]])
     else:
         load = shown.sum(axis=0)
         experts = np.flatnonzero(load > 0)
@@ -85,14 +92,10 @@ def prepare(
         elif experts.size > max_experts:
             experts = np.sort(experts[np.argsort(-load[experts], kind="stable")[:max_experts]])
     block = np.asarray(shown[:, experts], dtype=float)
-    if expert_ids is not None:  # the weights hold a subset of the experts: these are their ids
-        ids = whole_vector(expert_ids, "expert_ids")
-        same_length(ids, weights[0], "expert_ids", "routing_weights' columns")
-        experts = ids[experts]
     return RoutingHeatmap(
         weights=block,
         tokens=[printable(t) for t in tokens],
-        experts=experts,
+        experts=ids[experts],
         total_tokens=num_tokens,
         total_experts=num_experts,
         by_weight=expert_indices is None and num_experts - unused > experts.size,
@@ -227,9 +230,9 @@ def plot_routing_heatmap(
     token_strs : sequence of str
         One label per row of ``routing_weights``.
     expert_indices : array-like, optional
-        The columns to show, in this order; otherwise the experts with weight on the shown
-        tokens (those with the most when there are more than ``max_experts``), in id
-        order, and the figure says how many had none.
+        The ids of the experts to show, in this order; otherwise the experts with weight on
+        the shown tokens (those with the most when there are more than ``max_experts``), in
+        id order, and the figure says how many had none.
     max_tokens, max_experts : int
         Show at most the first ``max_tokens`` tokens and ``max_experts`` experts.
     save_path, figsize, dpi
@@ -239,7 +242,7 @@ def plot_routing_heatmap(
         scale; the colour bar then says it is shared. Default: this block's largest weight.
     expert_ids : array-like, optional
         When ``routing_weights`` holds only some experts' columns: their ids, which label
-        the x-axis (``expert_indices`` still picks columns by position).
+        the x-axis and which ``expert_indices`` name.
     ax : matplotlib.axes.Axes, optional
         Draw on this axes instead of a new figure.
 
@@ -252,7 +255,7 @@ def plot_routing_heatmap(
     ------
     ValueError, TypeError
         For a shape that is not 2-D, tokens that do not pair with rows, non-finite
-        weights or expert indices out of range.
+        weights, or expert indices that are not ids of the weights' columns.
     """
     data = prepare(routing_weights, token_strs, expert_indices, max_tokens, max_experts, weight_max, expert_ids)
     return FIGURE.plot(data, ax=ax, figsize=figsize, dpi=dpi, save_path=save_path)
