@@ -11,7 +11,7 @@ from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 
 from figkit.arrays import ArrayLike, count_histogram, labelled
-from figkit.plots._draw import height_for_legend, legend_over_data, line_width, mathtext_label, number
+from figkit.plots._draw import height_for_legend, legend_over_data, line_width, mathtext_label, number, only_up_to
 from figkit.plots.spec import FigureJob, FigureSpec, listed
 from figkit.results import method_counts, method_labels
 
@@ -61,6 +61,7 @@ def draw(ax, data):
     ax.set_xlabel("Experts selected per token")
     ax.set_ylabel("Fraction of tokens")
     legend_over_data(ax, max(hist.fractions.max() for _, hist in data.methods))
+    only_up_to(ax.yaxis, 1.0)  # headroom for the legend, but no tick at an impossible fraction
 
 
 def jobs(results):
