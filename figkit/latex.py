@@ -12,6 +12,7 @@ import os
 import re
 import signal
 import subprocess
+import sys
 import time
 import warnings
 from pathlib import Path
@@ -19,6 +20,7 @@ from pathlib import Path
 from figkit.files import is_plain_relative
 
 TEX_TIMEOUT = 120  # seconds
+PR_SET_PDEATHSIG = 1  # linux/prctl.h
 SOURCE_DATE_EPOCH = "1700000000"
 
 _SPECIAL = {
@@ -316,7 +318,8 @@ def compile_pdf(tex_path, *, outdir=None, timeout=TEX_TIMEOUT):
 
 
 def _run_group(command, cwd, env, timeout):
-    """Run ``command`` in its own process group; on timeout kill the whole group (latexmk and its pdflatex)."""
+    """Run ``command`` in its own process group, which dies with this process; on a timeout or an
+    interrupt (Ctrl-C) kill the whole group (latexmk and its pdflatex)."""
     process = subprocess.Popen(
         command,
         cwd=cwd,
@@ -325,14 +328,24 @@ def _run_group(command, cwd, env, timeout):
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
         start_new_session=True,
+        preexec_fn=die_with_parent,
     )
     try:
         return process.wait(timeout=timeout)
-    except subprocess.TimeoutExpired:
+    except BaseException:
         os.killpg(process.pid, signal.SIGKILL)
         process.wait()
         _wait_until_gone(process.pid)
         raise
+
+
+def die_with_parent():
+    """In a child process: be killed when the process that started it dies (Linux; elsewhere nothing),
+    so a killed build leaves no worker or TeX behind."""
+    if sys.platform.startswith("linux"):
+        import ctypes
+
+        ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
 
 
 def _wait_until_gone(group, seconds=5.0):

@@ -11,6 +11,7 @@ outputs are intact, it stops there, having imported neither numpy nor matplotlib
 
 from __future__ import annotations
 
+import contextlib
 import fnmatch
 import hashlib
 import importlib.metadata
@@ -30,8 +31,9 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from figkit import __version__
+from figkit.cache import cache_dir
 from figkit.files import digest, file_digest, is_plain_relative, symbolic_link_on, write_if_changed
-from figkit.latex import compile_pdf, escape_label, template_folders
+from figkit.latex import compile_pdf, die_with_parent, escape_label, template_folders
 from figkit.plots import FIGURES, figure_specs
 from figkit.results import load_results, method_labels
 from figkit.stylesheets import style_sheets
@@ -151,8 +153,39 @@ def build(
 
     Notes
     -----
-    Templates in a ``templates/`` folder of the current directory replace figkit's own.
+    Templates in a ``templates/`` folder of the current directory replace figkit's own. Two builds
+    into one folder run one after the other: the second waits for the first.
     """
+    arguments = dict(locals())
+    with _one_build_at_a_time(Path(out_dir), quiet):
+        return _build(**arguments)
+
+
+@contextlib.contextmanager
+def _one_build_at_a_time(out_dir, quiet):
+    """Hold this user's lock on ``out_dir`` (a file in figkit's private cache, so nothing is written to
+    ``out_dir`` before the results are read); a build that finds it held waits and says so."""
+    try:
+        import fcntl
+    except ImportError:  # not POSIX
+        yield
+        return
+    name = digest(str(out_dir.resolve()).encode())[:32]
+    with open(cache_dir("locks") / f"{name}.lock", "a") as lock:
+        try:
+            fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            if not quiet:
+                print(f"figkit: waiting for another build into {out_dir}", file=sys.stderr)
+            fcntl.flock(lock, fcntl.LOCK_EX)
+        yield
+
+
+def _build(
+    results_path, out_dir, style, *, venue, tex, width, wide, narrow_tables, jobs, only, force, compile,
+    require_pdf, verbose, quiet, debug,
+):  # fmt: skip
+    """``build`` with the output folder locked."""
     started = time.perf_counter()
     styles = tuple(s.strip() for s in style.split(",")) if isinstance(style, str) else tuple(style)
     sheets = style_sheets(*styles)
@@ -582,7 +615,8 @@ def _run(stale, out_dir, options, jobs):
         for job in stale:
             yield job, run_job(job, str(out_dir), options)
         return
-    with ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context("fork")) as pool:
+    context = multiprocessing.get_context("fork")
+    with ProcessPoolExecutor(max_workers=workers, mp_context=context, initializer=die_with_parent) as pool:
         futures = {pool.submit(run_job, job, str(out_dir), options): job for job in stale}
         for future in as_completed(futures):
             yield futures[future], future.result()

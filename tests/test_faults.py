@@ -1,0 +1,79 @@
+"""Builds under faults: the main process killed, and two builds into one folder at once."""
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from figkit import build, write_results
+from tests.conftest import sections
+
+pytestmark = pytest.mark.slow  # processes
+
+
+def figkit_build(results, out, *options):
+    command = [sys.executable, "-m", "figkit", "build", str(results), "-o", str(out), *options]
+    return subprocess.Popen(command, stderr=subprocess.PIPE, text=True, start_new_session=True)
+
+
+def children(pid):
+    """The processes whose parent is ``pid``."""
+    found = []
+    for status in Path("/proc").glob("[0-9]*/status"):
+        try:
+            fields = dict(line.split(":\t", 1) for line in status.read_text().splitlines() if ":\t" in line)
+        except OSError:
+            continue
+        if fields.get("PPid", "").strip() == str(pid):
+            found.append(int(status.parent.name))
+    return found
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="workers die with their parent on Linux")
+def test_a_killed_build_leaves_no_worker_behind(tmp_path):
+    results = write_results(tmp_path / "r.json", **sections())
+    process = figkit_build(results, tmp_path / "out", "--jobs", "2", "--no-compile")
+    deadline = time.monotonic() + 60
+    while len(children(process.pid)) < 2 and time.monotonic() < deadline:
+        time.sleep(0.02)
+    workers = children(process.pid)
+    assert len(workers) >= 2, "the build started no workers"
+    os.kill(process.pid, signal.SIGKILL)
+    process.wait()
+    deadline = time.monotonic() + 10
+    while any(Path(f"/proc/{pid}").exists() for pid in workers) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    alive = [pid for pid in workers if Path(f"/proc/{pid}").exists() and "Z" not in _state(pid)]
+    assert alive == [], f"{len(alive)} of {len(workers)} workers outlived the build"
+
+
+def _state(pid):
+    try:
+        return next(line for line in Path(f"/proc/{pid}/status").read_text().splitlines() if line.startswith("State"))
+    except (OSError, StopIteration):
+        return "Z"
+
+
+def test_two_builds_into_one_folder_run_one_after_the_other(tmp_path):
+    first = write_results(tmp_path / "a.json", **sections(title="Study A"))
+    second = write_results(tmp_path / "b.json", **sections(title="Study B", label="BH other"))
+    out = tmp_path / "out"
+    runs = [figkit_build(first, out), figkit_build(second, out)]
+    errors = [run.communicate(timeout=600)[1] for run in runs]
+    assert [run.returncode for run in runs] == [0, 0], errors
+    assert any("waiting for another build" in error for error in errors), errors
+    last = build(second, out)  # whichever finished last, the folder now holds the second study's outputs
+    assert last.ok, last.failed
+    reference = tmp_path / "reference"
+    build(second, reference)
+    made = sorted(p.relative_to(out) for p in out.rglob("*") if p.is_file() and ".figkit" not in p.parts)
+    assert made == sorted(
+        p.relative_to(reference) for p in reference.rglob("*") if ".figkit" not in p.parts and p.is_file()
+    )
+    for path in made:
+        if path.name != "figkit.d":  # the depfile names its own folder
+            assert (out / path).read_bytes() == (reference / path).read_bytes(), path
