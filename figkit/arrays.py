@@ -97,8 +97,16 @@ def check_finite(array, name):
     raise ValueError(f"{name} contains {what} at index {where} ({total} non-finite value{plural} in all)")
 
 
+def scalar(value):
+    """A 0-d tensor or array, or a numpy scalar, as the Python number it holds; anything else as it is."""
+    if getattr(value, "ndim", None) == 0 and hasattr(value, "item"):
+        return value.item()
+    return value
+
+
 def integer_at_least(value, name, least):
     """``value`` as an int, if it is an integer (not a bool) of at least ``least``."""
+    value = scalar(value)
     if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < least:
         what = "a positive integer" if least == 1 else f"an integer of at least {least}"
         raise ValueError(f"{name} must be {what}, got {value!r}")
@@ -177,6 +185,7 @@ def _histogram_mapping(mapping, name):
 
 
 def _whole(value, label):
+    value = scalar(value)
     if isinstance(value, str):
         try:
             value = int(value.strip())
@@ -202,11 +211,18 @@ def layer_histograms(value, name):
         )
     if array.size == 0:
         raise ValueError(f"{name} is empty (shape {array.shape})")
+    layers, tokens = array.shape
+    if layers > MAX_LAYERS or layers > tokens:
+        raise ValueError(
+            f"{name} has shape {array.shape}: {layers} layers of {tokens} tokens each looks transposed; "
+            f"rows are layers and columns tokens, so give its transpose ({tokens} layers of {layers} tokens)"
+        )
     return [count_histogram(row, f"{name}[{i}]") for i, row in enumerate(array)]
 
 
 def probability(value, name):
     """A number strictly between 0 and 1, such as a significance level."""
+    value = scalar(value)
     if isinstance(value, bool) or not isinstance(value, numbers.Real):
         raise TypeError(f"{name} must be a number in (0, 1), got {type(value).__name__}")
     if not 0 < value < 1:
@@ -257,6 +273,7 @@ def decode_token(tokenizer, token_id):
 
 # Characters with no glyph to draw: controls (\n, \x96), format characters (U+FEFF, zero-width
 # space), surrogates, private use and unassigned code points.
+MAX_LAYERS = 1024  # more rows than this in a [layers, tokens] array is a transposed array, not a model
 INVISIBLE = frozenset({"Cc", "Cf", "Cs", "Co", "Cn"})
 
 

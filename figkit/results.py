@@ -134,13 +134,12 @@ def write_results(path: str | os.PathLike, *, raw_counts: bool = False, **sectio
     ValueError, TypeError
         Naming the first bad field; nothing is written then.
     """
+    if "expert_counts" in sections:  # the plot functions' conversion: whole floats, bfloat16, tensors
+        sections = sections | {"expert_counts": _counted(sections["expert_counts"], raw_counts)}
     results = {"schema_version": SCHEMA_VERSIONS[-1]} | {name: _plain(value, name) for name, value in sections.items()}
     _refuse_lone_surrogates(results)
     validate(results)
     if not raw_counts:
-        for entry in results.get("expert_counts", []):
-            if "values" in entry:
-                entry["histogram"] = {str(k): n for k, n in sorted(Counter(entry.pop("values")).items())}
         if "token_stats" in results:
             results["token_stats"] = [
                 _by_token_id(e) if "expert_counts" in e else e for e in token_stats_entries(results)
@@ -151,6 +150,29 @@ def write_results(path: str | os.PathLike, *, raw_counts: bool = False, **sectio
         text = gzip.compress(text, mtime=0)
     write_atomic(path, text)
     return path
+
+
+def _counted(entries, raw_counts):
+    """``expert_counts`` entries whose per-token ``values`` are converted as the plot functions convert
+    them: to whole numbers (``raw_counts``), else to a ``{experts: tokens}`` histogram."""
+    import numpy as np
+
+    from figkit.arrays import count_vector
+
+    if not isinstance(entries, (list, tuple)):
+        return entries  # validation names it
+    converted = []
+    for i, entry in enumerate(entries):
+        if isinstance(entry, dict) and "values" in entry:
+            counts = count_vector(entry["values"], f"expert_counts[{i}].values")
+            entry = {key: value for key, value in entry.items() if key != "values"}
+            if raw_counts:
+                entry["values"] = counts.tolist()
+            else:
+                experts, tokens = np.unique(counts, return_counts=True)
+                entry["histogram"] = {str(k): int(n) for k, n in zip(experts.tolist(), tokens.tolist())}
+        converted.append(entry)
+    return converted
 
 
 def entry_histogram(entry):

@@ -16,7 +16,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from figkit.arrays import printable
+from figkit.arrays import printable, scalar
 from figkit.geometry import TEX_POINTS_PER_INCH, FitWarning, Page, measure_tabular, venue_page
 from figkit.latex import Raw, escape_label, escape_markdown, escape_text, render_template
 from figkit.results import KEY  # ids and metric names: safe inside \label and \csname
@@ -162,6 +162,7 @@ def _value(value, method, metric):
 
 
 def _number(value, where):
+    value = scalar(value)
     if isinstance(value, bool) or not isinstance(value, numbers.Real):
         raise TypeError(f"{where} must be a number, got {type(value).__name__} {value!r}")
     if not math.isfinite(value):

@@ -142,3 +142,43 @@ def test_strings():
     assert strings(("a", b"b", 3), "t") == ["a", "b", "3"]
     with pytest.raises(TypeError, match="t must be a sequence of strings, got str"):
         strings("abc", "t")
+
+
+def test_zero_dimensional_tensors_and_numpy_scalars_are_numbers_everywhere(tmp_path):
+    import torch
+
+    from figkit import create_comparison_table, plot_expert_utilization, plot_routing_heatmap
+    from figkit.plots import expert_count_distribution
+
+    assert expert_count_distribution.prepare([1, 2, 3], "BH", alpha=torch.tensor(0.05)).alpha == pytest.approx(0.05)
+    bars = plot_expert_utilization([1, 2, 3], num_experts=torch.tensor(5)).axes[0].patches
+    assert len([b for b in bars if b.get_width() > 0]) >= 5
+    heat = plot_routing_heatmap([[0.5]] * 9, list("abcdefghi"), max_tokens=torch.tensor(4), weight_max=np.float32(1))
+    assert heat.axes[0].images[0].get_array().shape == (4, 1)
+    assert "1.50" in create_comparison_table({"a": {"x": torch.tensor(1.5)}}, output_format="latex")
+
+
+def test_write_results_takes_the_counts_the_plot_functions_take(tmp_path):
+    import torch
+
+    from figkit import load_results, write_results
+
+    counts = torch.tensor([1, 2, 2, 8], dtype=torch.bfloat16)
+    for values in (counts, [1.0, 2.0, 2.0, 8.0], np.array([1, 2, 2, 8], dtype=np.float32)):
+        path = write_results(
+            tmp_path / "r.json", methods=[{"id": "a"}], expert_counts=[{"method": "a", "values": values}]
+        )
+        assert load_results(path)["expert_counts"][0]["histogram"] == {"1": 1, "2": 2, "8": 1}
+    raw = write_results(
+        tmp_path / "raw.json", raw_counts=True, methods=[{"id": "a"}], expert_counts=[{"method": "a", "values": counts}]
+    )
+    assert load_results(raw)["expert_counts"][0]["values"] == [1, 2, 2, 8]
+    with pytest.raises(ValueError, match=r"expert_counts\[0\]\.values must hold whole numbers, got 1.5"):
+        write_results(tmp_path / "bad.json", methods=[{"id": "a"}], expert_counts=[{"method": "a", "values": [1.5]}])
+
+
+def test_a_transposed_layers_by_tokens_array_is_refused_saying_which_axis_is_which():
+    from figkit import plot_layer_wise_routing
+
+    with pytest.raises(ValueError, match=r"shape \(4096, 16\): 4096 layers of 16 tokens each looks transposed"):
+        plot_layer_wise_routing(np.ones((4096, 16), dtype=int))

@@ -9,7 +9,7 @@ import numpy as np
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 
-from figkit.arrays import ArrayLike, non_negative, same_length, vector
+from figkit.arrays import ArrayLike, non_negative, same_length, scalar, vector
 from figkit.plots._draw import (
     NEUTRAL,
     leave_headroom,
@@ -71,6 +71,7 @@ def prepare(
         same_length(alphas, std, "alphas", "std_experts")
         non_negative(std, "std_experts")
     if baseline_k is not None:
+        baseline_k = scalar(baseline_k)
         if isinstance(baseline_k, bool) or not np.isscalar(baseline_k) or not baseline_k > 0:
             raise ValueError(f"baseline_k must be a positive number, got {baseline_k!r}")
         baseline_k = float(baseline_k)

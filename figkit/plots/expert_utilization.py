@@ -11,7 +11,7 @@ from matplotlib.lines import Line2D
 from matplotlib.patches import Patch
 from matplotlib.ticker import MaxNLocator
 
-from figkit.arrays import ArrayLike, non_negative, vector
+from figkit.arrays import ArrayLike, non_negative, scalar, vector
 from figkit.plots._draw import (
     NEUTRAL,
     axes_width,
@@ -52,6 +52,7 @@ def prepare(expert_counts_by_expert, num_experts=None):
     if not counts.any():
         raise ValueError("expert_counts_by_expert is all zero: no token was routed")
     if num_experts is not None:
+        num_experts = scalar(num_experts)
         if isinstance(num_experts, bool) or not isinstance(num_experts, (int, np.integer)) or num_experts < counts.size:
             raise ValueError(
                 f"num_experts must be an integer of at least {counts.size} "

@@ -10,7 +10,7 @@ import numpy as np
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 
-from figkit.arrays import ArrayLike, integer_at_least, matrix, printable, same_length, strings, whole_vector
+from figkit.arrays import ArrayLike, integer_at_least, matrix, printable, same_length, scalar, strings, whole_vector
 from figkit.plots._draw import (
     LITERAL,
     colour_bar,
@@ -61,6 +61,7 @@ def prepare(
         raise ValueError(
             f"token_strs ({len(token_strs)}) and routing_weights ({weights.shape[0]} rows) must have same length"
         )
+    weight_max = scalar(weight_max)
     if weight_max is not None and (
         isinstance(weight_max, bool)
         or not isinstance(weight_max, (int, float, np.number))
