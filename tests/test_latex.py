@@ -252,3 +252,28 @@ def test_appendix_golden():
     from pathlib import Path
 
     assert appendix_source() == (Path(__file__).parent / "golden" / "appendix.tex").read_text()
+
+
+@pytest.mark.slow
+def test_the_appendix_finishes_at_any_size(tmp_path):
+    """Floats stopped it at about 50 figures in one section ('Output loop---100 consecutive dead cycles');
+    nothing floats now: 400 figures compile, two to a row."""
+    import figkit
+    from figkit.latex import tex_path
+    from tests.conftest import pdf_text
+
+    figkit.plot_expert_count_distribution([3, 4, 4, 5], "BH", save_path=tmp_path / "figures" / "counts.pdf")
+
+    def figure(n):
+        return {"path": tex_path("figures/counts.pdf"), "share": 0.49, "heading": "", "label": f"fig:{n}",
+                "caption": Raw(f"Figure number {n}.")}  # fmt: skip
+
+    rows = [[figure(n), figure(n + 1)] for n in range(0, 400, 2)]
+    section = {"title": "Figures", "tables": [], "notes": [], "rows": rows}
+    tex = render_template(
+        "appendix.tex", title="Many", sections=[section], macros=None, figure_width=Raw("\\linewidth"), font="cm",
+        text_width=6.75,
+    )  # fmt: skip
+    (tmp_path / "appendix.tex").write_text(tex)
+    text = " ".join(pdf_text(compile_pdf(tmp_path / "appendix.tex", timeout=600)).split())
+    assert "Figure 400: Figure number 399." in text
