@@ -14,7 +14,6 @@ from matplotlib.ticker import FuncFormatter, LogFormatterSciNotation
 
 from figkit.arrays import visible
 from figkit.fonts import font_characters
-from figkit.geometry import GOLDEN
 from figkit.style import paper_look
 
 # Strings that come from data (tokens, ids) are drawn as they are: never mathtext, never TeX.
@@ -118,9 +117,10 @@ def legend_fit(labels, width):
     lines = [label.count("\n") + 1 for label in labels]
     widest = max(text_width(line, size) for label in labels for line in label.split("\n")) + handle
     columns = 2 if len(labels) > 1 and max(lines) == 1 and 2 * widest + size / 72 <= 0.95 * width else 1
-    rows = sum(lines) if columns == 1 else -(-len(labels) // columns)
-    spacing = mpl.rcParams["legend.labelspacing"]
-    height = (rows * 1.25 + (len(labels) // columns - 1) * spacing + 2 * mpl.rcParams["legend.borderaxespad"]) * size
+    entries = -(-len(labels) // columns)  # in the longest column
+    text_lines = sum(lines) if columns == 1 else entries
+    gaps = (entries - 1) * mpl.rcParams["legend.labelspacing"] + 2 * mpl.rcParams["legend.borderaxespad"]
+    height = (text_lines * 1.25 + gaps) * size
     return labels, columns, height / 72
 
 
@@ -136,11 +136,24 @@ def legend_over_data(ax, top, bottom=0.0):
 
 def height_for_legend(labels, width):
     """The height of a figure ``width`` inches wide whose legend (``legend_over_data``) leaves the data at
-    least half of the axes: golden, or taller for a long legend."""
+    least half of the axes: the style's, or taller for a long legend."""
     size = points(mpl.rcParams["font.size"])
     margins = (size * 2.6 + points(mpl.rcParams["xtick.labelsize"]) * 1.4) / 72  # x label and ticks, padding
     _, _, height = legend_fit(labels, width - 3.5 * size / 72)
-    return max(width * GOLDEN, 2.1 * height + margins)
+    return max(style_height(width), 2.1 * height + margins)
+
+
+def height_for_note(note, width):
+    """The height of a figure ``width`` inches wide whose axes keep the style's height under ``note``
+    (wrapped lines above them, "" for none): a long note above a narrow figure does not squash it."""
+    lines = note.count("\n") + 1 if note else 0
+    return style_height(width) + lines * 1.3 * points(mpl.rcParams["axes.titlesize"]) / 72
+
+
+def style_height(width):
+    """The height the active style gives a figure ``width`` inches wide (its aspect ratio)."""
+    style_width, style_height = mpl.rcParams["figure.figsize"]
+    return width * style_height / style_width
 
 
 def set_ylabel(ax, label):

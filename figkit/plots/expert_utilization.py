@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import matplotlib as mpl
 import numpy as np
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
@@ -14,11 +15,14 @@ from matplotlib.ticker import MaxNLocator
 from figkit.arrays import ArrayLike, non_negative, scalar, vector
 from figkit.plots._draw import (
     NEUTRAL,
+    axes_height,
     axes_width,
+    height_for_note,
     leave_headroom,
     line_width,
     marker_size,
     number,
+    points,
     set_title,
     stats_box,
     wrap_label,
@@ -109,12 +113,10 @@ def draw(ax, data):
                 label=f"dead ({dead.size})",
             )
         )
-    ratio = "\N{INFINITY}" if np.isinf(balance.max_min_ratio) else number(balance.max_min_ratio)
-    dead_note = f" ({balance.dead_experts} dead)" if balance.dead_experts else ""
     lines = [
         f"CV: {number(balance.cv)}",
         f"MaxVio: {number(balance.max_vio)}",
-        f"Max/min: {ratio}{dead_note}",
+        f"Max/min: {_max_min(balance)}",
         f"Entropy (norm.): {number(balance.entropy)}",
     ]
     top = max(counts.max(), balance.mean + balance.std)
@@ -129,12 +131,10 @@ def draw(ax, data):
             handlelength=1.0,
             handletextpad=0.4,
         )
-        note = (
-            f"mean {number(balance.mean)} \N{PLUS-MINUS SIGN} {number(balance.std)}, CV {number(balance.cv)}, "
-            f"MaxVio {number(balance.max_vio)}, max/min {ratio}{dead_note}, entropy {number(balance.entropy)}"
-        )
-        note = wrap_label(note, ax, share=0.95, size="axes.titlesize")
-        leave_headroom(ax, top, fraction=0.7)
+        note = wrap_label(_statistics(balance), ax, share=0.95, size="axes.titlesize")
+        em = points(mpl.rcParams["legend.fontsize"]) / 72
+        legend_rows = (2 * 1.25 + mpl.rcParams["legend.labelspacing"] + 1) * em  # two rows and the padding
+        leave_headroom(ax, top, fraction=min(0.7, max(0.3, 1 - legend_rows / axes_height(ax))))  # bars under it
     else:
         ax.legend(handles=handles, loc="upper left", ncols=2)
         stats_box(ax, lines)
@@ -144,6 +144,27 @@ def draw(ax, data):
     ax.set_xlabel("Expert")
     ax.set_ylabel("Tokens routed")
     set_title(ax, "Expert utilisation", note)
+
+
+def _statistics(balance):
+    """The balance statistics in one line, for the title of a narrow figure."""
+    return (
+        f"mean {number(balance.mean)} \N{PLUS-MINUS SIGN} {number(balance.std)}, CV {number(balance.cv)}, "
+        f"MaxVio {number(balance.max_vio)}, max/min {_max_min(balance)}, entropy {number(balance.entropy)}"
+    )
+
+
+def _max_min(balance):
+    """The max/min load ratio, infinite with dead experts, which it names."""
+    ratio = "\N{INFINITY}" if np.isinf(balance.max_min_ratio) else number(balance.max_min_ratio)
+    return ratio + (f" ({balance.dead_experts} dead)" if balance.dead_experts else "")
+
+
+def height(data, width):
+    """The style's height, plus the lines the statistics take above a narrow figure."""
+    axes = width - 0.7  # the y label and its ticks
+    note = wrap_label(_statistics(data.balance), None, 0.95, "axes.titlesize", length=axes) if axes < WIDE else ""
+    return height_for_note(note, width)
 
 
 def jobs(results):
@@ -179,6 +200,7 @@ FIGURE = FigureSpec(
     prepare=prepare,
     draw=draw,
     jobs=jobs,
+    height=height,
     report={"expert_usage": "expert_counts_by_expert", "num_experts": "num_experts"},
     required=("expert_usage",),
 )

@@ -15,6 +15,7 @@ from figkit.plots._draw import (
     LITERAL,
     colour_bar,
     drawable,
+    height_for_note,
     label_every,
     laid_out_height,
     ordinal,
@@ -124,6 +125,14 @@ def cut_note(data, every=1):
     return "showing " + ", ".join(parts) if parts else ""
 
 
+def height(data, width):
+    """The style's height, plus the lines the note of what the figure cut takes above a narrow one."""
+    note = (
+        wrap_label(cut_note(data, every=3), None, 0.9, "axes.titlesize", length=0.7 * width) if cut_note(data) else ""
+    )
+    return height_for_note(note, width)
+
+
 def draw(ax, data):
     rows, cols = data.weights.shape
     low = min(0.0, float(data.weights.min()))
@@ -202,6 +211,7 @@ FIGURE = FigureSpec(
     report={"routing_weights": "routing_weights", "tokens": "token_strs", "expert_indices": "expert_indices"},
     required=("routing_weights", "tokens"),
     cost=2.0,
+    height=height,
 )
 
 
