@@ -4,6 +4,7 @@ import contextlib
 import hashlib
 import os
 import re
+import stat
 import tempfile
 from pathlib import Path
 
@@ -41,11 +42,18 @@ def digest(data):
 
 
 def file_digest(path):
-    """SHA-256 of a file's bytes, or None if it cannot be read."""
+    """SHA-256 of a regular file's bytes, read in blocks; None if it cannot be read or is not a regular
+    file (a pipe or ``/dev/zero`` might never end)."""
+    sha = hashlib.sha256()
     try:
-        return digest(Path(path).read_bytes())
+        if not stat.S_ISREG(os.stat(path).st_mode):
+            return None
+        with open(path, "rb") as file:
+            while block := file.read(1 << 20):
+                sha.update(block)
     except OSError:
         return None
+    return sha.hexdigest()
 
 
 def is_plain_relative(path):

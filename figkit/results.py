@@ -1,8 +1,8 @@
 """The results file: loading and strict validation with field paths, and writing.
 
-Only the standard library is used, so a build that finds nothing to do never
-imports numpy or matplotlib. Every check names the path of the field it rejects,
-``metrics.bh05.perplexity: expected a number, got "17.4"``. The same rules are
+Reading is :mod:`figkit.reading` (the standard library, and numpy for long lists of counts), so a
+build that finds nothing to do never imports matplotlib. Every check names the path of the field
+it rejects, ``metrics.bh05.perplexity: expected a number, got "17.4"``. The same rules are
 published as a JSON Schema (``figkit schema``) for editors; the cross-field rules
 (declared methods, equal lengths, layer and expert ranges) are checked here only.
 """
@@ -21,13 +21,12 @@ from pathlib import Path
 from typing import Any
 
 from figkit.files import write_atomic
+from figkit.reading import LARGEST_INTEGER, CountList, Huge, NonFinite, read_json
 
 SCHEMA_VERSIONS = (1,)
 SCHEMA_FILE = "results-v1.schema.json"
 KEY = re.compile(r"\A[A-Za-z0-9_.:+-]+\Z")  # method ids and metric names: safe in labels, macros and file names
-LARGEST_INTEGER = 2**63 - 1  # counts and ids become int64 arrays
 LARGEST_NUMBER = 1.7976931348623157e308  # numbers become float64
-_SURROGATE_ESCAPE = re.compile(r"\\u[dD][89a-fA-F]")  # JSON's escape of half a UTF-16 pair
 DIRECTIONS = ("lower", "higher")
 
 
@@ -52,42 +51,22 @@ def load_results(path: str | os.PathLike) -> dict:
     Raises
     ------
     ValueError
-        Naming the first bad field, e.g. ``metrics.bh05.perplexity: expected a number``.
+        Naming the first bad field, e.g. ``metrics.bh05.perplexity: expected a number``; or saying
+        why the file is not a results file (not UTF-8 JSON, over 4 GiB, endless).
     OSError
         If the file cannot be read.
+
+    Notes
+    -----
+    Per-token ``expert_counts`` ``values`` longer than 4 KiB of text are read with numpy straight into
+    their histogram and come back as a :class:`figkit.reading.CountList`, so that a file of raw counts
+    costs little more memory than its bytes.
     """
-    path = Path(path)
-    with open(path, "rb") as file:
-        data = file.read()
-    if data[:2] == b"\x1f\x8b":
-        try:
-            data = gzip.decompress(data)
-        except (OSError, EOFError) as error:
-            raise ValueError(f"not a readable gzip file ({error})") from None
-    text = _utf8(data)
-    try:
-        results = json.loads(text, parse_constant=_NonFinite, parse_int=_parse_int, object_pairs_hook=_Object)
-    except RecursionError:
-        raise ValueError("not a results file: lists or objects nested too deeply") from None
-    except json.JSONDecodeError as error:
-        raise ValueError(f"not valid JSON: {error.msg} at line {error.lineno}, column {error.colno}") from None
-    if _SURROGATE_ESCAPE.search(text):
+    results, may_hold_surrogates = read_json(path)
+    if may_hold_surrogates:
         _refuse_lone_surrogates(results)
     validate(results)
     return results
-
-
-def _utf8(data):
-    """The file's text: UTF-8 without a byte-order mark, the one encoding JSON files are exchanged in."""
-    encoding = json.detect_encoding(data)
-    if encoding == "utf-8-sig":
-        raise ValueError("starts with a byte-order mark (U+FEFF): save it as UTF-8 without one")
-    if encoding != "utf-8":
-        raise ValueError(f"is {encoding.upper().replace('-BE', '').replace('-LE', '')} text: save it as UTF-8")
-    try:
-        return data.decode("utf-8")
-    except UnicodeDecodeError as error:
-        raise ValueError(f"not UTF-8 text (byte {error.start} is {data[error.start]:#04x})") from None
 
 
 def _refuse_lone_surrogates(value, path=""):
@@ -179,6 +158,8 @@ def entry_histogram(entry):
     """``{experts: tokens}`` (int keys, ascending) of a validated ``expert_counts`` entry."""
     if "histogram" in entry:
         return {int(k): n for k, n in sorted(entry["histogram"].items(), key=lambda item: int(item[0]))}
+    if isinstance(entry["values"], CountList):
+        return dict(entry["values"].histogram)
     return dict(sorted(Counter(entry["values"]).items()))
 
 
@@ -233,34 +214,14 @@ def method_labels(results):
 # --- validation ------------------------------------------------------------------------------
 
 
-class _NonFinite(str):
-    """NaN or Infinity in the file, kept so that validation can name its field."""
-
-
-class _Huge(str):
-    """An integer too long for any number figkit draws (Python refuses 4,301 digits), kept to be named."""
-
-
-def _parse_int(text):
-    return int(text) if len(text.lstrip("-")) <= len(str(LARGEST_INTEGER)) else _Huge(text)
-
-
-class _Object(dict):
-    """A JSON object that remembers a key given twice."""
-
-    def __init__(self, pairs):
-        super().__init__(pairs)
-        self.duplicate = next((k for k, n in Counter(k for k, _ in pairs).items() if n > 1), None)
-
-
 def _fail(path, message):
     raise ValueError(f"{path}: {message}" if path else message)
 
 
 def _shown(value):
-    if isinstance(value, _NonFinite):
+    if isinstance(value, NonFinite):
         return str(value)
-    if isinstance(value, _Huge):
+    if isinstance(value, Huge):
         return f"an integer of {len(value.lstrip('-'))} digits"
     if type(value) is int and abs(value) > LARGEST_INTEGER:  # str() of 4,301 digits or more raises
         return f"an integer of about {int(abs(value).bit_length() * math.log10(2)) + 1} digits"
@@ -299,9 +260,9 @@ def _is_number(value):
 
 
 def _number(value, path, minimum=None, above=None, below=None):
-    if isinstance(value, _Huge):
+    if isinstance(value, Huge):
         _fail(path, f"{_shown(value)} is too long for a number figkit can draw; write it as a float (1.5e30)")
-    if isinstance(value, _NonFinite) or type(value) in (int, float) and not _is_number(value):
+    if isinstance(value, NonFinite) or type(value) in (int, float) and not _is_number(value):
         _fail(path, f"expected a finite number, got {_shown(value)}")
     if not _is_number(value):
         _fail(path, f"expected a number, got {_shown(value)}")
@@ -313,7 +274,7 @@ def _number(value, path, minimum=None, above=None, below=None):
 
 
 def _integer(value, path, minimum=0, maximum=None):
-    if isinstance(value, _Huge) or type(value) is int and abs(value) > LARGEST_INTEGER:
+    if isinstance(value, Huge) or type(value) is int and abs(value) > LARGEST_INTEGER:
         _fail(path, f"must be at most {LARGEST_INTEGER}, got {_shown(value)}")
     if type(value) is not int:
         _fail(path, f"expected an integer, got {_shown(value)}")
@@ -371,6 +332,15 @@ def _numbers(values, path, length=None, other=None, *, integer=False, minimum=No
             if maximum is not None and v > maximum:
                 _fail(f"{path}[{i}]", f"must be at most {maximum}, got {_shown(v)}")
     return values
+
+
+def _count_list(counts, path, most):
+    """A long list of counts read as its histogram: a count over ``most`` is named at its first position."""
+    over = [value for value in counts.histogram if most is not None and value > most]
+    if over:
+        at = min(counts.first[value] for value in over)
+        value = next(value for value in over if counts.first[value] == at)
+        _integer(value, f"{path}[{at}]", maximum=most)
 
 
 def _boolean(value, path):
@@ -533,6 +503,9 @@ def _expert_counts(entries, methods, model):
         if ("values" in entry) == ("histogram" in entry):
             _fail(path, "give either values (one count per token) or histogram ({experts: tokens}), not both")
         most = model.get("num_experts")
+        if isinstance(entry.get("values"), CountList):
+            _count_list(entry["values"], f"{path}.values", most)
+            continue
         if "values" in entry:
             _numbers(entry["values"], f"{path}.values", integer=True, maximum=most)
             continue
