@@ -1,5 +1,7 @@
 """Escaping, the template environment and the hardened compile."""
 
+import re
+
 import pytest
 
 from figkit.latex import Raw, compile_pdf, escape_label, escape_markdown, escape_text, render_template
@@ -269,11 +271,23 @@ def test_the_appendix_finishes_at_any_size(tmp_path):
                 "caption": Raw(f"Figure number {n}.")}  # fmt: skip
 
     rows = [[figure(n), figure(n + 1)] for n in range(0, 400, 2)]
-    section = {"title": "Figures", "tables": [], "notes": [], "rows": rows}
+    methods = {f"Method {n}": {"PPL": 17 + n / 1000, "Experts": 8 - n / 1000} for n in range(1000)}
+    table = figkit.create_comparison_table(methods, output_format="latex", caption="A thousand methods.")
+    (tmp_path / "tables").mkdir()
+    (tmp_path / "tables" / "long.tex").write_text(table)
+    sections = [
+        {"title": "Tables", "tables": [tex_path("tables/long.tex")], "notes": [], "rows": []},
+        {"title": "Figures", "tables": [], "notes": [], "rows": rows},
+    ]
     tex = render_template(
-        "appendix.tex", title="Many", sections=[section], macros=None, figure_width=Raw("\\linewidth"), font="cm",
+        "appendix.tex", title="Many", sections=sections, macros=None, figure_width=Raw("\\linewidth"), font="cm",
         text_width=6.75,
     )  # fmt: skip
     (tmp_path / "appendix.tex").write_text(tex)
-    text = " ".join(pdf_text(compile_pdf(tmp_path / "appendix.tex", timeout=600)).split())
+    pages = pdf_text(compile_pdf(tmp_path / "appendix.tex", timeout=600)).split("\f")
+    text = " ".join(" ".join(pages).split())
     assert "Figure 400: Figure number 399." in text
+    shown = re.findall(r"Method (\d+) ", text)  # a tabular showed 55 rows and ran off its page
+    assert [int(n) for n in shown] == list(range(1000))
+    table_pages = [page for page in pages if "Method " in page]
+    assert len(table_pages) > 10 and all("PPL" in page for page in table_pages)  # the header on each page
