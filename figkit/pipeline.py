@@ -667,11 +667,23 @@ def _compile(out_dir, planned, results, manifest, force, require_pdf, report):
         report.failed[PDF] = _explain(str(error), out_dir, results)
         manifest.pop(PDF, None)
         return report.failed[PDF]
-    write_if_changed(pdf, made.read_bytes())
+    data = made.read_bytes()
+    write_if_changed(pdf, data)
     report.pdf = pdf
     report.rendered.append(PDF)
-    manifest[PDF] = {"key": key, "outputs": {PDF: file_digest(pdf)}}
+    if _inputs_changed(out_dir, planned, manifest):
+        manifest.pop(PDF, None)  # the next build compiles again
+        report.notes.append(f"{PDF} may include files another build wrote while it compiled: build again")
+        return "compiled"
+    manifest[PDF] = {"key": key, "outputs": {PDF: digest(data)}}  # what this build wrote, not what is there now
     return "compiled"
+
+
+def _inputs_changed(out_dir, planned, manifest):
+    """Whether a file the appendix includes no longer holds what this build wrote (a build of another
+    user, whose lock this build cannot see, wrote it)."""
+    written = [entry["outputs"].items() for job in planned if (entry := manifest.get(job.name))]
+    return any(file_digest(out_dir / path) != sha for outputs in written for path, sha in outputs)
 
 
 def _compile_fresh_if_need_be(out_dir):
