@@ -102,7 +102,7 @@ def test_the_token_table_shows_tokens_literally():
     strings = {1: " the", 2: "\n", 3: "$x$", 4: "{", 5: " ", 6: "\ufeff"}
     tokens, routings = [[1, 2], [3, 4, 5, 6], []], [[9, 1], [3, 3, 2, 1], []]
     latex = create_expert_token_table(tokens, strings, routings=routings)
-    rows = latex.split("\\midrule\n")[1].split("\\bottomrule")[0].splitlines()
+    rows = latex.split("\\figkitendhead\n")[1].split("\\bottomrule")[0].splitlines()
     assert rows == [  # the busiest expert first; an expert with no tokens is left out
         r"0 & \texttt{\textvisiblespace{}the} \texttt{\textbackslash{}n} \\",
         r"1 & \texttt{\$x\$} \texttt{\{} \texttt{\textvisiblespace{}} \texttt{\textbackslash{}ufeff} \\",

@@ -134,13 +134,13 @@ def legend_over_data(ax, top, bottom=0.0):
     ax.legend(handles, labels, loc="upper left", ncols=columns)
 
 
-def height_for_legend(labels, width):
+def height_for_legend(labels, width, note=""):
     """The height of a figure ``width`` inches wide whose legend (``legend_over_data``) leaves the data at
-    least half of the axes: the style's, or taller for a long legend."""
+    least half of the axes: the style's, or taller for a long legend; and taller by the lines of a ``note``."""
     size = points(mpl.rcParams["font.size"])
     margins = (size * 2.6 + points(mpl.rcParams["xtick.labelsize"]) * 1.4) / 72  # x label and ticks, padding
     _, _, height = legend_fit(labels, width - 3.5 * size / 72)
-    return max(style_height(width), 2.1 * height + margins)
+    return max(style_height(width), 2.1 * height + margins) + height_for_note(note, width) - style_height(width)
 
 
 def height_for_note(note, width):

@@ -14,15 +14,15 @@ from matplotlib.figure import Figure
 from figkit.arrays import labelled
 from figkit.plots._draw import (
     NEUTRAL,
-    axes_width,
-    legend_fit,
+    height_for_legend,
+    legend_over_data,
     line_width,
     marker_size,
     mathtext_label,
+    set_title,
     set_ylabel,
-    wrap_label,
 )
-from figkit.plots.spec import FigureJob, FigureSpec, listed
+from figkit.plots.spec import FigureJob, FigureSpec, compared, compared_note, listed
 from figkit.results import method_counts, method_labels
 
 DIRECTIONS = ("lower", "higher")
@@ -38,10 +38,12 @@ class ComputeQuality:
     baseline: int | None
     quality_label: str
     compute_label: str
+    note: str  # what the figure leaves out: "showing 8 of 1,000 methods", or ""
 
 
 def prepare(points, *, quality_label="Quality", better="higher", baseline=None, compute_label="Experts per token"):
-    """Validate ``{method: (compute, quality)}`` and find the Pareto front."""
+    """Validate ``{method: (compute, quality)}`` and find the Pareto front over all of them; keep at most
+    ``MAX_COMPARED`` points: the baseline, the front, then others evenly spaced."""
     items = labelled(points, "points")
     if better not in DIRECTIONS:
         raise ValueError(f"better must be 'lower' or 'higher', got {better!r}")
@@ -59,16 +61,26 @@ def prepare(points, *, quality_label="Quality", better="higher", baseline=None, 
         raise ValueError(f"baseline {baseline!r} is not one of the points: {', '.join(map(repr, names))}")
     compute, quality = (np.array(column) for column in zip(*values))
     higher = better == "higher"
+    front = pareto_front(compute, quality if higher else -quality)
+    baseline = None if baseline is None else names.index(baseline)
+    shown = shown_points(len(names), front, baseline)
+    at = {old: new for new, old in enumerate(shown)}
     return ComputeQuality(
-        labels=[mathtext_label(name) for name in names],
-        compute=compute,
-        quality=quality,
+        labels=[mathtext_label(names[i]) for i in shown],
+        compute=compute[shown],
+        quality=quality[shown],
         higher_is_better=higher,
-        front=pareto_front(compute, quality if higher else -quality),
-        baseline=None if baseline is None else names.index(baseline),
+        front=np.array([at[i] for i in front if i in at], dtype=int),
+        baseline=at.get(baseline),
         quality_label=mathtext_label(quality_label),
         compute_label=mathtext_label(compute_label),
+        note=compared_note(len(shown), len(names)),
     )
+
+
+def shown_points(count, front, baseline):
+    """The indices of the points drawn: all, or the baseline, the Pareto front and others evenly spaced."""
+    return compared(count, ([] if baseline is None else [baseline]) + front.tolist())
 
 
 def pareto_front(cost, gain):
@@ -83,10 +95,21 @@ def pareto_front(cost, gain):
     return np.array(front, dtype=int)
 
 
+def _entries(data):
+    """The legend's entries: a point per method, then the front's line if it has one."""
+    points = [f"{label} (baseline)" if i == data.baseline else label for i, label in enumerate(data.labels)]
+    return points + (["Pareto front"] if data.front.size > 1 else [])
+
+
+def height(data, width):
+    """Golden, or taller when the legend above the points needs it."""
+    return height_for_legend(_entries(data), width, data.note)
+
+
 def draw(ax, data):
     styles = mpl.rcParams["axes.prop_cycle"].by_key()
     colours, markers = styles["color"], styles.get("marker", ["o", "s", "D", "^", "v", "P", "X"])
-    for i, (label, x, y) in enumerate(zip(data.labels, data.compute, data.quality)):
+    for i, (label, x, y) in enumerate(zip(_entries(data), data.compute, data.quality)):
         baseline = i == data.baseline
         ax.plot(
             x,
@@ -96,7 +119,7 @@ def draw(ax, data):
             markersize=marker_size(2.2 if baseline else 1.5),
             color=colours[i % len(colours)],
             zorder=3,
-            label=wrap_label(f"{label} (baseline)" if baseline else label, ax),
+            label=label,
         )
     front = data.front
     if front.size > 1:
@@ -111,13 +134,14 @@ def draw(ax, data):
             zorder=2,
             label="Pareto front",
         )
-    ax.margins(0.12)
+    ax.margins(x=0.12)
     ax.set_xlim(left=0)  # no compute is the origin; it also keeps an x tick label off the corner
     ax.set_xlabel(f"{data.compute_label} (lower is better)")
     set_ylabel(ax, f"{data.quality_label}\n({'higher' if data.higher_is_better else 'lower'} is better)")
-    handles, labels = ax.get_legend_handles_labels()
-    labels, columns, _ = legend_fit(labels, axes_width(ax))
-    ax.legend(handles, labels, loc="best", ncols=columns if len(data.labels) > 4 else 1)
+    set_title(ax, "", data.note)
+    low, high = data.quality.min(), data.quality.max()
+    pad = 0.12 * (high - low) if high > low else 0.05 * max(abs(high), 1.0)
+    legend_over_data(ax, high + pad, low - pad)  # the points below the legend: none hidden behind it
 
 
 def jobs(results):
@@ -137,12 +161,21 @@ def jobs(results):
         label = info.get("label", metric)
         points = {labels[m]: (experts[m], v) for m, v in reported.items()}
         front = pareto_front(*_oriented(points, info["better"]))
+        names = list(points)
+        baseline_at = names.index(labels[baseline]) if baseline in reported else None
+        shown = set(shown_points(len(names), front, baseline_at))
+        drawn = f" ({len(shown)} drawn: the baseline and the front first)" if len(shown) < len(names) else ""
+        optimal = [names[i] for i in front if i in shown]
+        more = len(front) - len(optimal)
         caption = [
             "Experts per token against ",
             label,
-            f" ({info['better']} is better) for {len(points)} methods; the dashed line joins the Pareto-optimal ones: ",
-            *listed([list(points)[i] for i in front]),
+            f" ({info['better']} is better) for {len(points):,} methods{drawn}; "
+            "the dashed line joins the Pareto-optimal ones: ",
+            *listed(optimal),
         ]
+        if more:
+            caption[-1] = f", and {more:,} more."
         arguments = {
             "points": points,
             "quality_label": label,
@@ -178,6 +211,7 @@ FIGURE = FigureSpec(
     prepare=prepare,
     draw=draw,
     jobs=jobs,
+    height=height,
 )
 
 

@@ -11,8 +11,16 @@ from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 
 from figkit.arrays import ArrayLike, count_histogram, labelled
-from figkit.plots._draw import height_for_legend, legend_over_data, line_width, mathtext_label, number, only_up_to
-from figkit.plots.spec import FigureJob, FigureSpec, listed
+from figkit.plots._draw import (
+    height_for_legend,
+    legend_over_data,
+    line_width,
+    mathtext_label,
+    number,
+    only_up_to,
+    set_title,
+)
+from figkit.plots.spec import FigureJob, FigureSpec, compared, compared_caption, compared_note, listed
 from figkit.results import method_counts, method_labels
 
 MAX_LABELLED_COUNTS = 40
@@ -21,20 +29,22 @@ MAX_LABELLED_COUNTS = 40
 @dataclass(frozen=True)
 class CountComparison:
     methods: list  # (legend entry: label and mean, CountHistogram), in the order given
+    note: str  # what the figure leaves out: "showing 8 of 1,000 methods", or ""
 
 
 def prepare(counts_by_method):
-    """Validate each method's counts and reduce them to histograms."""
+    """Validate each method's counts and reduce them to histograms (of at most ``MAX_COMPARED`` methods)."""
     methods = []
     for label, counts in labelled(counts_by_method, "counts_by_method"):
         hist = count_histogram(counts, f"counts_by_method[{label!r}]")
         methods.append((f"{mathtext_label(label)} (mean {number(hist.mean)})", hist))
-    return CountComparison(methods)
+    shown = [methods[i] for i in compared(len(methods))]
+    return CountComparison(shown, compared_note(len(shown), len(methods)))
 
 
 def height(data, width):
     """Golden, or taller when the legend needs it."""
-    return height_for_legend([entry for entry, _ in data.methods], width)
+    return height_for_legend([entry for entry, _ in data.methods], width, data.note)
 
 
 def draw(ax, data):
@@ -60,6 +70,7 @@ def draw(ax, data):
     ax.grid(False, axis="x")
     ax.set_xlabel("Experts selected per token")
     ax.set_ylabel("Fraction of tokens")
+    set_title(ax, "", data.note)
     legend_over_data(ax, max(hist.fractions.max() for _, hist in data.methods))
     only_up_to(ax.yaxis, 1.0)  # headroom for the legend, but no tick at an impossible fraction
 
@@ -70,8 +81,12 @@ def jobs(results):
     if len(counts) < 2:
         return
     labels = method_labels(results)
-    notes = [f" ({c.scope}; {c.tokens:,} tokens)" for c in counts.values()]
-    caption = ["Experts selected per token, by method: ", *listed([labels[m] for m in counts], notes, "; ")]
+    shown = [list(counts)[i] for i in compared(len(counts))]
+    notes = [f" ({counts[m].scope}; {counts[m].tokens:,} tokens)" for m in shown]
+    caption = [
+        f"Experts selected per token, by method{compared_caption(len(shown), len(counts))}: ",
+        *listed([labels[m] for m in shown], notes, "; "),
+    ]
     yield FigureJob("", {"counts_by_method": {labels[m]: c.pooled for m, c in counts.items()}}, tuple(caption))
 
 

@@ -11,18 +11,19 @@ from matplotlib.figure import Figure
 from matplotlib.ticker import MaxNLocator
 
 from figkit.arrays import ArrayLike, count_histogram, labelled, layer_histograms
-from figkit.plots._draw import leave_headroom, line_width, marker_size, mathtext_label, wrap_label
-from figkit.plots.spec import FigureJob, FigureSpec, listed
+from figkit.plots._draw import leave_headroom, line_width, marker_size, mathtext_label, set_title, wrap_label
+from figkit.plots.spec import FigureJob, FigureSpec, compared, compared_caption, compared_note, listed
 from figkit.results import method_counts, method_labels
 
 
 @dataclass(frozen=True)
 class LayerMeans:
     methods: list  # (label, layer ids, mean experts per layer)
+    note: str  # what the figure leaves out: "showing 8 of 1,000 methods", or ""
 
 
 def prepare(layer_counts_by_method):
-    """Validate each method's per-layer counts; keep each layer's mean."""
+    """Validate each method's per-layer counts; keep each layer's mean (of at most ``MAX_COMPARED`` methods)."""
     methods = []
     for label, layers in labelled(layer_counts_by_method, "layer_counts_by_method"):
         name = f"layer_counts_by_method[{label!r}]"
@@ -34,7 +35,8 @@ def prepare(layer_counts_by_method):
             ids = list(range(len(hists)))
         order = np.argsort(ids, kind="stable")
         methods.append((mathtext_label(label), np.asarray(ids)[order], np.array([hists[i].mean for i in order])))
-    return LayerMeans(methods)
+    shown = [methods[i] for i in compared(len(methods))]
+    return LayerMeans(shown, compared_note(len(shown), len(methods)))
 
 
 def _layer_id(layer, name):
@@ -51,6 +53,7 @@ def draw(ax, data):
     leave_headroom(ax, top, fraction=0.8)
     ax.set_xlabel("Layer")
     ax.set_ylabel("Mean experts per token")
+    set_title(ax, "", data.note)
     ax.legend(loc="upper left", ncols=2 if len(data.methods) > 3 else 1)
 
 
@@ -60,7 +63,11 @@ def jobs(results):
     if len(counts) < 2:
         return
     labels = method_labels(results)
-    caption = ["Mean experts selected per token in each layer, by method: ", *listed([labels[m] for m in counts])]
+    shown = [list(counts)[i] for i in compared(len(counts))]
+    caption = [
+        f"Mean experts selected per token in each layer, by method{compared_caption(len(shown), len(counts))}: ",
+        *listed([labels[m] for m in shown]),
+    ]
     yield FigureJob("", {"layer_counts_by_method": {labels[m]: c.layers for m, c in counts.items()}}, tuple(caption))
 
 

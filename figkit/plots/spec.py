@@ -88,6 +88,37 @@ class FigureSpec:
         return fig
 
 
+MAX_COMPARED = 7  # methods one figure tells apart: the colours of the paper style's palette (Tol's bright)
+
+
+def compared(count, first=()):
+    """Indices, ascending, of the at most ``MAX_COMPARED`` of ``count`` methods a comparison figure draws:
+    those in ``first`` (kept before the others), then others evenly spaced in the order given."""
+    if count <= MAX_COMPARED:
+        return list(range(count))
+    first = list(dict.fromkeys(first))
+    chosen = _spread(first, MAX_COMPARED)
+    rest = [i for i in range(count) if i not in set(chosen)]
+    return sorted(chosen + _spread(rest, MAX_COMPARED - len(chosen)))
+
+
+def _spread(items, k):
+    """``k`` of ``items`` evenly spaced, the first and last included (all of them if there are no more)."""
+    if len(items) <= k:
+        return list(items)
+    return [items[round(j * (len(items) - 1) / (k - 1))] for j in range(k)] if k > 1 else items[:k]
+
+
+def compared_note(shown, count):
+    """What a comparison figure leaves out, in words; empty when it draws every method."""
+    return f"showing {shown} of {count:,} methods" if shown < count else ""
+
+
+def compared_caption(shown, count):
+    """The caption's words for the same: empty, or " (8 of the 1,000 methods, evenly spaced)"."""
+    return f" ({shown} of the {count:,} methods, evenly spaced in their order)" if shown < count else ""
+
+
 def representative_layers(layers):
     """The first, middle and last of ``layers`` in order (all of them when three or fewer): the layers a
     per-layer figure is drawn for when a figure across layers shows them all."""

@@ -24,7 +24,7 @@ from figkit.plots._draw import (
     set_ylabel,
     wrap_label,
 )
-from figkit.plots.spec import FigureJob, FigureSpec, listed
+from figkit.plots.spec import FigureJob, FigureSpec, compared, compared_caption, compared_note, listed
 from figkit.results import method_labels
 
 MIN_OCCURRENCES = 10  # OLMoE's: a token seen fewer times says little about its expert
@@ -35,6 +35,7 @@ class Specialization:
     methods: list  # (label, layer ids, mean specialisation per layer in %, token ids counted)
     next_tokens: list  # the same, with token ids of the next token, for the labels among ``methods``
     min_occurrences: int
+    note: str  # what the figure leaves out: "showing 8 of 1,000 methods", or ""
 
 
 def prepare(vocabulary, min_occurrences=MIN_OCCURRENCES, next_tokens=None):
@@ -51,7 +52,10 @@ def prepare(vocabulary, min_occurrences=MIN_OCCURRENCES, next_tokens=None):
     unknown = [label for label, *_ in following if label not in {label for label, *_ in methods}]
     if unknown:
         raise ValueError(f"next_tokens names {unknown[0]!r}, which is not a method of vocabulary")
-    return Specialization(methods, following, min_occurrences)
+    shown = [methods[i] for i in compared(len(methods))]
+    drawn = {label for label, *_ in shown}
+    following = [series for series in following if series[0] in drawn]
+    return Specialization(shown, following, min_occurrences, compared_note(len(shown), len(methods)))
 
 
 def _series(vocabulary, name, min_occurrences):
@@ -109,7 +113,11 @@ def draw(ax, data):
     ax.xaxis.set_major_locator(MaxNLocator(integer=True))
     ax.set_xlabel("Layer")
     set_ylabel(ax, "Routed to its top expert (%)")
-    set_title(ax, f"Vocabulary specialisation (tokens seen \N{GREATER-THAN OR EQUAL TO}{data.min_occurrences} times)")
+    set_title(
+        ax,
+        f"Vocabulary specialisation (tokens seen \N{GREATER-THAN OR EQUAL TO}{data.min_occurrences} times)",
+        data.note,
+    )
     handles = ax.get_legend_handles_labels()[0]
     if data.next_tokens:  # the methods by colour, the token whose id counts by line style
         handles += [
@@ -137,10 +145,12 @@ def jobs(results):
     data = prepare(**arguments)
     notes = [f" ({means.min():.1f}% to {means.max():.1f}%)" for _, _, means, _ in data.methods]
     tokens = max(n for *_, n in data.methods)
+    shown = [list(vocabulary)[i] for i in compared(len(vocabulary))]
     caption = [
         f"Vocabulary specialisation: for each token id seen at least {MIN_OCCURRENCES} times ({tokens:,} ids), "
-        "the share of its routings that go to its most frequent expert, averaged over the ids, per layer: ",
-        *listed([labels[m] for m in vocabulary], notes),
+        "the share of its routings that go to its most frequent expert, averaged over the ids, per layer"
+        f"{compared_caption(len(shown), len(vocabulary))}: ",
+        *listed([labels[m] for m in shown], notes),
     ]
     if data.next_tokens:
         caption[-1] += " Dashed: the same with the routings grouped by the id of the next token."
