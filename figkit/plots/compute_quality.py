@@ -19,6 +19,7 @@ from figkit.plots._draw import (
     line_width,
     marker_size,
     mathtext_label,
+    only_up_to,
     set_title,
     set_ylabel,
 )
@@ -142,6 +143,7 @@ def draw(ax, data):
     low, high = data.quality.min(), data.quality.max()
     pad = 0.12 * (high - low) if high > low else 0.05 * max(abs(high), 1.0)
     legend_over_data(ax, high + pad, low - pad)  # the points below the legend: none hidden behind it
+    only_up_to(ax.yaxis, high + pad)  # no ticks in the legend's room, at values no method reached
 
 
 def jobs(results):
