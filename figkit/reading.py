@@ -73,8 +73,10 @@ def read_json(path):
     except RecursionError:
         raise ValueError("not a results file: lists or objects nested too deeply") from None
     except json.JSONDecodeError as error:
-        at = _original_offset(len(text[: error.pos].encode()), lists, placeholders)
-        line, column = _line_and_column(data, at)
+        line, column = error.lineno, error.colno
+        if lists:  # where the error is in the file, not in its skeleton
+            at = _original_offset(len(text[: error.pos].encode()), lists, placeholders)
+            line, column = _line_and_column(data, at)
         raise ValueError(f"not valid JSON: {error.msg} at line {line}, column {column}") from None
     if lists:
         value = _put_back(value, data, lists, placeholders)

@@ -338,9 +338,8 @@ def _count_list(counts, path, most):
     """A long list of counts read as its histogram: a count over ``most`` is named at its first position."""
     over = [value for value in counts.histogram if most is not None and value > most]
     if over:
-        at = min(counts.first[value] for value in over)
-        value = next(value for value in over if counts.first[value] == at)
-        _integer(value, f"{path}[{at}]", maximum=most)
+        value = min(over, key=counts.first.get)
+        _integer(value, f"{path}[{counts.first[value]}]", maximum=most)
 
 
 def _boolean(value, path):
