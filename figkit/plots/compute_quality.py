@@ -39,7 +39,7 @@ class ComputeQuality:
     baseline: int | None
     quality_label: str
     compute_label: str
-    note: str  # what the figure leaves out: "showing 8 of 1,000 methods", or ""
+    note: str  # what the figure leaves out: "showing 7 of 1,000 methods", or ""
 
 
 def prepare(points, *, quality_label="Quality", better="higher", baseline=None, compute_label="Experts per token"):
@@ -96,10 +96,13 @@ def pareto_front(cost, gain):
     return np.array(front, dtype=int)
 
 
+def _point_labels(data):
+    return [f"{label} (baseline)" if i == data.baseline else label for i, label in enumerate(data.labels)]
+
+
 def _entries(data):
     """The legend's entries: a point per method, then the front's line if it has one."""
-    points = [f"{label} (baseline)" if i == data.baseline else label for i, label in enumerate(data.labels)]
-    return points + (["Pareto front"] if data.front.size > 1 else [])
+    return _point_labels(data) + (["Pareto front"] if data.front.size > 1 else [])
 
 
 def height(data, width):
@@ -110,7 +113,7 @@ def height(data, width):
 def draw(ax, data):
     styles = mpl.rcParams["axes.prop_cycle"].by_key()
     colours, markers = styles["color"], styles.get("marker", ["o", "s", "D", "^", "v", "P", "X"])
-    for i, (label, x, y) in enumerate(zip(_entries(data), data.compute, data.quality)):
+    for i, (label, x, y) in enumerate(zip(_point_labels(data), data.compute, data.quality)):
         baseline = i == data.baseline
         ax.plot(
             x,

@@ -29,7 +29,7 @@ MAX_LABELLED_COUNTS = 40
 @dataclass(frozen=True)
 class CountComparison:
     methods: list  # (legend entry: label and mean, CountHistogram), in the order given
-    note: str  # what the figure leaves out: "showing 8 of 1,000 methods", or ""
+    note: str  # what the figure leaves out: "showing 7 of 1,000 methods", or ""
 
 
 def prepare(counts_by_method):

@@ -19,7 +19,7 @@ from figkit.results import method_counts, method_labels
 @dataclass(frozen=True)
 class LayerMeans:
     methods: list  # (label, layer ids, mean experts per layer)
-    note: str  # what the figure leaves out: "showing 8 of 1,000 methods", or ""
+    note: str  # what the figure leaves out: "showing 7 of 1,000 methods", or ""
 
 
 def prepare(layer_counts_by_method):

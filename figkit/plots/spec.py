@@ -115,7 +115,7 @@ def compared_note(shown, count):
 
 
 def compared_caption(shown, count):
-    """The caption's words for the same: empty, or " (8 of the 1,000 methods, evenly spaced)"."""
+    """The caption's words for the same: empty, or " (7 of the 1,000 methods, evenly spaced in their order)"."""
     return f" ({shown} of the {count:,} methods, evenly spaced in their order)" if shown < count else ""
 
 

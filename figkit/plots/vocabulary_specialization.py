@@ -35,7 +35,7 @@ class Specialization:
     methods: list  # (label, layer ids, mean specialisation per layer in %, token ids counted)
     next_tokens: list  # the same, with token ids of the next token, for the labels among ``methods``
     min_occurrences: int
-    note: str  # what the figure leaves out: "showing 8 of 1,000 methods", or ""
+    note: str  # what the figure leaves out: "showing 7 of 1,000 methods", or ""
 
 
 def prepare(vocabulary, min_occurrences=MIN_OCCURRENCES, next_tokens=None):
