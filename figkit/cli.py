@@ -87,7 +87,7 @@ def main(argv=None):
             commands.print_help()
             return 0
         return {"build": build, "check": check, "schema": schema, "styles": styles}[args.command](args)
-    except (ValueError, TypeError, OSError, ImportError) as error:
+    except (ValueError, TypeError, OSError, ImportError, MemoryError) as error:
         if args.debug:
             raise
         print(f"figkit {args.command}: {_message(error)}", file=sys.stderr)

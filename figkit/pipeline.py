@@ -215,8 +215,8 @@ def _build(
 
     try:
         results = load_results(results_path)
-    except ValueError as error:
-        raise ValueError(f"{results_path}: {error}") from None
+    except (ValueError, MemoryError) as error:
+        raise type(error)(f"{results_path}: {error}") from None
     table_fit = {"page": None if page is None else asdict(page), "narrow": narrow_tables}
     planned = plan(results, wide, table_fit, _appendix_layout(styles, page, sizes))
     _refuse_links(out_dir, [output for job in planned for output in job.outputs])

@@ -62,8 +62,16 @@ class JsonObject(dict):
 def read_json(path):
     """``(value, may_hold_surrogates)`` of a JSON file (gzip recognised by its bytes); ``ValueError``
     says in one line why a file is not JSON, too large or not UTF-8."""
-    with open(path, "rb") as file:
-        data = _bounded_bytes(file)
+    try:
+        with open(path, "rb") as file:
+            data = _bounded_bytes(file)
+        return _parse(data)
+    except MemoryError:
+        raise MemoryError("out of memory reading it: a results file needs about its own size in memory") from None
+
+
+def _parse(data):
+    """``read_json`` of the file's bytes."""
     lists = _count_lists(data)
     skeleton, placeholders = _skeleton(data, lists)
     text = _utf8(skeleton, lambda at: _original_offset(at, lists, placeholders))

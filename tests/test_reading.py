@@ -199,3 +199,18 @@ def test_a_raw_counts_file_costs_little_more_than_its_bytes(tmp_path, rng):
     finally:
         tracemalloc.stop()
     assert peak < size + 24 * 2**20, f"peak {peak / 2**20:.0f} MiB for a {size / 2**20:.0f} MiB file"
+
+
+def test_running_out_of_memory_is_said_in_one_line(tmp_path, monkeypatch, capsys):
+    from figkit.cli import main
+
+    def no_memory(file):
+        raise MemoryError
+
+    path = write_results(tmp_path / "r.json", **HEAD)
+    monkeypatch.setattr(reading, "_bounded_bytes", no_memory)  # as under `ulimit -v` with a 1 GB file
+    assert main(["build", str(path), "-o", str(tmp_path / "out")]) == 2
+    assert capsys.readouterr().err == (
+        f"figkit build: {path}: out of memory reading it: a results file needs about its own size in memory\n"
+    )
+    assert not (tmp_path / "out").exists()
