@@ -140,14 +140,19 @@ def height_for_legend(labels, width, note=""):
     size = points(mpl.rcParams["font.size"])
     margins = (size * 2.6 + points(mpl.rcParams["xtick.labelsize"]) * 1.4) / 72  # x label and ticks, padding
     _, _, height = legend_fit(labels, width - 3.5 * size / 72)
-    return max(style_height(width), 2.1 * height + margins) + height_for_note(note, width) - style_height(width)
+    return max(style_height(width), 2.1 * height + margins) + note_height(note)
 
 
 def height_for_note(note, width):
     """The height of a figure ``width`` inches wide whose axes keep the style's height under ``note``
     (wrapped lines above them, "" for none): a long note above a narrow figure does not squash it."""
+    return style_height(width) + note_height(note)
+
+
+def note_height(note):
+    """Inches that the lines of a note above the axes take ("" for none)."""
     lines = note.count("\n") + 1 if note else 0
-    return style_height(width) + lines * 1.3 * points(mpl.rcParams["axes.titlesize"]) / 72
+    return lines * 1.3 * points(mpl.rcParams["axes.titlesize"]) / 72
 
 
 def style_height(width):

@@ -145,12 +145,12 @@ def jobs(results):
     data = prepare(**arguments)
     notes = [f" ({means.min():.1f}% to {means.max():.1f}%)" for _, _, means, _ in data.methods]
     tokens = max(n for *_, n in data.methods)
-    shown = [list(vocabulary)[i] for i in compared(len(vocabulary))]
+    shown = [label for label, *_ in data.methods]  # prepare keeps at most MAX_COMPARED
     caption = [
         f"Vocabulary specialisation: for each token id seen at least {MIN_OCCURRENCES} times ({tokens:,} ids), "
         "the share of its routings that go to its most frequent expert, averaged over the ids, per layer"
         f"{compared_caption(len(shown), len(vocabulary))}: ",
-        *listed([labels[m] for m in shown], notes),
+        *listed(shown, notes),
     ]
     if data.next_tokens:
         caption[-1] += " Dashed: the same with the routings grouped by the id of the next token."
