@@ -1,5 +1,5 @@
-# figkit: `make example` builds the example paper (figures, tables, appendix, main.pdf), `make test` runs the tests.
-# Both create .venv on first use and install what they need into it.
+# figkit: `make example` builds the example paper (figures, tables, appendix, main.pdf) and checks what it made,
+# `make test` runs the tests. Both create .venv on first use and install what they need into it.
 
 PYTHON ?= python3
 VENV   := .venv
@@ -13,7 +13,7 @@ $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
 
 $(VENV)/.installed: pyproject.toml | $(BIN)/python
-	$(BIN)/pip install --quiet -e .
+	$(BIN)/pip install --quiet -e ".[example]"
 	touch $@
 
 $(VENV)/.installed-test: pyproject.toml | $(BIN)/python
@@ -25,7 +25,7 @@ $(VENV)/.installed-bench: pyproject.toml $(VENV)/.installed-test
 	touch $@
 
 example: $(VENV)/.installed
-	$(MAKE) -C paper_example figures paper PYTHON=$(CURDIR)/$(BIN)/python FIGKIT=$(CURDIR)/$(BIN)/figkit
+	$(MAKE) -C paper_example check PYTHON=$(CURDIR)/$(BIN)/python FIGKIT=$(CURDIR)/$(BIN)/figkit
 
 test: $(VENV)/.installed-test
 	MPLBACKEND=Agg $(BIN)/python -m pytest
