@@ -50,6 +50,9 @@ class Paper:
     small: float  # the paper's \small in points
     text_sizes: dict  # figure name -> sorted distinct text sizes (pt) read from its PDF
     table: str  # the comparison table's source
+    table_width: float  # the table's natural width in points, as figkit measured it in the paper
+    columnwidth: float  # points
+    textwidth: float  # points
 
 
 def check_paper(folder: Path, preamble: str, results: Path, start: str = "") -> Paper:
@@ -91,6 +94,7 @@ def check_paper(folder: Path, preamble: str, results: Path, start: str = "") -> 
         target = "textwidth" if name.startswith("domain_specialization_grid") else "columnwidth"
         widths[name] = (float(width), float(found[target]))
     small = float(re.search(r"^FIGKIT small=([\d.]+)$", log, re.M).group(1))
+    table = (folder / "build" / "tables" / "comparison.tex").read_text()
     sizes = {}
     for name in shown:
         (_, words), *_ = pdf_words(folder / "build" / "figures" / f"{name}.pdf")
@@ -102,7 +106,10 @@ def check_paper(folder: Path, preamble: str, results: Path, start: str = "") -> 
         widths=widths,
         small=small,
         text_sizes=sizes,
-        table=(folder / "build" / "tables" / "comparison.tex").read_text(),
+        table=table,
+        table_width=72.0 * float(re.search(r"^% Natural width: ([\d.]+) in, measured", table, re.M).group(1)),
+        columnwidth=float(found["columnwidth"]),
+        textwidth=float(found["textwidth"]),
     )
 
 
