@@ -180,6 +180,16 @@ class MethodCounts:
         """Mean experts per token over all pooled tokens."""
         return sum(k * n for k, n in self.pooled.items()) / self.tokens
 
+    def counted(self):
+        """What the pooled counts count, for a caption: "20,000 tokens × 16 layers" when every layer routed
+        the same tokens, else the routing decisions and where they come from."""
+        per_layer = {sum(hist.values()) for hist in self.layers.values()}
+        if len(self.layers) == 1:
+            return f"{self.tokens:,} tokens, {self.scope}"
+        if self.layers and len(per_layer) == 1 and self.tokens == sum(per_layer) * len(self.layers):
+            return f"{next(iter(per_layer)):,} tokens \N{MULTIPLICATION SIGN} {len(self.layers)} layers, pooled"
+        return f"{self.tokens:,} routing decisions, {self.scope}"
+
 
 def method_counts(results):
     """``{method id: MethodCounts}`` of a validated results file, in the order methods are declared."""

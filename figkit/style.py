@@ -18,10 +18,12 @@ from figkit.files import write_atomic
 from figkit.geometry import tex_page, venue_page
 from figkit.stylesheets import DEFAULT_STYLE, page_rc, style_sheets
 
-# Every base style sets this salt; seeing it in rcParams means a figkit style is active, and
-# the paper style's own salt means its look: no titles inside figures (the caption has them).
+# Every base style sets this salt; seeing it in rcParams means a figkit style is active, and the paper and
+# slide styles' own salts mean their looks: no titles inside paper figures (the caption has them), and the
+# spec's extras (a KDE over counts) in the notebook look only.
 STYLE_MARK = ("svg.hashsalt", "figkit")
 PAPER_MARK = "figkit-paper"
+SLIDE_MARK = "figkit-slide"
 SAVE_FORMATS = {".pdf": "pdf", ".svg": "svg", ".png": "png"}
 
 # Dates removed and a fixed SVG salt: the same figure gives the same bytes.
@@ -78,12 +80,17 @@ def use_style(
 def style_active():
     """Whether a figkit base style (through use_style or plt.style.use) sets the rcParams now."""
     key, value = STYLE_MARK
-    return mpl.rcParams[key] in (value, PAPER_MARK)
+    return mpl.rcParams[key] in (value, PAPER_MARK, SLIDE_MARK)
 
 
 def paper_look():
     """Whether the active style is figkit's paper style, whose figures carry no title."""
     return mpl.rcParams[STYLE_MARK[0]] == PAPER_MARK
+
+
+def notebook_look():
+    """Whether neither the paper nor the slide style is active: the spec's look, with its extras."""
+    return mpl.rcParams[STYLE_MARK[0]] not in (PAPER_MARK, SLIDE_MARK)
 
 
 @functools.cache

@@ -40,7 +40,7 @@ def test_unembedded_fonts_fail(tmp_path):
 def test_cli_exit_codes(tmp_path, capsys):
     good = tmp_path / "good.pdf"
     with figkit.use_style("paper"):
-        figkit.plot_expert_count_distribution([3, 4, 5], save_path=good)
+        figkit.plot_expert_count_distribution([3, 4, 5], figsize=(3.25, 2.01), save_path=good)
     bad = saved(tmp_path, "bad.pdf", {"pdf.fonttype": 3})
     assert main(["check", str(good), "--width", "3.25", "--height", "2.01"]) == 0
     assert "3.25 x 2.01 in" in capsys.readouterr().out

@@ -47,7 +47,8 @@ def test_the_count_histogram_keeps_its_kde_on_the_counts_and_states_the_minimum(
     box = next(t.get_text() for t in ax.texts if t.get_bbox_patch() is not None)
     assert f"At min. (1): {100 * share:.1f}%" in box
     assert max(ax.get_yticks()) <= 1.0
-    assert ax.get_legend().get_frame().get_alpha() == pytest.approx(0.9)  # the mean line runs behind it
+    fig.canvas.draw()
+    assert ax.get_legend().get_window_extent().y0 >= ax.get_window_extent().y1  # above the axes, off the data
 
 
 def test_the_sweeps_bars_stay_within_the_counts_and_labels_sit_clear(real_study):
@@ -69,7 +70,7 @@ def test_the_sweeps_bars_stay_within_the_counts_and_labels_sit_clear(real_study)
         bar_top = ax.transData.transform((job.arguments["alphas"][i], highs[i]))[1]
         assert box.y0 >= bar_top - 0.5  # above its bar, not over the line or a cap
         assert not any(box.overlaps(other) for other in boxes[i + 1 :])
-    assert "within [1, 8]" in ax.get_legend().get_texts()[-1].get_text()
+    assert "within [1, 8]" in ax.get_legend().get_texts()[0].get_text()
 
 
 def test_heatmaps_show_used_experts_label_or_say_and_share_one_scale(real_study):

@@ -172,7 +172,7 @@ def test_next_tokens_are_counted_by_the_id_that_follows():
     }
     fig = plot_vocabulary_specialization(both, next_tokens=after)
     solid, dashed = fig.axes[0].lines
-    assert dashed.get_linestyle() == "--" and dashed.get_color() == solid.get_color()
+    assert dashed.get_linestyle() == ":" and dashed.get_color() == solid.get_color()
     np.testing.assert_allclose(dashed.get_ydata(), [30, 40])
     legend = [t.get_text() for t in fig.axes[0].get_legend().get_texts()]
     assert legend == ["a", "by the token's id", "by the next token's id"]

@@ -14,7 +14,7 @@ from matplotlib.ticker import FuncFormatter, LogFormatterSciNotation
 
 from figkit.arrays import visible
 from figkit.fonts import font_characters
-from figkit.style import paper_look
+from figkit.style import notebook_look, paper_look
 
 # Strings that come from data (tokens, ids) are drawn as they are: never mathtext, never TeX.
 LITERAL = {"parse_math": False, "usetex": False}
@@ -134,6 +134,62 @@ def legend_over_data(ax, top, bottom=0.0):
     ax.legend(handles, labels, loc="upper left", ncols=columns)
 
 
+def legend_above(ax, handles=None, labels=None, *, title=None):
+    """The legend above the axes, clear of the data, in as many balanced columns as fit the axes' width
+    (under its own ``title``, if given); a title the axes has moves above it. Returns the legend."""
+    if handles is None:
+        handles, labels = ax.get_legend_handles_labels()
+    gap = 0.3 * points(mpl.rcParams["legend.fontsize"]) / 72  # inches between the axes and the legend
+    legend = ax.legend(
+        handles,
+        labels,
+        loc="lower left",
+        bbox_to_anchor=(0.0, 1.0 + gap / axes_height(ax)),
+        ncols=legend_columns(labels, axes_width(ax)),
+        borderaxespad=0.0,
+        frameon=False,
+        title=title,
+        title_fontsize=mpl.rcParams["legend.fontsize"],
+        alignment="left",
+    )
+    if ax.get_title():
+        tall = legend.get_window_extent(ax.figure.canvas.get_renderer()).height * 72 / ax.figure.dpi
+        pad = tall + gap * 72 + 0.3 * points(mpl.rcParams["axes.titlesize"])
+        ax.set_title(ax.get_title(), y=1.0, pad=pad, wrap=ax.title.get_wrap())
+    return legend
+
+
+def legend_columns(labels, width):
+    """Columns of a legend ``width`` inches wide: as many as its widest entry allows, balanced so that the
+    last row is not nearly empty."""
+    size = points(mpl.rcParams["legend.fontsize"])
+    handle = (mpl.rcParams["legend.handlelength"] + mpl.rcParams["legend.handletextpad"]) * size / 72
+    gap = mpl.rcParams["legend.columnspacing"] * size / 72
+    widest = max((text_width(line, size) for label in labels for line in str(label).split("\n")), default=0)
+    fit = max(1, min(len(labels), int((0.95 * width + gap) // (widest + handle + gap))))
+    rows = -(-len(labels) // fit)
+    return -(-len(labels) // rows)
+
+
+def legend_above_height(labels, width, title=False):
+    """Inches a ``legend_above`` of ``labels`` (and a title line, if it has one) takes above axes ``width``
+    inches wide."""
+    if not labels:
+        return 0.0
+    size = points(mpl.rcParams["legend.fontsize"])
+    rows = -(-len(labels) // legend_columns(labels, width))
+    lines = rows * max(str(label).count("\n") + 1 for label in labels) + bool(title)
+    return (lines * 1.25 + (rows - 1) * mpl.rcParams["legend.labelspacing"] + 0.5) * size / 72
+
+
+def height_with_legend_above(labels, width, note="", title=False):
+    """The height of a figure ``width`` inches wide whose axes keep the style's height under a
+    ``legend_above`` of ``labels`` (with a title line if ``title``) and a ``note``; the notebook look keeps
+    the spec's size, which has room for both."""
+    legend = 0.0 if notebook_look() else legend_above_height(labels, 0.8 * width, title)
+    return style_height(width) + legend + note_height(note)
+
+
 def height_for_legend(labels, width, note=""):
     """The height of a figure ``width`` inches wide whose legend (``legend_over_data``) leaves the data at
     least half of the axes: the style's, or taller for a long legend; and taller by the lines of a ``note``."""
@@ -251,6 +307,26 @@ def stats_box(ax, lines, *, loc="upper right"):
         color=NEUTRAL,
         zorder=5,
         bbox={"boxstyle": "round,pad=0.4", "facecolor": "white", "edgecolor": "0.7", "alpha": 0.9},
+        **LITERAL,
+    )
+
+
+def statistics_beside(ax, lines):
+    """The statistics of a figure as a framed block to the right of the axes, clear of the data; none in the
+    paper style, whose caption states them."""
+    if paper_look():
+        return None
+    return ax.text(
+        1.03,
+        1.0,
+        "\n".join(lines),
+        transform=ax.transAxes,
+        ha="left",
+        va="top",
+        multialignment="left",
+        fontsize=mpl.rcParams["legend.fontsize"],
+        color=NEUTRAL,
+        bbox={"boxstyle": "round,pad=0.4", "facecolor": "white", "edgecolor": "0.7"},
         **LITERAL,
     )
 

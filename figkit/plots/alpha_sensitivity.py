@@ -3,24 +3,29 @@ number of experts selected."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 import numpy as np
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
+from matplotlib.ticker import MaxNLocator
 
 from figkit.arrays import ArrayLike, non_negative, same_length, scalar, vector
 from figkit.plots._draw import (
     NEUTRAL,
-    leave_headroom,
+    axes_height,
+    height_with_legend_above,
+    legend_above,
     line_width,
     marker_size,
     mathtext_label,
     number,
     only_up_to,
-    palette,
+    points,
     set_title,
 )
+from figkit.plots.looks import Role, family_role
 from figkit.plots.spec import FigureJob, FigureSpec
 
 # Positive values spanning at least this ratio are shown on a log axis unless a scale is given.
@@ -38,6 +43,7 @@ class AlphaSweep:
     count_range: tuple  # (fewest, most) experts a token can select: the bars stop there
     label: str  # what varies, for the axis and the title
     log: bool  # a log x-axis
+    role: Role  # the colour of the swept family, as in every figure
 
     def bars(self):
         """(below, above) lengths of the ±1 std bars, clipped to ``count_range``; None without std."""
@@ -50,7 +56,16 @@ class AlphaSweep:
 
 
 def prepare(
-    alphas, avg_experts, std_experts=None, baseline_k=8, count_range=None, param="alpha", param_label=None, scale=None
+    alphas,
+    avg_experts,
+    std_experts=None,
+    baseline_k=8,
+    count_range=None,
+    param="alpha",
+    param_label=None,
+    scale=None,
+    method_family=None,
+    methods=None,
 ):
     """Validate the sweep and sort it by the parameter; ``count_range`` defaults to (0, unbounded)."""
     alphas = vector(alphas, "alphas").astype(float)
@@ -80,7 +95,9 @@ def prepare(
     alphas = alphas[order]
     log = scale == "log" or (scale is None and alphas[0] > 0 and alphas[-1] / alphas[0] >= LOG_AXIS_SPAN)
     label = mathtext_label(param_label) if param_label else ALPHA_LABEL if param == "alpha" else str(param)
-    return AlphaSweep(alphas, avg[order], None if std is None else std[order], baseline_k, (low, high), label, log)
+    role = family_role(method_family, methods)
+    bounds = (low, high)
+    return AlphaSweep(alphas, avg[order], None if std is None else std[order], baseline_k, bounds, label, log, role)
 
 
 def _count_range(count_range):
@@ -93,15 +110,28 @@ def _count_range(count_range):
     return low, high
 
 
-def draw(ax, data):
-    colours = palette()
-    line = colours[len(colours) // 2 + 1 if len(colours) > 2 else 0]
-    bars = data.bars()
+def _entries(data):
+    """The legend's entries, in the order drawn."""
     label = "Average experts"
-    if bars is not None:
+    if data.std_experts is not None:
         low, high = data.count_range
         clipped = np.isfinite(high) or low > 0
         label += f" (\N{PLUS-MINUS SIGN}1 std{f', within [{low:g}, {high:g}]' if clipped else ''})"
+    if data.baseline_k is None:
+        return [label]
+    k = data.baseline_k
+    return [label, f"Top-{k:g} baseline", f"Reduction vs top-{k:g}"]
+
+
+def height(data, width):
+    """The style's height for the axes, and room for the legend above them."""
+    return height_with_legend_above(_entries(data), width)
+
+
+def draw(ax, data):
+    line = data.role.look().color
+    bars = data.bars()
+    entries = _entries(data)
     ax.errorbar(
         data.alphas,
         data.avg_experts,
@@ -112,7 +142,7 @@ def draw(ax, data):
         markersize=marker_size(1.15),
         linewidth=line_width(1.33),
         capsize=marker_size(0.7),
-        label=label,
+        label=entries[0],
     )
     tops = data.avg_experts + (0 if bars is None else bars[1])
     for alpha, avg, top in zip(data.alphas, data.avg_experts, tops):  # above the bar, clear of line and caps
@@ -128,7 +158,8 @@ def draw(ax, data):
         )
     if data.baseline_k is not None:
         k = data.baseline_k
-        ax.axhline(k, color=colours[0], linestyle="--", linewidth=line_width(1.33), label=f"Top-{k:g} baseline")
+        baseline = Role(baseline=True).look()
+        ax.axhline(k, color=baseline.color, linestyle=baseline.linestyle, linewidth=line_width(1.33), label=entries[1])
         ax.fill_between(
             data.alphas,
             data.avg_experts,
@@ -137,19 +168,25 @@ def draw(ax, data):
             interpolate=True,
             color=line,
             alpha=0.15,
-            label=f"Reduction vs top-{k:g}",
+            label=entries[2],
         )
     if data.log:
         ax.set_xscale("log")
         ax.minorticks_off()
     ax.set_xticks(data.alphas, [f"{a:g}" for a in data.alphas])
-    leave_headroom(ax, max(tops.max(), data.baseline_k or 0))
+    ax.yaxis.set_major_locator(MaxNLocator(integer=True))
+    # Room above the highest bar for its value's label (two lines of small text), no more.
+    label_room = 2.2 * points("small") / 72 / axes_height(ax)
+    top = max(tops.max(), data.baseline_k or 0)
+    ax.set_ylim(0, top / (1 - label_room))
     if np.isfinite(data.count_range[1]):
         only_up_to(ax.yaxis, data.count_range[1])  # no tick at more experts than a token can select
     ax.set_xlabel(data.label)
     ax.set_ylabel("Experts per token")
     set_title(ax, f"Sensitivity of expert selection to {ALPHA_SYMBOL if data.label == ALPHA_LABEL else data.label}")
-    ax.legend(loc="upper left")
+    handles, labels = ax.get_legend_handles_labels()
+    order = [labels.index(entry) for entry in entries]
+    legend_above(ax, [handles[i] for i in order], entries)
 
 
 def jobs(results):
@@ -160,11 +197,13 @@ def jobs(results):
             "alphas": sweep["values"],
             "avg_experts": sweep["avg_experts"],
             "std_experts": sweep.get("std_experts"),
-            "baseline_k": sweep.get("baseline_k"),
+            "baseline_k": _baseline_k(results, sweep),
             "count_range": _family_range(results, family),
             "param": param,
             "param_label": sweep.get("param_label"),
             "scale": sweep.get("scale"),
+            "method_family": family,
+            "methods": results["methods"],
         }
         named = "the significance level $\\alpha$" if param == "alpha" else param
         suffix = "".join(f"_{part}" for part in (family, None if param == "alpha" else param) if part)
@@ -177,6 +216,15 @@ def jobs(results):
                 f" ({family} routing, {len(sweep['values'])} values)." if family else ".",
             ),
         )
+
+
+def _baseline_k(results, sweep):
+    """The top-k reference: the sweep's ``baseline_k``, else the baseline method's ``k``, else ``model.top_k``."""
+    if sweep.get("baseline_k") is not None:
+        return sweep["baseline_k"]
+    baseline = next((m for m in results["methods"] if m.get("baseline")), {})
+    k = (baseline.get("params") or {}).get("k")
+    return k if k is not None else results.get("model", {}).get("top_k")
 
 
 def _family_range(results, family):
@@ -203,6 +251,7 @@ FIGURE = FigureSpec(
         "baseline_k": "baseline_k",
     },
     required=("alphas", "avg_experts_per_alpha"),
+    height=height,
 )
 
 
@@ -219,6 +268,8 @@ def plot_alpha_sensitivity(
     param: str = "alpha",
     param_label: str | None = None,
     scale: str | None = None,
+    method_family: str | None = None,
+    methods: Sequence[Mapping] | None = None,
     ax: Axes | None = None,
 ) -> Figure:
     """Average experts per token against the significance level alpha, or any routing parameter.
@@ -248,6 +299,9 @@ def plot_alpha_sensitivity(
         The x-axis label (``$...$`` maths allowed); default: "Significance level α" or ``param``.
     scale : {"linear", "log"}, optional
         The x-axis; default: log when the values are positive and span a factor of ten.
+    method_family, methods : optional
+        The swept family and the results file's ``methods``: the line takes the family's colour of every
+        figure, and the top-k line the baseline's grey.
     ax : matplotlib.axes.Axes, optional
         Draw on this axes instead of a new figure.
 
@@ -261,5 +315,7 @@ def plot_alpha_sensitivity(
     ValueError, TypeError
         For lengths that differ, alphas outside (0, 1), negative or non-finite values.
     """
-    data = prepare(alphas, avg_experts, std_experts, baseline_k, count_range, param, param_label, scale)
+    data = prepare(
+        alphas, avg_experts, std_experts, baseline_k, count_range, param, param_label, scale, method_family, methods
+    )
     return FIGURE.plot(data, ax=ax, figsize=figsize, dpi=dpi, save_path=save_path)

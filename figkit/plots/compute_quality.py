@@ -3,10 +3,9 @@
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
-import matplotlib as mpl
 import numpy as np
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
@@ -14,15 +13,15 @@ from matplotlib.figure import Figure
 from figkit.arrays import labelled
 from figkit.plots._draw import (
     NEUTRAL,
-    height_for_legend,
-    legend_over_data,
+    height_with_legend_above,
+    legend_above,
     line_width,
     marker_size,
     mathtext_label,
-    only_up_to,
     set_title,
     set_ylabel,
 )
+from figkit.plots.looks import Role, method_roles
 from figkit.plots.spec import FigureJob, FigureSpec, compared, compared_note, listed
 from figkit.results import method_counts, method_labels
 
@@ -39,10 +38,13 @@ class ComputeQuality:
     baseline: int | None
     quality_label: str
     compute_label: str
+    roles: list  # each point's Role: its colour and marker of every figure
     note: str  # what the figure leaves out: "showing 7 of 1,000 methods", or ""
 
 
-def prepare(points, *, quality_label="Quality", better="higher", baseline=None, compute_label="Experts per token"):
+def prepare(
+    points, *, quality_label="Quality", better="higher", baseline=None, compute_label="Experts per token", methods=None
+):
     """Validate ``{method: (compute, quality)}`` and find the Pareto front over all of them; keep at most
     ``MAX_COMPARED`` points: the baseline, the front, then others evenly spaced."""
     items = labelled(points, "points")
@@ -66,6 +68,9 @@ def prepare(points, *, quality_label="Quality", better="higher", baseline=None, 
     baseline = None if baseline is None else names.index(baseline)
     shown = shown_points(len(names), front, baseline)
     at = {old: new for new, old in enumerate(shown)}
+    roles = method_roles(names, methods)
+    if baseline is not None:
+        roles[names[baseline]] = Role(baseline=True)
     return ComputeQuality(
         labels=[mathtext_label(names[i]) for i in shown],
         compute=compute[shown],
@@ -75,6 +80,7 @@ def prepare(points, *, quality_label="Quality", better="higher", baseline=None, 
         baseline=at.get(baseline),
         quality_label=mathtext_label(quality_label),
         compute_label=mathtext_label(compute_label),
+        roles=[roles[names[i]] for i in shown],
         note=compared_note(len(shown), len(names)),
     )
 
@@ -106,22 +112,20 @@ def _entries(data):
 
 
 def height(data, width):
-    """Golden, or taller when the legend above the points needs it."""
-    return height_for_legend(_entries(data), width, data.note)
+    """The style's height for the axes, and room for the legend above them."""
+    return height_with_legend_above(_entries(data), width, data.note)
 
 
 def draw(ax, data):
-    styles = mpl.rcParams["axes.prop_cycle"].by_key()
-    colours, markers = styles["color"], styles.get("marker", ["o", "s", "D", "^", "v", "P", "X"])
     for i, (label, x, y) in enumerate(zip(_point_labels(data), data.compute, data.quality)):
-        baseline = i == data.baseline
+        look = data.roles[i].look()
         ax.plot(
             x,
             y,
             linestyle="none",
-            marker="*" if baseline else markers[i % len(markers)],
-            markersize=marker_size(2.2 if baseline else 1.5),
-            color=colours[i % len(colours)],
+            marker=look.marker,
+            markersize=marker_size(2.2 if i == data.baseline else 1.5),
+            color=look.color,
             zorder=3,
             label=label,
         )
@@ -142,11 +146,11 @@ def draw(ax, data):
     ax.set_xlim(left=0)  # no compute is the origin; it also keeps an x tick label off the corner
     ax.set_xlabel(f"{data.compute_label} (lower is better)")
     set_ylabel(ax, f"{data.quality_label}\n({'higher' if data.higher_is_better else 'lower'} is better)")
-    set_title(ax, "", data.note)
     low, high = data.quality.min(), data.quality.max()
     pad = 0.12 * (high - low) if high > low else 0.05 * max(abs(high), 1.0)
-    legend_over_data(ax, high + pad, low - pad)  # the points below the legend: none hidden behind it
-    only_up_to(ax.yaxis, high + pad)  # no ticks in the legend's room, at values no method reached
+    ax.set_ylim(low - pad, high + pad)
+    set_title(ax, "", data.note)
+    legend_above(ax)
 
 
 def jobs(results):
@@ -186,6 +190,7 @@ def jobs(results):
             "quality_label": label,
             "better": info["better"],
             "baseline": labels[baseline] if baseline in reported else None,
+            "methods": results["methods"],
         }
         yield FigureJob(f"_{metric}", arguments, tuple(caption))
 
@@ -227,6 +232,7 @@ def plot_compute_quality(
     better: str = "higher",
     baseline: str | None = None,
     compute_label: str = "Experts per token",
+    methods: Sequence[Mapping] | None = None,
     ax: Axes | None = None,
     figsize: tuple[float, float] | None = None,
     dpi: float | None = None,
@@ -244,9 +250,11 @@ def plot_compute_quality(
     better : {"higher", "lower"}
         Which way the quality metric improves (perplexity: "lower").
     baseline : str, optional
-        The method drawn as a star and labelled "(baseline)", e.g. top-k.
+        The method drawn as a grey star and labelled "(baseline)", e.g. top-k.
     compute_label : str
         The compute axis' label.
+    methods : list of dict, optional
+        The results file's ``methods``: each method its colour and marker of every figure.
     ax, figsize, dpi, save_path
         As in every figkit plot function: an axes to draw on, size and resolution
         (``None``: the active rcParams), and where to save.
@@ -261,5 +269,12 @@ def plot_compute_quality(
     ValueError, TypeError
         For no points, a point that is not two finite numbers, an unknown ``better`` or ``baseline``.
     """
-    data = prepare(points, quality_label=quality_label, better=better, baseline=baseline, compute_label=compute_label)
+    data = prepare(
+        points,
+        quality_label=quality_label,
+        better=better,
+        baseline=baseline,
+        compute_label=compute_label,
+        methods=methods,
+    )
     return FIGURE.plot(data, ax=ax, figsize=figsize, dpi=dpi, save_path=save_path)

@@ -1,78 +1,70 @@
-"""Experts selected per token for several methods in one figure: one step outline per method."""
+"""Experts selected per token for several methods in one figure: bars grouped by the number of experts."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
-import matplotlib as mpl
 import numpy as np
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
+from matplotlib.ticker import MaxNLocator
 
 from figkit.arrays import ArrayLike, count_histogram, labelled
-from figkit.plots._draw import (
-    height_for_legend,
-    legend_over_data,
-    line_width,
-    mathtext_label,
-    number,
-    only_up_to,
-    set_title,
-)
+from figkit.plots._draw import height_with_legend_above, legend_above, mathtext_label, number, set_title
+from figkit.plots.looks import method_roles
 from figkit.plots.spec import FigureJob, FigureSpec, compared, compared_caption, compared_note, listed
 from figkit.results import method_counts, method_labels
 
 MAX_LABELLED_COUNTS = 40
+BARS_WIDTH = 0.84  # of one whole number of experts, shared by the methods' bars
 
 
 @dataclass(frozen=True)
 class CountComparison:
-    methods: list  # (legend entry: label and mean, CountHistogram), in the order given
+    methods: list  # (legend entry: label and mean, CountHistogram, Role), in the order given
     note: str  # what the figure leaves out: "showing 7 of 1,000 methods", or ""
 
 
-def prepare(counts_by_method):
+def prepare(counts_by_method, methods=None):
     """Validate each method's counts and reduce them to histograms (of at most ``MAX_COMPARED`` methods)."""
-    methods = []
-    for label, counts in labelled(counts_by_method, "counts_by_method"):
+    items = labelled(counts_by_method, "counts_by_method")
+    roles = method_roles([label for label, _ in items], methods)
+    entries = []
+    for label, counts in items:
         hist = count_histogram(counts, f"counts_by_method[{label!r}]")
-        methods.append((f"{mathtext_label(label)} (mean {number(hist.mean)})", hist))
-    shown = [methods[i] for i in compared(len(methods))]
-    return CountComparison(shown, compared_note(len(shown), len(methods)))
+        entries.append((f"{mathtext_label(label)} (mean {number(hist.mean)})", hist, roles[label]))
+    shown = [entries[i] for i in compared(len(entries))]
+    return CountComparison(shown, compared_note(len(shown), len(entries)))
 
 
 def height(data, width):
-    """Golden, or taller when the legend needs it."""
-    return height_for_legend([entry for entry, _ in data.methods], width, data.note)
+    """The style's height for the axes, and room for the legend above them."""
+    return height_with_legend_above([entry for entry, *_ in data.methods], width, data.note)
 
 
 def draw(ax, data):
-    low = min(hist.min for _, hist in data.methods)
-    high = max(hist.max for _, hist in data.methods)
-    edges = np.arange(low, high + 2) - 0.5
-    styles = mpl.rcParams["axes.prop_cycle"].by_key()
-    colours, dashes = styles["color"], styles.get("linestyle", ["-"])
-    for i, (label, hist) in enumerate(data.methods):
-        fractions = np.zeros(edges.size - 1)
+    low = min(hist.min for _, hist, _ in data.methods)
+    high = max(hist.max for _, hist, _ in data.methods)
+    values = np.arange(low, high + 1)
+    width = BARS_WIDTH / len(data.methods)
+    for i, (label, hist, role) in enumerate(data.methods):
+        fractions = np.zeros(values.size)
         fractions[hist.min - low : hist.max - low + 1] = hist.fractions
-        ax.stairs(
-            fractions,
-            edges,
-            color=colours[i % len(colours)],
-            linestyle=dashes[i % len(dashes)],
-            linewidth=line_width(1.33),
-            label=label,
-        )
+        shown = fractions > 0  # no zero-height slivers
+        offset = (i - (len(data.methods) - 1) / 2) * width
+        ax.bar(values[shown] + offset, fractions[shown], width=width, color=role.look().color, label=label)
     if high - low < MAX_LABELLED_COUNTS:
-        ax.set_xticks(np.arange(low, high + 1))
-    ax.set_xlim(edges[0] - 0.25, edges[-1] + 0.25)
+        ax.set_xticks(values)
+    else:
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+    ax.set_xlim(low - 0.6, high + 0.6)
+    ax.set_ylim(0, min(1.0, 1.05 * max(hist.fractions.max() for _, hist, _ in data.methods)))
     ax.grid(False, axis="x")
     ax.set_xlabel("Experts selected per token")
     ax.set_ylabel("Fraction of tokens")
     set_title(ax, "", data.note)
-    legend_over_data(ax, max(hist.fractions.max() for _, hist in data.methods))
-    only_up_to(ax.yaxis, 1.0)  # headroom for the legend, but no tick at an impossible fraction
+    legend_above(ax)
 
 
 def jobs(results):
@@ -82,12 +74,13 @@ def jobs(results):
         return
     labels = method_labels(results)
     shown = [list(counts)[i] for i in compared(len(counts))]
-    notes = [f" ({counts[m].scope}; {counts[m].tokens:,} tokens)" for m in shown]
+    notes = [f" ({counts[m].counted()})" for m in shown]
     caption = [
         f"Experts selected per token, by method{compared_caption(len(shown), len(counts))}: ",
         *listed([labels[m] for m in shown], notes, "; "),
     ]
-    yield FigureJob("", {"counts_by_method": {labels[m]: c.pooled for m, c in counts.items()}}, tuple(caption))
+    arguments = {"counts_by_method": {labels[m]: c.pooled for m, c in counts.items()}, "methods": results["methods"]}
+    yield FigureJob("", arguments, tuple(caption))
 
 
 FIGURE = FigureSpec(
@@ -104,22 +97,27 @@ FIGURE = FigureSpec(
 def plot_expert_count_comparison(
     counts_by_method: Mapping[str, ArrayLike | Mapping[int, int]],
     *,
+    methods: Sequence[Mapping] | None = None,
     ax: Axes | None = None,
     figsize: tuple[float, float] | None = None,
     dpi: float | None = None,
     save_path: str | None = None,
 ) -> Figure:
-    """The distribution of experts per token of several routing methods, one outline each.
+    """The distribution of experts per token of several routing methods, as bars grouped by the number of
+    experts.
 
-    Each method is a step outline over whole numbers of experts (fractions of its own
-    tokens, so methods measured on different numbers of tokens compare), labelled
-    with its mean. Outlines differ in colour and, in the colour-blind style, in line style.
+    Each method's bars are fractions of its own tokens (so methods measured on different numbers of tokens
+    compare), and its legend entry gives its mean. Each method has the colour it has in every figure
+    (``methods``).
 
     Parameters
     ----------
     counts_by_method : dict
         Method name (``$...$`` maths allowed) to its counts: one per token (tensor,
         array, list) or a ``{experts: tokens}`` histogram.
+    methods : list of dict, optional
+        The results file's ``methods``: a method named by its label or id gets the colour a build gives it
+        (the baseline grey, a family such as BH at several alpha light to dark).
     ax, figsize, dpi, save_path
         As in every figkit plot function: an axes to draw on, size and resolution
         (``None``: the active rcParams), and where to save.
@@ -134,5 +132,5 @@ def plot_expert_count_comparison(
     ValueError, TypeError
         For no methods, or a method's counts that are empty, negative, fractional or non-finite.
     """
-    data = prepare(counts_by_method)
+    data = prepare(counts_by_method, methods)
     return FIGURE.plot(data, ax=ax, figsize=figsize, dpi=dpi, save_path=save_path)

@@ -1,4 +1,5 @@
-"""Distribution of experts selected per token: histogram, KDE, mean and median."""
+"""Distribution of experts selected per token: bars of the share of tokens, mean and median (and the spec's
+KDE in its own notebook look)."""
 
 from __future__ import annotations
 
@@ -11,21 +12,20 @@ from matplotlib.ticker import MaxNLocator
 
 from figkit.arrays import ArrayLike, count_histogram, probability
 from figkit.plots._draw import (
-    HEADROOM,
     NEUTRAL,
-    OPAQUE_LEGEND,
-    leave_headroom,
+    height_with_legend_above,
+    legend_above,
     line_width,
     mathtext_label,
     number,
-    only_up_to,
     palette,
     set_title,
-    stats_box,
+    statistics_beside,
 )
 from figkit.plots.spec import FigureJob, FigureSpec
 from figkit.results import method_counts, method_labels
 from figkit.stats import CountHistogram, count_kde
+from figkit.style import notebook_look
 
 # Beyond this many distinct counts, label ticks with a locator instead of one per bar.
 MAX_LABELLED_BARS = 40
@@ -48,74 +48,74 @@ def prepare(expert_counts, method_name="BH Routing", alpha=None):
     )
 
 
+def caption_statistics(hist):
+    """The caption's sentence of the statistics and the encodings: "Mean 2.78 (dashed line), median 2
+    (dotted), standard deviation 1.79, range 1–8; 31.5 % of tokens select the fewest (1)."."""
+    return (
+        f"Mean {number(hist.mean)} (dashed line), median {hist.median:g} (dotted), standard deviation "
+        f"{number(hist.std())}, range {hist.min}\N{EN DASH}{hist.max}; {100 * hist.fractions[0]:.1f} % of tokens "
+        f"select the fewest ({hist.min})."
+    )
+
+
+def _statistics(hist):
+    """The statistics a box shows (notebook and slide) and the caption states (every style)."""
+    return [
+        f"Mean: {number(hist.mean)}",
+        f"Median: {number(hist.median)}",
+        f"Std: {number(hist.std())}",
+        f"Range: [{hist.min}, {hist.max}]",
+        f"At min. ({hist.min}): {100 * hist.fractions[0]:.1f}%",
+        f"Tokens: {hist.n:,}",
+    ]
+
+
+def _shows_kde(hist):
+    """The spec's KDE overlay, in its own look (notebook) only: a smooth density over whole numbers of
+    experts would imply values between them, so paper and slide figures show the bars alone."""
+    return notebook_look() and count_kde(hist) is not None
+
+
+def _entries(data):
+    hist = data.hist
+    kde = ["KDE"] if _shows_kde(hist) else []
+    return ["Tokens", *kde, f"Mean = {number(hist.mean)}", f"Median = {hist.median:g}"]
+
+
+def height(data, width):
+    """The style's height for the axes, and room for the legend above them."""
+    return height_with_legend_above(_entries(data), width)
+
+
 def draw(ax, data):
     hist = data.hist
     colours = palette()
     used = hist.tokens > 0  # a sparse histogram draws its few bars, not one per missing value
-    handles = [
-        ax.bar(hist.values[used], hist.fractions[used], width=0.85, color=colours[0], alpha=0.75, label="Tokens")
-    ]
+    handles = [ax.bar(hist.values[used], hist.fractions[used], width=0.8, color=colours[0], label="Tokens")]
     top = hist.fractions.max()
-    kde = count_kde(hist)
-    if kde is not None:
-        grid, density, _ = kde
-        handles += ax.plot(
-            grid,
-            density,
-            color=colours[1 % len(colours)],
-            linestyle="-",
-            marker="none",
-            linewidth=line_width(1.33),
-            label="KDE",
-        )
+    if _shows_kde(hist):
+        grid, density, _ = count_kde(hist)
+        handles += ax.plot(grid, density, color=colours[1 % len(colours)], marker="none", linewidth=line_width(1.33))
+        handles[-1].set_label("KDE")
         top = max(top, density.max())
-    # Mean and median lines stop at the top of the data; the legend, opaque, sits above them.
-    handles.append(
-        ax.axvline(
-            hist.mean,
-            ymax=HEADROOM,
-            color=NEUTRAL,
-            linestyle="--",
-            linewidth=line_width(),
-            label=f"Mean = {number(hist.mean)}",
-        )
-    )
-    handles.append(
-        ax.axvline(
-            hist.median,
-            ymax=HEADROOM,
-            color=NEUTRAL,
-            linestyle=":",
-            linewidth=line_width(),
-            label=f"Median = {number(hist.median)}",
-        )
-    )
+    for value, style, name in ((hist.mean, "--", f"Mean = {number(hist.mean)}"), (hist.median, ":", None)):
+        name = name or f"Median = {hist.median:g}"
+        handles.append(ax.axvline(value, color=NEUTRAL, linestyle=style, linewidth=line_width(), label=name))
     if hist.tokens.size <= MAX_LABELLED_BARS:
         ax.set_xticks(hist.values)
     else:
         ax.xaxis.set_major_locator(MaxNLocator(integer=True))
     middle, half = (hist.min + hist.max) / 2, max(hist.max - hist.min + 1, MIN_SLOTS) / 2
     ax.set_xlim(middle - half - 0.25, middle + half + 0.25)  # a lone bar is one slot of several, not the axes
-    leave_headroom(ax, top)
-    only_up_to(ax.yaxis, 1.0)  # headroom for the legend, but no tick at an impossible fraction
+    ax.set_ylim(0, min(1.0, top * 1.05))
     ax.set_xlabel("Experts selected per token")
     ax.set_ylabel("Fraction of tokens")
     title = f"Experts per token: {data.method_name}"
     if data.alpha is not None:
         title += f" ($\\alpha$ = {data.alpha:g})"
     set_title(ax, title, wrap=True)  # a long method name wraps instead of running off the figure
-    ax.legend(handles=handles, loc="upper left", **OPAQUE_LEGEND)
-    stats_box(
-        ax,
-        [
-            f"Mean: {number(hist.mean)}",
-            f"Median: {number(hist.median)}",
-            f"Std: {number(hist.std())}",
-            f"Range: [{hist.min}, {hist.max}]",
-            f"At min. ({hist.min}): {100 * hist.fractions[0]:.1f}%",
-            f"Tokens: {hist.n:,}",
-        ],
-    )
+    legend_above(ax, handles, [handle.get_label() for handle in handles])
+    statistics_beside(ax, _statistics(hist))
 
 
 def jobs(results):
@@ -128,7 +128,12 @@ def jobs(results):
         yield FigureJob(
             f"_{method}",
             {"expert_counts": counts.pooled, "method_name": labels[method]},
-            ("", labels[method], f": experts selected per token ({counts.scope}; {counts.tokens:,} tokens)."),
+            (
+                "",
+                labels[method],
+                f": experts selected per token ({counts.counted()}). "
+                + caption_statistics(CountHistogram.from_mapping(counts.pooled)),
+            ),
         )
 
 
@@ -141,7 +146,7 @@ def omitted(results):
             yield (
                 "",
                 labels[method],
-                f" selects {experts} experts for every token ({counts.scope}; {counts.tokens:,} tokens), "
+                f" selects {experts} experts for every token ({counts.counted()}), "
                 "so its histogram would be a single bar.",
             )
 
@@ -155,6 +160,7 @@ FIGURE = FigureSpec(
     jobs=jobs,
     omitted=omitted,
     report={"expert_counts": "expert_counts", "method_name": "method_name", "alpha": "alpha"},
+    height=height,
     required=("expert_counts",),
 )
 

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-import matplotlib as mpl
 import numpy as np
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
@@ -15,17 +14,13 @@ from matplotlib.ticker import MaxNLocator
 from figkit.arrays import ArrayLike, non_negative, scalar, vector
 from figkit.plots._draw import (
     NEUTRAL,
-    axes_height,
-    axes_width,
-    height_for_note,
-    leave_headroom,
+    height_with_legend_above,
+    legend_above,
     line_width,
     marker_size,
     number,
-    points,
     set_title,
-    stats_box,
-    wrap_label,
+    statistics_beside,
 )
 from figkit.plots.spec import FigureJob, FigureSpec, layer_suffix, layer_text, representative_layers
 from figkit.results import method_labels
@@ -39,8 +34,6 @@ LOAD_CLASSES = (
     (1.2, "0.8\N{EN DASH}1.2\N{MULTIPLICATION SIGN}", "#009E73"),
     (np.inf, "> 1.2\N{MULTIPLICATION SIGN}", "#0072B2"),
 )
-
-WIDE = 5.0  # inches; narrower axes give the statistics in the title and only the classes in the legend
 
 
 @dataclass(frozen=True)
@@ -92,66 +85,55 @@ def draw(ax, data):
             zorder=4,
         )
     ax.axhline(balance.mean, color=NEUTRAL, linestyle="--", linewidth=line_width())
-    handles = [
-        Patch(color=colour, label=f"{name} ({n})")
-        for (_, name, colour), n in zip(LOAD_CLASSES, np.bincount(classes, minlength=len(LOAD_CLASSES)))
-        if n
-    ]
-    handles += [
-        Line2D([], [], color=NEUTRAL, linestyle="--", label=f"mean {number(balance.mean)}"),
-        Patch(color=NEUTRAL, alpha=0.08, label=f"\N{PLUS-MINUS SIGN}1 std {number(balance.std)}"),
-    ]
-    if dead.size:
-        handles.append(
-            Line2D(
-                [],
-                [],
-                linestyle="none",
-                marker="x",
-                color=LOAD_CLASSES[0][2],
-                markeredgewidth=line_width(1.33),
-                label=f"dead ({dead.size})",
-            )
-        )
-    lines = [
-        f"CV: {number(balance.cv)}",
-        f"MaxVio: {number(balance.max_vio)}",
-        f"Max/min: {_max_min(balance)}",
-        f"Entropy (norm.): {number(balance.entropy)}",
-    ]
-    top = max(counts.max(), balance.mean + balance.std)
-    note = ""
-    if axes_width(ax) < WIDE:
-        classes_only = [h for h in handles if not h.get_label().startswith(("mean", "\N{PLUS-MINUS SIGN}"))]
-        ax.legend(
-            handles=classes_only,
-            loc="upper center",
-            ncols=-(-len(classes_only) // 2),
-            columnspacing=0.8,
-            handlelength=1.0,
-            handletextpad=0.4,
-        )
-        note = wrap_label(_statistics(balance), ax, share=0.95, size="axes.titlesize")
-        em = points(mpl.rcParams["legend.fontsize"]) / 72
-        legend_rows = (2 * 1.25 + mpl.rcParams["legend.labelspacing"] + 1) * em  # two rows and the padding
-        leave_headroom(ax, top, fraction=min(0.7, max(0.3, 1 - legend_rows / axes_height(ax))))  # bars under it
-    else:
-        ax.legend(handles=handles, loc="upper left", ncols=2)
-        stats_box(ax, lines)
-        leave_headroom(ax, top)
+    handles = _legend(data)
+    legend_above(ax, handles, [handle.get_label() for handle in handles])
+    statistics_beside(
+        ax,
+        [
+            f"CV: {number(balance.cv)}",
+            f"MaxVio: {number(balance.max_vio)}",
+            f"Max/min: {_max_min(balance)}",
+            f"Entropy (norm.): {number(balance.entropy)}",
+        ],
+    )
+    ax.set_ylim(0, 1.05 * max(counts.max(), balance.mean + balance.std))
     ax.set_xlim(-0.6, counts.size - 0.4)
     ax.xaxis.set_major_locator(MaxNLocator(integer=True))
     ax.set_xlabel("Expert")
     ax.set_ylabel("Tokens routed")
-    set_title(ax, "Expert utilisation", note)
+    set_title(ax, "Expert utilisation")
 
 
-def _statistics(balance):
-    """The balance statistics in one line, for the title of a narrow figure."""
+def _legend(data):
+    """The legend's handles: the load classes present, the mean, its band and the dead experts."""
+    counts, balance = data.counts, data.balance
+    classes = np.bincount(load_classes(counts, balance.mean), minlength=len(LOAD_CLASSES))
+    handles = [Patch(color=colour, label=f"{name} ({n})") for (_, name, colour), n in zip(LOAD_CLASSES, classes) if n]
+    handles += [
+        Line2D([], [], color=NEUTRAL, linestyle="--", label=f"mean {amount(balance.mean)}"),
+        Patch(color=NEUTRAL, alpha=0.08, label=f"\N{PLUS-MINUS SIGN}1 std {amount(balance.std)}"),
+    ]
+    if balance.dead_experts:
+        dead = Line2D([], [], linestyle="none", marker="x", color=LOAD_CLASSES[0][2], markeredgewidth=line_width(1.33))
+        dead.set_label(f"dead ({balance.dead_experts})")
+        handles.append(dead)
+    return handles
+
+
+def caption_statistics(balance):
+    """The balance statistics in a sentence, at the precision a reader needs."""
+    dead = balance.dead_experts
+    ratio = f"{dead} expert{'s' * (dead != 1)} received no token" if dead else f"max/min {balance.max_min_ratio:.1f}"
     return (
-        f"mean {number(balance.mean)} \N{PLUS-MINUS SIGN} {number(balance.std)}, CV {number(balance.cv)}, "
-        f"MaxVio {number(balance.max_vio)}, max/min {_max_min(balance)}, entropy {number(balance.entropy)}"
+        f"Mean {amount(balance.mean)} \N{PLUS-MINUS SIGN} {amount(balance.std)} tokens per expert (dashed line "
+        f"and band); coefficient of variation {balance.cv:.2f}, MaxVio {balance.max_vio:.2f}, {ratio}, "
+        f"normalised entropy {balance.entropy:.2f}. Bars are coloured by load relative to the mean."
     )
+
+
+def amount(value):
+    """A token count as a reader wants it: whole above 100, three significant figures below."""
+    return f"{value:,.0f}" if abs(value) >= 100 else f"{value:.3g}"
 
 
 def _max_min(balance):
@@ -161,10 +143,8 @@ def _max_min(balance):
 
 
 def height(data, width):
-    """The style's height, plus the lines the statistics take above a narrow figure."""
-    axes = width - 0.7  # the y label and its ticks
-    note = wrap_label(_statistics(data.balance), None, 0.95, "axes.titlesize", length=axes) if axes < WIDE else ""
-    return height_for_note(note, width)
+    """The style's height for the axes, and room for the legend above them."""
+    return height_with_legend_above([handle.get_label() for handle in _legend(data)], width)
 
 
 def jobs(results):
@@ -188,7 +168,8 @@ def jobs(results):
             (
                 "",
                 labels[method],
-                f": tokens routed to each expert ({layer_text(layer)}; {len(counts)} experts, {total} assignments).",
+                f": tokens routed to each expert ({layer_text(layer)}; {len(counts)} experts, {total} assignments). "
+                + caption_statistics(load_balance(counts)),
             ),
         )
 

@@ -11,21 +11,31 @@ from matplotlib.figure import Figure
 from matplotlib.ticker import MaxNLocator
 
 from figkit.arrays import ArrayLike, count_histogram, labelled, layer_histograms
-from figkit.plots._draw import leave_headroom, line_width, marker_size, mathtext_label, set_title, wrap_label
+from figkit.plots._draw import (
+    height_with_legend_above,
+    legend_above,
+    line_width,
+    marker_size,
+    mathtext_label,
+    set_title,
+)
+from figkit.plots.looks import method_roles
 from figkit.plots.spec import FigureJob, FigureSpec, compared, compared_caption, compared_note, listed
 from figkit.results import method_counts, method_labels
 
 
 @dataclass(frozen=True)
 class LayerMeans:
-    methods: list  # (label, layer ids, mean experts per layer)
+    methods: list  # (label, layer ids, mean experts per layer, Role)
     note: str  # what the figure leaves out: "showing 7 of 1,000 methods", or ""
 
 
-def prepare(layer_counts_by_method):
+def prepare(layer_counts_by_method, methods=None):
     """Validate each method's per-layer counts; keep each layer's mean (of at most ``MAX_COMPARED`` methods)."""
-    methods = []
-    for label, layers in labelled(layer_counts_by_method, "layer_counts_by_method"):
+    items = labelled(layer_counts_by_method, "layer_counts_by_method")
+    roles = method_roles([label for label, _ in items], methods)
+    series = []
+    for label, layers in items:
         name = f"layer_counts_by_method[{label!r}]"
         if isinstance(layers, Mapping):
             ids = [_layer_id(layer, name) for layer in layers]
@@ -34,9 +44,10 @@ def prepare(layer_counts_by_method):
             hists = layer_histograms(layers, name)
             ids = list(range(len(hists)))
         order = np.argsort(ids, kind="stable")
-        methods.append((mathtext_label(label), np.asarray(ids)[order], np.array([hists[i].mean for i in order])))
-    shown = [methods[i] for i in compared(len(methods))]
-    return LayerMeans(shown, compared_note(len(shown), len(methods)))
+        means = np.array([hists[i].mean for i in order])
+        series.append((mathtext_label(label), np.asarray(ids)[order], means, roles[label]))
+    shown = [series[i] for i in compared(len(series))]
+    return LayerMeans(shown, compared_note(len(shown), len(series)))
 
 
 def _layer_id(layer, name):
@@ -45,16 +56,21 @@ def _layer_id(layer, name):
     return int(layer)
 
 
+def height(data, width):
+    """The style's height for the axes, and room for the legend above them."""
+    return height_with_legend_above([label for label, *_ in data.methods], width, data.note)
+
+
 def draw(ax, data):
-    for label, layers, means in data.methods:
-        ax.plot(layers, means, linewidth=line_width(1.33), markersize=marker_size(), label=wrap_label(label, ax))
+    for label, layers, means, role in data.methods:
+        look = role.look().line()
+        ax.plot(layers, means, linewidth=line_width(1.33), markersize=marker_size(), label=label, **look)
     ax.xaxis.set_major_locator(MaxNLocator(integer=True))
-    top = max(means.max() for _, _, means in data.methods)
-    leave_headroom(ax, top, fraction=0.8)
+    ax.set_ylim(0, 1.05 * max(means.max() for _, _, means, _ in data.methods))
     ax.set_xlabel("Layer")
     ax.set_ylabel("Mean experts per token")
     set_title(ax, "", data.note)
-    ax.legend(loc="upper left", ncols=2 if len(data.methods) > 3 else 1)
+    legend_above(ax)
 
 
 def jobs(results):
@@ -68,7 +84,11 @@ def jobs(results):
         f"Mean experts selected per token in each layer, by method{compared_caption(len(shown), len(counts))}: ",
         *listed([labels[m] for m in shown]),
     ]
-    yield FigureJob("", {"layer_counts_by_method": {labels[m]: c.layers for m, c in counts.items()}}, tuple(caption))
+    arguments = {
+        "layer_counts_by_method": {labels[m]: c.layers for m, c in counts.items()},
+        "methods": results["methods"],
+    }
+    yield FigureJob("", arguments, tuple(caption))
 
 
 FIGURE = FigureSpec(
@@ -78,12 +98,14 @@ FIGURE = FigureSpec(
     prepare=prepare,
     draw=draw,
     jobs=jobs,
+    height=height,
 )
 
 
 def plot_layer_mean_comparison(
     layer_counts_by_method: Mapping[str, ArrayLike | Sequence | Mapping[int, ArrayLike]],
     *,
+    methods: Sequence[Mapping] | None = None,
     ax: Axes | None = None,
     figsize: tuple[float, float] | None = None,
     dpi: float | None = None,
@@ -98,6 +120,8 @@ def plot_layer_mean_comparison(
         [layers, tokens] array or a list per layer (layers 0, 1, ...), or a dict of
         layer id to counts (for models whose MoE layers skip some ids). Each layer's
         counts are one per token or a ``{experts: tokens}`` histogram.
+    methods : list of dict, optional
+        The results file's ``methods``: each method its colour and marker of every figure.
     ax, figsize, dpi, save_path
         As in every figkit plot function: an axes to draw on, size and resolution
         (``None``: the active rcParams), and where to save.
@@ -112,5 +136,5 @@ def plot_layer_mean_comparison(
     ValueError, TypeError
         For no methods, a bad layer id, or counts that are empty, negative, fractional or non-finite.
     """
-    data = prepare(layer_counts_by_method)
+    data = prepare(layer_counts_by_method, methods)
     return FIGURE.plot(data, ax=ax, figsize=figsize, dpi=dpi, save_path=save_path)

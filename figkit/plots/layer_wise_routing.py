@@ -1,4 +1,5 @@
-"""Experts per token, layer by layer: box plots, a mean trend, early against late layers."""
+"""Experts per token, layer by layer: each layer's share of tokens at each whole number of experts (the spec's
+box plots and mean trend in its notebook look), early against late layers."""
 
 from __future__ import annotations
 
@@ -8,25 +9,32 @@ from dataclasses import dataclass
 import matplotlib as mpl
 import numpy as np
 from matplotlib.axes import Axes
+from matplotlib.cm import ScalarMappable
+from matplotlib.colors import BoundaryNorm, ListedColormap
 from matplotlib.figure import Figure
+from matplotlib.ticker import MaxNLocator
 
 from figkit.arrays import ArrayLike, layer_histograms, same_length, strings
 from figkit.plots._draw import (
+    colour_bar,
+    height_with_legend_above,
     label_every,
-    leave_headroom,
+    legend_above,
     line_width,
     marker_size,
     number,
     only_up_to,
     palette,
     set_title,
-    stats_box,
+    statistics_beside,
 )
 from figkit.plots.spec import FigureJob, FigureSpec
 from figkit.results import method_counts, method_labels
-from figkit.stats import box_stats
+from figkit.stats import CountHistogram, box_stats
+from figkit.style import notebook_look
 
 GRADIENT = ("Blues", 0.3, 0.9)  # colormap and the range of it spanned from first to last layer
+MAX_LEGEND_COUNTS = 12  # more whole numbers of experts get a colour bar instead of a legend
 
 
 @dataclass(frozen=True)
@@ -57,10 +65,76 @@ def halves(hists):
     return slice(0, half), slice(len(hists) - half, len(hists))
 
 
+def summary(hists, names):
+    """The overall mean and the means of the early and late layers, as ``label: value`` lines."""
+    lines = [f"Overall mean: {number(pooled_mean(hists))}"]
+    if len(hists) > 1:
+        for label, part in zip(("Early", "Late"), halves(hists)):
+            span = names[part]
+            layers = span[0] if len(span) == 1 else f"{span[0]}\N{EN DASH}{span[-1]}"
+            lines.append(f"{label} ({layers}): {number(pooled_mean(hists[part]))}")
+    return lines
+
+
+def _counts(data):
+    """The whole numbers of experts any layer selects, fewest first."""
+    return np.arange(min(h.min for h in data.hists), max(h.max for h in data.hists) + 1)
+
+
+def _entries(data):
+    counts = _counts(data)
+    return [str(count) for count in counts] if counts.size <= MAX_LEGEND_COUNTS else []
+
+
+def height(data, width):
+    """The style's height for the axes, and room above them for the legend of counts."""
+    return height_with_legend_above(_entries(data), width, title=True)
+
+
 def draw(ax, data):
-    hists, names = data.hists, data.names
+    if notebook_look():
+        _draw_boxes(ax, data)
+    else:
+        _draw_shares(ax, data)
+    every = label_every(ax, data.names)
+    positions = np.arange(len(data.hists))
+    ax.set_xticks(positions[::every], data.names[::every])
+    ax.set_xticks(positions, minor=True)
+    ax.set_xlabel("Layer")
+    set_title(ax, "Experts per token across layers")
+
+
+def _draw_shares(ax, data):
+    """Each layer a bar of its tokens' shares, stacked from the fewest experts (light) to the most (dark)."""
+    counts = _counts(data)
+    shares = np.zeros((len(data.hists), counts.size))
+    for i, hist in enumerate(data.hists):
+        shares[i, hist.min - counts[0] : hist.max - counts[0] + 1] = hist.fractions
+    colours = mpl.colormaps[mpl.rcParams["image.cmap"]](np.linspace(0.12, 0.95, counts.size))
+    bottom = np.zeros(len(data.hists))
+    positions = np.arange(len(data.hists))
+    for j, count in enumerate(counts):
+        ax.bar(positions, shares[:, j], bottom=bottom, width=0.8, color=colours[j], linewidth=0, label=str(count))
+        bottom += shares[:, j]
+    ax.set_xlim(-0.6, len(data.hists) - 0.4)
+    ax.set_ylim(0, 1)
+    ax.grid(False, axis="x")
+    ax.set_ylabel("Share of tokens")
+    if counts.size <= MAX_LEGEND_COUNTS:
+        legend_above(ax, title="Experts selected per token")
+    else:
+        scale = ScalarMappable(
+            BoundaryNorm(np.append(counts, counts[-1] + 1) - 0.5, counts.size), ListedColormap(colours)
+        )
+        bar = colour_bar(ax, scale, "Experts selected per token")
+        bar.ax.yaxis.set_major_locator(MaxNLocator(integer=True))
+
+
+def _draw_boxes(ax, data):
+    """The spec's look: a box plot per layer shaded early to late, the mean trend, the summary in a box."""
+    hists = data.hists
     positions = np.arange(len(hists))
-    stats = [box_stats(h) | {"label": name} for h, name in zip(hists, names)]
+    stats = [box_stats(h) | {"label": name} for h, name in zip(hists, data.names)]
     parts = ax.bxp(
         stats,
         positions=positions,
@@ -72,10 +146,9 @@ def draw(ax, data):
     cmap, low, high = GRADIENT
     for box, colour in zip(parts["boxes"], mpl.colormaps[cmap](np.linspace(low, high, len(hists)))):
         box.set_facecolor(colour)
-    means = [h.mean for h in hists]
     ax.plot(
         positions,
-        means,
+        [h.mean for h in hists],
         color=palette()[0],
         linestyle="-",
         marker="D",
@@ -84,22 +157,12 @@ def draw(ax, data):
         label="Mean per layer",
         zorder=4,
     )
-    lines = [f"Overall mean: {number(pooled_mean(hists))}"]
-    if len(hists) > 1:
-        for label, part in zip(("Early", "Late"), halves(hists)):
-            span = names[part]
-            layers = span[0] if len(span) == 1 else f"{span[0]}\N{EN DASH}{span[-1]}"
-            lines.append(f"{label} ({layers}): {number(pooled_mean(hists[part]))}")
-    stats_box(ax, lines, loc="upper left")
-    ax.legend(loc="upper right")
-    leave_headroom(ax, max(h.max for h in hists) + 0.5, bottom=min(h.min for h in hists) - 0.5)
-    only_up_to(ax.yaxis, max(h.max for h in hists))  # the headroom holds the box and legend, not counts
-    every = label_every(ax, names)
-    ax.set_xticks(positions[::every], names[::every])
-    ax.set_xticks(positions, minor=True)
-    ax.set_xlabel("Layer")
+    ax.set_ylim(min(h.min for h in hists) - 0.5, max(h.max for h in hists) + 0.5)
+    ax.yaxis.set_major_locator(MaxNLocator(integer=True))
+    only_up_to(ax.yaxis, max(h.max for h in hists))  # no tick at more experts than any token selected
     ax.set_ylabel("Experts per token")
-    set_title(ax, "Experts per token across layers")
+    legend_above(ax)
+    statistics_beside(ax, summary(hists, data.names))
 
 
 def jobs(results):
@@ -107,19 +170,38 @@ def jobs(results):
     labels = method_labels(results)
     for method, counts in method_counts(results).items():
         if len(counts.layers) > 1 and len(counts.pooled) > 1:
-            tokens = sum(sum(hist.values()) for hist in counts.layers.values())
+            hists = [CountHistogram.from_mapping(hist) for hist in counts.layers.values()]
+            names = [str(layer) for layer in counts.layers]
             yield FigureJob(
                 f"_{method}",
-                {
-                    "layer_expert_counts": list(counts.layers.values()),
-                    "layer_names": [str(layer) for layer in counts.layers],
-                },
+                {"layer_expert_counts": list(counts.layers.values()), "layer_names": names},
                 (
                     "",
                     labels[method],
-                    f": experts selected per token in each layer ({tokens:,} tokens over {len(counts.layers)} layers).",
+                    f": experts selected per token in each layer ({counts.counted().removesuffix(', pooled')}). "
+                    + caption_summary(hists, names),
                 ),
             )
+
+
+def caption_summary(hists, names):
+    """What the paper figure encodes, and the means the notebook box shows, in words."""
+    low, high = min(h.min for h in hists), max(h.max for h in hists)
+    text = (
+        f"Each bar splits a layer's tokens by the number of experts they select, from {low} (lightest) to "
+        f"{high} (darkest). Mean {number(pooled_mean(hists))} over all layers"
+    )
+    if len(hists) > 1:
+        (early, late) = halves(hists)
+        span = [
+            names[part][0] if len(names[part]) == 1 else f"{names[part][0]}\N{EN DASH}{names[part][-1]}"
+            for part in (early, late)
+        ]
+        text += (
+            f"; {number(pooled_mean(hists[early]))} in layers {span[0]} and {number(pooled_mean(hists[late]))} "
+            f"in layers {span[1]}"
+        )
+    return text + "."
 
 
 def omitted(results):
@@ -146,6 +228,7 @@ FIGURE = FigureSpec(
     omitted=omitted,
     report={"layer_expert_counts": "layer_expert_counts", "layer_names": "layer_names"},
     required=("layer_expert_counts",),
+    height=height,
 )
 
 

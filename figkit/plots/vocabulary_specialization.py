@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-import itertools
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -15,19 +14,20 @@ from matplotlib.ticker import MaxNLocator
 from figkit.arrays import ArrayLike, integer_at_least, labelled, whole_vector
 from figkit.plots._draw import (
     NEUTRAL,
-    OPAQUE_LEGEND,
+    height_with_legend_above,
+    legend_above,
     line_width,
     marker_size,
     mathtext_label,
-    palette,
     set_title,
     set_ylabel,
-    wrap_label,
 )
+from figkit.plots.looks import method_roles
 from figkit.plots.spec import FigureJob, FigureSpec, compared, compared_caption, compared_note, listed
 from figkit.results import method_labels
 
 MIN_OCCURRENCES = 10  # OLMoE's: a token seen fewer times says little about its expert
+NEXT_TOKEN_STYLES = {"-": "by the token's id", ":": "by the next token's id"}
 
 
 @dataclass(frozen=True)
@@ -35,10 +35,11 @@ class Specialization:
     methods: list  # (label, layer ids, mean specialisation per layer in %, token ids counted)
     next_tokens: list  # the same, with token ids of the next token, for the labels among ``methods``
     min_occurrences: int
+    roles: dict  # label -> Role: each method's colour and marker of every figure
     note: str  # what the figure leaves out: "showing 7 of 1,000 methods", or ""
 
 
-def prepare(vocabulary, min_occurrences=MIN_OCCURRENCES, next_tokens=None):
+def prepare(vocabulary, min_occurrences=MIN_OCCURRENCES, next_tokens=None, methods=None):
     """Each method's mean specialisation per layer over the token ids seen at least ``min_occurrences`` times.
 
     ``vocabulary[method][layer]`` holds ``occurrences`` and ``top_expert_routings`` per token
@@ -47,15 +48,16 @@ def prepare(vocabulary, min_occurrences=MIN_OCCURRENCES, next_tokens=None):
     the routings by the id of the token that follows.
     """
     min_occurrences = integer_at_least(min_occurrences, "min_occurrences", 1)
-    methods = _series(vocabulary, "vocabulary", min_occurrences)
+    by_token = _series(vocabulary, "vocabulary", min_occurrences)
     following = [] if next_tokens is None else _series(next_tokens, "next_tokens", min_occurrences)
-    unknown = [label for label, *_ in following if label not in {label for label, *_ in methods}]
+    unknown = [label for label, *_ in following if label not in {label for label, *_ in by_token}]
     if unknown:
         raise ValueError(f"next_tokens names {unknown[0]!r}, which is not a method of vocabulary")
-    shown = [methods[i] for i in compared(len(methods))]
+    shown = [by_token[i] for i in compared(len(by_token))]
     drawn = {label for label, *_ in shown}
     following = [series for series in following if series[0] in drawn]
-    return Specialization(shown, following, min_occurrences, compared_note(len(shown), len(methods)))
+    roles = method_roles([label for label, *_ in by_token], methods)
+    return Specialization(shown, following, min_occurrences, roles, compared_note(len(shown), len(by_token)))
 
 
 def _series(vocabulary, name, min_occurrences):
@@ -95,21 +97,32 @@ def _mean_specialization(counts, name, min_occurrences):
     return float(100 * np.average(share, weights=weight[kept])), int(weight[kept].sum())
 
 
+def _entries(data):
+    labels = [mathtext_label(label) for label, *_ in data.methods]
+    return labels + (list(NEXT_TOKEN_STYLES.values()) if data.next_tokens else [])
+
+
+def height(data, width):
+    """The style's height for the axes, and room for the legend above them."""
+    return height_with_legend_above(_entries(data), width, data.note)
+
+
 def draw(ax, data):
-    colours = dict(zip((label for label, *_ in data.methods), itertools.cycle(palette())))
-    for series, style in ((data.methods, "-"), (data.next_tokens, "--")):
+    for series, style in ((data.methods, "-"), (data.next_tokens, ":")):
         for label, layers, means, _ in series:
+            look = data.roles[label].look()
             ax.plot(
                 layers,
                 means,
-                color=colours[label],
+                color=look.color,
                 linestyle=style,
-                marker="o",
+                marker=look.marker,
                 markersize=marker_size(0.8),
                 linewidth=line_width(1.33),
-                label=wrap_label(mathtext_label(label), ax) if style == "-" else "_",
+                label=mathtext_label(label) if style == "-" else "_",
             )
-    ax.set_ylim(0, 100)
+    top = max(means.max() for series in (data.methods, data.next_tokens) for _, _, means, _ in series)
+    ax.set_ylim(0, min(100, 10 * np.ceil(top / 10 + 0.05)))
     ax.xaxis.set_major_locator(MaxNLocator(integer=True))
     ax.set_xlabel("Layer")
     set_ylabel(ax, "Routed to its top expert (%)")
@@ -122,9 +135,9 @@ def draw(ax, data):
     if data.next_tokens:  # the methods by colour, the token whose id counts by line style
         handles += [
             Line2D([], [], color=NEUTRAL, linestyle=style, linewidth=line_width(1.33), label=label)
-            for style, label in (("-", "by the token's id"), ("--", "by the next token's id"))
+            for style, label in NEXT_TOKEN_STYLES.items()
         ]
-    ax.legend(handles=handles, loc="best", ncols=2 if len(handles) > 3 else 1, **OPAQUE_LEGEND)
+    legend_above(ax, handles, [handle.get_label() for handle in handles])
 
 
 def jobs(results):
@@ -139,7 +152,7 @@ def jobs(results):
     every = [c for kind in kinds.values() for v in kind.values() for c in v.values()]
     if not vocabulary or min(max(c["occurrences"]) for c in every) < MIN_OCCURRENCES:
         return
-    arguments = {"vocabulary": {labels[m]: layers for m, layers in vocabulary.items()}}
+    arguments = {"vocabulary": {labels[m]: layers for m, layers in vocabulary.items()}, "methods": results["methods"]}
     if kinds["next"]:
         arguments["next_tokens"] = {labels[m]: layers for m, layers in kinds["next"].items()}
     data = prepare(**arguments)
@@ -153,7 +166,7 @@ def jobs(results):
         *listed(shown, notes),
     ]
     if data.next_tokens:
-        caption[-1] += " Dashed: the same with the routings grouped by the id of the next token."
+        caption[-1] += " Dotted: the same with the routings grouped by the id of the next token."
     yield FigureJob("", arguments, tuple(caption))
 
 
@@ -164,6 +177,7 @@ FIGURE = FigureSpec(
     prepare=prepare,
     draw=draw,
     jobs=jobs,
+    height=height,
     report={"vocabulary": "vocabulary", "vocabulary_next_tokens": "next_tokens"},
     required=("vocabulary",),
 )
@@ -174,6 +188,7 @@ def plot_vocabulary_specialization(
     *,
     next_tokens: Mapping[str, Mapping[int, Mapping[str, ArrayLike]]] | None = None,
     min_occurrences: int = MIN_OCCURRENCES,
+    methods: Sequence[Mapping] | None = None,
     ax: Axes | None = None,
     figsize: tuple[float, float] | None = None,
     dpi: float | None = None,
@@ -190,9 +205,11 @@ def plot_vocabulary_specialization(
         (``vocabulary`` entries, written by ``RoutingStats``).
     next_tokens : mapping, optional
         The same, grouped by the id of the token that follows (``vocabulary`` entries with
-        ``"token": "next"``): drawn dashed in the method's colour.
+        ``"token": "next"``): drawn dotted in the method's colour.
     min_occurrences : int
         Count only token ids seen this often (10).
+    methods : list of dict, optional
+        The results file's ``methods``: each method its colour and marker of every figure.
     ax, figsize, dpi, save_path
         As in every figkit plot function: an axes to draw on, size and resolution
         (``None``: the active rcParams), and where to save.
@@ -208,5 +225,5 @@ def plot_vocabulary_specialization(
         For counts that are not whole numbers, differ in length, give a token more routings
         to one expert than occurrences, or have no token seen ``min_occurrences`` times.
     """
-    data = prepare(vocabulary, min_occurrences, next_tokens)
+    data = prepare(vocabulary, min_occurrences, next_tokens, methods)
     return FIGURE.plot(data, ax=ax, figsize=figsize, dpi=dpi, save_path=save_path)
