@@ -284,6 +284,18 @@ def printable(token):
     return shown if shown.strip() else repr(token)
 
 
+# A token's spaces, newlines and tabs, drawn: a BPE piece " cat" reads "␣cat", not "cat".
+VISIBLE_WHITESPACE = str.maketrans(
+    {" ": "\N{OPEN BOX}", "\n": "\N{DOWNWARDS ARROW WITH CORNER LEFTWARDS}", "\t": "\N{RIGHTWARDS ARROW}"}
+)
+
+
+def token_text(token):
+    """A token shown literally, wherever figkit shows one: whitespace drawn (␣ space, ↵ newline, → tab),
+    other invisible characters escaped."""
+    return printable(str(token).translate(VISIBLE_WHITESPACE))
+
+
 def visible(text):
     """``text`` with its invisible characters (controls, format characters such as a byte-order mark or a
     zero-width space, unassigned code points) written as Python's escapes."""

@@ -16,7 +16,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from figkit.arrays import printable, scalar
+from figkit.arrays import scalar, token_text
 from figkit.geometry import TEX_POINTS_PER_INCH, FitWarning, Page, measure_tabular, venue_page
 from figkit.latex import Raw, escape_label, escape_markdown, escape_text, render_template
 from figkit.results import KEY  # ids and metric names: safe inside \label and \csname
@@ -348,7 +348,7 @@ def create_expert_token_table(
 
     def shown(token_id):
         text = token_strings.get(token_id, token_strings.get(str(token_id)))
-        return f"#{token_id}" if text is None else printable(str(text).replace(" ", "\N{OPEN BOX}"))
+        return f"#{token_id}" if text is None else token_text(text)
 
     rows = [(e, [shown(t) for t in lists[e][:shown_tokens]]) for e in experts]
     if output_format == "markdown":

@@ -34,6 +34,19 @@ def test_line_styles_and_markers_tell_every_series_apart_in_greyscale():
     assert len({entry["marker"] for entry in entries}) == len(entries)
 
 
-def test_heatmaps_use_a_perceptually_uniform_colormap():
+def test_heatmaps_start_near_white_and_darken_steadily_for_every_reader():
+    """Zero (most cells of a routing heatmap) is near-white, and lightness falls monotonically, also as
+    readers with each colour-vision deficiency see it."""
     with use_style("slide", "colourblind"):
-        assert mpl.rcParams["image.cmap"] == "cividis_r"
+        cmap = mpl.colormaps[mpl.rcParams["image.cmap"]]
+    rgb = cmap(np.linspace(0, 1, 64))[:, :3]
+    for deficiency in (None, "deuteranomaly", "protanomaly", "tritanomaly"):
+        shown = (
+            rgb
+            if deficiency is None
+            else np.clip(
+                cspace_convert(rgb, {"name": "sRGB1+CVD", "cvd_type": deficiency, "severity": 100}, "sRGB1"), 0, 1
+            )
+        )
+        lightness = cspace_convert(shown, "sRGB1", "CAM02-UCS")[:, 0]
+        assert lightness[0] > 95 and np.all(np.diff(lightness) < 0), deficiency

@@ -6,7 +6,7 @@ from matplotlib.collections import LineCollection
 from matplotlib.text import Annotation
 from scipy.stats import false_discovery_control
 
-from figkit.arrays import printable
+from figkit.arrays import token_text
 from figkit.plots import figure_spec
 from tests import real_routing
 
@@ -81,10 +81,10 @@ def test_heatmaps_show_used_experts_label_or_say_and_share_one_scale(real_study)
         ax = fig.axes[0]
         shown = ax.images[0].get_array()
         assert (shown.sum(axis=0) > 0).all()  # no empty column
-        weights = np.asarray(job.arguments["routing_weights"])
-        unused = int((weights.sum(axis=0) == 0).sum())
         title = " ".join(ax.get_title().split())
-        assert f"({unused} unused)" in title
+        # Top-8 and BH on the same tokens show the same experts: those either uses, the heaviest 32.
+        assert job.arguments["expert_indices"] == made[0][0].arguments["expert_indices"]
+        assert "The same experts as the other methods on these tokens." in job.caption[-1]
         labelled = len(ax.get_yticklabels())
         if labelled < shown.shape[0]:
             every = -(-shown.shape[0] // labelled)
@@ -98,7 +98,10 @@ def test_heatmaps_show_used_experts_label_or_say_and_share_one_scale(real_study)
         assert min(t.get_fontsize() for t in ax.get_yticklabels()) >= 5
     shared = max(np.max(job.arguments["routing_weights"]) for job, _ in made)
     assert limits == {(0.0, shared)}
-    assert "Colour scale shared by the 2 heatmaps" in made[0][0].caption[-1]
+    assert "One colour scale for the 2 heatmaps" in made[0][0].caption[-1]
+    used = sum(np.asarray(job.arguments["routing_weights"])[:20] for job, _ in made).sum(axis=0)
+    heaviest = np.sort(np.argsort(-used, kind="stable")[: min(32, int((used > 0).sum()))])
+    assert made[0][0].arguments["expert_indices"] == heaviest.tolist()
 
 
 def test_integer_axes_have_integer_ticks_and_no_impossible_counts(real_study):
@@ -124,7 +127,7 @@ def test_the_rarity_figure_labels_real_tokens_at_their_mean_experts(real_study):
     labels = [t for t in fig.axes[0].texts if isinstance(t, Annotation)]
     assert len(labels) >= 5
     for label in labels:
-        (token,) = [t for t in np.unique(token_ids) if printable(str(strings[t])) == label.get_text()]
+        (token,) = [t for t in np.unique(token_ids) if token_text(strings[t]) == label.get_text()]
         assert label.xy[1] == pytest.approx(experts[token_ids == token].mean())
     assert f"{token_ids.size:,} tokens, {np.unique(token_ids).size:,} distinct" in job.caption[-1]
     for _, fig in figures(real_study, "layer_wise_routing"):

@@ -48,9 +48,12 @@ def test_expert_indices_choose_and_label_the_columns(rng):
 def test_tokens_are_drawn_literally(tmp_path, rng):
     path = tmp_path / "heat.pdf"
     fig = plot_routing_heatmap(rng.random((len(HOSTILE_TOKENS) + 1, 4)), HOSTILE_TOKENS + ["a\nb"], save_path=path)
-    assert [t.get_text() for t in fig.axes[0].get_yticklabels()] == HOSTILE_TOKENS + ["a\\nb"]
+    shown = [token.replace(" ", "\N{OPEN BOX}") for token in HOSTILE_TOKENS] + [
+        "a\N{DOWNWARDS ARROW WITH CORNER LEFTWARDS}b"
+    ]
+    assert [t.get_text() for t in fig.axes[0].get_yticklabels()] == shown
     text = pdf_text(path)
-    for token in HOSTILE_TOKENS + ["a\\nb"]:
+    for token in shown:
         assert token in text, token
 
 
@@ -90,11 +93,26 @@ def test_rows_too_dense_to_label_are_labelled_every_nth(rng):
     from figkit import use_style
 
     with use_style("paper"):
-        ax = plot_routing_heatmap(rng.random((50, 8)), [f"t{i}" for i in range(50)]).axes[0]
+        ax = plot_routing_heatmap(rng.random((50, 8)), [f"t{i}" for i in range(50)], figsize=(3.25, 2.0)).axes[0]
     labels = [t.get_text() for t in ax.get_yticklabels()]
     step = int(labels[1][1:]) - int(labels[0][1:])
     assert step > 1 and labels == [f"t{i}" for i in range(0, 50, step)]
-    assert ax.get_yticklabels()[0].get_fontsize() >= 4
+    assert ax.get_yticklabels()[0].get_fontsize() >= 6
+    assert f"every {step}" in ax.get_title()
+
+
+def test_a_figure_figkit_sizes_labels_every_token_at_six_points_or_more(rng):
+    from figkit import use_style
+
+    with use_style("paper", venue="icml"):
+        fig = plot_routing_heatmap(rng.random((20, 8)), [f"t{i}" for i in range(20)])
+        fig.canvas.draw()
+    ax = fig.axes[0]
+    labels = ax.get_yticklabels()
+    assert [t.get_text() for t in labels] == [f"t{i}" for i in range(20)]
+    assert min(t.get_fontsize() for t in labels) >= 6
+    boxes = [t.get_window_extent() for t in labels]
+    assert not any(a.overlaps(b) for a, b in zip(boxes, boxes[1:]))
 
 
 def test_a_results_file_with_a_subset_of_experts_labels_their_ids(study):

@@ -57,7 +57,7 @@ def test_decorator_and_later_styles_win():
 def test_overlay_alone_sits_on_the_notebook_look():
     with use_style("colourblind"):
         assert tuple(mpl.rcParams["figure.figsize"]) == (12, 6)
-        assert mpl.rcParams["image.cmap"] == "cividis_r"
+        assert mpl.rcParams["image.cmap"] == "YlGnBu"
 
 
 @pytest.mark.parametrize("names", COMBINATIONS)

@@ -131,7 +131,7 @@ def test_tokenizer_kinds():
     ax = plot_token_complexity_vs_experts([1, 2], [3, 4], tokenizer=lambda i: f"#{i}").axes[0]
     assert {"#1", "#2"} <= {t.get_text() for t in ax.texts}
     ax = plot_token_complexity_vs_experts([1, 2, 3], [3, 4, 5], tokenizer={1: " the", 3: "ion"}).axes[0]
-    assert {t.get_text() for t in ax.texts if isinstance(t, Annotation)} == {" the", "ion"}  # 2 has no text
+    assert {t.get_text() for t in ax.texts if isinstance(t, Annotation)} == {"\N{OPEN BOX}the", "ion"}  # 2 has none
     with pytest.raises(TypeError, match="tokenizer must be a mapping of token ids to text, have decode"):
         plot_token_complexity_vs_experts([1, 2], [3, 4], tokenizer=object())
 

@@ -19,10 +19,6 @@ from figkit.style import notebook_look, paper_look
 # Strings that come from data (tokens, ids) are drawn as they are: never mathtext, never TeX.
 LITERAL = {"parse_math": False, "usetex": False}
 NEUTRAL = "0.15"
-# The highest mark reaches this fraction of the axes height; above it sit the legend and the box.
-HEADROOM = 0.65
-# A legend that hides what runs behind it (mean lines, KDE tails) instead of letting it cross its text.
-OPAQUE_LEGEND = {"frameon": True, "framealpha": 0.9, "facecolor": "white", "edgecolor": "none"}
 
 
 def palette():
@@ -85,11 +81,6 @@ def marker_size(scale=1.0):
     return mpl.rcParams["lines.markersize"] * scale
 
 
-def leave_headroom(ax, top, bottom=0.0, fraction=HEADROOM):
-    """Set the y-limits so that data up to ``top`` fills ``fraction`` of the height, clear of the box."""
-    ax.set_ylim(bottom, bottom + (top - bottom) / fraction)
-
-
 def only_up_to(axis, limit):
     """Tick ``axis`` as its locator would for its limits, but not past ``limit``: the headroom above the
     data (for the legend and the box) shows no values the data cannot take."""
@@ -105,33 +96,6 @@ def text_width(text, size):
     maths = re.search(r"(?<!\\)\$", text) is not None
     width, _, _ = text_to_path.get_text_width_height_descent(text, prop, ismath=maths)
     return width / 72
-
-
-def legend_fit(labels, width):
-    """(labels, columns, height in inches) of an upper-left legend within ``width`` inches: two columns
-    if every label fits in half the width, else one, with a label too long for the width wrapped."""
-    size = points(mpl.rcParams["legend.fontsize"])
-    handle = (mpl.rcParams["legend.handlelength"] + mpl.rcParams["legend.handletextpad"]) * size / 72
-    room = 0.9 * width - handle
-    labels = [wrap_label(text, None, 1.0, length=room) if text_width(text, size) > room else text for text in labels]
-    lines = [label.count("\n") + 1 for label in labels]
-    widest = max(text_width(line, size) for label in labels for line in label.split("\n")) + handle
-    columns = 2 if len(labels) > 1 and max(lines) == 1 and 2 * widest + size / 72 <= 0.95 * width else 1
-    entries = -(-len(labels) // columns)  # in the longest column
-    text_lines = sum(lines) if columns == 1 else entries
-    gaps = (entries - 1) * mpl.rcParams["legend.labelspacing"] + 2 * mpl.rcParams["legend.borderaxespad"]
-    height = (text_lines * 1.25 + gaps) * size
-    return labels, columns, height / 72
-
-
-def legend_over_data(ax, top, bottom=0.0):
-    """An upper-left legend of the axes' labelled artists, and y-limits that keep the data (up to ``top``)
-    below it."""
-    handles, labels = ax.get_legend_handles_labels()
-    labels, columns, height = legend_fit(labels, axes_width(ax))
-    fraction = min(HEADROOM, max(0.3, 1 - (height + 0.04) / axes_height(ax)))
-    leave_headroom(ax, top, bottom, fraction)
-    ax.legend(handles, labels, loc="upper left", ncols=columns)
 
 
 def legend_above(ax, handles=None, labels=None, *, title=None):
@@ -188,15 +152,6 @@ def height_with_legend_above(labels, width, note="", title=False):
     the spec's size, which has room for both."""
     legend = 0.0 if notebook_look() else legend_above_height(labels, 0.8 * width, title)
     return style_height(width) + legend + note_height(note)
-
-
-def height_for_legend(labels, width, note=""):
-    """The height of a figure ``width`` inches wide whose legend (``legend_over_data``) leaves the data at
-    least half of the axes: the style's, or taller for a long legend; and taller by the lines of a ``note``."""
-    size = points(mpl.rcParams["font.size"])
-    margins = (size * 2.6 + points(mpl.rcParams["xtick.labelsize"]) * 1.4) / 72  # x label and ticks, padding
-    _, _, height = legend_fit(labels, width - 3.5 * size / 72)
-    return max(style_height(width), 2.1 * height + margins) + note_height(note)
 
 
 def height_for_note(note, width):
@@ -289,26 +244,6 @@ def nice_step(step):
             if base * scale >= step:
                 return base * scale
         scale *= 100
-
-
-def stats_box(ax, lines, *, loc="upper right"):
-    """A framed block of ``label: value`` lines in a corner of the axes."""
-    x, ha = (0.98, "right") if loc.endswith("right") else (0.02, "left")
-    y, va = (0.97, "top") if loc.startswith("upper") else (0.03, "bottom")
-    return ax.text(
-        x,
-        y,
-        "\n".join(lines),
-        transform=ax.transAxes,
-        ha=ha,
-        va=va,
-        multialignment="left",
-        fontsize=mpl.rcParams["legend.fontsize"],
-        color=NEUTRAL,
-        zorder=5,
-        bbox={"boxstyle": "round,pad=0.4", "facecolor": "white", "edgecolor": "0.7", "alpha": 0.9},
-        **LITERAL,
-    )
 
 
 def statistics_beside(ax, lines):

@@ -13,7 +13,6 @@ from matplotlib.ticker import MaxNLocator
 from figkit.arrays import ArrayLike, count_histogram, probability
 from figkit.plots._draw import (
     NEUTRAL,
-    height_with_legend_above,
     legend_above,
     line_width,
     mathtext_label,
@@ -74,17 +73,6 @@ def _shows_kde(hist):
     """The spec's KDE overlay, in its own look (notebook) only: a smooth density over whole numbers of
     experts would imply values between them, so paper and slide figures show the bars alone."""
     return notebook_look() and count_kde(hist) is not None
-
-
-def _entries(data):
-    hist = data.hist
-    kde = ["KDE"] if _shows_kde(hist) else []
-    return ["Tokens", *kde, f"Mean = {number(hist.mean)}", f"Median = {hist.median:g}"]
-
-
-def height(data, width):
-    """The style's height for the axes, and room for the legend above them."""
-    return height_with_legend_above(_entries(data), width)
 
 
 def draw(ax, data):
@@ -160,7 +148,6 @@ FIGURE = FigureSpec(
     jobs=jobs,
     omitted=omitted,
     report={"expert_counts": "expert_counts", "method_name": "method_name", "alpha": "alpha"},
-    height=height,
     required=("expert_counts",),
 )
 

@@ -14,7 +14,7 @@ from matplotlib.figure import Figure
 from matplotlib.ticker import MaxNLocator
 
 from figkit.arrays import ArrayLike, integer_at_least, layer_ids, matrix, vector
-from figkit.plots._draw import OPAQUE_LEGEND, line_width, marker_size, set_title, set_ylabel
+from figkit.plots._draw import height_with_legend_above, legend_above, line_width, marker_size, set_title, set_ylabel
 from figkit.plots.layer_wise_routing import GRADIENT
 from figkit.plots.spec import FigureJob, FigureSpec
 
@@ -44,6 +44,12 @@ def prepare(values, progress, layers=None, k=8, progress_label="Training step"):
     return Saturation(100 * overlap, steps, ids, integer_at_least(k, "k", 1), str(progress_label))
 
 
+def height(data, width):
+    """The style's height for the axes, and room for the legend of layers above them."""
+    labels = [f"Layer {layer}" for layer in data.layers] if len(data.layers) <= LEGEND_LAYERS else []
+    return height_with_legend_above(labels, width)
+
+
 def draw(ax, data):
     cmap, low, high = GRADIENT
     n = len(data.layers)
@@ -64,7 +70,7 @@ def draw(ax, data):
     ax.xaxis.set_major_locator(MaxNLocator(nbins=6))
     set_title(ax, "Router saturation")
     if n <= LEGEND_LAYERS:
-        ax.legend(loc="best", **OPAQUE_LEGEND)
+        legend_above(ax)
         return
     edges = np.arange(n + 1) - 0.5  # one colour per layer, as drawn
     norm = BoundaryNorm(edges, n)
@@ -109,6 +115,7 @@ FIGURE = FigureSpec(
     jobs=jobs,
     report={"saturation": "values", "saturation_progress": "progress"},
     required=("saturation", "saturation_progress"),
+    height=height,
 )
 
 

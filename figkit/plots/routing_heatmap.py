@@ -10,17 +10,18 @@ import numpy as np
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 
-from figkit.arrays import ArrayLike, integer_at_least, matrix, printable, same_length, scalar, strings, whole_vector
+from figkit.arrays import ArrayLike, integer_at_least, matrix, same_length, scalar, strings, token_text, whole_vector
 from figkit.plots._draw import (
     LITERAL,
     colour_bar,
     drawable,
-    height_for_note,
     label_every,
     laid_out_height,
+    note_height,
     ordinal,
     points,
     set_title,
+    style_height,
     wrap_label,
 )
 from figkit.plots.spec import FigureJob, FigureSpec, layer_suffix, layer_text
@@ -28,7 +29,9 @@ from figkit.results import method_labels
 from figkit.style import paper_look
 
 MAX_TOKEN_LABEL_POINTS = 10
-MIN_TOKEN_LABEL_POINTS = 5  # smaller cannot be read in print: label every n-th token instead, and say so
+MIN_TOKEN_LABEL_POINTS = 6  # smaller cannot be read in print: label every n-th token instead, and say so
+BUILD_TOKENS = 20  # the build shows the first 20 tokens of a sample, each labelled, and its caption says so
+ROW_PITCH = 1.25  # a token row's height in units of its label's font size
 MIN_TOKEN_LABEL_SHARE = 0.6  # nor smaller than this share of the style's tick labels (slides have large ones)
 
 
@@ -96,7 +99,7 @@ def prepare(
     block = np.asarray(shown[:, experts], dtype=float)
     return RoutingHeatmap(
         weights=block,
-        tokens=[printable(t) for t in tokens],
+        tokens=[token_text(t) for t in tokens],
         experts=ids[experts],
         total_tokens=num_tokens,
         total_experts=num_experts,
@@ -126,21 +129,26 @@ def cut_note(data, every=1):
 
 
 def height(data, width):
-    """The style's height, plus the lines the note of what the figure cut takes above a narrow one."""
+    """Tall enough to label every token row at the tick size (at least 6 pt), and never under the style's
+    height; plus the lines of the note of what the figure cut."""
     note = (
         wrap_label(cut_note(data, every=3), None, 0.9, "axes.titlesize", length=0.7 * width) if cut_note(data) else ""
     )
-    return height_for_note(note, width)
+    size = max(MIN_TOKEN_LABEL_POINTS, points(mpl.rcParams["ytick.labelsize"]))
+    rows = data.weights.shape[0] * ROW_PITCH * size
+    below = 1.4 * points(mpl.rcParams["axes.labelsize"]) + 3.0 * points(mpl.rcParams["xtick.labelsize"])
+    title = 0 if paper_look() else 1.3 * points(mpl.rcParams["axes.titlesize"])
+    return max(style_height(width), (rows + below + title) / 72 * 1.08) + note_height(note)
 
 
 def draw(ax, data):
     rows, cols = data.weights.shape
     low = min(0.0, float(data.weights.min()))
     image = ax.imshow(
-        data.weights,
+        np.ma.masked_equal(data.weights, 0.0),  # an expert a token did not select is white in every style
         aspect="auto",
         interpolation="none",
-        cmap=mpl.rcParams["image.cmap"],
+        cmap=mpl.colormaps[mpl.rcParams["image.cmap"]].with_extremes(bad="white"),
         vmin=low,
         vmax=max(data.weight_max, low + 1e-12),
     )
@@ -172,33 +180,66 @@ def _token_labels(height, rows):
     """Font size of the token labels, and label every n-th row when even the smallest size overlaps."""
     row_points = height * 72 / rows
     smallest = max(MIN_TOKEN_LABEL_POINTS, MIN_TOKEN_LABEL_SHARE * points(mpl.rcParams["ytick.labelsize"]))
-    size = float(np.clip(row_points * 0.8, smallest, max(smallest, MAX_TOKEN_LABEL_POINTS)))
-    return size, max(1, int(np.ceil(size / (row_points * 0.9))))
+    size = float(np.clip(row_points / ROW_PITCH, smallest, max(smallest, MAX_TOKEN_LABEL_POINTS)))
+    return size, max(1, int(np.ceil(size * ROW_PITCH / row_points - 1e-9)))
 
 
 def jobs(results):
-    """One figure per entry of ``routing_samples``; with several, one colour scale for all of them."""
+    """One figure per entry of ``routing_samples`` (its first ``BUILD_TOKENS`` tokens); with several, one
+    colour scale for all of them, and samples of the same tokens and layer show the same experts."""
     labels = method_labels(results)
     samples = results.get("routing_samples", [])
     shared = max(max(map(max, sample["weights"])) for sample in samples) if len(samples) > 1 else None
-    scale = f" Colour scale shared by the {len(samples)} heatmaps (0 to {shared:.2f})." if shared else ""
-    for sample in samples:
+    scale = f" One colour scale for the {len(samples)} heatmaps, 0 (white) to {shared:.2f}." if shared else ""
+    columns = _shared_columns(samples)
+    for i, sample in enumerate(samples):
         method, layer = sample["method"], sample.get("layer")
-        arguments = {"routing_weights": sample["weights"], "token_strs": sample["tokens"]}
+        arguments = {"routing_weights": sample["weights"], "token_strs": sample["tokens"], "max_tokens": BUILD_TOKENS}
         if "expert_indices" in sample:  # in a results file: the ids of the weights' columns
             arguments["expert_ids"] = sample["expert_indices"]
+        if columns[i] is not None:
+            arguments["expert_indices"] = columns[i]
         if shared:
             arguments["weight_max"] = shared
+        tokens = len(sample["tokens"])
+        shown = f"the first {BUILD_TOKENS} of {tokens} tokens" if tokens > BUILD_TOKENS else f"{tokens} tokens"
+        paired = " The same experts as the other methods on these tokens." if columns[i] is not None else ""
         yield FigureJob(
             f"_{method}_{layer_suffix(layer)}",
             arguments,
             (
                 "",
                 labels[method],
-                f": routing weights ({layer_text(layer)}; {len(sample['tokens'])} "
-                f"tokens, {len(sample['weights'][0])} experts).{scale}",
+                f": routing weight of each expert (columns) for each token (rows; {layer_text(layer)}; {shown} "
+                f"of the sample, {len(sample['weights'][0])} experts; \N{OPEN BOX} is a space). White: not selected; "
+                f"experts no shown token selects are left out.{paired}{scale}",
             ),
         )
+
+
+def _shared_columns(samples, max_experts=32):
+    """For samples of the same tokens and layer (methods compared on one passage), the expert ids they all
+    show: those with weight in any of them, the heaviest first when there are more than ``max_experts``;
+    None for a sample with no such partner."""
+    groups = {}
+    for i, sample in enumerate(samples):
+        key = (sample.get("layer"), tuple(sample["tokens"][:BUILD_TOKENS]))
+        groups.setdefault(key, []).append(i)
+    columns = [None] * len(samples)
+    for members in groups.values():
+        if len(members) < 2:
+            continue
+        load = {}
+        for i in members:
+            weights = np.asarray(samples[i]["weights"][:BUILD_TOKENS], dtype=float)
+            ids = samples[i].get("expert_indices", range(weights.shape[1]))
+            for expert, total in zip(ids, weights.sum(axis=0)):
+                load[int(expert)] = load.get(int(expert), 0.0) + float(total)
+        used = sorted((e for e, total in load.items() if total > 0), key=lambda e: -load[e])[:max_experts]
+        for i in members:  # a sample of some experts' columns shows those of them it has
+            has = {int(e) for e in samples[i].get("expert_indices", range(len(samples[i]["weights"][0])))}
+            columns[i] = sorted(e for e in used if e in has)
+    return columns
 
 
 FIGURE = FigureSpec(

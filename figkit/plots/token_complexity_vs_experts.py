@@ -13,7 +13,7 @@ from matplotlib.colors import LogNorm
 from matplotlib.figure import Figure
 from matplotlib.ticker import MaxNLocator
 
-from figkit.arrays import ArrayLike, count_vector, decode_token, printable, same_length, vector, whole_vector
+from figkit.arrays import ArrayLike, count_vector, decode_token, same_length, token_text, vector, whole_vector
 from figkit.plots._draw import (
     LITERAL,
     NEUTRAL,
@@ -22,7 +22,7 @@ from figkit.plots._draw import (
     drawable,
     label_decades,
     laid_out_height,
-    leave_headroom,
+    legend_above,
     line_width,
     marker_size,
     number,
@@ -30,12 +30,12 @@ from figkit.plots._draw import (
     palette,
     points,
     set_title,
-    stats_box,
-    text_width,
+    statistics_beside,
 )
 from figkit.plots.spec import FigureJob, FigureSpec, layer_suffix, layer_text
 from figkit.results import method_labels, token_cells, token_stats_entries
 from figkit.stats import Trend, trend
+from figkit.style import notebook_look
 
 # Up to this many tokens are drawn as points; more become a 2-D histogram.
 MAX_SCATTER_POINTS = 5000
@@ -153,7 +153,7 @@ def _token_labels(tokenizer, ids, experts, weights, by_id):
     labels = {}
     for i in chosen:
         token = int(seen[i])
-        labels[token] = (frequency[i], mean_experts[i], printable(decode_token(tokenizer, token)))
+        labels[token] = (frequency[i], mean_experts[i], token_text(decode_token(tokenizer, token)))
     return labels
 
 
@@ -175,11 +175,6 @@ def draw(ax, data):
     fit = data.fit
     if np.isfinite(fit.slope):
         line_x = np.geomspace(x.min(), x.max(), 100)
-        sign = "+" if fit.intercept >= 0 else "\N{MINUS SIGN}"
-        equation = (
-            f"y = {number(fit.slope)}\N{MIDDLE DOT}log10(x) "  # subscript digits are missing from most text fonts
-            f"{sign} {number(abs(fit.intercept))}"
-        )
         ax.plot(
             line_x,
             fit.slope * np.log10(line_x) + fit.intercept,
@@ -187,31 +182,76 @@ def draw(ax, data):
             linestyle="-",
             marker="none",
             linewidth=line_width(1.33),
-            label=equation,
+            label=equation(fit),
         )
     ax.set_xscale("log")
     label_decades(ax.xaxis)
+    ax.set_ylim(y.min() - 0.5, y.max() + 0.5)
     ax.yaxis.set_major_locator(MaxNLocator(integer=True))
+    only_up_to(ax.yaxis, y.max())  # no tick at more experts than any token selected
     ax.set_xlabel("Token frequency in corpus" if data.measured else "Token frequency proxy 1/(id + 1)")
     ax.set_ylabel("Experts selected")
-    set_title(ax, "Token rarity vs experts selected")
     lines = [
         f"Pearson r: {_coefficient(fit.pearson_r)}",
         f"Spearman \N{GREEK SMALL LETTER RHO}: {_coefficient(fit.spearman_rho)}",
         f"Tokens: {data.n_tokens:,}",
     ]
-    legend = ax.get_legend_handles_labels()[1]
-    size = points(mpl.rcParams["legend.fontsize"])
-    beside = max(map(text_width, lines, [size] * 3)) + max((text_width(t, size) for t in legend), default=0)
-    if legend and beside + 6 * size / 72 > axes_width(ax):  # too narrow for both: the fit joins the box
-        lines += [f"Fit: {legend[-1]}"] if np.isfinite(fit.slope) else []
-    elif legend:
-        ax.legend(loc="upper right")
-    stats_box(ax, lines, loc="upper left")
-    leave_headroom(ax, y.max() + 0.5, bottom=y.min() - 0.5)
-    only_up_to(ax.yaxis, y.max())  # the headroom holds the legend and the box, not counts
+    if notebook_look():  # the spec's look: the fit in a legend, tokens labelled at their points
+        set_title(ax, "Token rarity vs experts selected")
+        if ax.get_legend_handles_labels()[0]:
+            legend_above(ax)
+        statistics_beside(ax, lines)
+        if data.labels:
+            _annotate(ax, data)
+        return
+    # Paper and slide: nothing over the cells. Tokens are named on the top axis at their frequency, the fit
+    # and the correlations are in the caption (paper) or beside the axes (slide).
+    statistics_beside(ax, [*lines, *([f"Fit: {equation(fit)}"] if np.isfinite(fit.slope) else [])])
+    pad = 0.0
     if data.labels:
-        _annotate(ax, data)
+        pad = _label_on_top(ax, data)
+    set_title(ax, "Token rarity vs experts selected", pad=pad + 0.4 * points(mpl.rcParams["axes.titlesize"]))
+
+
+def caption_fit(data):
+    """The correlations and the fitted line in a sentence, and what the marks are."""
+    fit = data.fit
+    marks = "Points are tokens" if data.n_tokens <= MAX_SCATTER_POINTS else "Cells count tokens (colour, log scale)"
+    text = (
+        f"{marks}; Pearson r = {_coefficient(fit.pearson_r)} and Spearman \N{GREEK SMALL LETTER RHO} = "
+        f"{_coefficient(fit.spearman_rho)} between experts and log10 frequency"
+    )
+    if np.isfinite(fit.slope):
+        text += f"; the line is the least-squares fit {equation(fit)}"
+    return text + (", and the top axis names tokens at their frequency." if data.labels else ".")
+
+
+def equation(fit):
+    """The least-squares line in words a reader can copy: "y = −0.30·log10(x) + 2.18"."""
+    sign = "+" if fit.intercept >= 0 else "\N{MINUS SIGN}"
+    slope = number(fit.slope)  # subscript digits are missing from most text fonts: log10, not log₁₀
+    return f"y = {slope}\N{MIDDLE DOT}log10(x) {sign} {number(abs(fit.intercept))}"
+
+
+def _label_on_top(ax, data):
+    """Name the labelled tokens on a top axis at their frequencies, leaving out one that would overlap the
+    label to its left; returns the points the labels take above the axes."""
+    size = points(mpl.rcParams["xtick.labelsize"])
+    width = 0.7 * axes_width(ax) * 72
+    low, high = (np.log10(limit) for limit in ax.get_xlim())
+    kept, right = [], -np.inf
+    for frequency, _, token in sorted(data.labels.values(), key=lambda label: label[0]):
+        text = drawable(token)
+        centre = (np.log10(frequency) - low) / (high - low) * width
+        half = (0.55 * len(text) + 0.4) * size / 2
+        if centre - half > right:
+            kept.append((frequency, text))
+            right = centre + half
+    top = ax.secondary_xaxis("top")
+    top.set_xticks([frequency for frequency, _ in kept], [text for _, text in kept], **LITERAL)
+    top.tick_params(axis="x", which="minor", top=False)
+    top.tick_params(axis="x", which="major", labelsize=size, labelcolor=NEUTRAL)
+    return 1.6 * size + mpl.rcParams["xtick.major.size"]
 
 
 def _coefficient(value):
@@ -303,7 +343,7 @@ def jobs(results):
                 "",
                 labels[entry["method"]],
                 f"{where}: experts selected per token against {axis} "
-                f"({sum(tokens):,} tokens, {len(set(ids)):,} distinct).",
+                f"({sum(tokens):,} tokens, {len(set(ids)):,} distinct). " + caption_fit(prepare(**arguments)),
             ),
         )
 
