@@ -69,7 +69,7 @@ def parser():
     check.add_argument("--width", type=float, help="expected page width in inches")
     check.add_argument("--height", type=float, help="expected page height in inches")
     check.add_argument(
-        "--min-size", type=float, default=5.0, metavar="PT", help="smallest readable text, in points (default: 5)"
+        "--min-size", type=float, default=6.0, metavar="PT", help="smallest readable text, in points (default: 6)"
     )
     check.add_argument(
         "--families", type=int, default=1, metavar="N", help="font families the text may use; 0: any (default: 1)"
