@@ -5,7 +5,7 @@ matplotlib's BaKoMa cmr10 keeps TeX's OT1 layout: typing ``<`` draws ``¡``, ``|
 follows the glyphs' names (Adobe Glyph List) and which borrows what TeX also takes from other
 fonts: ``< >`` and the lowercase Greek letters (italic, as in TeX's maths) from cmmi10; braces,
 bar, backslash, minus and the symbols a figure prints (± × ÷ ∞ · • → ≤ ≥ ≈ ∼ ∈ † ‡) from cmsy10;
-``_`` and ``"`` from cmtt10. A label such as
+``_``, ``"`` and the visible space ``␣`` (tokens' spaces) from cmtt10. A label such as
 "Significance level α" then needs no second font. The copy lives in the user's cache and is registered with matplotlib.
 """
 
@@ -17,7 +17,7 @@ from pathlib import Path
 from figkit.cache import cache_dir
 
 FAMILY = "figkit CMR10"
-VERSION = 5  # bump when the way the copy is made changes
+VERSION = 6  # bump when the way the copy is made changes
 GREEK = (
     *"alpha beta gamma delta epsilon zeta eta theta iota kappa lambda mu nu xi pi rho sigma".split(),
     *"tau upsilon phi chi psi omega".split(),
@@ -29,11 +29,16 @@ BORROWED = {
         *("infinity", "periodcentered", "bullet", "arrowright", "lessequal", "greaterequal"),
         *("approxequal", "similar", "element", "dagger", "daggerdbl"),
     ),
-    "cmtt10": ("underscore", "quotedbl"),
+    "cmtt10": ("underscore", "quotedbl", "visiblespace"),
 }
 # The BaKoMa file names its dashes the wrong way round: "endash" is 1 em wide, "emdash" half that;
 # the glyph list reads "mu" as the micro sign.
-RENAMED = {"endash": "\N{EM DASH}", "emdash": "\N{EN DASH}", "mu": "\N{GREEK SMALL LETTER MU}"}
+RENAMED = {
+    "endash": "\N{EM DASH}",
+    "emdash": "\N{EN DASH}",
+    "mu": "\N{GREEK SMALL LETTER MU}",
+    "visiblespace": "\N{OPEN BOX}",
+}
 # Characters drawn with another's glyph, as TeX does: the typewriter apostrophe is the closing quote.
 SAME_GLYPH = {"'": "\N{RIGHT SINGLE QUOTATION MARK}"}
 TIMESTAMP = 3_600_000_000  # seconds since 1904 (the TrueType epoch): a fixed date in 2018

@@ -74,6 +74,7 @@ _UNICODE.update(
         "\N{ALMOST EQUAL TO}": r"$\approx$",
         "\N{APPROXIMATELY EQUAL TO}": r"$\cong$",
         "\N{OPEN BOX}": r"\textvisiblespace{}",
+        "\N{DOWNWARDS ARROW WITH CORNER LEFTWARDS}": r"\textbackslash{}n",  # a token's newline, as an escape
     }
 )
 # Commands a maths segment from data may use: symbols and formatting, nothing that reads, writes or defines.

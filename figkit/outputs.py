@@ -62,7 +62,7 @@ def _token_table(job):
 
     data = job.data
     strings = {int(t): text for t, text in data["token_strings"].items()}
-    common = {"routings": data["routings"]}
+    common = {"routings": data["routings"], "occurrences": data.get("occurrences")}
     tex = create_expert_token_table(
         data["expert_tokens"], strings, "latex", caption=data["caption"], label=data["label"], **common
     )

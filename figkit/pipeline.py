@@ -352,12 +352,26 @@ def _token_table_data(results, entry, stem):
     strings = results.get("token_strings", {})
     ids = {str(t) for tokens in entry["expert_tokens"] for t in tokens}
     label = method_labels(results)[entry["method"]]
+    from figkit.stats import MIN_SPECIALISED
+
+    where = layer_text(entry.get("layer"))
+    if "expert_token_occurrences" in entry:
+        caption = (
+            f"{label}: the tokens most specialised to the experts with the most routings ({where}): each token "
+            "with the share of its occurrences routed to the expert, highest first, among tokens seen at least "
+            f"{MIN_SPECIALISED} times; \N{OPEN BOX} is a space."
+        )
+    else:
+        caption = (
+            f"{label}: the most frequent tokens of the experts with the most routings ({where}), most frequent "
+            "first; \N{OPEN BOX} is a space."
+        )
     return {
         "expert_tokens": entry["expert_tokens"],
         "routings": entry["expert_token_routings"],
+        "occurrences": entry.get("expert_token_occurrences"),
         "token_strings": {t: strings[t] for t in sorted(ids) if t in strings},
-        "caption": f"{label}: the most frequent tokens of the experts with the most routings "
-        f"({layer_text(entry.get('layer'))}), most frequent first; \N{OPEN BOX} is a space.",
+        "caption": caption,
         "label": f"tab:{stem}",
     }
 

@@ -640,7 +640,7 @@ def _router_saturation(entries, methods, model):
 
 def _vocabulary(entries, methods, model):
     seen = {}
-    optional = ("layer", "token", "expert_tokens", "expert_token_routings")
+    optional = ("layer", "token", "expert_tokens", "expert_token_routings", "expert_token_occurrences")
     for path, entry in _entries(entries, "vocabulary"):
         _object(entry, path, required=("method", "occurrences", "top_expert_routings", "id_count"), optional=optional)
         token = entry.get("token", "input")
@@ -682,6 +682,22 @@ def _vocabulary(entries, methods, model):
                     )
                 elif routings:
                     _fail(f"{path}.expert_token_routings[{e}]", f"has entries but expert_tokens[{e}] has none")
+        if "expert_token_occurrences" in entry:
+            _token_occurrences(entry, path)
+
+
+def _token_occurrences(entry, path):
+    """Each listed token's occurrences: as long as its routings and at least as many."""
+    if "expert_tokens" not in entry:
+        _fail(path, "give expert_token_occurrences with expert_tokens")
+    name = f"{path}.expert_token_occurrences"
+    lists = _list(entry["expert_token_occurrences"], name, len(entry["expert_tokens"]), f"{path}.expert_tokens")
+    for e, (seen, routings) in enumerate(zip(lists, entry["expert_token_routings"])):
+        if seen or routings:
+            _numbers(seen, f"{name}[{e}]", len(routings), f"{path}.expert_token_routings[{e}]", integer=True)
+            over = next((j for j, (n, r) in enumerate(zip(seen, routings)) if r > n), None)
+            if over is not None:
+                _fail(f"{name}[{e}][{over}]", f"{seen[over]} occurrences of a token routed {routings[over]} times")
 
 
 def _routing_samples(samples, methods, model):

@@ -228,16 +228,34 @@ def vocabulary_counts(token_ids, mask):
     return pairs[:, 0], pairs[:, 1], id_count
 
 
-def expert_tokens(token_ids, mask, n=10):
-    """Each expert's ``n`` most frequently routed token ids (ties: the smaller id first) and their routings."""
-    ids, _, routed = _routed_by_id(token_ids, mask)
-    tokens, routings = [], []
+MIN_SPECIALISED = 10  # occurrences a token needs before its share of routings to an expert says something
+
+
+def expert_tokens(token_ids, mask, n=10, min_occurrences=MIN_SPECIALISED):
+    """Each expert's ``n`` token ids most specialised to it (``specialised_tokens``), from the experts each
+    token was routed to (``mask`` ``[tokens, experts]``)."""
+    ids, index, routed = _routed_by_id(token_ids, mask)
+    return specialised_tokens(routed, np.bincount(index, minlength=ids.size), ids, n, min_occurrences)
+
+
+def specialised_tokens(routed, occurrences, ids, n=10, min_occurrences=MIN_SPECIALISED):
+    """Each expert's ``n`` token ids with the largest share of their occurrences routed to it, as OLMoE ranks
+    them, among ids seen at least ``min_occurrences`` times (ties: more routings, then the smaller id).
+
+    ``routed`` ``[ids, experts]`` counts each id's routings to each expert, ``occurrences`` ``[ids]`` its
+    tokens. Returns ``(tokens, routings, occurrences)``: per expert, the ids and their two counts.
+    """
+    routed, occurrences, ids = np.asarray(routed), np.asarray(occurrences), np.asarray(ids)
+    counted = occurrences >= min_occurrences
+    tokens, routings, seen = [], [], []
     for column in routed.T:
-        order = np.lexsort((ids, -column))[:n]
-        order = order[column[order] > 0]
+        kept = np.flatnonzero(counted & (column > 0))
+        share = column[kept] / occurrences[kept]
+        order = kept[np.lexsort((ids[kept], -column[kept], -share))[:n]]
         tokens.append(ids[order].tolist())
         routings.append(column[order].tolist())
-    return tokens, routings
+        seen.append(occurrences[order].tolist())
+    return tokens, routings, seen
 
 
 def _routed_by_id(token_ids, mask):

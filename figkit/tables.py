@@ -305,17 +305,19 @@ def create_expert_token_table(
     *,
     experts: Sequence[int] | None = None,
     routings: Sequence[Sequence[int]] | None = None,
+    occurrences: Sequence[Sequence[int]] | None = None,
     shown_tokens: int = EXPERT_TABLE_TOKENS,
     caption: str | None = None,
     label: str | None = None,
 ) -> str:
-    """The most frequent tokens of chosen experts, each shown literally: spaces as ␣, controls escaped, tokens
-    separated by a plain space.
+    """Chosen experts' tokens, each shown literally (spaces as ␣, controls escaped) and, given their
+    ``occurrences``, with the share of them routed to the expert: the tokens most specialised to it.
 
     Parameters
     ----------
     expert_tokens : sequence of sequences of int
-        For each expert, its token ids, most frequent first (``vocabulary[].expert_tokens``).
+        For each expert, its token ids in the order to list them (``vocabulary[].expert_tokens``: most
+        specialised first).
     token_strings : mapping
         Token id to its text (the results file's ``token_strings``); an id without one shows as ``#id``.
     output_format : {"latex", "markdown"}
@@ -324,6 +326,8 @@ def create_expert_token_table(
         ``routings``, or the first 8 that have tokens).
     routings : sequence of sequences of int, optional
         For each expert, the routings of each listed token: chooses the default experts.
+    occurrences : sequence of sequences of int, optional
+        For each expert, each listed token's occurrences (with ``routings``): each token shows its share.
     shown_tokens : int
         Tokens per expert (8).
     caption, label : str, optional
@@ -331,6 +335,8 @@ def create_expert_token_table(
     """
     if output_format not in ("latex", "markdown"):
         raise ValueError(f"output_format must be 'latex' or 'markdown', got {output_format!r}")
+    if occurrences is not None and routings is None:
+        raise ValueError("occurrences give each token's share of routings: give routings too")
     lists = [list(map(int, ids)) for ids in expert_tokens]
     if experts is None:
         busiest = sorted(
@@ -350,16 +356,23 @@ def create_expert_token_table(
         text = token_strings.get(token_id, token_strings.get(str(token_id)))
         return f"#{token_id}" if text is None else token_text(text)
 
-    rows = [(e, [shown(t) for t in lists[e][:shown_tokens]]) for e in experts]
+    def share(e, j):
+        return "" if occurrences is None else f"{100 * routings[e][j] / occurrences[e][j]:.0f}%"
+
+    rows = [(e, [(shown(t), share(e, j)) for j, t in enumerate(lists[e][:shown_tokens])]) for e in experts]
+    title = "Most frequent tokens" if occurrences is None else "Most specialised tokens (share routed to the expert)"
     if output_format == "markdown":
-        body = [f"{e} | " + " ".join(escape_markdown(t) for t in tokens) for e, tokens in rows]
-        header, rule = Raw("Expert | Most frequent tokens"), Raw("---: | :---")
+        body = [f"{e} | " + " ".join(f"{escape_markdown(t)} {s}".rstrip() for t, s in tokens) for e, tokens in rows]
+        header, rule = Raw(f"Expert | {title}"), Raw("---: | :---")
         return render_template("table.md", header=header, rule=rule, rows=[Raw(r) for r in body])
-    body = [f"{e} & " + " ".join(rf"\texttt{{{escape_text(t)}}}" for t in tokens) for e, tokens in rows]
+    body = [
+        f"{e} & " + " ".join(rf"\texttt{{{escape_text(t)}}}" + (f"~{escape_text(s)}" if s else "") for t, s in tokens)
+        for e, tokens in rows
+    ]
     return render_template(
         "table.tex",
         column_spec=Raw(r"rp{0.8\linewidth}"),
-        header=Raw("Expert & Most frequent tokens"),
+        header=Raw(f"Expert & {escape_text(title)}"),
         rows=[Raw(r) for r in body],
         caption=None if caption is None else Raw(escape_label(caption)),
         label=None if label is None else Raw(label),

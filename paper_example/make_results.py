@@ -98,7 +98,9 @@ def results(seed=0):
                 entry = {"method": method, "layer": layer, "occurrences": occurrences}
                 entry |= {"top_expert_routings": top, "id_count": id_count}
                 if layer == SHOWN_LAYER:
-                    entry["expert_tokens"], entry["expert_token_routings"] = expert_tokens(token_ids, mask)
+                    tokens, routings, seen = expert_tokens(token_ids, mask)
+                    entry |= {"expert_tokens": tokens, "expert_token_routings": routings}
+                    entry["expert_token_occurrences"] = seen
                 vocabulary.append(entry)
             if layer == SHOWN_LAYER and method in ("topk8", "bh05"):
                 shown = slice(0, SHOWN_TOKENS)

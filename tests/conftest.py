@@ -118,6 +118,16 @@ def pdf_fonts(path):
     return rows
 
 
+def named_tokens(ax):
+    """(name, frequency, mean experts) of each token the rarity figure names: on its top axis, each with
+    a diamond at its mean."""
+    (top,) = ax.child_axes
+    diamonds = next(line for line in ax.lines if line.get_marker() == "D")
+    names = [label.get_text() for label in top.get_xticklabels()]
+    assert np.allclose(top.get_xticks(), diamonds.get_xdata())
+    return list(zip(names, top.get_xticks(), diamonds.get_ydata()))
+
+
 def box_text(ax):
     """The text of the statistics box (the framed text that is not a data label) of an axes."""
     from matplotlib.text import Annotation

@@ -104,7 +104,9 @@ def sections():
             )
             if layer != SHOWN_LAYER:
                 continue
-            vocabulary[-1]["expert_tokens"], vocabulary[-1]["expert_token_routings"] = expert_tokens(token_ids, mask)
+            listed, routings, seen = expert_tokens(token_ids, mask)
+            vocabulary[-1] |= {"expert_tokens": listed, "expert_token_routings": routings}
+            vocabulary[-1]["expert_token_occurrences"] = seen
             weights = np.where(mask, probabilities, 0.0)
             if method != "topk8":
                 weights /= weights.sum(axis=1, keepdims=True)

@@ -3,12 +3,12 @@
 import numpy as np
 import pytest
 from matplotlib.collections import LineCollection
-from matplotlib.text import Annotation
 from scipy.stats import false_discovery_control
 
 from figkit.arrays import token_text
 from figkit.plots import figure_spec
 from tests import real_routing
+from tests.conftest import named_tokens
 
 
 def figures(results, name):
@@ -124,11 +124,11 @@ def test_the_rarity_figure_labels_real_tokens_at_their_mean_experts(real_study):
     logits, token_ids, strings = real_routing.load()
     p = real_routing.p_values(logits[real_routing.SHOWN_LAYER])
     experts = real_routing.bh_counts(p, 0.05)
-    labels = [t for t in fig.axes[0].texts if isinstance(t, Annotation)]
-    assert len(labels) >= 5
-    for label in labels:
-        (token,) = [t for t in np.unique(token_ids) if token_text(strings[t]) == label.get_text()]
-        assert label.xy[1] == pytest.approx(experts[token_ids == token].mean())
+    named = named_tokens(fig.axes[0])
+    assert len(named) >= 5
+    for name, _, mean in named:
+        (token,) = [t for t in np.unique(token_ids) if token_text(strings[t]) == name]
+        assert mean == pytest.approx(experts[token_ids == token].mean())
     assert f"{token_ids.size:,} tokens, {np.unique(token_ids).size:,} distinct" in job.caption[-1]
     for _, fig in figures(real_study, "layer_wise_routing"):
         assert fig.axes[0].get_yticks().max() <= 8

@@ -1,11 +1,10 @@
 import numpy as np
 import pytest
 from matplotlib.collections import PathCollection, QuadMesh
-from matplotlib.text import Annotation
 from scipy import stats as sps
 
 from figkit import plot_token_complexity_vs_experts
-from tests.conftest import box_text, pdf_text
+from tests.conftest import box_text, named_tokens, pdf_text
 
 
 def tokens(rng, n):
@@ -102,7 +101,7 @@ def test_frequencies_that_differ_within_one_id_are_used_token_by_token(rng):
     assert f"{rho:.2f}".replace("-", "\N{MINUS SIGN}") in box_text(fig.axes[0])
     mesh = next(c for c in fig.axes[0].collections if isinstance(c, QuadMesh))
     assert np.nansum(mesh.get_array()) == 8000
-    assert len([t for t in fig.axes[0].texts if isinstance(t, Annotation)]) > 0
+    assert len(named_tokens(fig.axes[0])) > 0
 
 
 @pytest.mark.slow
@@ -113,8 +112,11 @@ def test_tokenizer_labels_are_literal(tmp_path, rng):
 
     ids = np.arange(5)
     path = tmp_path / "c.pdf"
-    fig = plot_token_complexity_vs_experts(ids, [3, 4, 3, 6, 5], tokenizer=Tokenizer(), save_path=path)
-    labels = sorted(t.get_text() for t in fig.axes[0].texts if isinstance(t, Annotation))
+    frequency = [1e-4, 1e-3, 1e-2, 1e-1, 0.9]  # far enough apart on the top axis for every name
+    fig = plot_token_complexity_vs_experts(
+        ids, [3, 4, 3, 6, 5], tokenizer=Tokenizer(), token_frequency=frequency, save_path=path
+    )
+    labels = sorted(name for name, _, _ in named_tokens(fig.axes[0]))
     assert labels == sorted(["$", "50%", "a_b", "\\", "{"])
     text = pdf_text(path)
     for label in labels:
@@ -127,11 +129,13 @@ def test_tokenizer_kinds():
             return f"<{token_id}>"
 
     ax = plot_token_complexity_vs_experts([1, 2], [3, 4], tokenizer=HuggingFaceLike()).axes[0]
-    assert {"<1>", "<2>"} <= {t.get_text() for t in ax.texts}
+    assert {name for name, _, _ in named_tokens(ax)} <= {"<1>", "<2>"}
     ax = plot_token_complexity_vs_experts([1, 2], [3, 4], tokenizer=lambda i: f"#{i}").axes[0]
-    assert {"#1", "#2"} <= {t.get_text() for t in ax.texts}
-    ax = plot_token_complexity_vs_experts([1, 2, 3], [3, 4, 5], tokenizer={1: " the", 3: "ion"}).axes[0]
-    assert {t.get_text() for t in ax.texts if isinstance(t, Annotation)} == {"\N{OPEN BOX}the", "ion"}  # 2 has none
+    assert {name for name, _, _ in named_tokens(ax)} <= {"#1", "#2"}
+    ax = plot_token_complexity_vs_experts(
+        [1, 2, 3], [3, 4, 5], tokenizer={1: " the", 3: "ion"}, token_frequency=[0.001, 0.01, 0.5]
+    ).axes[0]
+    assert {name for name, _, _ in named_tokens(ax)} == {"\N{OPEN BOX}the", "ion"}  # 2 has none
     with pytest.raises(TypeError, match="tokenizer must be a mapping of token ids to text, have decode"):
         plot_token_complexity_vs_experts([1, 2], [3, 4], tokenizer=object())
 

@@ -35,10 +35,27 @@ def test_counts_of_real_routing_against_plain_python():
     assert Counter((seen[t], top[t]) for t in seen) == dict(
         zip(zip(occurrences.tolist(), top_routings.tolist()), id_count.tolist())
     )
-    tokens, routings = expert_tokens(token_ids, mask, n=5)
-    for expert in range(64):
-        ranked = sorted(((n, -t) for (t, e), n in routed.items() if e == expert), reverse=True)[:5]
-        assert tokens[expert] == [-t for _, t in ranked] and routings[expert] == [n for n, _ in ranked]
+    tokens, routings, occurrences = expert_tokens(token_ids, mask, n=5)
+    listed = 0
+    for expert in range(64):  # by the share of a token's occurrences routed here, among tokens seen 10 times
+        ranked = sorted(
+            ((n / seen[t], n, -t) for (t, e), n in routed.items() if e == expert and seen[t] >= 10), reverse=True
+        )[:5]
+        assert tokens[expert] == [-t for *_, t in ranked] and routings[expert] == [n for _, n, _ in ranked]
+        assert occurrences[expert] == [seen[-t] for *_, t in ranked]
+        listed += len(ranked)
+    assert listed > 20  # the slice has enough frequent tokens for the ranking to say something
+
+
+def test_tokens_most_specialised_to_an_expert_come_first_not_the_most_frequent():
+    # id 1 ("the") is everywhere: 50 of its 1,000 tokens reach expert 0; id 2 sends all 12 of its tokens there
+    token_ids = np.array([1] * 1000 + [2] * 12 + [3] * 5)
+    mask = np.zeros((token_ids.size, 2), dtype=bool)
+    mask[:50, 0] = mask[50:1000, 1] = True
+    mask[1000:, 0] = True  # id 3 too, but seen 5 times only: below the 10 a share needs
+    tokens, routings, occurrences = expert_tokens(token_ids, mask)
+    assert tokens[0] == [2, 1] and routings[0] == [12, 50] and occurrences[0] == [12, 1000]
+    assert expert_tokens(token_ids, mask, min_occurrences=1)[0][0] == [2, 3, 1]
 
 
 def test_routing_stats_write_the_same_counts_and_merge(tmp_path):
@@ -60,8 +77,9 @@ def test_routing_stats_write_the_same_counts_and_merge(tmp_path):
         expected = vocabulary_counts(token_ids, mask)
         assert [entry["occurrences"], entry["top_expert_routings"], entry["id_count"]] == [a.tolist() for a in expected]
         assert ("expert_tokens" in entry) == (entry["layer"] == 7)
-    tokens, routings = expert_tokens(token_ids, selection.mask[7].numpy())
+    tokens, routings, occurrences = expert_tokens(token_ids, selection.mask[7].numpy())
     assert written[7]["expert_tokens"] == tokens and written[7]["expert_token_routings"] == routings
+    assert written[7]["expert_token_occurrences"] == occurrences
     write_results(tmp_path / "r.json", methods=[{"id": "bh05"}], model={"num_experts": 64}, vocabulary=written)
 
 
@@ -109,6 +127,11 @@ def test_the_token_table_shows_tokens_literally():
     ]
     markdown = create_expert_token_table(tokens, strings, "markdown", experts=[1])
     assert markdown.splitlines()[2] == "| 1 | $x$ { ␣ \\\\ufeff |"
+    shares = create_expert_token_table(
+        tokens, strings, "markdown", routings=routings, occurrences=[[10, 4], [3, 6, 2, 4], []]
+    )
+    assert shares.splitlines()[0] == "| Expert | Most specialised tokens (share routed to the expert) |"
+    assert shares.splitlines()[2] == "| 0 | ␣the 90% ↵ 25% |"
     with pytest.raises(ValueError, match=r"experts \[3\] are not among the 3 experts"):
         create_expert_token_table(tokens, strings, experts=[3])
 

@@ -46,22 +46,33 @@ def _decade(value, _position=None):
     return f"{value:g}"
 
 
-# mathtext sets a superscript at 0.7 of its base; exponents keep at least TeX's script size for 7 pt
-# text, which is also the figure linter's smallest readable size.
+# mathtext sets a superscript at 0.7 of its base: exponents of decades too far out to write as decimals
+# keep at least the figure linter's smallest readable size.
 SCRIPT_SHRINK = 0.7
-MIN_SCRIPT_POINTS = 5.0
+MIN_SCRIPT_POINTS = 6.0
+DECIMAL_DECADES = (-4, 6)  # 0.0001 to 1,000,000 read as plain numbers
+
+
+def _decimal(value, _position=None):
+    exponent = round(math.log10(value)) if value > 0 else 0
+    return f"{value:,.{max(0, -exponent)}f}"
 
 
 def label_decades(axis):
-    """Label a log axis 10⁻³, 10⁻² …: in plain text (no mathtext to parse) when the text font has
-    superscript digits, else as maths (STIX and Computer Modern lack them; a fallback font would
-    put a second family in the figure)."""
+    """Label a log axis 10⁻³, 10⁻² …: in plain text when the text font has superscript digits; else
+    as decimals (0.001, 0.01, …, 1,000) while they stay short, and as maths beyond (STIX and Computer
+    Modern lack superscript digits; a fallback font would put a second family in the figure)."""
     if text_font_has("-0123456789".translate(_SUPERSCRIPT)):
         axis.set_major_formatter(FuncFormatter(_decade))
         return
+    low, high = sorted(axis.get_view_interval())
+    decades = (math.floor(math.log10(low)), math.ceil(math.log10(high))) if low > 0 else (0, 0)
+    if DECIMAL_DECADES[0] <= decades[0] and decades[1] <= DECIMAL_DECADES[1]:
+        axis.set_major_formatter(FuncFormatter(_decimal))
+        return
     axis.set_major_formatter(LogFormatterSciNotation())
     size = FontProperties(size=mpl.rcParams[f"{axis.axis_name}tick.labelsize"]).get_size_in_points()
-    if size * SCRIPT_SHRINK < MIN_SCRIPT_POINTS:  # 7 pt ticks would have 4.9 pt exponents
+    if size * SCRIPT_SHRINK < MIN_SCRIPT_POINTS:  # 8 pt ticks would have 5.6 pt exponents
         axis.set_tick_params(labelsize=MIN_SCRIPT_POINTS / SCRIPT_SHRINK)
 
 
@@ -100,7 +111,7 @@ def text_width(text, size):
 
 def legend_above(ax, handles=None, labels=None, *, title=None):
     """The legend above the axes, clear of the data, in as many balanced columns as fit the axes' width
-    (under its own ``title``, if given); a title the axes has moves above it. Returns the legend."""
+    (under its own ``title``, if given); the axes' title, set before, moves above it. Returns the legend."""
     if handles is None:
         handles, labels = ax.get_legend_handles_labels()
     gap = 0.3 * points(mpl.rcParams["legend.fontsize"]) / 72  # inches between the axes and the legend
@@ -212,7 +223,7 @@ def label_every(ax, labels, *, rotated=False, share=0.7):
     return max(1, math.ceil(len(labels) * widest / (axes_width(ax) * 72 * share)))
 
 
-MIN_CELL_LABEL_POINTS = 5.0  # smaller cannot be read in print: label every n-th cell instead
+MIN_CELL_LABEL_POINTS = 6.0  # smaller cannot be read in print: label every n-th cell instead
 
 
 def label_cells(ax, rows, columns):
@@ -273,11 +284,19 @@ def mathtext_label(text):
     return "".join(part if _drawable_math(part) else drawable(part).replace("$", r"\$") for part in parts)
 
 
+# A drawn newline in a token, spelt as an escape where the text font lacks the arrow (Computer Modern).
+PLAIN_SPELLING = {"\N{DOWNWARDS ARROW WITH CORNER LEFTWARDS}": "\\n"}
+
+
 def drawable(text):
     """``text`` as the style's fonts can draw it: invisible and format characters (a byte-order mark, a
     zero-width space) as escapes, a character no font of ``font.family`` has as ``[U+XXXX]``, with one
     warning for the string instead of an empty box and a warning for each glyph."""
     shown = visible(str(text))
+    first = _family_characters(tuple(mpl.rcParams["font.family"][:1]))
+    for mark, plain in PLAIN_SPELLING.items():  # rather than a glyph of a second typeface
+        if mark in shown and ord(mark) not in first:
+            shown = shown.replace(mark, plain)
     glyphs = _family_characters(tuple(mpl.rcParams["font.family"]))
     missing = sorted({c for c in shown if ord(c) > 0x7E and ord(c) not in glyphs})
     if not missing:
@@ -362,5 +381,7 @@ def set_title(ax, heading, note="", **kwargs):
     which figkit never draws) measures every tick label of the axes on every draw.
     """
     text = "\n".join(part for part in (None if paper_look() else heading, note) if part)
-    if text:
+    if text:  # the last line's descenders stay clear of the axes: its baseline sits their depth higher
+        descent = 0.25 * points(mpl.rcParams["axes.titlesize"]) if "\n" in text else 0.0
+        kwargs.setdefault("pad", mpl.rcParams["axes.titlepad"] + descent)
         ax.set_title(text, y=1.0, **kwargs)

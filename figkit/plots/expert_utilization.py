@@ -72,7 +72,7 @@ def draw(ax, data):
     ax.bar(np.arange(counts.size), counts, width=0.8, color=colours[classes])
     ax.axhspan(balance.mean - balance.std, balance.mean + balance.std, color=NEUTRAL, alpha=0.08, zorder=0)
     dead = np.flatnonzero(counts == 0)
-    if dead.size:  # an empty unclipped line would still count its origin in the layout, stretching a grid
+    if dead.size:  # an empty line would still count its origin in the layout, stretching a grid
         ax.plot(
             dead,
             np.zeros(dead.size),
@@ -81,11 +81,11 @@ def draw(ax, data):
             color=LOAD_CLASSES[0][2],
             markersize=marker_size(1.33),
             markeredgewidth=line_width(1.33),
-            clip_on=False,
             zorder=4,
         )
     ax.axhline(balance.mean, color=NEUTRAL, linestyle="--", linewidth=line_width())
     handles = _legend(data)
+    set_title(ax, "Expert utilisation")  # before the legend above, which moves it up
     legend_above(ax, handles, [handle.get_label() for handle in handles])
     statistics_beside(
         ax,
@@ -96,12 +96,12 @@ def draw(ax, data):
             f"Entropy (norm.): {number(balance.entropy)}",
         ],
     )
-    ax.set_ylim(0, 1.05 * max(counts.max(), balance.mean + balance.std))
+    top = 1.05 * max(counts.max(), balance.mean + balance.std)
+    ax.set_ylim(-0.04 * top if dead.size else 0, top)  # the crosses of dead experts inside the axes
     ax.set_xlim(-0.6, counts.size - 0.4)
     ax.xaxis.set_major_locator(MaxNLocator(integer=True))
     ax.set_xlabel("Expert")
     ax.set_ylabel("Tokens routed")
-    set_title(ax, "Expert utilisation")
 
 
 def _legend(data):

@@ -92,6 +92,7 @@ def height(data, width):
 
 
 def draw(ax, data):
+    set_title(ax, "Experts per token across layers")  # first: the legend above moves it up
     if notebook_look():
         _draw_boxes(ax, data)
     else:
@@ -101,7 +102,6 @@ def draw(ax, data):
     ax.set_xticks(positions[::every], data.names[::every])
     ax.set_xticks(positions, minor=True)
     ax.set_xlabel("Layer")
-    set_title(ax, "Experts per token across layers")
 
 
 def _draw_shares(ax, data):

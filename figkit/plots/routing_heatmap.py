@@ -28,7 +28,6 @@ from figkit.plots.spec import FigureJob, FigureSpec, layer_suffix, layer_text
 from figkit.results import method_labels
 from figkit.style import paper_look
 
-MAX_TOKEN_LABEL_POINTS = 10
 MIN_TOKEN_LABEL_POINTS = 6  # smaller cannot be read in print: label every n-th token instead, and say so
 BUILD_TOKENS = 20  # the build shows the first 20 tokens of a sample, each labelled, and its caption says so
 ROW_PITCH = 1.25  # a token row's height in units of its label's font size
@@ -180,7 +179,8 @@ def _token_labels(height, rows):
     """Font size of the token labels, and label every n-th row when even the smallest size overlaps."""
     row_points = height * 72 / rows
     smallest = max(MIN_TOKEN_LABEL_POINTS, MIN_TOKEN_LABEL_SHARE * points(mpl.rcParams["ytick.labelsize"]))
-    size = float(np.clip(row_points / ROW_PITCH, smallest, max(smallest, MAX_TOKEN_LABEL_POINTS)))
+    largest = max(smallest, points(mpl.rcParams["ytick.labelsize"]))
+    size = float(np.clip(row_points / ROW_PITCH, smallest, largest))
     return size, max(1, int(np.ceil(size * ROW_PITCH / row_points - 1e-9)))
 
 

@@ -21,8 +21,6 @@ from figkit.plots._draw import (
     colour_bar,
     drawable,
     label_decades,
-    laid_out_height,
-    legend_above,
     line_width,
     marker_size,
     number,
@@ -35,7 +33,6 @@ from figkit.plots._draw import (
 from figkit.plots.spec import FigureJob, FigureSpec, layer_suffix, layer_text
 from figkit.results import method_labels, token_cells, token_stats_entries
 from figkit.stats import Trend, trend
-from figkit.style import notebook_look
 
 # Up to this many tokens are drawn as points; more become a 2-D histogram.
 MAX_SCATTER_POINTS = 5000
@@ -196,20 +193,10 @@ def draw(ax, data):
         f"Spearman \N{GREEK SMALL LETTER RHO}: {_coefficient(fit.spearman_rho)}",
         f"Tokens: {data.n_tokens:,}",
     ]
-    if notebook_look():  # the spec's look: the fit in a legend, tokens labelled at their points
-        set_title(ax, "Token rarity vs experts selected")
-        if ax.get_legend_handles_labels()[0]:
-            legend_above(ax)
-        statistics_beside(ax, lines)
-        if data.labels:
-            _annotate(ax, data)
-        return
-    # Paper and slide: nothing over the cells. Tokens are named on the top axis at their frequency, the fit
-    # and the correlations are in the caption (paper) or beside the axes (slide).
+    # Nothing over the points or cells: named tokens are diamonds at their mean, named on the top axis; the
+    # fit and the correlations are beside the axes (in the caption in the paper style).
     statistics_beside(ax, [*lines, *([f"Fit: {equation(fit)}"] if np.isfinite(fit.slope) else [])])
-    pad = 0.0
-    if data.labels:
-        pad = _label_on_top(ax, data)
+    pad = _name_tokens(ax, data) if data.labels else 0.0
     set_title(ax, "Token rarity vs experts selected", pad=pad + 0.4 * points(mpl.rcParams["axes.titlesize"]))
 
 
@@ -223,7 +210,8 @@ def caption_fit(data):
     )
     if np.isfinite(fit.slope):
         text += f"; the line is the least-squares fit {equation(fit)}"
-    return text + (", and the top axis names tokens at their frequency." if data.labels else ".")
+    named = "; diamonds mark named tokens at their mean, named on the top axis at their frequency"
+    return text + (named if data.labels else "") + "."
 
 
 def equation(fit):
@@ -233,22 +221,35 @@ def equation(fit):
     return f"y = {slope}\N{MIDDLE DOT}log10(x) {sign} {number(abs(fit.intercept))}"
 
 
-def _label_on_top(ax, data):
-    """Name the labelled tokens on a top axis at their frequencies, leaving out one that would overlap the
-    label to its left; returns the points the labels take above the axes."""
+def _name_tokens(ax, data):
+    """Mark each named token at its mean experts with a diamond and write it on a top axis at its frequency,
+    leaving out one that would overlap the name to its left; returns the points the names take above."""
     size = points(mpl.rcParams["xtick.labelsize"])
     width = 0.7 * axes_width(ax) * 72
     low, high = (np.log10(limit) for limit in ax.get_xlim())
-    kept, right = [], -np.inf
-    for frequency, _, token in sorted(data.labels.values(), key=lambda label: label[0]):
+    named, right = [], -np.inf
+    for frequency, mean_experts, token in sorted(data.labels.values(), key=lambda label: label[0]):
         text = drawable(token)
         centre = (np.log10(frequency) - low) / (high - low) * width
         half = (0.55 * len(text) + 0.4) * size / 2
         if centre - half > right:
-            kept.append((frequency, text))
+            named.append((frequency, mean_experts, text))
             right = centre + half
+    frequencies = [frequency for frequency, _, _ in named]
+    ax.plot(
+        frequencies,
+        [mean for _, mean, _ in named],
+        linestyle="none",
+        marker="D",
+        markersize=marker_size(1.2),
+        markerfacecolor="none",
+        markeredgecolor=NEUTRAL,
+        markeredgewidth=line_width(0.8),
+        label="_named tokens",
+        zorder=4,
+    )
     top = ax.secondary_xaxis("top")
-    top.set_xticks([frequency for frequency, _ in kept], [text for _, text in kept], **LITERAL)
+    top.set_xticks(frequencies, [text for _, _, text in named], **LITERAL)
     top.tick_params(axis="x", which="minor", top=False)
     top.tick_params(axis="x", which="major", labelsize=size, labelcolor=NEUTRAL)
     return 1.6 * size + mpl.rcParams["xtick.major.size"]
@@ -288,36 +289,6 @@ def _density(ax, data):
     colorbar.minorticks_off()  # a log colour scale reads from its decades; dozens of minor ticks cost 0.15 s
     label_decades(colorbar.ax.yaxis)
     ax.grid(False)
-
-
-def _annotate(ax, data):
-    """Label tokens at their mean, left to right, leaving out a label that would overlap one already placed.
-
-    Boxes are estimated in points before layout, in the share of the axes a layout leaves.
-    """
-    size = points("small")
-    width, height = 0.7 * axes_width(ax) * 72, 0.75 * laid_out_height(ax) * 72
-    ax.get_xlim()  # settle the limits the positions are read in
-    placed = []
-    for frequency, mean_experts, token in sorted(data.labels.values(), key=lambda label: label[0]):
-        text = drawable(token)
-        fx, fy = ax.transAxes.inverted().transform(ax.transData.transform((frequency, mean_experts)))
-        left, bottom = fx * width + 4, fy * height + 4  # the offset of the text from its point
-        box = (left, bottom, left + 0.6 * size * len(text) + 0.4 * size, bottom + 1.2 * size)
-        if any(box[0] < b[2] and b[0] < box[2] and box[1] < b[3] and b[1] < box[3] for b in placed):
-            continue
-        placed.append(box)
-        ax.annotate(
-            text,
-            (frequency, mean_experts),
-            xytext=(4, 4),
-            textcoords="offset points",
-            fontsize="small",
-            color=NEUTRAL,
-            arrowprops={"arrowstyle": "-", "color": NEUTRAL, "linewidth": line_width(0.33)},
-            bbox={"boxstyle": "square,pad=0.1", "facecolor": "white", "edgecolor": "none", "alpha": 0.7},
-            **LITERAL,
-        )
 
 
 def jobs(results):

@@ -11,13 +11,15 @@ from __future__ import annotations
 
 import copy
 
+import numpy as np
 import torch
 
 from figkit.arrays import decode_token
 from figkit.routing.rules import Selection
+from figkit.stats import specialised_tokens
 
 SAMPLE_TOKENS = 40
-EXPERT_TOKENS = 10  # each expert's most frequent token ids kept for the shown layers
+EXPERT_TOKENS = 10  # each expert's most specialised token ids kept for the shown layers
 
 
 class _Method:
@@ -328,7 +330,7 @@ class RoutingStats:
 
     def _vocabulary(self, method, table, occurrences, shown, next_tokens=False):
         """Per layer: how many token ids have each (occurrences, routings to their most frequent expert);
-        for the ``shown`` layers, each expert's most frequent token ids."""
+        for the ``shown`` layers, each expert's most specialised token ids."""
         routed = table.cpu().view(-1, len(self.layers), self.num_experts)
         seen = occurrences[: routed.shape[0]] > 0
         entries = []
@@ -341,10 +343,10 @@ class RoutingStats:
             entry["occurrences"] = pairs[:, 0].tolist()
             entry |= {"top_expert_routings": pairs[:, 1].tolist(), "id_count": ids.tolist()}
             if layer in shown:
-                most = torch.sort(routed[:, i], dim=0, descending=True, stable=True)  # ties: the smaller id
-                values, indices = most.values[:EXPERT_TOKENS].T.tolist(), most.indices[:EXPERT_TOKENS].T.tolist()
-                entry["expert_tokens"] = [[t for t, n in zip(ts, ns) if n] for ts, ns in zip(indices, values)]
-                entry["expert_token_routings"] = [[n for n in ns if n] for ns in values]
+                token_ids = np.arange(routed.shape[0])
+                listed = specialised_tokens(routed[:, i].numpy(), occurrences[: routed.shape[0]].numpy(), token_ids)
+                keys = ("expert_tokens", "expert_token_routings", "expert_token_occurrences")
+                entry |= {key: [row[:EXPERT_TOKENS] for row in lists] for key, lists in zip(keys, listed)}
             entries.append(entry)
         return entries
 

@@ -1,0 +1,106 @@
+"""One look per method: the same colour in every figure of a build, the baseline neutral, a family ordered."""
+
+import matplotlib as mpl
+import numpy as np
+import pytest
+from matplotlib.colors import to_hex, to_rgb
+
+import figkit
+from figkit.plots import figure_spec
+from figkit.plots.looks import BASELINE, method_looks, method_roles
+from tests import real_routing
+
+METHODS = [
+    {"id": "topk8", "label": "Top-8", "family": "topk", "params": {"k": 8}, "baseline": True},
+    {"id": "bh20", "label": "BH 0.2", "family": "bh", "params": {"alpha": 0.2}},
+    {"id": "topk4", "label": "Top-4", "family": "topk", "params": {"k": 4}},
+    {"id": "bh01", "label": "BH 0.01", "family": "bh", "params": {"alpha": 0.01}},
+    {"id": "bh05", "label": "BH 0.05", "family": "bh", "params": {"alpha": 0.05}},
+]
+
+
+def lightness(colour):
+    r, g, b = to_rgb(colour)
+    return 0.2126 * r + 0.7152 * g + 0.0722 * b
+
+
+@pytest.mark.parametrize("styles", [("paper",), ("paper", "colourblind"), ("slide",)])
+def test_baseline_neutral_family_light_to_dark_by_its_parameter_others_distinct(styles):
+    with figkit.use_style(*styles):
+        looks = method_looks([m["label"] for m in METHODS], METHODS)
+        cycle = mpl.rcParams["axes.prop_cycle"].by_key()["color"]
+    assert looks["Top-8"].color == to_rgb(BASELINE["color"]) and looks["Top-8"].linestyle == "--"
+    family = [looks[label] for label in ("BH 0.01", "BH 0.05", "BH 0.2")]  # ordered by alpha, not as declared
+    assert [lightness(look.color) for look in family] == sorted(
+        (lightness(look.color) for look in family), reverse=True
+    )
+    assert len({look.marker for look in family}) == 1  # one family, one marker
+    # Hues go in declared order: BH's family (first met at bh20) the first, its middle member at the hue
+    # itself; top-4 the second.
+    assert looks["BH 0.05"].color == pytest.approx(to_rgb(cycle[0]))
+    assert looks["Top-4"].color == pytest.approx(to_rgb(cycle[1]))
+    colours = {to_hex(look.color) for look in looks.values()}
+    assert len(colours) == len(METHODS)
+
+
+def test_a_method_keeps_its_look_whichever_others_a_figure_shows():
+    with figkit.use_style("paper"):
+        everyone = method_looks(["Top-4", "BH 0.05"], METHODS)
+        alone = method_looks(["BH 0.05"], METHODS)
+        by_id = method_looks(["bh05"], METHODS)
+    assert everyone["BH 0.05"] == alone["BH 0.05"] == by_id["bh05"]
+
+
+def test_labels_without_methods_get_hues_in_order_and_bad_methods_are_named():
+    roles = method_roles(["a", "b"])
+    assert [role.hue for role in roles.values()] == [0, 1]
+    with pytest.raises(ValueError, match=r"methods\[1\] must be a method of a results file"):
+        method_roles(["a"], [{"id": "a"}, {"label": "b"}])
+    with pytest.raises(TypeError, match="methods must be a results file's list of methods"):
+        method_roles(["a"], {"id": "a"})
+
+
+def drawn_colours(fig):
+    """{legend label: colour} of every labelled line, point or bar of a figure's axes."""
+    ax = fig.axes[0]
+    colours = {}
+    for artist in ax.lines:
+        if not artist.get_label().startswith("_"):
+            colours[artist.get_label()] = to_hex(artist.get_color())
+    for container in ax.containers:
+        if container.get_label() and not container.get_label().startswith("_"):
+            colours[container.get_label()] = to_hex(container.patches[0].get_facecolor())
+    return colours
+
+
+@pytest.fixture(scope="module")
+def real_study(tmp_path_factory):
+    path = tmp_path_factory.mktemp("real") / "results.json"
+    return figkit.load_results(figkit.write_results(path, **real_routing.sections()))
+
+
+@pytest.mark.parametrize("styles", [("paper",), ("paper", "colourblind")])
+def test_every_method_has_one_colour_in_every_figure_of_a_build_of_real_routing(styles, real_study):
+    """Top-8 and BH at four levels, routed from the real OLMoE slice, in every comparison figure."""
+    results = real_study
+    labels = {m["id"]: m.get("label", m["id"]) for m in results["methods"]}
+    seen = {}
+    with figkit.use_style(*styles):
+        for family in (
+            "expert_count_comparison",
+            "layer_mean_comparison",
+            "compute_quality",
+            "vocabulary_specialization",
+        ):
+            spec = figure_spec(family)
+            for job in spec.jobs(results):
+                for label, colour in drawn_colours(spec.plot(spec.prepare(**job.arguments))).items():
+                    method = next((m for m, name in labels.items() if label.startswith(name)), None)
+                    if method is not None:
+                        seen.setdefault(method, set()).add(colour)
+    assert set(seen) == set(labels)
+    assert all(len(colours) == 1 for colours in seen.values()), seen
+    assert seen["topk8"] == {to_hex(BASELINE["color"])}
+    shades = [lightness(next(iter(seen[m]))) for m in ("bh01", "bh05", "bh10", "bh20")]
+    assert shades == sorted(shades, reverse=True) and len(set(shades)) == 4
+    assert np.ptp(shades) > 0.25  # told apart in greyscale
