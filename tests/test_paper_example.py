@@ -81,7 +81,7 @@ def test_the_paper_quotes_the_numbers_of_the_results_file(paper):
     assert "Figure 4: Experts selected against token frequency" in text
     assert all(kind != "Type 3" for _, kind, _ in pdf_fonts(pdf))
     appendix = " ".join(pdf_text(folder / "build" / "appendix.pdf").split())
-    assert f"BH (α = 0.05): experts selected per token (16 layers pooled; {bh05.size:,} tokens)." in appendix
+    assert f"BH (α = 0.05): experts selected per token ({bh05.size // 16:,} tokens × 16 layers, pooled)." in appendix
 
 
 def test_the_example_build_and_the_paper_pass_the_pdf_linter(paper):

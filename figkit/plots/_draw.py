@@ -114,6 +114,7 @@ def legend_above(ax, handles=None, labels=None, *, title=None):
     (under its own ``title``, if given); the axes' title, set before, moves above it. Returns the legend."""
     if handles is None:
         handles, labels = ax.get_legend_handles_labels()
+    labels = legend_labels(labels, axes_width(ax))
     gap = 0.3 * points(mpl.rcParams["legend.fontsize"]) / 72  # inches between the axes and the legend
     legend = ax.legend(
         handles,
@@ -134,6 +135,17 @@ def legend_above(ax, handles=None, labels=None, *, title=None):
     return legend
 
 
+def legend_labels(labels, width):
+    """The labels of a legend ``width`` inches wide, one too long for a line wrapped at its spaces."""
+    size = points(mpl.rcParams["legend.fontsize"])
+    handle = (mpl.rcParams["legend.handlelength"] + mpl.rcParams["legend.handletextpad"]) * size / 72
+    room = 0.95 * width - handle
+    return [
+        wrap_label(str(label), None, 1.0, length=room) if text_width(str(label), size) > room else label
+        for label in labels
+    ]
+
+
 def legend_columns(labels, width):
     """Columns of a legend ``width`` inches wide: as many as its widest entry allows, balanced so that the
     last row is not nearly empty."""
@@ -152,6 +164,7 @@ def legend_above_height(labels, width, title=False):
     if not labels:
         return 0.0
     size = points(mpl.rcParams["legend.fontsize"])
+    labels = legend_labels(labels, width)
     rows = -(-len(labels) // legend_columns(labels, width))
     lines = rows * max(str(label).count("\n") + 1 for label in labels) + bool(title)
     return (lines * 1.25 + (rows - 1) * mpl.rcParams["legend.labelspacing"] + 0.5) * size / 72

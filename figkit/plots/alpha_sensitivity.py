@@ -213,9 +213,26 @@ def jobs(results):
             (
                 "Average experts per token against ",
                 sweep.get("param_label", named),
-                f" ({family} routing, {len(sweep['values'])} values)." if family else ".",
+                (f" ({FAMILY_NAMES.get(family, family)} routing, {len(sweep['values'])} values)." if family else ".")
+                + _encodings(arguments),
             ),
         )
+
+
+FAMILY_NAMES = {"bh": "BH", "topk": "top-k", "topp": "top-p"}  # as papers write them
+
+
+def _encodings(arguments):
+    """The caption's words for the marks: the bars, the top-k line and the shaded reduction."""
+    text = " Points: the average experts per token, labelled"
+    if arguments["std_experts"] is not None:
+        text += "; bars: \N{PLUS-MINUS SIGN}1 standard deviation"
+        if arguments["count_range"] is not None:
+            text += f", cut at {arguments['count_range'][0]:g} and {arguments['count_range'][1]:g} experts"
+    k = arguments["baseline_k"]
+    if k is not None:
+        text += f". Dashed grey: top-{k:g}; shaded: the experts saved against it"
+    return text + "."
 
 
 def _baseline_k(results, sweep):

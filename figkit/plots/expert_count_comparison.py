@@ -13,7 +13,15 @@ from matplotlib.ticker import MaxNLocator
 from figkit.arrays import ArrayLike, count_histogram, labelled
 from figkit.plots._draw import height_with_legend_above, legend_above, mathtext_label, number, set_title
 from figkit.plots.looks import method_roles
-from figkit.plots.spec import FigureJob, FigureSpec, compared, compared_caption, compared_note, listed
+from figkit.plots.spec import (
+    FigureJob,
+    FigureSpec,
+    compared,
+    compared_caption,
+    compared_note,
+    compute_sentence,
+    listed,
+)
 from figkit.results import method_counts, method_labels
 
 MAX_LABELLED_COUNTS = 40
@@ -74,11 +82,15 @@ def jobs(results):
         return
     labels = method_labels(results)
     shown = [list(counts)[i] for i in compared(len(counts))]
-    notes = [f" ({counts[m].counted()})" for m in shown]
+    counted = {counts[m].counted() for m in shown}
+    each = f" (each {next(iter(counted))})" if len(counted) == 1 else ""
+    notes = None if each else [f" ({counts[m].counted()})" for m in shown]
     caption = [
-        f"Experts selected per token, by method{compared_caption(len(shown), len(counts))}: ",
-        *listed([labels[m] for m in shown], notes, "; "),
+        f"Experts selected per token, by method{compared_caption(len(shown), len(counts))}{each}: ",
+        *listed([labels[m] for m in shown], notes, "; " if notes else ", "),
     ]
+    caption[-1] += " Bars: each method's share of its tokens at each number of experts. "
+    caption += compute_sentence(results, shown)
     arguments = {"counts_by_method": {labels[m]: c.pooled for m, c in counts.items()}, "methods": results["methods"]}
     yield FigureJob("", arguments, tuple(caption))
 

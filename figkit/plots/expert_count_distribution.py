@@ -21,7 +21,7 @@ from figkit.plots._draw import (
     set_title,
     statistics_beside,
 )
-from figkit.plots.spec import FigureJob, FigureSpec
+from figkit.plots.spec import FigureJob, FigureSpec, compute_sentence
 from figkit.results import method_counts, method_labels
 from figkit.stats import CountHistogram, count_kde
 from figkit.style import notebook_look
@@ -120,7 +120,9 @@ def jobs(results):
                 "",
                 labels[method],
                 f": experts selected per token ({counts.counted()}). "
-                + caption_statistics(CountHistogram.from_mapping(counts.pooled)),
+                + caption_statistics(CountHistogram.from_mapping(counts.pooled))
+                + " ",
+                *compute_sentence(results, [method]),
             ),
         )
 

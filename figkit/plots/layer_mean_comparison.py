@@ -20,7 +20,15 @@ from figkit.plots._draw import (
     set_title,
 )
 from figkit.plots.looks import method_roles
-from figkit.plots.spec import FigureJob, FigureSpec, compared, compared_caption, compared_note, listed
+from figkit.plots.spec import (
+    FigureJob,
+    FigureSpec,
+    compared,
+    compared_caption,
+    compared_note,
+    compute_sentence,
+    listed,
+)
 from figkit.results import method_counts, method_labels
 
 
@@ -84,6 +92,10 @@ def jobs(results):
         f"Mean experts selected per token in each layer, by method{compared_caption(len(shown), len(counts))}: ",
         *listed([labels[m] for m in shown]),
     ]
+    if any(m.get("baseline") for m in results["methods"] if m["id"] in shown):
+        caption[-1] += " Dashed grey: the baseline."
+    caption[-1] += " "
+    caption += compute_sentence(results, shown)
     arguments = {
         "layer_counts_by_method": {labels[m]: c.layers for m, c in counts.items()},
         "methods": results["methods"],
