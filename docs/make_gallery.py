@@ -1,11 +1,13 @@
-"""Render every registered figure in every style to docs/gallery/ and write docs/gallery.md.
+"""Render every registered figure at a paper's sizes and in every style to docs/gallery/ and write
+docs/gallery.md.
 
     python docs/make_gallery.py      (or: make gallery)
 
 Two results files are read by each figure's own ``jobs``, and the gallery shows the first
 figure a build makes of each family from each: the example paper's simulation
-(``paper_example/make_results.py``, in every style) and real routing of a trained OLMoE
-(``tests/real_routing.py``, in two styles).
+(``paper_example/make_results.py``) and real routing of a trained OLMoE (``tests/real_routing.py``).
+Both are drawn as a paper prints them, one ICML column and NeurIPS's text wide; the simulation also in
+every other style, the real routing also on a colour-blind slide.
 """
 
 import sys
@@ -27,8 +29,14 @@ import make_results  # noqa: E402
 
 from tests import real_routing  # noqa: E402
 
-STYLES = [("notebook",), ("paper",), ("paper-cm",), ("paper", "colourblind"), ("slide",), ("slide", "colourblind")]
-REAL_STYLES = [("paper",), ("slide", "colourblind")]
+# (name in the gallery, style names, use_style's sizing): a paper's two sizes first.
+PAPER_SIZES = [("icml-column", ("paper",), {"venue": "icml"}), ("neurips-text", ("paper",), {"venue": "neurips"})]
+STYLES = PAPER_SIZES + [
+    (name, names, {})
+    for names in [("notebook",), ("paper-cm",), ("paper", "colourblind"), ("slide",), ("slide", "colourblind")]
+    for name in ["-".join(names)]
+]
+REAL_STYLES = PAPER_SIZES + [("slide-colourblind", ("slide", "colourblind"), {})]
 PIXELS_WIDE = 900
 
 
@@ -49,9 +57,11 @@ def main():
     lines = [
         "# Gallery",
         "",
-        "The first figure `figkit build` makes of each family, in every style, from the example "
-        "paper's simulated routing (`paper_example/make_results.py`), and in two styles from real routing: the "
-        "router logits of a briefly trained OLMoE, routed with top-8 and BH (`tests/real_routing.py`). Made by "
+        "The first figure `figkit build` makes of each family, from the example paper's simulated routing "
+        "(`paper_example/make_results.py`) and from real routing: the router logits of a briefly trained OLMoE, "
+        "routed with top-8 and BH (`tests/real_routing.py`). Each is drawn as a paper prints it, one ICML column "
+        "(3.25 in) and NeurIPS's text (5.5 in) wide; the simulation also in every other style. The PNGs "
+        "are the same number of pixels wide, so a narrow figure's text looks larger here than in print. Made by "
         "`make gallery`.",
         "",
     ]
@@ -63,10 +73,10 @@ def main():
                 lines.append(f"| {source} | | (no figure: the data has nothing for it) |")
                 continue
             data = spec.prepare(**job.arguments)
-            for styles in styles_list:
-                label = " + ".join(styles)
-                path = out / f"{spec.name}--{source}--{'-'.join(styles)}.png"
-                with figkit.use_style(*styles):
+            for name, styles, sizing in styles_list:
+                label = " + ".join(styles) + "".join(f", {key} {value}" for key, value in sizing.items())
+                path = out / f"{spec.name}--{source}--{name}.png"
+                with figkit.use_style(*styles, **sizing):
                     fig = spec.plot(data)
                     figkit.save_figure(fig, path, dpi=PIXELS_WIDE / fig.get_figwidth())
                 plt.close(fig)

@@ -10,6 +10,7 @@ import numpy as np
 from matplotlib.axes import Axes
 from matplotlib.colors import TwoSlopeNorm
 from matplotlib.figure import Figure
+from matplotlib.ticker import MaxNLocator
 
 from figkit.arrays import ArrayLike, layer_ids, matrix, non_negative, vector
 from figkit.plots._draw import (
@@ -133,7 +134,11 @@ def draw(ax, data):
     unit = "tokens" if data.of_tokens else "routings"
     bar = colour_bar(ax, image, f"Share of the {data.of}'s {unit} (%)")
     bar.ax.axhline(data.uniform, color=NEUTRAL, linewidth=line_width(1.5))
-    bar.set_ticks([0, data.uniform, top], labels=["0", f"{number(data.uniform)}\neven", number(top)])
+    # Round ticks: 0, the even load and the roundest value near the top (50, not 56.02).
+    candidates = MaxNLocator(nbins=4, steps=[1, 2, 2.5, 5, 10]).tick_values(0, top)
+    upper = [t for t in candidates if 1.4 * data.uniform <= t <= top]
+    ticks = [0, data.uniform, *upper[-1:]]
+    bar.set_ticks(ticks, labels=["0", f"{data.uniform:.3g}\neven", *(f"{t:g}" for t in upper[-1:])])
 
 
 def metrics_caption(balance: Sequence[LoadBalance], layers):
