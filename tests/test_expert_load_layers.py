@@ -28,7 +28,7 @@ def test_a_hand_made_case_with_a_fixed_k(as_input):
     ax, bar = fig.axes
     assert labels(ax.yaxis) == ["3", "5"] and labels(ax.xaxis) == ["0", "1", "2", "3"]
     assert bar.get_ylabel() == "Share of the layer's tokens (%)"
-    assert list(bar.get_yticks()) == [0, 50, 100] and labels(bar.yaxis)[1] == "50.00\neven"  # k/E = 2/4
+    assert list(bar.get_yticks()) == [0, 50, 100] and labels(bar.yaxis)[1] == "50\neven"  # k/E = 2/4
     assert fig.axes[0].images[0].norm.vcenter == 50
 
 

@@ -115,13 +115,15 @@ def legend_above(ax, handles=None, labels=None, *, title=None):
     if handles is None:
         handles, labels = ax.get_legend_handles_labels()
     labels = legend_labels(labels, axes_width(ax))
+    columns = legend_columns(labels, axes_width(ax))
+    order = reading_order(len(labels), columns)
     gap = 0.3 * points(mpl.rcParams["legend.fontsize"]) / 72  # inches between the axes and the legend
     legend = ax.legend(
-        handles,
-        labels,
+        [handles[i] for i in order],
+        [labels[i] for i in order],
         loc="lower left",
         bbox_to_anchor=(0.0, 1.0 + gap / axes_height(ax)),
-        ncols=legend_columns(labels, axes_width(ax)),
+        ncols=columns,
         borderaxespad=0.0,
         frameon=False,
         title=title,
@@ -133,6 +135,15 @@ def legend_above(ax, handles=None, labels=None, *, title=None):
         pad = tall + gap * 72 + 0.3 * points(mpl.rcParams["axes.titlesize"])
         ax.set_title(ax.get_title(), y=1.0, pad=pad, wrap=ax.title.get_wrap())
     return legend
+
+
+def reading_order(count, columns):
+    """The order to hand ``count`` entries to a legend of ``columns`` (which fills column by column) so
+    that they read left to right, row by row: 1 2 3 / 4 5 6, not 1 3 5 / 2 4 6."""
+    rows = -(-count // columns)
+    return [
+        row * columns + column for column in range(columns) for row in range(rows) if row * columns + column < count
+    ]
 
 
 def legend_labels(labels, width):

@@ -25,7 +25,7 @@ from figkit.plots._draw import (
     points,
     set_title,
 )
-from figkit.plots.looks import Role, family_role
+from figkit.plots.looks import Role, family_role, method_roles
 from figkit.plots.spec import FigureJob, FigureSpec
 
 # Positive values spanning at least this ratio are shown on a log axis unless a scale is given.
@@ -44,6 +44,7 @@ class AlphaSweep:
     label: str  # what varies, for the axis and the title
     log: bool  # a log x-axis
     role: Role  # the colour of the swept family, as in every figure
+    point_roles: list  # each value's method, when one of the family has it: its colour of every figure
 
     def bars(self):
         """(below, above) lengths of the ±1 std bars, clipped to ``count_range``; None without std."""
@@ -96,8 +97,15 @@ def prepare(
     log = scale == "log" or (scale is None and alphas[0] > 0 and alphas[-1] / alphas[0] >= LOG_AXIS_SPAN)
     label = mathtext_label(param_label) if param_label else ALPHA_LABEL if param == "alpha" else str(param)
     role = family_role(method_family, methods)
-    bounds = (low, high)
-    return AlphaSweep(alphas, avg[order], None if std is None else std[order], baseline_k, bounds, label, log, role)
+    members = {}
+    for method in methods or []:
+        value = (method.get("params") or {}).get(param)
+        if method.get("family") == method_family and isinstance(value, (int, float)):
+            members[float(value)] = method["id"]
+    roles = method_roles(list(members.values()), methods)
+    points = [roles[members[a]] if a in members else role for a in alphas.tolist()]
+    std = None if std is None else std[order]
+    return AlphaSweep(alphas, avg[order], std, baseline_k, (low, high), label, log, role, points)
 
 
 def _count_range(count_range):
@@ -143,6 +151,13 @@ def draw(ax, data):
         linewidth=line_width(1.33),
         capsize=marker_size(0.7),
         label=entries[0],
+    )
+    ax.scatter(  # each value in its method's colour, over the line's own markers
+        data.alphas,
+        data.avg_experts,
+        s=marker_size(1.15) ** 2,
+        c=[role.look().color for role in data.point_roles],
+        zorder=3,
     )
     tops = data.avg_experts + (0 if bars is None else bars[1])
     for alpha, avg, top in zip(data.alphas, data.avg_experts, tops):  # above the bar, clear of line and caps

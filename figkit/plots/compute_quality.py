@@ -9,6 +9,7 @@ from dataclasses import dataclass
 import numpy as np
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
+from matplotlib.ticker import MaxNLocator
 
 from figkit.arrays import labelled
 from figkit.plots._draw import (
@@ -149,6 +150,7 @@ def draw(ax, data):
     low, high = data.quality.min(), data.quality.max()
     pad = 0.12 * (high - low) if high > low else 0.05 * max(abs(high), 1.0)
     ax.set_ylim(low - pad, high + pad)
+    ax.yaxis.set_major_locator(MaxNLocator(steps=[1, 2, 5, 10]))  # 80, 85, 90: not 7.5, 12.5
     set_title(ax, "", data.note)
     legend_above(ax)
 

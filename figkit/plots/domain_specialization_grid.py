@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 import matplotlib as mpl
@@ -12,7 +12,8 @@ from matplotlib.figure import Figure
 
 from figkit.arrays import ArrayLike
 from figkit.plots import domain_specialization
-from figkit.plots._draw import LITERAL, NEUTRAL, label_every, line_width, nice_step, palette
+from figkit.plots._draw import LITERAL, NEUTRAL, label_every, line_width, nice_step
+from figkit.plots.looks import Role, method_role
 from figkit.plots.spec import FigureJob, FigureSpec, representative_layers
 from figkit.results import method_labels
 
@@ -26,9 +27,10 @@ class DomainGrid:
     of_tokens: bool  # shares of tokens (a fixed k), else of routings
     domains: tuple
     layers: tuple
+    role: Role  # the method's colour of every figure, for the bars
 
 
-def prepare(domain_loads, num_tokens):
+def prepare(domain_loads, num_tokens, method_name=None, methods=None):
     """Validate ``{domain: {layer: per-expert load}}`` and ``{domain: tokens}`` (or ``{domain: {layer: tokens}}``);
     each layer's shares are those of ``plot_domain_specialization``."""
     if not isinstance(domain_loads, Mapping) or not domain_loads:
@@ -60,6 +62,7 @@ def prepare(domain_loads, num_tokens):
         of_tokens=all(grid.of_tokens for grid in grids),
         domains=tuple(domains),
         layers=layer_sets[0],
+        role=method_role(method_name, methods),
     )
 
 
@@ -80,13 +83,13 @@ def height(data, width):
 def draw(figure, data):
     n_domains, n_layers, n_experts = data.percent.shape
     axes = np.atleast_2d(figure.subplots(n_domains, n_layers, sharex=True, sharey=True, squeeze=False))
-    colour = palette()[0]
+    colour = data.role.look().color
     top = float(data.percent.max())
     for d, domain in enumerate(data.domains):
         for i, layer in enumerate(data.layers):
             ax = axes[d, i]
             ax.bar(np.arange(n_experts), data.percent[d, i], width=0.85, color=colour, linewidth=0)
-            ax.axhline(data.uniform[i], color=NEUTRAL, linestyle="--", linewidth=line_width(0.8))
+            ax.axhline(data.uniform[i], color=NEUTRAL, linestyle="--", linewidth=line_width(0.8), zorder=0.9)
             ax.grid(False, axis="x")
             if d == 0:
                 ax.set_title(f"Layer {layer}", y=1.0)
@@ -115,6 +118,8 @@ def jobs(results):
         arguments = {
             "domain_loads": {d: {layer: e[layer]["counts"] for layer in layers} for d, e in by_domain.items()},
             "num_tokens": {d: {layer: e[layer]["num_tokens"] for layer in layers} for d, e in by_domain.items()},
+            "method_name": labels[method],
+            "methods": results["methods"],
         }
         unit, even = ("tokens", "k/E") if prepare(**arguments).of_tokens else ("routings", "1/E")
         yield FigureJob(
@@ -149,6 +154,8 @@ def plot_domain_specialization_grid(
     domain_loads: Mapping[str, Mapping[int, ArrayLike]],
     *,
     num_tokens: Mapping[str, int | Mapping[int, int]],
+    method_name: str | None = None,
+    methods: Sequence[Mapping] | None = None,
     ax: Axes | None = None,
     figsize: tuple[float, float] | None = None,
     dpi: float | None = None,
@@ -167,6 +174,8 @@ def plot_domain_specialization_grid(
         ``{domain: {layer: tokens routed to each expert}}``, the same layers for every domain.
     num_tokens : mapping
         ``{domain: tokens}``, or ``{domain: {layer: tokens}}``.
+    method_name, methods : optional
+        The method and the results file's ``methods``: the bars take the method's colour of every figure.
     ax, figsize, dpi, save_path
         As in every figkit plot function. Given ``ax`` (an axes of a grid), the panels take its
         place; a new figure is 7 font sizes tall per domain (0.78 in at 8 pt).
@@ -182,5 +191,5 @@ def plot_domain_specialization_grid(
         For an empty mapping, domains with different layers or numbers of experts, negative or
         non-finite loads, or ``num_tokens`` missing a domain or below its largest load.
     """
-    data = prepare(domain_loads, num_tokens)
+    data = prepare(domain_loads, num_tokens, method_name, methods)
     return FIGURE.plot(data, ax=ax, figsize=figsize, dpi=dpi, save_path=save_path)

@@ -41,7 +41,7 @@ def prepare(counts_by_method, methods=None):
     entries = []
     for label, counts in items:
         hist = count_histogram(counts, f"counts_by_method[{label!r}]")
-        entries.append((f"{mathtext_label(label)} (mean {number(hist.mean)})", hist, roles[label]))
+        entries.append((f"{mathtext_label(label)}, mean {number(hist.mean)}", hist, roles[label]))
     shown = [entries[i] for i in compared(len(entries))]
     return CountComparison(shown, compared_note(len(shown), len(entries)))
 

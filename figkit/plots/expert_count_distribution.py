@@ -3,7 +3,7 @@ KDE in its own notebook look)."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 from matplotlib.axes import Axes
@@ -21,6 +21,7 @@ from figkit.plots._draw import (
     set_title,
     statistics_beside,
 )
+from figkit.plots.looks import Role, method_role
 from figkit.plots.spec import FigureJob, FigureSpec, compute_sentence
 from figkit.results import method_counts, method_labels
 from figkit.stats import CountHistogram, count_kde
@@ -36,14 +37,16 @@ class CountDistribution:
     hist: CountHistogram
     method_name: str
     alpha: float | None
+    role: Role  # the method's colour in every figure
 
 
-def prepare(expert_counts, method_name="BH Routing", alpha=None):
+def prepare(expert_counts, method_name="BH Routing", alpha=None, methods=None):
     """Validate the inputs and reduce the counts to a histogram."""
     return CountDistribution(
         hist=count_histogram(expert_counts, "expert_counts"),
         method_name=mathtext_label(method_name),
         alpha=None if alpha is None else probability(alpha, "alpha"),
+        role=method_role(method_name, methods),
     )
 
 
@@ -79,7 +82,8 @@ def draw(ax, data):
     hist = data.hist
     colours = palette()
     used = hist.tokens > 0  # a sparse histogram draws its few bars, not one per missing value
-    handles = [ax.bar(hist.values[used], hist.fractions[used], width=0.8, color=colours[0], label="Tokens")]
+    ax.bar(hist.values[used], hist.fractions[used], width=0.8, color=data.role.look().color)
+    handles = []
     top = hist.fractions.max()
     if _shows_kde(hist):
         grid, density, _ = count_kde(hist)
@@ -115,7 +119,7 @@ def jobs(results):
             continue
         yield FigureJob(
             f"_{method}",
-            {"expert_counts": counts.pooled, "method_name": labels[method]},
+            {"expert_counts": counts.pooled, "method_name": labels[method], "methods": results["methods"]},
             (
                 "",
                 labels[method],
@@ -162,9 +166,10 @@ def plot_expert_count_distribution(
     figsize: tuple[float, float] | None = None,
     dpi: float | None = None,
     *,
+    methods: Sequence[Mapping] | None = None,
     ax: Axes | None = None,
 ) -> Figure:
-    """Histogram of the number of experts each token selected, with a KDE overlay.
+    """Bars of the share of tokens that selected each number of experts (the notebook look adds a KDE).
 
     Mean and median are marked; a box gives mean, median, standard deviation, range
     and the number of tokens.
@@ -182,6 +187,8 @@ def plot_expert_count_distribution(
         Also write the figure there (format from the suffix, PDF by default).
     figsize, dpi : optional
         Size in inches and resolution; ``None`` follows the active rcParams.
+    methods : list of dict, optional
+        The results file's ``methods``: the bars take ``method_name``'s colour of every figure.
     ax : matplotlib.axes.Axes, optional
         Draw on this axes instead of a new figure.
 
@@ -195,5 +202,5 @@ def plot_expert_count_distribution(
     ValueError, TypeError
         For empty, negative, fractional or non-finite counts, or ``alpha`` outside (0, 1).
     """
-    data = prepare(expert_counts, method_name, alpha)
+    data = prepare(expert_counts, method_name, alpha, methods)
     return FIGURE.plot(data, ax=ax, figsize=figsize, dpi=dpi, save_path=save_path)

@@ -26,13 +26,14 @@ from figkit.plots.spec import FigureJob, FigureSpec, layer_suffix, layer_text, r
 from figkit.results import method_labels
 from figkit.stats import LoadBalance, load_balance
 
-# Load relative to the mean: (upper bound, legend label, colour). Red for under-used to green for
-# balanced, as in the spec's look, in Okabe & Ito's colours so colour-blind readers tell them apart.
+# Load relative to the mean: (upper bound, legend label, colour). A diverging scale around an even load,
+# ColorBrewer's PuOr (colour-blind safe): oranges for under-used experts, grey for balanced, purple for
+# over-used; no blue or red a method's colour could be mistaken for.
 LOAD_CLASSES = (
-    (0.5, "< 0.5\N{MULTIPLICATION SIGN} mean", "#D55E00"),
-    (0.8, "0.5\N{EN DASH}0.8\N{MULTIPLICATION SIGN}", "#E69F00"),
-    (1.2, "0.8\N{EN DASH}1.2\N{MULTIPLICATION SIGN}", "#009E73"),
-    (np.inf, "> 1.2\N{MULTIPLICATION SIGN}", "#0072B2"),
+    (0.5, "< 0.5\N{MULTIPLICATION SIGN} mean", "#B35806"),
+    (0.8, "0.5\N{EN DASH}0.8\N{MULTIPLICATION SIGN}", "#F1A340"),
+    (1.2, "0.8\N{EN DASH}1.2\N{MULTIPLICATION SIGN}", "#BABABA"),
+    (np.inf, "> 1.2\N{MULTIPLICATION SIGN}", "#542788"),
 )
 
 
@@ -70,7 +71,8 @@ def draw(ax, data):
     classes = load_classes(counts, balance.mean)
     colours = np.array([colour for _, _, colour in LOAD_CLASSES])
     ax.bar(np.arange(counts.size), counts, width=0.8, color=colours[classes])
-    ax.axhspan(balance.mean - balance.std, balance.mean + balance.std, color=NEUTRAL, alpha=0.08, zorder=0)
+    band = (max(0.0, balance.mean - balance.std), balance.mean + balance.std)  # no load is negative
+    ax.axhspan(*band, color=NEUTRAL, alpha=0.08, zorder=0)
     dead = np.flatnonzero(counts == 0)
     if dead.size:  # an empty line would still count its origin in the layout, stretching a grid
         ax.plot(
@@ -83,7 +85,7 @@ def draw(ax, data):
             markeredgewidth=line_width(1.33),
             zorder=4,
         )
-    ax.axhline(balance.mean, color=NEUTRAL, linestyle="--", linewidth=line_width())
+    ax.axhline(balance.mean, color=NEUTRAL, linestyle="--", linewidth=line_width(), zorder=0.5)  # behind the bars
     handles = _legend(data)
     set_title(ax, "Expert utilisation")  # before the legend above, which moves it up
     legend_above(ax, handles, [handle.get_label() for handle in handles])

@@ -83,6 +83,12 @@ def method_roles(labels: Iterable[str], methods: Sequence[Mapping] | None = None
     return {label: named[label] for label in labels}
 
 
+def method_role(name: str | None, methods: Sequence[Mapping] | None) -> Role:
+    """The role of one method (by label or id) among the declared ``methods``: a figure of that method
+    alone draws in its colour; the first hue without them."""
+    return method_roles([name], methods)[name] if name is not None and methods else Role()
+
+
 def family_role(family: str, methods: Sequence[Mapping] | None) -> Role:
     """The role of a family's own hue (a sweep over its parameter is drawn in it): the base colour its
     members shade light to dark; the first hue when ``methods`` declares no such family."""

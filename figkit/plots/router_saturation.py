@@ -15,9 +15,10 @@ from matplotlib.ticker import MaxNLocator
 
 from figkit.arrays import ArrayLike, integer_at_least, layer_ids, matrix, vector
 from figkit.plots._draw import height_with_legend_above, legend_above, line_width, marker_size, set_title, set_ylabel
-from figkit.plots.layer_wise_routing import GRADIENT
 from figkit.plots.spec import FigureJob, FigureSpec
 
+# Layers early to late along viridis: ordered, and unlike the light-to-dark single hues of method families.
+LAYER_COLOURS = ("viridis", 0.0, 0.85)
 LEGEND_LAYERS = 6  # more layers are told apart by a colour bar instead of a legend
 
 
@@ -51,7 +52,7 @@ def height(data, width):
 
 
 def draw(ax, data):
-    cmap, low, high = GRADIENT
+    cmap, low, high = LAYER_COLOURS
     n = len(data.layers)
     colours = mpl.colormaps[cmap](np.linspace(low, high, n))
     for column, (layer, colour) in enumerate(zip(data.layers, colours)):

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 import matplotlib as mpl
 import numpy as np
 from matplotlib.axes import Axes
+from matplotlib.colors import ListedColormap
 from matplotlib.figure import Figure
 
 from figkit.arrays import ArrayLike, integer_at_least, matrix, same_length, scalar, strings, token_text, whole_vector
@@ -30,6 +31,7 @@ from figkit.style import paper_look
 
 MIN_TOKEN_LABEL_POINTS = 6  # smaller cannot be read in print: label every n-th token instead, and say so
 BUILD_TOKENS = 20  # the build shows the first 20 tokens of a sample, each labelled, and its caption says so
+SMALLEST_TINT = 0.15  # where on the style's colormap the smallest selected weight starts
 ROW_PITCH = 1.25  # a token row's height in units of its label's font size
 MIN_TOKEN_LABEL_SHARE = 0.6  # nor smaller than this share of the style's tick labels (slides have large ones)
 
@@ -147,7 +149,7 @@ def draw(ax, data):
         np.ma.masked_equal(data.weights, 0.0),  # an expert a token did not select is white in every style
         aspect="auto",
         interpolation="none",
-        cmap=mpl.colormaps[mpl.rcParams["image.cmap"]].with_extremes(bad="white"),
+        cmap=_selected_colours(),
         vmin=low,
         vmax=max(data.weight_max, low + 1e-12),
     )
@@ -173,6 +175,13 @@ def draw(ax, data):
     set_title(ax, "Routing weights", note)
     # Last: the colour bar takes its width from the axes, which everything above was measured on.
     colour_bar(ax, image, "Routing weight (shared scale)" if data.shared_scale else "Routing weight")
+
+
+def _selected_colours():
+    """The style's colormap from a visible tint up: the smallest selected weight is told from white, which
+    is an expert not selected."""
+    cmap = mpl.colormaps[mpl.rcParams["image.cmap"]]
+    return ListedColormap(cmap(np.linspace(SMALLEST_TINT, 1.0, 256))).with_extremes(bad="white")
 
 
 def _token_labels(height, rows):

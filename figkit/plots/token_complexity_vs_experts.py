@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -25,11 +25,11 @@ from figkit.plots._draw import (
     marker_size,
     number,
     only_up_to,
-    palette,
     points,
     set_title,
     statistics_beside,
 )
+from figkit.plots.looks import Role, method_role
 from figkit.plots.spec import FigureJob, FigureSpec, layer_suffix, layer_text
 from figkit.results import method_labels, token_cells, token_stats_entries
 from figkit.stats import Trend, trend
@@ -51,9 +51,12 @@ class TokenComplexity:
     measured: bool  # a real corpus frequency, not the 1/(id+1) proxy
     fit: Trend  # experts against log10(frequency)
     labels: dict  # token id -> (frequency, mean experts, text), when a tokenizer was given
+    role: Role  # the method's colour of every figure, for the points
 
 
-def prepare(token_ids, expert_counts, tokenizer=None, token_frequency=None, tokens=None):
+def prepare(
+    token_ids, expert_counts, tokenizer=None, token_frequency=None, tokens=None, method_name=None, methods=None
+):
     """Validate, pick the frequency (real or proxy), aggregate large inputs and fit the trend.
 
     With ``tokens``, each position stands for that many tokens (aggregated statistics).
@@ -96,6 +99,7 @@ def prepare(token_ids, expert_counts, tokenizer=None, token_frequency=None, toke
         measured=token_frequency is not None,
         fit=trend(np.log10(point_frequency), point_experts, point_tokens),
         labels=labels,
+        role=method_role(method_name, methods),
     )
 
 
@@ -155,15 +159,13 @@ def _token_labels(tokenizer, ids, experts, weights, by_id):
 
 
 def draw(ax, data):
-    colours = palette()
     x, y = data.frequency, data.experts
     if data.n_tokens <= MAX_SCATTER_POINTS:
         ax.scatter(
             x,
             y,
-            s=marker_size(0.7) ** 2,
-            alpha=0.5,
-            color=colours[len(colours) // 2 + 1],
+            s=marker_size(0.8) ** 2,
+            color=data.role.look().color,
             edgecolors="none",
             label=f"Tokens ({x.size:,})",
         )
@@ -175,7 +177,7 @@ def draw(ax, data):
         ax.plot(
             line_x,
             fit.slope * np.log10(line_x) + fit.intercept,
-            color=colours[0],
+            color=NEUTRAL,
             linestyle="-",
             marker="none",
             linewidth=line_width(1.33),
@@ -206,7 +208,8 @@ def caption_fit(data):
     marks = "Points are tokens" if data.n_tokens <= MAX_SCATTER_POINTS else "Cells count tokens (colour, log scale)"
     text = (
         f"{marks}; Pearson r = {_coefficient(fit.pearson_r)} and Spearman \N{GREEK SMALL LETTER RHO} = "
-        f"{_coefficient(fit.spearman_rho)} between experts and log10 frequency"
+        f"{_coefficient(fit.spearman_rho)} between experts and log10 "
+        + ("frequency" if data.measured else "of the proxy 1/(id + 1)")
     )
     if np.isfinite(fit.slope):
         text += f"; the line is the least-squares fit {equation(fit)}"
@@ -300,6 +303,7 @@ def jobs(results):
         if len(set(experts)) == 1:  # every token selects the same number (top-k): nothing to relate to rarity
             continue
         arguments = {"token_ids": ids, "expert_counts": experts, "tokens": tokens}
+        arguments |= {"method_name": labels[entry["method"]], "methods": results["methods"]}
         if frequency is not None:
             arguments["token_frequency"] = frequency
         if strings:
@@ -348,6 +352,8 @@ def plot_token_complexity_vs_experts(
     *,
     token_frequency: ArrayLike | None = None,
     tokens: ArrayLike | None = None,
+    method_name: str | None = None,
+    methods: Sequence[Mapping] | None = None,
     ax: Axes | None = None,
 ) -> Figure:
     """Experts selected per token against how frequent the token is.
@@ -374,6 +380,8 @@ def plot_token_complexity_vs_experts(
     tokens : array-like, optional
         How many tokens each position stands for, for statistics already aggregated
         by (token id, experts) such as a results file's ``token_stats``.
+    method_name, methods : optional
+        The method and the results file's ``methods``: the points take the method's colour of every figure.
     ax : matplotlib.axes.Axes, optional
         Draw on this axes instead of a new figure.
 
@@ -388,5 +396,5 @@ def plot_token_complexity_vs_experts(
         For lengths that differ, negative or fractional ids and counts, a frequency that
         is not positive, or a tokenizer figkit cannot use.
     """
-    data = prepare(token_ids, expert_counts, tokenizer, token_frequency, tokens)
+    data = prepare(token_ids, expert_counts, tokenizer, token_frequency, tokens, method_name, methods)
     return FIGURE.plot(data, ax=ax, figsize=figsize, dpi=dpi, save_path=save_path)

@@ -19,6 +19,7 @@ from figkit.plots._draw import (
     line_width,
     marker_size,
     mathtext_label,
+    only_up_to,
     set_title,
     set_ylabel,
 )
@@ -122,7 +123,8 @@ def draw(ax, data):
                 label=mathtext_label(label) if style == "-" else "_",
             )
     top = max(means.max() for series in (data.methods, data.next_tokens) for _, _, means, _ in series)
-    ax.set_ylim(0, min(100, 10 * np.ceil(top / 10 + 0.05)))
+    ax.set_ylim(0, min(103, 10 * np.ceil(top / 10 + 0.05)))  # a line at 100 % stays clear of the frame
+    only_up_to(ax.yaxis, 100)
     ax.xaxis.set_major_locator(MaxNLocator(integer=True))
     ax.set_xlabel("Layer")
     set_ylabel(ax, "Routed to its top expert (%)")
