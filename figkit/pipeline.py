@@ -52,7 +52,7 @@ NO_TEX = (
 )
 TABLE_SECTION, FIGURE_SECTION = "Comparison of methods", "Figures"
 APPENDIX_TEXT_WIDTH = 6.75  # inches: two 3.25 in figures side by side, as in a two-column paper
-TOKEN_TABLE, TOKEN_TABLE_SECTION = "token_table", "Most frequent tokens per expert"
+TOKEN_TABLE, TOKEN_TABLE_SECTION = "token_table", "Tokens of each expert"
 
 
 @dataclass(frozen=True)

@@ -104,3 +104,30 @@ def test_every_method_has_one_colour_in_every_figure_of_a_build_of_real_routing(
     shades = [lightness(next(iter(seen[m]))) for m in ("bh01", "bh05", "bh10", "bh20")]
     assert shades == sorted(shades, reverse=True) and len(set(shades)) == 4
     assert np.ptp(shades) > 0.25  # told apart in greyscale
+
+
+def test_legends_read_row_by_row():
+    from figkit.plots._draw import reading_order
+
+    # matplotlib fills a legend column by column: handing it this order reads 0 1 2 / 3 4 5 / 6 7
+    order = reading_order(8, 3)
+    columns = [order[0:3], order[3:6], order[6:8]]  # the sizes matplotlib gives 8 entries in 3 columns
+    rows = [[column[r] for column in columns if r < len(column)] for r in range(3)]
+    assert rows == [[0, 1, 2], [3, 4, 5], [6, 7]]
+
+
+def test_the_alpha_sweep_and_the_count_shades_use_the_methods_colours(real_study):
+    from matplotlib.collections import PathCollection
+
+    from figkit.plots.looks import graded
+
+    with figkit.use_style("paper"):
+        looks = method_looks([m["id"] for m in real_study["methods"]], real_study["methods"])
+        spec = figure_spec("alpha_sensitivity")
+        (job,) = spec.jobs(real_study)
+        ax = spec.plot(spec.prepare(**job.arguments)).axes[0]
+        points = next(c for c in ax.collections if isinstance(c, PathCollection))
+        expected = [to_hex(looks[f"bh{round(a * 100):02d}"].color) for a in job.arguments["alphas"]]
+        assert [to_hex(colour) for colour in points.get_facecolors()] == expected
+        shades = graded(looks["bh05"].color, 8)
+    assert [lightness(c) for c in shades] == sorted((lightness(c) for c in shades), reverse=True)

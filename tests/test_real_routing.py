@@ -84,7 +84,7 @@ def test_heatmaps_show_used_experts_label_or_say_and_share_one_scale(real_study)
         title = " ".join(ax.get_title().split())
         # Top-8 and BH on the same tokens show the same experts: those either uses, the heaviest 32.
         assert job.arguments["expert_indices"] == made[0][0].arguments["expert_indices"]
-        assert "The same experts as the other methods on these tokens." in job.caption[-1]
+        assert "The same experts as the build's heatmaps of the other methods on these tokens." in job.caption[-1]
         labelled = len(ax.get_yticklabels())
         if labelled < shown.shape[0]:
             every = -(-shown.shape[0] // labelled)

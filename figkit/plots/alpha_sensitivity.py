@@ -137,7 +137,7 @@ def height(data, width):
 
 
 def draw(ax, data):
-    line = data.role.look().color
+    line = NEUTRAL  # the points carry each level's method colour; the line and bars only join them
     bars = data.bars()
     entries = _entries(data)
     ax.errorbar(
@@ -181,7 +181,7 @@ def draw(ax, data):
             k,
             where=data.avg_experts <= k,
             interpolate=True,
-            color=line,
+            color=data.role.look().color,
             alpha=0.15,
             label=entries[2],
         )

@@ -74,8 +74,8 @@ def jobs(results):
                 "",
                 labels[method],
                 f": each expert's share of each domain's {unit} ({layer_text(layer)}; "
-                f"{len(entries)} domains, {data.share.shape[1]} experts); the middle of the colour scale is an "
-                f"even load, {even} = {number(data.uniform)}%. The largest share: "
+                f"{len(entries)} domains, {data.share.shape[1]} experts); white is an even load, {even} = "
+                f"{data.uniform:.3g}%, orange less and purple more. The largest share: "
                 f"{_largest(data)}.",
             ),
         )

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 import matplotlib as mpl
 import numpy as np
 from matplotlib.axes import Axes
-from matplotlib.colors import TwoSlopeNorm
+from matplotlib.colors import ListedColormap, TwoSlopeNorm
 from matplotlib.figure import Figure
 from matplotlib.ticker import MaxNLocator
 
@@ -31,6 +31,11 @@ from figkit.stats import LoadBalance, load_balance
 
 ORDERS = ("given", "load")
 SAME_UNIFORM = 0.005  # relative spread of the per-layer uniform share below which k counts as fixed
+
+
+# Below an even load orange, above it purple, an even load white: ColorBrewer's PuOr (colour-blind safe),
+# the load classes' colours of the utilisation figure, without its darkest ends.
+SHARE_COLOURS = ListedColormap(mpl.colormaps["PuOr"](np.linspace(0.12, 0.88, 256)))
 
 
 @dataclass(frozen=True)
@@ -116,7 +121,7 @@ def draw(ax, data):
     share = data.share
     top = max(float(share.max()), 2 * data.uniform)
     norm = TwoSlopeNorm(vmin=0, vcenter=data.uniform, vmax=top)
-    image = ax.imshow(share, cmap=mpl.rcParams["image.cmap"], norm=norm, interpolation="none", aspect="auto")
+    image = ax.imshow(share, cmap=SHARE_COLOURS, norm=norm, interpolation="none", aspect="auto")
     ax.grid(False, which="both")
     n_rows, n_experts = share.shape
     step = nice_step(label_every(ax, [str(n_experts)] * n_experts, share=0.6))
@@ -188,7 +193,7 @@ def jobs(results):
                 "",
                 labels[method],
                 f": each expert's share of the layer's {unit} in {len(layers)} layers ({len(loads[0])} experts); "
-                f"the middle of the colour scale is an even load, {even} = {number(data.uniform)}%. "
+                f"white is an even load, {even} = {data.uniform:.3g}%, orange less and purple more. "
                 f"{metrics_caption(data.balance, data.rows)}.",
             ),
         )

@@ -3,7 +3,7 @@ box plots and mean trend in its notebook look), early against late layers."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 import matplotlib as mpl
@@ -28,6 +28,7 @@ from figkit.plots._draw import (
     set_title,
     statistics_beside,
 )
+from figkit.plots.looks import Role, graded, hue_role, method_role
 from figkit.plots.spec import FigureJob, FigureSpec
 from figkit.results import method_counts, method_labels
 from figkit.stats import CountHistogram, box_stats
@@ -41,9 +42,10 @@ MAX_LEGEND_COUNTS = 12  # more whole numbers of experts get a colour bar instead
 class LayerRouting:
     hists: list
     names: list
+    role: Role  # the method's colour of every figure: the shades of its counts
 
 
-def prepare(layer_expert_counts, layer_names=None):
+def prepare(layer_expert_counts, layer_names=None, method_name=None, methods=None):
     """Validate and reduce each layer's counts to a histogram; layers may differ in length."""
     hists = layer_histograms(layer_expert_counts, "layer_expert_counts")
     if layer_names is None:
@@ -51,7 +53,7 @@ def prepare(layer_expert_counts, layer_names=None):
     else:
         names = strings(layer_names, "layer_names")
         same_length(names, hists, "layer_names", "layer_expert_counts")
-    return LayerRouting(hists, names)
+    return LayerRouting(hists, names, method_role(method_name, methods))
 
 
 def pooled_mean(hists):
@@ -110,7 +112,7 @@ def _draw_shares(ax, data):
     shares = np.zeros((len(data.hists), counts.size))
     for i, hist in enumerate(data.hists):
         shares[i, hist.min - counts[0] : hist.max - counts[0] + 1] = hist.fractions
-    colours = mpl.colormaps[mpl.rcParams["image.cmap"]](np.linspace(0.12, 0.95, counts.size))
+    colours = graded(hue_role(data.role).look().color, counts.size)  # the method's hue, light (fewest) to dark
     bottom = np.zeros(len(data.hists))
     positions = np.arange(len(data.hists))
     for j, count in enumerate(counts):
@@ -174,7 +176,12 @@ def jobs(results):
             names = [str(layer) for layer in counts.layers]
             yield FigureJob(
                 f"_{method}",
-                {"layer_expert_counts": list(counts.layers.values()), "layer_names": names},
+                {
+                    "layer_expert_counts": list(counts.layers.values()),
+                    "layer_names": names,
+                    "method_name": labels[method],
+                    "methods": results["methods"],
+                },
                 (
                     "",
                     labels[method],
@@ -239,13 +246,16 @@ def plot_layer_wise_routing(
     figsize: tuple[float, float] | None = None,
     dpi: float | None = None,
     *,
+    method_name: str | None = None,
+    methods: Sequence[Mapping] | None = None,
     ax: Axes | None = None,
 ) -> Figure:
-    """One box plot per layer of the experts each token selected, early to late.
+    """The experts each token selected, layer by layer, early to late.
 
-    Boxes are shaded from early to late layers, a line joins the per-layer means, and
-    a box gives the overall mean and the means of the first and last half of the
-    layers (all token-weighted). Whiskers span 1.5 IQR.
+    In the paper and slide styles each layer is a bar of its tokens' shares at each number of experts,
+    stacked light (fewest) to dark (most). The notebook look (the spec's) draws a box plot per layer, shaded
+    early to late, whiskers at 1.5 IQR, with a line through the per-layer means and a box of the overall
+    mean and the means of the first and last half of the layers (all token-weighted).
 
     Parameters
     ----------
@@ -254,6 +264,9 @@ def plot_layer_wise_routing(
         ``{experts: tokens}`` histograms.
     layer_names : sequence of str, optional
         Tick labels, one per layer (default: 0, 1, 2, ...).
+    method_name, methods : optional
+        The method and the results file's ``methods``: paper and slide figures shade the method's colour of
+        every figure, light for the fewest experts to dark for the most.
     save_path, figsize, dpi, ax
         As in every figkit plot function: where to save, size and resolution
         (``None``: the active rcParams), and an axes to draw on.
@@ -268,5 +281,5 @@ def plot_layer_wise_routing(
     ValueError, TypeError
         For empty, negative, fractional or non-finite counts, or names that do not pair up.
     """
-    data = prepare(layer_expert_counts, layer_names)
+    data = prepare(layer_expert_counts, layer_names, method_name, methods)
     return FIGURE.plot(data, ax=ax, figsize=figsize, dpi=dpi, save_path=save_path)

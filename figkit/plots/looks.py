@@ -89,6 +89,11 @@ def method_role(name: str | None, methods: Sequence[Mapping] | None) -> Role:
     return method_roles([name], methods)[name] if name is not None and methods else Role()
 
 
+def hue_role(role: Role) -> Role:
+    """The role of ``role``'s hue itself: a family's members share it, so their shaded figures match."""
+    return role if role.baseline else Role(hue=role.hue)
+
+
 def family_role(family: str, methods: Sequence[Mapping] | None) -> Role:
     """The role of a family's own hue (a sweep over its parameter is drawn in it): the base colour its
     members shade light to dark; the first hue when ``methods`` declares no such family."""
@@ -160,3 +165,12 @@ def _shade(base, t):
         return tuple(lo + (c - lo) * 2 * t for lo, c in zip(light, base))
     dark = tuple(c * (1 - DARKEST) for c in base)
     return tuple(c + (d - c) * (2 * t - 1) for c, d in zip(base, dark))
+
+
+def graded(colour, n):
+    """``n`` shades of ``colour`` from light to dark, for an ordered quantity drawn in a method's hue
+    (a layer's tokens by the number of experts they select)."""
+    base = to_rgb(colour)
+    light, dark = tuple(c + (1 - c) * 0.7 for c in base), tuple(c * 0.4 for c in base)
+    steps = [i / (n - 1) for i in range(n)] if n > 1 else [0.5]
+    return [tuple(lo + (hi - lo) * t for lo, hi in zip(light, dark)) for t in steps]

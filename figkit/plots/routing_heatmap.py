@@ -199,7 +199,7 @@ def jobs(results):
     labels = method_labels(results)
     samples = results.get("routing_samples", [])
     shared = max(max(map(max, sample["weights"])) for sample in samples) if len(samples) > 1 else None
-    scale = f" One colour scale for the {len(samples)} heatmaps, 0 (white) to {shared:.2f}." if shared else ""
+    scale = f" One colour scale for the {len(samples)} heatmaps of the build, up to {shared:.2f}." if shared else ""
     columns = _shared_columns(samples)
     for i, sample in enumerate(samples):
         method, layer = sample["method"], sample.get("layer")
@@ -212,7 +212,11 @@ def jobs(results):
             arguments["weight_max"] = shared
         tokens = len(sample["tokens"])
         shown = f"the first {BUILD_TOKENS} of {tokens} tokens" if tokens > BUILD_TOKENS else f"{tokens} tokens"
-        paired = " The same experts as the other methods on these tokens." if columns[i] is not None else ""
+        paired = (
+            " The same experts as the build's heatmaps of the other methods on these tokens."
+            if columns[i] is not None
+            else ""
+        )
         yield FigureJob(
             f"_{method}_{layer_suffix(layer)}",
             arguments,
