@@ -129,10 +129,8 @@ def named_tokens(ax):
 
 
 def box_text(ax):
-    """The text of the statistics box (the framed text that is not a data label) of an axes."""
-    from matplotlib.text import Annotation
-
-    boxes = [t.get_text() for t in ax.texts if t.get_bbox_patch() is not None and not isinstance(t, Annotation)]
+    """The text of the statistics box (the one framed text) of an axes."""
+    boxes = [t.get_text() for t in ax.texts if t.get_bbox_patch() is not None]
     assert len(boxes) == 1, boxes
     return boxes[0]
 

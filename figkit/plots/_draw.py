@@ -11,6 +11,7 @@ from matplotlib.font_manager import FontProperties
 from matplotlib.mathtext import MathTextParser
 from matplotlib.textpath import text_to_path
 from matplotlib.ticker import FuncFormatter, LogFormatterSciNotation
+from matplotlib.transforms import ScaledTranslation
 
 from figkit.arrays import visible
 from figkit.fonts import font_characters
@@ -118,11 +119,14 @@ def legend_above(ax, handles=None, labels=None, *, title=None):
     columns = legend_columns(labels, axes_width(ax))
     order = reading_order(len(labels), columns)
     gap = 0.3 * points(mpl.rcParams["legend.fontsize"]) / 72  # inches between the axes and the legend
+    # Anchored a fixed distance above the axes (not a share of their height), so the layout settles at once.
+    above = ax.transAxes + ScaledTranslation(0.0, gap, ax.figure.dpi_scale_trans)
     legend = ax.legend(
         [handles[i] for i in order],
         [labels[i] for i in order],
         loc="lower left",
-        bbox_to_anchor=(0.0, 1.0 + gap / axes_height(ax)),
+        bbox_to_anchor=(0.0, 1.0),
+        bbox_transform=above,
         ncols=columns,
         borderaxespad=0.0,
         frameon=False,
@@ -286,11 +290,12 @@ def statistics_beside(ax, lines):
     paper style, whose caption states them."""
     if paper_look():
         return None
-    return ax.text(
-        1.03,
-        1.0,
+    return ax.annotate(  # a fixed distance right of the axes (not a share of their width): the layout settles
         "\n".join(lines),
-        transform=ax.transAxes,
+        (1.0, 1.0),
+        xycoords="axes fraction",
+        xytext=(0.6 * points(mpl.rcParams["legend.fontsize"]), 0.0),
+        textcoords="offset points",
         ha="left",
         va="top",
         multialignment="left",

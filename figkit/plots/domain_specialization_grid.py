@@ -100,7 +100,9 @@ def draw(figure, data):
     step = nice_step(label_every(axes[-1, 0], [str(n_experts)] * n_experts, share=0.8))
     axes[-1, 0].set_xticks(range(0, n_experts, step))
     figure.supxlabel("Expert", fontsize="medium")
-    figure.supylabel("Tokens routed (%)" if data.of_tokens else "Routings (%)", fontsize="medium")
+    figure.supylabel(
+        "Share of the domain's tokens (%)" if data.of_tokens else "Share of routings (%)", fontsize="medium"
+    )
 
 
 def jobs(results):

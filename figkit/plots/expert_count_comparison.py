@@ -11,7 +11,7 @@ from matplotlib.figure import Figure
 from matplotlib.ticker import MaxNLocator
 
 from figkit.arrays import ArrayLike, count_histogram, labelled
-from figkit.plots._draw import height_with_legend_above, legend_above, mathtext_label, number, set_title
+from figkit.plots._draw import height_with_legend_above, legend_above, mathtext_label, number, only_up_to, set_title
 from figkit.plots.looks import method_roles
 from figkit.plots.spec import (
     FigureJob,
@@ -67,7 +67,8 @@ def draw(ax, data):
     else:
         ax.xaxis.set_major_locator(MaxNLocator(integer=True))
     ax.set_xlim(low - 0.6, high + 0.6)
-    ax.set_ylim(0, min(1.0, 1.05 * max(hist.fractions.max() for _, hist, _ in data.methods)))
+    ax.set_ylim(0, 1.05 * max(hist.fractions.max() for _, hist, _ in data.methods))  # a bar at 1 clears the frame
+    only_up_to(ax.yaxis, 1.0)
     ax.grid(False, axis="x")
     ax.set_xlabel("Experts selected per token")
     ax.set_ylabel("Fraction of tokens")

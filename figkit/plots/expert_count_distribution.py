@@ -17,6 +17,7 @@ from figkit.plots._draw import (
     line_width,
     mathtext_label,
     number,
+    only_up_to,
     palette,
     set_title,
     statistics_beside,
@@ -99,7 +100,8 @@ def draw(ax, data):
         ax.xaxis.set_major_locator(MaxNLocator(integer=True))
     middle, half = (hist.min + hist.max) / 2, max(hist.max - hist.min + 1, MIN_SLOTS) / 2
     ax.set_xlim(middle - half - 0.25, middle + half + 0.25)  # a lone bar is one slot of several, not the axes
-    ax.set_ylim(0, min(1.0, top * 1.05))
+    ax.set_ylim(0, top * 1.05)  # a bar at 1 clears the frame
+    only_up_to(ax.yaxis, 1.0)
     ax.set_xlabel("Experts selected per token")
     ax.set_ylabel("Fraction of tokens")
     title = f"Experts per token: {data.method_name}"

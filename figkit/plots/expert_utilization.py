@@ -128,7 +128,8 @@ def caption_statistics(balance):
     ratio = f"{dead} expert{'s' * (dead != 1)} received no token" if dead else f"max/min {balance.max_min_ratio:.1f}"
     return (
         f"Mean {amount(balance.mean)} \N{PLUS-MINUS SIGN} {amount(balance.std)} tokens per expert (dashed line "
-        f"and band); coefficient of variation {balance.cv:.2f}, MaxVio {balance.max_vio:.2f}, {ratio}, "
+        f"and band); coefficient of variation {balance.cv:.2f}, MaxVio (the busiest expert over the mean, "
+        f"less 1) {balance.max_vio:.2f}, {ratio}, "
         f"normalised entropy {balance.entropy:.2f}. Bars are coloured by load relative to the mean."
     )
 
