@@ -27,12 +27,13 @@ from figkit.plots._draw import (
     only_up_to,
     points,
     set_title,
-    statistics_beside,
+    wrap_label,
 )
 from figkit.plots.looks import Role, method_role
 from figkit.plots.spec import FigureJob, FigureSpec, layer_suffix, layer_text
 from figkit.results import method_labels, token_cells, token_stats_entries
 from figkit.stats import Trend, trend
+from figkit.style import paper_look
 
 # Up to this many tokens are drawn as points; more become a 2-D histogram.
 MAX_SCATTER_POINTS = 5000
@@ -196,10 +197,12 @@ def draw(ax, data):
         f"Tokens: {data.n_tokens:,}",
     ]
     # Nothing over the points or cells: named tokens are diamonds at their mean, named on the top axis; the
-    # fit and the correlations are beside the axes (in the caption in the paper style).
-    statistics_beside(ax, [*lines, *([f"Fit: {equation(fit)}"] if np.isfinite(fit.slope) else [])])
+    # fit and the correlations are a note above the axes (the colour bar of a density takes their right
+    # side), in the caption in the paper style.
+    lines += [f"Fit: {equation(fit)}"] if np.isfinite(fit.slope) else []
+    note = "" if paper_look() else wrap_label("; ".join(lines), ax, share=0.95, size="axes.titlesize")
     pad = _name_tokens(ax, data) if data.labels else 0.0
-    set_title(ax, "Token rarity vs experts selected", pad=pad + 0.4 * points(mpl.rcParams["axes.titlesize"]))
+    set_title(ax, "Token rarity vs experts selected", note, pad=pad + 0.4 * points(mpl.rcParams["axes.titlesize"]))
 
 
 def caption_fit(data):
