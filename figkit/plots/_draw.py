@@ -193,12 +193,6 @@ def height_with_legend_above(labels, width, note="", title=False):
     return style_height(width) + legend + note_height(note)
 
 
-def height_for_note(note, width):
-    """The height of a figure ``width`` inches wide whose axes keep the style's height under ``note``
-    (wrapped lines above them, "" for none): a long note above a narrow figure does not squash it."""
-    return style_height(width) + note_height(note)
-
-
 def note_height(note):
     """Inches that the lines of a note above the axes take ("" for none)."""
     lines = note.count("\n") + 1 if note else 0
