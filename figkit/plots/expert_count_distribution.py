@@ -53,7 +53,7 @@ def prepare(expert_counts, method_name="BH Routing", alpha=None, methods=None):
 
 def caption_statistics(hist):
     """The caption's sentence of the statistics and the encodings: "Mean 2.78 (dashed line), median 2
-    (dotted), standard deviation 1.79, range 1–8; 31.5 % of tokens select the fewest (1)."."""
+    (dotted), standard deviation 1.79, range 1–8; 31.5 % of tokens select the fewest (1)"."""
     return (
         f"Mean {number(hist.mean)} (dashed line), median {hist.median:g} (dotted), standard deviation "
         f"{number(hist.std())}, range {hist.min}\N{EN DASH}{hist.max}; {100 * hist.fractions[0]:.1f} % of tokens "
@@ -62,7 +62,7 @@ def caption_statistics(hist):
 
 
 def _statistics(hist):
-    """The statistics a box shows (notebook and slide) and the caption states (every style)."""
+    """The statistics the box beside the axes shows (notebook and slide; the paper's caption states them)."""
     return [
         f"Mean: {number(hist.mean)}",
         f"Median: {number(hist.median)}",
@@ -91,8 +91,8 @@ def draw(ax, data):
         handles += ax.plot(grid, density, color=colours[1 % len(colours)], marker="none", linewidth=line_width(1.33))
         handles[-1].set_label("KDE")
         top = max(top, density.max())
-    for value, style, name in ((hist.mean, "--", f"Mean = {number(hist.mean)}"), (hist.median, ":", None)):
-        name = name or f"Median = {hist.median:g}"
+    marks = ((hist.mean, "--", f"Mean = {number(hist.mean)}"), (hist.median, ":", f"Median = {hist.median:g}"))
+    for value, style, name in marks:
         handles.append(ax.axvline(value, color=NEUTRAL, linestyle=style, linewidth=line_width(), label=name))
     if hist.tokens.size <= MAX_LABELLED_BARS:
         ax.set_xticks(hist.values)
