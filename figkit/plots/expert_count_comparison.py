@@ -91,7 +91,7 @@ def jobs(results):
         *listed([labels[m] for m in shown], notes, "; " if notes else ", "),
     ]
     caption[-1] += " Bars: each method's share of its tokens at each number of experts. "
-    caption += compute_sentence(results, shown)
+    caption += compute_sentence(results, counts, shown)
     arguments = {"counts_by_method": {labels[m]: c.pooled for m, c in counts.items()}, "methods": results["methods"]}
     yield FigureJob("", arguments, tuple(caption))
 

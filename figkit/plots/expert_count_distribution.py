@@ -116,7 +116,8 @@ def jobs(results):
     """One figure per method with ``expert_counts``, its layers pooled; none for a method that always
     selects the same number (top-k), whose histogram is one bar (the comparison figure shows it)."""
     labels = method_labels(results)
-    for method, counts in method_counts(results).items():
+    everyone = method_counts(results)
+    for method, counts in everyone.items():
         if len(counts.pooled) == 1:
             continue
         yield FigureJob(
@@ -128,7 +129,7 @@ def jobs(results):
                 f": experts selected per token ({counts.counted()}). "
                 + caption_statistics(CountHistogram.from_mapping(counts.pooled))
                 + " ",
-                *compute_sentence(results, [method]),
+                *compute_sentence(results, everyone, [method]),
             ),
         )
 

@@ -83,7 +83,8 @@ def draw(ax, data):
 
 def jobs(results):
     """One figure when two or more methods have ``expert_counts`` for two or more layers."""
-    counts = {m: c for m, c in method_counts(results).items() if len(c.layers) > 1}
+    everyone = method_counts(results)
+    counts = {m: c for m, c in everyone.items() if len(c.layers) > 1}
     if len(counts) < 2:
         return
     labels = method_labels(results)
@@ -95,7 +96,7 @@ def jobs(results):
     if any(m.get("baseline") for m in results["methods"] if m["id"] in shown):
         caption[-1] += " Dashed grey: the baseline."
     caption[-1] += " "
-    caption += compute_sentence(results, shown)
+    caption += compute_sentence(results, everyone, shown)
     arguments = {
         "layer_counts_by_method": {labels[m]: c.layers for m, c in counts.items()},
         "methods": results["methods"],

@@ -142,13 +142,14 @@ def layer_text(layer):
     return "all layers" if layer is None else f"layer {layer}"
 
 
-def compute_sentence(results, methods):
+def compute_sentence(results, counts, methods):
     """Caption parts (a label first) saying what the cheapest of ``methods`` spends against the baseline:
     "BH (α = 0.05) selects 2.78 experts per token on average, 35 % of Top-8's compute."; none when no
-    declared baseline selects a fixed number of experts or no other method is among ``methods``."""
-    from figkit.results import method_counts, method_labels
+    declared baseline selects a fixed number of experts or no other method is among ``methods``.
+    ``counts`` is ``method_counts(results)``, which the caller has already read."""
+    from figkit.results import method_labels
 
-    counts, labels = method_counts(results), method_labels(results)
+    labels = method_labels(results)
     baseline = next((m["id"] for m in results["methods"] if m.get("baseline") and m["id"] in counts), None)
     others = [m for m in methods if m in counts and m != baseline]
     if baseline is None or len(counts[baseline].pooled) != 1 or not others:
