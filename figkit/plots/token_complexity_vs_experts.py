@@ -9,7 +9,6 @@ from typing import Any
 import matplotlib as mpl
 import numpy as np
 from matplotlib.axes import Axes
-from matplotlib.colors import LogNorm
 from matplotlib.figure import Figure
 from matplotlib.ticker import MaxNLocator
 
@@ -37,7 +36,8 @@ from figkit.style import paper_look
 
 # Up to this many tokens are drawn as points; more become a 2-D histogram.
 MAX_SCATTER_POINTS = 5000
-DENSITY_BINS = 120
+DENSITY_COLUMNS = 40  # even bins in log frequency, before sparse ones are joined
+MIN_COLUMN_TOKENS = 50  # a column's shares rest on at least this many tokens
 MAX_ANNOTATIONS = 10
 
 
@@ -208,7 +208,11 @@ def draw(ax, data):
 def caption_fit(data):
     """The correlations and the fitted line in a sentence, and what the marks are."""
     fit = data.fit
-    marks = "Points are tokens" if data.n_tokens <= MAX_SCATTER_POINTS else "Cells count tokens (colour, log scale)"
+    marks = (
+        "Points are tokens"
+        if data.n_tokens <= MAX_SCATTER_POINTS
+        else "Each column is a frequency bin, its cells the share of the bin's tokens selecting that many experts"
+    )
     text = (
         f"{marks}; Pearson r = {_coefficient(fit.pearson_r)} and Spearman \N{GREEK SMALL LETTER RHO} = "
         f"{_coefficient(fit.spearman_rho)} between experts and log10 "
@@ -266,35 +270,48 @@ def _coefficient(value):
 
 
 def _density(ax, data):
-    """Tokens per (frequency, experts) cell: a few hundred vector quads, however many tokens.
+    """Each frequency bin's tokens split by experts selected: a column of shares summing to 100 %.
 
-    A corpus frequency takes few distinct values (k / N): each gets a column of its own,
-    reaching halfway (in log) to its neighbours, so no column falls between them as an
-    empty stripe. Many distinct values share log-spaced columns.
+    The bins are even in log frequency; one with fewer than ``MIN_COLUMN_TOKENS`` tokens joins the next
+    (the last joins the one before), so no column is a few tokens' noise and none is an empty stripe.
+    A few hundred vector quads, however many tokens.
     """
     x, y = data.frequency, data.experts
     logs = np.log10(x)
-    distinct = np.unique(logs)
-    if distinct.size == 1:
-        edges = distinct[0] + np.array([-0.5, 0.5])
-        column = np.zeros(logs.size, dtype=np.int64)
-    elif distinct.size <= DENSITY_BINS:
-        middles = (distinct[1:] + distinct[:-1]) / 2
-        edges = np.concatenate([[2 * distinct[0] - middles[0]], middles, [2 * distinct[-1] - middles[-1]]])
-        column = np.searchsorted(distinct, logs)
-    else:
-        edges = np.linspace(distinct[0], distinct[-1], DENSITY_BINS + 1)
-        column = np.minimum(np.searchsorted(edges, logs, side="right") - 1, DENSITY_BINS - 1)
+    low, high = logs.min(), logs.max()
+    margin = max(high - low, 1.0) / DENSITY_COLUMNS / 2  # the rarest and commonest tokens clear the frame
+    low, high = low - margin, high + margin
+    fine = np.linspace(low, high, DENSITY_COLUMNS + 1)
+    column = np.minimum(np.searchsorted(fine, logs, side="right") - 1, DENSITY_COLUMNS - 1)
+    weights = np.ones(logs.size) if data.tokens is None else data.tokens
+    kept = _column_edges(np.bincount(column, weights=weights, minlength=DENSITY_COLUMNS))
+    edges = fine[kept]
+    column = np.searchsorted(kept, column, side="right") - 1
     columns, rows = edges.size - 1, int(y.max() - y.min()) + 1
-    cells = np.bincount(column * rows + (y - y.min()), weights=data.tokens, minlength=columns * rows)
+    cells = np.bincount(column * rows + (y - y.min()), weights=weights, minlength=columns * rows)
     cells = cells.reshape(columns, rows).T.astype(float)
-    cells[cells == 0] = np.nan
+    share = 100 * cells / cells.sum(axis=0, keepdims=True)
+    share[cells == 0] = np.nan  # no token: the background, lighter than any share
     y_edges = np.arange(y.min(), y.max() + 2) - 0.5
-    mesh = ax.pcolormesh(10**edges, y_edges, cells, norm=LogNorm(), cmap=mpl.rcParams["image.cmap"])
-    colorbar = colour_bar(ax, mesh, f"Tokens ({data.n_tokens:,} in all)")
-    colorbar.minorticks_off()  # a log colour scale reads from its decades; dozens of minor ticks cost 0.15 s
-    label_decades(colorbar.ax.yaxis)
+    mesh = ax.pcolormesh(10**edges, y_edges, share, vmin=0, vmax=np.nanmax(share), cmap=mpl.rcParams["image.cmap"])
+    colour_bar(ax, mesh, "Share of the bin's tokens (%)")
     ax.grid(False)
+
+
+def _column_edges(tokens):
+    """Indices of the fine edges that bound the columns: fine bins grouped until each holds enough tokens."""
+    edges, held = [0], 0.0
+    for i, count in enumerate(tokens):
+        held += count
+        if held >= MIN_COLUMN_TOKENS:
+            edges.append(i + 1)
+            held = 0.0
+    if edges[-1] != tokens.size:
+        if len(edges) > 1 and held < MIN_COLUMN_TOKENS:
+            edges[-1] = tokens.size  # too few at the end: they join the column before
+        else:
+            edges.append(tokens.size)
+    return np.array(edges)
 
 
 def jobs(results):
