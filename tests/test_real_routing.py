@@ -73,7 +73,7 @@ def test_the_sweeps_bars_stay_within_the_counts_and_labels_sit_clear(real_study)
     assert "within [1, 8]" in ax.get_legend().get_texts()[0].get_text()
 
 
-def test_heatmaps_show_used_experts_label_or_say_and_share_one_scale(real_study):
+def test_heatmaps_show_used_experts_label_or_say_and_scale_by_normalisation(real_study):
     made = figures(real_study, "routing_heatmap")
     assert len(made) == 2
     limits = set()
@@ -90,15 +90,18 @@ def test_heatmaps_show_used_experts_label_or_say_and_share_one_scale(real_study)
             every = -(-shown.shape[0] // labelled)
             assert f"every {every}" in title
         limits.add(ax.images[0].get_clim())
+        # OLMoE's top-8 weights are softmax shares (a token's sum to about 0.2), BH's renormalised to 1:
+        # one scale would fade top-8 to nothing, so each heatmap has its own and the caption says why.
+        block = np.asarray(job.arguments["routing_weights"])[:20]
+        assert ax.images[0].get_clim() == (0.0, pytest.approx(block.max()))
+        assert f"sum to {np.median(block.sum(axis=1)):.2f} here" in job.caption[-1]
         assert not any(line.get_visible() for line in ax.get_xgridlines() + ax.get_ygridlines())
         fig.canvas.draw()
         renderer = fig.canvas.get_renderer()
         boxes = [t.get_window_extent(renderer) for t in ax.get_xticklabels() + ax.get_yticklabels()]
         assert not any(a.overlaps(b) for i, a in enumerate(boxes) for b in boxes[i + 1 :])
         assert min(t.get_fontsize() for t in ax.get_yticklabels()) >= 5
-    shared = max(np.max(job.arguments["routing_weights"]) for job, _ in made)
-    assert limits == {(0.0, shared)}
-    assert "One colour scale for the 2 heatmaps" in made[0][0].caption[-1]
+    assert len(limits) == 2
     used = sum(np.asarray(job.arguments["routing_weights"])[:20] for job, _ in made).sum(axis=0)
     heaviest = np.sort(np.argsort(-used, kind="stable")[: min(32, int((used > 0).sum()))])
     assert made[0][0].arguments["expert_indices"] == heaviest.tolist()

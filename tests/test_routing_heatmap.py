@@ -136,3 +136,19 @@ def test_expert_indices_are_ids_also_of_a_subset_of_columns(rng):
     assert [t.get_text() for t in fig.axes[0].get_xticklabels()] == ["40", "5"]
     with pytest.raises(ValueError, match=r"expert_indices\[0\] = 2 is not among the ids of its 3 columns"):
         plot_routing_heatmap(weights, list("abcd"), expert_indices=[2], expert_ids=[5, 17, 40])
+
+
+def test_samples_normalised_alike_share_one_colour_scale(study):
+    """Two methods whose weights a token sums alike share one scale, up to the largest weight shown."""
+    from figkit.plots import figure_spec
+
+    spec = figure_spec("routing_heatmap")
+    first = dict(study["routing_samples"][0])
+    rows = np.asarray(first["weights"], dtype=float)
+    second = {**first, "method": first["method"], "weights": (rows[:, ::-1] * 0.9).tolist()}
+    jobs = list(spec.jobs({**study, "routing_samples": [first, second]}))
+    top = max(rows[:20].max(), 0.9 * rows[:20].max())
+    for job in jobs:
+        assert job.arguments["weight_max"] == pytest.approx(top)
+        assert "One colour scale for the 2 heatmaps" in job.caption[-1]
+        assert spec.plot(spec.prepare(**job.arguments)).axes[0].images[0].get_clim() == (0.0, pytest.approx(top))

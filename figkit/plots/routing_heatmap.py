@@ -8,7 +8,7 @@ from dataclasses import dataclass
 import matplotlib as mpl
 import numpy as np
 from matplotlib.axes import Axes
-from matplotlib.colors import ListedColormap
+from matplotlib.colors import ListedColormap, Normalize, PowerNorm
 from matplotlib.figure import Figure
 
 from figkit.arrays import ArrayLike, integer_at_least, matrix, same_length, scalar, strings, token_text, whole_vector
@@ -19,6 +19,7 @@ from figkit.plots._draw import (
     label_every,
     laid_out_height,
     note_height,
+    number,
     ordinal,
     points,
     set_title,
@@ -31,7 +32,9 @@ from figkit.style import paper_look
 
 MIN_TOKEN_LABEL_POINTS = 6  # smaller cannot be read in print: label every n-th token instead, and say so
 BUILD_TOKENS = 20  # the build shows the first 20 tokens of a sample, each labelled, and its caption says so
+WEIGHT_GAMMA = 0.5  # colour by the square root of the weight
 SMALLEST_TINT = 0.15  # where on the style's colormap the smallest selected weight starts
+SAME_NORMALISATION = 1.25  # heatmaps share a colour scale when a token's weights sum alike (within 25 %)
 ROW_PITCH = 1.25  # a token row's height in units of its label's font size
 MIN_TOKEN_LABEL_SHARE = 0.6  # nor smaller than this share of the style's tick labels (slides have large ones)
 
@@ -145,13 +148,15 @@ def height(data, width):
 def draw(ax, data):
     rows, cols = data.weights.shape
     low = min(0.0, float(data.weights.min()))
+    top = max(data.weight_max, low + 1e-12)
+    # Square-root colour: top-k softmax shares of a few hundredths stay visible beside one heavy weight.
+    norm = PowerNorm(WEIGHT_GAMMA, vmin=0.0, vmax=top) if low == 0 else Normalize(low, top)
     image = ax.imshow(
         np.ma.masked_equal(data.weights, 0.0),  # an expert a token did not select is white in every style
         aspect="auto",
         interpolation="none",
         cmap=_selected_colours(),
-        vmin=low,
-        vmax=max(data.weight_max, low + 1e-12),
+        norm=norm,
     )
     names = [str(e) for e in data.experts]
     rotated = label_every(ax, names) > 1  # turned, a label is one line wide, however many digits it has
@@ -198,7 +203,8 @@ def jobs(results):
     colour scale for all of them, and samples of the same tokens and layer show the same experts."""
     labels = method_labels(results)
     samples = results.get("routing_samples", [])
-    shared = max(max(map(max, sample["weights"])) for sample in samples) if len(samples) > 1 else None
+    blocks = [np.asarray(sample["weights"][:BUILD_TOKENS], dtype=float) for sample in samples]
+    shared = _shared_scale(blocks)
     scale = f" One colour scale for the {len(samples)} heatmaps of the build, up to {shared:.2f}." if shared else ""
     columns = _shared_columns(samples)
     for i, sample in enumerate(samples):
@@ -210,6 +216,12 @@ def jobs(results):
             arguments["expert_indices"] = columns[i]
         if shared:
             arguments["weight_max"] = shared
+        elif len(samples) > 1:
+            total = float(np.median(blocks[i].sum(axis=1)))
+            scale = (
+                f" Its own colour scale: the methods' weights are normalised differently (a token's weights sum "
+                f"to {number(total)} here)."
+            )
         tokens = len(sample["tokens"])
         shown = f"the first {BUILD_TOKENS} of {tokens} tokens" if tokens > BUILD_TOKENS else f"{tokens} tokens"
         paired = (
@@ -224,10 +236,23 @@ def jobs(results):
                 "",
                 labels[method],
                 f": routing weight of each expert (columns) for each token (rows; {layer_text(layer)}; {shown} "
-                f"of the sample, {len(sample['weights'][0])} experts; \N{OPEN BOX} is a space). White: not selected; "
-                f"experts no shown token selects are left out.{paired}{scale}",
+                f"of the sample, {len(sample['weights'][0])} experts; \N{OPEN BOX} is a space). Colour: the weight, "
+                f"on a square-root scale; white: not selected; experts no shown token selects are left out."
+                f"{paired}{scale}",
             ),
         )
+
+
+def _shared_scale(blocks):
+    """One colour scale's top for several heatmaps, or None: for one heatmap, or for weights normalised
+    differently (top-8 softmax shares summing to 0.2 beside BH's weights summing to 1 would fade one of
+    them to nothing), told by the median weight a token's row sums to."""
+    if len(blocks) < 2:
+        return None
+    totals = [float(np.median(block.sum(axis=1))) for block in blocks]
+    if min(totals) <= 0 or max(totals) > SAME_NORMALISATION * min(totals):
+        return None
+    return max(float(block.max()) for block in blocks)
 
 
 def _shared_columns(samples, max_experts=32):
@@ -286,6 +311,8 @@ def plot_routing_heatmap(
     """Heatmap of routing weights, one row per token and one column per expert.
 
     Token strings label the rows literally (``$``, ``%``, ``_`` and ``\\`` included).
+    Colour follows the square root of a non-negative weight, so top-k softmax shares of a
+    few hundredths stay visible beside a heavy one; white is an expert not selected.
     Large inputs are cut, and the figure says what it cut.
 
     Parameters
