@@ -419,15 +419,16 @@ def _metric_info(info):
     for metric, entry in info.items():
         path = f"metric_info.{metric}"
         _key(metric, path, "a metric name")
-        _object(entry, path, optional=("label", "better", "aggregation"))
+        _object(entry, path, optional=("label", "better", "aggregation", "description"))
         label = _string(entry.get("label", metric), f"{path}.label")
         if label in labels:
             _fail(f"{path}.label", f"{_shown(label)} is already the label of metric_info.{labels[label]}")
         labels[label] = metric
         if "better" in entry and entry["better"] not in DIRECTIONS:
             _fail(f"{path}.better", f'expected "lower" or "higher", got {_shown(entry["better"])}')
-        if "aggregation" in entry:
-            _string(entry["aggregation"], f"{path}.aggregation")
+        for text in ("aggregation", "description"):
+            if text in entry:
+                _string(entry[text], f"{path}.{text}")
     return info
 
 

@@ -43,8 +43,18 @@ METHODS = [
 ]
 METRIC_INFO = {
     "avg_experts": {"label": "Experts per token", "better": "lower", "aggregation": "token_mean"},
-    "recall": {"label": "Recall (%)", "better": "higher", "aggregation": "token_weighted"},
-    "precision": {"label": "Precision (%)", "better": "higher", "aggregation": "token_weighted"},
+    "recall": {
+        "label": "Recall (%)",
+        "better": "higher",
+        "aggregation": "token_weighted",
+        "description": "the share of each token's relevant experts (those the simulation boosts) that are selected",
+    },
+    "precision": {
+        "label": "Precision (%)",
+        "better": "higher",
+        "aggregation": "token_weighted",
+        "description": "the share of selected experts that are relevant",
+    },
     "compute": {"label": "Compute vs. top-8 (%)", "better": "lower", "aggregation": "token_mean"},
 }
 

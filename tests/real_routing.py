@@ -129,7 +129,11 @@ def sections():
         "metric_info": {
             "avg_experts": {"label": "Experts per token", "better": "lower"},
             "compute": {"label": "Compute vs. top-8 (%)", "better": "lower"},
-            "mass": {"label": "Router probability kept (%)", "better": "higher"},
+            "mass": {
+                "label": "Router probability kept (%)",
+                "better": "higher",
+                "description": "the share of the router's softmax probability on the selected experts",
+            },
         },
         "metrics": {
             m: {

@@ -58,3 +58,9 @@ def test_the_build_skips_metrics_that_restate_compute(study):
     assert "".join(job.caption).startswith("Experts per token against PPL (lower is better) for 2 methods")
     labels = job.caption[1::2]  # text and labels alternate: the labels keep their maths in LaTeX
     assert labels[0] == "PPL" and set(labels[1:]) <= set(job.arguments["points"])
+
+
+def test_the_caption_says_what_the_metric_measures(study):
+    info = {**study["metric_info"], "ppl": {**study["metric_info"]["ppl"], "description": "perplexity on C4"}}
+    (job,) = figure_spec("compute_quality").jobs({**study, "metric_info": info})
+    assert "".join(job.caption).startswith("Experts per token against PPL, perplexity on C4, (lower is better)")

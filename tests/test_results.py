@@ -150,6 +150,7 @@ BAD = [
     (("methods", 1, "label"), "Top-2", 'methods[1].label: "Top-2" is already the label of methods[0]'),
     (("methods", 1, "id"), "bh 05", 'methods[1].id: a method id "bh 05" may use only letters'),
     (("metric_info", "perplexity", "better"), "less", 'metric_info.perplexity.better: expected "lower" or "higher"'),
+    (("metric_info", "perplexity", "description"), 3, "metric_info.perplexity.description: expected a string"),
     (("metrics", "bh05", "bleu"), 1.0, 'metrics.bh05.bleu: metric "bleu" is not described in metric_info'),
     (("schema_version",), 2, "schema_version: 2 is not supported; this figkit reads version 1"),
     (("methods",), [], "methods: must not be empty"),

@@ -178,10 +178,11 @@ def jobs(results):
         drawn = f" ({len(shown)} drawn: the baseline and the front first)" if len(shown) < len(names) else ""
         optimal = [names[i] for i in front if i in shown]
         more = len(front) - len(optimal)
+        defined = f", {info['description']}," if "description" in info else ""
         caption = [
             "Experts per token against ",
             label,
-            f" ({info['better']} is better) for {len(points):,} methods{drawn}; "
+            f"{defined} ({info['better']} is better) for {len(points):,} methods{drawn}; "
             "the dashed line joins the Pareto-optimal ones: ",
             *listed(optimal),
         ]
