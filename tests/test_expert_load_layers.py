@@ -63,7 +63,10 @@ def test_real_routing_against_numpy(real_study):
     max_vio = loads.max(axis=1) / loads.mean(axis=1) - 1
     dead = (loads == 0).sum(axis=1)
     caption = "".join(job.caption)
-    assert "white is an even load, k/E = 12.5%, orange less and purple more." in caption
+    assert "white is an even load, k/E = 12.5%, orange less and purple more; grey: no token at all." in caption
+    image = fig.axes[0].images[0]
+    assert np.array_equal(np.ma.getmaskarray(image.get_array()), loads == 0)  # dead experts are grey
+    assert tuple(image.cmap.get_bad()[:3]) == pytest.approx((0.6, 0.6, 0.6))
     assert f"CV {cv.min():.2f} (layer {cv.argmin()}) to {cv.max():.2f} (layer {cv.argmax()})" in caption
     assert f"MaxVio {max_vio.min():.2f} (layer {max_vio.argmin()})" in caption
     assert f"dead experts in {np.count_nonzero(dead)} of 16 layers ({dead.min()} to {dead.max()} per layer)" in caption

@@ -66,7 +66,7 @@ def jobs(results):
             "layer": layer,
         }
         data = prepare(**arguments)
-        unit, even = ("tokens", "k/E") if data.of_tokens else ("routings", "1/E")
+        unit = "tokens" if data.of_tokens else "routings"
         yield FigureJob(
             f"_{method}_{layer_suffix(layer)}",
             arguments,
@@ -74,8 +74,8 @@ def jobs(results):
                 "",
                 labels[method],
                 f": each expert's share of each domain's {unit} ({layer_text(layer)}; "
-                f"{len(entries)} domains, {data.share.shape[1]} experts); white is an even load, {even} = "
-                f"{data.uniform:.3g}%, orange less and purple more. The largest share: "
+                f"{len(entries)} domains, {data.share.shape[1]} experts); {expert_load_layers.scale_caption(data)}. "
+                "The largest share: "
                 f"{_largest(data)}.",
             ),
         )

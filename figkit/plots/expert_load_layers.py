@@ -35,7 +35,9 @@ SAME_UNIFORM = 0.005  # relative spread of the per-layer uniform share below whi
 
 # Below an even load orange, above it purple, an even load white: ColorBrewer's PuOr (colour-blind safe),
 # the load classes' colours of the utilisation figure, without its darkest ends.
-SHARE_COLOURS = ListedColormap(mpl.colormaps["PuOr"](np.linspace(0.12, 0.88, 256)))
+# An expert with no load at all (dead) is mid grey: no hue, apart from every share and from white.
+DEAD_GREY = "0.6"
+SHARE_COLOURS = ListedColormap(mpl.colormaps["PuOr"](np.linspace(0.12, 0.88, 256))).with_extremes(bad=DEAD_GREY)
 
 
 @dataclass(frozen=True)
@@ -121,7 +123,7 @@ def draw(ax, data):
     share = data.share
     top = max(float(share.max()), 2 * data.uniform)
     norm = TwoSlopeNorm(vmin=0, vcenter=data.uniform, vmax=top)
-    image = ax.imshow(share, cmap=SHARE_COLOURS, norm=norm, interpolation="none", aspect="auto")
+    image = ax.imshow(np.ma.masked_equal(share, 0), cmap=SHARE_COLOURS, norm=norm, interpolation="none", aspect="auto")
     ax.grid(False, which="both")
     n_rows, n_experts = share.shape
     step = nice_step(label_every(ax, [str(n_experts)] * n_experts, share=0.6))
@@ -144,6 +146,13 @@ def draw(ax, data):
     upper = [t for t in candidates if 1.4 * data.uniform <= t <= top]
     ticks = [0, data.uniform, *upper[-1:]]
     bar.set_ticks(ticks, labels=["0", f"{data.uniform:.3g}\neven", *(f"{t:g}" for t in upper[-1:])])
+
+
+def scale_caption(data):
+    """What the colours mean: "white is an even load, k/E = 12.5%, orange less and purple more; black: none"."""
+    even = "k/E" if data.of_tokens else "1/E"
+    none = f"; grey: no {'token' if data.of_tokens else 'routing'} at all" if (data.share == 0).any() else ""
+    return f"white is an even load, {even} = {data.uniform:.3g}%, orange less and purple more{none}"
 
 
 def metrics_caption(balance: Sequence[LoadBalance], layers):
@@ -185,7 +194,6 @@ def jobs(results):
             arguments["num_tokens"] = tokens
         data = prepare(**arguments)
         unit = "tokens" if data.of_tokens else "routings"
-        even = "k/E" if data.of_tokens else "1/E"
         yield FigureJob(
             f"_{method}",
             arguments,
@@ -193,7 +201,7 @@ def jobs(results):
                 "",
                 labels[method],
                 f": each expert's share of the layer's {unit} in {len(layers)} layers ({len(loads[0])} experts); "
-                f"white is an even load, {even} = {data.uniform:.3g}%, orange less and purple more. "
+                f"{scale_caption(data)}. "
                 f"{metrics_caption(data.balance, data.rows)}.",
             ),
         )
