@@ -4,7 +4,7 @@ import pytest
 from matplotlib.patches import Rectangle
 from scipy.stats import gaussian_kde
 
-from figkit import plot_expert_count_distribution
+from figkit import plot_expert_count_distribution, use_style
 from tests.conftest import box_text
 
 
@@ -46,6 +46,25 @@ def test_lines_and_box_show_numpy_statistics(rng):
     np.testing.assert_allclose(y, kde(x) + kde(2 * low - x) + kde(2 * high - x), rtol=1e-9)
     share = (counts == counts.min()).mean()
     assert f"At min. ({counts.min()}): {100 * share:.1f}%" in text
+
+
+@pytest.mark.parametrize("style", ["paper", "slide"])
+def test_mean_and_median_are_marked_on_the_frame_not_through_the_bars(rng, style):
+    counts = rng.geometric(0.4, 5000)
+    with use_style(style):
+        fig = plot_expert_count_distribution(counts)
+        fig.canvas.draw()
+    ax = fig.axes[0]
+    marks = {line.get_label(): line for line in ax.lines}
+    assert set(marks) == {f"Mean = {counts.mean():.2f}", f"Median = {np.median(counts):g}"}
+    assert marks[f"Mean = {counts.mean():.2f}"].get_xdata()[0] == pytest.approx(counts.mean(), rel=1e-12)
+    assert marks[f"Median = {np.median(counts):g}"].get_xdata()[0] == np.median(counts)
+    frame = ax.get_window_extent()
+    legend = ax.get_legend().get_window_extent()
+    for mark in marks.values():
+        box = mark.get_window_extent()
+        assert box.y0 >= frame.y1 - 1.0 and box.y1 <= legend.y0 + 1.0  # between the frame and the legend
+    assert not any(line.get_linestyle() in ("--", ":") for line in ax.lines)
 
 
 def test_histogram_mapping_draws_the_same_bars(rng):

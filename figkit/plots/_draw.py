@@ -93,6 +93,29 @@ def marker_size(scale=1.0):
     return mpl.rcParams["lines.markersize"] * scale
 
 
+def marks_above(ax, values, markers, labels, size):
+    """Triangles pointing down onto the top of the axes at x ``values`` (in data units): positions such as a
+    mean and a median marked on the frame, not drawn through the data. Returns their handles."""
+    lift = ax.get_xaxis_transform() + ScaledTranslation(0.0, size / 2 / 72, ax.figure.dpi_scale_trans)
+    handles = []
+    for value, filled, label in zip(values, markers, labels):
+        handles += ax.plot(
+            [value],
+            [1.0],
+            transform=lift,
+            linestyle="none",
+            marker="v",
+            markersize=size,
+            markerfacecolor=NEUTRAL if filled else "white",
+            markeredgecolor=NEUTRAL,
+            markeredgewidth=line_width(0.8),
+            clip_on=False,
+            label=label,
+            zorder=5,
+        )
+    return handles
+
+
 def only_up_to(axis, limit):
     """Tick ``axis`` as its locator would for its limits, but not past ``limit``: the headroom above the
     data (for the legend and the box) shows no values the data cannot take."""
@@ -110,15 +133,16 @@ def text_width(text, size):
     return width / 72
 
 
-def legend_above(ax, handles=None, labels=None, *, title=None):
+def legend_above(ax, handles=None, labels=None, *, title=None, clear=0.0):
     """The legend above the axes, clear of the data, in as many balanced columns as fit the axes' width
-    (under its own ``title``, if given); the axes' title, set before, moves above it. Returns the legend."""
+    (under its own ``title``, if given), ``clear`` points higher for marks on the frame; the axes' title,
+    set before, moves above it. Returns the legend."""
     if handles is None:
         handles, labels = ax.get_legend_handles_labels()
     labels = legend_labels(labels, axes_width(ax))
     columns = legend_columns(labels, axes_width(ax))
     order = reading_order(len(labels), columns)
-    gap = 0.3 * points(mpl.rcParams["legend.fontsize"]) / 72  # inches between the axes and the legend
+    gap = (0.3 * points(mpl.rcParams["legend.fontsize"]) + clear) / 72  # inches between the axes and the legend
     # Anchored a fixed distance above the axes (not a share of their height), so the layout settles at once.
     above = ax.transAxes + ScaledTranslation(0.0, gap, ax.figure.dpi_scale_trans)
     legend = ax.legend(

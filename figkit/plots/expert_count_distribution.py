@@ -15,6 +15,8 @@ from figkit.plots._draw import (
     NEUTRAL,
     legend_above,
     line_width,
+    marker_size,
+    marks_above,
     mathtext_label,
     number,
     only_up_to,
@@ -52,10 +54,12 @@ def prepare(expert_counts, method_name="BH Routing", alpha=None, methods=None):
 
 
 def caption_statistics(hist):
-    """The caption's sentence of the statistics and the encodings: "Mean 2.78 (dashed line), median 2
-    (dotted), standard deviation 1.79, range 1–8; 31.5 % of tokens select the fewest (1)"."""
+    """The caption's sentence of the statistics and the encodings: "Mean 2.78 (filled triangle above the
+    bars), median 2 (open triangle), standard deviation 1.79, range 1–8; 31.5 % of tokens select the fewest
+    (1)"."""
     return (
-        f"Mean {number(hist.mean)} (dashed line), median {hist.median:g} (dotted), standard deviation "
+        f"Mean {number(hist.mean)} (filled triangle above the bars), median {hist.median:g} (open triangle), "
+        "standard deviation "
         f"{number(hist.std())}, range {hist.min}\N{EN DASH}{hist.max}; {100 * hist.fractions[0]:.1f} % of tokens "
         f"select the fewest ({hist.min})."
     )
@@ -91,9 +95,13 @@ def draw(ax, data):
         handles += ax.plot(grid, density, color=colours[1 % len(colours)], marker="none", linewidth=line_width(1.33))
         handles[-1].set_label("KDE")
         top = max(top, density.max())
-    marks = ((hist.mean, "--", f"Mean = {number(hist.mean)}"), (hist.median, ":", f"Median = {hist.median:g}"))
-    for value, style, name in marks:
-        handles.append(ax.axvline(value, color=NEUTRAL, linestyle=style, linewidth=line_width(), label=name))
+    names = (f"Mean = {number(hist.mean)}", f"Median = {hist.median:g}")
+    size = marker_size(1.1)
+    if notebook_look():  # the spec's lines, through the bars
+        for value, style, name in zip((hist.mean, hist.median), ("--", ":"), names):
+            handles.append(ax.axvline(value, color=NEUTRAL, linestyle=style, linewidth=line_width(), label=name))
+    else:  # marked on the frame above the bars, filled and open
+        handles += marks_above(ax, (hist.mean, hist.median), (True, False), names, size)
     if hist.tokens.size <= MAX_LABELLED_BARS:
         ax.set_xticks(hist.values)
     else:
@@ -108,7 +116,7 @@ def draw(ax, data):
     if data.alpha is not None:
         title += f" ($\\alpha$ = {data.alpha:g})"
     set_title(ax, title, wrap=True)  # a long method name wraps instead of running off the figure
-    legend_above(ax, handles, [handle.get_label() for handle in handles])
+    legend_above(ax, handles, [handle.get_label() for handle in handles], clear=0 if notebook_look() else size)
     statistics_beside(ax, _statistics(hist))
 
 
