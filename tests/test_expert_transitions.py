@@ -15,11 +15,12 @@ def drawn(fig):
     return np.ma.filled(fig.axes[0].images[0].get_array().astype(float), np.nan)
 
 
-def outlined(ax):
-    """(row label, column label) of each outlined cell."""
+def ringed(ax):
+    """(row label, column label) of each ringed cell, the ring in the cell's middle."""
     rows = dict(zip(ax.get_yticks(), (t.get_text() for t in ax.get_yticklabels())))
     columns = dict(zip(ax.get_xticks(), (t.get_text() for t in ax.get_xticklabels())))
-    return [(rows[p.get_y() + 0.5], columns[p.get_x() + 0.5]) for p in ax.patches]
+    (rings,) = ax.lines
+    return [(rows[y], columns[x]) for x, y in zip(rings.get_xdata(), rings.get_ydata())]
 
 
 def test_a_hand_made_case(as_input):
@@ -31,7 +32,7 @@ def test_a_hand_made_case(as_input):
     assert [t.get_text() for t in ax.get_yticklabels()] == ["0", "1", "2"]
     assert [t.get_text() for t in ax.get_xticklabels()] == ["1", "2"]
     np.testing.assert_allclose(drawn(fig), 100 * np.array([[1 / 4, 3 / 4], [0, 1], [0, 1]]))
-    assert outlined(ax) == [("0", "2"), ("0", "1")]  # the two most frequent paths
+    assert ringed(ax) == [("0", "2"), ("0", "1")]  # the two most frequent paths
     assert ax.get_ylabel() == "Top-1 expert in layer 3" and ax.get_xlabel() == "Top-1 expert in layer 4"
     assert ax.get_title() == "Top-1 expert paths\n3 and 2 of 3 experts"
     assert fig.axes[1].get_ylabel() == "Tokens of the row's expert (%)"

@@ -53,6 +53,8 @@ def test_the_figure_draws_one_line_per_layer_and_a_colour_bar_past_six():
     np.testing.assert_allclose(ax.lines[3].get_ydata(), 100 * values[:, 3])
     np.testing.assert_allclose(ax.lines[3].get_xdata(), [1, 10, 40])
     assert ax.get_legend() is None and fig.axes[1].get_ylabel() == "Layer"
+    ticks = [int(t.get_text()) for t in fig.axes[1].get_yticklabels()]
+    assert len(set(np.diff(ticks))) == 1 and 0 in ticks  # evenly spaced layers, not 0, 4, 8, 11, 15
     assert ax.get_ylabel() == "Overlap with final top-8 (%)" and ax.get_ylim() == (0, 100)
     few = plot_router_saturation(values[:, :4], progress=[1, 10, 40], k=1)
     assert [t.get_text() for t in few.axes[0].get_legend().get_texts()] == [f"Layer {i}" for i in range(4)]

@@ -10,7 +10,7 @@ from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 
 from figkit.arrays import ArrayLike, integer_at_least, square_counts
-from figkit.plots._draw import colour_bar, label_cells, ordinal, set_title, wrap_label
+from figkit.plots._draw import NEUTRAL, colour_bar, label_cells, line_width, ordinal, set_title, wrap_label
 from figkit.plots.spec import FigureJob, FigureSpec, layer_suffix, layer_text
 from figkit.results import method_labels
 
@@ -64,15 +64,17 @@ def _most_coactivated(counts, n):
 
 
 def draw(ax, data):
-    cmap = mpl.colormaps[mpl.rcParams["image.cmap"]].with_extremes(bad="#e6e6e6")
+    cmap = mpl.colormaps[mpl.rcParams["image.cmap"]].with_extremes(bad="white")
     top = np.nanmax(data.percent) if np.isfinite(data.percent).any() else 1.0
     image = ax.imshow(data.percent, cmap=cmap, vmin=0, vmax=max(top, 1e-9), interpolation="none", aspect="auto")
     ax.grid(False, which="both")
+    shown = len(data.experts)
+    # The diagonal is not a share: its cells stay white, crossed by one thin line from corner to corner.
+    ax.plot([-0.5, shown - 0.5], [-0.5, shown - 0.5], color=NEUTRAL, linewidth=line_width(0.6), marker="none")
     ax.set_xlabel("Also routed to expert")
     ax.set_ylabel("Routed to expert")
     names = [str(e) for e in data.experts]
     step = label_cells(ax, names, names)
-    shown = len(data.experts)
     parts = [f"{shown} of {data.total_experts} experts"] if shown < data.total_experts else []
     if step > 1:
         parts.append(f"every {ordinal(step)} labelled")
@@ -96,7 +98,7 @@ def jobs(results):
                 "",
                 labels[method],
                 f": expert co-activation ({layer_text(layer)}): of the tokens routed to the row's expert, the "
-                f"share also routed to the column's, for {which}; the diagonal is left out.",
+                f"share also routed to the column's, for {which}; the diagonal (crossed out) is left out.",
             ),
         )
 

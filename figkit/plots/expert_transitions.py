@@ -8,11 +8,20 @@ import matplotlib as mpl
 import numpy as np
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
-from matplotlib.patches import Rectangle
 from matplotlib.patheffects import withStroke
 
 from figkit.arrays import ArrayLike, integer_at_least, square_counts
-from figkit.plots._draw import NEUTRAL, colour_bar, label_cells, line_width, ordinal, set_title
+from figkit.plots._draw import (
+    NEUTRAL,
+    axes_height,
+    axes_width,
+    colour_bar,
+    label_cells,
+    line_width,
+    marker_size,
+    ordinal,
+    set_title,
+)
 from figkit.plots.spec import FigureJob, FigureSpec
 from figkit.results import method_labels
 
@@ -84,19 +93,19 @@ def draw(ax, data):
     step = label_cells(ax, [str(e) for e in data.rows], [str(e) for e in data.columns])
     row_of = {e: k for k, e in enumerate(data.rows)}
     column_of = {e: k for k, e in enumerate(data.columns)}
-    for i, j, _ in data.paths:  # outline the most frequent paths
-        if i in row_of and j in column_of:
-            ax.add_patch(
-                Rectangle(
-                    (column_of[j] - 0.5, row_of[i] - 0.5),
-                    1,
-                    1,
-                    fill=False,
-                    edgecolor="white",  # white inside a dark stroke: seen on light and dark cells alike
-                    linewidth=line_width(0.8),
-                    path_effects=[withStroke(linewidth=line_width(2.2), foreground=NEUTRAL)],
-                )
-            )
+    paths = [(column_of[j], row_of[i]) for i, j, _ in data.paths if i in row_of and j in column_of]
+    if paths:  # the most frequent paths: a small ring in the cell's middle, its colour seen around it
+        cell = min(axes_width(ax) / len(data.columns), axes_height(ax) / len(data.rows)) * 72
+        ax.plot(
+            *zip(*paths),
+            linestyle="none",
+            marker="o",
+            markersize=min(0.35 * cell, marker_size(1.2)),
+            markerfacecolor="none",
+            markeredgecolor="white",  # white inside a dark stroke: seen on light and dark cells alike
+            markeredgewidth=line_width(0.6),
+            path_effects=[withStroke(linewidth=line_width(1.6), foreground=NEUTRAL)],
+        )
     parts = []
     if len(data.rows) < data.total_experts or len(data.columns) < data.total_experts:
         parts.append(f"{len(data.rows)} and {len(data.columns)} of {data.total_experts} experts")
@@ -121,7 +130,7 @@ def jobs(results):
                 labels[method],
                 f": where the tokens of each top-1 expert of layer {layer} go in layer {next_layer} (% of the row's "
                 f"tokens; {data.tokens:,} tokens, {len(data.rows)} and {len(data.columns)} of {data.total_experts} "
-                f"experts shown). Outlined: the {len(data.paths)} most frequent paths, {paths} of all tokens.",
+                f"experts shown). Ringed: the {len(data.paths)} most frequent paths, {paths} of all tokens.",
             ),
         )
 
@@ -163,7 +172,7 @@ def plot_expert_transitions(
     top_experts : int
         Show this many experts (16) on each axis: those met first going down the paths by count.
     top_paths : int
-        Outline the most frequent paths, this many (5).
+        Ring the most frequent paths, this many (5).
     ax, figsize, dpi, save_path
         As in every figkit plot function: an axes to draw on, size and resolution
         (``None``: the active rcParams), and where to save.

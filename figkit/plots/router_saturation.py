@@ -68,7 +68,7 @@ def draw(ax, data):
     ax.set_ylim(0, 100)
     ax.set_xlabel(data.progress_label)
     set_ylabel(ax, f"Overlap with final top-{data.k} (%)" if data.k > 1 else "Same top-1 as final (%)")
-    ax.xaxis.set_major_locator(MaxNLocator(nbins=6))
+    ax.xaxis.set_major_locator(MaxNLocator(nbins=6, steps=[1, 2, 2.5, 5, 10]))  # 10, 20, 30, not 8, 16, 24
     set_title(ax, "Router saturation")
     if n <= LEGEND_LAYERS:
         legend_above(ax)
@@ -77,7 +77,8 @@ def draw(ax, data):
     norm = BoundaryNorm(edges, n)
     shown = mpl.colors.ListedColormap(colours)
     bar = ax.figure.colorbar(ScalarMappable(norm=norm, cmap=shown), ax=ax, label="Layer")
-    ticks = np.unique(np.linspace(0, n - 1, min(n, 5)).round().astype(int))
+    ticks = [int(t) for t in MaxNLocator(nbins=5, integer=True, steps=[1, 2, 4, 5, 10]).tick_values(0, n - 1)]
+    ticks = [t for t in ticks if 0 <= t <= n - 1]  # evenly spaced layers: 0, 4, 8, 12 of 16
     bar.set_ticks(ticks, labels=[str(data.layers[i]) for i in ticks])
     bar.minorticks_off()
 

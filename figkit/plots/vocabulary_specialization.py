@@ -127,7 +127,7 @@ def draw(ax, data):
     only_up_to(ax.yaxis, 100)
     ax.xaxis.set_major_locator(MaxNLocator(integer=True))
     ax.set_xlabel("Layer")
-    set_ylabel(ax, "Routed to its top expert (%)")
+    set_ylabel(ax, "Routings to each token's most used expert (%)")
     set_title(
         ax,
         f"Vocabulary specialisation (tokens seen \N{GREATER-THAN OR EQUAL TO}{data.min_occurrences} times)",
