@@ -35,6 +35,7 @@ from figkit.cache import cache_dir
 from figkit.files import digest, file_digest, is_plain_relative, symbolic_link_on, write_if_changed
 from figkit.latex import compile_pdf, die_with_parent, escape_label, template_folders
 from figkit.plots import FIGURES, figure_specs
+from figkit.reading import refuse_oversized
 from figkit.results import load_results, method_labels
 from figkit.stylesheets import style_sheets
 
@@ -203,6 +204,10 @@ def _build(
     _refuse_links(out_dir, [MANIFEST, LATEX_DIR, DEPFILE, PDF, *_outputs_of(manifest)])
     if force:
         manifest = {}
+    try:
+        refuse_oversized(results_path)  # before the build key hashes it
+    except ValueError as error:
+        raise ValueError(f"{results_path}: {error}") from None
     whole_key = _whole_build_key(results_path, figure_key, text_key, compile)
     if (
         whole_key is not None

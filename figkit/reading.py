@@ -59,6 +59,17 @@ class JsonObject(dict):
         self.duplicate = next((k for k, n in Counter(k for k, _ in pairs).items() if n > 1), None)
 
 
+def refuse_oversized(path):
+    """``ValueError`` for a regular file past ``MAX_BYTES``, from its size alone: run before anything reads
+    or hashes it (a 5 GiB file takes seconds to hash and an instant to refuse)."""
+    try:
+        info = os.stat(path)
+    except OSError:
+        return  # the reader says why it cannot open it
+    if stat.S_ISREG(info.st_mode) and info.st_size > MAX_BYTES:
+        raise ValueError(_too_large(f"is {info.st_size / 2**30:.1f} GiB,"))
+
+
 def read_json(path):
     """``(value, may_hold_surrogates)`` of a JSON file (gzip recognised by its bytes); ``ValueError``
     says in one line why a file is not JSON, too large or not UTF-8."""
@@ -102,7 +113,7 @@ def _bounded_bytes(file):
     """The file's bytes (decompressed if gzip), refused past ``MAX_BYTES`` or if they cannot be a results file."""
     info = os.fstat(file.fileno())
     regular = stat.S_ISREG(info.st_mode)
-    if regular and info.st_size > MAX_BYTES:
+    if regular and info.st_size > MAX_BYTES:  # opened after refuse_oversized: it may have grown
         raise ValueError(_too_large(f"is {info.st_size / 2**30:.1f} GiB,"))
     compressed = file.peek(2)[:2] == b"\x1f\x8b"
     stream = gzip.GzipFile(fileobj=file, mode="rb") if compressed else file

@@ -9,10 +9,12 @@ import sys
 import threading
 import tracemalloc
 from collections import Counter
+from pathlib import Path
 
 import pytest
 
-from figkit import load_results, reading, write_results
+import figkit
+from figkit import files, load_results, reading, write_results
 from figkit.files import file_digest
 from figkit.reading import CountList
 from figkit.results import entry_histogram
@@ -131,6 +133,20 @@ def test_a_file_over_the_limit_is_refused_before_it_is_read(tmp_path):
         "write expert_counts as histograms (write_results does unless raw_counts=True)"
     )
     assert not out.exists()
+
+
+def test_the_size_is_refused_before_the_build_key_hashes_the_file(tmp_path, monkeypatch):
+    """Hashing 5 GiB takes seconds, refusing it an instant: nothing may read the file before the size gate."""
+    from figkit import pipeline
+
+    path = tmp_path / "huge.json"
+    with open(path, "wb") as file:
+        file.truncate(5 * 2**30)
+    hashed = []
+    monkeypatch.setattr(pipeline, "file_digest", lambda p: hashed.append(Path(p)) or files.file_digest(p))
+    with pytest.raises(ValueError, match=r"is 5\.0 GiB, more than figkit reads"):
+        figkit.build(path, tmp_path / "out")
+    assert path not in hashed
 
 
 def test_dev_zero_is_refused_at_once(tmp_path):
