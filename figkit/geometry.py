@@ -19,9 +19,9 @@ from pathlib import Path
 
 from figkit.cache import cache_dir
 from figkit.files import file_digest, is_plain_relative, write_atomic
+from figkit.processes import TEX_TIMEOUT, run_tex
 
 TEX_POINTS_PER_INCH = 72.27
-TEX_TIMEOUT = 60  # seconds
 MEASURES = ("textwidth", "columnwidth", "fontsize", "small", "footnotesize")  # numbers; "fontfamily" is text
 MIN_FONT_SIZE = 6.0  # points: no figure text is smaller
 # The \small and \footnotesize of LaTeX's standard size files (size10.clo, size11.clo, size12.clo).
@@ -316,31 +316,15 @@ def _run_probe(source, paper_dir, timeout, files=None):
         for name, text in {"probe.tex": _SKIP_MISSING_INPUTS + source, **(files or {})}.items():
             (work / name).write_text(text, encoding="utf-8")
         try:
-            run = subprocess.run(
-                [*command, "probe.tex"],
-                cwd=work,
-                env=env,
-                stdin=subprocess.DEVNULL,
-                stdout=subprocess.DEVNULL,
-                stderr=subprocess.DEVNULL,
-                timeout=timeout,
-                preexec_fn=_cap_file_size if os.name == "posix" else None,
-            )
+            returncode = run_tex([*command, "probe.tex"], work, env, output_limit=PROBE_OUTPUT_LIMIT, timeout=timeout)
         except subprocess.TimeoutExpired:
             raise RuntimeError(f"pdflatex did not finish measuring the preamble within {timeout} s") from None
         log = _read_capped(work / "probe.log")
         inputs = _files_read(work, paper_dir, log)
-    if run.returncode != 0:
+    if returncode != 0:
         error = next((line for line in log.splitlines() if line.startswith("!")), "see its log")
         raise RuntimeError(f"pdflatex could not compile the preamble: {error[:200]}")
     return log, inputs
-
-
-def _cap_file_size():
-    """In the child: pdflatex may write at most PROBE_OUTPUT_LIMIT bytes to any one file."""
-    import resource
-
-    resource.setrlimit(resource.RLIMIT_FSIZE, (PROBE_OUTPUT_LIMIT, PROBE_OUTPUT_LIMIT))
 
 
 def _read_capped(path):

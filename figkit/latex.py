@@ -10,17 +10,14 @@ wrapped in ``Raw`` and never escaped.
 import functools
 import os
 import re
-import signal
 import subprocess
-import sys
-import time
 import warnings
 from pathlib import Path
 
 from figkit.files import is_plain_relative
+from figkit.processes import TEX_TIMEOUT, run_tex
 
-TEX_TIMEOUT = 120  # seconds
-PR_SET_PDEATHSIG = 1  # linux/prctl.h
+COMPILE_OUTPUT_LIMIT = 2**30  # bytes LaTeX may write to one file: a 400-figure appendix is far below
 SOURCE_DATE_EPOCH = "1700000000"
 
 _SPECIAL = {
@@ -305,7 +302,7 @@ def compile_pdf(tex_path, *, outdir=None, timeout=TEX_TIMEOUT):
     ]
     made = tex_path.parent / (outdir or ".") / tex_path.with_suffix(".pdf").name
     try:
-        returncode = _run_group(command, tex_path.parent, env, timeout)
+        returncode = run_tex(command, tex_path.parent, env, output_limit=COMPILE_OUTPUT_LIMIT, timeout=timeout)
     except FileNotFoundError:
         raise RuntimeError(
             "compiling LaTeX needs latexmk and pdflatex: install TeX Live (Debian/Ubuntu: "
@@ -316,48 +313,6 @@ def compile_pdf(tex_path, *, outdir=None, timeout=TEX_TIMEOUT):
     if returncode != 0:
         raise RuntimeError(latex_error(made.with_suffix(".log")))
     return made
-
-
-def _run_group(command, cwd, env, timeout):
-    """Run ``command`` in its own process group, which dies with this process; on a timeout or an
-    interrupt (Ctrl-C) kill the whole group (latexmk and its pdflatex)."""
-    process = subprocess.Popen(
-        command,
-        cwd=cwd,
-        env=env,
-        stdin=subprocess.DEVNULL,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-        start_new_session=True,
-        preexec_fn=die_with_parent,
-    )
-    try:
-        return process.wait(timeout=timeout)
-    except BaseException:
-        os.killpg(process.pid, signal.SIGKILL)
-        process.wait()
-        _wait_until_gone(process.pid)
-        raise
-
-
-def die_with_parent():
-    """In a child process: be killed when the process that started it dies (Linux; elsewhere nothing),
-    so a killed build leaves no worker or TeX behind."""
-    if sys.platform.startswith("linux"):
-        import ctypes
-
-        ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
-
-
-def _wait_until_gone(group, seconds=5.0):
-    """Wait (briefly) until no process of ``group`` is left: the killed engine has released its folder."""
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        try:
-            os.killpg(group, 0)
-        except ProcessLookupError:
-            return
-        time.sleep(0.01)
 
 
 def latex_error(log_path):

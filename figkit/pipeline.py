@@ -33,8 +33,9 @@ from pathlib import Path
 from figkit import __version__
 from figkit.cache import cache_dir
 from figkit.files import digest, file_digest, is_plain_relative, symbolic_link_on, write_if_changed
-from figkit.latex import compile_pdf, die_with_parent, escape_label, template_folders
+from figkit.latex import compile_pdf, escape_label, template_folders
 from figkit.plots import FIGURES, figure_specs
+from figkit.processes import die_with_parent
 from figkit.reading import refuse_oversized
 from figkit.results import load_results, method_labels
 from figkit.stylesheets import style_sheets
