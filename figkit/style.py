@@ -16,7 +16,7 @@ import figkit.styles  # noqa: F401 - registers the Computer Modern font the "cm"
 from figkit import __version__
 from figkit.files import write_atomic
 from figkit.geometry import tex_page, venue_page
-from figkit.stylesheets import DEFAULT_STYLE, page_rc, style_sheets
+from figkit.stylesheets import DEFAULT_STYLE, available_styles, named_sheets, page_rc, style_sheets, with_base
 
 # Every base style sets this salt; seeing it in rcParams means a figkit style is active, and the paper and
 # slide styles' own salts mean their looks: no titles inside paper figures (the caption has them), and the
@@ -39,15 +39,20 @@ DRAW_TIME_KEYS = ("font.", "mathtext.", "text.", "axes.unicode_minus", "axes.for
 
 
 def use_style(
-    *names: str, venue: str | None = None, tex: str | os.PathLike | None = None, width: str | float = "column"
+    *styles: str | dict | os.PathLike,
+    venue: str | None = None,
+    tex: str | os.PathLike | None = None,
+    width: str | float = "column",
 ) -> contextlib.AbstractContextManager:
-    """Apply figkit styles left to right, as a context manager or a decorator.
+    """Apply styles left to right, as a context manager or a decorator.
 
     Parameters
     ----------
-    *names
-        Style names (see ``available_styles``), e.g. ``"paper", "colourblind"``.
-        Overlays alone sit on the default "notebook" look.
+    *styles
+        figkit style names (see ``available_styles``), e.g. ``"paper", "colourblind"``, composed
+        as ``matplotlib.style.use`` composes with dicts of rcParams, style files and
+        matplotlib's own style names: ``use_style("paper", tueplots.bundles.icml2024())``.
+        Without a figkit base style the default "notebook" look comes first.
     venue : str, optional
         Size figures for a venue of ``figkit.geometry.VENUES`` ("icml", "neurips", ...):
         its column (or text) width, text at its caption size, ticks and legends at its
@@ -70,11 +75,25 @@ def use_style(
         If a name is not a figkit style, or for an unknown venue or a bad width (checked at
         once, not on entry).
     """
-    sheets = style_sheets(*names)
+    sheets = with_base([part for style in styles for part in _sheets_of(style)])
     if venue is not None and tex is not None:
         raise ValueError("give venue or tex, not both")
     page = venue_page(venue) if venue is not None else tex_page(tex) if tex is not None else None
     return mpl.style.context(sheets if page is None else [*sheets, page_rc(page, width)])
+
+
+def _sheets_of(style):
+    """What ``matplotlib.style.use`` applies for one argument of ``use_style``."""
+    if isinstance(style, str) and style.removeprefix("figkit.styles.") in available_styles():
+        return named_sheets(style.removeprefix("figkit.styles."))  # plt.style.use's name for it, too
+    if isinstance(style, dict) or isinstance(style, os.PathLike) and Path(style).is_file():
+        return [style]
+    if isinstance(style, str) and (style in mpl.style.available or Path(style).is_file() or "." in style):
+        return [style]  # a matplotlib style, a file, or a style of another package ("tueplots.x")
+    raise ValueError(
+        f"unknown figkit style {style!r}; available: {', '.join(available_styles())} (or a matplotlib style "
+        "name, a style file, or a dict of rcParams)"
+    )
 
 
 def style_active():

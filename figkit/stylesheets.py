@@ -29,15 +29,25 @@ def available_styles() -> list[str]:
 
 def style_sheets(*names):
     """The sheet files to apply, in order, for ``names``; the default base comes first if none is named."""
-    sheets = []
-    for name in names:
-        if not isinstance(name, str) or name not in available_styles():
-            raise ValueError(f"unknown figkit style {name!r}; available: {', '.join(available_styles())}")
-        sheets += ALIASES.get(name, (name,))
-    if not any(sheet in BASE_STYLES for sheet in sheets):
-        sheets.insert(0, DEFAULT_STYLE)
+    sheets = [sheet for name in names for sheet in named_sheets(name)]
+    return with_base(sheets)
+
+
+def named_sheets(name):
+    """The sheet files of one figkit style name (two for an alias such as "paper-cm"), without a base."""
+    if not isinstance(name, str) or name not in available_styles():
+        raise ValueError(f"unknown figkit style {name!r}; available: {', '.join(available_styles())}")
     folder = Path(find_spec("figkit.styles").submodule_search_locations[0])
-    return [str(folder / f"{sheet}.mplstyle") for sheet in sheets]
+    return [str(folder / f"{sheet}.mplstyle") for sheet in ALIASES.get(name, (name,))]
+
+
+def with_base(sheets):
+    """``sheets`` (files, and anything else matplotlib applies) after figkit's default base, unless one of
+    them is a figkit base."""
+    bases = {sheet for base in BASE_STYLES for sheet in named_sheets(base)}
+    if any(isinstance(sheet, str) and sheet in bases for sheet in sheets):
+        return list(sheets)
+    return [*named_sheets(DEFAULT_STYLE), *sheets]
 
 
 def page_rc(page: Page | None, width: str | float = "column") -> dict:

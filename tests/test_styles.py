@@ -37,6 +37,31 @@ def test_unknown_style_lists_the_available_ones():
         use_style("papr")
 
 
+def test_styles_compose_with_dicts_files_and_matplotlib_styles_in_order(tmp_path):
+    """As matplotlib.style.use composes: a tueplots-like dict after "paper" wins, one before it loses."""
+    from figkit.style import paper_look
+
+    bundle = {"figure.figsize": (3.25, 2.0), "axes.linewidth": 0.4}
+    with use_style("paper", bundle):
+        assert paper_look() and mpl.rcParams["axes.linewidth"] == 0.4
+        assert tuple(mpl.rcParams["figure.figsize"]) == (3.25, 2.0)
+    with use_style(bundle, "paper"):
+        assert mpl.rcParams["axes.linewidth"] != 0.4
+    sheet = tmp_path / "mine.mplstyle"
+    sheet.write_text("lines.linewidth: 3.5\n")
+    for mine in (sheet, str(sheet)):
+        with use_style("slide", mine):
+            assert mpl.rcParams["lines.linewidth"] == 3.5 and not paper_look()
+    with use_style("colourblind", {"axes.linewidth": 0.4}):  # an overlay alone: the default base first
+        assert figkit.style.style_active() and mpl.rcParams["axes.linewidth"] == 0.4
+    with use_style("figkit.styles.paper"):  # plt.style.use's name of the same sheet
+        assert paper_look()
+    with use_style("paper", "ggplot"):
+        assert mpl.rcParams["axes.facecolor"] == "#E5E5E5"
+    with pytest.raises(ValueError, match="unknown figkit style 'papr'.*a dict of rcParams"):
+        use_style("paper", "papr")
+
+
 @pytest.mark.parametrize("names", COMBINATIONS)
 def test_rcparams_are_restored_exactly(names):
     before = dict(mpl.rcParams)
