@@ -114,6 +114,9 @@ def test_the_real_build_has_the_figure_and_the_tables(real_study):
     expected = 100 * np.mean([top[t] / n for t, n in seen.items() if n >= 10])
     label, layers, means, counted = data.methods[0]
     assert label == "Top-8" and counted == frequent and means[list(layers).index(5)] == pytest.approx(expected)
+    # The floor routing at random would give: experts per token over experts, 8 / 64 for top-8.
+    assert "Top-8 (" in caption and "; 12.5% by chance)" in caption
+    assert "share of its occurrences routed to its most frequent expert" in caption
 
 
 def test_the_token_table_shows_tokens_literally():

@@ -1,4 +1,4 @@
-"""Vocabulary specialisation: how much of a token's routing goes to its most frequent expert, per layer."""
+"""Vocabulary specialisation: how often a token is routed to its most frequent expert, per layer."""
 
 from __future__ import annotations
 
@@ -25,7 +25,7 @@ from figkit.plots._draw import (
 )
 from figkit.plots.looks import method_roles
 from figkit.plots.spec import FigureJob, FigureSpec, compared, compared_caption, compared_note, listed
-from figkit.results import method_labels
+from figkit.results import method_counts, method_labels
 
 MIN_OCCURRENCES = 10  # OLMoE's: a token seen fewer times says little about its expert
 NEXT_TOKEN_STYLES = {"-": "by the token's id", ":": "by the next token's id"}
@@ -59,6 +59,15 @@ def prepare(vocabulary, min_occurrences=MIN_OCCURRENCES, next_tokens=None, metho
     following = [series for series in following if series[0] in drawn]
     roles = method_roles([label for label, *_ in by_token], methods)
     return Specialization(shown, following, min_occurrences, roles, compared_note(len(shown), len(by_token)))
+
+
+def _by_chance(results, labels):
+    """Per method label, 100 · (mean experts per token) / experts: the share a token's most frequent expert
+    would have at least if each occurrence picked its experts at random; empty without ``num_experts``."""
+    experts = results.get("model", {}).get("num_experts")
+    if not experts:
+        return {}
+    return {labels[method]: 100 * counts.mean / experts for method, counts in method_counts(results).items()}
 
 
 def _series(vocabulary, name, min_occurrences):
@@ -123,11 +132,11 @@ def draw(ax, data):
                 label=mathtext_label(label) if style == "-" else "_",
             )
     top = max(means.max() for series in (data.methods, data.next_tokens) for _, _, means, _ in series)
-    ax.set_ylim(0, min(103, 10 * np.ceil(top / 10 + 0.05)))  # a line at 100 % stays clear of the frame
+    ax.set_ylim(0, min(105, 10 * np.ceil(top / 10 + 0.05)))  # a line at 100 % stays clear of the frame
     only_up_to(ax.yaxis, 100)
     ax.xaxis.set_major_locator(MaxNLocator(integer=True))
     ax.set_xlabel("Layer")
-    set_ylabel(ax, "Routings to each token's most used expert (%)")
+    set_ylabel(ax, "Occurrences routed to the token's most frequent expert (%)")
     set_title(
         ax,
         f"Vocabulary specialisation (tokens seen \N{GREATER-THAN OR EQUAL TO}{data.min_occurrences} times)",
@@ -158,15 +167,24 @@ def jobs(results):
     if kinds["next"]:
         arguments["next_tokens"] = {labels[m]: layers for m, layers in kinds["next"].items()}
     data = prepare(**arguments)
-    notes = [f" ({means.min():.1f}% to {means.max():.1f}%)" for _, _, means, _ in data.methods]
+    chance = _by_chance(results, labels)
+    notes = [
+        f" ({means.min():.1f}% to {means.max():.1f}%" + (f"; {chance[label]:.1f}% by chance)" if label in chance else ")")
+        for label, _, means, _ in data.methods
+    ]
     tokens = max(n for *_, n in data.methods)
     shown = [label for label, *_ in data.methods]  # prepare keeps at most MAX_COMPARED
     caption = [
         f"Vocabulary specialisation: for each token id seen at least {MIN_OCCURRENCES} times ({tokens:,} ids), "
-        "the share of its routings that go to its most frequent expert, averaged over the ids, per layer"
-        f"{compared_caption(len(shown), len(vocabulary))}: ",
+        "the share of its occurrences routed to its most frequent expert (one of the experts each occurrence "
+        f"selects), averaged over the ids, per layer{compared_caption(len(shown), len(vocabulary))}: ",
         *listed(shown, notes),
     ]
+    if chance:
+        caption[-1] += (
+            " By chance: experts per token / experts, what routing each occurrence at random would give at "
+            "least; a method that selects more experts scores higher without specialising."
+        )
     if data.next_tokens:
         caption[-1] += " Dotted: the same with the routings grouped by the id of the next token."
     yield FigureJob("", arguments, tuple(caption))
@@ -196,7 +214,7 @@ def plot_vocabulary_specialization(
     dpi: float | None = None,
     save_path: str | None = None,
 ) -> Figure:
-    """One line per method: the mean share of a token's routings that go to its most frequent expert.
+    """One line per method: the mean share of a token's occurrences routed to its most frequent expert.
 
     Parameters
     ----------
