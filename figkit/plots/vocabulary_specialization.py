@@ -169,7 +169,8 @@ def jobs(results):
     data = prepare(**arguments)
     chance = _by_chance(results, labels)
     notes = [
-        f" ({means.min():.1f}% to {means.max():.1f}%" + (f"; {chance[label]:.1f}% by chance)" if label in chance else ")")
+        f" ({means.min():.1f}% to {means.max():.1f}%"
+        + (f"; {chance[label]:.1f}% by chance)" if label in chance else ")")
         for label, _, means, _ in data.methods
     ]
     tokens = max(n for *_, n in data.methods)
