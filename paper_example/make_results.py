@@ -47,7 +47,7 @@ METRIC_INFO = {
         "label": "Recall (%)",
         "better": "higher",
         "aggregation": "token_weighted",
-        "description": "the share of each token's relevant experts (those the simulation boosts) that are selected",
+        "description": "the share of each token's relevant experts, those the simulation boosts, that are selected",
     },
     "precision": {
         "label": "Precision (%)",

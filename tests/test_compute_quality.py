@@ -58,9 +58,14 @@ def test_the_build_skips_metrics_that_restate_compute(study):
     assert "".join(job.caption).startswith("Experts per token against PPL (lower is better) for 2 methods")
     labels = job.caption[1::2]  # text and labels alternate: the labels keep their maths in LaTeX
     assert labels[0] == "PPL" and set(labels[1:]) <= set(job.arguments["points"])
+    # Top-2 has fewer experts and a lower (better) PPL: it alone is on the front, and no line is drawn.
+    assert "Top-2 needs the fewest experts per token for the best value: it dominates every other." in "".join(
+        job.caption
+    )
+    assert "dashed" not in "".join(job.caption)
 
 
 def test_the_caption_says_what_the_metric_measures(study):
     info = {**study["metric_info"], "ppl": {**study["metric_info"]["ppl"], "description": "perplexity on C4"}}
     (job,) = figure_spec("compute_quality").jobs({**study, "metric_info": info})
-    assert "".join(job.caption).startswith("Experts per token against PPL, perplexity on C4, (lower is better)")
+    assert "".join(job.caption).startswith("Experts per token against PPL (perplexity on C4; lower is better)")

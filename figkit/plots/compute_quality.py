@@ -19,6 +19,7 @@ from figkit.plots._draw import (
     line_width,
     marker_size,
     mathtext_label,
+    number,
     set_title,
     set_ylabel,
 )
@@ -176,18 +177,15 @@ def jobs(results):
         baseline_at = names.index(labels[baseline]) if baseline in reported else None
         shown = set(shown_points(len(names), front, baseline_at))
         drawn = f" ({len(shown)} drawn: the baseline and the front first)" if len(shown) < len(names) else ""
-        optimal = [names[i] for i in front if i in shown]
-        more = len(front) - len(optimal)
-        defined = f", {info['description']}," if "description" in info else ""
-        caption = [
-            "Experts per token against ",
-            label,
-            f"{defined} ({info['better']} is better) for {len(points):,} methods{drawn}; "
-            "the dashed line joins the Pareto-optimal ones: ",
-            *listed(optimal),
-        ]
-        if more:
-            caption[-1] = f", and {more:,} more."
+        defined = f"{info['description']}; " if "description" in info else ""
+        caption = ["Experts per token against ", label, f" ({defined}{info['better']} is better) for "]
+        caption[-1] += f"{len(points):,} methods{drawn}. "
+        for sentence in (
+            _front_sentence([names[i] for i in front if i in shown], len(front), len(names)),
+            _reach_sentence(points, names[front[0]], labels.get(baseline), names[front[-1]]),
+        ):
+            caption[-1] += sentence[0]  # each starts with text: captions alternate text and labels
+            caption += sentence[1:]
         arguments = {
             "points": points,
             "quality_label": label,
@@ -196,6 +194,36 @@ def jobs(results):
             "methods": results["methods"],
         }
         yield FigureJob(f"_{metric}", arguments, tuple(caption))
+
+
+def _front_sentence(optimal, front, methods):
+    """What the Pareto front says, as caption parts (text first): one method better in both, every method on
+    it (the metric only grows with experts), or the methods the dashed line joins."""
+    if front == 1:
+        return ["", optimal[0], " needs the fewest experts per token for the best value: it dominates every other. "]
+    if front == methods:
+        return [
+            "Every method is Pareto-optimal (the dashed line): each added expert scores better, so the metric "
+            "shows no trade-off. "
+        ]
+    parts = ["The dashed line joins the Pareto-optimal ones: ", *listed(optimal)]
+    if front > len(optimal):
+        parts[-1] = f", and {front - len(optimal):,} more."
+    parts[-1] += " "
+    return parts
+
+
+def _reach_sentence(points, cheapest, baseline, best):
+    """The cheapest Pareto-optimal method against the baseline (or, when it is the baseline, against the
+    best-scoring one), in numbers, as caption parts (text first)."""
+    other = baseline if baseline in points and baseline != cheapest else best
+    x, y = points[cheapest]
+    parts = ["", cheapest, f" reaches {number(y)} with {number(x)} experts per token"]
+    if other != cheapest:
+        ox, oy = points[other]
+        parts += [", ", other, f" {number(oy)} with {number(ox)}"]
+    parts[-1] += "."
+    return parts
 
 
 def _value(value):
