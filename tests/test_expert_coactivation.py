@@ -59,3 +59,22 @@ def test_real_routing_against_numpy():
 def test_errors(counts, kwargs, message):
     with pytest.raises(ValueError, match=message):
         plot_expert_coactivation(counts, **kwargs)
+
+
+def test_the_methods_of_one_layer_share_one_colour_scale(study):
+    from figkit.plots import figure_spec
+
+    spec = figure_spec("expert_coactivation")
+    first = study["coactivation"][0]
+    halved = np.asarray(first["counts"]) // 2
+    np.fill_diagonal(halved, np.diag(np.asarray(first["counts"])))  # half the pairs: a paler method
+    other = {**first, "method": next(m["id"] for m in study["methods"] if m["id"] != first["method"])}
+    other["counts"] = halved.tolist()
+    jobs = list(spec.jobs({**study, "coactivation": [first, other]}))
+    top = np.nanmax(spec.prepare(first["counts"]).percent)
+    for job in jobs:
+        image = spec.plot(spec.prepare(**job.arguments)).axes[0].images[0]
+        assert image.get_clim() == (0.0, pytest.approx(top))
+        assert f"One colour scale, up to {top:.0f}%, for the 2 methods here." in job.caption[-1]
+    with pytest.raises(ValueError, match="percent_max must be a number in"):
+        plot_expert_coactivation(first["counts"], percent_max=0)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from numbers import Real
 
 import matplotlib as mpl
 import numpy as np
@@ -23,14 +24,18 @@ class Coactivation:
     experts: np.ndarray  # the ids of the shown experts, ascending
     total_experts: int
     routed: int  # routings (token, expert) counted: the diagonal's sum
+    percent_max: float | None  # the top of a colour scale shared with other heatmaps, or None
 
 
-def prepare(coactivation, top_experts=TOP_EXPERTS):
+def prepare(coactivation, top_experts=TOP_EXPERTS, percent_max=None):
     """Validate pair counts and keep the experts of the most frequent pairs.
 
     ``coactivation[a][b]`` counts the tokens routed to both ``a`` and ``b``; its diagonal,
-    the tokens routed to each expert.
+    the tokens routed to each expert. ``percent_max`` tops the colour scale (several methods, one scale).
     """
+    number = isinstance(percent_max, Real) and not isinstance(percent_max, bool)
+    if percent_max is not None and not (number and 0 < percent_max <= 100):
+        raise ValueError(f"percent_max must be a number in (0, 100], got {percent_max!r}")
     counts = square_counts(coactivation, "coactivation")
     rows = counts.shape[0]
     top_experts = integer_at_least(top_experts, "top_experts", 2)
@@ -48,7 +53,9 @@ def prepare(coactivation, top_experts=TOP_EXPERTS):
         percent = 100 * shown / np.diag(shown)[:, None]
     percent[~np.isfinite(percent)] = np.nan
     np.fill_diagonal(percent, np.nan)
-    return Coactivation(percent=percent, experts=experts, total_experts=rows, routed=int(diagonal.sum()))
+    return Coactivation(
+        percent=percent, experts=experts, total_experts=rows, routed=int(diagonal.sum()), percent_max=percent_max
+    )
 
 
 def _most_coactivated(counts, n):
@@ -66,6 +73,7 @@ def _most_coactivated(counts, n):
 def draw(ax, data):
     cmap = mpl.colormaps[mpl.rcParams["image.cmap"]].with_extremes(bad="white")
     top = np.nanmax(data.percent) if np.isfinite(data.percent).any() else 1.0
+    top = data.percent_max or top
     image = ax.imshow(data.percent, cmap=cmap, vmin=0, vmax=max(top, 1e-9), interpolation="none", aspect="auto")
     ax.grid(False, which="both")
     shown = len(data.experts)
@@ -84,21 +92,32 @@ def draw(ax, data):
 
 
 def jobs(results):
-    """One figure per entry of ``coactivation``."""
+    """One figure per entry of ``coactivation``; the methods of one layer share one colour scale."""
     labels = method_labels(results)
-    for entry in results.get("coactivation", []):
+    entries = results.get("coactivation", [])
+    tops = {}
+    for entry in entries:
+        data = prepare(entry["counts"])
+        top = float(np.nanmax(data.percent)) if np.isfinite(data.percent).any() else 0.0
+        tops.setdefault(entry.get("layer"), []).append(top)
+    for entry in entries:
         method, layer = entry["method"], entry.get("layer")
         experts = len(entry["counts"])
         shown = min(TOP_EXPERTS, experts)
         which = f"the {shown} experts of the most frequent pairs (of {experts})" if shown < experts else "all experts"
+        arguments = {"coactivation": entry["counts"]}
+        scale = ""
+        if len(tops[layer]) > 1 and max(tops[layer]) > 0:
+            arguments["percent_max"] = max(tops[layer])
+            scale = f" One colour scale, up to {max(tops[layer]):.0f}%, for the {len(tops[layer])} methods here."
         yield FigureJob(
             f"_{method}_{layer_suffix(layer)}",
-            {"coactivation": entry["counts"]},
+            arguments,
             (
                 "",
                 labels[method],
                 f": expert co-activation ({layer_text(layer)}): of the tokens routed to the row's expert, the "
-                f"share also routed to the column's, for {which}; the diagonal (crossed out) is left out.",
+                f"share also routed to the column's, for {which}; the diagonal (crossed out) is left out.{scale}",
             ),
         )
 
@@ -120,6 +139,7 @@ def plot_expert_coactivation(
     coactivation: ArrayLike,
     *,
     top_experts: int = TOP_EXPERTS,
+    percent_max: float | None = None,
     ax: Axes | None = None,
     figsize: tuple[float, float] | None = None,
     dpi: float | None = None,
@@ -135,6 +155,9 @@ def plot_expert_coactivation(
         each token's selected experts, not only consecutive ranks.
     top_experts : int
         Show the experts of the most frequent pairs, this many (16); the title says so.
+    percent_max : float, optional
+        The top of the colour scale, to give several heatmaps (top-k and BH, say) one scale.
+        Default: this heatmap's largest share.
     ax, figsize, dpi, save_path
         As in every figkit plot function: an axes to draw on, size and resolution
         (``None``: the active rcParams), and where to save.
@@ -150,5 +173,5 @@ def plot_expert_coactivation(
         For a matrix that is not square, negative or non-finite counts, or a pair count
         larger than the count of its row's expert.
     """
-    data = prepare(coactivation, top_experts)
+    data = prepare(coactivation, top_experts, percent_max)
     return FIGURE.plot(data, ax=ax, figsize=figsize, dpi=dpi, save_path=save_path)
