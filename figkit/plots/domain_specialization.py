@@ -10,7 +10,6 @@ from matplotlib.figure import Figure
 
 from figkit.arrays import ArrayLike, non_negative, vector
 from figkit.plots import expert_load_layers
-from figkit.plots._draw import number
 from figkit.plots.spec import FigureJob, FigureSpec, layer_suffix, layer_text, middle_layer
 from figkit.results import method_labels
 
@@ -62,7 +61,6 @@ def jobs(results):
             continue
         arguments = {
             "domain_loads": {e["domain"]: e["counts"] for e in entries},
-            "num_tokens": {e["domain"]: e["num_tokens"] for e in entries},
             "layer": layer,
         }
         data = prepare(**arguments)
@@ -83,7 +81,7 @@ def jobs(results):
 
 def _largest(data):
     row, expert = np.unravel_index(np.argmax(data.share), data.share.shape)
-    return f"{number(data.share[row, expert])}% of {data.rows[row]} to expert {expert}"
+    return f"{data.share[row, expert]:.1f}% of {data.rows[row]} to expert {expert}"
 
 
 FIGURE = FigureSpec(

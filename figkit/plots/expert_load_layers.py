@@ -149,9 +149,9 @@ def draw(ax, data):
 
 
 def scale_caption(data):
-    """What the colours mean: "white is an even load, k/E = 12.5%, orange less and purple more; black: none"."""
+    """What the colours mean: "white is an even load, 1/E = 1.56%, orange less and purple more; grey: ..."."""
     even = "k/E" if data.of_tokens else "1/E"
-    none = f"; grey: no {'token' if data.of_tokens else 'routing'} at all" if (data.share == 0).any() else ""
+    none = "; grey: an expert no token was routed to" if (data.share == 0).any() else ""
     return f"white is an even load, {even} = {data.uniform:.3g}%, orange less and purple more{none}"
 
 
@@ -188,10 +188,8 @@ def jobs(results):
             continue
         layers = sorted(entries)
         loads = [entries[layer]["counts"] for layer in layers]
-        tokens = [entries[layer].get("num_tokens") for layer in layers]
+        # Shares of the layer's routings for every method, top-k and BH alike: one scale, even = 1/E, to compare.
         arguments = {"layer_loads": loads, "layers": layers, "order": "given"}
-        if all(n is not None for n in tokens):
-            arguments["num_tokens"] = tokens
         data = prepare(**arguments)
         unit = "tokens" if data.of_tokens else "routings"
         yield FigureJob(
