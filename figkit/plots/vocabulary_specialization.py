@@ -194,7 +194,7 @@ def jobs(results):
 FIGURE = FigureSpec(
     name="vocabulary_specialization",
     title="Vocabulary specialisation",
-    sections=("vocabulary",),
+    sections=("vocabulary", "expert_counts"),  # the counts give the caption its chance level
     prepare=prepare,
     draw=draw,
     jobs=jobs,
