@@ -4,7 +4,8 @@ from matplotlib.colors import to_hex
 
 import figkit
 from figkit import plot_expert_utilization
-from figkit.plots.expert_utilization import LOAD_CLASSES, caption_statistics
+from figkit.plots import figure_spec
+from figkit.plots.expert_utilization import LOAD_CLASSES, amounts, caption_statistics
 from figkit.stats import load_balance
 from tests.conftest import box_text
 
@@ -44,7 +45,7 @@ def test_dead_experts_show_infinity_and_are_marked():
     assert "Max/min: \N{INFINITY} (2 dead)" in box_text(ax)
     marks = next(line for line in ax.lines if line.get_marker() == "x")
     assert marks.get_xdata().tolist() == [1, 4]
-    assert "dead (2)" in [t.get_text() for t in ax.get_legend().get_texts()]
+    assert "no token (2)" in [t.get_text() for t in ax.get_legend().get_texts()]
 
 
 def test_paper_figures_leave_the_statistics_to_the_caption_and_the_legend_above_the_bars():
@@ -64,6 +65,26 @@ def test_paper_figures_leave_the_statistics_to_the_caption_and_the_legend_above_
         f"MaxVio (the busiest expert over the mean, less 1) {counts.max() / counts.mean() - 1:.2f}, 1 expert" in caption
     )
     assert f"normalised entropy {entropy:.2f}." in caption
+    # No band in the paper (its grey would compete with the bars); balanced bars white, outlined.
+    assert len(ax.patches) == counts.size
+    assert caption.startswith("Mean 80 \N{PLUS-MINUS SIGN} 130 tokens")
+
+
+def test_mean_and_spread_share_one_precision():
+    assert amounts(51.94, 106.2) == ["52", "106"]
+    assert amounts(20.43, 58.12) == ["20.4", "58.1"]
+    assert amounts(0.5, 0.25) == ["0.500", "0.250"]
+
+
+def test_the_methods_of_one_layer_share_one_y_scale(real_study):
+    jobs = [job for job in figure_spec("expert_utilization").jobs(real_study) if job.suffix.endswith("_layer8")]
+    assert len(jobs) == 2
+    top = max(max(job.arguments["expert_counts_by_expert"]) for job in jobs)
+    for job in jobs:
+        spec = figure_spec("expert_utilization")
+        ax = spec.plot(spec.prepare(**job.arguments)).axes[0]
+        assert ax.get_ylim()[1] == pytest.approx(1.05 * top)
+        assert "One y scale for the 2 methods here." in job.caption[-1]
 
 
 def test_num_experts_adds_experts_that_got_nothing():

@@ -25,26 +25,30 @@ from figkit.plots._draw import (
 from figkit.plots.spec import FigureJob, FigureSpec, layer_suffix, layer_text, representative_layers
 from figkit.results import method_labels
 from figkit.stats import LoadBalance, load_balance
+from figkit.style import notebook_look
 
 # Load relative to the mean: (upper bound, legend label, colour). A diverging scale around an even load,
-# ColorBrewer's PuOr (colour-blind safe): oranges for under-used experts, grey for balanced, purple for
-# over-used; no blue or red a method's colour could be mistaken for.
+# ColorBrewer's PuOr (colour-blind safe): oranges for under-used experts, white (outlined) for balanced,
+# purple for over-used; no blue, red or grey a method's colour could be mistaken for.
 LOAD_CLASSES = (
     (0.5, "< 0.5\N{MULTIPLICATION SIGN} mean", "#B35806"),
     (0.8, "0.5\N{EN DASH}0.8\N{MULTIPLICATION SIGN}", "#F1A340"),
-    (1.2, "0.8\N{EN DASH}1.2\N{MULTIPLICATION SIGN}", "#BABABA"),
+    (1.2, "0.8\N{EN DASH}1.2\N{MULTIPLICATION SIGN}", "#FFFFFF"),
     (np.inf, "> 1.2\N{MULTIPLICATION SIGN}", "#542788"),
 )
+BALANCED = 2  # the class drawn white, outlined
 
 
 @dataclass(frozen=True)
 class ExpertLoad:
     counts: np.ndarray
     balance: LoadBalance
+    top: float | None  # the top of a y scale shared with other methods' figures, or None
 
 
-def prepare(expert_counts_by_expert, num_experts=None):
-    """Validate per-expert loads; ``num_experts`` pads with experts that received nothing."""
+def prepare(expert_counts_by_expert, num_experts=None, top=None):
+    """Validate per-expert loads; ``num_experts`` pads with experts that received nothing; ``top`` is the top
+    of the y-axis (one scale for several methods)."""
     counts = non_negative(vector(expert_counts_by_expert, "expert_counts_by_expert"), "expert_counts_by_expert")
     counts = counts.astype(float)
     if not counts.any():
@@ -57,7 +61,11 @@ def prepare(expert_counts_by_expert, num_experts=None):
                 f"(the length of expert_counts_by_expert), got {num_experts!r}"
             )
         counts = np.pad(counts, (0, int(num_experts) - counts.size))
-    return ExpertLoad(counts, load_balance(counts))
+    top = scalar(top)
+    number_given = isinstance(top, (int, float, np.number)) and not isinstance(top, bool)
+    if top is not None and not (number_given and top >= counts.max()):
+        raise ValueError(f"top must be a number of at least the largest load, {counts.max():g}; got {top!r}")
+    return ExpertLoad(counts, load_balance(counts), None if top is None else float(top))
 
 
 def load_classes(counts, mean):
@@ -70,9 +78,12 @@ def draw(ax, data):
     counts, balance = data.counts, data.balance
     classes = load_classes(counts, balance.mean)
     colours = np.array([colour for _, _, colour in LOAD_CLASSES])
-    ax.bar(np.arange(counts.size), counts, width=0.8, color=colours[classes])
-    band = (max(0.0, balance.mean - balance.std), balance.mean + balance.std)  # no load is negative
-    ax.axhspan(*band, color=NEUTRAL, alpha=0.08, zorder=0)
+    edges = np.where(classes == BALANCED, NEUTRAL, "none")
+    bars = {"color": colours[classes], "edgecolor": edges, "linewidth": line_width(0.6)}
+    ax.bar(np.arange(counts.size), counts, width=0.8, **bars)
+    if notebook_look():  # the spec's ±1 std band; a paper states the spread in words instead
+        band = (max(0.0, balance.mean - balance.std), balance.mean + balance.std)  # no load is negative
+        ax.axhspan(*band, color=NEUTRAL, alpha=0.08, zorder=0)
     dead = np.flatnonzero(counts == 0)
     if dead.size:  # an empty line would still count its origin in the layout, stretching a grid
         ax.plot(
@@ -80,7 +91,7 @@ def draw(ax, data):
             np.zeros(dead.size),
             linestyle="none",
             marker="x",
-            color=LOAD_CLASSES[0][2],
+            color=NEUTRAL,
             markersize=marker_size(1.33),
             markeredgewidth=line_width(1.33),
             zorder=4,
@@ -98,7 +109,8 @@ def draw(ax, data):
             f"Entropy (norm.): {number(balance.entropy)}",
         ],
     )
-    top = 1.05 * max(counts.max(), balance.mean + balance.std)
+    top = data.top or counts.max()
+    top = 1.05 * (max(top, balance.mean + balance.std) if notebook_look() else top)
     ax.set_ylim(-0.04 * top if dead.size else 0, top)  # the crosses of dead experts inside the axes
     ax.set_xlim(-0.6, counts.size - 0.4)
     ax.xaxis.set_major_locator(MaxNLocator(integer=True))
@@ -110,14 +122,22 @@ def _legend(data):
     """The legend's handles: the load classes present, the mean, its band and the dead experts."""
     counts, balance = data.counts, data.balance
     classes = np.bincount(load_classes(counts, balance.mean), minlength=len(LOAD_CLASSES))
-    handles = [Patch(color=colour, label=f"{name} ({n})") for (_, name, colour), n in zip(LOAD_CLASSES, classes) if n]
-    handles += [
-        Line2D([], [], color=NEUTRAL, linestyle="--", label=f"mean {amount(balance.mean)}"),
-        Patch(color=NEUTRAL, alpha=0.08, label=f"\N{PLUS-MINUS SIGN}1 std {amount(balance.std)}"),
+    handles = [
+        Patch(
+            facecolor=colour,
+            edgecolor=NEUTRAL if i == BALANCED else "none",
+            linewidth=line_width(0.6),
+            label=f"{name} ({n})",
+        )
+        for i, ((_, name, colour), n) in enumerate(zip(LOAD_CLASSES, classes))
+        if n
     ]
+    handles.append(Line2D([], [], color=NEUTRAL, linestyle="--", label=f"mean {amounts(balance.mean)[0]}"))
+    if notebook_look():
+        handles.append(Patch(color=NEUTRAL, alpha=0.08, label=f"\N{PLUS-MINUS SIGN}1 std {amounts(balance.std)[0]}"))
     if balance.dead_experts:
-        dead = Line2D([], [], linestyle="none", marker="x", color=LOAD_CLASSES[0][2], markeredgewidth=line_width(1.33))
-        dead.set_label(f"dead ({balance.dead_experts})")
+        dead = Line2D([], [], linestyle="none", marker="x", color=NEUTRAL, markeredgewidth=line_width(1.33))
+        dead.set_label(f"no token ({balance.dead_experts})")
         handles.append(dead)
     return handles
 
@@ -126,17 +146,21 @@ def caption_statistics(balance):
     """The balance statistics in a sentence, at the precision a reader needs."""
     dead = balance.dead_experts
     ratio = f"{dead} expert{'s' * (dead != 1)} received no token" if dead else f"max/min {balance.max_min_ratio:.1f}"
+    mean, std = amounts(balance.mean, balance.std)
+    crosses = " (crosses)" if dead else ""
     return (
-        f"Mean {amount(balance.mean)} \N{PLUS-MINUS SIGN} {amount(balance.std)} tokens per expert (dashed line "
-        f"and band); coefficient of variation {balance.cv:.2f}, MaxVio (the busiest expert over the mean, "
-        f"less 1) {balance.max_vio:.2f}, {ratio}, "
-        f"normalised entropy {balance.entropy:.2f}. Bars are coloured by load relative to the mean."
+        f"Mean {mean} \N{PLUS-MINUS SIGN} {std} tokens per expert (the mean dashed); coefficient of variation "
+        f"{balance.cv:.2f}, MaxVio (the busiest expert over the mean, less 1) {balance.max_vio:.2f}, "
+        f"{ratio}{crosses}, normalised entropy {balance.entropy:.2f}. Bars are coloured by load relative to the "
+        "mean, balanced ones (0.8\N{EN DASH}1.2\N{MULTIPLICATION SIGN}) white."
     )
 
 
-def amount(value):
-    """A token count as a reader wants it: whole above 100, three significant figures below."""
-    return f"{value:,.0f}" if abs(value) >= 100 else f"{value:.3g}"
+def amounts(*values):
+    """Token counts at one precision, three significant figures of the largest: "52 ± 106", "20.4 ± 58.1"."""
+    largest = max(abs(value) for value in values)
+    decimals = 0 if largest >= 100 or largest == 0 else max(0, 2 - int(np.floor(np.log10(largest))))
+    return [f"{value:,.{decimals}f}" for value in values]
 
 
 def _max_min(balance):
@@ -159,20 +183,28 @@ def jobs(results):
     for entry in entries:
         layers.setdefault(entry["method"], []).append(entry.get("layer"))
     shown = {method: representative_layers([n for n in ids if n is not None]) for method, ids in layers.items()}
-    for entry in entries:
+    drawn = [e for e in entries if e.get("layer") is None or e.get("layer") in shown[e["method"]]]
+    tops = {}  # the methods of one layer share a y scale
+    for entry in drawn:
+        tops.setdefault(entry.get("layer"), []).append(max(entry["counts"]))
+    for entry in drawn:
         method, layer, counts = entry["method"], entry.get("layer"), entry["counts"]
-        if layer is not None and layer not in shown[method]:
-            continue
+        arguments = {"expert_counts_by_expert": counts}
+        scale = ""
+        if len(tops[layer]) > 1:
+            arguments["top"] = max(tops[layer])
+            scale = f" One y scale for the {len(tops[layer])} methods here."
         total = sum(counts)
         total = f"{total:,}" if float(total).is_integer() else f"{total:,.2f}"
         yield FigureJob(
             f"_{method}_{layer_suffix(layer)}",
-            {"expert_counts_by_expert": counts},
+            arguments,
             (
                 "",
                 labels[method],
                 f": tokens routed to each expert ({layer_text(layer)}; {len(counts)} experts, {total} assignments). "
-                + caption_statistics(load_balance(counts)),
+                + caption_statistics(load_balance(counts))
+                + scale,
             ),
         )
 
@@ -197,11 +229,12 @@ def plot_expert_utilization(
     figsize: tuple[float, float] | None = None,
     dpi: float | None = None,
     *,
+    top: float | None = None,
     ax: Axes | None = None,
 ) -> Figure:
     """Bar chart of the tokens each expert received, coloured by load relative to the mean.
 
-    A dashed line marks the mean and a band ±1 std; the box gives CV, MaxVio
+    A dashed line marks the mean (the notebook look adds a ±1 std band); the box gives CV, MaxVio
     (max/mean − 1), max/min (∞, with the number of dead experts, when one got nothing)
     and normalised entropy.
 
@@ -211,6 +244,8 @@ def plot_expert_utilization(
         Tokens (or routing weight) each expert received, one value per expert.
     num_experts : int, optional
         Pads the end with experts that received nothing.
+    top : float, optional
+        The top of the y-axis, to give several methods' figures one scale.
     save_path, figsize, dpi, ax
         As in every figkit plot function: where to save, size and resolution
         (``None``: the active rcParams), and an axes to draw on.
@@ -225,5 +260,5 @@ def plot_expert_utilization(
     ValueError, TypeError
         For negative or non-finite loads, all zero, or ``num_experts`` below their number.
     """
-    data = prepare(expert_counts_by_expert, num_experts)
+    data = prepare(expert_counts_by_expert, num_experts, top)
     return FIGURE.plot(data, ax=ax, figsize=figsize, dpi=dpi, save_path=save_path)
