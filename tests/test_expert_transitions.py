@@ -3,6 +3,7 @@
 import numpy as np
 import pytest
 
+import figkit
 from figkit import plot_expert_transitions, write_results
 from figkit.plots import figure_spec
 from tests import real_routing
@@ -34,7 +35,7 @@ def test_a_hand_made_case(as_input):
     np.testing.assert_allclose(drawn(fig), 100 * np.array([[1 / 4, 3 / 4], [0, 1], [0, 1]]))
     assert ringed(ax) == [("0", "2"), ("0", "1")]  # the two most frequent paths
     assert ax.get_ylabel() == "Top-1 expert in layer 3" and ax.get_xlabel() == "Top-1 expert in layer 4"
-    assert ax.get_title() == "Top-1 expert paths\n3 and 2 of 3 experts"
+    assert ax.get_title() == "Top-1 expert paths\n3 \N{MULTIPLICATION SIGN} 2 of 3 experts"
     assert fig.axes[1].get_ylabel() == "Tokens of the row's expert (%)"
 
 
@@ -61,6 +62,11 @@ def test_real_routing_against_numpy(real_study):
     i, j = ranked[0]
     assert f"{i}\N{RIGHTWARDS ARROW}{j} ({100 * paths[i, j] / tokens:.1f}%)" in caption
     assert f"{tokens:,} tokens" in caption
+    shown = f"{len(data.rows)} of 64 in layer {layer} and {len(data.columns)} in layer {layer + 1}"
+    assert shown in caption and "Ringed: the 5 most frequent paths among all tokens" in caption
+    with figkit.use_style("paper"):  # the caption names the experts shown; the figure keeps only its labels
+        title = SPEC.plot(data).axes[0].get_title()
+    assert "experts" not in title
 
 
 @pytest.mark.parametrize(

@@ -84,7 +84,8 @@ def test_heatmaps_show_used_experts_label_or_say_and_scale_by_normalisation(real
         title = " ".join(ax.get_title().split())
         # Top-8 and BH on the same tokens show the same experts: those either uses, the heaviest 32.
         assert job.arguments["expert_indices"] == made[0][0].arguments["expert_indices"]
-        assert "The same experts as the build's heatmaps of the other methods on these tokens." in job.caption[-1]
+        assert "The columns are those of the other methods' heatmaps of these tokens" in job.caption[-1]
+        assert f"and {shown.shape[1]} of the 64 experts" in job.caption[-1]
         labelled = len(ax.get_yticklabels())
         if labelled < shown.shape[0]:
             every = -(-shown.shape[0] // labelled)

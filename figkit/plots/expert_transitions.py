@@ -24,6 +24,7 @@ from figkit.plots._draw import (
 )
 from figkit.plots.spec import FigureJob, FigureSpec
 from figkit.results import method_labels
+from figkit.style import paper_look
 
 TOP_EXPERTS = 16
 TOP_PATHS = 5
@@ -107,8 +108,9 @@ def draw(ax, data):
             path_effects=[withStroke(linewidth=line_width(1.6), foreground=NEUTRAL)],
         )
     parts = []
-    if len(data.rows) < data.total_experts or len(data.columns) < data.total_experts:
-        parts.append(f"{len(data.rows)} and {len(data.columns)} of {data.total_experts} experts")
+    cut = len(data.rows) < data.total_experts or len(data.columns) < data.total_experts
+    if cut and not paper_look():  # the paper's caption says which experts
+        parts.append(f"{len(data.rows)} \N{MULTIPLICATION SIGN} {len(data.columns)} of {data.total_experts} experts")
     if step > 1:
         parts.append(f"every {ordinal(step)} labelled")
     set_title(ax, "Top-1 expert paths", ", ".join(parts))
@@ -128,9 +130,12 @@ def jobs(results):
             (
                 "",
                 labels[method],
-                f": where the tokens of each top-1 expert of layer {layer} go in layer {next_layer} (% of the row's "
-                f"tokens; {data.tokens:,} tokens, {len(data.rows)} and {len(data.columns)} of {data.total_experts} "
-                f"experts shown). Ringed: the {len(data.paths)} most frequent paths, {paths} of all tokens.",
+                f": where the tokens of each top-1 expert of layer {layer} go in layer {next_layer}, as a share of the "
+                f"row's tokens ({data.tokens:,} tokens). Shown: the experts met first going down the paths by "
+                f"count, {len(data.rows)} of {data.total_experts} in layer {layer} and {len(data.columns)} in layer "
+                f"{next_layer}, so a row sums to less than 100% when its tokens also go elsewhere. Ringed: the "
+                f"{len(data.paths)} most frequent paths among all tokens, {paths}; a dark cell can be a rare "
+                "expert's only path.",
             ),
         )
 

@@ -115,7 +115,10 @@ def prepare(
 
 
 def cut_note(data, every=1):
-    """What the figure leaves out, in words; empty when it shows and labels everything."""
+    """What the figure leaves out, in words; empty when it shows and labels everything. In the paper style
+    the caption says which tokens and experts are shown (``shown_sentence``): the note keeps the labels."""
+    if paper_look():
+        return f"every {ordinal(every)} token labelled" if every > 1 else ""
     rows, cols = data.weights.shape
     parts = []
     if rows < data.total_tokens:
@@ -130,6 +133,18 @@ def cut_note(data, every=1):
     if every > 1:
         parts.append(f"every {ordinal(every)} token labelled")
     return "showing " + ", ".join(parts) if parts else ""
+
+
+def shown_sentence(data):
+    """Which tokens (rows) and experts (columns) the heatmap shows, for a caption."""
+    rows, cols = data.weights.shape
+    tokens = f"the first {rows} of {data.total_tokens} tokens" if rows < data.total_tokens else f"{rows} tokens"
+    if cols == data.total_experts:
+        experts = f"all {cols} experts"
+    else:
+        chosen = "the heaviest of those with weight" if data.by_weight else "those with weight on these tokens"
+        experts = f"{cols} of the {data.total_experts} experts ({chosen}, in id order)"
+    return f"{tokens} of the sample (rows; \N{OPEN BOX} is a space) and {experts} (columns)"
 
 
 def height(data, width):
@@ -222,10 +237,8 @@ def jobs(results):
                 f" Its own colour scale: the methods' weights are normalised differently (a token's weights sum "
                 f"to {number(total)} here)."
             )
-        tokens = len(sample["tokens"])
-        shown = f"the first {BUILD_TOKENS} of {tokens} tokens" if tokens > BUILD_TOKENS else f"{tokens} tokens"
         paired = (
-            " The same experts as the build's heatmaps of the other methods on these tokens."
+            " The columns are those of the other methods' heatmaps of these tokens: the experts any of them selects."
             if columns[i] is not None
             else ""
         )
@@ -235,10 +248,8 @@ def jobs(results):
             (
                 "",
                 labels[method],
-                f": routing weight of each expert (columns) for each token (rows; {layer_text(layer)}; {shown} "
-                f"of the sample, {len(sample['weights'][0])} experts; \N{OPEN BOX} is a space). Colour: the weight, "
-                f"on a square-root scale; white: not selected; experts no shown token selects are left out."
-                f"{paired}{scale}",
+                f": routing weights ({layer_text(layer)}) of {shown_sentence(prepare(**arguments))}. Colour: the "
+                f"weight, on a square-root scale; white: not selected.{paired}{scale}",
             ),
         )
 
