@@ -39,6 +39,7 @@ MAX_SCATTER_POINTS = 5000
 DENSITY_COLUMNS = 40  # even bins in log frequency, before sparse ones are joined
 MIN_COLUMN_TOKENS = 50  # a column's shares rest on at least this many tokens
 MAX_ANNOTATIONS = 10
+WEAK_CORRELATION = 0.1  # below this |r| the caption says the fitted line describes no trend
 
 
 @dataclass(frozen=True)
@@ -53,14 +54,23 @@ class TokenComplexity:
     fit: Trend  # experts against log10(frequency)
     labels: dict  # token id -> (frequency, mean experts, text), when a tokenizer was given
     role: Role  # the method's colour of every figure, for the points
+    density: bool  # drawn as columns of shares per frequency bin, not as points
 
 
 def prepare(
-    token_ids, expert_counts, tokenizer=None, token_frequency=None, tokens=None, method_name=None, methods=None
+    token_ids,
+    expert_counts,
+    tokenizer=None,
+    token_frequency=None,
+    tokens=None,
+    method_name=None,
+    methods=None,
+    density=None,
 ):
     """Validate, pick the frequency (real or proxy), aggregate large inputs and fit the trend.
 
-    With ``tokens``, each position stands for that many tokens (aggregated statistics).
+    With ``tokens``, each position stands for that many tokens (aggregated statistics). ``density``:
+    columns of shares per frequency bin instead of points (None: past ``MAX_SCATTER_POINTS`` tokens).
     """
     ids = whole_vector(token_ids, "token_ids")
     experts = count_vector(expert_counts, "expert_counts")
@@ -101,6 +111,7 @@ def prepare(
         fit=trend(np.log10(point_frequency), point_experts, point_tokens),
         labels=labels,
         role=method_role(method_name, methods),
+        density=n_tokens > MAX_SCATTER_POINTS if density is None else bool(density),
     )
 
 
@@ -161,7 +172,7 @@ def _token_labels(tokenizer, ids, experts, weights, by_id):
 
 def draw(ax, data):
     x, y = data.frequency, data.experts
-    if data.n_tokens <= MAX_SCATTER_POINTS:
+    if not data.density:
         ax.scatter(
             x,
             y,
@@ -210,7 +221,7 @@ def caption_fit(data):
     fit = data.fit
     marks = (
         "Points are tokens"
-        if data.n_tokens <= MAX_SCATTER_POINTS
+        if not data.density
         else "Each column is a frequency bin, its cells the share of the bin's tokens selecting that many experts"
     )
     text = (
@@ -220,7 +231,10 @@ def caption_fit(data):
     )
     if np.isfinite(fit.slope):
         text += f"; the line is the least-squares fit {equation(fit)}"
-    named = "; diamonds mark named tokens at their mean, named on the top axis at their frequency"
+    if np.isfinite(fit.pearson_r) and abs(fit.pearson_r) < WEAK_CORRELATION:
+        text += f" (|r| < {WEAK_CORRELATION:g}: no linear trend to speak of)"
+    where = "frequency" if data.measured else "proxy value"
+    named = f"; diamonds mark named tokens at their mean, named on the top axis at their {where}"
     return text + (named if data.labels else "") + "."
 
 
@@ -322,7 +336,8 @@ def jobs(results):
         ids, experts, tokens, frequency = token_cells(entry)
         if len(set(experts)) == 1:  # every token selects the same number (top-k): nothing to relate to rarity
             continue
-        arguments = {"token_ids": ids, "expert_counts": experts, "tokens": tokens}
+        # Columns of shares at any size: whole-number counts as points pile up on eight lines.
+        arguments = {"token_ids": ids, "expert_counts": experts, "tokens": tokens, "density": True}
         arguments |= {"method_name": labels[entry["method"]], "methods": results["methods"]}
         if frequency is not None:
             arguments["token_frequency"] = frequency
@@ -374,6 +389,7 @@ def plot_token_complexity_vs_experts(
     tokens: ArrayLike | None = None,
     method_name: str | None = None,
     methods: Sequence[Mapping] | None = None,
+    density: bool | None = None,
     ax: Axes | None = None,
 ) -> Figure:
     """Experts selected per token against how frequent the token is.
@@ -402,6 +418,9 @@ def plot_token_complexity_vs_experts(
         by (token id, experts) such as a results file's ``token_stats``.
     method_name, methods : optional
         The method and the results file's ``methods``: the points take the method's colour of every figure.
+    density : bool, optional
+        Draw each frequency bin as a column of the shares of its tokens by experts selected,
+        instead of points; ``None`` (default) does so past 5,000 tokens.
     ax : matplotlib.axes.Axes, optional
         Draw on this axes instead of a new figure.
 
@@ -416,5 +435,5 @@ def plot_token_complexity_vs_experts(
         For lengths that differ, negative or fractional ids and counts, a frequency that
         is not positive, or a tokenizer figkit cannot use.
     """
-    data = prepare(token_ids, expert_counts, tokenizer, token_frequency, tokens, method_name, methods)
+    data = prepare(token_ids, expert_counts, tokenizer, token_frequency, tokens, method_name, methods, density)
     return FIGURE.plot(data, ax=ax, figsize=figsize, dpi=dpi, save_path=save_path)
