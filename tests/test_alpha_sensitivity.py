@@ -1,6 +1,6 @@
 import numpy as np
 import pytest
-from matplotlib.collections import PolyCollection
+from matplotlib.collections import PathCollection, PolyCollection
 
 from figkit import plot_alpha_sensitivity
 
@@ -12,9 +12,12 @@ def test_points_error_bars_baseline_and_shading(as_input):
     fig = plot_alpha_sensitivity(as_input(alphas), as_input(avg), as_input(std), baseline_k=8)
     ax = fig.axes[0]
     order = np.argsort(alphas)
-    curve = next(line for line in ax.lines if line.get_marker() == "o")
+    curve = next(line for line in ax.lines if line.get_linestyle() == "-")
     np.testing.assert_allclose(curve.get_xdata(), alphas[order])
     np.testing.assert_allclose(curve.get_ydata(), avg[order])
+    assert curve.get_marker() in ("none", "None")  # the legend shows no marker in a colour no point has
+    points = next(c for c in ax.collections if isinstance(c, PathCollection))
+    np.testing.assert_allclose(points.get_offsets(), np.column_stack([alphas[order], avg[order]]))
     segments = next(c for c in ax.collections if c.get_segments() and len(c.get_segments()) == 4).get_segments()
     np.testing.assert_allclose([s[1, 1] - s[0, 1] for s in segments], 2 * std[order])
     baseline = next(line for line in ax.lines if line.get_label() == "Top-8 baseline")
@@ -22,7 +25,7 @@ def test_points_error_bars_baseline_and_shading(as_input):
     assert any(isinstance(c, PolyCollection) and c.get_label() == "Reduction vs top-8" for c in ax.collections)
     assert [t.get_text() for t in ax.get_xticklabels()] == ["0.01", "0.05", "0.1", "0.2"]
     assert [t.get_text() for t in ax.texts] == ["3.20", "4.50", "5.80", "6.90"]
-    assert ax.get_xscale() == "log"
+    assert ax.get_xscale() == "log" and ax.get_xlabel().endswith("(log scale)")
 
 
 def test_without_std_or_baseline():

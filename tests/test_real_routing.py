@@ -173,3 +173,31 @@ def test_compute_against_quality_on_real_routing(real_study):
     front = next(line for line in fig.axes[0].lines if line.get_label() == "Pareto front")
     assert len(front.get_xdata()) == len(points)
     assert any(line.get_label() == "Top-8 (baseline)" and line.get_marker() == "*" for line in fig.axes[0].lines)
+
+
+def test_the_layer_means_caption_names_each_method_s_fewest_and_most_from_numpy(real_study):
+    (job,) = figure_spec("layer_mean_comparison").jobs(real_study)
+    caption = "".join(job.caption)
+    means = {}
+    for entry in real_routing.sections()["expert_counts"]:
+        means.setdefault(entry["method"], {})[entry["layer"]] = np.mean(entry["values"])
+    for by_layer in means.values():
+        layers = np.array(sorted(by_layer))
+        values = np.array([by_layer[layer] for layer in layers])
+        if np.ptp(values) == 0:
+            continue  # top-8: the same in every layer, no range
+        low, high = layers[values.argmin()], layers[values.argmax()]
+        assert f"(fewest {values.min():.2f} in layer {low}, most {values.max():.2f} in layer {high})" in caption
+
+
+def test_the_sweep_caption_gives_its_ends_against_top_k(real_study):
+    (job,) = figure_spec("alpha_sensitivity").jobs(real_study)
+    sweep = real_study["sweeps"][0]
+    order = np.argsort(sweep["values"])
+    first, last = np.asarray(sweep["avg_experts"])[order[[0, -1]]]
+    values = np.sort(sweep["values"])
+    sentence = (
+        f"From {values[0]:g} to {values[-1]:g} the average rises from {first:.2f} to {last:.2f} experts per token "
+        f"({100 * first / 8:.0f}\N{NO-BREAK SPACE}% to {100 * last / 8:.0f}\N{NO-BREAK SPACE}% of top-8)."
+    )
+    assert sentence in "".join(job.caption) and "The x-axis is logarithmic." in "".join(job.caption)

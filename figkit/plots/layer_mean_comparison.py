@@ -81,6 +81,16 @@ def draw(ax, data):
     legend_above(ax)
 
 
+def _layer_range(layers):
+    """A method's fewest and most experts per token over its layers, for the caption: " (fewest 1.71 in
+    layer 0, most 2.14 in layer 13)"; nothing for a method that selects the same number in every layer."""
+    means = {layer: sum(k * n for k, n in hist.items()) / sum(hist.values()) for layer, hist in layers.items()}
+    low, high = min(means, key=means.get), max(means, key=means.get)
+    if means[high] - means[low] < 0.005:
+        return ""
+    return f" (fewest {means[low]:.2f} in layer {low}, most {means[high]:.2f} in layer {high})"
+
+
 def jobs(results):
     """One figure when two or more methods have ``expert_counts`` for two or more layers."""
     everyone = method_counts(results)
@@ -91,7 +101,7 @@ def jobs(results):
     shown = [list(counts)[i] for i in compared(len(counts))]
     caption = [
         f"Mean experts selected per token in each layer, by method{compared_caption(len(shown), len(counts))}: ",
-        *listed([labels[m] for m in shown]),
+        *listed([labels[m] for m in shown], [_layer_range(counts[m].layers) for m in shown]),
     ]
     if any(m.get("baseline") for m in results["methods"] if m["id"] in shown):
         caption[-1] += " Dashed grey: the baseline."
