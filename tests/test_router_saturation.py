@@ -45,16 +45,18 @@ def test_real_logits_against_numpy_and_batches_add_up():
     np.testing.assert_allclose(batched.results()["router_saturation"][0]["values"][0], overlap)
 
 
-def test_the_figure_draws_one_line_per_layer_and_a_colour_bar_past_six():
+def test_past_six_layers_the_first_middle_and_last_are_drawn_over_the_range_of_all():
     values = np.linspace(0.2, 0.9, 3 * 16).reshape(3, 16)
     fig = plot_router_saturation(values, progress=[1, 10, 40], layers=range(16))
     ax = fig.axes[0]
-    assert len(ax.lines) == 16
-    np.testing.assert_allclose(ax.lines[3].get_ydata(), 100 * values[:, 3])
-    np.testing.assert_allclose(ax.lines[3].get_xdata(), [1, 10, 40])
-    assert ax.get_legend() is None and fig.axes[1].get_ylabel() == "Layer"
-    ticks = [int(t.get_text()) for t in fig.axes[1].get_yticklabels()]
-    assert len(set(np.diff(ticks))) == 1 and 0 in ticks  # evenly spaced layers, not 0, 4, 8, 11, 15
+    assert [line.get_label() for line in ax.lines] == ["Layer 0", "Layer 8", "Layer 15"]
+    np.testing.assert_allclose(ax.lines[1].get_ydata(), 100 * values[:, 8])
+    np.testing.assert_allclose(ax.lines[1].get_xdata(), [1, 10, 40])
+    (band,) = ax.collections
+    edges = band.get_paths()[0].vertices[:, 1]
+    assert edges.min() == pytest.approx(100 * values.min()) and edges.max() == pytest.approx(100 * values.max())
+    legend = [t.get_text() for t in ax.get_legend().get_texts()]
+    assert legend == ["Layer 0", "Layer 8", "Layer 15", "Range of all 16 layers"] and len(fig.axes) == 1
     assert ax.get_ylabel() == "Overlap with final top-8 (%)" and ax.get_ylim() == (0, 100)
     few = plot_router_saturation(values[:, :4], progress=[1, 10, 40], k=1)
     assert [t.get_text() for t in few.axes[0].get_legend().get_texts()] == [f"Layer {i}" for i in range(4)]
@@ -64,7 +66,10 @@ def test_the_figure_draws_one_line_per_layer_and_a_colour_bar_past_six():
 def test_the_build_writes_a_caption_from_the_data(study):
     (job,) = SPEC.jobs(study)
     assert job.suffix == "_top2"
-    assert "At the last checkpoint shown, the layers reach 85.0% to 95.0%." in "".join(job.caption)
+    caption = "".join(job.caption)
+    assert "At the last checkpoint shown, the layers reach 85.0% to 95.0%." in caption
+    assert "the final checkpoint itself, 100% by definition, is not drawn" in caption
+    assert "(points: the checkpoints)" in caption
 
 
 @pytest.mark.parametrize(

@@ -8,8 +8,6 @@ from dataclasses import dataclass
 import matplotlib as mpl
 import numpy as np
 from matplotlib.axes import Axes
-from matplotlib.cm import ScalarMappable
-from matplotlib.colors import BoundaryNorm
 from matplotlib.figure import Figure
 from matplotlib.ticker import MaxNLocator
 
@@ -19,7 +17,7 @@ from figkit.plots.spec import FigureJob, FigureSpec
 
 # Layers early to late along viridis: ordered, and unlike the light-to-dark single hues of method families.
 LAYER_COLOURS = ("viridis", 0.0, 0.85)
-LEGEND_LAYERS = 6  # more layers are told apart by a colour bar instead of a legend
+LEGEND_LAYERS = 6  # past this many layers, the first, middle and last are drawn over the range of all
 
 
 @dataclass(frozen=True)
@@ -45,42 +43,62 @@ def prepare(values, progress, layers=None, k=8, progress_label="Training step"):
     return Saturation(100 * overlap, steps, ids, integer_at_least(k, "k", 1), str(progress_label))
 
 
+def drawn_layers(data):
+    """The columns drawn as lines: every layer, or past ``LEGEND_LAYERS`` the first, middle and last."""
+    n = len(data.layers)
+    return list(range(n)) if n <= LEGEND_LAYERS else [0, n // 2, n - 1]
+
+
+def _labels(data):
+    labels = [f"Layer {data.layers[i]}" for i in drawn_layers(data)]
+    return labels + ([f"Range of all {len(data.layers)} layers"] if len(data.layers) > LEGEND_LAYERS else [])
+
+
 def height(data, width):
-    """The style's height for the axes, and room for the legend of layers above them."""
-    labels = [f"Layer {layer}" for layer in data.layers] if len(data.layers) <= LEGEND_LAYERS else []
-    return height_with_legend_above(labels, width)
+    """The style's height for the axes, and room for the legend above them."""
+    return height_with_legend_above(_labels(data), width)
 
 
 def draw(ax, data):
     cmap, low, high = LAYER_COLOURS
     n = len(data.layers)
-    colours = mpl.colormaps[cmap](np.linspace(low, high, n))
-    for column, (layer, colour) in enumerate(zip(data.layers, colours)):
+    colours = mpl.colormaps[cmap](np.linspace(low, high, n))  # a layer keeps its place on the scale
+    for column in drawn_layers(data):
         ax.plot(
             data.progress,
             data.percent[:, column],
-            color=colour,
+            color=colours[column],
             marker="o" if data.progress.size <= 12 else None,
-            markersize=marker_size(0.6),
-            linewidth=line_width(1.0 if n > LEGEND_LAYERS else 1.33),
-            label=f"Layer {layer}",
+            markersize=marker_size(0.8),
+            linewidth=line_width(1.33),
+            label=f"Layer {data.layers[column]}",
+        )
+    if n > LEGEND_LAYERS:  # sixteen crossing lines cannot be told apart: the rest as the range they span
+        ax.fill_between(
+            data.progress,
+            data.percent.min(axis=1),
+            data.percent.max(axis=1),
+            color=colours[n // 2],
+            alpha=0.15,
+            linewidth=0,
+            label=_labels(data)[-1],
+            zorder=0.5,
         )
     ax.set_ylim(0, 100)
     ax.set_xlabel(data.progress_label)
     set_ylabel(ax, f"Overlap with final top-{data.k} (%)" if data.k > 1 else "Same top-1 as final (%)")
     ax.xaxis.set_major_locator(MaxNLocator(nbins=6, steps=[1, 2, 2.5, 5, 10]))  # 10, 20, 30, not 8, 16, 24
     set_title(ax, "Router saturation")
-    if n <= LEGEND_LAYERS:
-        legend_above(ax)
-        return
-    edges = np.arange(n + 1) - 0.5  # one colour per layer, as drawn
-    norm = BoundaryNorm(edges, n)
-    shown = mpl.colors.ListedColormap(colours)
-    bar = ax.figure.colorbar(ScalarMappable(norm=norm, cmap=shown), ax=ax, label="Layer")
-    ticks = [int(t) for t in MaxNLocator(nbins=5, integer=True, steps=[1, 2, 4, 5, 10]).tick_values(0, n - 1)]
-    ticks = [t for t in ticks if 0 <= t <= n - 1]  # evenly spaced layers: 0, 4, 8, 12 of 16
-    bar.set_ticks(ticks, labels=[str(data.layers[i]) for i in ticks])
-    bar.minorticks_off()
+    legend_above(ax)
+
+
+def _shown(data):
+    """What the lines, points and band are, for the caption."""
+    marks = " (points: the checkpoints)" if data.progress.size <= 12 else ""
+    if len(data.layers) <= LEGEND_LAYERS:
+        return f"One line per layer{marks}."
+    first, middle, last = (data.layers[i] for i in drawn_layers(data))
+    return f"Lines: layers {first}, {middle} and {last}{marks}; band: the range of all {len(data.layers)} layers."
 
 
 def jobs(results):
@@ -101,9 +119,10 @@ def jobs(results):
             },
             (
                 f"Router saturation: the share of the final checkpoint's top-{entry['k']} experts that each "
-                f"checkpoint already selects ({tokens}, {len(data.layers)} layers), against "
-                f"{label.lower()}. At the last checkpoint shown, the layers reach {last.min():.1f}% to "
-                f"{last.max():.1f}%.",
+                f"earlier checkpoint already selects ({tokens}, {len(data.layers)} layers), against {label.lower()}; "
+                f"the final checkpoint itself, 100% by definition, is not drawn. "
+                + _shown(data)
+                + f" At the last checkpoint shown, the layers reach {last.min():.1f}% to {last.max():.1f}%.",
             ),
         )
 
