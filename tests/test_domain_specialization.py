@@ -128,6 +128,19 @@ def test_the_grid_draws_a_bar_chart_per_domain_and_layer():
         plot_domain_specialization_grid(loads, num_tokens={"arXiv": 5, "code": {0: 2}})  # layer 7 missing
     with pytest.raises(ValueError, match=r"domain_loads\['code'\] must map the same layers"):
         plot_domain_specialization_grid({"arXiv": {0: [1, 1]}, "code": {1: [1, 1]}}, num_tokens={"arXiv": 1, "code": 1})
+    routings = plot_domain_specialization_grid(loads).axes  # without tokens: shares of the routings, even 1/E
+    assert [p.get_height() for p in routings[1].patches] == [40, 20, 20, 20]
+    assert routings[0].lines[0].get_ydata()[0] == 25
+
+
+def test_the_build_draws_every_domain_figure_as_shares_of_routings(study):
+    from figkit.plots import figure_spec
+
+    for name in ("domain_specialization", "domain_specialization_grid"):
+        jobs = list(figure_spec(name).jobs(study))
+        assert jobs
+        for job in jobs:
+            assert "num_tokens" not in job.arguments and "routings" in "".join(job.caption)
 
 
 def test_the_example_domain_mix_adds_up():

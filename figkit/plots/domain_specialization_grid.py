@@ -30,9 +30,9 @@ class DomainGrid:
     role: Role  # the method's colour of every figure, for the bars
 
 
-def prepare(domain_loads, num_tokens, method_name=None, methods=None):
-    """Validate ``{domain: {layer: per-expert load}}`` and ``{domain: tokens}`` (or ``{domain: {layer: tokens}}``);
-    each layer's shares are those of ``plot_domain_specialization``."""
+def prepare(domain_loads, num_tokens=None, method_name=None, methods=None):
+    """Validate ``{domain: {layer: per-expert load}}`` and, optionally, ``{domain: tokens}`` (or ``{domain:
+    {layer: tokens}}``); each layer's shares are those of ``plot_domain_specialization``."""
     if not isinstance(domain_loads, Mapping) or not domain_loads:
         raise ValueError("domain_loads must be a non-empty mapping of domain to {layer: each expert's load}")
     domains = [str(d) for d in domain_loads]
@@ -42,13 +42,13 @@ def prepare(domain_loads, num_tokens, method_name=None, methods=None):
         raise ValueError(
             f"domain_loads[{bad[0]!r}] must map the same layers as the other domains, {list(layer_sets[0] or ())}"
         )
-    if not isinstance(num_tokens, Mapping) or set(map(str, num_tokens)) != set(domains):
+    if num_tokens is not None and (not isinstance(num_tokens, Mapping) or set(map(str, num_tokens)) != set(domains)):
         raise ValueError("num_tokens must give each domain of domain_loads its tokens")
-    tokens = {str(d): n for d, n in num_tokens.items()}
+    tokens = None if num_tokens is None else {str(d): n for d, n in num_tokens.items()}
     grids = [
         domain_specialization.prepare(
             {d: loads[layer] for d, loads in zip(domains, domain_loads.values())},
-            {d: _tokens_in(tokens[d], d, layer) for d in domains},
+            None if tokens is None else {d: _tokens_in(tokens[d], d, layer) for d in domains},
             layer,
         )
         for layer in layer_sets[0]
@@ -119,7 +119,6 @@ def jobs(results):
         layers = representative_layers(common)
         arguments = {
             "domain_loads": {d: {layer: e[layer]["counts"] for layer in layers} for d, e in by_domain.items()},
-            "num_tokens": {d: {layer: e[layer]["num_tokens"] for layer in layers} for d, e in by_domain.items()},
             "method_name": labels[method],
             "methods": results["methods"],
         }
@@ -155,7 +154,7 @@ FIGURE = FigureSpec(
 def plot_domain_specialization_grid(
     domain_loads: Mapping[str, Mapping[int, ArrayLike]],
     *,
-    num_tokens: Mapping[str, int | Mapping[int, int]],
+    num_tokens: Mapping[str, int | Mapping[int, int]] | None = None,
     method_name: str | None = None,
     methods: Sequence[Mapping] | None = None,
     ax: Axes | None = None,
@@ -163,18 +162,18 @@ def plot_domain_specialization_grid(
     dpi: float | None = None,
     save_path: str | None = None,
 ) -> Figure:
-    """A bar chart per domain (rows) and layer (columns): the % of the domain's tokens routed to each expert.
+    """A bar chart per domain (rows) and layer (columns): each expert's share of the domain's load.
 
-    OLMoE's domain-specialisation figure; a dashed line marks an even load (k/E for top-k).
-    Shares are those of ``plot_domain_specialization``: of the domain's routings where the
-    number of experts per token varies.
+    OLMoE's domain-specialisation figure; a dashed line marks an even load. Shares are those
+    of ``plot_domain_specialization``: of the domain's routings (an even load is 1/E), or with
+    ``num_tokens`` and a fixed number of experts per token, of its tokens (k/E).
     It is made for the text width; ``plot_domain_specialization`` is the one-column form.
 
     Parameters
     ----------
     domain_loads : mapping
         ``{domain: {layer: tokens routed to each expert}}``, the same layers for every domain.
-    num_tokens : mapping
+    num_tokens : mapping, optional
         ``{domain: tokens}``, or ``{domain: {layer: tokens}}``.
     method_name, methods : optional
         The method and the results file's ``methods``: the bars take the method's colour of every figure.
