@@ -78,3 +78,12 @@ def test_the_methods_of_one_layer_share_one_colour_scale(study):
         assert f"One colour scale, up to {top:.0f}%, for the 2 methods here." in job.caption[-1]
     with pytest.raises(ValueError, match="percent_max must be a number in"):
         plot_expert_coactivation(first["counts"], percent_max=0)
+
+
+def test_the_caption_names_the_strongest_pair_with_its_counts():
+    counts = np.array([[10, 9, 2], [9, 20, 5], [2, 5, 8]])  # 9 of expert 0's 10 tokens also go to 1
+    from figkit.plots import figure_spec
+
+    results = {"methods": [{"id": "bh", "label": "BH"}], "coactivation": [{"method": "bh", "counts": counts.tolist()}]}
+    (job,) = figure_spec("expert_coactivation").jobs(results)
+    assert "The strongest: 90% of expert 0's tokens also go to expert 1 (9 of 10)." in job.caption[-1]

@@ -93,16 +93,31 @@ def draw(ax, data):
     colour_bar(ax, image, "Tokens also routed (%)")
 
 
+def _strongest(data, counts):
+    """The caption's sentence of the largest share shown, with its counts (a share of two tokens says
+    little), or nothing when no pair was routed."""
+    if not np.isfinite(data.percent).any() or np.nanmax(data.percent) == 0:
+        return ""
+    row, column = np.unravel_index(np.nanargmax(data.percent), data.percent.shape)
+    a, b = data.experts[row], data.experts[column]
+    both, routed = counts[a, b], counts[a, a]
+    return (
+        f" The strongest: {data.percent[row, column]:.0f}% of expert {a}'s tokens also go to expert {b} "
+        f"({both:,.0f} of {routed:,.0f})."
+    )
+
+
 def jobs(results):
     """One figure per entry of ``coactivation``; the methods of one layer share one colour scale."""
     labels = method_labels(results)
     entries = results.get("coactivation", [])
-    tops = {}
+    tops, strongest = {}, []
     for entry in entries:
         data = prepare(entry["counts"])
         top = float(np.nanmax(data.percent)) if np.isfinite(data.percent).any() else 0.0
         tops.setdefault(entry.get("layer"), []).append(top)
-    for entry in entries:
+        strongest.append(_strongest(data, np.asarray(entry["counts"])))
+    for entry, pair in zip(entries, strongest):
         method, layer = entry["method"], entry.get("layer")
         experts = len(entry["counts"])
         shown = min(TOP_EXPERTS, experts)
@@ -119,7 +134,8 @@ def jobs(results):
                 "",
                 labels[method],
                 f": expert co-activation ({layer_text(layer)}): of the tokens routed to the row's expert, the "
-                f"share also routed to the column's, for {which}; the diagonal (crossed out) is left out.{scale}",
+                f"share also routed to the column's, for {which}; the diagonal (crossed out) is left out.{pair}"
+                f"{scale}",
             ),
         )
 
