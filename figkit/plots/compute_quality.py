@@ -203,8 +203,8 @@ def _front_sentence(optimal, front, methods):
         return ["", optimal[0], " needs the fewest experts per token for the best value: it dominates every other. "]
     if front == methods:
         return [
-            "Every method is Pareto-optimal (the dashed line): each added expert scores better, so the metric "
-            "shows no trade-off. "
+            "Every method is Pareto-optimal (the dashed line): each added expert buys a better value, and no "
+            "method dominates another. "
         ]
     parts = ["The dashed line joins the Pareto-optimal ones: ", *listed(optimal)]
     if front > len(optimal):

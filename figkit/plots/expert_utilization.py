@@ -121,8 +121,8 @@ def draw(ax, data):
 def _legend(data):
     """The legend's handles: the load classes present, the mean, its band and the dead experts."""
     counts, balance = data.counts, data.balance
-    classes = np.bincount(load_classes(counts, balance.mean), minlength=len(LOAD_CLASSES))
-    handles = [
+    classes = np.bincount(load_classes(counts[counts > 0], balance.mean), minlength=len(LOAD_CLASSES))
+    handles = [  # experts with no token are counted once, as crosses, not also as the lowest class
         Patch(
             facecolor=colour,
             edgecolor=NEUTRAL if i == BALANCED else "none",
@@ -132,9 +132,10 @@ def _legend(data):
         for i, ((_, name, colour), n) in enumerate(zip(LOAD_CLASSES, classes))
         if n
     ]
-    handles.append(Line2D([], [], color=NEUTRAL, linestyle="--", label=f"mean {amounts(balance.mean)[0]}"))
+    mean, std = amounts(balance.mean, balance.std)  # as the caption writes them
+    handles.append(Line2D([], [], color=NEUTRAL, linestyle="--", label=f"mean {mean}"))
     if notebook_look():
-        handles.append(Patch(color=NEUTRAL, alpha=0.08, label=f"\N{PLUS-MINUS SIGN}1 std {amounts(balance.std)[0]}"))
+        handles.append(Patch(color=NEUTRAL, alpha=0.08, label=f"\N{PLUS-MINUS SIGN}1 std {std}"))
     if balance.dead_experts:
         dead = Line2D([], [], linestyle="none", marker="x", color=NEUTRAL, markeredgewidth=line_width(1.33))
         dead.set_label(f"no token ({balance.dead_experts})")
