@@ -115,7 +115,8 @@ def test_the_real_build_has_the_figure_and_the_tables(real_study):
     label, layers, means, counted = data.methods[0]
     assert label == "Top-8" and counted == frequent and means[list(layers).index(5)] == pytest.approx(expected)
     # The floor routing at random would give: experts per token over experts, 8 / 64 for top-8.
-    assert "Top-8 (" in caption and "; 12.5% by chance)" in caption
+    assert "Top-8 (" in caption and "; 12.5% under random routing)" in caption
+    assert job.arguments["chance"]["Top-8"] == pytest.approx(12.5)
     assert "share of its occurrences routed to its most frequent expert" in caption
 
 
@@ -204,3 +205,21 @@ def test_next_tokens_are_counted_by_the_id_that_follows():
     assert legend == ["a", "by the token's id", "by the next token's id"]
     with pytest.raises(ValueError, match="next_tokens names 'b', which is not a method of vocabulary"):
         plot_vocabulary_specialization(both, next_tokens={"b": after["a"]})
+
+
+def test_each_method_s_random_routing_level_is_drawn_in_its_colour():
+    vocabulary = {
+        "Top-8": {
+            0: {"occurrences": [10], "top_expert_routings": [9]},
+            1: {"occurrences": [10], "top_expert_routings": [8]},
+        }
+    }
+    vocabulary["BH"] = vocabulary["Top-8"]
+    fig = plot_vocabulary_specialization(vocabulary, chance={"Top-8": 12.5, "BH": 3.0})
+    ax = fig.axes[0]
+    levels = {line.get_ydata()[0]: line.get_color() for line in ax.lines if line.get_linestyle() == "-."}
+    series = {line.get_label(): line.get_color() for line in ax.lines if line.get_linestyle() == "-"}
+    assert levels == {12.5: series["Top-8"], 3.0: series["BH"]}
+    assert "random routing" in [t.get_text() for t in ax.get_legend().get_texts()]
+    with pytest.raises(ValueError, match="chance names 'top-8', which is not a method of vocabulary"):
+        plot_vocabulary_specialization(vocabulary, chance={"top-8": 12.5})

@@ -29,6 +29,7 @@ from figkit.results import method_counts, method_labels
 
 MIN_OCCURRENCES = 10  # OLMoE's: a token seen fewer times says little about its expert
 NEXT_TOKEN_STYLES = {"-": "by the token's id", ":": "by the next token's id"}
+CHANCE_STYLE, CHANCE_LABEL = "-.", "random routing"
 
 
 @dataclass(frozen=True)
@@ -38,15 +39,17 @@ class Specialization:
     min_occurrences: int
     roles: dict  # label -> Role: each method's colour and marker of every figure
     note: str  # what the figure leaves out: "showing 7 of 1,000 methods", or ""
+    chance: dict  # label -> the level routing at random would reach, in %, for the methods drawn
 
 
-def prepare(vocabulary, min_occurrences=MIN_OCCURRENCES, next_tokens=None, methods=None):
+def prepare(vocabulary, min_occurrences=MIN_OCCURRENCES, next_tokens=None, methods=None, chance=None):
     """Each method's mean specialisation per layer over the token ids seen at least ``min_occurrences`` times.
 
     ``vocabulary[method][layer]`` holds ``occurrences`` and ``top_expert_routings`` per token
     id (or per group of ids, with ``id_count``): a token's specialisation is its routings to its
     most frequent expert divided by its occurrences. ``next_tokens``, in the same form, groups
-    the routings by the id of the token that follows.
+    the routings by the id of the token that follows. ``chance`` maps a method to the share, in %, that
+    routing at random would give (experts per token / experts), drawn as a dash-dotted line.
     """
     min_occurrences = integer_at_least(min_occurrences, "min_occurrences", 1)
     by_token = _series(vocabulary, "vocabulary", min_occurrences)
@@ -58,7 +61,12 @@ def prepare(vocabulary, min_occurrences=MIN_OCCURRENCES, next_tokens=None, metho
     drawn = {label for label, *_ in shown}
     following = [series for series in following if series[0] in drawn]
     roles = method_roles([label for label, *_ in by_token], methods)
-    return Specialization(shown, following, min_occurrences, roles, compared_note(len(shown), len(by_token)))
+    chance = {} if chance is None else {str(label): float(value) for label, value in chance.items()}
+    unknown = [label for label in chance if label not in {label for label, *_ in by_token}]
+    if unknown:
+        raise ValueError(f"chance names {unknown[0]!r}, which is not a method of vocabulary")
+    chance = {label: chance[label] for label, *_ in shown if label in chance}
+    return Specialization(shown, following, min_occurrences, roles, compared_note(len(shown), len(by_token)), chance)
 
 
 def _by_chance(results, labels):
@@ -109,7 +117,8 @@ def _mean_specialization(counts, name, min_occurrences):
 
 def _entries(data):
     labels = [mathtext_label(label) for label, *_ in data.methods]
-    return labels + (list(NEXT_TOKEN_STYLES.values()) if data.next_tokens else [])
+    labels += list(NEXT_TOKEN_STYLES.values()) if data.next_tokens else []
+    return labels + ([CHANCE_LABEL] if data.chance else [])
 
 
 def height(data, width):
@@ -131,12 +140,16 @@ def draw(ax, data):
                 linewidth=line_width(1.33),
                 label=mathtext_label(label) if style == "-" else "_",
             )
+    for label, level in data.chance.items():  # each method's floor, in its colour
+        ax.axhline(
+            level, color=data.roles[label].look().color, linestyle=CHANCE_STYLE, linewidth=line_width(0.9), zorder=1.5
+        )
     top = max(means.max() for series in (data.methods, data.next_tokens) for _, _, means, _ in series)
     ax.set_ylim(0, min(105, 10 * np.ceil(top / 10 + 0.05)))  # a line at 100 % stays clear of the frame
     only_up_to(ax.yaxis, 100)
     ax.xaxis.set_major_locator(MaxNLocator(integer=True))
     ax.set_xlabel("Layer")
-    set_ylabel(ax, "Occurrences routed to the token's most frequent expert (%)")
+    set_ylabel(ax, "Occurrences at the token's top expert (%)")
     set_title(
         ax,
         f"Vocabulary specialisation (tokens seen \N{GREATER-THAN OR EQUAL TO}{data.min_occurrences} times)",
@@ -148,6 +161,10 @@ def draw(ax, data):
             Line2D([], [], color=NEUTRAL, linestyle=style, linewidth=line_width(1.33), label=label)
             for style, label in NEXT_TOKEN_STYLES.items()
         ]
+    if data.chance:
+        handles.append(
+            Line2D([], [], color=NEUTRAL, linestyle=CHANCE_STYLE, linewidth=line_width(0.9), label=CHANCE_LABEL)
+        )
     legend_above(ax, handles, [handle.get_label() for handle in handles])
 
 
@@ -164,13 +181,15 @@ def jobs(results):
     if not vocabulary or min(max(c["occurrences"]) for c in every) < MIN_OCCURRENCES:
         return
     arguments = {"vocabulary": {labels[m]: layers for m, layers in vocabulary.items()}, "methods": results["methods"]}
+    chance = {label: level for label, level in _by_chance(results, labels).items() if label in arguments["vocabulary"]}
+    if chance:
+        arguments["chance"] = chance
     if kinds["next"]:
         arguments["next_tokens"] = {labels[m]: layers for m, layers in kinds["next"].items()}
     data = prepare(**arguments)
-    chance = _by_chance(results, labels)
     notes = [
         f" ({means.min():.1f}% to {means.max():.1f}%"
-        + (f"; {chance[label]:.1f}% by chance)" if label in chance else ")")
+        + (f"; {chance[label]:.1f}% under random routing)" if label in chance else ")")
         for label, _, means, _ in data.methods
     ]
     tokens = max(n for *_, n in data.methods)
@@ -183,8 +202,8 @@ def jobs(results):
     ]
     if chance:
         caption[-1] += (
-            " By chance: experts per token / experts, what routing each occurrence at random would give at "
-            "least; a method that selects more experts scores higher without specialising."
+            " Dash-dotted, in each method's colour: its level under random routing, experts per token / experts; "
+            "a method that selects more experts scores higher without specialising."
         )
     if data.next_tokens:
         caption[-1] += " Dotted: the same with the routings grouped by the id of the next token."
@@ -210,6 +229,7 @@ def plot_vocabulary_specialization(
     next_tokens: Mapping[str, Mapping[int, Mapping[str, ArrayLike]]] | None = None,
     min_occurrences: int = MIN_OCCURRENCES,
     methods: Sequence[Mapping] | None = None,
+    chance: Mapping[str, float] | None = None,
     ax: Axes | None = None,
     figsize: tuple[float, float] | None = None,
     dpi: float | None = None,
@@ -231,6 +251,9 @@ def plot_vocabulary_specialization(
         Count only token ids seen this often (10).
     methods : list of dict, optional
         The results file's ``methods``: each method its colour and marker of every figure.
+    chance : mapping, optional
+        ``{method: %}``: the share routing at random would give (experts per token / experts),
+        drawn dash-dotted in the method's colour.
     ax, figsize, dpi, save_path
         As in every figkit plot function: an axes to draw on, size and resolution
         (``None``: the active rcParams), and where to save.
@@ -246,5 +269,5 @@ def plot_vocabulary_specialization(
         For counts that are not whole numbers, differ in length, give a token more routings
         to one expert than occurrences, or have no token seen ``min_occurrences`` times.
     """
-    data = prepare(vocabulary, min_occurrences, next_tokens, methods)
+    data = prepare(vocabulary, min_occurrences, next_tokens, methods, chance)
     return FIGURE.plot(data, ax=ax, figsize=figsize, dpi=dpi, save_path=save_path)
