@@ -73,19 +73,20 @@ def test_the_sweeps_bars_stay_within_the_counts_and_labels_sit_clear(real_study)
     assert "within [1, 8]" in ax.get_legend().get_texts()[0].get_text()
 
 
-def test_heatmaps_show_used_experts_label_or_say_and_scale_by_normalisation(real_study):
+def test_heatmaps_show_every_expert_label_or_say_and_scale_by_normalisation(real_study):
     made = figures(real_study, "routing_heatmap")
     assert len(made) == 2
     limits = set()
     for job, fig in made:
         ax = fig.axes[0]
-        shown = ax.images[0].get_array()
-        assert (shown.sum(axis=0) > 0).all()  # no empty column
+        shown = np.ma.filled(ax.images[0].get_array(), 0.0)
+        # Every expert, in order: no token's selection is hidden, and the axis reads as one.
+        block = np.asarray(job.arguments["routing_weights"])[:20]
+        np.testing.assert_allclose(shown, block)
+        ticks = [int(t.get_text()) for t in ax.get_xticklabels()]
+        assert ticks == list(range(0, 64, ticks[1])) and ticks[1] in (2, 4, 8, 16)  # every n-th, as on any axis
+        assert "and all 64 experts (columns)" in job.caption[-1]
         title = " ".join(ax.get_title().split())
-        # Top-8 and BH on the same tokens show the same experts: those either uses, the heaviest 32.
-        assert job.arguments["expert_indices"] == made[0][0].arguments["expert_indices"]
-        assert "The columns are those of the other methods' heatmaps of these tokens" in job.caption[-1]
-        assert f"and {shown.shape[1]} of the 64 experts" in job.caption[-1]
         labelled = len(ax.get_yticklabels())
         if labelled < shown.shape[0]:
             every = -(-shown.shape[0] // labelled)
@@ -93,9 +94,8 @@ def test_heatmaps_show_used_experts_label_or_say_and_scale_by_normalisation(real
         limits.add(ax.images[0].get_clim())
         # OLMoE's top-8 weights are softmax shares (a token's sum to about 0.2), BH's renormalised to 1:
         # one scale would fade top-8 to nothing, so each heatmap has its own and the caption says why.
-        block = np.asarray(job.arguments["routing_weights"])[:20]
         assert ax.images[0].get_clim() == (0.0, pytest.approx(block.max()))
-        assert f"sum to {np.median(block.sum(axis=1)):.2f} here" in job.caption[-1]
+        assert f"sum to {np.median(block.sum(axis=1)):.2f} in the median" in job.caption[-1]
         assert not any(line.get_visible() for line in ax.get_xgridlines() + ax.get_ygridlines())
         fig.canvas.draw()
         renderer = fig.canvas.get_renderer()
@@ -103,9 +103,6 @@ def test_heatmaps_show_used_experts_label_or_say_and_scale_by_normalisation(real
         assert not any(a.overlaps(b) for i, a in enumerate(boxes) for b in boxes[i + 1 :])
         assert min(t.get_fontsize() for t in ax.get_yticklabels()) >= 5
     assert len(limits) == 2
-    used = sum(np.asarray(job.arguments["routing_weights"])[:20] for job, _ in made).sum(axis=0)
-    heaviest = np.sort(np.argsort(-used, kind="stable")[: min(32, int((used > 0).sum()))])
-    assert made[0][0].arguments["expert_indices"] == heaviest.tolist()
 
 
 def test_integer_axes_have_integer_ticks_and_no_impossible_counts(real_study):

@@ -150,5 +150,18 @@ def test_samples_normalised_alike_share_one_colour_scale(study):
     top = max(rows[:20].max(), 0.9 * rows[:20].max())
     for job in jobs:
         assert job.arguments["weight_max"] == pytest.approx(top)
-        assert "One colour scale for the 2 heatmaps" in job.caption[-1]
+        assert "One colour scale for these 2 heatmaps" in job.caption[-1]
         assert spec.plot(spec.prepare(**job.arguments)).axes[0].images[0].get_clim() == (0.0, pytest.approx(top))
+
+
+def test_every_expert_is_a_column_when_they_fit_so_no_selection_is_hidden():
+    weights = np.zeros((3, 16))
+    weights[0, [1, 9]] = 0.5
+    weights[1, [2, 3]] = 0.5
+    weights[2, 15] = 1.0
+    ax = plot_routing_heatmap(weights, ["a", "b", "c"]).axes[0]
+    np.testing.assert_allclose(np.ma.filled(ax.images[0].get_array(), 0.0), weights)  # unused experts stay, white
+    ticks = [int(t.get_text()) for t in ax.get_xticklabels()]
+    assert ticks == list(range(0, 16, ticks[1] if len(ticks) > 1 else 16))
+    few = plot_routing_heatmap(weights, ["a", "b", "c"], max_experts=4).axes[0]  # more than fit: the heaviest
+    np.testing.assert_allclose(np.ma.filled(few.images[0].get_array(), 0.0), weights[:, [1, 2, 3, 15]])

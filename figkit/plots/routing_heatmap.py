@@ -18,6 +18,7 @@ from figkit.plots._draw import (
     drawable,
     label_every,
     laid_out_height,
+    nice_step,
     note_height,
     number,
     ordinal,
@@ -32,6 +33,7 @@ from figkit.style import paper_look
 
 MIN_TOKEN_LABEL_POINTS = 6  # smaller cannot be read in print: label every n-th token instead, and say so
 BUILD_TOKENS = 20  # the build shows the first 20 tokens of a sample, each labelled, and its caption says so
+BUILD_EXPERTS = 64  # and up to 64 experts: every expert of OLMoE, Mixtral or DeepSeek-V2-Lite's 64
 WEIGHT_GAMMA = 0.5  # colour by the square root of the weight
 SMALLEST_TINT = 0.15  # where on the style's colormap the smallest selected weight starts
 SAME_NORMALISATION = 1.25  # heatmaps share a colour scale when a token's weights sum alike (within 25 %)
@@ -58,8 +60,9 @@ def prepare(
     """Validate, keep the first ``max_tokens`` tokens and at most ``max_experts`` experts.
 
     ``expert_indices`` are expert ids: of the columns, named by ``expert_ids`` when the weights hold
-    only some experts. Without them, the columns are the experts with weight on the shown tokens
-    (at most ``max_experts``: those with the most), in id order.
+    only some experts. Without them, the columns are every expert when there are at most
+    ``max_experts``, else the experts with weight on the shown tokens (at most ``max_experts``:
+    those with the most), in id order.
     """
     weights = matrix(routing_weights, "routing_weights")
     max_tokens = integer_at_least(max_tokens, "max_tokens", 1)
@@ -92,6 +95,8 @@ def prepare(
             among = f"the ids of its {num_experts} columns" if expert_ids is not None else f"{num_experts} experts"
             raise ValueError(f"expert_indices[{absent}] = {wanted[absent]} is not among {among}")
         experts = np.array([column[int(expert)] for expert in wanted[:max_experts]])
+    elif num_experts <= max_experts and expert_ids is None:  # every expert, in order: nothing hidden
+        experts = np.arange(num_experts)
     else:
         load = shown.sum(axis=0)
         experts = np.flatnonzero(load > 0)
@@ -174,8 +179,12 @@ def draw(ax, data):
         norm=norm,
     )
     names = [str(e) for e in data.experts]
-    rotated = label_every(ax, names) > 1  # turned, a label is one line wide, however many digits it has
-    step = label_every(ax, names, rotated=True) if rotated else 1
+    contiguous = np.array_equal(data.experts, np.arange(data.experts[0], data.experts[0] + cols))
+    step = label_every(ax, names)
+    rotated = step > 1 and not contiguous  # ids in order read as an axis: every n-th, as on any axis
+    if rotated:  # turned, a label is one line wide, however many digits it has
+        step = label_every(ax, names, rotated=True)
+    step = nice_step(step) if contiguous else step
     ax.set_xticks(range(0, cols, step), names[::step])
     if step > 1:
         ax.set_xticks(range(cols), minor=True)
@@ -220,11 +229,12 @@ def jobs(results):
     samples = results.get("routing_samples", [])
     blocks = [np.asarray(sample["weights"][:BUILD_TOKENS], dtype=float) for sample in samples]
     shared = _shared_scale(blocks)
-    scale = f" One colour scale for the {len(samples)} heatmaps of the build, up to {shared:.2f}." if shared else ""
+    scale = f" One colour scale for these {len(samples)} heatmaps, up to {shared:.2f}." if shared else ""
     columns = _shared_columns(samples)
     for i, sample in enumerate(samples):
         method, layer = sample["method"], sample.get("layer")
         arguments = {"routing_weights": sample["weights"], "token_strs": sample["tokens"], "max_tokens": BUILD_TOKENS}
+        arguments["max_experts"] = BUILD_EXPERTS
         if "expert_indices" in sample:  # in a results file: the ids of the weights' columns
             arguments["expert_ids"] = sample["expert_indices"]
         if columns[i] is not None:
@@ -234,8 +244,8 @@ def jobs(results):
         elif len(samples) > 1:
             total = float(np.median(blocks[i].sum(axis=1)))
             scale = (
-                f" Its own colour scale: the methods' weights are normalised differently (a token's weights sum "
-                f"to {number(total)} here)."
+                f" Its own colour scale: the methods' weights are normalised differently (here a token's weights "
+                f"sum to {number(total)} in the median)."
             )
         paired = (
             " The columns are those of the other methods' heatmaps of these tokens: the experts any of them selects."
@@ -266,17 +276,20 @@ def _shared_scale(blocks):
     return max(float(block.max()) for block in blocks)
 
 
-def _shared_columns(samples, max_experts=32):
+def _shared_columns(samples, max_experts=BUILD_EXPERTS):
     """For samples of the same tokens and layer (methods compared on one passage), the expert ids they all
     show: those with weight in any of them, the heaviest first when there are more than ``max_experts``;
-    None for a sample with no such partner."""
+    None for a sample with no such partner, or that shows every expert anyway."""
     groups = {}
     for i, sample in enumerate(samples):
         key = (sample.get("layer"), tuple(sample["tokens"][:BUILD_TOKENS]))
         groups.setdefault(key, []).append(i)
     columns = [None] * len(samples)
     for members in groups.values():
-        if len(members) < 2:
+        every = all(
+            "expert_indices" not in samples[i] and len(samples[i]["weights"][0]) <= max_experts for i in members
+        )
+        if len(members) < 2 or every:
             continue
         load = {}
         for i in members:
