@@ -274,22 +274,32 @@ MIN_CELL_LABEL_POINTS = 6.0  # smaller cannot be read in print: label every n-th
 
 def label_cells(ax, rows, columns):
     """Label a heatmap's rows and columns with the strings ``rows`` and ``columns``: at the tick size, or
-    smaller down to MIN_CELL_LABEL_POINTS, then every n-th. Returns the largest n.
+    smaller down to MIN_CELL_LABEL_POINTS, column labels turned upright when that labels every column,
+    then every n-th. Returns the largest n.
 
     Measured before layout, which takes room for the labels and a colour bar: 0.75 of the
     cell's height and 0.6 of the axes' width are assumed to be left.
     """
     widest = max(map(len, columns)) * 0.6 + 0.4  # ems of the widest column label, with a gap
+    column_pitch = 0.6 * axes_width(ax) * 72 / len(columns)
+    turned = _cell_labels(column_pitch, widest, "xtick")[1] > 1 and _cell_labels(column_pitch, 1.2, "xtick")[1] == 1
     steps = []
     for axis, names, pitch, ems, rc in (
         (ax.yaxis, rows, 0.75 * laid_out_height(ax) * 72 / len(rows), 1.2, "ytick"),
-        (ax.xaxis, columns, 0.6 * axes_width(ax) * 72 / len(columns), widest, "xtick"),
+        (ax.xaxis, columns, column_pitch, 1.2 if turned else widest, "xtick"),
     ):
-        size = min(max(pitch / ems, MIN_CELL_LABEL_POINTS), points(mpl.rcParams[f"{rc}.labelsize"]))
-        step = max(1, math.ceil(size * ems / pitch - 1e-9))
+        size, step = _cell_labels(pitch, ems, rc)
         axis.set_ticks(range(0, len(names), step), names[::step], fontsize=size)
         steps.append(step)
+    if turned:
+        ax.tick_params(axis="x", labelrotation=90)
     return max(steps)
+
+
+def _cell_labels(pitch, ems, rc):
+    """The font size of labels ``ems`` wide on cells ``pitch`` points apart, and label every n-th."""
+    size = min(max(pitch / ems, MIN_CELL_LABEL_POINTS), points(mpl.rcParams[f"{rc}.labelsize"]))
+    return size, max(1, math.ceil(size * ems / pitch - 1e-9))
 
 
 def nice_step(step):

@@ -16,7 +16,7 @@ from figkit.plots.spec import FigureJob, FigureSpec, layer_suffix, layer_text
 from figkit.results import method_labels
 from figkit.style import paper_look
 
-TOP_EXPERTS = 16
+TOP_EXPERTS = 12  # as many as can each be labelled at 6 pt in one column
 
 
 @dataclass(frozen=True)
@@ -172,7 +172,7 @@ def plot_expert_coactivation(
         tokens routed to each (``figkit.routing.RoutingStats.coactivation``): all pairs of
         each token's selected experts, not only consecutive ranks.
     top_experts : int
-        Show the experts of the most frequent pairs, this many (16); the title says so.
+        Show the experts of the most frequent pairs, this many (12); the title says so.
     percent_max : float, optional
         The top of the colour scale, to give several heatmaps (top-k and BH, say) one scale.
         Default: this heatmap's largest share.

@@ -26,7 +26,7 @@ from figkit.plots.spec import FigureJob, FigureSpec
 from figkit.results import method_labels
 from figkit.style import paper_look
 
-TOP_EXPERTS = 16
+TOP_EXPERTS = 12  # as many as can each be labelled at 6 pt in one column
 TOP_PATHS = 5
 
 
@@ -175,7 +175,7 @@ def plot_expert_transitions(
     layer, next_layer : int, optional
         The two layers, for the axis labels.
     top_experts : int
-        Show this many experts (16) on each axis: those met first going down the paths by count.
+        Show this many experts (12) on each axis: those met first going down the paths by count.
     top_paths : int
         Ring the most frequent paths, this many (5).
     ax, figsize, dpi, save_path
