@@ -116,3 +116,20 @@ def test_empty_tensor_message_matches_the_spec():
 
     with pytest.raises(ValueError, match="^expert_counts is empty$"):
         plot_expert_count_distribution(torch.tensor([]))
+
+
+def test_the_methods_of_a_build_share_one_y_scale(real_study):
+    from figkit.plots import figure_spec
+
+    spec = figure_spec("expert_count_distribution")
+    jobs = list(spec.jobs(real_study))
+    assert len(jobs) == 4  # the four BH levels; top-8 is one bar
+    tops = [
+        max(v / sum(job.arguments["expert_counts"].values()) for v in job.arguments["expert_counts"].values())
+        for job in jobs
+    ]
+    for job in jobs:
+        assert job.arguments["top"] == pytest.approx(max(tops))
+        assert spec.plot(spec.prepare(**job.arguments)).axes[0].get_ylim()[1] == pytest.approx(1.05 * max(tops))
+    with pytest.raises(ValueError, match="top must be a share from the tallest bar"):
+        plot_expert_count_distribution([1, 1, 2], top=0.5)

@@ -14,7 +14,6 @@ from figkit.arrays import ArrayLike, integer_at_least, square_counts
 from figkit.plots._draw import NEUTRAL, colour_bar, label_cells, line_width, ordinal, set_title, wrap_label
 from figkit.plots.spec import FigureJob, FigureSpec, layer_suffix, layer_text
 from figkit.results import method_labels
-from figkit.style import paper_look
 
 TOP_EXPERTS = 12  # as many as can each be labelled at 6 pt in one column
 
@@ -84,8 +83,7 @@ def draw(ax, data):
     ax.set_ylabel("Routed to expert")
     names = [str(e) for e in data.experts]
     step = label_cells(ax, names, names)
-    cut = shown < data.total_experts and not paper_look()  # the paper's caption says which experts
-    parts = [f"{shown} of {data.total_experts} experts"] if cut else []
+    parts = [f"{shown} of {data.total_experts} experts"] if shown < data.total_experts else []
     if step > 1:
         parts.append(f"every {ordinal(step)} labelled")
     note = wrap_label(", ".join(parts), ax, share=0.9, size="axes.titlesize")

@@ -71,7 +71,7 @@ def draw(ax, data):
     only_up_to(ax.yaxis, 1.0)
     ax.grid(False, axis="x")
     ax.set_xlabel("Experts selected per token")
-    ax.set_ylabel("Fraction of tokens")
+    ax.set_ylabel("Share of tokens")
     set_title(ax, "", data.note)
     legend_above(ax)
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from numbers import Real
 
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
@@ -41,27 +42,33 @@ class CountDistribution:
     method_name: str
     alpha: float | None
     role: Role  # the method's colour in every figure
+    top: float | None  # the top of a y scale shared with other methods' histograms, or None
 
 
-def prepare(expert_counts, method_name="BH Routing", alpha=None, methods=None):
-    """Validate the inputs and reduce the counts to a histogram."""
+def prepare(expert_counts, method_name="BH Routing", alpha=None, methods=None, top=None):
+    """Validate the inputs and reduce the counts to a histogram; ``top`` is the top of the y scale."""
+    hist = count_histogram(expert_counts, "expert_counts")
+    number_given = isinstance(top, Real) and not isinstance(top, bool)
+    if top is not None and not (number_given and hist.fractions.max() <= top <= 1):
+        raise ValueError(f"top must be a share from the tallest bar, {hist.fractions.max():g}, to 1; got {top!r}")
     return CountDistribution(
-        hist=count_histogram(expert_counts, "expert_counts"),
+        hist=hist,
         method_name=mathtext_label(method_name),
         alpha=None if alpha is None else probability(alpha, "alpha"),
         role=method_role(method_name, methods),
+        top=top,
     )
 
 
 def caption_statistics(hist):
     """The caption's sentence of the statistics and the encodings: "Mean 2.78 (filled triangle above the
-    bars), median 2 (open triangle), standard deviation 1.79, range 1–8; 31.5 % of tokens select the fewest
-    (1)"."""
+    bars), median 2 (open triangle), standard deviation 1.79, range 1–8; 31.5 % of tokens select one expert,
+    the fewest"."""
+    fewest = f"{hist.min} expert{'s' * (hist.min != 1)}" if hist.min != 1 else "one expert"
     return (
         f"Mean {number(hist.mean)} (filled triangle above the bars), median {hist.median:g} (open triangle), "
-        "standard deviation "
-        f"{number(hist.std())}, range {hist.min}\N{EN DASH}{hist.max}; {100 * hist.fractions[0]:.1f} % of tokens "
-        f"select the fewest ({hist.min})."
+        f"standard deviation {number(hist.std())}, range {hist.min}\N{EN DASH}{hist.max}; "
+        f"{100 * hist.fractions[0]:.1f} % of tokens select {fewest}, the fewest."
     )
 
 
@@ -89,7 +96,7 @@ def draw(ax, data):
     used = hist.tokens > 0  # a sparse histogram draws its few bars, not one per missing value
     ax.bar(hist.values[used], hist.fractions[used], width=0.8, color=data.role.look().color)
     handles = []
-    top = hist.fractions.max()
+    top = data.top or hist.fractions.max()
     if _shows_kde(hist):
         grid, density, _ = count_kde(hist)
         handles += ax.plot(grid, density, color=colours[1 % len(colours)], marker="none", linewidth=line_width(1.33))
@@ -111,7 +118,7 @@ def draw(ax, data):
     ax.set_ylim(0, top * 1.05)  # a bar at 1 clears the frame
     only_up_to(ax.yaxis, 1.0)
     ax.set_xlabel("Experts selected per token")
-    ax.set_ylabel("Fraction of tokens")
+    ax.set_ylabel("Share of tokens")
     title = f"Experts per token: {data.method_name}"
     if data.alpha is not None:
         title += f" ($\\alpha$ = {data.alpha:g})"
@@ -125,18 +132,19 @@ def jobs(results):
     selects the same number (top-k), whose histogram is one bar (the comparison figure shows it)."""
     labels = method_labels(results)
     everyone = method_counts(results)
-    for method, counts in everyone.items():
-        if len(counts.pooled) == 1:
-            continue
+    drawn = {m: CountHistogram.from_mapping(c.pooled) for m, c in everyone.items() if len(c.pooled) > 1}
+    top = max((hist.fractions.max() for hist in drawn.values()), default=None)  # one y scale for all
+    shared = f" One y scale for the {len(drawn)} histograms." if len(drawn) > 1 else ""
+    for method, hist in drawn.items():
+        arguments = {"expert_counts": everyone[method].pooled, "method_name": labels[method]}
+        arguments |= {"methods": results["methods"]} | ({"top": top} if shared else {})
         yield FigureJob(
             f"_{method}",
-            {"expert_counts": counts.pooled, "method_name": labels[method], "methods": results["methods"]},
+            arguments,
             (
                 "",
                 labels[method],
-                f": experts selected per token ({counts.counted()}). "
-                + caption_statistics(CountHistogram.from_mapping(counts.pooled))
-                + " ",
+                f": experts selected per token ({everyone[method].counted()}). {caption_statistics(hist)}{shared} ",
                 *compute_sentence(results, everyone, [method]),
             ),
         )
@@ -178,6 +186,7 @@ def plot_expert_count_distribution(
     dpi: float | None = None,
     *,
     methods: Sequence[Mapping] | None = None,
+    top: float | None = None,
     ax: Axes | None = None,
 ) -> Figure:
     """Bars of the share of tokens that selected each number of experts (the notebook look adds a KDE).
@@ -200,6 +209,8 @@ def plot_expert_count_distribution(
         Size in inches and resolution; ``None`` follows the active rcParams.
     methods : list of dict, optional
         The results file's ``methods``: the bars take ``method_name``'s colour of every figure.
+    top : float, optional
+        The top of the y-axis (a share), to give several methods' histograms one scale.
     ax : matplotlib.axes.Axes, optional
         Draw on this axes instead of a new figure.
 
@@ -213,5 +224,5 @@ def plot_expert_count_distribution(
     ValueError, TypeError
         For empty, negative, fractional or non-finite counts, or ``alpha`` outside (0, 1).
     """
-    data = prepare(expert_counts, method_name, alpha, methods)
+    data = prepare(expert_counts, method_name, alpha, methods, top)
     return FIGURE.plot(data, ax=ax, figsize=figsize, dpi=dpi, save_path=save_path)

@@ -24,7 +24,6 @@ from figkit.plots._draw import (
 )
 from figkit.plots.spec import FigureJob, FigureSpec
 from figkit.results import method_labels
-from figkit.style import paper_look
 
 TOP_EXPERTS = 12  # as many as can each be labelled at 6 pt in one column
 TOP_PATHS = 5
@@ -108,8 +107,7 @@ def draw(ax, data):
             path_effects=[withStroke(linewidth=line_width(1.6), foreground=NEUTRAL)],
         )
     parts = []
-    cut = len(data.rows) < data.total_experts or len(data.columns) < data.total_experts
-    if cut and not paper_look():  # the paper's caption says which experts
+    if len(data.rows) < data.total_experts or len(data.columns) < data.total_experts:
         parts.append(f"{len(data.rows)} \N{MULTIPLICATION SIGN} {len(data.columns)} of {data.total_experts} experts")
     if step > 1:
         parts.append(f"every {ordinal(step)} labelled")

@@ -120,10 +120,8 @@ def prepare(
 
 
 def cut_note(data, every=1):
-    """What the figure leaves out, in words; empty when it shows and labels everything. In the paper style
-    the caption says which tokens and experts are shown (``shown_sentence``): the note keeps the labels."""
-    if paper_look():
-        return f"every {ordinal(every)} token labelled" if every > 1 else ""
+    """What the figure leaves out, in words (a figure may be used without its caption); empty when it shows
+    and labels everything."""
     rows, cols = data.weights.shape
     parts = []
     if rows < data.total_tokens:
