@@ -27,12 +27,13 @@ $(VENV)/.installed-bench: pyproject.toml $(VENV)/.installed-test
 example: $(VENV)/.installed
 	$(MAKE) -C paper_example check PYTHON=$(CURDIR)/$(BIN)/python FIGKIT=$(CURDIR)/$(BIN)/figkit
 
+# One worker per core (pytest-xdist): the figure checks and LaTeX builds are CPU-bound.
 test: $(VENV)/.installed-test
-	MPLBACKEND=Agg $(BIN)/python -m pytest
+	MPLBACKEND=Agg $(BIN)/python -m pytest -n auto
 
 # Everything but the tests marked slow (LaTeX, subprocesses, the wheel): for the edit-test loop.
 test-fast: $(VENV)/.installed-test
-	MPLBACKEND=Agg $(BIN)/python -m pytest -m "not slow"
+	MPLBACKEND=Agg $(BIN)/python -m pytest -n auto -m "not slow"
 
 lint: $(VENV)/.installed-test
 	$(BIN)/ruff check .
@@ -42,10 +43,9 @@ format: $(VENV)/.installed-test
 	$(BIN)/ruff check --fix .
 	$(BIN)/ruff format .
 
+# Every script in benchmarks/, each against the direct way in the same run.
 benchmark: $(VENV)/.installed-bench
-	MPLBACKEND=Agg $(BIN)/python benchmarks/bench_plots.py
-	MPLBACKEND=Agg $(BIN)/python benchmarks/bench_tables.py
-	MPLBACKEND=Agg $(BIN)/python benchmarks/bench_build.py
+	for script in benchmarks/bench_*.py; do MPLBACKEND=Agg $(BIN)/python $$script || exit 1; done
 
 gallery: $(VENV)/.installed
 	$(BIN)/python docs/make_gallery.py

@@ -14,7 +14,7 @@ from figkit.arrays import (
     to_numpy,
     vector,
 )
-from tests.conftest import CudaStandIn
+from tests.helpers import CudaStandIn
 
 
 def test_every_input_kind_gives_the_same_array(as_input):

@@ -7,7 +7,7 @@ import pytest
 
 from figkit import build, write_results
 from figkit.latex import template_folders
-from tests.conftest import pdf_text, sections
+from tests.helpers import pdf_text, sections
 from tests.test_pipeline import cli
 
 pytestmark = pytest.mark.slow  # builds and LaTeX

@@ -9,7 +9,7 @@ from figkit import load_results, plot_domain_specialization, use_style, write_re
 from figkit.plots import figure_spec
 from figkit.routing import RoutingStats, top_k
 from tests import real_routing
-from tests.conftest import sections
+from tests.helpers import sections
 
 SPEC = figure_spec("domain_specialization")
 

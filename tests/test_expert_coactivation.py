@@ -5,7 +5,7 @@ import pytest
 
 from figkit import plot_expert_coactivation
 from tests import real_routing
-from tests.conftest import coactivation
+from tests.helpers import coactivation
 
 
 def drawn(fig):

@@ -5,7 +5,7 @@ from matplotlib.patches import Rectangle
 from scipy.stats import gaussian_kde
 
 from figkit import plot_expert_count_distribution, use_style
-from tests.conftest import box_text
+from tests.helpers import box_text
 
 
 def bars(ax):

@@ -7,7 +7,7 @@ from figkit import plot_expert_load_layers
 from figkit.plots import figure_spec
 from figkit.plots.expert_utilization import FIGURE as UTILIZATION
 from tests import real_routing
-from tests.conftest import sections
+from tests.helpers import sections
 
 SPEC = figure_spec("expert_load_layers")
 

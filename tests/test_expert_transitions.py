@@ -7,7 +7,7 @@ import figkit
 from figkit import plot_expert_transitions, write_results
 from figkit.plots import figure_spec
 from tests import real_routing
-from tests.conftest import sections
+from tests.helpers import sections
 
 SPEC = figure_spec("expert_transitions")
 

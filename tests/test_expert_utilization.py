@@ -7,7 +7,7 @@ from figkit import plot_expert_utilization
 from figkit.plots import figure_spec
 from figkit.plots.expert_utilization import LOAD_CLASSES, amounts, caption_statistics
 from figkit.stats import load_balance
-from tests.conftest import box_text
+from tests.helpers import box_text
 
 
 def drawn_bars(ax):

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from figkit import build, write_results
-from tests.conftest import sections
+from tests.helpers import sections
 
 pytestmark = pytest.mark.slow  # processes
 

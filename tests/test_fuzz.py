@@ -15,7 +15,7 @@ from hypothesis import strategies as st
 
 from figkit import load_results, write_results
 from figkit.latex import compile_pdf, escape_label
-from tests.conftest import pdf_text, sections
+from tests.helpers import pdf_text, sections
 
 FUZZ = settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 JSON_VALUES = st.recursive(
@@ -103,6 +103,7 @@ def read_back(text):
 )
 @given(labels=st.lists(LABEL, min_size=20, max_size=20))
 @example(labels=["$x^$", "$\\]$", "$\\left($", "!`", "?`", ",,", "[a]", "*b", "≈", "≅"] + ["ok"] * 10)
+@pytest.mark.slow
 def test_any_label_compiles_and_reads_back_as_written(tmp_path, labels):
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # characters without LaTeX are placeholders, said once each

@@ -27,6 +27,7 @@ def paper(tmp_path, preamble, files=None):
     return path
 
 
+@pytest.mark.slow
 def test_two_column_article(tmp_path):
     path = paper(tmp_path, "\\documentclass[11pt,twocolumn]{article}\n\\usepackage[margin=1in]{geometry}")
     got = figkit.measure_tex(path)
@@ -35,12 +36,14 @@ def test_two_column_article(tmp_path):
     assert got["fontsize"] == 10.95  # what LaTeX calls 11pt
 
 
+@pytest.mark.slow
 def test_a_venue_style_file_beside_the_paper_is_used(tmp_path):
     style = "\\setlength{\\textwidth}{5.5in}\\setlength{\\columnwidth}{5.5in}\n"
     path = paper(tmp_path, "\\documentclass{article}\n\\usepackage{venue}", {"venue.sty": style})
     assert figkit.measure_tex(path)["textwidth"] == pytest.approx(5.5, abs=1e-4)
 
 
+@pytest.mark.slow
 def test_results_are_cached(tmp_path, monkeypatch):
     path = paper(tmp_path, "\\documentclass{article}")
     first = figkit.measure_tex(path)
@@ -48,6 +51,7 @@ def test_results_are_cached(tmp_path, monkeypatch):
     assert figkit.measure_tex(path) == first
 
 
+@pytest.mark.slow
 def test_errors_name_the_latex_problem(tmp_path):
     path = paper(tmp_path, "\\documentclass{article}\n\\usepackage{nosuchpackage}")
     with pytest.raises(
@@ -65,6 +69,7 @@ def test_without_tex_the_message_says_how_to_get_it(tmp_path, monkeypatch):
         figkit.measure_tex(paper(tmp_path, "\\documentclass{article}"))
 
 
+@pytest.mark.slow
 def test_the_preamble_cannot_run_commands(tmp_path):
     marker = tmp_path / "ran"
     path = paper(tmp_path, f"\\documentclass{{article}}\n\\immediate\\write18{{touch {marker}}}")
@@ -72,6 +77,7 @@ def test_the_preamble_cannot_run_commands(tmp_path):
     assert not marker.exists()
 
 
+@pytest.mark.slow
 def test_a_change_to_a_style_file_is_measured_again(tmp_path):
     path = paper(tmp_path, "\\documentclass{article}\n\\usepackage{venue}", {"venue.sty": "\\textwidth=5in\n"})
     assert figkit.measure_tex(path)["textwidth"] == pytest.approx(5.0, abs=1e-4)
@@ -79,6 +85,7 @@ def test_a_change_to_a_style_file_is_measured_again(tmp_path):
     assert figkit.measure_tex(path)["textwidth"] == pytest.approx(6.0, abs=1e-4)
 
 
+@pytest.mark.slow
 def test_a_build_output_that_does_not_exist_yet_does_not_stop_the_probe(tmp_path):
     path = paper(tmp_path, "\\documentclass{article}\n\\input{build/macros.tex}\n\\input{build/width}")
     assert figkit.measure_tex(path)["textwidth"] == pytest.approx(345 / PT, abs=1e-4)
@@ -88,6 +95,7 @@ def test_a_build_output_that_does_not_exist_yet_does_not_stop_the_probe(tmp_path
     assert figkit.measure_tex(path)["textwidth"] == pytest.approx(4.0, abs=1e-4)  # the new file counts
 
 
+@pytest.mark.slow
 def test_a_hostile_preamble_reads_nothing_outside_and_cannot_fill_the_disk(tmp_path):
     reads = "\\newread\\r\\openin\\r=/etc/passwd\\read\\r to\\x\\errmessage{\\x}"
     with pytest.raises(RuntimeError) as caught:
@@ -100,6 +108,7 @@ def test_a_hostile_preamble_reads_nothing_outside_and_cannot_fill_the_disk(tmp_p
         figkit.measure_tex(paper(tmp_path, "\\documentclass{article}\n" + endless), timeout=50)
 
 
+@pytest.mark.slow
 def test_the_cache_is_private_and_a_bad_entry_is_measured_again(tmp_path, monkeypatch):
     shared = tmp_path / "shared"
     (shared / "figkit" / "measure_tex").mkdir(parents=True)

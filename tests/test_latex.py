@@ -126,6 +126,7 @@ def write(tmp_path, body):
     return path
 
 
+@pytest.mark.slow
 def test_compiled_pdf_bytes_are_reproducible(tmp_path):
     first = compile_pdf(write(tmp_path, "Hello \\today.")).read_bytes()
     for leftover in tmp_path.glob("doc.*"):
@@ -134,11 +135,13 @@ def test_compiled_pdf_bytes_are_reproducible(tmp_path):
     assert compile_pdf(write(tmp_path, "Hello \\today.")).read_bytes() == first
 
 
+@pytest.mark.slow
 def test_errors_give_file_line_and_message(tmp_path):
     with pytest.raises(RuntimeError, match=r"doc.tex:3: Undefined control sequence"):
         compile_pdf(write(tmp_path, "\\nosuchcommand"))
 
 
+@pytest.mark.slow
 def test_reading_files_outside_the_folder_is_refused(tmp_path):
     with pytest.raises(RuntimeError, match=r"doc.tex:3: LaTeX Error: File `/etc/hostname.tex' not found"):
         compile_pdf(write(tmp_path, "\\input{/etc/hostname}"))
@@ -174,7 +177,7 @@ def test_paths_for_latex():
 def test_appendix_template_compiles_with_a_figure_a_table_and_macros(tmp_path):
     import figkit
     from figkit.latex import tex_path
-    from tests.conftest import pdf_text
+    from tests.helpers import pdf_text
 
     figkit.plot_expert_count_distribution([3, 4, 4, 5], "BH", save_path=tmp_path / "figures" / "counts.pdf")
     (tmp_path / "tables").mkdir()
@@ -262,7 +265,7 @@ def test_the_appendix_finishes_at_any_size(tmp_path):
     nothing floats now: 400 figures compile, two to a row."""
     import figkit
     from figkit.latex import tex_path
-    from tests.conftest import pdf_text
+    from tests.helpers import pdf_text
 
     figkit.plot_expert_count_distribution([3, 4, 4, 5], "BH", save_path=tmp_path / "figures" / "counts.pdf")
 

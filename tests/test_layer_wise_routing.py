@@ -4,7 +4,7 @@ from matplotlib.cbook import boxplot_stats
 from matplotlib.colors import to_rgb
 
 from figkit import plot_layer_wise_routing
-from tests.conftest import box_text
+from tests.helpers import box_text
 
 
 def test_boxes_means_and_summary(as_input, rng):

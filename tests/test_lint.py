@@ -9,7 +9,7 @@ from figkit.cli import main
 from figkit.latex import compile_pdf
 from figkit.lint import check_figure, check_pdf_text, pdf_words
 from figkit.plots import figure_specs
-from tests.conftest import STYLE_COMBINATIONS
+from tests.helpers import STYLE_COMBINATIONS
 
 
 def test_a_clean_figure_passes():

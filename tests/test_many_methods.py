@@ -87,7 +87,7 @@ def test_captions_name_the_methods_a_comparison_figure_draws():
 
 @pytest.mark.slow
 def test_the_appendix_of_a_thousand_methods_lists_every_one(tmp_path):
-    from tests.conftest import pdf_text
+    from tests.helpers import pdf_text
 
     path = write_results(tmp_path / "r.json", **study(with_counts=False))
     report = build(path, tmp_path / "out", require_pdf=True)

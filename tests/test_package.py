@@ -15,6 +15,7 @@ def run_python(code):
     ).stdout
 
 
+@pytest.mark.slow
 def test_import_figkit_loads_only_the_standard_library():
     loaded = run_python(f"import sys, figkit; print([m for m in {HEAVY!r} if m in sys.modules])")
     assert loaded.strip() == "[]"
@@ -29,6 +30,7 @@ def test_plotting_numpy_data_never_imports_torch():
     assert run_python(code).strip() == "False False"
 
 
+@pytest.mark.slow
 def test_figkit_routing_is_there_when_asked_for_and_never_imports_transformers():
     code = "import sys, figkit; figkit.routing.bh(0.05); print('torch' in sys.modules, 'transformers' in sys.modules)"
     assert run_python(code).strip() == "True False"
@@ -50,6 +52,7 @@ def test_unknown_attribute():
         figkit.nope  # noqa: B018
 
 
+@pytest.mark.slow
 def test_console_script_and_module_help():
     for command in (["figkit", "--help"], [sys.executable, "-m", "figkit", "--help"]):
         if command[0] == "figkit":

@@ -13,7 +13,7 @@ import figkit
 from figkit import build, create_comparison_table, use_style, write_results
 from figkit.geometry import FitWarning, measure_tabular, tex_page, venue_page
 from figkit.lint import pdf_words
-from tests.conftest import sections
+from tests.helpers import sections
 from tests.test_styles import media_box
 
 PT = 72.27
@@ -86,6 +86,7 @@ def test_notebook_and_slide_keep_their_titles_and_paper_keeps_what_a_figure_leav
     assert ax.get_title().replace("\n", " ").startswith("showing 50 of 100 tokens, 32 of 64 experts")
 
 
+@pytest.mark.slow
 def test_the_paper_is_measured_with_its_sizes_and_typeface(tmp_path):
     times = tex_page(paper(tmp_path, "\\documentclass[10pt,twocolumn]{article}\n\\usepackage{mathptmx}"))
     assert (times.body_size, times.small, times.footnote, times.font) == (10, 9, 8, "times")
@@ -95,11 +96,13 @@ def test_the_paper_is_measured_with_its_sizes_and_typeface(tmp_path):
     assert (cm.body_size, cm.small, cm.footnote, cm.font) == (10.95, 10, 9, "cm") and not cm.two_column
 
 
+@pytest.mark.slow
 def test_acmart_counts_the_two_columns_its_title_turns_on(tmp_path):
     page = tex_page(paper(tmp_path, "\\documentclass[sigconf]{acmart}"))
     assert page.two_column and page.column_width == pytest.approx((page.text_width - 24 / PT) / 2)
 
 
+@pytest.mark.slow
 def test_a_tabular_is_measured_in_the_paper(tmp_path):
     main = paper(tmp_path, "\\documentclass{article}")
     assert measure_tabular(main, "\\begin{tabular}{@{}l@{}}\\rule{2in}{1pt}\\end{tabular}") == pytest.approx(2)
@@ -131,6 +134,7 @@ def test_a_table_that_fits_nothing_says_so_in_python_latex_and_the_build(tmp_pat
     assert any(note.startswith("tables/comparison.tex: the table is") for note in report.notes), report.notes
 
 
+@pytest.mark.slow
 def test_the_build_sizes_figures_for_the_venue_and_makes_the_named_families_wide(tmp_path):
     results = write_results(tmp_path / "r.json", **sections())
     out = tmp_path / "out"
@@ -149,6 +153,7 @@ def test_the_build_sizes_figures_for_the_venue_and_makes_the_named_families_wide
     assert media_box(out / "figures" / "expert_count_comparison.pdf")[0] == pytest.approx(4.0, abs=0.01)
 
 
+@pytest.mark.slow
 def test_sizing_options_that_need_a_paper_are_one_line_errors(tmp_path):
     results = write_results(tmp_path / "r.json", **sections())
 

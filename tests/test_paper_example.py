@@ -11,7 +11,7 @@ from scipy.stats import false_discovery_control
 from figkit import build, load_results, write_results
 from figkit.latex import compile_pdf
 from figkit.lint import check_pdf_text
-from tests.conftest import pdf_fonts, pdf_text
+from tests.helpers import pdf_fonts, pdf_text
 
 EXAMPLE = Path(__file__).parent.parent / "paper_example"
 sys.path.insert(0, str(EXAMPLE))

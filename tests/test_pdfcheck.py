@@ -10,7 +10,7 @@ import pytest
 import figkit
 from figkit.cli import main
 from figkit.pdfcheck import check_pdf
-from tests.conftest import pdf_fonts
+from tests.helpers import pdf_fonts
 
 
 def saved(tmp_path, name, rc, text="Experts $x^2$"):
@@ -54,6 +54,7 @@ def test_cli_exit_codes(tmp_path, capsys):
     assert "not a PDF file" in capsys.readouterr().err
 
 
+@pytest.mark.slow
 def test_styles_command():
     out = subprocess.run(
         [sys.executable, "-m", "figkit", "styles"],

@@ -14,7 +14,7 @@ import pytest
 
 from figkit import build, write_results
 from figkit.pipeline import NO_TEX
-from tests.conftest import pdf_columns_text, pdf_text, sections
+from tests.helpers import pdf_columns_text, pdf_text, sections
 
 HOSTILE = r"\input{/etc/passwd} \immediate\write18{touch pwned} 100% & _ # ~ ^ {x} $ | < > -- `q' "
 FIGURES = [

@@ -2,6 +2,7 @@
 
 import os
 import subprocess
+import sys
 
 import pytest
 
@@ -31,3 +32,9 @@ def test_no_file_grows_past_the_cap(tmp_path):
 def test_probe_and_compile_share_one_timeout():
     for function in (latex.compile_pdf, geometry.measure_tex, geometry.measure_tabular, geometry.tex_page):
         assert function.__kwdefaults__["timeout"] == TEX_TIMEOUT
+
+
+def test_an_unmarked_test_may_not_start_python():
+    """The slow marker is enforced: this test is not marked, so starting Python is refused."""
+    with pytest.raises(AssertionError, match="runs python.*: mark it @pytest.mark.slow"):
+        subprocess.run([sys.executable, "-c", "pass"])

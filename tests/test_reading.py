@@ -121,6 +121,7 @@ def test_long_lists_of_whole_numbers_elsewhere_load_as_json_loads_them(tmp_path)
     assert load_results(tmp_path / "r.json") == results
 
 
+@pytest.mark.slow
 def test_a_file_over_the_limit_is_refused_before_it_is_read(tmp_path):
     path = tmp_path / "huge.json"
     with open(path, "wb") as file:
@@ -149,6 +150,7 @@ def test_the_size_is_refused_before_the_build_key_hashes_the_file(tmp_path, monk
     assert path not in hashed
 
 
+@pytest.mark.slow
 def test_dev_zero_is_refused_at_once(tmp_path):
     out = tmp_path / "out"
     run = subprocess.run([sys.executable, "-m", "figkit", "build", "/dev/zero", "-o", str(out)], capture_output=True)

@@ -8,7 +8,7 @@ from scipy.stats import false_discovery_control
 from figkit.arrays import token_text
 from figkit.plots import figure_spec
 from tests import real_routing
-from tests.conftest import named_tokens
+from tests.helpers import named_tokens
 
 
 def figures(results, name):

@@ -283,6 +283,7 @@ def test_the_json_schema_agrees(tmp_path):
         assert list(checker.iter_errors(edit(path, value))), message
 
 
+@pytest.mark.slow
 def test_figkit_schema_prints_the_schema():
     out = subprocess.run([sys.executable, "-m", "figkit", "schema"], capture_output=True, text=True, check=True)
     assert json.loads(out.stdout)["properties"]["schema_version"] == {"const": 1}

@@ -8,7 +8,7 @@ from figkit import load_results, plot_router_saturation, write_results
 from figkit.plots import figure_spec
 from figkit.routing import RouterSaturation
 from tests import real_routing
-from tests.conftest import sections
+from tests.helpers import sections
 
 SPEC = figure_spec("router_saturation")
 

@@ -2,7 +2,7 @@ import numpy as np
 import pytest
 
 from figkit import plot_routing_heatmap
-from tests.conftest import pdf_text
+from tests.helpers import pdf_text
 
 HOSTILE_TOKENS = ["$", "50%", "a_b", "\\", "{", "\u2581the", "$x^2$", "#&~"]
 

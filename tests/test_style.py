@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from figkit import plot_expert_count_distribution, plot_token_complexity_vs_experts, save_figure
-from tests.conftest import pdf_fonts
+from tests.helpers import pdf_fonts
 
 MAGIC = {".pdf": b"%PDF", ".svg": b"<?xml", ".png": b"\x89PNG"}
 

@@ -10,7 +10,7 @@ import pytest
 
 from figkit import create_comparison_table, number_macros
 from figkit.latex import Raw, compile_pdf, escape_label, render_template
-from tests.conftest import pdf_text
+from tests.helpers import pdf_text
 
 GOLDEN = Path(__file__).parent / "golden"
 RESULTS = {

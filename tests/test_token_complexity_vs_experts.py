@@ -4,7 +4,7 @@ from matplotlib.collections import PathCollection, QuadMesh
 from scipy import stats as sps
 
 from figkit import plot_token_complexity_vs_experts
-from tests.conftest import named_tokens, pdf_text
+from tests.helpers import named_tokens, pdf_text
 
 
 def statistics(ax):

@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 from figkit import write_results
-from tests.conftest import sections
+from tests.helpers import sections
 from tests.venue_paper import check_paper, copy_template
 
 CLASSES = {
@@ -61,6 +61,7 @@ def assert_fits(paper):
 
 
 @pytest.mark.parametrize("name", sorted(CLASSES))
+@pytest.mark.slow
 def test_figures_and_tables_fit_the_document_class(name, results, tmp_path):
     paper = check_paper(tmp_path, CLASSES[name], results, "\\maketitle\n" if name == "acmart" else "")
     assert_fits(paper)

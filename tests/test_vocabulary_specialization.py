@@ -12,7 +12,7 @@ from figkit.routing import RoutingStats, bh
 from figkit.stats import expert_tokens, vocabulary_counts
 from figkit.tables import create_expert_token_table
 from tests import real_routing
-from tests.conftest import sections
+from tests.helpers import sections
 
 SPEC = figure_spec("vocabulary_specialization")
 
