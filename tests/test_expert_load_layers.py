@@ -5,6 +5,7 @@ import pytest
 
 from figkit import plot_expert_load_layers
 from figkit.plots import figure_spec
+from figkit.plots.expert_load_layers import share_ticks
 from figkit.plots.expert_utilization import FIGURE as UTILIZATION
 from tests import real_routing
 from tests.helpers import sections
@@ -13,7 +14,8 @@ SPEC = figure_spec("expert_load_layers")
 
 
 def drawn(fig):
-    return np.asarray(fig.axes[0].images[0].get_array(), dtype=float)
+    """The shares drawn; an expert with no load is drawn below the scale (grey), so as 0 here."""
+    return np.maximum(np.asarray(fig.axes[0].images[0].get_array(), dtype=float), 0.0)
 
 
 def labels(axis):
@@ -28,7 +30,7 @@ def test_a_hand_made_case_with_a_fixed_k(as_input):
     ax, bar = fig.axes
     assert labels(ax.yaxis) == ["3", "5"] and labels(ax.xaxis) == ["0", "1", "2", "3"]
     assert bar.get_ylabel() == "Share of the layer's tokens (%)"
-    assert list(bar.get_yticks()) == [0, 50, 100] and labels(bar.yaxis)[1] == "50\neven"  # k/E = 2/4
+    assert list(bar.get_yticks()) == [0, 20, 50, 80, 100] and labels(bar.yaxis)[2] == "50\neven"  # k/E = 2/4
     assert fig.axes[0].images[0].norm.vcenter == 50
 
 
@@ -63,10 +65,13 @@ def test_real_routing_against_numpy(real_study):
     max_vio = loads.max(axis=1) / loads.mean(axis=1) - 1
     dead = (loads == 0).sum(axis=1)
     caption = "".join(job.caption)
-    assert "white is an even load, 1/E = 1.56%, orange less and purple more; grey: an expert no token was" in caption
+    assert "white is an even load, 1/E = 1.56%, orange less and purple more (the colour bar gives each side" in caption
+    assert "half its length); grey: an expert no token was routed to" in caption
     image = fig.axes[0].images[0]
-    assert np.array_equal(np.ma.getmaskarray(image.get_array()), loads == 0)  # dead experts are grey
-    assert tuple(image.cmap.get_bad()[:3]) == pytest.approx((0.6, 0.6, 0.6))
+    assert np.array_equal(np.asarray(image.get_array()) < 0, loads == 0)  # dead experts: below the scale, grey
+    assert tuple(image.cmap.get_under()[:3]) == pytest.approx((0.6, 0.6, 0.6))
+    bar = fig.axes[1]
+    assert "none" in [t.get_text() for t in bar.texts]  # the grey extension is labelled
     assert f"CV {cv.min():.2f} (layer {cv.argmin()}) to {cv.max():.2f} (layer {cv.argmax()})" in caption
     assert f"MaxVio {max_vio.min():.2f} (layer {max_vio.argmin()})" in caption
     assert f"dead experts in {np.count_nonzero(dead)} of 16 layers ({dead.min()} to {dead.max()} per layer)" in caption
@@ -111,3 +116,13 @@ def test_the_results_file_checks_num_tokens(tmp_path):
     bad["expert_load"][1]["num_tokens"] = 100
     with pytest.raises(ValueError, match=r"expert_load\[1\]\.num_tokens: 100 tokens, but expert 3 was routed 130"):
         write_results(tmp_path / "r.json", **bad)
+
+
+@pytest.mark.parametrize("even, top", [(1.5625, 11.2), (1.5625, 48.0), (12.5, 56.02), (25.0, 60.0)])
+def test_colour_bar_ticks_are_round_on_both_sides_of_an_even_load(even, top):
+    ticks, labels = share_ticks(even, top)
+    assert ticks[0] == 0 and even in ticks and labels[ticks.index(even)].endswith("even")
+    for tick, label in zip(ticks, labels):
+        if tick not in (0, even):
+            assert float(label) == tick and len(label.replace(".", "")) <= 2  # 0.5, 1, 20, not 56.02
+            assert tick <= 0.75 * even or 1.4 * even <= tick <= top

@@ -35,9 +35,11 @@ SAME_UNIFORM = 0.005  # relative spread of the per-layer uniform share below whi
 
 # Below an even load orange, above it purple, an even load white: ColorBrewer's PuOr (colour-blind safe),
 # the load classes' colours of the utilisation figure, without its darkest ends.
-# An expert with no load at all (dead) is mid grey: no hue, apart from every share and from white.
+# An expert with no load at all (dead) is mid grey: no hue, apart from every share and from white; drawn below
+# the scale, it is the colour bar's extension, labelled.
 DEAD_GREY = "0.6"
-SHARE_COLOURS = ListedColormap(mpl.colormaps["PuOr"](np.linspace(0.12, 0.88, 256))).with_extremes(bad=DEAD_GREY)
+SHARE_COLOURS = ListedColormap(mpl.colormaps["PuOr"](np.linspace(0.12, 0.88, 256))).with_extremes(under=DEAD_GREY)
+SHARE_COLOURS.colorbar_extend = "min"
 
 
 @dataclass(frozen=True)
@@ -123,7 +125,8 @@ def draw(ax, data):
     share = data.share
     top = max(float(share.max()), 2 * data.uniform)
     norm = TwoSlopeNorm(vmin=0, vcenter=data.uniform, vmax=top)
-    image = ax.imshow(np.ma.masked_equal(share, 0), cmap=SHARE_COLOURS, norm=norm, interpolation="none", aspect="auto")
+    cells = np.where(share > 0, share, -1.0)  # below the scale: the grey of no load
+    image = ax.imshow(cells, cmap=SHARE_COLOURS, norm=norm, interpolation="none", aspect="auto")
     ax.grid(False, which="both")
     n_rows, n_experts = share.shape
     step = nice_step(label_every(ax, [str(n_experts)] * n_experts, share=0.6))
@@ -141,18 +144,41 @@ def draw(ax, data):
     unit = "tokens" if data.of_tokens else "routings"
     bar = colour_bar(ax, image, f"Share of the {data.of}'s {unit} (%)")
     bar.ax.axhline(data.uniform, color=NEUTRAL, linewidth=line_width(1.5))
-    # Round ticks: 0, the even load and the roundest value near the top (50, not 56.02).
-    candidates = MaxNLocator(nbins=4, steps=[1, 2, 2.5, 5, 10]).tick_values(0, top)
-    upper = [t for t in candidates if 1.4 * data.uniform <= t <= top]
-    ticks = [0, data.uniform, *upper[-1:]]
-    bar.set_ticks(ticks, labels=["0", f"{data.uniform:.3g}\neven", *(f"{t:g}" for t in upper[-1:])])
+    ticks, labels = share_ticks(data.uniform, top)
+    bar.set_ticks(ticks, labels=labels)
+    bar.minorticks_off()
+    if (share == 0).any():  # the grey extension below the scale
+        bar.ax.annotate(
+            "none",
+            xy=(1.0, 0.0),
+            xycoords="axes fraction",
+            xytext=(mpl.rcParams["ytick.major.pad"] + mpl.rcParams["ytick.major.size"], -0.6 * points("small")),
+            textcoords="offset points",
+            va="top",
+            ha="left",
+            fontsize=mpl.rcParams["ytick.labelsize"],
+        )
+
+
+def share_ticks(even, top):
+    """Round colour-bar ticks on both sides of an even load (each side is stretched to half the bar): 0,
+    one round value below it, the even load itself, round values above it up to ``top``."""
+    locator = MaxNLocator(nbins=3, steps=[1, 2, 2.5, 5, 10])
+    lower = [t for t in locator.tick_values(0, even) if 0.25 * even <= t <= 0.75 * even][-1:]
+    upper = [t for t in locator.tick_values(even, top) if 1.4 * even <= t <= top]
+    ticks = [0.0, *lower, even, *upper]
+    labels = ["0", *(f"{t:g}" for t in lower), f"{even:.3g}\neven", *(f"{t:g}" for t in upper)]
+    return ticks, labels
 
 
 def scale_caption(data):
     """What the colours mean: "white is an even load, 1/E = 1.56%, orange less and purple more; grey: ..."."""
     even = "k/E" if data.of_tokens else "1/E"
     none = "; grey: an expert no token was routed to" if (data.share == 0).any() else ""
-    return f"white is an even load, {even} = {data.uniform:.3g}%, orange less and purple more{none}"
+    return (
+        f"white is an even load, {even} = {data.uniform:.3g}%, orange less and purple more (the colour bar gives "
+        f"each side half its length){none}"
+    )
 
 
 def metrics_caption(balance: Sequence[LoadBalance], layers):
