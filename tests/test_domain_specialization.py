@@ -124,7 +124,8 @@ def test_the_grid_draws_a_bar_chart_per_domain_and_layer():
     assert heights == [[100, 100, 0, 0], [80, 40, 40, 40], [0, 50, 100, 50], [100, 100, 0, 0]]
     assert [ax.lines[0].get_ydata()[0] for ax in axes] == [50, 50, 50, 50]  # k/E = 2/4: dashed
     assert [ax.get_title() for ax in axes[:2]] == ["Layer 0", "Layer 7"]
-    assert [axes[0].get_ylabel(), axes[2].get_ylabel()] == ["arXiv", "code"]
+    assert [axes[1].get_ylabel(), axes[3].get_ylabel()] == ["arXiv", "code"]  # right of each row
+    assert axes[1].yaxis.get_label_position() == "right" and axes[0].get_ylabel() == ""
     with pytest.raises(ValueError, match=r"num_tokens\['code'\] gives no tokens for layer 7"):
         plot_domain_specialization_grid(loads, num_tokens={"arXiv": 5, "code": {0: 2}})  # layer 7 missing
     with pytest.raises(ValueError, match=r"domain_loads\['code'\] must map the same layers"):
@@ -142,6 +143,9 @@ def test_the_build_draws_every_domain_figure_as_shares_of_routings(study):
         assert jobs
         for job in jobs:
             assert "num_tokens" not in job.arguments and "routings" in "".join(job.caption)
+            data = figure_spec(name).prepare(**job.arguments)
+            shares = data.share if name == "domain_specialization" else data.percent
+            assert f"The largest share: {shares.max():.1f}% of " in "".join(job.caption)
 
 
 def test_the_example_domain_mix_adds_up():

@@ -93,8 +93,9 @@ def draw(figure, data):
             ax.grid(False, axis="x")
             if d == 0:
                 ax.set_title(f"Layer {layer}", y=1.0)
-            if i == 0:
-                ax.set_ylabel(domain, rotation=0, ha="right", va="center", **LITERAL)
+            if i == len(data.layers) - 1:  # the domain to the right of its row, apart from the tick labels
+                ax.yaxis.set_label_position("right")
+                ax.set_ylabel(domain, rotation=0, ha="left", va="center", **LITERAL)
     axes[0, 0].set_ylim(0, max(top, float(data.uniform.max())) * 1.08)
     axes[0, 0].set_xlim(-0.6, n_experts - 0.4)
     step = nice_step(label_every(axes[-1, 0], [str(n_experts)] * n_experts, share=0.8))
@@ -103,6 +104,13 @@ def draw(figure, data):
     figure.supylabel(
         "Share of the domain's tokens (%)" if data.of_tokens else "Share of routings (%)", fontsize="medium"
     )
+
+
+def _largest(data):
+    """The largest share drawn, where: "7.0% of maths to expert 47 in layer 8"."""
+    domain, layer, expert = np.unravel_index(np.argmax(data.percent), data.percent.shape)
+    share = data.percent[domain, layer, expert]
+    return f"{share:.1f}% of {data.domains[domain]} to expert {expert} in layer {data.layers[layer]}"
 
 
 def jobs(results):
@@ -122,7 +130,8 @@ def jobs(results):
             "method_name": labels[method],
             "methods": results["methods"],
         }
-        unit, even = ("tokens", "k/E") if prepare(**arguments).of_tokens else ("routings", "1/E")
+        data = prepare(**arguments)
+        unit, even = ("tokens", "k/E") if data.of_tokens else ("routings", "1/E")
         yield FigureJob(
             f"_{method}",
             arguments,
@@ -130,7 +139,8 @@ def jobs(results):
                 "",
                 labels[method],
                 f": each expert's share of each domain's {unit}, at layers "
-                f"{', '.join(map(str, layers))} ({len(by_domain)} domains); dashed: an even load, {even}.",
+                f"{', '.join(map(str, layers))} ({len(by_domain)} domains); dashed: an even load, {even}. "
+                f"The largest share: {_largest(data)}.",
             ),
         )
 
