@@ -198,3 +198,15 @@ def test_the_sweep_caption_gives_its_ends_against_top_k(real_study):
         f"({100 * first / 8:.0f}\N{NO-BREAK SPACE}% to {100 * last / 8:.0f}\N{NO-BREAK SPACE}% of top-8)."
     )
     assert sentence in "".join(job.caption) and "The x-axis is logarithmic." in "".join(job.caption)
+
+
+def test_the_comparison_centres_the_bars_of_each_count_on_it(real_study):
+    ((job, fig),) = figures(real_study, "expert_count_comparison")
+    centres = {}
+    for patch in fig.axes[0].patches:
+        centre = patch.get_x() + patch.get_width() / 2
+        centres.setdefault(round(centre), []).append(centre)
+    assert set(centres) == set(range(1, 9))
+    for count, bars in centres.items():  # no empty slot for a method with no token at this count
+        assert np.mean(bars) == pytest.approx(count)
+    assert len(centres[1]) == 4 and len(centres[8]) == 5  # top-8 only at 8, every BH level at both

@@ -56,12 +56,15 @@ def draw(ax, data):
     high = max(hist.max for _, hist, _ in data.methods)
     values = np.arange(low, high + 1)
     width = BARS_WIDTH / len(data.methods)
-    for i, (label, hist, role) in enumerate(data.methods):
-        fractions = np.zeros(values.size)
-        fractions[hist.min - low : hist.max - low + 1] = hist.fractions
-        shown = fractions > 0  # no zero-height slivers
-        offset = (i - (len(data.methods) - 1) / 2) * width
-        ax.bar(values[shown] + offset, fractions[shown], width=width, color=role.look().color, label=label)
+    fractions = np.zeros((len(data.methods), values.size))
+    for i, (_, hist, _) in enumerate(data.methods):
+        fractions[i, hist.min - low : hist.max - low + 1] = hist.fractions
+    shown = fractions > 0  # no zero-height slivers, and no empty slot for a method without tokens there
+    slot = np.cumsum(shown, axis=0) - 1  # each bar's place among the bars at its count, in method order
+    offsets = (slot - (shown.sum(axis=0) - 1) / 2) * width  # the bars at a count centred on it
+    for i, (label, _, role) in enumerate(data.methods):
+        x = values[shown[i]] + offsets[i, shown[i]]
+        ax.bar(x, fractions[i, shown[i]], width=width, color=role.look().color, label=label)
     if high - low < MAX_LABELLED_COUNTS:
         ax.set_xticks(values)
     else:
