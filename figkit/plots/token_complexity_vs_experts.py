@@ -222,7 +222,8 @@ def caption_fit(data):
     marks = (
         "Points are tokens"
         if not data.density
-        else "Each column is a frequency bin, its cells the share of the bin's tokens selecting that many experts"
+        else f"Each column is a frequency bin of at least {min(MIN_COLUMN_TOKENS, data.n_tokens)} tokens, its cells the share of the bin's "
+        "tokens selecting that many experts"
     )
     text = (
         f"{marks}; Pearson r = {_coefficient(fit.pearson_r)} and Spearman \N{GREEK SMALL LETTER RHO} = "
