@@ -219,11 +219,12 @@ def draw(ax, data):
 def caption_fit(data):
     """The correlations and the fitted line in a sentence, and what the marks are."""
     fit = data.fit
+    least = min(MIN_COLUMN_TOKENS, data.n_tokens)
     marks = (
         "Points are tokens"
         if not data.density
-        else f"Each column is a frequency bin of at least {min(MIN_COLUMN_TOKENS, data.n_tokens)} tokens, its cells the share of the bin's "
-        "tokens selecting that many experts"
+        else f"Each column is a frequency bin of at least {least} tokens, its cells the share of the bin's tokens "
+        "selecting that many experts"
     )
     text = (
         f"{marks}; Pearson r = {_coefficient(fit.pearson_r)} and Spearman \N{GREEK SMALL LETTER RHO} = "
