@@ -254,7 +254,7 @@ FAMILY_NAMES = {"bh": "BH", "topk": "top-k", "topp": "top-p"}  # as papers write
 
 def _encodings(arguments):
     """The caption's words for the marks: the bars, the top-k line and the shaded reduction."""
-    text = " Points: the average experts per token, labelled"
+    text = " Points: the average experts per token, labelled and coloured by level as the methods are"
     if arguments["std_experts"] is not None:
         text += "; bars: \N{PLUS-MINUS SIGN}1 standard deviation"
         if arguments["count_range"] is not None:
