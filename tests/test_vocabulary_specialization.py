@@ -8,6 +8,7 @@ import torch
 
 from figkit import plot_vocabulary_specialization, write_results
 from figkit.plots import figure_spec
+from figkit.plots.vocabulary_specialization import random_level
 from figkit.routing import RoutingStats, bh
 from figkit.stats import expert_tokens, vocabulary_counts
 from figkit.tables import create_expert_token_table
@@ -15,6 +16,16 @@ from tests import real_routing
 from tests.helpers import sections
 
 SPEC = figure_spec("vocabulary_specialization")
+
+
+def _kept_counts(results, layer):
+    """Top-8's occurrences and id counts of ``layer`` in a results file's vocabulary section."""
+    entry = next(
+        e
+        for e in results["vocabulary"]
+        if e["method"] == "topk8" and e.get("layer") == layer and e.get("token", "input") == "input"
+    )
+    return entry["occurrences"], entry["id_count"]
 
 
 def by_hand(token_ids, mask):
@@ -115,8 +126,10 @@ def test_the_real_build_has_the_figure_and_the_tables(real_study):
     label, layers, means, counted = data.methods[0]
     assert label == "Top-8" and counted == frequent and means[list(layers).index(5)] == pytest.approx(expected)
     # The floor routing at random would give: experts per token over experts, 8 / 64 for top-8.
-    assert "Top-8 (" in caption and "; 12.5% under random routing)" in caption
-    assert job.arguments["chance"]["Top-8"] == pytest.approx(12.5)
+    level = random_level(*_kept_counts(real_study, 5), 8 / 64, 64)
+    assert job.arguments["experts_per_token"]["Top-8"][5] == 8 and job.arguments["num_experts"] == 64
+    assert "Top-8 (" in caption and "at random)" in caption
+    np.testing.assert_allclose(SPEC.prepare(**job.arguments).chance["Top-8"][1][list(layers).index(5)], level)
     assert "share of its occurrences routed to its most frequent expert" in caption
 
 
@@ -207,19 +220,34 @@ def test_next_tokens_are_counted_by_the_id_that_follows():
         plot_vocabulary_specialization(both, next_tokens={"b": after["a"]})
 
 
+def test_the_random_routing_level_matches_a_simulation_of_random_top_k():
+    """Independent check: route each occurrence of a token to 8 of 64 experts at random (numpy), take the
+    share its most frequent expert gets; the closed form (experts as independent) agrees within 1 point."""
+    rng = np.random.default_rng(7)
+    for n in (10, 20, 50):
+        trials = 4000
+        picks = np.argsort(rng.random((trials, n, 64)), axis=2)[:, :, :8]
+        counts = np.zeros((trials, 64))
+        for occurrence in range(n):
+            np.add.at(counts, (np.arange(trials)[:, None], picks[:, occurrence]), 1)
+        simulated = 100 * (counts.max(axis=1) / n).mean()
+        assert random_level([n], [1], 8 / 64, 64) == pytest.approx(simulated, abs=1.0)
+    assert random_level([10], [1], 8 / 64, 64) == pytest.approx(41, abs=1.5)  # far above 8/64 = 12.5 %
+
+
 def test_each_method_s_random_routing_level_is_drawn_in_its_colour():
-    vocabulary = {
-        "Top-8": {
-            0: {"occurrences": [10], "top_expert_routings": [9]},
-            1: {"occurrences": [10], "top_expert_routings": [8]},
-        }
-    }
-    vocabulary["BH"] = vocabulary["Top-8"]
-    fig = plot_vocabulary_specialization(vocabulary, chance={"Top-8": 12.5, "BH": 3.0})
+    layer = {"occurrences": [10, 40], "top_expert_routings": [9, 30], "id_count": [3, 1]}
+    vocabulary = {"Top-8": {0: layer, 1: layer}, "BH": {0: layer, 1: layer}}
+    per_token = {"Top-8": 8, "BH": {0: 1.5, 1: 3.0}}
+    fig = plot_vocabulary_specialization(vocabulary, experts_per_token=per_token, num_experts=64)
     ax = fig.axes[0]
-    levels = {line.get_ydata()[0]: line.get_color() for line in ax.lines if line.get_linestyle() == "-."}
+    levels = {line.get_color(): line.get_ydata() for line in ax.lines if line.get_linestyle() == "-."}
     series = {line.get_label(): line.get_color() for line in ax.lines if line.get_linestyle() == "-"}
-    assert levels == {12.5: series["Top-8"], 3.0: series["BH"]}
+    expected = (3 * random_level([10], [1], 1.5 / 64, 64) + random_level([40], [1], 1.5 / 64, 64)) / 4
+    np.testing.assert_allclose(levels[series["BH"]][0], expected)
+    assert levels[series["Top-8"]][0] == pytest.approx(random_level([10, 40], [3, 1], 8 / 64, 64))
     assert "random routing" in [t.get_text() for t in ax.get_legend().get_texts()]
-    with pytest.raises(ValueError, match="chance names 'top-8', which is not a method of vocabulary"):
-        plot_vocabulary_specialization(vocabulary, chance={"top-8": 12.5})
+    with pytest.raises(ValueError, match="experts_per_token names 'top-8', which is not a method of vocabulary"):
+        plot_vocabulary_specialization(vocabulary, experts_per_token={"top-8": 8}, num_experts=64)
+    with pytest.raises(ValueError, match="experts_per_token needs num_experts"):
+        plot_vocabulary_specialization(vocabulary, experts_per_token={"BH": 2})

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
@@ -39,17 +40,25 @@ class Specialization:
     min_occurrences: int
     roles: dict  # label -> Role: each method's colour and marker of every figure
     note: str  # what the figure leaves out: "showing 7 of 1,000 methods", or ""
-    chance: dict  # label -> the level routing at random would reach, in %, for the methods drawn
+    chance: dict  # label -> (layers, the level routing at random would reach there in %), methods drawn
 
 
-def prepare(vocabulary, min_occurrences=MIN_OCCURRENCES, next_tokens=None, methods=None, chance=None):
+def prepare(
+    vocabulary,
+    min_occurrences=MIN_OCCURRENCES,
+    next_tokens=None,
+    methods=None,
+    experts_per_token=None,
+    num_experts=None,
+):
     """Each method's mean specialisation per layer over the token ids seen at least ``min_occurrences`` times.
 
     ``vocabulary[method][layer]`` holds ``occurrences`` and ``top_expert_routings`` per token
     id (or per group of ids, with ``id_count``): a token's specialisation is its routings to its
     most frequent expert divided by its occurrences. ``next_tokens``, in the same form, groups
-    the routings by the id of the token that follows. ``chance`` maps a method to the share, in %, that
-    routing at random would give (experts per token / experts), drawn as a dash-dotted line.
+    the routings by the id of the token that follows. With ``experts_per_token`` (per method: a number,
+    or one per layer) and ``num_experts``, each method's level under random routing is computed from the
+    same tokens (``random_level``) and drawn dash-dotted.
     """
     min_occurrences = integer_at_least(min_occurrences, "min_occurrences", 1)
     by_token = _series(vocabulary, "vocabulary", min_occurrences)
@@ -61,21 +70,66 @@ def prepare(vocabulary, min_occurrences=MIN_OCCURRENCES, next_tokens=None, metho
     drawn = {label for label, *_ in shown}
     following = [series for series in following if series[0] in drawn]
     roles = method_roles([label for label, *_ in by_token], methods)
-    chance = {} if chance is None else {str(label): float(value) for label, value in chance.items()}
-    unknown = [label for label in chance if label not in {label for label, *_ in by_token}]
-    if unknown:
-        raise ValueError(f"chance names {unknown[0]!r}, which is not a method of vocabulary")
-    chance = {label: chance[label] for label, *_ in shown if label in chance}
+    chance = _random_levels(vocabulary, shown, experts_per_token, num_experts, min_occurrences)
     return Specialization(shown, following, min_occurrences, roles, compared_note(len(shown), len(by_token)), chance)
 
 
-def _by_chance(results, labels):
-    """Per method label, 100 · (mean experts per token) / experts: the share a token's most frequent expert
-    would have at least if each occurrence picked its experts at random; empty without ``num_experts``."""
-    experts = results.get("model", {}).get("num_experts")
-    if not experts:
+def _random_levels(vocabulary, shown, experts_per_token, num_experts, min_occurrences):
+    """{label: (layers, levels in %)} under random routing, for the shown methods ``experts_per_token`` has."""
+    if experts_per_token is None:
         return {}
-    return {labels[method]: 100 * counts.mean / experts for method, counts in method_counts(results).items()}
+    if isinstance(num_experts, bool) or not isinstance(num_experts, (int, np.integer)) or num_experts < 1:
+        raise ValueError(f"experts_per_token needs num_experts, a positive integer; got {num_experts!r}")
+    names = {str(label) for label, *_ in shown} | {str(label) for label in vocabulary}
+    unknown = [label for label in experts_per_token if str(label) not in names]
+    if unknown:
+        raise ValueError(f"experts_per_token names {unknown[0]!r}, which is not a method of vocabulary")
+    given = {str(label): value for label, value in experts_per_token.items()}
+    by_label = {str(label): layers for label, layers in vocabulary.items()}
+    levels = {}
+    for label, layers, _, _ in shown:
+        if label not in given:
+            continue
+        per_layer = given[label]
+        counts = {int(layer): c for layer, c in by_label[label].items()}
+        values = []
+        for layer in layers:
+            k = per_layer.get(int(layer), per_layer.get(str(layer))) if isinstance(per_layer, Mapping) else per_layer
+            if k is None or not 0 < float(k) <= num_experts:
+                raise ValueError(f"experts_per_token[{label!r}] must give layer {layer} a number in (0, {num_experts}]")
+            c = counts[int(layer)]
+            weight = c.get("id_count", np.ones(len(c["occurrences"])))
+            values.append(random_level(c["occurrences"], weight, float(k) / num_experts, num_experts, min_occurrences))
+        levels[label] = (np.asarray(layers), np.array(values))
+    return levels
+
+
+def random_level(occurrences, id_count, p, experts, min_occurrences=MIN_OCCURRENCES):
+    """The specialisation, in %, routing at random would show: for each token id seen ``n`` ≥
+    ``min_occurrences`` times, E[max of ``experts`` counts ~ Binomial(n, p)] / n (each occurrence picks
+    each expert with probability ``p``; the experts taken as independent), averaged over the ids.
+
+    Well above p for few occurrences: top-8 of 64 (p = 0.125) gives 41 % for a token seen 10 times.
+    """
+    occurrences = np.asarray(occurrences, dtype=np.int64)
+    weight = np.asarray(id_count, dtype=float)
+    kept = occurrences >= min_occurrences
+    if p >= 1:
+        return 100.0
+    total = 0.0
+    for n in np.unique(occurrences[kept]):
+        m = np.arange(n + 1)
+        log_choose = math.lgamma(n + 1) - np.array([math.lgamma(i + 1) + math.lgamma(n - i + 1) for i in m])
+        pmf = np.exp(log_choose + m * math.log(p) + (n - m) * math.log1p(-p))
+        below = np.minimum(np.cumsum(pmf), 1.0)[:-1]  # P(count ≤ m − 1) for m = 1..n
+        expected = float(np.sum(1.0 - below**experts))  # E[max] = Σ P(max ≥ m)
+        total += weight[kept & (occurrences == n)].sum() * expected / n
+    return 100 * total / weight[kept].sum()
+
+
+def _mean(histogram):
+    """Mean experts per token of an ``{experts: tokens}`` histogram."""
+    return sum(k * n for k, n in histogram.items()) / sum(histogram.values())
 
 
 def _series(vocabulary, name, min_occurrences):
@@ -140,11 +194,11 @@ def draw(ax, data):
                 linewidth=line_width(1.33),
                 label=mathtext_label(label) if style == "-" else "_",
             )
-    for label, level in data.chance.items():  # each method's floor, in its colour
-        ax.axhline(
-            level, color=data.roles[label].look().color, linestyle=CHANCE_STYLE, linewidth=line_width(0.9), zorder=1.5
-        )
+    for label, (layers, levels) in data.chance.items():  # what each method would show at random, its colour
+        look = data.roles[label].look()
+        ax.plot(layers, levels, color=look.color, linestyle=CHANCE_STYLE, linewidth=line_width(0.9), marker="none")
     top = max(means.max() for series in (data.methods, data.next_tokens) for _, _, means, _ in series)
+    top = max([top, *(levels.max() for _, levels in data.chance.values())])
     ax.set_ylim(0, min(105, 10 * np.ceil(top / 10 + 0.05)))  # a line at 100 % stays clear of the frame
     only_up_to(ax.yaxis, 100)
     ax.xaxis.set_major_locator(MaxNLocator(integer=True))
@@ -181,15 +235,22 @@ def jobs(results):
     if not vocabulary or min(max(c["occurrences"]) for c in every) < MIN_OCCURRENCES:
         return
     arguments = {"vocabulary": {labels[m]: layers for m, layers in vocabulary.items()}, "methods": results["methods"]}
-    chance = {label: level for label, level in _by_chance(results, labels).items() if label in arguments["vocabulary"]}
-    if chance:
-        arguments["chance"] = chance
+    experts = results.get("model", {}).get("num_experts")
+    everyone = method_counts(results)
+    if experts:  # each layer's experts per token, for the level random routing would show there
+        arguments["num_experts"] = experts
+        arguments["experts_per_token"] = {
+            labels[m]: {layer: _mean(everyone[m].layers.get(layer, everyone[m].pooled)) for layer in layers}
+            for m, layers in vocabulary.items()
+            if m in everyone
+        }
     if kinds["next"]:
         arguments["next_tokens"] = {labels[m]: layers for m, layers in kinds["next"].items()}
     data = prepare(**arguments)
+    chance = data.chance
     notes = [
         f" ({means.min():.1f}% to {means.max():.1f}%"
-        + (f"; {chance[label]:.1f}% under random routing)" if label in chance else ")")
+        + (f"; {chance[label][1].min():.1f}% to {chance[label][1].max():.1f}% at random)" if label in chance else ")")
         for label, _, means, _ in data.methods
     ]
     tokens = max(n for *_, n in data.methods)
@@ -202,8 +263,9 @@ def jobs(results):
     ]
     if chance:
         caption[-1] += (
-            " Dash-dotted, in each method's colour: its level under random routing, experts per token / experts; "
-            "a method that selects more experts scores higher without specialising."
+            " Dash-dotted, in each method's colour: the level routing at random would show on the same tokens, "
+            "with the layer's experts per token (a token's most frequent expert by chance, approximately); a "
+            "method that selects more experts scores higher without specialising."
         )
     if data.next_tokens:
         caption[-1] += " Dotted: the same with the routings grouped by the id of the next token."
@@ -229,7 +291,8 @@ def plot_vocabulary_specialization(
     next_tokens: Mapping[str, Mapping[int, Mapping[str, ArrayLike]]] | None = None,
     min_occurrences: int = MIN_OCCURRENCES,
     methods: Sequence[Mapping] | None = None,
-    chance: Mapping[str, float] | None = None,
+    experts_per_token: Mapping[str, float | Mapping[int, float]] | None = None,
+    num_experts: int | None = None,
     ax: Axes | None = None,
     figsize: tuple[float, float] | None = None,
     dpi: float | None = None,
@@ -251,9 +314,10 @@ def plot_vocabulary_specialization(
         Count only token ids seen this often (10).
     methods : list of dict, optional
         The results file's ``methods``: each method its colour and marker of every figure.
-    chance : mapping, optional
-        ``{method: %}``: the share routing at random would give (experts per token / experts),
-        drawn dash-dotted in the method's colour.
+    experts_per_token, num_experts : optional
+        ``{method: experts per token}`` (a number, or ``{layer: number}``) and the experts of a
+        layer: each method's level under random routing on the same tokens is drawn dash-dotted in
+        its colour (``random_level``).
     ax, figsize, dpi, save_path
         As in every figkit plot function: an axes to draw on, size and resolution
         (``None``: the active rcParams), and where to save.
@@ -269,5 +333,5 @@ def plot_vocabulary_specialization(
         For counts that are not whole numbers, differ in length, give a token more routings
         to one expert than occurrences, or have no token seen ``min_occurrences`` times.
     """
-    data = prepare(vocabulary, min_occurrences, next_tokens, methods, chance)
+    data = prepare(vocabulary, min_occurrences, next_tokens, methods, experts_per_token, num_experts)
     return FIGURE.plot(data, ax=ax, figsize=figsize, dpi=dpi, save_path=save_path)
