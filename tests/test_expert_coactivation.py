@@ -81,9 +81,10 @@ def test_the_methods_of_one_layer_share_one_colour_scale(study):
 
 
 def test_the_caption_names_the_strongest_pair_with_its_counts():
-    counts = np.array([[10, 9, 2], [9, 20, 5], [2, 5, 8]])  # 9 of expert 0's 10 tokens also go to 1
+    # 30 of expert 0's 40 tokens also go to 1; 20 of expert 2's 21 go to 1, but 21 tokens are too few to quote
+    counts = np.array([[40, 30, 8], [30, 80, 20], [8, 20, 21]])
     from figkit.plots import figure_spec
 
     results = {"methods": [{"id": "bh", "label": "BH"}], "coactivation": [{"method": "bh", "counts": counts.tolist()}]}
     (job,) = figure_spec("expert_coactivation").jobs(results)
-    assert "The strongest: 90% of expert 0's tokens also go to expert 1 (9 of 10)." in job.caption[-1]
+    assert "The strongest: 75% of expert 0's tokens also go to expert 1 (30 of 40)." in job.caption[-1]

@@ -126,3 +126,10 @@ def test_colour_bar_ticks_are_round_on_both_sides_of_an_even_load(even, top):
         if tick not in (0, even):
             assert float(label) == tick and len(label.replace(".", "")) <= 2  # 0.5, 1, 20, not 56.02
             assert tick <= 0.75 * even or 1.4 * even <= tick <= top
+
+
+def test_the_key_for_no_load_appears_only_when_an_expert_has_none():
+    full = plot_expert_load_layers([[3, 1, 2, 2], [1, 1, 3, 3]]).axes[0].images[0].colorbar
+    dead = plot_expert_load_layers([[3, 0, 2, 3], [1, 1, 3, 3]]).axes[0].images[0].colorbar
+    assert (full.extend, dead.extend) == ("neither", "min")
+    assert [t.get_text() for t in dead.ax.texts] == ["none"] and not full.ax.texts

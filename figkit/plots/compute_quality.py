@@ -182,7 +182,7 @@ def jobs(results):
         caption[-1] += f"{len(points):,} methods{drawn}. "
         for sentence in (
             _front_sentence([names[i] for i in front if i in shown], len(front), len(names)),
-            _reach_sentence(points, names[front[0]], labels.get(baseline), names[front[-1]]),
+            _reach_sentence(points, names[front[0]], labels.get(baseline), names[front[-1]], _unit(label)),
         ):
             caption[-1] += sentence[0]  # each starts with text: captions alternate text and labels
             caption += sentence[1:]
@@ -213,17 +213,23 @@ def _front_sentence(optimal, front, methods):
     return parts
 
 
-def _reach_sentence(points, cheapest, baseline, best):
+def _reach_sentence(points, cheapest, baseline, best, unit=""):
     """The cheapest Pareto-optimal method against the baseline (or, when it is the baseline, against the
-    best-scoring one), in numbers, as caption parts (text first)."""
+    best-scoring one), in numbers with the metric's ``unit``, as caption parts (text first)."""
     other = baseline if baseline in points and baseline != cheapest else best
     x, y = points[cheapest]
-    parts = ["", cheapest, f" reaches {number(y)} with {number(x)} experts per token"]
+    parts = ["", cheapest, f" reaches {number(y)}{unit} with {number(x)} experts per token"]
     if other != cheapest:
         ox, oy = points[other]
-        parts += [", ", other, f" {number(oy)} with {number(ox)}"]
+        parts += [", ", other, f" {number(oy)}{unit} with {number(ox)}"]
     parts[-1] += "."
     return parts
+
+
+def _unit(label):
+    """The unit a metric's label gives in parentheses at its end, for numbers in a sentence: "%" of
+    "Recall (%)", nothing of "PPL"."""
+    return "%" if label.rstrip().endswith("(%)") else ""
 
 
 def _value(value):

@@ -15,6 +15,7 @@ from figkit.plots._draw import NEUTRAL, colour_bar, label_cells, line_width, ord
 from figkit.plots.spec import FigureJob, FigureSpec, layer_suffix, layer_text
 from figkit.results import method_labels
 
+MIN_HEADLINE = 30  # tokens an expert needs before the caption quotes its strongest partner
 TOP_EXPERTS = 12  # as many as can each be labelled at 6 pt in one column
 
 
@@ -92,11 +93,13 @@ def draw(ax, data):
 
 
 def _strongest(data, counts):
-    """The caption's sentence of the largest share shown, with its counts (a share of two tokens says
-    little), or nothing when no pair was routed."""
-    if not np.isfinite(data.percent).any() or np.nanmax(data.percent) == 0:
+    """The caption's sentence of the largest share shown among experts routed at least ``MIN_HEADLINE``
+    tokens (6 of 6 says little), with its counts; nothing when no such pair was routed."""
+    routed = np.diag(counts)[data.experts]
+    percent = np.where(routed[:, None] >= MIN_HEADLINE, data.percent, np.nan)
+    if not np.isfinite(percent).any() or np.nanmax(percent) == 0:
         return ""
-    row, column = np.unravel_index(np.nanargmax(data.percent), data.percent.shape)
+    row, column = np.unravel_index(np.nanargmax(percent), percent.shape)
     a, b = data.experts[row], data.experts[column]
     both, routed = counts[a, b], counts[a, a]
     return (

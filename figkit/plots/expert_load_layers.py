@@ -39,7 +39,6 @@ SAME_UNIFORM = 0.005  # relative spread of the per-layer uniform share below whi
 # the scale, it is the colour bar's extension, labelled.
 DEAD_GREY = "0.6"
 SHARE_COLOURS = ListedColormap(mpl.colormaps["PuOr"](np.linspace(0.12, 0.88, 256))).with_extremes(under=DEAD_GREY)
-SHARE_COLOURS.colorbar_extend = "min"
 
 
 @dataclass(frozen=True)
@@ -126,7 +125,9 @@ def draw(ax, data):
     top = max(float(share.max()), 2 * data.uniform)
     norm = TwoSlopeNorm(vmin=0, vcenter=data.uniform, vmax=top)
     cells = np.where(share > 0, share, -1.0)  # below the scale: the grey of no load
-    image = ax.imshow(cells, cmap=SHARE_COLOURS, norm=norm, interpolation="none", aspect="auto")
+    cmap = SHARE_COLOURS.copy()
+    cmap.colorbar_extend = "min" if (share == 0).any() else "neither"  # a key for no load only when there is
+    image = ax.imshow(cells, cmap=cmap, norm=norm, interpolation="none", aspect="auto")
     ax.grid(False, which="both")
     n_rows, n_experts = share.shape
     step = nice_step(label_every(ax, [str(n_experts)] * n_experts, share=0.6))

@@ -221,7 +221,7 @@ def omitted(results):
                 "",
                 labels[method],
                 f" selects {experts} experts for every token in each of its {len(counts.layers)} layers, "
-                "so its box plots would be flat lines.",
+                "so each layer would be one block of one shade.",
             )
 
 

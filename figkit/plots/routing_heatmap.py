@@ -147,7 +147,8 @@ def shown_sentence(data):
     else:
         chosen = "the heaviest of those with weight" if data.by_weight else "those with weight on these tokens"
         experts = f"{cols} of the {data.total_experts} experts ({chosen}, in id order)"
-    return f"{tokens} of the sample (rows; \N{OPEN BOX} is a space) and {experts} (columns)"
+    marks = "\N{OPEN BOX} is a space, \N{DOWNWARDS ARROW WITH CORNER LEFTWARDS} a newline"
+    return f"{tokens} of the sample (rows; {marks}) and {experts} (columns)"
 
 
 def height(data, width):
@@ -184,7 +185,7 @@ def draw(ax, data):
         step = label_every(ax, names, rotated=True)
     step = nice_step(step) if contiguous else step
     ax.set_xticks(range(0, cols, step), names[::step])
-    if step > 1:
+    if step > 1 and not contiguous:  # ids not in order: a tick per column says where the unlabelled ones are
         ax.set_xticks(range(cols), minor=True)
     ax.tick_params(axis="x", labelrotation=90 if rotated else 0)
     ax.grid(False, which="both")

@@ -268,7 +268,7 @@ def _name_tokens(ax, data):
         linestyle="none",
         marker="D",
         markersize=marker_size(1.2),
-        markerfacecolor="none",
+        markerfacecolor="white",  # seen on the darkest cell as on the lightest
         markeredgecolor=NEUTRAL,
         markeredgewidth=line_width(0.8),
         label="_named tokens",
