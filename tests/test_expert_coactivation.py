@@ -88,3 +88,24 @@ def test_the_caption_names_the_strongest_pair_with_its_counts():
     results = {"methods": [{"id": "bh", "label": "BH"}], "coactivation": [{"method": "bh", "counts": counts.tolist()}]}
     (job,) = figure_spec("expert_coactivation").jobs(results)
     assert "The strongest: 75% of expert 0's tokens also go to expert 1 (30 of 40)." in job.caption[-1]
+
+
+def test_the_methods_of_one_layer_show_one_set_of_experts(real_study):
+    from figkit.plots import figure_spec
+    from figkit.plots.expert_coactivation import _most_coactivated
+
+    spec = figure_spec("expert_coactivation")
+    jobs = list(spec.jobs(real_study))
+    assert len(jobs) == 2
+    together = sum(np.asarray(e["counts"], dtype=float) for e in real_study["coactivation"])
+    expected = _most_coactivated(together, 12).tolist()
+    for job in jobs:
+        data = spec.prepare(**job.arguments)
+        assert data.experts.tolist() == expected  # cells compare one to one across the methods
+        counts = np.asarray(job.arguments["coactivation"], dtype=float)
+        shown = counts[np.ix_(expected, expected)]
+        with np.errstate(invalid="ignore", divide="ignore"):  # an expert this method never used: no row
+            drawn = np.where(np.eye(12, dtype=bool), np.nan, 100 * shown / np.diag(shown)[:, None])
+        np.testing.assert_allclose(data.percent, np.where(np.isfinite(drawn), drawn, np.nan))
+    with pytest.raises(ValueError, match="experts must be two or more distinct expert ids below 64"):
+        plot_expert_coactivation(real_study["coactivation"][0]["counts"], experts=[3, 3])

@@ -10,7 +10,7 @@ import numpy as np
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 
-from figkit.arrays import ArrayLike, integer_at_least, square_counts
+from figkit.arrays import ArrayLike, integer_at_least, square_counts, whole_vector
 from figkit.plots._draw import NEUTRAL, colour_bar, label_cells, line_width, ordinal, set_title, wrap_label
 from figkit.plots.spec import FigureJob, FigureSpec, layer_suffix, layer_text
 from figkit.results import method_labels
@@ -28,11 +28,12 @@ class Coactivation:
     percent_max: float | None  # the top of a colour scale shared with other heatmaps, or None
 
 
-def prepare(coactivation, top_experts=TOP_EXPERTS, percent_max=None):
-    """Validate pair counts and keep the experts of the most frequent pairs.
+def prepare(coactivation, top_experts=TOP_EXPERTS, percent_max=None, experts=None):
+    """Validate pair counts and keep the experts of the most frequent pairs (or the ids ``experts``).
 
     ``coactivation[a][b]`` counts the tokens routed to both ``a`` and ``b``; its diagonal,
-    the tokens routed to each expert. ``percent_max`` tops the colour scale (several methods, one scale).
+    the tokens routed to each expert. ``percent_max`` tops the colour scale and ``experts`` fixes the
+    experts shown (several methods, one scale and one set of experts).
     """
     number = isinstance(percent_max, Real) and not isinstance(percent_max, bool)
     if percent_max is not None and not (number and 0 < percent_max <= 100):
@@ -48,7 +49,12 @@ def prepare(coactivation, top_experts=TOP_EXPERTS, percent_max=None):
             f"coactivation[{a}][{b}] = {counts[a, b]:g} is more than coactivation[{a}][{a}] = {diagonal[a]:g}, "
             f"the tokens routed to expert {a}"
         )
-    experts = _most_coactivated(counts, min(top_experts, rows))
+    if experts is None:
+        experts = _most_coactivated(counts, min(top_experts, rows))
+    else:
+        experts = np.sort(whole_vector(experts, "experts"))
+        if experts.size < 2 or experts.max() >= rows or np.unique(experts).size < experts.size:
+            raise ValueError(f"experts must be two or more distinct expert ids below {rows}, got {experts.tolist()}")
     shown = counts[np.ix_(experts, experts)]
     with np.errstate(invalid="ignore", divide="ignore"):
         percent = 100 * shown / np.diag(shown)[:, None]
@@ -109,21 +115,35 @@ def _strongest(data, counts):
 
 
 def jobs(results):
-    """One figure per entry of ``coactivation``; the methods of one layer share one colour scale."""
+    """One figure per entry of ``coactivation``; the methods of one layer share one colour scale and one set
+    of experts (those of the most frequent pairs of all of them), so their cells compare one to one."""
     labels = method_labels(results)
     entries = results.get("coactivation", [])
+    by_layer = {}
+    for entry in entries:
+        by_layer.setdefault(entry.get("layer"), []).append(np.asarray(entry["counts"], dtype=float))
+    chosen = {
+        layer: _most_coactivated(sum(group), min(TOP_EXPERTS, len(group[0]))) if len(group) > 1 else None
+        for layer, group in by_layer.items()
+        if len({len(counts) for counts in group}) == 1
+    }
     tops, strongest = {}, []
     for entry in entries:
-        data = prepare(entry["counts"])
+        data = prepare(entry["counts"], experts=chosen.get(entry.get("layer")))
         top = float(np.nanmax(data.percent)) if np.isfinite(data.percent).any() else 0.0
         tops.setdefault(entry.get("layer"), []).append(top)
-        strongest.append(_strongest(data, np.asarray(entry["counts"])))
+        blank = [str(e) for e, row in zip(data.experts, data.percent) if np.isnan(row).all()]
+        unused = f" Blank rows: experts it routed no token to ({', '.join(blank)})." if blank else ""
+        strongest.append(_strongest(data, np.asarray(entry["counts"])) + unused)
     for entry, pair in zip(entries, strongest):
         method, layer = entry["method"], entry.get("layer")
         experts = len(entry["counts"])
         shown = min(TOP_EXPERTS, experts)
         which = f"the {shown} experts of the most frequent pairs (of {experts})" if shown < experts else "all experts"
         arguments = {"coactivation": entry["counts"]}
+        if chosen.get(layer) is not None:
+            arguments["experts"] = chosen[layer].tolist()
+            which = which.replace("most frequent pairs", "most frequent pairs of the methods together")
         scale = ""
         if len(tops[layer]) > 1 and max(tops[layer]) > 0:
             arguments["percent_max"] = max(tops[layer])
@@ -159,6 +179,7 @@ def plot_expert_coactivation(
     *,
     top_experts: int = TOP_EXPERTS,
     percent_max: float | None = None,
+    experts: ArrayLike | None = None,
     ax: Axes | None = None,
     figsize: tuple[float, float] | None = None,
     dpi: float | None = None,
@@ -177,6 +198,8 @@ def plot_expert_coactivation(
     percent_max : float, optional
         The top of the colour scale, to give several heatmaps (top-k and BH, say) one scale.
         Default: this heatmap's largest share.
+    experts : array-like, optional
+        The expert ids to show instead, to give several heatmaps one set of experts.
     ax, figsize, dpi, save_path
         As in every figkit plot function: an axes to draw on, size and resolution
         (``None``: the active rcParams), and where to save.
@@ -192,5 +215,5 @@ def plot_expert_coactivation(
         For a matrix that is not square, negative or non-finite counts, or a pair count
         larger than the count of its row's expert.
     """
-    data = prepare(coactivation, top_experts, percent_max)
+    data = prepare(coactivation, top_experts, percent_max, experts)
     return FIGURE.plot(data, ax=ax, figsize=figsize, dpi=dpi, save_path=save_path)
