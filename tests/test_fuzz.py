@@ -6,8 +6,10 @@ Past failures are kept as explicit examples (``@example``): they run first, ever
 
 import json
 import re
+import tempfile
 import unicodedata
 import warnings
+from pathlib import Path
 
 import pytest
 from hypothesis import HealthCheck, Phase, example, given, settings
@@ -110,8 +112,9 @@ def test_any_label_compiles_and_reads_back_as_written(tmp_path, labels):
         rows = "".join(f"FIGKIT{i} {escape_label(label)} FIGKIT \\\\\n" for i, label in enumerate(labels))
     source = "\\documentclass{article}\n\\usepackage[T1]{fontenc}\n\\usepackage{lmodern}\n\\begin{document}\n"
     source += f"\\noindent\\begin{{tabular}}{{l}}\n{rows}\\end{{tabular}}\n\\end{{document}}\n"
-    (tmp_path / "labels.tex").write_text(source)
-    text = pdf_text(compile_pdf(tmp_path / "labels.tex"))  # raises on any LaTeX error
+    folder = Path(tempfile.mkdtemp(dir=tmp_path))  # a folder per example: nothing of the last one left
+    (folder / "labels.tex").write_text(source)
+    text = pdf_text(compile_pdf(folder / "labels.tex"))  # raises on any LaTeX error
     shown = dict(re.findall(r"FIGKIT(\d+) (.*?) ?FIGKIT", " ".join(text.split())))
     for i, label in enumerate(labels):
         maths = any(part.startswith("$") and len(part) > 2 for part in re.split(r"(\$[^$]+\$)", label))
