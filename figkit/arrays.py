@@ -6,6 +6,7 @@ its methods, detached and copied to the CPU. Every error names the argument.
 """
 
 import itertools
+import math
 import numbers
 import unicodedata
 from collections.abc import Mapping
@@ -227,6 +228,18 @@ def probability(value, name):
         raise TypeError(f"{name} must be a number in (0, 1), got {type(value).__name__}")
     if not 0 < value < 1:
         raise ValueError(f"{name} must be in (0, 1), got {value!r}")
+    return float(value)
+
+
+def number_in(value, name, low, high=None, *, low_open=False):
+    """``value`` as a float, if it is a finite number from ``low`` (excluded with ``low_open``) up to
+    ``high`` (no limit when None): the top of a scale shared between figures, say."""
+    value = scalar(value)
+    fits = isinstance(value, numbers.Real) and not isinstance(value, bool) and math.isfinite(value)
+    fits = fits and (value > low if low_open else value >= low) and (high is None or value <= high)
+    if not fits:
+        where = f"of at least {low:g}" if high is None else f"in {'(' if low_open else '['}{low:g}, {high:g}]"
+        raise ValueError(f"{name} must be a number {where}, got {value!r}")
     return float(value)
 
 

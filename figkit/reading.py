@@ -63,9 +63,13 @@ def refuse_oversized(path):
     """``ValueError`` for a regular file past ``MAX_BYTES``, from its size alone: run before anything reads
     or hashes it (a 5 GiB file takes seconds to hash and an instant to refuse)."""
     try:
-        info = os.stat(path)
+        _refuse_size(os.stat(path))
     except OSError:
         return  # the reader says why it cannot open it
+
+
+def _refuse_size(info):
+    """``ValueError`` for a regular file (by its ``os.stat``) past ``MAX_BYTES``."""
     if stat.S_ISREG(info.st_mode) and info.st_size > MAX_BYTES:
         raise ValueError(_too_large(f"is {info.st_size / 2**30:.1f} GiB,"))
 
@@ -112,9 +116,8 @@ def _parse_int(text):
 def _bounded_bytes(file):
     """The file's bytes (decompressed if gzip), refused past ``MAX_BYTES`` or if they cannot be a results file."""
     info = os.fstat(file.fileno())
+    _refuse_size(info)  # the gate for every reader; a build also runs it before hashing (refuse_oversized)
     regular = stat.S_ISREG(info.st_mode)
-    if regular and info.st_size > MAX_BYTES:  # opened after refuse_oversized: it may have grown
-        raise ValueError(_too_large(f"is {info.st_size / 2**30:.1f} GiB,"))
     compressed = file.peek(2)[:2] == b"\x1f\x8b"
     stream = gzip.GzipFile(fileobj=file, mode="rb") if compressed else file
     try:

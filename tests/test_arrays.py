@@ -182,3 +182,19 @@ def test_a_transposed_layers_by_tokens_array_is_refused_saying_which_axis_is_whi
 
     with pytest.raises(ValueError, match=r"shape \(4096, 16\): 4096 layers of 16 tokens each looks transposed"):
         plot_layer_wise_routing(np.ones((4096, 16), dtype=int))
+
+
+def test_number_in_takes_the_numbers_of_its_range_and_names_the_field():
+    from figkit.arrays import number_in
+
+    assert number_in(np.float32(0.5), "top", 0.25, 1) == 0.5 and number_in(torch.tensor(7), "top", 3) == 7.0
+    for value, kwargs, message in [
+        (0.1, {"low": 0.25, "high": 1}, r"top must be a number in \[0.25, 1\], got 0.1"),
+        (0, {"low": 0, "high": 100, "low_open": True}, r"top must be a number in \(0, 100\], got 0"),
+        (2, {"low": 3}, "top must be a number of at least 3, got 2"),
+        (True, {"low": 0}, "top must be a number of at least 0, got True"),
+        (float("nan"), {"low": 0}, "top must be a number of at least 0, got nan"),
+        ("1", {"low": 0}, "top must be a number of at least 0, got '1'"),
+    ]:
+        with pytest.raises(ValueError, match=message):
+            number_in(value, "top", **kwargs)

@@ -131,5 +131,5 @@ def test_the_methods_of_a_build_share_one_y_scale(real_study):
     for job in jobs:
         assert job.arguments["top"] == pytest.approx(max(tops))
         assert spec.plot(spec.prepare(**job.arguments)).axes[0].get_ylim()[1] == pytest.approx(1.05 * max(tops))
-    with pytest.raises(ValueError, match="top must be a share from the tallest bar"):
+    with pytest.raises(ValueError, match=r"top must be a number in \[0.666667, 1\], got 0.5"):
         plot_expert_count_distribution([1, 1, 2], top=0.5)

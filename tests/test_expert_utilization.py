@@ -72,6 +72,11 @@ def test_paper_figures_leave_the_statistics_to_the_caption_and_the_legend_above_
     assert caption.startswith("Mean 80 \N{PLUS-MINUS SIGN} 130 tokens")
 
 
+def test_a_shared_y_scale_holds_the_largest_load():
+    with pytest.raises(ValueError, match="top must be a number of at least 30, got 20"):
+        plot_expert_utilization([10, 30, 20], top=20)
+
+
 def test_mean_and_spread_share_one_precision():
     assert amounts(51.94, 106.2) == ["52", "106"]
     assert amounts(20.43, 58.12) == ["20.4", "58.1"]

@@ -93,12 +93,12 @@ def marker_size(scale=1.0):
     return mpl.rcParams["lines.markersize"] * scale
 
 
-def marks_above(ax, values, markers, labels, size):
+def marks_above(ax, values, filled, labels, size):
     """Triangles pointing down onto the top of the axes at x ``values`` (in data units): positions such as a
     mean and a median marked on the frame, not drawn through the data. Returns their handles."""
     lift = ax.get_xaxis_transform() + ScaledTranslation(0.0, size / 2 / 72, ax.figure.dpi_scale_trans)
     handles = []
-    for value, filled, label in zip(values, markers, labels):
+    for value, solid, label in zip(values, filled, labels):
         handles += ax.plot(
             [value],
             [1.0],
@@ -106,7 +106,7 @@ def marks_above(ax, values, markers, labels, size):
             linestyle="none",
             marker="v",
             markersize=size,
-            markerfacecolor=NEUTRAL if filled else "white",
+            markerfacecolor=NEUTRAL if solid else "white",
             markeredgecolor=NEUTRAL,
             markeredgewidth=line_width(0.8),
             clip_on=False,

@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from numbers import Real
 
 import matplotlib as mpl
 import numpy as np
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 
-from figkit.arrays import ArrayLike, integer_at_least, square_counts, whole_vector
+from figkit.arrays import ArrayLike, integer_at_least, number_in, square_counts, whole_vector
 from figkit.plots._draw import NEUTRAL, colour_bar, label_cells, line_width, ordinal, set_title, wrap_label
 from figkit.plots.spec import FigureJob, FigureSpec, layer_suffix, layer_text
 from figkit.results import method_labels
@@ -35,9 +34,8 @@ def prepare(coactivation, top_experts=TOP_EXPERTS, percent_max=None, experts=Non
     the tokens routed to each expert. ``percent_max`` tops the colour scale and ``experts`` fixes the
     experts shown (several methods, one scale and one set of experts).
     """
-    number = isinstance(percent_max, Real) and not isinstance(percent_max, bool)
-    if percent_max is not None and not (number and 0 < percent_max <= 100):
-        raise ValueError(f"percent_max must be a number in (0, 100], got {percent_max!r}")
+    if percent_max is not None:
+        percent_max = number_in(percent_max, "percent_max", 0, 100, low_open=True)
     counts = square_counts(coactivation, "coactivation")
     rows = counts.shape[0]
     top_experts = integer_at_least(top_experts, "top_experts", 2)

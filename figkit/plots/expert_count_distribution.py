@@ -5,13 +5,12 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from numbers import Real
 
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 from matplotlib.ticker import MaxNLocator
 
-from figkit.arrays import ArrayLike, count_histogram, probability
+from figkit.arrays import ArrayLike, count_histogram, number_in, probability
 from figkit.plots._draw import (
     NEUTRAL,
     legend_above,
@@ -48,9 +47,8 @@ class CountDistribution:
 def prepare(expert_counts, method_name="BH Routing", alpha=None, methods=None, top=None):
     """Validate the inputs and reduce the counts to a histogram; ``top`` is the top of the y scale."""
     hist = count_histogram(expert_counts, "expert_counts")
-    number_given = isinstance(top, Real) and not isinstance(top, bool)
-    if top is not None and not (number_given and hist.fractions.max() <= top <= 1):
-        raise ValueError(f"top must be a share from the tallest bar, {hist.fractions.max():g}, to 1; got {top!r}")
+    if top is not None:  # a share from the tallest bar up
+        top = number_in(top, "top", hist.fractions.max(), 1)
     return CountDistribution(
         hist=hist,
         method_name=mathtext_label(method_name),

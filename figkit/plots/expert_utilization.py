@@ -11,7 +11,7 @@ from matplotlib.lines import Line2D
 from matplotlib.patches import Patch
 from matplotlib.ticker import MaxNLocator
 
-from figkit.arrays import ArrayLike, non_negative, scalar, vector
+from figkit.arrays import ArrayLike, non_negative, number_in, scalar, vector
 from figkit.plots._draw import (
     NEUTRAL,
     height_with_legend_above,
@@ -61,11 +61,8 @@ def prepare(expert_counts_by_expert, num_experts=None, top=None):
                 f"(the length of expert_counts_by_expert), got {num_experts!r}"
             )
         counts = np.pad(counts, (0, int(num_experts) - counts.size))
-    top = scalar(top)
-    number_given = isinstance(top, (int, float, np.number)) and not isinstance(top, bool)
-    if top is not None and not (number_given and top >= counts.max()):
-        raise ValueError(f"top must be a number of at least the largest load, {counts.max():g}; got {top!r}")
-    return ExpertLoad(counts, load_balance(counts), None if top is None else float(top))
+    top = None if top is None else number_in(top, "top", counts.max())  # at least the largest load
+    return ExpertLoad(counts, load_balance(counts), top)
 
 
 def load_classes(counts, mean):
