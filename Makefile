@@ -7,7 +7,7 @@ BIN    := $(VENV)/bin
 # The CPU build of torch; an unpinned torch pulls a several-GB CUDA build.
 TORCH  ?= torch==2.13.0
 
-.PHONY: example test test-fast lint format benchmark gallery clean
+.PHONY: example test test-fast lint format benchmark gallery schema clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -49,6 +49,11 @@ benchmark: $(VENV)/.installed-bench
 
 gallery: $(VENV)/.installed
 	$(BIN)/python docs/make_gallery.py
+
+# The shipped JSON Schema, generated from the results sections (a test checks it is current).
+schema: $(VENV)/.installed
+	$(BIN)/python -c "from figkit.results.json_schema import generated_text; print(generated_text(), end='')" \
+		> figkit/results-v1.schema.json
 
 clean:
 	rm -rf $(VENV) benchmarks/out

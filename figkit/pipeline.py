@@ -36,8 +36,8 @@ from figkit.files import digest, file_digest, is_plain_relative, symbolic_link_o
 from figkit.latex import compile_pdf, escape_label, template_folders
 from figkit.plots import FIGURES, figure_specs
 from figkit.processes import die_with_parent
-from figkit.reading import refuse_oversized
 from figkit.results import load_results, method_labels
+from figkit.results.reading import digest as results_digest
 from figkit.stylesheets import style_sheets
 
 MANIFEST = ".figkit/manifest.json"
@@ -206,10 +206,10 @@ def _build(
     if force:
         manifest = {}
     try:
-        refuse_oversized(results_path)  # before the build key hashes it
+        results_key = results_digest(results_path)  # refuses an oversized file before hashing it
     except ValueError as error:
         raise ValueError(f"{results_path}: {error}") from None
-    whole_key = _whole_build_key(results_path, figure_key, text_key, compile)
+    whole_key = _whole_build_key(results_path, results_key, figure_key, text_key, compile)
     if (
         whole_key is not None
         and not only
@@ -561,12 +561,11 @@ def _write_manifest(out_dir, jobs, whole_key):
     write_if_changed(out_dir / MANIFEST, (json.dumps(manifest, indent=1, sort_keys=True) + "\n").encode())
 
 
-def _whole_build_key(results_path, figure_key, text_key, compile):
+def _whole_build_key(results_path, results_key, figure_key, text_key, compile):
     """A key of everything a complete build reads, or None if the results file cannot be read."""
-    results = file_digest(results_path)
-    if results is None:
+    if results_key is None:
         return None
-    return digest(json.dumps([results, str(results_path), figure_key, text_key, compile]).encode())
+    return digest(json.dumps([results_key, str(results_path), figure_key, text_key, compile]).encode())
 
 
 def _all_intact(out_dir, manifest):

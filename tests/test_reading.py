@@ -14,10 +14,10 @@ from pathlib import Path
 import pytest
 
 import figkit
-from figkit import files, load_results, reading, write_results
+from figkit import files, load_results, write_results
 from figkit.files import file_digest
-from figkit.reading import CountList
-from figkit.results import entry_histogram
+from figkit.results import entry_histogram, reading
+from figkit.results.reading import CountList
 
 HEAD = {"schema_version": 1, "model": {"num_experts": 64}, "methods": [{"id": "bh05"}, {"id": "topk8"}]}
 
@@ -232,3 +232,10 @@ def test_running_out_of_memory_is_said_in_one_line(tmp_path, monkeypatch, capsys
         f"figkit build: {path}: out of memory reading it: a results file needs about its own size in memory\n"
     )
     assert not (tmp_path / "out").exists()
+
+
+def test_the_old_module_name_still_works_and_says_where_it_went():
+    sys.modules.pop("figkit.reading", None)
+    with pytest.warns(DeprecationWarning, match="figkit.results.reading"):
+        from figkit.reading import CountList as Old
+    assert Old is CountList

@@ -3,6 +3,7 @@
 import copy
 import gzip
 import json
+import re
 import subprocess
 import sys
 from collections import Counter
@@ -13,12 +14,13 @@ import pytest
 import torch
 
 from figkit import load_results, write_results
-from figkit.results import entry_histogram, schema, token_cells, token_stats_entries
+from figkit.results import SECTIONS, entry_histogram, schema, token_cells, token_stats_entries, validate
 
 
 def minimal():
     """A small valid file with every section, as Python data."""
     return {
+        "$schema": "results-v1.schema.json",
         "schema_version": 1,
         "title": "Adaptive routing",
         "model": {"name": "m", "num_layers": 4, "num_experts": 8, "top_k": 2},
@@ -66,6 +68,21 @@ def minimal():
             "token_frequency": [0.021, 0.0001],
         },
         "token_strings": {"510": "The", "5347": " cat"},
+        "domain_load": [
+            {"method": "topk2", "domain": "arXiv", "layer": 3, "counts": [5, 0, 3, 1, 1, 2, 2, 2], "num_tokens": 8}
+        ],
+        "cross_layer": [
+            {
+                "method": "topk2",
+                "layer": 2,
+                "next_layer": 3,
+                "counts": [[int(a == b) for b in range(8)] for a in range(8)],
+            }
+        ],
+        "router_saturation": [{"k": 2, "progress": [10, 20], "layers": [0, 3], "values": [[0.5, 0.4], [0.9, 0.8]]}],
+        "vocabulary": [
+            {"method": "bh05", "layer": 0, "occurrences": [1, 4], "top_expert_routings": [1, 3], "id_count": [9, 2]}
+        ],
     }
 
 
@@ -283,6 +300,23 @@ def test_the_json_schema_agrees(tmp_path):
         assert list(checker.iter_errors(edit(path, value))), message
 
 
+def test_the_checker_and_the_schema_take_the_same_fields():
+    """Each section's checker reads its field names from its schema fragment: both refuse a stray one."""
+    checker = jsonschema.Draft202012Validator(json.loads(schema()))
+    assert set(SECTIONS) <= set(minimal()), "minimal() holds every section"
+    for name in SECTIONS:
+        results = minimal()
+        value = results[name]
+        target = value[0] if isinstance(value, list) else value
+        if name in ("metric_info", "metrics", "token_strings") or not isinstance(target, dict):
+            continue  # their keys are names of metrics, methods and tokens
+        where = f"{name}[0]" if isinstance(value, list) else name
+        target["stray"] = 1
+        with pytest.raises(ValueError, match=rf"^{re.escape(where)}\.stray: unknown field"):
+            validate(results)
+        assert list(checker.iter_errors(results)), name
+
+
 @pytest.mark.slow
 def test_figkit_schema_prints_the_schema():
     out = subprocess.run([sys.executable, "-m", "figkit", "schema"], capture_output=True, text=True, check=True)
@@ -323,7 +357,8 @@ def test_written_files_are_stable_and_diff_well(tmp_path):
     shuffled = dict(reversed(list(data.items())))
     assert write_results(tmp_path / "b.json", **shuffled).read_bytes() == first
     text = first.decode()
-    assert text.startswith('{\n  "schema_version": 1,\n  "title"')
+    assert text.startswith('{\n  "$schema": "results-v1.schema.json",\n  "schema_version": 1,\n  "title"')
+    assert text.index('"method": "bh05"') < text.index('"layer": 0') < text.index('"tokens"')  # the schema's order
     assert '"token_ids": [510, 5347],' in text  # numbers stay on one line
     gz = write_results(tmp_path / "a.json.gz", **data)
     assert gz.read_bytes() == write_results(tmp_path / "b.json.gz", **data).read_bytes()

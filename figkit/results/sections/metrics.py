@@ -1,0 +1,45 @@
+"""``metrics``: one value (or mean and standard deviation) per method and metric, for tables and macros."""
+
+from figkit.results.checks import a_key, a_number, an_object, declared, fail, fields, shown
+from figkit.results.section import Section
+
+SPREAD = {
+    "type": "object",
+    "required": ["mean"],
+    "additionalProperties": False,
+    "properties": {"mean": {"type": "number"}, "std": {"type": "number", "minimum": 0}},
+}
+
+
+def check(metrics, context):
+    an_object(metrics, "metrics")
+    for method, row in metrics.items():
+        path = f"metrics.{method}"
+        declared(method, path, context.methods)
+        for metric, value in an_object(row, path).items():
+            where = f"{path}.{metric}"
+            a_key(metric, where, "a metric name")
+            if metric not in context.metric_info and context.metric_info:
+                fail(where, f"metric {shown(metric)} is not described in metric_info")
+            if isinstance(value, dict):
+                an_object(value, where, **fields(SPREAD))
+                a_number(value["mean"], f"{where}.mean")
+                if "std" in value:
+                    a_number(value["std"], f"{where}.std", minimum=0)
+            elif value is not None:
+                a_number(value, where)
+
+
+SECTION = Section(
+    "metrics",
+    {
+        "type": "object",
+        "description": "method id -> metric name -> value.",
+        "additionalProperties": {
+            "type": "object",
+            "propertyNames": {"$ref": "#/$defs/key"},
+            "additionalProperties": {"oneOf": [{"type": "number"}, {"type": "null"}, SPREAD]},
+        },
+    },
+    check,
+)
