@@ -53,7 +53,9 @@ def parser():
     )
     build.add_argument("--only", nargs="+", metavar="NAME", help="build only these jobs (shell patterns)")
     build.add_argument("--force", action="store_true", help="rebuild everything, ignoring the manifest")
-    build.add_argument("--no-compile", action="store_true", help="write appendix.tex but do not compile it")
+    build.add_argument(
+        "--no-compile", dest="compile", action="store_false", help="write appendix.tex but do not compile it"
+    )
     build.add_argument("--require-pdf", action="store_true", help="fail (exit 1) when no TeX engine is found")
     build.add_argument("-q", "--quiet", action="store_true", help="print errors only")
     build.add_argument("-v", "--verbose", action="store_true", help="print every output")
@@ -103,28 +105,10 @@ def _message(error):
 
 
 def build(args):
-    from figkit.pipeline import build as run
+    from figkit.pipeline import BuildOptions, build_with
 
-    if args.jobs is not None and args.jobs < 1:
-        raise ValueError(f"--jobs must be at least 1, got {args.jobs}")
-    report = run(
-        args.results,
-        args.out,
-        args.style,
-        venue=args.venue,
-        tex=args.tex,
-        width=args.width,
-        wide=args.wide,
-        narrow_tables=args.narrow_tables,
-        jobs=args.jobs,
-        only=args.only,
-        force=args.force,
-        compile=not args.no_compile,
-        require_pdf=args.require_pdf,
-        verbose=args.verbose,
-        quiet=args.quiet,
-        debug=args.debug,
-    )
+    options = BuildOptions(**{name: getattr(args, name) for name in BuildOptions.names()})
+    report = build_with(args.results, args.out, options)
     for name, message in report.failed.items():
         print(f"figkit build: {name} failed: {message}", file=sys.stderr)
     return 0 if report.ok else 1

@@ -26,7 +26,7 @@ TOP_K, MAX_K, SEQUENCE = 8, 8, 128
 ROOT = Path(__file__).resolve().parent.parent
 DOMAINS = {  # a labelled mix of three kinds of text, all figkit's own files, read as bytes
     "Markdown": ("README.md",),
-    "Python": ("figkit/pipeline.py",),
+    "Python": ("figkit/pipeline/stages.py",),
     "LaTeX": ("paper_example/main.tex", "templates/appendix.tex", "templates/table.tex"),
 }
 

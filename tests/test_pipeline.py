@@ -356,3 +356,22 @@ def test_a_compile_killed_from_outside_does_not_wedge_the_next_build(tmp_path):
     run = cli("build", results, "-o", tmp_path / "out")
     assert run.returncode == 0, run.stderr
     assert "Comparison of routing methods" in pdf_text(tmp_path / "out" / "appendix.pdf")
+
+
+def test_the_build_options_exist_once():
+    """``build``'s keywords, ``BuildOptions`` and ``figkit build``'s flags are one list with one set of defaults."""
+    import inspect
+    from dataclasses import fields
+
+    from figkit.cli import parser
+    from figkit.pipeline import BuildOptions
+
+    keywords = list(inspect.signature(build).parameters.values())[2:]
+    defaults = {f.name: f.default for f in fields(BuildOptions)}
+    assert [p.name for p in keywords] == list(defaults)
+    assert {p.name: BuildOptions(**{p.name: p.default}) for p in keywords} == {n: BuildOptions() for n in defaults}
+    args = parser().parse_args(["build", "r.json"])
+    assert BuildOptions(**{name: getattr(args, name) for name in defaults}) == BuildOptions(quiet=False)
+    with pytest.raises(ValueError, match="give --venue or --tex, not both"):
+        BuildOptions(venue="icml", tex="main.tex")
+    assert BuildOptions(style="paper, slide", only=["a,b", "c"]).only == ("a", "b", "c")

@@ -138,13 +138,11 @@ def test_a_file_over_the_limit_is_refused_before_it_is_read(tmp_path):
 
 def test_the_size_is_refused_before_the_build_key_hashes_the_file(tmp_path, monkeypatch):
     """Hashing 5 GiB takes seconds, refusing it an instant: nothing may read the file before the size gate."""
-    from figkit import pipeline
-
     path = tmp_path / "huge.json"
     with open(path, "wb") as file:
         file.truncate(5 * 2**30)
     hashed = []
-    monkeypatch.setattr(pipeline, "file_digest", lambda p: hashed.append(Path(p)) or files.file_digest(p))
+    monkeypatch.setattr(reading, "file_digest", lambda p: hashed.append(Path(p)) or files.file_digest(p))
     with pytest.raises(ValueError, match=r"is 5\.0 GiB, more than figkit reads"):
         figkit.build(path, tmp_path / "out")
     assert path not in hashed

@@ -1,0 +1,112 @@
+"""Compiling the appendix, only when something it includes changed; a LaTeX error traced to its results field."""
+
+from __future__ import annotations
+
+import json
+import re
+import shutil
+
+from figkit.files import digest, file_digest, write_if_changed
+from figkit.latex import compile_pdf, escape_label
+from figkit.pipeline.manifest import LATEX_DIR, PDF
+
+NO_TEX = (
+    "no TeX engine found, so appendix.pdf was not made (the .tex files are written). Install TeX Live "
+    "(Debian/Ubuntu: apt-get install latexmk texlive-latex-recommended texlive-fonts-recommended lmodern; "
+    "macOS: MacTeX) or pass --no-compile"
+)
+
+
+def compile_appendix(out_dir, planned, results, manifest, force, require_pdf, report):
+    """Compile appendix.tex into appendix.pdf unless nothing it includes changed; record it in ``manifest``.
+    Returns the status to show."""
+    pdf = out_dir / PDF
+    inputs = sorted((job.name, manifest.get(job.name, {}).get("outputs")) for job in planned)
+    key = digest(json.dumps(inputs, sort_keys=True).encode())  # the digests of all appendix.tex includes
+    entry = manifest.get(PDF)
+    if not force and entry and entry["key"] == key and file_digest(pdf) == entry["outputs"].get(PDF):
+        report.pdf = pdf
+        report.unchanged.append(PDF)
+        return "up to date"
+    if not (shutil.which("latexmk") and shutil.which("pdflatex")):
+        if require_pdf:
+            report.failed[PDF] = NO_TEX
+        else:
+            report.notes.append(NO_TEX)
+        return NO_TEX
+    (out_dir / LATEX_DIR).mkdir(parents=True, exist_ok=True)
+    link = _link_latex_could_follow(out_dir)
+    if link is not None:
+        report.failed[PDF] = f"{link} is a symbolic link; figkit compiles only real files inside {out_dir}"
+        return report.failed[PDF]
+    try:
+        made = compile_fresh_if_need_be(out_dir)
+    except RuntimeError as error:
+        report.failed[PDF] = _explain(str(error), out_dir, results)
+        manifest.pop(PDF, None)
+        return report.failed[PDF]
+    data = made.read_bytes()
+    write_if_changed(pdf, data)
+    report.pdf = pdf
+    report.rendered.append(PDF)
+    if _inputs_changed(out_dir, planned, manifest):
+        manifest.pop(PDF, None)  # the next build compiles again
+        report.notes.append(f"{PDF} may include files another build wrote while it compiled: build again")
+        return "compiled"
+    manifest[PDF] = {"key": key, "outputs": {PDF: digest(data)}}  # what this build wrote, not what is there now
+    return "compiled"
+
+
+def _inputs_changed(out_dir, planned, manifest):
+    """Whether a file the appendix includes no longer holds what this build wrote (a build of another
+    user, whose lock this build cannot see, wrote it)."""
+    written = [entry["outputs"].items() for job in planned if (entry := manifest.get(job.name))]
+    return any(file_digest(out_dir / path) != sha for outputs in written for path, sha in outputs)
+
+
+def compile_fresh_if_need_be(out_dir):
+    """Compile the appendix; after a failure, once more from an empty auxiliary folder, since a run killed
+    from outside (or a full disk) leaves a truncated .aux or a latexmk database that fail every later run."""
+    try:
+        return compile_pdf(out_dir / "appendix.tex", outdir=LATEX_DIR)
+    except RuntimeError:
+        shutil.rmtree(out_dir / LATEX_DIR)
+        (out_dir / LATEX_DIR).mkdir(parents=True)
+        return compile_pdf(out_dir / "appendix.tex", outdir=LATEX_DIR)
+
+
+def _link_latex_could_follow(out_dir):
+    """A symbolic link among the files LaTeX may read or write: the output folder's own and figkit's folders."""
+    for folder in (out_dir, out_dir / "figures", out_dir / "tables", out_dir / LATEX_DIR):
+        if folder.is_dir():
+            link = next((path for path in sorted(folder.iterdir()) if path.is_symlink()), None)
+            if link is not None:
+                return link
+    return None
+
+
+def _explain(message, out_dir, results):
+    """Add to a LaTeX error the results field that the failing line was written from."""
+    where = re.match(r"(.+?):(\d+): ", message)
+    if not where:
+        return message
+    name, line = where.group(1), int(where.group(2))
+    path = next((p for p in (out_dir / name, out_dir / "tables" / name) if p.is_file()), None)
+    if path is None:
+        return message
+    lines = path.read_text(errors="replace").splitlines()
+    text = lines[line - 1] if 0 < line <= len(lines) else ""
+    for i, method in enumerate(results["methods"]):
+        shown = method.get("label", method["id"])
+        if _appears(shown, text):
+            return f"{message} (from methods[{i}].label {shown!r})"
+    for metric, info in results.get("metric_info", {}).items():
+        if "label" in info and _appears(info["label"], text):
+            return f"{message} (from metric_info.{metric}.label {info['label']!r})"
+    if "title" in results and _appears(results["title"], text):
+        return f"{message} (from title)"
+    return message
+
+
+def _appears(label, text):
+    return bool(label) and escape_label(label) in text

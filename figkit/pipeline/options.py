@@ -1,0 +1,118 @@
+"""What a build is asked to do (``BuildOptions``), and what that resolves to once (``Target``)."""
+
+from __future__ import annotations
+
+import fnmatch
+import os
+from dataclasses import dataclass, fields
+
+from figkit.plots import FIGURES
+from figkit.stylesheets import style_sheets
+
+APPENDIX_TEXT_WIDTH = 6.75  # inches: two 3.25 in figures side by side, as in a two-column paper
+
+
+def _names(value):
+    """A tuple of names from a sequence or one comma-separated string."""
+    if value is None:
+        return ()
+    items = [value] if isinstance(value, str) else list(value)
+    return tuple(name.strip() for item in items for name in str(item).split(",") if name.strip())
+
+
+@dataclass(frozen=True)
+class BuildOptions:
+    """The options of :func:`figkit.build` (each described there), as one object: the build, its workers
+    and the ``figkit build`` command share it. Names given as one comma-separated string are split."""
+
+    style: tuple = ("paper",)
+    venue: str | None = None
+    tex: str | os.PathLike | None = None
+    width: str | float | None = None
+    wide: tuple = ()
+    narrow_tables: bool = False
+    jobs: int | None = None
+    only: tuple = ()
+    force: bool = False
+    compile: bool = True
+    require_pdf: bool = False
+    verbose: bool = False
+    quiet: bool = True
+    debug: bool = False
+
+    def __post_init__(self):
+        for name in ("style", "wide", "only"):
+            object.__setattr__(self, name, _names(getattr(self, name)))
+        if self.jobs is not None and (type(self.jobs) is not int or self.jobs < 1):
+            raise ValueError(f"--jobs must be at least 1, got {self.jobs!r}")
+        if self.venue is not None and self.tex is not None:
+            raise ValueError("give --venue or --tex, not both")
+
+    @classmethod
+    def names(cls):
+        return tuple(f.name for f in fields(cls))
+
+
+@dataclass(frozen=True)
+class Target:
+    """The options resolved: style sheets found, the page measured (once, in the parent), figure sizes."""
+
+    styles: tuple
+    sheets: tuple  # the style sheet files, for keys and the depfile
+    page: object  # a figkit.geometry.Page, or None for the style's own sizes
+    sizes: dict  # {"column": rcParams, "text": rcParams}, or {}
+    wide: frozenset  # figure families made at the text width
+
+    @classmethod
+    def of(cls, options):
+        page = _page(options.venue, options.tex)
+        sizes = _figure_sizes(page, options.width, options.wide)
+        return cls(options.style, tuple(style_sheets(*options.style)), page, sizes, _wide_families(options.wide))
+
+    def figure_size(self, width):
+        """The rcParams of a figure of ``width`` ("column" or "text")."""
+        return self.sizes.get(width, self.sizes.get("column", {}))
+
+    def appendix_layout(self):
+        """How the appendix sets the figures: the typeface they are drawn in, its text width (the paper's),
+        and two figures to a row when two fit."""
+        from figkit.stylesheets import figure_width, typeface
+
+        column = self.sizes.get("column")
+        text_width = APPENDIX_TEXT_WIDTH if self.page is None else self.page.text_width
+        columns = 2 if 2 * figure_width(self.styles, column) <= text_width else 1
+        return {"font": typeface(self.styles, column), "text_width": round(text_width, 4), "columns": columns}
+
+
+def _page(venue, tex):
+    """The Page the build makes figures and tables for, or None (the style's own sizes)."""
+    from figkit.geometry import tex_page, venue_page
+
+    try:
+        return venue_page(venue) if venue is not None else tex_page(tex) if tex is not None else None
+    except RuntimeError as error:  # pdflatex missing or failing on the paper's preamble
+        raise ValueError(f"--tex {tex}: {error}") from None
+
+
+def _figure_sizes(page, width, wide):
+    """rcParams for figures at each width a build makes ({"column": ..., "text": ...}); {} for the style's own."""
+    from figkit.stylesheets import page_rc
+
+    if page is None:
+        if wide:
+            raise ValueError("--wide needs the paper's text width: give --venue or --tex")
+        if width in ("column", "text"):
+            raise ValueError(f"--width {width} needs the paper's widths: give --venue or --tex, or inches")
+        return {} if width is None else {"column": page_rc(None, width)}
+    return {"column": page_rc(page, "column" if width is None else width), "text": page_rc(page, "text")}
+
+
+def _wide_families(patterns):
+    """The figure families ``patterns`` name (shell patterns); a pattern that names none is an error."""
+    families = set()
+    for pattern in patterns:
+        matched = fnmatch.filter(FIGURES, pattern)
+        if not matched:
+            raise ValueError(f"--wide {pattern!r} names no figure family; families: {', '.join(FIGURES)}")
+        families.update(matched)
+    return frozenset(families)
