@@ -147,6 +147,38 @@ class LoadBalance:
     entropy: float
 
 
+CONFIDENCE_BINS = 100  # even bins over [0, 1]: quantiles read within a hundredth
+
+
+def confidence_counts(probabilities, bins=CONFIDENCE_BINS):
+    """``{measure: tokens per bin}`` of router probabilities ``[tokens, experts]``: each token's top-1
+    probability and its routing entropy divided by log(experts) (1 for a uniform router), in ``bins``
+    even bins over [0, 1] (1 itself in the last)."""
+    probabilities = np.asarray(probabilities, dtype=float)
+    experts = probabilities.shape[-1]
+    with np.errstate(divide="ignore", invalid="ignore"):
+        entropy = -np.where(probabilities > 0, probabilities * np.log(probabilities), 0.0).sum(axis=-1)
+    measures = {"top1_probability": probabilities.max(axis=-1)}
+    measures["entropy"] = entropy / np.log(experts) if experts > 1 else np.zeros_like(entropy)
+    return {name: _even_bins(values.reshape(-1), bins) for name, values in measures.items()}
+
+
+def _even_bins(values, bins):
+    return np.bincount(np.clip((values * bins).astype(np.int64), 0, bins - 1), minlength=bins)
+
+
+def binned_quantiles(counts, q):
+    """Quantiles ``q`` of values counted in even bins over [0, 1], each bin's values taken as spread evenly
+    over it: within a bin's width of the sample's quantiles once the bins around them hold many values."""
+    counts = np.asarray(counts, dtype=float)
+    share = np.maximum(np.asarray(q, dtype=float) * counts.sum(), np.finfo(float).tiny)  # q = 0: the first value
+    after = np.cumsum(counts)
+    bin = np.minimum(np.searchsorted(after, share, side="left"), counts.size - 1)  # the bin reaching the share
+    before = after[bin] - counts[bin]
+    inside = np.divide(share - before, counts[bin], out=np.zeros_like(share), where=counts[bin] > 0)
+    return (bin + np.clip(inside, 0.0, 1.0)) / counts.size
+
+
 def load_balance(counts):
     """CV, MaxVio (max/mean - 1), max/min (inf with dead experts) and normalised entropy."""
     counts = np.asarray(counts, dtype=float)

@@ -20,7 +20,7 @@ sys.path.insert(0, str(Path(__file__).parent))
 import simulate  # noqa: E402
 
 import figkit  # noqa: E402
-from figkit.stats import expert_tokens, vocabulary_counts  # noqa: E402
+from figkit.stats import confidence_counts, expert_tokens, vocabulary_counts  # noqa: E402
 
 SHOWN_LAYER = simulate.NUM_LAYERS // 2  # the layer of the heatmaps, co-activation, paths and token statistics
 SHOWN_TOKENS = 40
@@ -92,10 +92,15 @@ def results(seed=0):
     counts = {m["id"]: [] for m in METHODS}
     hits = {m["id"]: 0 for m in METHODS}
     relevant_total = 0
-    samples, loads, pairs, paths, vocabulary = [], [], [], [], []
+    samples, loads, pairs, paths, vocabulary, confidence = [], [], [], [], [], []
     checkpoints, overlaps = np.random.default_rng([seed, 99]), []
     for layer, (token_ids, logits, p, relevant) in enumerate(simulate.layers(seed)):
         relevant_total += int(relevant.sum())
+        probabilities = np.exp(logits - logits.max(axis=1, keepdims=True))
+        probabilities /= probabilities.sum(axis=1, keepdims=True)
+        for measure, histogram in confidence_counts(probabilities).items():  # the router's: every method's
+            entry = {"layer": layer, "measure": measure, "counts": histogram}
+            confidence += [{"method": m["id"]} | entry for m in METHODS]
         overlaps.append(checkpoint_overlaps(logits, layer, checkpoints))
         if layer in (SHOWN_LAYER, SHOWN_LAYER + 1):
             paths.append(logits.argmax(axis=1))  # every method's top-1 expert: the largest logit
@@ -171,6 +176,7 @@ def results(seed=0):
             }
         ],
         "expert_load": loads,
+        "router_confidence": confidence,
         "coactivation": pairs,
         "vocabulary": vocabulary,
         "domain_load": domain_loads(seed),

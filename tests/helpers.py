@@ -8,6 +8,8 @@ from types import SimpleNamespace
 import numpy as np
 import torch  # a test dependency: these tests must run, not skip, in CI
 
+from figkit.stats import confidence_counts
+
 
 class CudaStandIn:
     """Behaves like a tensor on a GPU: numpy refuses it until it is copied to the CPU."""
@@ -197,7 +199,19 @@ def sections(seed=0, title="Routing study", label="BH ($\\alpha$=0.05)"):
             "token_ids": rng.integers(0, 500, 1200),
             "expert_counts": counts(rng, 3, 1200),
         },
+        "router_confidence": [  # the two methods route different logits here
+            {"method": m, "layer": layer, "measure": measure, "counts": confidence_counts(p)[measure]}
+            for m, p in (("topk2", router_probabilities(rng, 8)), ("bh:05", router_probabilities(rng, 3)))
+            for layer in range(3)
+            for measure in ("top1_probability", "entropy")
+        ],
     }
+
+
+def router_probabilities(rng, sharpness, tokens=400, experts=8):
+    """Softmax probabilities of random router logits; the larger ``sharpness``, the surer the router."""
+    logits = sharpness * rng.standard_normal((tokens, experts)) / 4
+    return np.exp(logits) / np.exp(logits).sum(axis=1, keepdims=True)
 
 
 def registered_figures(results):

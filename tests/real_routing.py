@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 from scipy.special import ndtr
 
-from figkit.stats import expert_tokens, vocabulary_counts
+from figkit.stats import confidence_counts, expert_tokens, vocabulary_counts
 
 SLICE = Path(__file__).parent / "data" / "olmoe_tiny_slice.npz"
 TOP_K, MIN_K, MAX_K = 8, 1, 8
@@ -80,9 +80,12 @@ def sections():
     layers, tokens, experts = logits.shape
     counts = {m["id"]: [] for m in methods()}
     mass = {m["id"]: [] for m in methods()}  # router probability each token's selection keeps
-    loads, samples, pairs, vocabulary = [], [], [], []
+    loads, samples, pairs, vocabulary, confidence = [], [], [], [], []
     for layer in range(layers):
         probabilities = softmax(logits[layer])
+        for measure, histogram in confidence_counts(probabilities).items():  # the router's: every method's
+            entry = {"layer": layer, "measure": measure, "counts": histogram}
+            confidence += [{"method": m["id"]} | entry for m in methods()]
         p = p_values(logits[layer])
         chosen = {"topk8": np.full(tokens, TOP_K)} | {f"bh{round(a * 100):02d}": bh_counts(p, a) for a in ALPHAS}
         for method, n in chosen.items():
@@ -159,6 +162,7 @@ def sections():
             }
         ],
         "expert_load": loads,
+        "router_confidence": confidence,
         "coactivation": pairs,
         "vocabulary": vocabulary,
         "cross_layer": [

@@ -80,6 +80,7 @@ def minimal():
             }
         ],
         "router_saturation": [{"k": 2, "progress": [10, 20], "layers": [0, 3], "values": [[0.5, 0.4], [0.9, 0.8]]}],
+        "router_confidence": [{"method": "bh05", "layer": 1, "measure": "entropy", "counts": [0, 3, 9, 2]}],
         "vocabulary": [
             {"method": "bh05", "layer": 0, "occurrences": [1, 4], "top_expert_routings": [1, 3], "id_count": [9, 2]}
         ],

@@ -26,6 +26,7 @@ FIGURES = (
     "expert_transitions",
     "vocabulary_specialization",
     "router_saturation",
+    "router_confidence",
 )
 
 

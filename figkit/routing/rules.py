@@ -19,11 +19,15 @@ CALIBRATION_QUANTILES = 1025
 
 @dataclass(frozen=True)
 class Selection:
-    """Experts chosen per token: ``mask`` and ``weights`` ``[..., tokens, experts]``, ``counts`` ``[..., tokens]``."""
+    """Experts chosen per token: ``mask`` and ``weights`` ``[..., tokens, experts]``, ``counts`` ``[..., tokens]``;
+    and how sure the router was, ``[..., tokens]``: its top-1 softmax probability and the entropy of its
+    softmax over log(experts) (1 for a uniform router)."""
 
     mask: torch.Tensor
     weights: torch.Tensor
     counts: torch.Tensor
+    top1: torch.Tensor | None = None
+    entropy: torch.Tensor | None = None
 
 
 def _as_logits(logits):
@@ -51,7 +55,8 @@ def select_largest(logits, counts, renormalize=False, order=None):
     weights = torch.where(mask, probabilities, torch.zeros((), dtype=probabilities.dtype, device=logits.device))
     if renormalize:
         weights = weights / weights.sum(dim=-1, keepdim=True).clamp_min(torch.finfo(weights.dtype).tiny)
-    return Selection(mask, weights, counts)
+    entropy = torch.special.entr(probabilities).sum(dim=-1) / math.log(experts) if experts > 1 else None
+    return Selection(mask, weights, counts, probabilities.amax(dim=-1), entropy)
 
 
 class Rule:

@@ -1,6 +1,7 @@
 """Routing statistics that accumulate batch by batch on the logits' device and merge exactly.
 
-Per method and layer: the experts-per-token histogram, each expert's load, the co-activation
+Per method and layer: the experts-per-token histogram, each expert's load, the router's confidence
+(tokens by top-1 probability and by entropy), the co-activation
 counts of expert pairs, the top-1 paths to the next layer, each domain's load, each token id's
 routings to each expert, and a bounded sample of routing weights with token ids; per method,
 pooled over layers, one experts histogram per token id. Nothing of size tokens × experts is
@@ -15,8 +16,9 @@ import numpy as np
 import torch
 
 from figkit.arrays import decode_token
+from figkit.results.sections.router_confidence import MEASURES
 from figkit.routing.rules import Selection
-from figkit.stats import specialised_tokens
+from figkit.stats import CONFIDENCE_BINS, specialised_tokens
 
 SAMPLE_TOKENS = 40
 EXPERT_TOKENS = 10  # each expert's most specialised token ids kept for the shown layers
@@ -25,7 +27,7 @@ EXPERT_TOKENS = 10  # each expert's most specialised token ids kept for the show
 class _Method:
     """The counters of one method: tensors indexed by (position in ``layers``, ...)."""
 
-    ADDED = ("histogram", "load", "coactivation", "transitions")  # merged by adding
+    ADDED = ("histogram", "load", "coactivation", "transitions", "confidence")  # merged by adding
 
     def __init__(self, layers, experts, device):
         n = len(layers)
@@ -33,6 +35,7 @@ class _Method:
         self.load = torch.zeros(n, experts, dtype=torch.long, device=device)
         self.coactivation = torch.zeros(n, experts, experts, dtype=torch.long, device=device)
         self.transitions = torch.zeros(max(n - 1, 0), experts, experts, dtype=torch.long, device=device)
+        self.confidence = torch.zeros(n, len(MEASURES), CONFIDENCE_BINS, dtype=torch.long, device=device)
         self.by_token = torch.zeros(0, experts + 1, dtype=torch.long, device=device)  # [token id, experts]
         self.vocabulary = torch.zeros(0, n * experts, dtype=torch.int32, device=device)  # [token id, layer × expert]
         self.vocabulary_next = torch.zeros(0, n * experts, dtype=torch.int32, device=device)  # by the next token's id
@@ -103,6 +106,7 @@ class RoutingStats:
         if self.counts_pairs:
             counters.coactivation += torch.bmm(dense.transpose(1, 2), dense).long()
         self._add_transitions(counters, selection)
+        self._add_confidence(counters, selection)
         if domain is not None:
             self._add_domains(counters, dense, domain)
         ids = None
@@ -129,6 +133,16 @@ class RoutingStats:
             counters.sample_weights = torch.cat([counters.sample_weights, selection.weights[:, :room].float()], dim=1)
             if ids is not None:
                 counters.sample_ids = torch.cat([counters.sample_ids, ids[:room]])
+
+    def _add_confidence(self, counters, selection):
+        """Each layer's tokens by top-1 probability and by entropy, in even bins over [0, 1]."""
+        if selection.top1 is None or selection.entropy is None:
+            return
+        measures = torch.stack([selection.top1, selection.entropy], dim=1)  # [layers, measures, tokens]
+        bins = (measures * CONFIDENCE_BINS).long().clamp_(0, CONFIDENCE_BINS - 1)
+        rows = torch.arange(bins.shape[0] * bins.shape[1], device=bins.device).view(*bins.shape[:2], 1)
+        flat = (bins + rows * CONFIDENCE_BINS).reshape(-1)
+        counters.confidence += torch.bincount(flat, minlength=counters.confidence.numel()).view_as(counters.confidence)
 
     def _add_domains(self, counters, dense, domain):
         """Each domain's load ``[layers, experts]`` and tokens; ``domain`` names the batch or each token."""
@@ -256,7 +270,7 @@ class RoutingStats:
     def results(self, *, token_strings=None, layers=None):
         """The sections of a results file (``write_results(**stats.results(), ...)``).
 
-        ``expert_counts`` and ``expert_load`` per method and layer, ``domain_load`` per method,
+        ``expert_counts``, ``expert_load`` and ``router_confidence`` per method and layer, ``domain_load`` per method,
         domain and layer when batches were given a domain; ``coactivation``,
         ``cross_layer`` (top-1 paths to the next MoE layer) and ``routing_samples`` per method
         for ``layers`` (default: the middle MoE layer; the build draws a figure for each);
@@ -271,7 +285,7 @@ class RoutingStats:
         if unknown:
             raise ValueError(f"layers {unknown} are not among the statistics' layers {self.layers}")
         names = ("expert_counts", "expert_load", "domain_load", "coactivation", "cross_layer", "routing_samples")
-        names += ("token_stats", "vocabulary")
+        names += ("token_stats", "vocabulary", "router_confidence")
         sections = {name: [] for name in names}
         seen = set()
         for method, counters in self.methods.items():
@@ -288,6 +302,10 @@ class RoutingStats:
                         entry = {"method": method, "domain": domain, "layer": layer}
                         entry |= {"counts": domain_load[i].cpu().tolist(), "num_tokens": tokens}
                         sections["domain_load"].append(entry)
+                for measure, counts in zip(MEASURES, counters.confidence[i].cpu()):
+                    if counts.any():
+                        entry = {"method": method, "layer": layer, "measure": measure, "counts": counts.tolist()}
+                        sections["router_confidence"].append(entry)
                 if layer in shown and self.counts_pairs:
                     pairs = counters.coactivation[i].cpu().tolist()
                     sections["coactivation"].append({"method": method, "layer": layer, "counts": pairs})
