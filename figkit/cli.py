@@ -129,14 +129,13 @@ def styles(args):
 
 
 def check(args):
-    from figkit.lint import check_pdf_text
-    from figkit.pdfcheck import check_pdf
+    from figkit.lint import check_pdf_fonts, check_pdf_text
 
     if args.families < 0:
         raise ValueError(f"--families must be 0 (any) or more, got {args.families}")
     failed = False
     for path in args.paths:
-        report = check_pdf(path)
+        report = check_pdf_fonts(path)
         problems = report.problems
         for expected, actual, side in ((args.width, report.width, "wide"), (args.height, report.height, "high")):
             if expected is not None and abs(expected - actual) > SIZE_TOLERANCE:

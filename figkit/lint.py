@@ -142,6 +142,99 @@ def check_pdf_text(path, *, min_size=MIN_TEXT_POINTS, families=1, data=True):
     return problems
 
 
+POINTS_PER_INCH = 72
+
+
+@dataclass(frozen=True)
+class Font:
+    name: str
+    kind: str  # the PDF Subtype: Type3, TrueType, CIDFontType2, Type1, ...
+    embedded: bool
+
+
+@dataclass
+class PdfFonts:
+    """A PDF's first page size and every font it holds (in its pages and in included figures)."""
+
+    path: Path
+    width: float  # inches
+    height: float
+    fonts: list
+
+    @property
+    def problems(self):
+        """Fonts a journal rejects: Type 3, or not embedded."""
+        found = []
+        for font in self.fonts:
+            if font.kind == "Type3":
+                found.append(f"Type 3 font {font.name}")
+            elif not font.embedded:
+                found.append(f"font {font.name} ({font.kind}) is not embedded")
+        return found
+
+
+def check_pdf_fonts(path):
+    """Fonts and page size of the PDF at ``path``; ``ValueError`` if it is no PDF."""
+    _, PDFDocument, PDFPage, PDFParser, resolve1, errors = _pdfminer_document()
+    path = Path(path)
+    with open(path, "rb") as file:
+        if file.read(4) != b"%PDF":
+            raise ValueError(f"{path}: not a PDF file")
+        file.seek(0)
+        try:
+            document = PDFDocument(PDFParser(file))
+            page = next(PDFPage.create_pages(document), None)
+            fonts = {_font(resolve1(o), resolve1) for o in _objects(document)} - {None}
+        except errors as error:
+            raise ValueError(f"{path}: not a readable PDF ({error})") from None
+    if page is None:
+        raise ValueError(f"{path}: no page size (MediaBox) found")
+    x0, y0, x1, y1 = page.mediabox
+    return PdfFonts(path, (x1 - x0) / POINTS_PER_INCH, (y1 - y0) / POINTS_PER_INCH, sorted(fonts, key=str))
+
+
+def _objects(document):
+    """Every object of ``document``, those packed in object streams included."""
+    seen = set()
+    for xref in document.xrefs:
+        for number in xref.get_objids():
+            if number not in seen:
+                seen.add(number)
+                try:
+                    yield document.getobj(number)
+                except Exception:  # noqa: BLE001 - a free or broken entry is no font
+                    continue
+
+
+def _font(value, resolve1):
+    """The Font a PDF object is, or None (not a font, or a Type 0 wrapper whose descendant is listed itself)."""
+    if not isinstance(value, dict) or _pdf_name(value.get("Type")) != "Font":
+        return None
+    kind = _pdf_name(value.get("Subtype")) or "?"
+    if kind == "Type0":
+        return None
+    descriptor = resolve1(value.get("FontDescriptor")) or {}
+    embedded = any(key in descriptor for key in ("FontFile", "FontFile2", "FontFile3"))
+    return Font(_pdf_name(value.get("BaseFont")) or "?", kind, embedded)
+
+
+def _pdf_name(value):
+    """A PDF name object's text (pdfminer's PSLiteral), or None."""
+    return getattr(value, "name", None)
+
+
+def _pdfminer_document():
+    try:
+        from pdfminer.pdfdocument import PDFDocument
+        from pdfminer.pdfpage import PDFPage
+        from pdfminer.pdfparser import PDFParser, PDFSyntaxError
+        from pdfminer.pdftypes import resolve1
+        from pdfminer.psexceptions import PSException
+    except ImportError:
+        raise ImportError("reading a PDF needs pdfminer.six: pip install 'figkit[check]'") from None
+    return None, PDFDocument, PDFPage, PDFParser, resolve1, (PDFSyntaxError, PSException)
+
+
 def pdf_words(path):
     """``(page box, words)`` for each page of a PDF: one word per text-showing operation."""
     return [(page, words) for page, words, _ in _read_pdf(path)]

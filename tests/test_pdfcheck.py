@@ -1,4 +1,4 @@
-"""figkit check and the PDF reader behind it, compared with poppler's pdffonts and pdfinfo."""
+"""figkit check's fonts and page size, read with pdfminer, compared with poppler's pdffonts and pdfinfo."""
 
 import os
 import subprocess
@@ -9,7 +9,7 @@ import pytest
 
 import figkit
 from figkit.cli import main
-from figkit.pdfcheck import check_pdf
+from figkit.lint import check_pdf_fonts as check_pdf
 from tests.helpers import pdf_fonts
 
 
@@ -64,3 +64,10 @@ def test_styles_command():
         env=os.environ | {"MPLBACKEND": "Agg"},
     ).stdout
     assert out.split() == figkit.available_styles()
+
+
+def test_the_old_module_name_still_works_and_says_where_it_went():
+    sys.modules.pop("figkit.pdfcheck", None)
+    with pytest.warns(DeprecationWarning, match="figkit.lint.check_pdf_fonts"):
+        from figkit.pdfcheck import check_pdf as old
+    assert old is check_pdf

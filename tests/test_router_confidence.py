@@ -68,11 +68,12 @@ def test_the_figure_draws_each_layers_quantiles():
     assert top == pytest.approx(max(np.quantile(p.max(axis=1), 0.95) for p in probabilities), abs=0.01)
     assert [t.get_text() for t in ax.get_legend().get_texts()] == [
         "Median",
-        "25–75\u00a0%",
-        "5–95\u00a0%",
+        "25–75 %",
+        "5–95 %",
         "Uniform, 1/8",
     ]
-    assert ax.get_ylabel() == "Top-1 routing probability" and ax.get_ylim()[0] == 0
+    assert ax.get_ylabel() == "Top-1 routing probability" and ax.get_yscale() == "log"
+    assert ax.get_ylim()[0] < 1 / 8 and ax.get_ylim()[1] <= 1
     entropy = plot_router_confidence({"Router": probabilities}, measure="entropy").axes[0]
     assert entropy.lines[1].get_ydata()[0] == 1 and entropy.get_ylim()[1] >= 1
     assert entropy.lines[0].get_ydata()[2] < entropy.lines[0].get_ydata()[0]  # the sharper layer is surer
@@ -86,7 +87,8 @@ def test_a_build_draws_methods_on_one_router_as_one_and_says_so(tmp_path):
     assert list(top1.arguments["counts_by_method"]) == ["All methods"]
     caption = "".join(top1.caption)
     assert "the same for all 5 methods, which route the same router logits" in caption
-    assert "over 768 tokens per layer" in caption and "Dotted: a uniform router's 1/64." in caption
+    assert "over 768 tokens per layer" in caption and "Dotted: a uniform router's 1/64 = 0.0156." in caption
+    assert "its largest softmax probability over all 64 experts, before any selection; logarithmic axis" in caption
     data = SPEC.prepare(**top1.arguments)
     _, layers, quantiles, _ = data.series[0]
     low = int(np.argmin(quantiles[:, 2]))
@@ -103,7 +105,12 @@ def test_methods_on_different_routers_are_drawn_in_their_colours(tmp_path):
     ax = fig.axes[0]
     assert [t.get_text() for t in ax.get_legend().get_texts()][:2] == ["Top-2", "BH ($\\alpha$=0.05)"]
     assert ax.lines[0].get_color() != ax.lines[1].get_color() and len(ax.collections) == 2  # middle halves only
-    assert "Top-2" in job.caption and ": the median is lowest in layer" in "".join(job.caption)
+    medians = [quantiles[:, 2] for _, _, quantiles, _ in SPEC.prepare(**job.arguments).series]
+    assert np.ptp(medians[1]) < 0.01  # one router per method, the same in every layer: said as flat
+    assert "Top-2" in job.caption and f": the median stays at {np.median(medians[1]):.2f} (within 0.01)" in "".join(
+        job.caption
+    )
+    assert [t.get_text() for t in ax.get_legend().get_texts()][2] == "25–75 % of tokens"
 
 
 @pytest.mark.parametrize(

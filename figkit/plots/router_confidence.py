@@ -9,7 +9,7 @@ import numpy as np
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 from matplotlib.patches import Patch
-from matplotlib.ticker import MaxNLocator
+from matplotlib.ticker import FuncFormatter, LogLocator, MaxNLocator, NullLocator
 
 from figkit.arrays import ArrayLike, labelled, to_numpy
 from figkit.plots._draw import (
@@ -29,8 +29,10 @@ from figkit.results.sections.router_confidence import MEASURES
 from figkit.stats import binned_quantiles, confidence_counts
 
 QUANTILES = (0.05, 0.25, 0.5, 0.75, 0.95)
-AXIS_LABELS = {"top1_probability": "Top-1 routing probability", "entropy": "Routing entropy / log E"}
-WORDS = {"top1_probability": "top-1 routing probability", "entropy": "routing entropy (over log E, 1 when uniform)"}
+AXIS_LABELS = {"top1_probability": "Top-1 routing probability", "entropy": "Normalised routing entropy"}
+MIDDLE_HALF = "25\N{EN DASH}75 %"
+FLAT = 0.01  # medians that differ by less across layers are one value
+INNER_ALPHA, OUTER_ALPHA, BAND_ALPHA = 0.3, 0.12, 0.2  # one router's two bands; each method's middle half
 ALL_METHODS = "All methods"  # the one series of a build whose methods route the same router logits
 
 
@@ -39,6 +41,7 @@ class Confidence:
     measure: str
     series: list  # (label, layer ids, quantiles [layers, QUANTILES], Role or None for the neutral look)
     uniform: float | None  # the measure under a uniform router: 1/E, or 1 for the entropy
+    experts: int | None
     note: str  # what the figure leaves out: "showing 7 of 1,000 methods", or ""
 
 
@@ -58,7 +61,8 @@ def prepare(counts_by_method, measure="top1_probability", num_experts=None, meth
     if num_experts is not None and not (whole and num_experts >= 1):
         raise ValueError(f"num_experts must be a whole number of at least 1, got {num_experts!r}")
     uniform = 1.0 if measure == "entropy" else None if num_experts is None else 1 / num_experts
-    return Confidence(measure, shown, uniform, compared_note(len(shown), len(series)))
+    experts = None if num_experts is None else int(num_experts)
+    return Confidence(measure, shown, uniform, experts, compared_note(len(shown), len(series)))
 
 
 def _layer_counts(layers, measure, name):
@@ -102,9 +106,9 @@ def _layer_id(layer, name):
 
 def _legend_labels(data):
     if len(data.series) == 1:
-        labels = ["Median", "25\N{EN DASH}75\N{NO-BREAK SPACE}%", "5\N{EN DASH}95\N{NO-BREAK SPACE}%"]
+        labels = ["Median", MIDDLE_HALF, "5\N{EN DASH}95 %"]
     else:
-        labels = [label for label, *_ in data.series]
+        labels = [label for label, *_ in data.series] + [f"{MIDDLE_HALF} of tokens"]
     return labels + ([_uniform_label(data)] if data.uniform is not None else [])
 
 
@@ -122,31 +126,47 @@ def height(data, width):
 
 
 def draw(ax, data):
+    one = len(data.series) == 1
+    inner_alpha = INNER_ALPHA if one else BAND_ALPHA
     handles = []
     for _, layers, quantiles, role in data.series:
         look = role.look().line() if isinstance(role, Role) else {"color": NEUTRAL, "marker": "o", "linestyle": "-"}
-        colour = look["color"]
-        if len(data.series) == 1:
-            outer = ax.fill_between(layers, quantiles[:, 0], quantiles[:, 4], color=colour, alpha=0.12, linewidth=0)
-        inner = ax.fill_between(layers, quantiles[:, 1], quantiles[:, 3], color=colour, alpha=0.3, linewidth=0)
+        if one:
+            ax.fill_between(layers, quantiles[:, 0], quantiles[:, 4], color=look["color"], alpha=OUTER_ALPHA, lw=0)
+        ax.fill_between(layers, quantiles[:, 1], quantiles[:, 3], color=look["color"], alpha=inner_alpha, lw=0)
         (median,) = ax.plot(layers, quantiles[:, 2], linewidth=line_width(1.33), markersize=marker_size(0.8), **look)
-        if len(data.series) == 1:
-            handles += [median, Patch(color=inner.get_facecolor()[0]), Patch(color=outer.get_facecolor()[0])]
-        else:
-            handles.append(median)
+        handles.append(median)
+    over_outer = 1 - (1 - OUTER_ALPHA) * (1 - INNER_ALPHA)  # the middle half is drawn over the 5-95 % band
+    colour = NEUTRAL if one else "0.5"
+    handles += [Patch(color=colour, alpha=over_outer if one else BAND_ALPHA)]
+    handles += [Patch(color=colour, alpha=OUTER_ALPHA)] if one else []
     if data.uniform is not None:
         handles.append(ax.axhline(data.uniform, color="0.45", linestyle=":", linewidth=line_width(), zorder=1))
-    lows = [q[:, 0 if len(data.series) == 1 else 1].min() for _, _, q, _ in data.series]
-    highs = [q[:, 4 if len(data.series) == 1 else 3].max() for _, _, q, _ in data.series]
-    low = 0.0 if data.measure == "top1_probability" else min(lows + [data.uniform or 1.0])
-    high = max(highs + [data.uniform or 0.0])
-    pad = 0.06 * (high - low)
-    ax.set_ylim(max(0.0, low - pad) if low > 0 else 0.0, min(1.0, high + pad) if high < 1 else 1.0 + pad / 2)
+    _y_axis(ax, data)
     ax.xaxis.set_major_locator(MaxNLocator(integer=True))
     ax.set_xlabel("Layer")
     set_ylabel(ax, AXIS_LABELS[data.measure])
     set_title(ax, "Router confidence", data.note)
     legend_above(ax, handles, _legend_labels(data))
+
+
+def _y_axis(ax, data):
+    """The widest band drawn and the uniform level in view: top-1 probabilities on a log scale (a router's
+    layers differ by factors, from 1/E up), entropy on a linear one up to 1."""
+    outer = (0, 4) if len(data.series) == 1 else (1, 3)
+    low = min(q[:, outer[0]].min() for _, _, q, _ in data.series)
+    high = max(q[:, outer[1]].max() for _, _, q, _ in data.series)
+    if data.uniform is not None:
+        low, high = min(low, data.uniform), max(high, data.uniform)
+    if data.measure == "top1_probability":
+        ax.set_yscale("log")
+        ax.set_ylim(max(low, 1e-4) / 1.25, min(1.0, high * 1.25))
+        ax.yaxis.set_major_locator(LogLocator(subs=(1.0, 2.0, 5.0)))
+        ax.yaxis.set_major_formatter(FuncFormatter(lambda value, _: f"{value:g}"))
+        ax.yaxis.set_minor_locator(NullLocator())
+    else:
+        pad = 0.06 * (high - low) or 0.01
+        ax.set_ylim(max(0.0, low - pad), high + pad / 2)
 
 
 def _medians_sentence(data, names):
@@ -156,11 +176,14 @@ def _medians_sentence(data, names):
     for (_, layers, quantiles, _), name in zip(data.series, names):
         medians = quantiles[:, 2]
         low, high = int(np.argmin(medians)), int(np.argmax(medians))
-        where = (
-            f"lowest in layer {layers[low]} ({medians[low]:.2f}) "
-            f"and highest in layer {layers[high]} ({medians[high]:.2f})."
-        )
-        parts += [f"The median is {where} "] if len(data.series) == 1 else [name, f": the median is {where} "]
+        if medians[high] - medians[low] < FLAT:
+            said = f"stays at {np.median(medians):.2f} (within {FLAT:g}) in every layer."
+        else:
+            said = (
+                f"is lowest in layer {layers[low]} ({medians[low]:.2f}) "
+                f"and highest in layer {layers[high]} ({medians[high]:.2f})."
+            )
+        parts += [f"The median {said} "] if len(data.series) == 1 else [name, f": the median {said} "]
     return parts
 
 
@@ -193,20 +216,28 @@ def _caption(data, counts, names, same, count):
     tokens = {sum(layer) for layers in counts.values() for layer in layers.values()}
     per_layer = f"{min(tokens):,}" if len(tokens) == 1 else f"{min(tokens):,}\N{EN DASH}{max(tokens):,}"
     shown = [names[i] for i in compared(len(names))]
+    experts = "the experts" if data.experts is None else f"all {data.experts} experts"
+    what = {
+        "top1_probability": f"top-1 probability (its largest softmax probability over {experts}, before any "
+        "selection; logarithmic axis)",
+        "entropy": f"routing entropy (of its softmax over {experts}, divided by log E: 1 for a uniform router)",
+    }[data.measure]
     if same:
-        whose = f" (the same for all {count} methods, which route the same router logits)" if count > 1 else ""
-        head = (
-            f"The router's {WORDS[data.measure]} in each layer{whose}, over {per_layer} tokens per layer: line, "
-            "the median token; dark band, the middle half of tokens (25\N{EN DASH}75\N{NO-BREAK SPACE}%); light band, "
-            "5\N{EN DASH}95\N{NO-BREAK SPACE}%."
+        whose = f", the same for all {count} methods, which route the same router logits" if count > 1 else ""
+    else:
+        whose = f" by method{compared_caption(len(shown), len(names))}"
+    head = f"The router's {what} in each layer{whose}, over {per_layer} tokens per layer (lines join the layers): "
+    if same:
+        head += (
+            "line, the median token; dark band, the middle half of tokens (25\N{EN DASH}75\N{NO-BREAK SPACE}%); "
+            "light band, 5\N{EN DASH}95\N{NO-BREAK SPACE}%."
         )
     else:
-        head = (
-            f"The router's {WORDS[data.measure]} in each layer by method{compared_caption(len(shown), len(names))}, "
-            f"over {per_layer} tokens per layer: line, each method's median token; band, its middle half of tokens."
-        )
-    if data.uniform is not None:
-        head += f" Dotted: a uniform router's {_uniform_value(data)}."
+        head += "line, each method's median token; band, its middle half of tokens."
+    if data.measure == "top1_probability" and data.uniform is not None:
+        head += f" Dotted: a uniform router's 1/{data.experts} = {data.uniform:.3g}."
+    elif data.uniform is not None:
+        head += " Dotted: a uniform router's 1."
     return [head + " ", *_medians_sentence(data, shown)]
 
 
