@@ -121,6 +121,7 @@ def test_public_functions_have_numpydoc_docstrings_and_type_hints():
         function = getattr(figkit, name)
         doc = inspect.getdoc(function)
         assert "Returns\n-------" in doc, name
+        assert "{figure_" not in doc and "{method_looks}" not in doc, name  # shared parts filled in
         if inspect.signature(function).parameters:
             assert "Parameters\n----------" in doc, name
         assert inspect.signature(function).return_annotation is not inspect.Signature.empty, name

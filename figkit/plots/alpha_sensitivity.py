@@ -26,7 +26,7 @@ from figkit.plots._draw import (
     set_title,
 )
 from figkit.plots.looks import Role, family_role, method_roles
-from figkit.plots.spec import FigureJob, FigureSpec
+from figkit.plots.spec import FigureJob, FigureSpec, shared_docs
 
 # Positive values spanning at least this ratio are shown on a log axis unless a scale is given.
 LOG_AXIS_SPAN = 10
@@ -302,6 +302,7 @@ FIGURE = FigureSpec(
 )
 
 
+@shared_docs
 def plot_alpha_sensitivity(
     alphas: ArrayLike,
     avg_experts: ArrayLike,
@@ -354,8 +355,7 @@ def plot_alpha_sensitivity(
 
     Returns
     -------
-    matplotlib.figure.Figure
-        ``ax.figure`` when ``ax`` is given, else a new figure that is pyplot's current one.
+    {figure_returned}
 
     Raises
     ------

@@ -24,7 +24,7 @@ from figkit.plots._draw import (
     set_ylabel,
 )
 from figkit.plots.looks import Role, method_roles
-from figkit.plots.spec import FigureJob, FigureSpec, compared, compared_note, listed
+from figkit.plots.spec import FigureJob, FigureSpec, compared, compared_note, listed, shared_docs
 from figkit.results import method_counts, method_labels
 
 DIRECTIONS = ("lower", "higher")
@@ -262,6 +262,7 @@ FIGURE = FigureSpec(
 )
 
 
+@shared_docs
 def plot_compute_quality(
     points: Mapping[str, tuple[float, float]],
     *,
@@ -290,16 +291,12 @@ def plot_compute_quality(
         The method drawn as a grey star and labelled "(baseline)", e.g. top-k.
     compute_label : str
         The compute axis' label.
-    methods : list of dict, optional
-        The results file's ``methods``: each method its colour and marker of every figure.
-    ax, figsize, dpi, save_path
-        As in every figkit plot function: an axes to draw on, size and resolution
-        (``None``: the active rcParams), and where to save.
+    {method_looks}
+    {figure_parameters}
 
     Returns
     -------
-    matplotlib.figure.Figure
-        ``ax.figure`` when ``ax`` is given, else a new figure that is pyplot's current one.
+    {figure_returned}
 
     Raises
     ------

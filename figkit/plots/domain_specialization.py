@@ -10,7 +10,7 @@ from matplotlib.figure import Figure
 
 from figkit.arrays import ArrayLike, non_negative, vector
 from figkit.plots import expert_load_layers
-from figkit.plots.spec import FigureJob, FigureSpec, layer_suffix, layer_text, middle_layer
+from figkit.plots.spec import FigureJob, FigureSpec, layer_suffix, layer_text, middle_layer, shared_docs
 from figkit.results import method_labels
 
 
@@ -97,6 +97,7 @@ FIGURE = FigureSpec(
 )
 
 
+@shared_docs
 def plot_domain_specialization(
     domain_loads: Mapping[str, ArrayLike],
     *,
@@ -125,14 +126,11 @@ def plot_domain_specialization(
         The layer, for the title.
     order : {"given", "load"}
         Experts in id order, or each domain's experts by their load, busiest first.
-    ax, figsize, dpi, save_path
-        As in every figkit plot function: an axes to draw on, size and resolution
-        (``None``: the active rcParams), and where to save.
+    {figure_parameters}
 
     Returns
     -------
-    matplotlib.figure.Figure
-        ``ax.figure`` when ``ax`` is given, else a new figure that is pyplot's current one.
+    {figure_returned}
 
     Raises
     ------

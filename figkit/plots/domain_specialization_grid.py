@@ -14,7 +14,7 @@ from figkit.arrays import ArrayLike
 from figkit.plots import domain_specialization
 from figkit.plots._draw import LITERAL, NEUTRAL, label_every, line_width, nice_step
 from figkit.plots.looks import Role, method_role
-from figkit.plots.spec import FigureJob, FigureSpec, representative_layers
+from figkit.plots.spec import FigureJob, FigureSpec, representative_layers, shared_docs
 from figkit.results import method_labels
 
 PANEL_EMS = 7  # the height of a row of panels, in the style's font size (0.78 in at 8 pt)
@@ -161,6 +161,7 @@ FIGURE = FigureSpec(
 )
 
 
+@shared_docs
 def plot_domain_specialization_grid(
     domain_loads: Mapping[str, Mapping[int, ArrayLike]],
     *,
@@ -193,8 +194,7 @@ def plot_domain_specialization_grid(
 
     Returns
     -------
-    matplotlib.figure.Figure
-        ``ax.figure`` when ``ax`` is given, else a new figure that is pyplot's current one.
+    {figure_returned}
 
     Raises
     ------

@@ -11,7 +11,7 @@ from matplotlib.figure import Figure
 
 from figkit.arrays import ArrayLike, integer_at_least, number_in, square_counts, whole_vector
 from figkit.plots._draw import NEUTRAL, colour_bar, label_cells, line_width, ordinal, set_title, wrap_label
-from figkit.plots.spec import FigureJob, FigureSpec, layer_suffix, layer_text
+from figkit.plots.spec import FigureJob, FigureSpec, layer_suffix, layer_text, shared_docs
 from figkit.results import method_labels
 
 MIN_HEADLINE = 30  # tokens an expert needs before the caption quotes its strongest partner
@@ -172,6 +172,7 @@ FIGURE = FigureSpec(
 )
 
 
+@shared_docs
 def plot_expert_coactivation(
     coactivation: ArrayLike,
     *,
@@ -198,14 +199,11 @@ def plot_expert_coactivation(
         Default: this heatmap's largest share.
     experts : array-like, optional
         The expert ids to show instead, to give several heatmaps one set of experts.
-    ax, figsize, dpi, save_path
-        As in every figkit plot function: an axes to draw on, size and resolution
-        (``None``: the active rcParams), and where to save.
+    {figure_parameters}
 
     Returns
     -------
-    matplotlib.figure.Figure
-        ``ax.figure`` when ``ax`` is given, else a new figure that is pyplot's current one.
+    {figure_returned}
 
     Raises
     ------

@@ -21,6 +21,7 @@ from figkit.plots.spec import (
     compared_note,
     compute_sentence,
     listed,
+    shared_docs,
 )
 from figkit.results import method_counts, method_labels
 
@@ -110,6 +111,7 @@ FIGURE = FigureSpec(
 )
 
 
+@shared_docs
 def plot_expert_count_comparison(
     counts_by_method: Mapping[str, ArrayLike | Mapping[int, int]],
     *,
@@ -134,14 +136,11 @@ def plot_expert_count_comparison(
     methods : list of dict, optional
         The results file's ``methods``: a method named by its label or id gets the colour a build gives it
         (the baseline grey, a family such as BH at several alpha light to dark).
-    ax, figsize, dpi, save_path
-        As in every figkit plot function: an axes to draw on, size and resolution
-        (``None``: the active rcParams), and where to save.
+    {figure_parameters}
 
     Returns
     -------
-    matplotlib.figure.Figure
-        ``ax.figure`` when ``ax`` is given, else a new figure that is pyplot's current one.
+    {figure_returned}
 
     Raises
     ------

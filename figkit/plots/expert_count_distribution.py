@@ -25,7 +25,7 @@ from figkit.plots._draw import (
     statistics_beside,
 )
 from figkit.plots.looks import Role, method_role
-from figkit.plots.spec import FigureJob, FigureSpec, compute_sentence
+from figkit.plots.spec import FigureJob, FigureSpec, compute_sentence, shared_docs
 from figkit.results import method_counts, method_labels
 from figkit.stats import CountHistogram, count_kde
 from figkit.style import notebook_look
@@ -175,6 +175,7 @@ FIGURE = FigureSpec(
 )
 
 
+@shared_docs
 def plot_expert_count_distribution(
     expert_counts: ArrayLike | Mapping[int, int],
     method_name: str = "BH Routing",
@@ -214,8 +215,7 @@ def plot_expert_count_distribution(
 
     Returns
     -------
-    matplotlib.figure.Figure
-        ``ax.figure`` when ``ax`` is given, else a new figure that is pyplot's current one.
+    {figure_returned}
 
     Raises
     ------

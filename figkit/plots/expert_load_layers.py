@@ -25,7 +25,7 @@ from figkit.plots._draw import (
     points,
     set_title,
 )
-from figkit.plots.spec import FigureJob, FigureSpec
+from figkit.plots.spec import FigureJob, FigureSpec, shared_docs
 from figkit.results import method_labels
 from figkit.stats import LoadBalance, load_balance
 
@@ -245,6 +245,7 @@ FIGURE = FigureSpec(
 )
 
 
+@shared_docs
 def plot_expert_load_layers(
     layer_loads: ArrayLike,
     *,
@@ -271,14 +272,11 @@ def plot_expert_load_layers(
     order : {"given", "load"}
         Experts in id order, or each layer's experts by their load, busiest first (the axis
         then counts ranks: an expert id names a different expert in each layer).
-    ax, figsize, dpi, save_path
-        As in every figkit plot function: an axes to draw on, size and resolution
-        (``None``: the active rcParams), and where to save.
+    {figure_parameters}
 
     Returns
     -------
-    matplotlib.figure.Figure
-        ``ax.figure`` when ``ax`` is given, else a new figure that is pyplot's current one.
+    {figure_returned}
 
     Raises
     ------

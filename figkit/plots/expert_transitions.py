@@ -22,7 +22,7 @@ from figkit.plots._draw import (
     ordinal,
     set_title,
 )
-from figkit.plots.spec import FigureJob, FigureSpec
+from figkit.plots.spec import FigureJob, FigureSpec, shared_docs
 from figkit.results import method_labels
 
 TOP_EXPERTS = 12  # as many as can each be labelled at 6 pt in one column
@@ -151,6 +151,7 @@ FIGURE = FigureSpec(
 )
 
 
+@shared_docs
 def plot_expert_transitions(
     transitions: ArrayLike,
     *,
@@ -176,14 +177,11 @@ def plot_expert_transitions(
         Show this many experts (12) on each axis: those met first going down the paths by count.
     top_paths : int
         Ring the most frequent paths, this many (5).
-    ax, figsize, dpi, save_path
-        As in every figkit plot function: an axes to draw on, size and resolution
-        (``None``: the active rcParams), and where to save.
+    {figure_parameters}
 
     Returns
     -------
-    matplotlib.figure.Figure
-        ``ax.figure`` when ``ax`` is given, else a new figure that is pyplot's current one.
+    {figure_returned}
 
     Raises
     ------

@@ -22,7 +22,7 @@ from figkit.plots._draw import (
     set_title,
     statistics_beside,
 )
-from figkit.plots.spec import FigureJob, FigureSpec, layer_suffix, layer_text, representative_layers
+from figkit.plots.spec import FigureJob, FigureSpec, layer_suffix, layer_text, representative_layers, shared_docs
 from figkit.results import method_labels
 from figkit.stats import LoadBalance, load_balance
 from figkit.style import notebook_look
@@ -220,6 +220,7 @@ FIGURE = FigureSpec(
 )
 
 
+@shared_docs
 def plot_expert_utilization(
     expert_counts_by_expert: ArrayLike,
     num_experts: int | None = None,
@@ -250,8 +251,7 @@ def plot_expert_utilization(
 
     Returns
     -------
-    matplotlib.figure.Figure
-        ``ax.figure`` when ``ax`` is given, else a new figure that is pyplot's current one.
+    {figure_returned}
 
     Raises
     ------

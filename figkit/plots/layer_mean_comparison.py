@@ -28,6 +28,7 @@ from figkit.plots.spec import (
     compared_note,
     compute_sentence,
     listed,
+    shared_docs,
 )
 from figkit.results import method_counts, method_labels
 
@@ -125,6 +126,7 @@ FIGURE = FigureSpec(
 )
 
 
+@shared_docs
 def plot_layer_mean_comparison(
     layer_counts_by_method: Mapping[str, ArrayLike | Sequence | Mapping[int, ArrayLike]],
     *,
@@ -143,16 +145,12 @@ def plot_layer_mean_comparison(
         [layers, tokens] array or a list per layer (layers 0, 1, ...), or a dict of
         layer id to counts (for models whose MoE layers skip some ids). Each layer's
         counts are one per token or a ``{experts: tokens}`` histogram.
-    methods : list of dict, optional
-        The results file's ``methods``: each method its colour and marker of every figure.
-    ax, figsize, dpi, save_path
-        As in every figkit plot function: an axes to draw on, size and resolution
-        (``None``: the active rcParams), and where to save.
+    {method_looks}
+    {figure_parameters}
 
     Returns
     -------
-    matplotlib.figure.Figure
-        ``ax.figure`` when ``ax`` is given, else a new figure that is pyplot's current one.
+    {figure_returned}
 
     Raises
     ------

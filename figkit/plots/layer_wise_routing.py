@@ -29,7 +29,7 @@ from figkit.plots._draw import (
     statistics_beside,
 )
 from figkit.plots.looks import Role, graded, hue_role, method_role
-from figkit.plots.spec import FigureJob, FigureSpec
+from figkit.plots.spec import FigureJob, FigureSpec, shared_docs
 from figkit.results import method_counts, method_labels
 from figkit.stats import CountHistogram, box_stats
 from figkit.style import notebook_look
@@ -239,6 +239,7 @@ FIGURE = FigureSpec(
 )
 
 
+@shared_docs
 def plot_layer_wise_routing(
     layer_expert_counts: ArrayLike | Sequence,
     layer_names: Sequence[str] | None = None,
@@ -273,8 +274,7 @@ def plot_layer_wise_routing(
 
     Returns
     -------
-    matplotlib.figure.Figure
-        ``ax.figure`` when ``ax`` is given, else a new figure that is pyplot's current one.
+    {figure_returned}
 
     Raises
     ------

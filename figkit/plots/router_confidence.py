@@ -23,7 +23,7 @@ from figkit.plots._draw import (
     set_ylabel,
 )
 from figkit.plots.looks import Role, method_roles
-from figkit.plots.spec import FigureJob, FigureSpec, compared, compared_caption, compared_note
+from figkit.plots.spec import FigureJob, FigureSpec, compared, compared_caption, compared_note, shared_docs
 from figkit.results import method_labels
 from figkit.results.sections.router_confidence import MEASURES
 from figkit.stats import binned_quantiles, confidence_counts
@@ -252,6 +252,7 @@ FIGURE = FigureSpec(
 )
 
 
+@shared_docs
 def plot_router_confidence(
     counts_by_method: Mapping[str, ArrayLike | Mapping[int, ArrayLike]],
     *,
@@ -278,16 +279,12 @@ def plot_router_confidence(
         The router's largest softmax probability, or the entropy of its softmax over log(experts).
     num_experts : int, optional
         Draws a uniform router's top-1 probability, 1/E (the entropy's is always 1).
-    methods : list of dict, optional
-        The results file's ``methods``: each method its colour and marker of every figure.
-    ax, figsize, dpi, save_path
-        As in every figkit plot function: an axes to draw on, size and resolution
-        (``None``: the active rcParams), and where to save.
+    {method_looks}
+    {figure_parameters}
 
     Returns
     -------
-    matplotlib.figure.Figure
-        ``ax.figure`` when ``ax`` is given, else a new figure that is pyplot's current one.
+    {figure_returned}
 
     Raises
     ------

@@ -13,7 +13,7 @@ from matplotlib.ticker import MaxNLocator
 
 from figkit.arrays import ArrayLike, integer_at_least, layer_ids, matrix, vector
 from figkit.plots._draw import height_with_legend_above, legend_above, line_width, marker_size, set_title, set_ylabel
-from figkit.plots.spec import FigureJob, FigureSpec
+from figkit.plots.spec import FigureJob, FigureSpec, shared_docs
 
 # Layers early to late along viridis: ordered, and unlike the light-to-dark single hues of method families.
 LAYER_COLOURS = ("viridis", 0.0, 0.85)
@@ -140,6 +140,7 @@ FIGURE = FigureSpec(
 )
 
 
+@shared_docs
 def plot_router_saturation(
     values: ArrayLike,
     *,
@@ -167,14 +168,11 @@ def plot_router_saturation(
         The size of the compared sets, for the axis label.
     progress_label : str
         The x-axis label.
-    ax, figsize, dpi, save_path
-        As in every figkit plot function: an axes to draw on, size and resolution
-        (``None``: the active rcParams), and where to save.
+    {figure_parameters}
 
     Returns
     -------
-    matplotlib.figure.Figure
-        ``ax.figure`` when ``ax`` is given, else a new figure that is pyplot's current one.
+    {figure_returned}
 
     Raises
     ------

@@ -27,7 +27,7 @@ from figkit.plots._draw import (
     style_height,
     wrap_label,
 )
-from figkit.plots.spec import FigureJob, FigureSpec, layer_suffix, layer_text
+from figkit.plots.spec import FigureJob, FigureSpec, layer_suffix, layer_text, shared_docs
 from figkit.results import method_labels
 from figkit.style import paper_look
 
@@ -317,6 +317,7 @@ FIGURE = FigureSpec(
 )
 
 
+@shared_docs
 def plot_routing_heatmap(
     routing_weights: ArrayLike,
     token_strs: Sequence[str],
@@ -363,8 +364,7 @@ def plot_routing_heatmap(
 
     Returns
     -------
-    matplotlib.figure.Figure
-        ``ax.figure`` when ``ax`` is given, else a new figure that is pyplot's current one.
+    {figure_returned}
 
     Raises
     ------

@@ -88,6 +88,26 @@ class FigureSpec:
         return fig
 
 
+# Docstring parts every plot function shares, written once (seaborn's DocstringComponents idea): a docstring
+# of a function decorated with ``shared_docs`` says "{figure_parameters}" and gets the text.
+SHARED_DOCS = {
+    "{figure_parameters}": """ax, figsize, dpi, save_path
+        As in every figkit plot function: an axes to draw on, size and resolution
+        (``None``: the active rcParams), and where to save.""",
+    "{figure_returned}": """matplotlib.figure.Figure
+        ``ax.figure`` when ``ax`` is given, else a new figure that is pyplot's current one.""",
+    "{method_looks}": """methods : list of dict, optional
+        The results file's ``methods``: each method its colour and marker of every figure.""",
+}
+
+
+def shared_docs(function):
+    """``function`` with the ``SHARED_DOCS`` placeholders of its docstring filled in."""
+    for placeholder, text in SHARED_DOCS.items():
+        function.__doc__ = function.__doc__.replace(placeholder, text)
+    return function
+
+
 MAX_COMPARED = 7  # methods one figure tells apart: the colours of the paper style's palette (Tol's bright)
 
 

@@ -29,7 +29,7 @@ from figkit.plots._draw import (
     wrap_label,
 )
 from figkit.plots.looks import Role, method_role
-from figkit.plots.spec import FigureJob, FigureSpec, layer_suffix, layer_text
+from figkit.plots.spec import FigureJob, FigureSpec, layer_suffix, layer_text, shared_docs
 from figkit.results import method_labels, token_cells, token_stats_entries
 from figkit.stats import Trend, trend
 from figkit.style import paper_look
@@ -379,6 +379,7 @@ FIGURE = FigureSpec(
 )
 
 
+@shared_docs
 def plot_token_complexity_vs_experts(
     token_ids: ArrayLike,
     expert_counts: ArrayLike,
@@ -428,8 +429,7 @@ def plot_token_complexity_vs_experts(
 
     Returns
     -------
-    matplotlib.figure.Figure
-        ``ax.figure`` when ``ax`` is given, else a new figure that is pyplot's current one.
+    {figure_returned}
 
     Raises
     ------

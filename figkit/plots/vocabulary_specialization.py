@@ -25,7 +25,7 @@ from figkit.plots._draw import (
     set_ylabel,
 )
 from figkit.plots.looks import method_roles
-from figkit.plots.spec import FigureJob, FigureSpec, compared, compared_caption, compared_note, listed
+from figkit.plots.spec import FigureJob, FigureSpec, compared, compared_caption, compared_note, listed, shared_docs
 from figkit.results import method_counts, method_labels
 
 MIN_OCCURRENCES = 10  # OLMoE's: a token seen fewer times says little about its expert
@@ -293,6 +293,7 @@ FIGURE = FigureSpec(
 )
 
 
+@shared_docs
 def plot_vocabulary_specialization(
     vocabulary: Mapping[str, Mapping[int, Mapping[str, ArrayLike]]],
     *,
@@ -320,20 +321,16 @@ def plot_vocabulary_specialization(
         ``"token": "next"``): drawn dotted in the method's colour.
     min_occurrences : int
         Count only token ids seen this often (10).
-    methods : list of dict, optional
-        The results file's ``methods``: each method its colour and marker of every figure.
+    {method_looks}
     experts_per_token, num_experts : optional
         ``{method: experts per token}`` (a number, or ``{layer: number}``) and the experts of a
         layer: each method's level under random routing on the same tokens is drawn dash-dotted in
         its colour (``random_level``).
-    ax, figsize, dpi, save_path
-        As in every figkit plot function: an axes to draw on, size and resolution
-        (``None``: the active rcParams), and where to save.
+    {figure_parameters}
 
     Returns
     -------
-    matplotlib.figure.Figure
-        ``ax.figure`` when ``ax`` is given, else a new figure that is pyplot's current one.
+    {figure_returned}
 
     Raises
     ------
