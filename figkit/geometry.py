@@ -140,14 +140,14 @@ def venue_page(venue: str) -> Page:
 def tex_page(path: str | os.PathLike, *, timeout: float = TEX_TIMEOUT) -> Page:
     """The ``Page`` of a LaTeX paper, measured with its own preamble (``measure_tex``)."""
     measured = measure_tex(path, timeout=timeout)
-    family = measured["fontfamily"]
+    family = str(measured["fontfamily"])
     font = "times" if family.startswith(_TIMES_FAMILIES) else "cm" if family.startswith(_CM_FAMILIES) else None
     return Page(
-        measured["textwidth"],
-        measured["columnwidth"],
-        measured["fontsize"],
-        measured["small"],
-        measured["footnotesize"],
+        float(measured["textwidth"]),
+        float(measured["columnwidth"]),
+        float(measured["fontsize"]),
+        float(measured["small"]),
+        float(measured["footnotesize"]),
         font,
         Path(path).name,
         str(path),

@@ -79,9 +79,9 @@ def create_analysis_report(
     if suffix not in SAVE_FORMATS:
         raise ValueError(f"format must be one of {', '.join(f[1:] for f in SAVE_FORMATS)}, got {format!r}")
     prepared = prepare_figures(routing_data)
-    output_dir = Path(output_dir)
+    folder = Path(output_dir)
     figures = {}
     for name, (spec, data) in prepared.items():
-        figures[name] = spec.plot(data, dpi=dpi, save_path=output_dir / f"{name}{suffix}")
+        figures[name] = spec.plot(data, dpi=dpi, save_path=folder / f"{name}{suffix}")
         plt.close(figures[name])
     return figures
