@@ -87,7 +87,7 @@ def test_a_build_draws_methods_on_one_router_as_one_and_says_so(tmp_path):
     assert list(top1.arguments["counts_by_method"]) == ["All methods"]
     caption = "".join(top1.caption)
     assert "the same for all 5 methods, which route the same router logits" in caption
-    assert "over 768 tokens per layer" in caption and "Dotted: a uniform router's 1/64 = 0.0156." in caption
+    assert "over 768 tokens per layer" in caption and "Dotted: 1/64 = 0.0156, a uniform router." in caption
     assert "its largest softmax probability over all 64 experts, before any selection; logarithmic axis" in caption
     data = SPEC.prepare(**top1.arguments)
     _, layers, quantiles, _ = data.series[0]
@@ -110,7 +110,7 @@ def test_methods_on_different_routers_are_drawn_in_their_colours(tmp_path):
     assert "Top-2" in job.caption and f": the median stays at {np.median(medians[1]):.2f} (within 0.01)" in "".join(
         job.caption
     )
-    assert [t.get_text() for t in ax.get_legend().get_texts()][2] == "25–75 % of tokens"
+    assert [t.get_text() for t in ax.get_legend().get_texts()][2] == "Bands: 25–75 %"
 
 
 @pytest.mark.parametrize(

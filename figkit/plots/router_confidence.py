@@ -108,7 +108,7 @@ def _legend_labels(data):
     if len(data.series) == 1:
         labels = ["Median", MIDDLE_HALF, "5\N{EN DASH}95 %"]
     else:
-        labels = [label for label, *_ in data.series] + [f"{MIDDLE_HALF} of tokens"]
+        labels = [label for label, *_ in data.series] + [f"Bands: {MIDDLE_HALF}"]
     return labels + ([_uniform_label(data)] if data.uniform is not None else [])
 
 
@@ -134,12 +134,13 @@ def draw(ax, data):
         if one:
             ax.fill_between(layers, quantiles[:, 0], quantiles[:, 4], color=look["color"], alpha=OUTER_ALPHA, lw=0)
         ax.fill_between(layers, quantiles[:, 1], quantiles[:, 3], color=look["color"], alpha=inner_alpha, lw=0)
-        (median,) = ax.plot(layers, quantiles[:, 2], linewidth=line_width(1.33), markersize=marker_size(0.8), **look)
+        (median,) = ax.plot(layers, quantiles[:, 2], linewidth=line_width(1.33), markersize=marker_size(), **look)
         handles.append(median)
     over_outer = 1 - (1 - OUTER_ALPHA) * (1 - INNER_ALPHA)  # the middle half is drawn over the 5-95 % band
-    colour = NEUTRAL if one else "0.5"
-    handles += [Patch(color=colour, alpha=over_outer if one else BAND_ALPHA)]
-    handles += [Patch(color=colour, alpha=OUTER_ALPHA)] if one else []
+    if one:
+        handles += [Patch(color=NEUTRAL, alpha=over_outer), Patch(color=NEUTRAL, alpha=OUTER_ALPHA)]
+    else:  # each method's band is in its colour: the key shows only what a band is
+        handles.append(Patch(facecolor="none", edgecolor="0.45", linewidth=line_width(0.5)))
     if data.uniform is not None:
         handles.append(ax.axhline(data.uniform, color="0.45", linestyle=":", linewidth=line_width(), zorder=1))
     _y_axis(ax, data)
@@ -166,7 +167,7 @@ def _y_axis(ax, data):
         ax.yaxis.set_minor_locator(NullLocator())
     else:
         pad = 0.06 * (high - low) or 0.01
-        ax.set_ylim(max(0.0, low - pad), high + pad / 2)
+        ax.set_ylim(max(0.0, low - pad), high + pad)
 
 
 def _medians_sentence(data, names):
@@ -233,11 +234,14 @@ def _caption(data, counts, names, same, count):
             "light band, 5\N{EN DASH}95\N{NO-BREAK SPACE}%."
         )
     else:
-        head += "line, each method's median token; band, its middle half of tokens."
+        head += (
+            "line, each method's median token; band, its middle half of tokens (25\N{EN DASH}75\N{NO-BREAK SPACE}%; "
+        )
+        head += "5\N{EN DASH}95\N{NO-BREAK SPACE}% is left out to keep the methods apart)."
     if data.measure == "top1_probability" and data.uniform is not None:
-        head += f" Dotted: a uniform router's 1/{data.experts} = {data.uniform:.3g}."
+        head += f" Dotted: 1/{data.experts} = {data.uniform:.3g}, a uniform router."
     elif data.uniform is not None:
-        head += " Dotted: a uniform router's 1."
+        head += " Dotted: 1, a uniform router."
     return [head + " ", *_medians_sentence(data, shown)]
 
 
