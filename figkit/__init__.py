@@ -10,7 +10,7 @@ from importlib import import_module
 
 from figkit.plots import FIGURES
 
-__version__ = "0.1.0"
+__version__ = "0.2.0"
 
 _PUBLIC = {f"plot_{name}": f"figkit.plots.{name}" for name in FIGURES} | {
     "create_analysis_report": "figkit.report",
