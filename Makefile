@@ -4,10 +4,11 @@
 PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
+LOWEST := .venv-lowest
 # The CPU build of torch; an unpinned torch pulls a several-GB CUDA build.
 TORCH  ?= torch==2.13.0
 
-.PHONY: example test test-fast lint format benchmark gallery schema clean
+.PHONY: example test test-fast test-lowest lint format benchmark gallery schema clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -35,6 +36,15 @@ test: $(VENV)/.installed-test
 test-fast: $(VENV)/.installed-test
 	MPLBACKEND=Agg $(BIN)/python -m pytest -n auto -m "not slow"
 
+# The fast tests in a second environment at the lowest versions pyproject.toml declares.
+$(LOWEST)/.installed: pyproject.toml .ci/lowest.txt
+	$(PYTHON) -m venv $(LOWEST)
+	$(LOWEST)/bin/pip install --quiet -c .ci/lowest.txt -e ".[test]" "$(TORCH)"
+	touch $@
+
+test-lowest: $(LOWEST)/.installed
+	MPLBACKEND=Agg $(LOWEST)/bin/python -m pytest -n auto -m "not slow" -p no:cacheprovider
+
 lint: $(VENV)/.installed-test
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
@@ -57,5 +67,5 @@ schema: $(VENV)/.installed
 		> figkit/results-v1.schema.json
 
 clean:
-	rm -rf $(VENV) benchmarks/out
+	rm -rf $(VENV) $(LOWEST) benchmarks/out
 	$(MAKE) -C paper_example clean

@@ -229,7 +229,7 @@ def _pdfminer_document():
         from pdfminer.pdfpage import PDFPage
         from pdfminer.pdfparser import PDFParser, PDFSyntaxError
         from pdfminer.pdftypes import resolve1
-        from pdfminer.psexceptions import PSException
+        from pdfminer.psparser import PSException
     except ImportError:
         raise ImportError("reading a PDF needs pdfminer.six: pip install 'figkit[check]'") from None
     return None, PDFDocument, PDFPage, PDFParser, resolve1, (PDFSyntaxError, PSException)
@@ -249,7 +249,7 @@ def _read_pdf(path):
         from pdfminer.pdfpage import PDFPage
         from pdfminer.pdfparser import PDFSyntaxError
         from pdfminer.pdftypes import resolve1
-        from pdfminer.psexceptions import PSException
+        from pdfminer.psparser import PSException
         from pdfminer.utils import apply_matrix_pt, mult_matrix
     except ImportError:
         raise ImportError("reading text from a PDF needs pdfminer.six: pip install 'figkit[check]'") from None

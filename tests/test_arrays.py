@@ -2,6 +2,7 @@ import numpy as np
 import pandas as pd
 import pytest
 import torch
+from matplotlib.patches import Rectangle
 
 from figkit.arrays import (
     count_histogram,
@@ -152,7 +153,7 @@ def test_zero_dimensional_tensors_and_numpy_scalars_are_numbers_everywhere(tmp_p
 
     assert expert_count_distribution.prepare([1, 2, 3], "BH", alpha=torch.tensor(0.05)).alpha == pytest.approx(0.05)
     bars = plot_expert_utilization([1, 2, 3], num_experts=torch.tensor(5)).axes[0].patches
-    assert len([b for b in bars if b.get_width() > 0]) >= 5
+    assert len([b for b in bars if isinstance(b, Rectangle) and b.get_width() > 0]) >= 5  # 3.8's axhspan: a Polygon
     heat = plot_routing_heatmap([[0.5]] * 9, list("abcdefghi"), max_tokens=torch.tensor(4), weight_max=np.float32(1))
     assert heat.axes[0].images[0].get_array().shape == (4, 1)
     assert "1.50" in create_comparison_table({"a": {"x": torch.tensor(1.5)}}, output_format="latex")

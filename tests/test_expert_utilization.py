@@ -1,6 +1,7 @@
 import numpy as np
 import pytest
 from matplotlib.colors import to_hex
+from matplotlib.patches import Rectangle
 
 import figkit
 from figkit import plot_expert_utilization
@@ -11,7 +12,7 @@ from tests.helpers import box_text
 
 
 def drawn_bars(ax):
-    return [p for p in ax.patches if p.get_width() == pytest.approx(0.8)]
+    return [p for p in ax.patches if isinstance(p, Rectangle) and p.get_width() == pytest.approx(0.8)]
 
 
 def expected_colour(ratio):
@@ -37,8 +38,9 @@ def test_bars_colours_and_box(as_input, rng):
     assert f"Max/min: {load.max() / load.min():,.2f}" in text
     mean_line = next(line for line in ax.lines if line.get_linestyle() == "--")
     assert mean_line.get_ydata()[0] == pytest.approx(mean)
-    band = next(p for p in ax.patches if p not in bars)  # axhspan: y in data units
-    assert [band.get_y(), band.get_y() + band.get_height()] == pytest.approx([mean - load.std(), mean + load.std()])
+    band = next(p for p in ax.patches if p not in bars)  # axhspan: y in data units (a Polygon in matplotlib 3.8)
+    edges = band.get_path().transformed(band.get_patch_transform()).vertices[:, 1]
+    assert [edges.min(), edges.max()] == pytest.approx([mean - load.std(), mean + load.std()])
 
 
 def test_dead_experts_show_infinity_and_are_marked():

@@ -125,3 +125,26 @@ def test_public_functions_have_numpydoc_docstrings_and_type_hints():
         if inspect.signature(function).parameters:
             assert "Parameters\n----------" in doc, name
         assert inspect.signature(function).return_annotation is not inspect.Signature.empty, name
+
+
+def test_the_lowest_versions_ci_tests_are_the_declared_floors():
+    """`make test-lowest` installs .ci/lowest.txt: each pin must be the highest floor the test install declares."""
+    import importlib.metadata
+    import re
+    from pathlib import Path
+
+    installed = ("check", "example", "hf", "test")  # what `.[test]` pulls in
+    floors, runtime = {}, set()
+    for requirement in importlib.metadata.requires("figkit"):
+        found = re.fullmatch(r'([A-Za-z0-9_.-]+)>=([0-9.]+)(?:; extra == "(\w+)")?', requirement.replace(" ", ""))
+        if not found or found.group(1) == "figkit" or found.group(3) not in (None, *installed):
+            continue
+        name, floor = found.group(1).lower(), found.group(2)
+        runtime |= {name} if found.group(3) is None else set()
+        floors[name] = max(floors.get(name, floor), floor, key=lambda v: tuple(map(int, v.split("."))))
+    lines = (Path(__file__).resolve().parents[1] / ".ci" / "lowest.txt").read_text().splitlines()
+    pins = dict(line.lower().split("==") for line in lines if line and not line.startswith("#"))
+    assert runtime <= set(pins), "pin every runtime dependency's floor in .ci/lowest.txt"
+    for name, version in pins.items():
+        if name in floors:
+            assert version == floors[name] or version.startswith(floors[name] + "."), (name, version, floors[name])
