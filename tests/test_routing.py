@@ -198,6 +198,20 @@ def test_bh_with_the_robust_null_is_scipys_step_up_on_every_token(real_logits, a
     torch.testing.assert_close(selection.weights.sum(-1), torch.ones_like(selection.weights[..., 0]))
 
 
+@pytest.mark.parametrize("dtype", [torch.bfloat16, torch.float16, torch.float32])
+def test_bh_in_half_precision_is_the_rule_on_the_same_numbers_in_double(dtype):
+    """A bf16 model's logits are bf16: the rule's median and MAD must not round in it (138 of 42,240
+    counts differed in bf16 when the deviations were taken in the logits' precision)."""
+    generator = torch.Generator().manual_seed(0)
+    logits = torch.randn(20_000, 64, generator=generator)
+    logits[:, :6] += 4 * torch.rand(20_000, 6, generator=generator)
+    logits = logits.to(dtype)
+    exact = logits.double().numpy()  # the same numbers, every one exact in double
+    rejected = (false_discovery_control(real_routing.p_values(exact), axis=1) <= 0.05).sum(axis=1)
+    counts = bh(0.05, min_k=1, max_k=8).select(logits).counts.numpy()
+    assert np.array_equal(counts, np.clip(rejected, 1, 8)), int((counts != np.clip(rejected, 1, 8)).sum())
+
+
 def test_bh_with_a_calibrated_null_matches_an_empirical_cdf_and_scipy(real_logits, tmp_path):
     calibration, routed = real_logits[:, :512], real_logits[:, 512:]
     null = CalibratedNull.fit(calibration, layers=range(16))

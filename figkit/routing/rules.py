@@ -200,9 +200,11 @@ def _median_of_ranked(ranked):
 
 def _spread(values, ranked):
     """1.4826 × the median absolute deviation of each row (``ranked``: the same rows, sorted), the
-    deviations in the logits' own precision (sorting doubles costs twice as much)."""
-    median = _median_of_ranked(ranked).to(values.dtype)
-    deviation = (values - median).abs().sort(dim=-1, descending=True).values
+    deviations in float32 or the logits' precision if higher (sorting doubles costs twice as much; in
+    bfloat16 or float16 the deviations from the median would round, and so would the selection)."""
+    precision = torch.promote_types(values.dtype, torch.float32)
+    median = _median_of_ranked(ranked).to(precision)
+    deviation = (values.to(precision) - median).abs().sort(dim=-1, descending=True).values
     return (ROBUST_SCALE * _median_of_ranked(deviation)).clamp_min(torch.finfo(torch.float64).tiny)
 
 
