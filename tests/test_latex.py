@@ -181,14 +181,14 @@ def test_appendix_template_compiles_with_a_figure_a_table_and_macros(tmp_path):
 
     figkit.plot_expert_count_distribution([3, 4, 4, 5], "BH", save_path=tmp_path / "figures" / "counts.pdf")
     (tmp_path / "tables").mkdir()
-    (tmp_path / "tables" / "main.tex").write_text(
-        figkit.create_comparison_table({"BH": {"ppl": 17.4}}, output_format="latex", caption="Main", label="tab:m")
-    )
+    for name, caption in (("main", "Main"), ("second", "Second")):
+        table = figkit.create_comparison_table({"BH": {"ppl": 17.4}}, output_format="latex", caption=caption)
+        (tmp_path / "tables" / f"{name}.tex").write_text(table)
     (tmp_path / "macros.tex").write_text(figkit.number_macros({"bh": {"ppl": 17.4}}))
     sections = [
         {
             "title": Raw(escape_label("Expert counts & $k$")),
-            "tables": [tex_path("tables/main.tex")],
+            "tables": [tex_path("tables/main.tex"), tex_path("tables/second.tex")],
             "notes": [Raw("Top-8 selects 8 experts for every token.")],
             "rows": [
                 [
@@ -216,6 +216,7 @@ def test_appendix_template_compiles_with_a_figure_a_table_and_macros(tmp_path):
     text = pdf_text(compile_pdf(tmp_path / "appendix.tex"))
     assert "Adaptive routing in OLMoE: 100% \\input{x}" in text
     assert "Expert counts & k" in text and "Table 1: Main" in text
+    assert "Table 2: Second" in text  # numbered on, though each breaks as a longtable (which steps the counter too)
     assert "Figure 1: BH, 4 tokens, α = 0.05 17.40" in text
     assert "Experts selected per token" in text  # the figure's own text, embedded
     assert "Top-8 selects 8 experts for every token." in text
