@@ -218,7 +218,38 @@ def tex_path(path):
 
 def escape_markdown(text):
     """``text`` shown literally in a Markdown table cell."""
-    return re.sub(r"([\\`*_|\[\]<>])", r"\\\1", " ".join(str(text).split()))
+    return _markdown_literal(" ".join(str(text).split()))
+
+
+def _markdown_literal(text):
+    return re.sub(r"([\\`*_|\[\]<>])", r"\\\1", text)
+
+
+# Maths commands a Markdown cell shows as the character itself: \alpha as α, \pm as ±.
+_MATH_CHARACTERS = {command[2:-1]: char for char, command in _UNICODE.items() if re.fullmatch(r"\$\\[a-z]+\$", command)}
+_MATH_CHARACTERS |= {
+    "le": "\N{LESS-THAN OR EQUAL TO}",
+    "ge": "\N{GREATER-THAN OR EQUAL TO}",
+    "to": "\N{RIGHTWARDS ARROW}",
+}
+
+
+def markdown_label(text):
+    """A label in a Markdown table cell: maths made only of letters, digits and the symbols of
+    ``_MATH_CHARACTERS`` written as Unicode (``$\\alpha$=0.05`` as α=0.05), other safe maths kept as
+    ``$...$`` for GitHub to render, everything else shown literally; never an escaped backslash."""
+    parts = re.split(r"(\$[^$]+\$)", " ".join(str(text).split()))
+    shown = []
+    for part in parts:
+        if not _safe_math(part):
+            shown.append(_markdown_literal(part))
+            continue
+        plain = re.sub(r"\\([A-Za-z]+)\s*", lambda m: _MATH_CHARACTERS.get(m.group(1), m.group(0)), part[1:-1])
+        if re.fullmatch(r"[A-Za-z0-9 .,:;=+\-()\[\]/]*", re.sub(f"[{''.join(_MATH_CHARACTERS.values())}]", "", plain)):
+            shown.append(_markdown_literal(plain.replace("-", "\N{MINUS SIGN}")))
+        else:
+            shown.append(part.replace("|", "\\vert "))  # GitHub renders it; a | would end the cell
+    return "".join(shown)
 
 
 @functools.lru_cache(maxsize=16)

@@ -18,7 +18,7 @@ from typing import Any
 
 from figkit.arrays import scalar, token_text
 from figkit.geometry import TEX_POINTS_PER_INCH, FitWarning, Page, measure_tabular, venue_page
-from figkit.latex import Raw, escape_label, escape_markdown, escape_text, render_template
+from figkit.latex import Raw, escape_label, escape_markdown, escape_text, markdown_label, render_template
 from figkit.results import KEY  # ids and metric names: safe inside \label and \csname
 
 DECIMALS = 2
@@ -220,9 +220,9 @@ def _markdown(values, columns, bold):
         text = escape_markdown(_plain(value))
         return f"**{text}**" if (method, metric) in bold else text
 
-    header = " | ".join(escape_markdown(c) for c in ["Method", *columns])
+    header = " | ".join(markdown_label(c) for c in ["Method", *columns])
     rule = " | ".join([":---", *["---:"] * len(columns)])
-    rows = [" | ".join([escape_markdown(method), *(cell(method, m) for m in columns)]) for method in values]
+    rows = [" | ".join([markdown_label(method), *(cell(method, m) for m in columns)]) for method in values]
     return render_template("table.md", header=Raw(header), rule=Raw(rule), rows=[Raw(r) for r in rows])
 
 

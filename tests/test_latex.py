@@ -295,3 +295,18 @@ def test_the_appendix_finishes_at_any_size(tmp_path):
     assert [int(n) for n in shown] == list(range(1000))
     table_pages = [page for page in pages if "Method " in page]
     assert len(table_pages) > 10 and all("PPL" in page for page in table_pages)  # the header on each page
+
+
+@pytest.mark.parametrize(
+    ("label", "shown"),
+    [
+        ("BH ($\\alpha$ = 0.05)", "BH (α = 0.05)"),
+        ("$\\pm$ 1, $-1$, $k$", "± 1, −1, k"),
+        ("Load $x^2$ | $\\frac{1}{2}$", "Load $x^2$ \\| $\\frac{1}{2}$"),  # GitHub renders the maths it cannot spell
+        ("under_score *x* $\\input{y}$", "under\\_score \\*x\\* $\\\\input{y}$"),  # unsafe maths: literal text
+    ],
+)
+def test_markdown_labels_write_maths_as_readers_see_it(label, shown):
+    from figkit.latex import markdown_label
+
+    assert markdown_label(label) == shown
