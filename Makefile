@@ -28,13 +28,14 @@ $(VENV)/.installed-bench: pyproject.toml $(VENV)/.installed-test
 example: $(VENV)/.installed
 	$(MAKE) -C paper_example check PYTHON=$(CURDIR)/$(BIN)/python FIGKIT=$(CURDIR)/$(BIN)/figkit
 
-# One worker per core (pytest-xdist): the figure checks and LaTeX builds are CPU-bound.
+# One worker per core (pytest-xdist), an idle one taking queued tests from a busy one (worksteal): the
+# figure checks and LaTeX builds are CPU-bound and a few take a minute each.
 test: $(VENV)/.installed-test
-	MPLBACKEND=Agg $(BIN)/python -m pytest -n auto
+	MPLBACKEND=Agg $(BIN)/python -m pytest -n auto --dist worksteal
 
 # Everything but the tests marked slow (LaTeX, subprocesses, the wheel): for the edit-test loop.
 test-fast: $(VENV)/.installed-test
-	MPLBACKEND=Agg $(BIN)/python -m pytest -n auto -m "not slow"
+	MPLBACKEND=Agg $(BIN)/python -m pytest -n auto --dist worksteal -m "not slow"
 
 # The fast tests in a second environment at the lowest versions pyproject.toml declares.
 $(LOWEST)/.installed: pyproject.toml .ci/lowest.txt
@@ -43,7 +44,7 @@ $(LOWEST)/.installed: pyproject.toml .ci/lowest.txt
 	touch $@
 
 test-lowest: $(LOWEST)/.installed
-	MPLBACKEND=Agg $(LOWEST)/bin/python -m pytest -n auto -m "not slow" -p no:cacheprovider
+	MPLBACKEND=Agg $(LOWEST)/bin/python -m pytest -n auto --dist worksteal -m "not slow" -p no:cacheprovider
 
 lint: $(VENV)/.installed-test
 	$(BIN)/ruff check .

@@ -5,7 +5,7 @@
    with ``output_router_logits=True`` (the direct way) and inside ``figkit.routing.capture``.
 2. statistics: 1M tokens × 16 layers × 64 experts of BH selections fed to ``RoutingStats`` in
    batches (histograms, loads, co-activation, top-1 paths, per-token-id histograms and each id's
-   routings per expert), against the direct way: the same statistics with numpy, looping over
+   routings per expert, the router's confidence), against the direct way: the same statistics with numpy, looping over
    layers.
 
     python benchmarks/bench_routing.py [--tokens 1000000]
@@ -20,6 +20,7 @@ import torch
 import transformers
 
 from figkit.routing import RoutingStats, bh, capture
+from figkit.stats import CONFIDENCE_BINS
 
 LAYERS, EXPERTS = 16, 64
 
@@ -66,7 +67,7 @@ def capture_overhead(repeat=25):
         )
 
 
-def direct_statistics(mask, counts, top1, ids):
+def direct_statistics(mask, counts, top1, ids, confidence):
     """The same statistics in numpy, one layer at a time (after output_router_logits=True)."""
     width = EXPERTS + 1
     histogram = np.zeros((LAYERS, width), dtype=np.int64)
@@ -75,7 +76,11 @@ def direct_statistics(mask, counts, top1, ids):
     transitions = np.zeros((LAYERS - 1, EXPERTS * EXPERTS), dtype=np.int64)
     by_token = np.zeros((ids.max() + 1) * width, dtype=np.int64)
     vocabulary = np.zeros((LAYERS, (ids.max() + 1) * EXPERTS), dtype=np.int64)
+    sureness = np.zeros((LAYERS, len(confidence), CONFIDENCE_BINS), dtype=np.int64)
     for layer in range(LAYERS):
+        for i, values in enumerate(confidence):  # the router's top-1 probability and entropy, in even bins
+            bins = np.clip((values[layer] * CONFIDENCE_BINS).astype(np.int64), 0, CONFIDENCE_BINS - 1)
+            sureness[layer, i] += np.bincount(bins, minlength=CONFIDENCE_BINS)
         chosen = mask[layer]
         histogram[layer] += np.bincount(counts[layer], minlength=width)
         load[layer] += chosen.sum(axis=0)
@@ -86,7 +91,7 @@ def direct_statistics(mask, counts, top1, ids):
         vocabulary[layer] += np.bincount(ids[token] * EXPERTS + expert, minlength=vocabulary.shape[1])
         if layer:
             transitions[layer - 1] += np.bincount(top1[layer - 1] * EXPERTS + top1[layer], minlength=EXPERTS**2)
-    return histogram, load, coactivation, transitions, by_token, vocabulary
+    return histogram, load, coactivation, transitions, by_token, vocabulary, sureness
 
 
 def statistics_speed(tokens, batch=65_536):
@@ -110,9 +115,10 @@ def statistics_speed(tokens, batch=65_536):
     figkit_time = time.perf_counter() - start
     mask, counts, np_ids = selection.mask.numpy(), selection.counts.numpy(), ids.numpy()
     top1 = selection.weights.argmax(dim=-1).numpy()  # every BH token keeps at least one expert
+    confidence = (selection.top1.numpy(), selection.entropy.numpy())
     start = time.perf_counter()
     for _ in range(batches):
-        direct = direct_statistics(mask, counts, top1, np_ids)
+        direct = direct_statistics(mask, counts, top1, np_ids, confidence)
     direct_time = time.perf_counter() - start
     counters = stats.methods["bh05"]
     assert np.array_equal(counters.histogram.numpy(), direct[0] * batches)  # the same numbers
@@ -120,6 +126,7 @@ def statistics_speed(tokens, batch=65_536):
     assert np.array_equal(counters.transitions.numpy().reshape(LAYERS - 1, -1), direct[3] * batches)
     vocabulary = counters.vocabulary.numpy().reshape(-1, LAYERS, EXPERTS).transpose(1, 0, 2)
     assert np.array_equal(vocabulary.reshape(LAYERS, -1), direct[5] * batches)
+    assert np.array_equal(counters.confidence.numpy(), direct[6] * batches)
     return batches * batch, select_time * batches, figkit_time, light_time, direct_time
 
 

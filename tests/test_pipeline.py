@@ -34,6 +34,8 @@ FIGURES = [
     "expert_coactivation_bh-05_layer1",
     "expert_transitions_bh-05_layer0",
     "router_saturation_top2",
+    "router_confidence_top1_probability",
+    "router_confidence_entropy",
     "vocabulary_specialization",
 ]
 
