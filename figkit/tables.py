@@ -133,7 +133,7 @@ def number_macros(results_dict: Mapping[str, Mapping[str, Any]], metrics: Sequen
                 if not KEY.match(name):
                     raise ValueError(f"{name!r} cannot name a macro: use letters, digits and _ . : + -")
             if row.get(metric) is not None:
-                entries.append((Raw(f"{method}@{metric}"), Raw(_latex_value(row[metric]))))
+                entries.append((Raw(f"{method}@{metric}"), Raw(_latex_value(row[metric], _decimals(values, metric)))))
     return render_template("macros.tex", values=entries)
 
 
@@ -188,28 +188,41 @@ def _best_cells(values, columns, best):
         if metric not in columns:
             raise ValueError(f"best names {metric!r}, which is not a column of the table")
         shown = {method: row[metric].shown for method, row in values.items() if row.get(metric) is not None}
-        if shown:
+        if len(set(shown.values())) > 1:  # a column where every value ties has no best
             target = DIRECTIONS[direction](shown.values())
             bold |= {(method, metric) for method, value in shown.items() if value == target}
     return bold
 
 
+def _decimals(values, metric):
+    """Decimals a column prints: none when every mean and spread in it is a whole number (10, not 10.00)."""
+    numbers = [n for row in values.values() if row.get(metric) for n in (row[metric].mean, row[metric].std)]
+    return 0 if all(n is None or float(n).is_integer() for n in numbers) else DECIMALS
+
+
+def _spread(value):
+    """The value's standard deviation as printed: none when it is zero (a method that always selects k)."""
+    return value.std if value.std else None
+
+
 def _dataframe(values, columns):
     import pandas as pd
 
-    def cell(value):
+    def cell(value, decimals):
         if value is None:
             return float("nan")
-        return round(value.mean, DECIMALS) if value.std is None else _plain(value)
+        return round(value.mean, decimals) if _spread(value) is None else _plain(value, decimals)
 
     return pd.DataFrame(
-        {metric: [cell(row.get(metric)) for row in values.values()] for metric in columns}, index=list(values)
+        {metric: [cell(row.get(metric), _decimals(values, metric)) for row in values.values()] for metric in columns},
+        index=list(values),
     )
 
 
-def _plain(value):
-    text = f"{value.mean:.{DECIMALS}f}"
-    return text if value.std is None else f"{text} \N{PLUS-MINUS SIGN} {value.std:.{DECIMALS}f}"
+def _plain(value, decimals):
+    text = f"{value.mean:.{decimals}f}"
+    std = _spread(value)
+    return text if std is None else f"{text} \N{PLUS-MINUS SIGN} {std:.{decimals}f}"
 
 
 def _markdown(values, columns, bold):
@@ -217,7 +230,7 @@ def _markdown(values, columns, bold):
         value = values[method].get(metric)
         if value is None:
             return "\N{EN DASH}"
-        text = escape_markdown(_plain(value))
+        text = escape_markdown(_plain(value, _decimals(values, metric)))
         return f"**{text}**" if (method, metric) in bold else text
 
     header = " | ".join(markdown_label(c) for c in ["Method", *columns])
@@ -226,14 +239,15 @@ def _markdown(values, columns, bold):
     return render_template("table.md", header=Raw(header), rule=Raw(rule), rows=[Raw(r) for r in rows])
 
 
-def _latex_number(number):
-    text = f"{number:.{DECIMALS}f}"
+def _latex_number(number, decimals):
+    text = f"{number:.{decimals}f}"
     return "$-$" + text[1:] if text.startswith("-") else text
 
 
-def _latex_value(value):
-    text = _latex_number(value.mean)
-    return text if value.std is None else f"{text} $\\pm$ {_latex_number(value.std)}"
+def _latex_value(value, decimals):
+    text = _latex_number(value.mean, decimals)
+    std = _spread(value)
+    return text if std is None else f"{text} $\\pm$ {_latex_number(std, decimals)}"
 
 
 def _latex(values, columns, bold, caption, label, page, narrow):
@@ -241,7 +255,7 @@ def _latex(values, columns, bold, caption, label, page, narrow):
         value = values[method].get(metric)
         if value is None:
             return "--"
-        text = _latex_value(value)
+        text = _latex_value(value, _decimals(values, metric))
         return f"\\textbf{{{text}}}" if (method, metric) in bold else text
 
     header = " & ".join(escape_label(c) for c in ["Method", *columns])

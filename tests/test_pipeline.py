@@ -96,10 +96,10 @@ def test_tables_and_macros_print_the_numbers(built):
     shown = f"{bh.mean():.2f} $\\pm$ {bh.std():.2f}"
     table = (out / "tables" / "comparison.tex").read_text()
     assert "Method & PPL & Experts \\\\" in table
-    assert "Top{-}2 & \\textbf{17.00} & \\textbf{2.00 $\\pm$ 0.00} \\\\" in table
+    assert "Top{-}2 & \\textbf{17.00} & \\textbf{2.00} \\\\" in table  # no ± 0.00: top-2 always selects 2
     assert f"BH ($\\alpha$=0.05) & 17.46 & {shown} \\\\" in table
     assert "Bold: the best value of a column (lower is better for PPL, Experts)" in table
-    assert "| Top-2 | **17.00** | **2.00 ± 0.00** |" in (out / "tables" / "comparison.md").read_text()
+    assert "| Top-2 | **17.00** | **2.00** |" in (out / "tables" / "comparison.md").read_text()
     assert f"\\@namedef{{figkit@value@bh:05@experts}}{{{shown}}}" in (out / "macros.tex").read_text()
 
 

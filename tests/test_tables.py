@@ -205,3 +205,18 @@ def test_dataframe_values_against_numpy(rng):
     df = create_comparison_table(results)
     np.testing.assert_allclose(df.to_numpy(dtype=float), np.round(raw, 2))
     assert isinstance(df, pd.DataFrame)
+
+
+def test_numbers_as_authors_write_them():
+    """Whole-number columns without decimals, no "± 0.00", and no bold where every value ties."""
+    results = {
+        "Top-8": {"dead": 10, "experts": {"mean": 8.0, "std": 0.0}, "tie": 1.5},
+        "BH": {"dead": 3, "experts": {"mean": 2.5, "std": 1.25}, "tie": 1.5},
+    }
+    best = {"dead": "min", "experts": "min", "tie": "min"}
+    md = create_comparison_table(results, output_format="markdown", best=best).splitlines()
+    assert md[2] == "| Top-8 | 10 | 8.00 | 1.50 |"
+    assert md[3] == "| BH | **3** | **2.50 ± 1.25** | 1.50 |"
+    tex = create_comparison_table(results, output_format="latex", best=best)
+    assert "Top{-}8 & 10 & 8.00 & 1.50 \\\\" in tex and "BH & \\textbf{3} & \\textbf{2.50 $\\pm$ 1.25} & 1.50" in tex
+    assert create_comparison_table(results)["dead"].tolist() == [10, 3]
