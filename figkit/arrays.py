@@ -123,6 +123,13 @@ def square_counts(value, name):
     return counts
 
 
+def layer_id(layer, name):
+    """A layer id given as a key (``{layer: counts}``): a non-negative whole number."""
+    if isinstance(layer, bool) or not isinstance(layer, (int, np.integer)) or layer < 0:
+        raise ValueError(f"{name}: layer ids are non-negative integers, got {layer!r}")
+    return int(layer)
+
+
 def layer_ids(value, count, of):
     """Distinct whole-number layer ids, one for each of the ``count`` ``of`` ("rows of layer_loads"); 0, 1, ...
     when ``value`` is None."""

@@ -175,7 +175,7 @@ class PdfFonts:
 
 def check_pdf_fonts(path):
     """Fonts and page size of the PDF at ``path``; ``ValueError`` if it is no PDF."""
-    _, PDFDocument, PDFPage, PDFParser, resolve1, errors = _pdfminer_document()
+    PDFDocument, PDFPage, PDFParser, resolve1, errors = _pdfminer_document()
     path = Path(path)
     with open(path, "rb") as file:
         if file.read(4) != b"%PDF":
@@ -232,7 +232,7 @@ def _pdfminer_document():
         from pdfminer.psparser import PSException
     except ImportError:
         raise ImportError("reading a PDF needs pdfminer.six: pip install 'figkit[check]'") from None
-    return None, PDFDocument, PDFPage, PDFParser, resolve1, (PDFSyntaxError, PSException)
+    return PDFDocument, PDFPage, PDFParser, resolve1, (PDFSyntaxError, PSException)
 
 
 def pdf_words(path):

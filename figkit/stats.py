@@ -10,6 +10,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from figkit.results.sections.router_confidence import MEASURES
+
 KDE_GRID_POINTS = 256
 # Counts are integers: a kernel narrower than half a step only redraws the histogram's spikes.
 MIN_COUNT_BANDWIDTH = 0.5
@@ -158,9 +160,9 @@ def confidence_counts(probabilities, bins=CONFIDENCE_BINS):
     experts = probabilities.shape[-1]
     with np.errstate(divide="ignore", invalid="ignore"):
         entropy = -np.where(probabilities > 0, probabilities * np.log(probabilities), 0.0).sum(axis=-1)
-    measures = {"top1_probability": probabilities.max(axis=-1)}
-    measures["entropy"] = entropy / np.log(experts) if experts > 1 else np.zeros_like(entropy)
-    return {name: _even_bins(values.reshape(-1), bins) for name, values in measures.items()}
+    normalised = entropy / np.log(experts) if experts > 1 else np.zeros_like(entropy)
+    measures = zip(MEASURES, (probabilities.max(axis=-1), normalised))
+    return {name: _even_bins(values.reshape(-1), bins) for name, values in measures}
 
 
 def _even_bins(values, bins):
@@ -173,10 +175,10 @@ def binned_quantiles(counts, q):
     counts = np.asarray(counts, dtype=float)
     share = np.maximum(np.asarray(q, dtype=float) * counts.sum(), np.finfo(float).tiny)  # q = 0: the first value
     after = np.cumsum(counts)
-    bin = np.minimum(np.searchsorted(after, share, side="left"), counts.size - 1)  # the bin reaching the share
-    before = after[bin] - counts[bin]
-    inside = np.divide(share - before, counts[bin], out=np.zeros_like(share), where=counts[bin] > 0)
-    return (bin + np.clip(inside, 0.0, 1.0)) / counts.size
+    reaching = np.minimum(np.searchsorted(after, share, side="left"), counts.size - 1)  # the bin reaching it
+    before = after[reaching] - counts[reaching]
+    inside = np.divide(share - before, counts[reaching], out=np.zeros_like(share), where=counts[reaching] > 0)
+    return (reaching + np.clip(inside, 0.0, 1.0)) / counts.size
 
 
 def load_balance(counts):

@@ -126,6 +126,7 @@ def number_macros(results_dict: Mapping[str, Mapping[str, Any]], metrics: Sequen
     """
     values = _values(results_dict)
     columns = _columns(values, metrics)
+    decimals = {metric: _decimals(values, metric) for metric in columns}
     entries = []
     for method, row in values.items():
         for metric in columns:
@@ -133,7 +134,7 @@ def number_macros(results_dict: Mapping[str, Mapping[str, Any]], metrics: Sequen
                 if not KEY.match(name):
                     raise ValueError(f"{name!r} cannot name a macro: use letters, digits and _ . : + -")
             if row.get(metric) is not None:
-                entries.append((Raw(f"{method}@{metric}"), Raw(_latex_value(row[metric], _decimals(values, metric)))))
+                entries.append((Raw(f"{method}@{metric}"), Raw(_latex_value(row[metric], decimals[metric]))))
     return render_template("macros.tex", values=entries)
 
 
@@ -213,8 +214,9 @@ def _dataframe(values, columns):
             return float("nan")
         return round(value.mean, decimals) if _spread(value) is None else _plain(value, decimals)
 
+    decimals = {metric: _decimals(values, metric) for metric in columns}
     return pd.DataFrame(
-        {metric: [cell(row.get(metric), _decimals(values, metric)) for row in values.values()] for metric in columns},
+        {metric: [cell(row.get(metric), decimals[metric]) for row in values.values()] for metric in columns},
         index=list(values),
     )
 
@@ -226,11 +228,13 @@ def _plain(value, decimals):
 
 
 def _markdown(values, columns, bold):
+    decimals = {metric: _decimals(values, metric) for metric in columns}
+
     def cell(method, metric):
         value = values[method].get(metric)
         if value is None:
             return "\N{EN DASH}"
-        text = escape_markdown(_plain(value, _decimals(values, metric)))
+        text = escape_markdown(_plain(value, decimals[metric]))
         return f"**{text}**" if (method, metric) in bold else text
 
     header = " | ".join(markdown_label(c) for c in ["Method", *columns])
@@ -251,11 +255,13 @@ def _latex_value(value, decimals):
 
 
 def _latex(values, columns, bold, caption, label, page, narrow):
+    decimals = {metric: _decimals(values, metric) for metric in columns}
+
     def cell(method, metric):
         value = values[method].get(metric)
         if value is None:
             return "--"
-        text = _latex_value(value, _decimals(values, metric))
+        text = _latex_value(value, decimals[metric])
         return f"\\textbf{{{text}}}" if (method, metric) in bold else text
 
     header = " & ".join(escape_label(c) for c in ["Method", *columns])

@@ -10,7 +10,7 @@ from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 from matplotlib.ticker import MaxNLocator
 
-from figkit.arrays import ArrayLike, count_histogram, labelled, layer_histograms
+from figkit.arrays import ArrayLike, count_histogram, labelled, layer_histograms, layer_id
 from figkit.plots._draw import (
     height_with_legend_above,
     legend_above,
@@ -47,7 +47,7 @@ def prepare(layer_counts_by_method, methods=None):
     for label, layers in items:
         name = f"layer_counts_by_method[{label!r}]"
         if isinstance(layers, Mapping):
-            ids = [_layer_id(layer, name) for layer in layers]
+            ids = [layer_id(layer, name) for layer in layers]
             hists = [count_histogram(counts, f"{name}[{layer}]") for layer, counts in layers.items()]
         else:
             hists = layer_histograms(layers, name)
@@ -57,12 +57,6 @@ def prepare(layer_counts_by_method, methods=None):
         series.append((mathtext_label(label), np.asarray(ids)[order], means, roles[label]))
     shown = [series[i] for i in compared(len(series))]
     return LayerMeans(shown, compared_note(len(shown), len(series)))
-
-
-def _layer_id(layer, name):
-    if isinstance(layer, bool) or not isinstance(layer, (int, np.integer)) or layer < 0:
-        raise ValueError(f"{name}: layer ids are non-negative integers, got {layer!r}")
-    return int(layer)
 
 
 def height(data, width):

@@ -11,7 +11,7 @@ from matplotlib.figure import Figure
 from matplotlib.patches import Patch
 from matplotlib.ticker import FuncFormatter, LogLocator, MaxNLocator, NullLocator
 
-from figkit.arrays import ArrayLike, labelled, to_numpy
+from figkit.arrays import ArrayLike, labelled, layer_id, to_numpy
 from figkit.plots._draw import (
     NEUTRAL,
     height_with_legend_above,
@@ -69,7 +69,7 @@ def _layer_counts(layers, measure, name):
     """(layer ids ascending, ``[layers, bins]`` token counts) from ``{layer: counts}``, a ``[layers, bins]``
     array of counts, or a ``[layers, tokens, experts]`` array of router probabilities."""
     if isinstance(layers, Mapping):
-        ids = [_layer_id(layer, name) for layer in layers]
+        ids = [layer_id(layer, name) for layer in layers]
         rows = [_counts(counts, f"{name}[{layer}]") for layer, counts in layers.items()]
         if len({row.size for row in rows}) > 1:
             raise ValueError(f"{name}: every layer's counts need the same number of bins")
@@ -96,12 +96,6 @@ def _counts(counts, name):
     if not counts.any():
         raise ValueError(f"{name}: all zero: no token was counted")
     return counts.astype(np.int64)
-
-
-def _layer_id(layer, name):
-    if isinstance(layer, bool) or not isinstance(layer, (int, np.integer)) or layer < 0:
-        raise ValueError(f"{name}: layer ids are non-negative integers, got {layer!r}")
-    return int(layer)
 
 
 def _legend_labels(data):
