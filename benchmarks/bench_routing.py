@@ -3,10 +3,13 @@
 1. capture: a small OLMoE (the shape of ../shared/data/olmoe-tiny: 16 layers, 64 experts, top-8,
    hidden size 96) on a batch of 8 × 128 tokens; the median of repeated forward passes, plain,
    with ``output_router_logits=True`` (the direct way) and inside ``figkit.routing.capture``.
-2. statistics: 1M tokens × 16 layers × 64 experts of BH selections fed to ``RoutingStats`` in
+2. selection: BH (α = 0.05, at most 8 experts) on 1M tokens × 64 float32 logits, its counts and
+   its full selection, side by side in one run with one ``torch.sort`` of the same logits and with
+   the same rule in plain numpy and scipy (sort, median, MAD, p-values, step-up).
+3. statistics: 1M tokens × 16 layers × 64 experts of BH selections fed to ``RoutingStats`` in
    batches (histograms, loads, co-activation, top-1 paths, per-token-id histograms and each id's
-   routings per expert, the router's confidence), against the direct way: the same statistics with numpy, looping over
-   layers.
+   routings per expert, the router's confidence), against the direct way: the same statistics
+   with numpy, looping over layers.
 
     python benchmarks/bench_routing.py [--tokens 1000000]
 """
@@ -18,6 +21,7 @@ import time
 import numpy as np
 import torch
 import transformers
+from scipy.special import ndtr
 
 from figkit.routing import RoutingStats, bh, capture
 from figkit.stats import CONFIDENCE_BINS
@@ -67,6 +71,36 @@ def capture_overhead(repeat=25):
         )
 
 
+def numpy_bh_counts(logits, alpha=0.05, max_k=8):
+    """The documented BH rule in plain numpy: each token's robust normal null, then the step-up."""
+    experts = logits.shape[1]
+    ranked = -np.sort(-logits, axis=1)
+    median = np.median(ranked, axis=1, keepdims=True)
+    spread = 1.4826 * np.median(np.abs(ranked - median), axis=1, keepdims=True)
+    p = ndtr(-(ranked.astype(np.float64) - median) / spread)  # ascending along each row
+    passing = p <= alpha * np.arange(1, experts + 1) / experts
+    largest = np.where(passing.any(axis=1), experts - np.argmax(passing[:, ::-1], axis=1), 0)
+    return np.clip(largest, 1, max_k)
+
+
+def selection_speed(tokens, repeat=3):
+    """(one torch.sort, BH counts, BH selection, the numpy way) in seconds, on [tokens, 64] logits."""
+    rng = np.random.default_rng(1)
+    logits = torch.from_numpy(rng.standard_normal((tokens, EXPERTS), dtype=np.float32))
+    logits[:, :4] += torch.from_numpy(rng.exponential(2.0, (tokens, 4)).astype(np.float32))
+    rule = bh(0.05, max_k=8)
+    assert np.array_equal(rule.counts(logits).numpy(), numpy_bh_counts(logits.numpy()))  # the same rule
+    return timed(
+        [
+            lambda: logits.sort(dim=-1, descending=True),
+            lambda: rule.counts(logits),
+            lambda: rule.select(logits),
+            lambda: numpy_bh_counts(logits.numpy()),
+        ],
+        repeat,
+    )
+
+
 def direct_statistics(mask, counts, top1, ids, confidence):
     """The same statistics in numpy, one layer at a time (after output_router_logits=True)."""
     width = EXPERTS + 1
@@ -103,18 +137,25 @@ def statistics_speed(tokens, batch=65_536):
     selection = bh(0.05, max_k=8).select(logits)
     select_time = time.perf_counter() - start
     batches = max(tokens // batch, 1)
-    light = RoutingStats(list(range(LAYERS)), EXPERTS, coactivation=False, vocabulary=False)
-    start = time.perf_counter()
-    for _ in range(batches):
-        light.add("bh05", selection, ids)
-    light_time = time.perf_counter() - start
+    kept = {
+        "counts and paths only": dict(coactivation=False, vocabulary=False),
+        "co-activation of the middle layer": dict(coactivation=[LAYERS // 2], vocabulary=False),
+        "co-activation of every layer": dict(vocabulary=False),
+    }
+    variants = {}
+    for name, settings in kept.items():
+        partial = RoutingStats(list(range(LAYERS)), EXPERTS, **settings)
+        start = time.perf_counter()
+        for _ in range(batches):
+            partial.add("bh05", selection, ids)
+        variants[name] = time.perf_counter() - start
     stats = RoutingStats(list(range(LAYERS)), EXPERTS)
     start = time.perf_counter()
     for _ in range(batches):
         stats.add("bh05", selection, ids)
     figkit_time = time.perf_counter() - start
     mask, counts, np_ids = selection.mask.numpy(), selection.counts.numpy(), ids.numpy()
-    top1 = selection.weights.argmax(dim=-1).numpy()  # every BH token keeps at least one expert
+    top1 = selection.top_expert.numpy()  # every BH token keeps at least one expert
     confidence = (selection.top1.numpy(), selection.entropy.numpy())
     start = time.perf_counter()
     for _ in range(batches):
@@ -127,7 +168,7 @@ def statistics_speed(tokens, batch=65_536):
     vocabulary = counters.vocabulary.numpy().reshape(-1, LAYERS, EXPERTS).transpose(1, 0, 2)
     assert np.array_equal(vocabulary.reshape(LAYERS, -1), direct[5] * batches)
     assert np.array_equal(counters.confidence.numpy(), direct[6] * batches)
-    return batches * batch, select_time * batches, figkit_time, light_time, direct_time
+    return batches * batch, select_time * batches, figkit_time, variants, direct_time
 
 
 def main():
@@ -141,13 +182,21 @@ def main():
         f"  plain {plain * 1e3:.1f} ms; output_router_logits=True {direct * 1e3:.1f} ms "
         f"({direct / plain - 1:+.1%}); capture {hooked * 1e3:.1f} ms ({hooked / plain - 1:+.1%})"
     )
-    tokens, select_time, figkit_time, light_time, direct_time = statistics_speed(args.tokens)
+    sort, counts, select, direct = selection_speed(args.tokens)
+    print(f"BH (alpha 0.05, at most 8) on {args.tokens:,} tokens x {EXPERTS} float32 logits (median of 3, interleaved):")
+    print(
+        f"  one torch.sort {sort:.2f} s; BH counts {counts:.2f} s ({counts / sort:.2f}x the sort); "
+        f"BH selection {select:.2f} s ({select / sort:.2f}x); numpy and scipy counts {direct:.2f} s "
+        f"({direct / counts:.1f}x slower than figkit's counts)"
+    )
+    tokens, select_time, figkit_time, variants, direct_time = statistics_speed(args.tokens)
     print(f"statistics of {tokens:,} tokens x {LAYERS} layers x {EXPERTS} experts (BH selections):")
     print(
-        f"  RoutingStats {figkit_time:.2f} s; direct numpy loop over layers {direct_time:.2f} s "
-        f"({direct_time / figkit_time:.1f}x); without co-activation and vocabulary {light_time:.2f} s; "
-        f"the BH selection itself {select_time:.2f} s"
+        f"  RoutingStats, everything {figkit_time:.2f} s; direct numpy loop over layers {direct_time:.2f} s "
+        f"({direct_time / figkit_time:.1f}x); the BH selection itself {select_time:.2f} s"
     )
+    for name, seconds in variants.items():
+        print(f"  RoutingStats without the vocabulary, {name}: {seconds:.2f} s")
 
 
 if __name__ == "__main__":

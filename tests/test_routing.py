@@ -195,6 +195,7 @@ def test_bh_with_the_robust_null_is_scipys_step_up_on_every_token(real_logits, a
         rejected = (false_discovery_control(p, axis=1) <= alpha).sum(axis=1)
         assert np.array_equal(selection.counts[layer].numpy(), np.clip(rejected, 1, 8))
     assert_largest_chosen(real_logits, selection)
+    assert torch.equal(selection.top_expert, real_logits.argmax(dim=-1))
     torch.testing.assert_close(selection.weights.sum(-1), torch.ones_like(selection.weights[..., 0]))
 
 
@@ -210,6 +211,42 @@ def test_bh_in_half_precision_is_the_rule_on_the_same_numbers_in_double(dtype):
     rejected = (false_discovery_control(real_routing.p_values(exact), axis=1) <= 0.05).sum(axis=1)
     counts = bh(0.05, min_k=1, max_k=8).select(logits).counts.numpy()
     assert np.array_equal(counts, np.clip(rejected, 1, 8)), int((counts != np.clip(rejected, 1, 8)).sum())
+
+
+@pytest.mark.parametrize("dtype", [torch.bfloat16, torch.float16, torch.float32, torch.float64])
+def test_the_largest_experts_are_a_stable_sorts_first_even_among_tied_logits(dtype):
+    """Selection cuts at the count-th largest logit; of logits tied at the cut the first ones are kept."""
+    from figkit.routing.rules import select_largest, sort_descending
+
+    generator = torch.Generator().manual_seed(1)
+    logits = (torch.randn(2, 5000, 16, generator=generator) * 3).round().to(dtype)  # whole numbers: many ties
+    logits[0, :10] = float("-inf")  # a router that masks experts
+    counts = torch.randint(0, 17, (2, 5000), generator=generator)
+    assert torch.equal(sort_descending(logits).to(dtype), logits.sort(dim=-1, descending=True).values)
+    selection = select_largest(logits, counts)
+    order = logits.argsort(dim=-1, descending=True, stable=True)
+    expected = torch.zeros_like(selection.mask).scatter_(-1, order, torch.arange(16) < counts.unsqueeze(-1))
+    assert torch.equal(selection.mask, expected)
+    assert torch.equal(selection.top_expert, order[..., 0])
+
+
+@pytest.mark.parametrize("experts", [1, 2, 3, 7, 8, 60, 65])
+def test_bh_median_and_mad_without_sorting_deviations_are_numpys_at_any_expert_count(experts):
+    """The MAD merges the deviations above and below the median; rows of whole numbers tie often."""
+    from figkit.routing.rules import _robust_null
+
+    generator = torch.Generator().manual_seed(experts)
+    logits = torch.randn(3000, experts, generator=generator, dtype=torch.float64)
+    logits[:1000] = logits[:1000].mul(2).round()
+    median, spread = _robust_null(logits.sort(dim=-1, descending=True).values)
+    exact = logits.numpy()
+    expected_median = np.median(exact, axis=1, keepdims=True)
+    expected_mad = 1.4826 * np.median(np.abs(exact - expected_median), axis=1, keepdims=True)
+    assert np.array_equal(median.numpy(), expected_median)
+    assert np.array_equal(spread.numpy(), np.maximum(expected_mad, np.finfo(np.float64).tiny))
+    p = bh(0.2).p_values(logits).numpy()  # degenerate rows (MAD 0) included
+    rejected = (false_discovery_control(p, axis=1) <= 0.2).sum(axis=1)
+    assert np.array_equal(bh(0.2, min_k=0).select(logits).counts.numpy(), rejected)
 
 
 def test_bh_with_a_calibrated_null_matches_an_empirical_cdf_and_scipy(real_logits, tmp_path):
@@ -333,6 +370,12 @@ def test_statistics_batch_by_batch_and_merged_equal_numpy_at_once(real_logits, t
     }
     assert loaded["token_strings"] == {str(t): s for t, s in sorted(strings.items())}
     assert [e["layer"] for e in stats.results(layers=[0, 15])["coactivation"]] == [0, 15]
+    listed = RoutingStats(layers, 64, coactivation=[12, 3])  # only these layers' pairs: counted and written
+    listed.add("bh05", whole, ids)
+    assert [e["layer"] for e in listed.results()["coactivation"]] == [3, 12]
+    assert np.array_equal(listed.coactivation("bh05", 12).numpy(), coactivation[12])
+    with pytest.raises(ValueError, match=r"counted in layers \[3, 12\], not in layer 7"):
+        listed.coactivation("bh05", 7)
     with pytest.raises(ValueError, match=r"layers \[16\] are not among"):
         stats.results(layers=[16])
 
@@ -350,6 +393,8 @@ def test_statistics_refuse_what_does_not_fit(real_logits):
     assert not light.methods["bh05"].coactivation.any()
     with pytest.raises(ValueError, match="made with coactivation=False"):
         light.coactivation("bh05", 0)
+    with pytest.raises(ValueError, match=r"coactivation: layers \[5\] are not among the statistics' layers \[0, 1\]"):
+        RoutingStats([0, 1], 64, coactivation=[1, 5])
 
 
 def _rank(rank, world, path, logits, ids, out):

@@ -29,11 +29,11 @@ class _Method:
 
     ADDED = ("histogram", "load", "coactivation", "transitions", "confidence")  # merged by adding
 
-    def __init__(self, layers, experts, device):
+    def __init__(self, layers, experts, device, pair_layers):
         n = len(layers)
         self.histogram = torch.zeros(n, experts + 1, dtype=torch.long, device=device)
         self.load = torch.zeros(n, experts, dtype=torch.long, device=device)
-        self.coactivation = torch.zeros(n, experts, experts, dtype=torch.long, device=device)
+        self.coactivation = torch.zeros(len(pair_layers), experts, experts, dtype=torch.long, device=device)
         self.transitions = torch.zeros(max(n - 1, 0), experts, experts, dtype=torch.long, device=device)
         self.confidence = torch.zeros(n, len(MEASURES), CONFIDENCE_BINS, dtype=torch.long, device=device)
         self.by_token = torch.zeros(0, experts + 1, dtype=torch.long, device=device)  # [token id, experts]
@@ -55,9 +55,10 @@ class RoutingStats:
     num_experts : int
     sample_tokens : int
         How many tokens' routing weights to keep for heatmaps (the first ones seen).
-    coactivation : bool
-        Count expert pairs: an experts × experts product per layer and batch, about half the
-        cost of ``add`` on a CPU; turn it off when no co-activation figure is wanted.
+    coactivation : bool or list of int
+        Count expert pairs in every layer (``True``), in none, or in the layers listed (which
+        ``results`` then writes): an experts × experts product per layer and batch, more than
+        half the cost of ``add`` on a CPU when every layer is counted.
     vocabulary : bool
         Count, per layer, each token id's routings to each expert (for vocabulary
         specialisation): ``4 × layers × experts`` bytes per distinct id seen, 205 MB for a
@@ -75,7 +76,8 @@ class RoutingStats:
         self.layers = [int(layer) for layer in layers]
         self.num_experts = int(num_experts)
         self.sample_tokens = int(sample_tokens)
-        self.counts_pairs = bool(coactivation)
+        self.pair_layers = self._counted_layers(coactivation)
+        self.pairs_listed = not isinstance(coactivation, bool)  # listed layers are written, not only the shown
         self.counts_vocabulary = bool(vocabulary)
         self.methods = {}
 
@@ -93,7 +95,7 @@ class RoutingStats:
                 f"of {expected[1]} experts"
             )
         if method not in self.methods:
-            self.methods[method] = _Method(self.layers, self.num_experts, mask.device)
+            self.methods[method] = _Method(self.layers, self.num_experts, mask.device, self.pair_layers)
         counters = self.methods[method]
         width = self.num_experts + 1
         n_layers, tokens = counts.shape
@@ -103,8 +105,9 @@ class RoutingStats:
         )
         dense = self._dense(mask)  # sums in float32 are exact: a batch has fewer than 2**24 tokens
         counters.load += dense.sum(dim=1).long()
-        if self.counts_pairs:
-            counters.coactivation += torch.bmm(dense.transpose(1, 2), dense).long()
+        if self.pair_layers:
+            paired = dense if len(self.pair_layers) == n_layers else dense[self._pair_positions]
+            counters.coactivation += torch.bmm(paired.transpose(1, 2), paired).long()
         self._add_transitions(counters, selection)
         self._add_confidence(counters, selection)
         if domain is not None:
@@ -133,6 +136,20 @@ class RoutingStats:
             counters.sample_weights = torch.cat([counters.sample_weights, selection.weights[:, :room].float()], dim=1)
             if ids is not None:
                 counters.sample_ids = torch.cat([counters.sample_ids, ids[:room]])
+
+    def _counted_layers(self, coactivation):
+        """The layers whose expert pairs are counted, from ``coactivation`` (a bool or layer ids)."""
+        if isinstance(coactivation, bool):
+            return list(self.layers) if coactivation else []
+        chosen = [int(layer) for layer in coactivation]
+        unknown = [layer for layer in chosen if layer not in self.layers]
+        if unknown:
+            raise ValueError(f"coactivation: layers {unknown} are not among the statistics' layers {self.layers}")
+        return [layer for layer in self.layers if layer in chosen]
+
+    @property
+    def _pair_positions(self):
+        return [self.layers.index(layer) for layer in self.pair_layers]
 
     def _add_confidence(self, counters, selection):
         """Each layer's tokens by top-1 probability and by entropy, in even bins over [0, 1]."""
@@ -169,7 +186,7 @@ class RoutingStats:
         pairs, experts = counters.transitions.shape[0], self.num_experts
         if not pairs:
             return
-        top1 = selection.weights.argmax(dim=-1)
+        top1 = selection.weights.argmax(dim=-1) if selection.top_expert is None else selection.top_expert
         both = (selection.counts[:-1] > 0) & (selection.counts[1:] > 0)
         offsets = torch.arange(pairs, device=top1.device).unsqueeze(-1) * experts * experts
         keys = (top1[:-1] * experts + top1[1:] + offsets)[both]
@@ -263,17 +280,20 @@ class RoutingStats:
 
     def coactivation(self, method, layer):
         """``[experts, experts]`` counts of tokens routed to both experts (the diagonal: to each)."""
-        if not self.counts_pairs:
+        if not self.pair_layers:
             raise ValueError("these statistics were made with coactivation=False")
-        return self.methods[method].coactivation[self.layers.index(layer)]
+        if layer not in self.pair_layers:
+            raise ValueError(f"co-activation was counted in layers {self.pair_layers}, not in layer {layer}")
+        return self.methods[method].coactivation[self.pair_layers.index(layer)]
 
     def results(self, *, token_strings=None, layers=None):
         """The sections of a results file (``write_results(**stats.results(), ...)``).
 
         ``expert_counts``, ``expert_load`` and ``router_confidence`` per method and layer, ``domain_load`` per method,
-        domain and layer when batches were given a domain; ``coactivation``,
-        ``cross_layer`` (top-1 paths to the next MoE layer) and ``routing_samples`` per method
-        for ``layers`` (default: the middle MoE layer; the build draws a figure for each);
+        domain and layer when batches were given a domain; ``cross_layer`` (top-1 paths to the next
+        MoE layer), ``routing_samples`` and ``coactivation`` per method for ``layers`` (default: the
+        middle MoE layer; the build draws a figure for each), co-activation also for every layer
+        listed in ``RoutingStats(coactivation=[...])``;
         ``token_stats`` per method (layers pooled) and ``vocabulary`` per method and layer (with
         each expert's most frequent ids for ``layers``, and by next token when given) when token
         ids were given; and
@@ -306,8 +326,8 @@ class RoutingStats:
                     if counts.any():
                         entry = {"method": method, "layer": layer, "measure": measure, "counts": counts.tolist()}
                         sections["router_confidence"].append(entry)
-                if layer in shown and self.counts_pairs:
-                    pairs = counters.coactivation[i].cpu().tolist()
+                if layer in self.pair_layers and (layer in shown or self.pairs_listed):
+                    pairs = counters.coactivation[self.pair_layers.index(layer)].cpu().tolist()
                     sections["coactivation"].append({"method": method, "layer": layer, "counts": pairs})
                 if layer in shown and i + 1 < len(self.layers) and counters.transitions[i].any():
                     paths = counters.transitions[i].cpu().tolist()
@@ -371,7 +391,7 @@ class RoutingStats:
 
 def _settings(stats):
     """What two statistics must share to merge."""
-    return stats.layers, stats.num_experts, stats.counts_pairs, stats.counts_vocabulary
+    return stats.layers, stats.num_experts, stats.pair_layers, stats.counts_vocabulary
 
 
 def _grown(table, rows):
