@@ -183,7 +183,7 @@ def main():
         f"({direct / plain - 1:+.1%}); capture {hooked * 1e3:.1f} ms ({hooked / plain - 1:+.1%})"
     )
     sort, counts, select, direct = selection_speed(args.tokens)
-    print(f"BH (alpha 0.05, at most 8) on {args.tokens:,} tokens x {EXPERTS} float32 logits (median of 3, interleaved):")
+    print(f"BH (alpha 0.05, at most 8) on {args.tokens:,} x {EXPERTS} float32 logits (median of 3, interleaved):")
     print(
         f"  one torch.sort {sort:.2f} s; BH counts {counts:.2f} s ({counts / sort:.2f}x the sort); "
         f"BH selection {select:.2f} s ({select / sort:.2f}x); numpy and scipy counts {direct:.2f} s "

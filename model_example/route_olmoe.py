@@ -12,14 +12,13 @@ statistics, measures perplexity under each rule with route_with, and writes the 
 """
 
 import argparse
-import math
 from pathlib import Path
 
 import torch
 import transformers
 
 import figkit
-from figkit.routing import RouterSaturation, RoutingStats, bh, capture, route_with, top_k
+from figkit.routing import Perplexity, RouterSaturation, RoutingStats, bh, capture, route_with, top_k
 
 ALPHAS = (0.01, 0.05, 0.10, 0.20)
 TOP_K, MAX_K, SEQUENCE = 8, 8, 128
@@ -88,31 +87,21 @@ def main():
     net = model()
     probe = torch.cat([data[:4] for data in held_out.values()])  # the same inputs at every checkpoint
     checkpoints = {max(1, args.steps * share // 100) for share in (5, 10, 20, 40, 70)}
-    logits = train(net, list(mixed.split(8)), args.steps, probe, checkpoints)
-    saturation = RouterSaturation(list(range(net.config.num_hidden_layers)), TOP_K)
-    for step in sorted(logits)[:-1]:
-        saturation.add(step, logits[step], logits[args.steps])
+    probe_logits = train(net, list(mixed.split(8)), args.steps, probe, checkpoints)  # {step: logits}
+    saturation = RouterSaturation.of_checkpoints(probe_logits, TOP_K)
     rules = {"topk8": top_k(TOP_K)} | {f"bh{round(a * 100):02d}": bh(a, max_k=MAX_K) for a in ALPHAS}
-    stats, losses = None, {name: [] for name in rules}
+    stats, perplexity = RoutingStats(range(net.config.num_hidden_layers), net.config.num_experts), Perplexity()
     with torch.no_grad():
         for domain, batch in ((d, b) for d, data in held_out.items() for b in data.split(8)):
             with capture(net) as cap:
                 net(input_ids=batch)
-            stats = stats or RoutingStats(cap.layers, net.config.num_experts)
-            following = torch.cat([batch[:, 1:], torch.full((len(batch), 1), -1)], dim=1).reshape(-1)
             for name, rule in rules.items():
                 selection = rule.select(cap.logits, cap.layers)
-                stats.add(name, selection, cap.token_ids, domain=domain, next_token_ids=following)
-                with route_with(net, rule):
-                    losses[name].append((net(input_ids=batch, labels=batch).loss.item(), batch.numel()))
+                stats.add(name, selection, cap.token_ids, domain=domain, next_token_ids=cap.next_token_ids)
+                with route_with(net, rule):  # weights as OLMoE's own: not renormalised
+                    perplexity.add(name, net, batch)
     sections = stats.results(token_strings=lambda byte: chr(byte) if byte < 128 else f"<0x{byte:02X}>")
-    mean = {}
-    for name in rules:
-        histogram = stats.methods[name].histogram.sum(dim=0)
-        mean[name] = (histogram * torch.arange(histogram.numel())).sum().item() / histogram.sum().item()
-    perplexity = {
-        name: math.exp(sum(loss * n for loss, n in parts) / sum(n for _, n in parts)) for name, parts in losses.items()
-    }
+    mean = {name: stats.mean_experts(name) for name in rules}
     figkit.write_results(
         args.results,
         title="A small OLMoE on held-out text: top-8 against BH",
@@ -131,7 +120,7 @@ def main():
             "perplexity": {"label": "Perplexity", "better": "lower"},
             "avg_experts": {"label": "Experts per token", "better": "lower"},
         },
-        metrics={name: {"perplexity": perplexity[name], "avg_experts": mean[name]} for name in rules},
+        metrics={name: {"perplexity": perplexity.value(name), "avg_experts": mean[name]} for name in rules},
         sweeps=[
             {
                 "method_family": "bh",
@@ -145,7 +134,7 @@ def main():
         **saturation.results(),
     )
     for name in rules:
-        print(f"{name}: {mean[name]:.2f} experts per token, perplexity {perplexity[name]:.2f}")
+        print(f"{name}: {mean[name]:.2f} experts per token, perplexity {perplexity.value(name):.2f}")
 
 
 if __name__ == "__main__":

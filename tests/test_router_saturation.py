@@ -23,6 +23,10 @@ def test_a_hand_made_case():
     (entry,) = saturation.results()["router_saturation"]
     assert entry["progress"] == [100, 200] and entry["layers"] == [5]
     assert entry["values"] == [[0.25], [1.0]] and entry["num_tokens"] == 2
+    at_once = RouterSaturation.of_checkpoints({300: final, 100: early}, 2, layers=[5])  # the last one: the final
+    assert at_once.results()["router_saturation"][0]["values"] == [[0.25]]
+    with pytest.raises(ValueError, match="at least two checkpoints, got 1"):
+        RouterSaturation.of_checkpoints({300: final}, 2)
 
 
 def test_real_logits_against_numpy_and_batches_add_up():

@@ -9,7 +9,19 @@ import torch
 import transformers
 from scipy.stats import false_discovery_control
 
-from figkit.routing import CalibratedNull, RoutingNote, RoutingStats, bh, capture, route_with, threshold, top_k, top_p
+from figkit.routing import (
+    CalibratedNull,
+    Perplexity,
+    RoutingNote,
+    RoutingStats,
+    bh,
+    capture,
+    next_token_loss,
+    route_with,
+    threshold,
+    top_k,
+    top_p,
+)
 from tests import real_routing
 
 SMALL = {
@@ -87,6 +99,8 @@ def test_capture_gives_the_logits_of_output_router_logits_without_padding(family
     assert torch.equal(cap.logits, expected)
     assert cap.logits.shape == (len(layers), 10, 8)
     assert cap.token_ids.tolist() == ids[mask.bool()].tolist()
+    real = [ids[0].tolist(), ids[1, 2:].tolist()]  # the second sequence is left-padded
+    assert cap.next_token_ids.tolist() == [t for row in real for t in row[1:] + [-1]]
     dense = [i for i in range(4) if i not in layers]
     assert cap.dense_layers == dense
     notes = [str(w.message) for w in said if w.category is RoutingNote]
@@ -117,6 +131,18 @@ def test_capture_by_pattern_over_batches_and_after_the_block():
         capture(torch.nn.Linear(2, 2))
 
 
+def test_next_token_ids_stop_at_right_padding_and_at_the_end_of_each_call():
+    model = small_model("olmoe")
+    ids, mask = padded_batch()
+    mask = mask.flip(-1)  # the second sequence right-padded
+    with torch.no_grad(), capture(model) as cap:
+        model(input_ids=ids, attention_mask=mask)
+        model(input_ids=ids[:1, :2])
+    real = [ids[0].tolist(), ids[1, :4].tolist(), ids[0, :2].tolist()]
+    assert cap.next_token_ids.tolist() == [t for row in real for t in row[1:] + [-1]]
+    assert cap.next_token_ids.shape == cap.token_ids.shape
+
+
 def test_probabilities_in_place_of_logits_are_detected_and_said():
     """transformers 5.0-5.5 returned softmax probabilities as router_logits."""
     model = small_model("olmoe")
@@ -136,11 +162,34 @@ def test_route_with_the_models_own_top_k_changes_nothing(family):
     ids, mask = padded_batch()
     with torch.no_grad():
         own = model(input_ids=ids, attention_mask=mask, labels=ids)
-        with route_with(model, top_k(2)):
+        with route_with(model, top_k(2)) as routing:
             routed = model(input_ids=ids, attention_mask=mask, labels=ids)
         after = model(input_ids=ids, attention_mask=mask, labels=ids)
     assert torch.equal(routed.logits, own.logits) and torch.equal(routed.loss, own.loss)
+    own_convention = getattr(model.config, "norm_topk_prob", family == "mixtral")  # Mixtral always renormalises
+    assert routing.renormalized == dict.fromkeys(FAMILIES[family][2], own_convention)
     assert torch.equal(after.logits, own.logits)  # the routers are restored
+
+
+def test_perplexity_masks_padding_as_the_models_own_loss_with_pads_ignored():
+    model = small_model("mixtral")
+    ids, mask = padded_batch()
+    right = mask.flip(-1)  # right padding: the model's loss with pads at -100 scores the same tokens
+    perplexity = Perplexity()
+    with torch.no_grad():
+        own = model(input_ids=ids, attention_mask=right, labels=ids.masked_fill(right == 0, -100)).loss
+        batch_loss = perplexity.add("topk2", model, {"input_ids": ids, "attention_mask": right, "labels": ids})
+        perplexity.add("topk2", model, ids[:1])  # bare ids: every token is real
+        logits = model(input_ids=ids, attention_mask=mask).logits
+        left_loss, left_predictions = next_token_loss(logits, ids, mask)
+    assert batch_loss == pytest.approx(own.item(), rel=1e-5)
+    assert perplexity.predictions == {"topk2": 5 + 3 + 5}
+    rows = [(logits[0, :-1], ids[0, 1:]), (logits[1, 2:-1], ids[1, 3:])]  # left padding: the first real token
+    expected = sum(torch.nn.functional.cross_entropy(x, y, reduction="sum").item() for x, y in rows)  # is not scored
+    assert (left_loss, left_predictions) == (pytest.approx(expected, rel=1e-5), 5 + 3)
+    assert Perplexity().merge(perplexity).metrics() == {"topk2": {"perplexity": perplexity.value("topk2")}}
+    with pytest.raises(ValueError, match="no tokens were predicted for 'bh05'; methods: topk2"):
+        perplexity.value("bh05")
 
 
 @pytest.mark.parametrize("implementation", ["eager", "batched_mm", "grouped_mm"])
@@ -196,7 +245,10 @@ def test_bh_with_the_robust_null_is_scipys_step_up_on_every_token(real_logits, a
         assert np.array_equal(selection.counts[layer].numpy(), np.clip(rejected, 1, 8))
     assert_largest_chosen(real_logits, selection)
     assert torch.equal(selection.top_expert, real_logits.argmax(dim=-1))
-    torch.testing.assert_close(selection.weights.sum(-1), torch.ones_like(selection.weights[..., 0]))
+    probabilities = torch.softmax(real_logits.float(), dim=-1)  # not renormalised unless asked
+    torch.testing.assert_close(selection.weights, torch.where(selection.mask, probabilities, 0.0))
+    renormalized = bh(alpha, max_k=8, renormalize=True).select(real_logits).weights
+    torch.testing.assert_close(renormalized.sum(-1), torch.ones_like(renormalized[..., 0]))
 
 
 @pytest.mark.parametrize("dtype", [torch.bfloat16, torch.float16, torch.float32])
@@ -278,7 +330,7 @@ def test_top_k_top_p_and_threshold_against_numpy(real_logits):
     expected = (np.cumsum(order, axis=1) < 0.5).sum(axis=1) + 1
     assert np.array_equal(p.counts.numpy(), expected)
     assert np.array_equal(top_p(0.5, max_k=4).select(logits).counts.numpy(), np.minimum(expected, 4))
-    t = threshold(0.02, max_k=8).select(logits)
+    t = threshold(0.02, max_k=8, renormalize=True).select(logits)
     assert np.array_equal(t.counts.numpy(), np.clip((probabilities >= 0.02).sum(axis=1), 1, 8))
     torch.testing.assert_close(t.weights.sum(-1), torch.ones(logits.shape[0]))
 
@@ -370,6 +422,11 @@ def test_statistics_batch_by_batch_and_merged_equal_numpy_at_once(real_logits, t
     }
     assert loaded["token_strings"] == {str(t): s for t, s in sorted(strings.items())}
     assert [e["layer"] for e in stats.results(layers=[0, 15])["coactivation"]] == [0, 15]
+    mean_by_layer = [float((np.arange(65) * row).sum() / row.sum()) for row in histogram]
+    assert [stats.mean_experts("bh05", layer) for layer in layers] == pytest.approx(mean_by_layer, rel=1e-12)
+    assert stats.mean_experts("bh05") == pytest.approx(whole.counts.double().mean().item(), rel=1e-12)
+    with pytest.raises(ValueError, match="no selections of 'topk8' were added; methods: bh05"):
+        stats.mean_experts("topk8")
     listed = RoutingStats(layers, 64, coactivation=[12, 3])  # only these layers' pairs: counted and written
     listed.add("bh05", whole, ids)
     assert [e["layer"] for e in listed.results()["coactivation"]] == [3, 12]

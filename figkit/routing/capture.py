@@ -59,8 +59,8 @@ class capture:  # noqa: N801 - used as a function: with capture(model) as cap
     """Record the router logits of every forward pass of ``model`` inside the ``with`` block.
 
     After the block: ``logits`` ``[layers, tokens, experts]`` (padding dropped, on the model's
-    device), ``layers`` (the real layer ids), ``token_ids`` ``[tokens]`` (``None`` when the model
-    got embeddings), ``dense_layers`` (layers without a router) and ``notes``.
+    device), ``layers`` (the real layer ids), ``token_ids`` ``[tokens]`` and ``next_token_ids``
+    (``None`` when the model got embeddings), ``dense_layers`` (layers without a router) and ``notes``.
 
     Example
     -------
@@ -79,6 +79,7 @@ class capture:  # noqa: N801 - used as a function: with capture(model) as cap
         self.probabilities = False  # whether the routers gave probabilities (turned into log-probabilities)
         self._chunks = {layer: [] for layer in self.layers}
         self._token_ids = []
+        self._next_token_ids = []
         self._mask = None
         self._handles = []
 
@@ -113,6 +114,14 @@ class capture:  # noqa: N801 - used as a function: with capture(model) as cap
             return None
         return torch.cat(self._token_ids)
 
+    @property
+    def next_token_ids(self):
+        """``[tokens]``: the id of the real token that follows each captured token in its sequence, -1 where
+        none does (the last real token of a sequence, or of each call when generating step by step)."""
+        if self.token_ids is None:
+            return None
+        return torch.cat(self._next_token_ids)
+
     def _note(self, message):
         self.notes.append(message)
         warnings.warn(message, RoutingNote, stacklevel=3)
@@ -129,7 +138,13 @@ class capture:  # noqa: N801 - used as a function: with capture(model) as cap
             self._mask = torch.ones(shape, dtype=torch.bool, device=(ids if ids is not None else embeds).device)
         else:
             self._mask = mask[:, -shape[1] :].bool()  # generating with a cache: the mask covers the past too
-        self._token_ids.append(None if ids is None or self._mask is None else ids[self._mask].detach())
+        if ids is None or self._mask is None:
+            self._token_ids.append(None)
+            return
+        following = torch.full_like(ids, -1)
+        following[:, :-1] = torch.where(self._mask[:, 1:], ids[:, 1:], -1)
+        self._token_ids.append(ids[self._mask].detach())
+        self._next_token_ids.append(following[self._mask].detach())
 
     def _router(self, layer):
         def hook(module, args, output):

@@ -18,8 +18,9 @@ class route_with:  # noqa: N801 - used as a function: with route_with(model, bh(
     probabilities: OLMoE, Mixtral, Qwen2-MoE and Qwen3-MoE in transformers 5. A token using
     fewer experts than the batch's largest count is padded with its next-ranked experts at
     weight 0 (never with an out-of-range id, which the grouped-matmul kernels turn into NaN),
-    so every output is exact. With ``rule.renormalize=None`` the weights follow the model's own
-    convention (OLMoE: not renormalised; Mixtral: renormalised).
+    so every output is exact. With ``rule.renormalize=None`` (every rule's default) the weights follow
+    the model's own convention (OLMoE: not renormalised; Mixtral: renormalised); after the first
+    forward pass ``renormalized`` says, per layer id, whether the weights were renormalised.
     """
 
     def __init__(self, model, rule, routers=None):
@@ -27,11 +28,12 @@ class route_with:  # noqa: N801 - used as a function: with route_with(model, bh(
             raise TypeError(f"rule must be a figkit.routing rule (top_k, top_p, threshold, bh), got {rule!r}")
         self.rule = rule
         self.routers = find_routers(model, routers)
+        self.renormalized = {}
         self._patched = []
 
     def __enter__(self):
         for layer, (name, module) in self.routers.items():
-            module.forward = _routed(module.forward, self.rule, layer, name)
+            module.forward = _routed(module.forward, self.rule, layer, name, self.renormalized)
             self._patched.append(module)
         return self
 
@@ -42,7 +44,7 @@ class route_with:  # noqa: N801 - used as a function: with route_with(model, bh(
         return False
 
 
-def _routed(forward, rule, layer, name):
+def _routed(forward, rule, layer, name, renormalized):
     convention = []  # the router's own renormalisation, checked on its first call
 
     def routed(hidden_states):
@@ -56,6 +58,7 @@ def _routed(forward, rule, layer, name):
         if not convention:
             convention.append(_own_convention(probabilities, weights, indices, name))
         renormalize = convention[0] if rule.renormalize is None else rule.renormalize
+        renormalized[layer] = renormalize
         counts = rule.counts(logits, layer)
         most = max(int(counts.max()), 1)
         top, chosen = torch.topk(probabilities, most, dim=-1)

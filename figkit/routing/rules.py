@@ -83,8 +83,10 @@ def select_largest(logits, counts, renormalize=False, ranked_logits=None):
 class Rule:
     """A selection rule: how many experts each token gets, from its logits sorted in descending order.
 
-    ``renormalize=None`` keeps a model's own convention under ``route_with`` and means "not
-    renormalised" elsewhere.
+    ``renormalize``: whether the chosen experts' softmax weights are rescaled to sum to 1. The default,
+    ``None``, keeps the model's own convention under ``route_with`` (OLMoE: not renormalised;
+    Mixtral: renormalised), so a rule compared with the model's top-k changes only which experts
+    are chosen; elsewhere it means "not renormalised".
     """
 
     renormalize: bool | None = None
@@ -135,7 +137,7 @@ class top_p(Rule):  # noqa: N801
 
     p: float
     max_k: int | None = None
-    renormalize: bool | None = True
+    renormalize: bool | None = None
 
     def __post_init__(self):
         if not 0 < self.p <= 1:
@@ -157,7 +159,7 @@ class threshold(Rule):  # noqa: N801
     probability: float
     min_k: int = 1
     max_k: int | None = None
-    renormalize: bool | None = True
+    renormalize: bool | None = None
 
     def __post_init__(self):
         if not 0 < self.probability <= 1:
@@ -184,7 +186,7 @@ class bh(Rule):  # noqa: N801
     min_k: int = 1
     max_k: int | None = None
     null: str | CalibratedNull = "robust"
-    renormalize: bool | None = True
+    renormalize: bool | None = None
 
     def __post_init__(self):
         if not 0 < self.alpha < 1:

@@ -21,11 +21,15 @@ class RouterSaturation:
     progress_label : str
         What a checkpoint's progress counts, for the figure's axis ("Training step", "Tokens (B)").
 
+    The final checkpoint itself is not a point: its saturation is 1 by definition (OLMoE plots the
+    checkpoints at 1, 10, 20 and 40 % of pretraining).
+
     Example
     -------
     >>> saturation = RouterSaturation(cap.layers, 8)
     >>> saturation.add(1000, early_logits, final_logits)  # the same inputs through both checkpoints
     >>> write_results("results.json", ..., **saturation.results())
+    >>> RouterSaturation.of_checkpoints({1000: early_logits, 5000: final_logits}, 8)  # the same, at once
     """
 
     def __init__(self, layers, k, progress_label="Training step"):
@@ -34,6 +38,19 @@ class RouterSaturation:
         self.progress_label = str(progress_label)
         self.overlap = {}  # progress -> [layers] summed |intersection| / k
         self.tokens = {}  # progress -> tokens compared
+
+    @classmethod
+    def of_checkpoints(cls, logits, k, layers=None, progress_label="Training step"):
+        """Every checkpoint's router logits ``{progress: [layers, tokens, experts]}`` (the same inputs
+        through each) compared with those of the last, the one of greatest progress."""
+        if len(logits) < 2:
+            raise ValueError(f"router saturation needs at least two checkpoints, got {len(logits)}")
+        progress = sorted(logits)
+        final = torch.as_tensor(logits[progress[-1]])
+        saturation = cls(range(final.shape[0]) if layers is None else layers, k, progress_label)
+        for step in progress[:-1]:
+            saturation.add(step, logits[step], final)
+        return saturation
 
     def add(self, progress, logits, final_logits):
         """Compare one batch: router logits ``[layers, tokens, experts]`` of a checkpoint and of the final one."""

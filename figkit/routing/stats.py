@@ -284,7 +284,22 @@ class RoutingStats:
             raise ValueError("these statistics were made with coactivation=False")
         if layer not in self.pair_layers:
             raise ValueError(f"co-activation was counted in layers {self.pair_layers}, not in layer {layer}")
-        return self.methods[method].coactivation[self.pair_layers.index(layer)]
+        return self._counters(method).coactivation[self.pair_layers.index(layer)]
+
+    def mean_experts(self, method, layer=None):
+        """The mean number of experts per token of ``method``: in ``layer``, or over all layers and tokens."""
+        histogram = self._counters(method).histogram
+        if layer is not None:
+            if layer not in self.layers:
+                raise ValueError(f"layer {layer} is not among the statistics' layers {self.layers}")
+            histogram = histogram[self.layers.index(layer)]
+        tokens = histogram.reshape(-1, self.num_experts + 1).sum(dim=0).double()
+        return float((tokens * torch.arange(self.num_experts + 1, device=tokens.device)).sum() / tokens.sum())
+
+    def _counters(self, method):
+        if method not in self.methods:
+            raise ValueError(f"no selections of {method!r} were added; methods: {', '.join(self.methods) or 'none'}")
+        return self.methods[method]
 
     def results(self, *, token_strings=None, layers=None):
         """The sections of a results file (``write_results(**stats.results(), ...)``).
