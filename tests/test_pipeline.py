@@ -243,10 +243,12 @@ def test_a_failing_job_is_named_and_the_others_finish(tmp_path):
     write_results(results, **changed)
     run = cli("build", results, "-o", "out", "--no-compile", "-j", "2", cwd=tmp_path)
     assert run.returncode == 1
-    assert sorted(run.stderr.splitlines()) == [  # both tables use the template
+    failed = [line for line in run.stderr.splitlines() if line.startswith("figkit build:")]
+    assert sorted(failed) == [  # both tables use the template
         f"figkit build: {name} failed: UndefinedError: 'no_such_value' is undefined"
         for name in ("comparison", "expert_tokens_bh-05_layer1")
     ]
+    assert re.search(r"^figkit: 9 written, 15 up to date, 2 failed in [\d.]+ s -> out$", run.stderr, re.M)
     assert (tmp_path / "out" / "tables" / "comparison.md").read_bytes() == earlier
     assert "16.00" in (tmp_path / "out" / "macros.tex").read_text()  # the other jobs ran
     (tmp_path / "templates" / "table.md").unlink()
@@ -291,10 +293,32 @@ def test_without_tex_the_sources_are_written_and_the_message_says_how_to_get_it(
     results = write_results(tmp_path / "r.json", **sections())
     env = os.environ | {"PATH": str(Path(sys.executable).parent)}  # python, but no latexmk or pdflatex
     run = cli("build", results, "-o", tmp_path / "out", env=env)
-    assert run.returncode == 0 and run.stderr == f"figkit: {NO_TEX}\n"
+    lines = run.stderr.splitlines()  # not a terminal: a line per stage, the note, the summary
+    assert run.returncode == 0 and lines[:3] == [
+        "figkit: making 23 outputs (0 up to date)",
+        "figkit: compiling appendix.pdf",
+        f"figkit: {NO_TEX}",
+    ]
+    assert re.fullmatch(r"figkit: 23 written, 0 up to date, 0 failed in [\d.]+ s -> .+/out", lines[3]) and len(lines) == 4
     assert (tmp_path / "out" / "appendix.tex").exists() and not (tmp_path / "out" / "appendix.pdf").exists()
     run = cli("build", results, "-o", tmp_path / "out", "--require-pdf", "-q", env=env)
     assert run.returncode == 1 and run.stderr == f"figkit build: appendix.pdf failed: {NO_TEX}\n"
+
+
+def test_a_build_into_a_log_says_how_far_it_is(tmp_path, monkeypatch, capsys):
+    """Not on a terminal (CI, a log file): a line per stage and, between them, at most one per interval."""
+    from figkit.pipeline import stages
+
+    monkeypatch.setattr(stages._Progress, "LOG_INTERVAL", 0.0)  # a line for every output
+    results = write_results(tmp_path / "r.json", **sections())
+    build(results, tmp_path / "out", quiet=False, compile=False, jobs=1)
+    lines = capsys.readouterr().err.splitlines()
+    assert lines[0] == "figkit: making 23 outputs (0 up to date)"
+    done = [re.fullmatch(r"figkit: (\d+)/23 done \(.+\)", line) for line in lines[1:-1]]
+    assert all(done) and [int(match.group(1)) for match in done] == list(range(1, 24))
+    assert lines[-1].startswith("figkit: 23 written, 0 up to date, 0 failed in ")
+    build(results, tmp_path / "out", quiet=True, compile=False)
+    assert capsys.readouterr().err == ""
 
 
 def test_help_is_fast_to_import():

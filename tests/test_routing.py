@@ -479,3 +479,25 @@ def test_all_reduce_over_two_processes_equals_one_process(real_logits, tmp_path)
     one.add("bh05", bh(0.05, max_k=8).select(logits), ids)
     for name, value in merged.items():
         assert torch.equal(value, getattr(one.methods["bh05"], name)), name
+
+
+def test_the_readmes_model_to_results_example_runs_as_written(tmp_path, monkeypatch):
+    """The README's snippet, on a small OLMoE and a padded batch: no glue beyond what it shows."""
+    import re
+    from pathlib import Path
+
+    import figkit
+    from figkit import load_results
+
+    readme = (Path(__file__).resolve().parent.parent / "README.md").read_text()
+    snippet = re.search(r"```python\n(from tqdm import tqdm\n.*?)```", readme, re.S).group(1)
+    model = small_model("olmoe")
+    ids, mask = padded_batch()
+    monkeypatch.chdir(tmp_path)
+    scope = {"torch": torch, "figkit": figkit, "model": model}
+    scope["batches"] = [{"input_ids": ids, "attention_mask": mask}] * 2
+    scope["tokenizer"] = lambda token: f"t{token}"
+    exec(snippet, scope)
+    results = load_results(tmp_path / "results.json")
+    assert results["metrics"]["topk8"]["avg_experts"] == 8  # top-8 of the small model's 8 experts
+    assert sum(results["expert_counts"][0]["histogram"].values()) == 2 * 10  # the real tokens of two batches

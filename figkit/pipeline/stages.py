@@ -183,6 +183,7 @@ def _build(results_path, out_dir, options):
 
     if stale:
         kept.remove_leftovers(out_dir)
+        progress.stage(f"making {len(stale)} outputs ({len(selected) - len(stale)} up to date)")
     for job, outcome in run(stale, out_dir, target, options.debug, options.jobs):
         if isinstance(outcome, str):
             report.failed[job.name] = outcome
@@ -199,6 +200,7 @@ def _build(results_path, out_dir, options):
     if compiling and report.failed:
         report.notes.append(f"{PDF} was not compiled: it would include the outputs of failed jobs")
     elif compiling:
+        progress.stage(f"compiling {PDF}")
         status = compile_appendix(out_dir, planned, results, done, options.force, options.require_pdf, report)
         progress.step(PDF, status)
     complete = not options.only and report.ok and not report.notes
@@ -218,12 +220,24 @@ def _nothing_to_do(out_dir, manifest, options, started):
 
 
 class _Progress:
-    """A one-line counter on a terminal, every output with ``verbose``; failures and notes always, unless quiet."""
+    """How far the build is, on stderr: a one-line counter on a terminal; in a log, a line per stage and
+    at most one every ``LOG_INTERVAL`` seconds between; every output with ``verbose``; notes and the
+    summary always, nothing with ``quiet``."""
+
+    LOG_INTERVAL = 10.0
 
     def __init__(self, total, quiet, verbose):
         self.total, self.count = total, 0
         self.quiet, self.verbose = quiet, verbose and not quiet
         self.live = not quiet and not verbose and sys.stderr.isatty()
+        self.log = not quiet and not verbose and not self.live
+        self.logged = time.perf_counter()
+
+    def stage(self, message):
+        if self.live:
+            print(f"\rfigkit: {message}\033[K", end="", file=sys.stderr, flush=True)
+        elif not self.quiet:
+            self._line(message)
 
     def step(self, name, status):
         self.count += 1
@@ -231,6 +245,12 @@ class _Progress:
             print(f"figkit: {name}: {status}", file=sys.stderr)
         elif self.live:
             print(f"\rfigkit: [{self.count}/{self.total}] {name}\033[K", end="", file=sys.stderr, flush=True)
+        elif self.log and time.perf_counter() - self.logged >= self.LOG_INTERVAL:
+            self._line(f"{self.count}/{self.total} done ({name})")
+
+    def _line(self, message):
+        print(f"figkit: {message}", file=sys.stderr, flush=True)
+        self.logged = time.perf_counter()
 
     def done(self, report, seconds):
         if self.live:
@@ -238,7 +258,7 @@ class _Progress:
         if not self.quiet and not self.verbose:
             for note in report.notes:
                 print(f"figkit: {note}", file=sys.stderr)
-        if self.verbose or self.live:
+        if not self.quiet:
             print(
                 f"figkit: {len(report.rendered)} written, {len(report.unchanged)} up to date, "
                 f"{len(report.failed)} failed in {seconds:.2f} s -> {report.out_dir}",
