@@ -201,7 +201,7 @@ class bh(Rule):  # noqa: N801
         if isinstance(self.null, CalibratedNull):
             return self.null.p_values(logits, layer)
         median, spread = _robust_null(sort_descending(logits))
-        return torch.special.erfc((logits.double() - median) / (spread * math.sqrt(2))) / 2
+        return torch.special.erfc((logits.double() - median) / (spread * math.sqrt(2))) / 2  # ndtr(-z) loses the tail
 
     def ranked_counts(self, ranked, layer=None):
         experts = ranked.shape[-1]
@@ -209,7 +209,7 @@ class bh(Rule):  # noqa: N801
         levels = ranks.double() * (self.alpha / experts)  # rank r passes when its p-value <= r alpha / E
         if isinstance(self.null, CalibratedNull):
             passing = self.null.p_values(ranked, layer) <= levels
-        else:  # p <= level exactly when the logit lies the level's normal quantile of spreads above the median
+        else:  # p <= level exactly when logit >= median + spread × the level's upper normal quantile
             median, spread = _robust_null(ranked)
             critical = -torch.special.ndtri(levels)  # descending with the rank
             reach = _leading_columns(ranked, median, spread * critical[-1])  # no later rank can pass
