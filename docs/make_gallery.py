@@ -70,7 +70,9 @@ def main():
         for source, results, styles_list in sources:
             job = next(iter(spec.jobs(results)), None)
             if job is None:
-                lines.append(f"| {source} | | (no figure: the data has nothing for it) |")
+                said = next(iter(spec.omitted(results)), None) if spec.omitted else None
+                why = "".join(said) if said else "the data has nothing for it"
+                lines.append(f"| {source} | | (no figure: {why}) |")
                 continue
             data = spec.prepare(**job.arguments)
             for name, styles, sizing in styles_list:

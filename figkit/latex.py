@@ -69,6 +69,8 @@ _UNICODE.update(
         "\N{MICRO SIGN}": r"$\mu$",
         "\N{MIDDLE DOT}": r"$\cdot$",
         "\N{ALMOST EQUAL TO}": r"$\approx$",
+        "\N{INTERSECTION}": r"$\cap$",
+        "\N{UNION}": r"$\cup$",
         "\N{APPROXIMATELY EQUAL TO}": r"$\cong$",
         "\N{OPEN BOX}": r"\textvisiblespace{}",
         "\N{DOWNWARDS ARROW WITH CORNER LEFTWARDS}": r"\textbackslash{}n",  # a token's newline, as an escape

@@ -4,8 +4,8 @@ A byte-level OLMoE (transformers' modelling code, built from its config) is trai
 steps on a mix of Markdown, Python and LaTeX, then routes held-out text of each, labelled with
 its domain; checkpoints on the way route the same probe, for router saturation. figkit.routing
 captures its router logits, selects experts with top-8 and with BH at several α, accumulates the
-statistics, measures perplexity under each rule with route_with, and writes the results file
-``figkit build`` reads.
+statistics (and how far BH's experts agree with top-8's), measures perplexity under each rule with
+route_with, and writes the results file ``figkit build`` reads.
 
     python model_example/route_olmoe.py results.json [--steps 60]
     figkit build results.json -o build
@@ -95,10 +95,12 @@ def main():
         for domain, batch in ((d, b) for d, data in held_out.items() for b in data.split(8)):
             with capture(net) as cap:
                 net(input_ids=batch)
-            for name, rule in rules.items():
-                selection = rule.select(cap.logits, cap.layers)
+            selections = {name: rule.select(cap.logits, cap.layers) for name, rule in rules.items()}
+            for name, selection in selections.items():
                 stats.add(name, selection, cap.token_ids, domain=domain, next_token_ids=cap.next_token_ids)
-                with route_with(net, rule):  # weights as OLMoE's own: not renormalised
+                if name != "topk8":
+                    stats.add_agreement(name, "topk8", selection, selections["topk8"])
+                with route_with(net, rules[name]):  # weights as OLMoE's own: not renormalised
                     perplexity.add(name, net, batch)
     sections = stats.results(token_strings=lambda byte: chr(byte) if byte < 128 else f"<0x{byte:02X}>")
     mean = {name: stats.mean_experts(name) for name in rules}

@@ -93,6 +93,7 @@ def results(seed=0):
     hits = {m["id"]: 0 for m in METHODS}
     relevant_total = 0
     samples, loads, pairs, paths, vocabulary, confidence = [], [], [], [], [], []
+    agreement = {m["id"]: {"jaccard": [], "shared": [], "top1": []} for m in METHODS[1:]}
     checkpoints, overlaps = np.random.default_rng([seed, 99]), []
     for layer, (token_ids, logits, p, relevant) in enumerate(simulate.layers(seed)):
         relevant_total += int(relevant.sum())
@@ -104,8 +105,14 @@ def results(seed=0):
         overlaps.append(checkpoint_overlaps(logits, layer, checkpoints))
         if layer in (SHOWN_LAYER, SHOWN_LAYER + 1):
             paths.append(logits.argmax(axis=1))  # every method's top-1 expert: the largest logit
-        for method, mask in selections(logits, p).items():
+        masks = selections(logits, p)
+        for method, mask in masks.items():
             counts[method].append(mask.sum(axis=1))
+            if method != "topk8":  # the expert sets against top-8's, token by token
+                both = (mask & masks["topk8"]).sum(axis=1)
+                agreement[method]["jaccard"].append(float(np.mean(both / (mask | masks["topk8"]).sum(axis=1))))
+                agreement[method]["shared"].append(float(both.sum() / mask.sum()))
+                agreement[method]["top1"].append(1.0)  # one router: BH's most significant expert is top-8's first
             hits[method] += int((mask & relevant).sum())
             if method in ("topk8", "bh05"):
                 loads.append({"method": method, "layer": layer, "counts": mask.sum(axis=0), "num_tokens": len(mask)})
@@ -177,6 +184,12 @@ def results(seed=0):
         ],
         "expert_load": loads,
         "router_confidence": confidence,
+        "method_agreement": [
+            {"method": method, "reference": "topk8", "layers": list(range(simulate.NUM_LAYERS))}
+            | shares
+            | {"num_tokens": simulate.NUM_TOKENS}
+            for method, shares in agreement.items()
+        ],
         "coactivation": pairs,
         "vocabulary": vocabulary,
         "domain_load": domain_loads(seed),

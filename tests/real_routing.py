@@ -81,6 +81,7 @@ def sections():
     counts = {m["id"]: [] for m in methods()}
     mass = {m["id"]: [] for m in methods()}  # router probability each token's selection keeps
     loads, samples, pairs, vocabulary, confidence = [], [], [], [], []
+    agreement = {m["id"]: {"jaccard": [], "shared": [], "top1": []} for m in methods() if m["id"] != "topk8"}
     for layer in range(layers):
         probabilities = softmax(logits[layer])
         for measure, histogram in confidence_counts(probabilities).items():  # the router's: every method's
@@ -88,10 +89,16 @@ def sections():
             confidence += [{"method": m["id"]} | entry for m in methods()]
         p = p_values(logits[layer])
         chosen = {"topk8": np.full(tokens, TOP_K)} | {f"bh{round(a * 100):02d}": bh_counts(p, a) for a in ALPHAS}
+        reference = keep_largest(logits[layer], chosen["topk8"])
         for method, n in chosen.items():
             counts[method].append(n)
             mask = keep_largest(logits[layer], n)
             mass[method].append((probabilities * mask).sum(axis=1))
+            if method != "topk8":
+                both = (mask & reference).sum(axis=1)
+                agreement[method]["jaccard"].append(np.mean(both / (mask | reference).sum(axis=1)))
+                agreement[method]["shared"].append(both.sum() / mask.sum())
+                agreement[method]["top1"].append(1.0)  # one router: the same largest logit
             if method not in ("topk8", "bh05"):
                 continue
             loads.append({"method": method, "layer": layer, "counts": mask.sum(axis=0), "num_tokens": tokens})
@@ -163,6 +170,10 @@ def sections():
         ],
         "expert_load": loads,
         "router_confidence": confidence,
+        "method_agreement": [
+            {"method": m, "reference": "topk8", "layers": list(range(layers))} | shares | {"num_tokens": tokens}
+            for m, shares in agreement.items()
+        ],
         "coactivation": pairs,
         "vocabulary": vocabulary,
         "cross_layer": [

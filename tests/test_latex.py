@@ -37,6 +37,7 @@ from figkit.latex import Raw, compile_pdf, escape_label, escape_markdown, escape
         ("[", "{[}"),
         ("*", "{*}"),
         ("≈", r"$\approx$"),
+        ("A ∩ B, A ∪ B", r"A $\cap$ B, A $\cup$ B"),
         ("≅", r"$\cong$"),
         ("−", "$-$"),
         ("é", "é"),

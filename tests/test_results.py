@@ -81,6 +81,9 @@ def minimal():
         ],
         "router_saturation": [{"k": 2, "progress": [10, 20], "layers": [0, 3], "values": [[0.5, 0.4], [0.9, 0.8]]}],
         "router_confidence": [{"method": "bh05", "layer": 1, "measure": "entropy", "counts": [0, 3, 9, 2]}],
+        "method_agreement": [
+            {"method": "bh05", "reference": "topk2", "layers": [0, 1], "jaccard": [0.5, 0.6], "shared": [1, 1]}
+        ],
         "vocabulary": [
             {"method": "bh05", "layer": 0, "occurrences": [1, 4], "top_expert_routings": [1, 3], "id_count": [9, 2]}
         ],
@@ -172,6 +175,15 @@ BAD = [
     (("metrics", "bh05", "bleu"), 1.0, 'metrics.bh05.bleu: metric "bleu" is not described in metric_info'),
     (("schema_version",), 2, "schema_version: 2 is not supported; this figkit reads version 1"),
     (("methods",), [], "methods: must not be empty"),
+    (("method_agreement", 0, "reference"), "bh05", "method_agreement[0].reference: is the method itself ('bh05')"),
+    (("method_agreement", 0, "reference"), "bh9", 'method_agreement[0].reference: unknown method "bh9"'),
+    (
+        ("method_agreement", 0, "jaccard"),
+        [0.5],
+        "method_agreement[0].jaccard: has 1 entries but method_agreement[0].layers has 2",
+    ),
+    (("method_agreement", 0, "shared", 1), 1.5, "method_agreement[0].shared[1]: must be at most 1, got 1.5"),
+    (("method_agreement", 0, "layers"), [0, 4], "method_agreement[0].layers[1]: must be at most 3, got 4"),
 ]
 
 
@@ -285,6 +297,7 @@ def test_the_json_schema_agrees(tmp_path):
                 "has 2 entries",
                 "at most",
                 "second entry",
+                "is the method itself",
                 "already",
                 "all zero",
                 "described",

@@ -27,6 +27,7 @@ FIGURES = (
     "vocabulary_specialization",
     "router_saturation",
     "router_confidence",
+    "method_agreement",
 )
 
 

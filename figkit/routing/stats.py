@@ -4,8 +4,9 @@ Per method and layer: the experts-per-token histogram, each expert's load, the r
 (tokens by top-1 probability and by entropy), the co-activation
 counts of expert pairs, the top-1 paths to the next layer, each domain's load, each token id's
 routings to each expert, and a bounded sample of routing weights with token ids; per method,
-pooled over layers, one experts histogram per token id. Nothing of size tokens × experts is
-kept, so shards of an evaluation (or the ranks of a distributed run) add up to the whole.
+pooled over layers, one experts histogram per token id; per pair of methods on the same tokens,
+how far their expert sets agree. Nothing of size tokens × experts is kept, so shards of an
+evaluation (or the ranks of a distributed run) add up to the whole.
 """
 
 from __future__ import annotations
@@ -80,6 +81,7 @@ class RoutingStats:
         self.pairs_listed = not isinstance(coactivation, bool)  # listed layers are written, not only the shown
         self.counts_vocabulary = bool(vocabulary)
         self.methods = {}
+        self.agreements = {}  # (method, reference) -> [layers, AGREEMENT] float64 sums
 
     def add(self, method, selection, token_ids=None, domain=None, next_token_ids=None):
         """Count one batch: ``selection`` of ``[layers, tokens, experts]``, the tokens' ids ``[tokens]``,
@@ -151,6 +153,37 @@ class RoutingStats:
     def _pair_positions(self):
         return [self.layers.index(layer) for layer in self.pair_layers]
 
+    def add_agreement(self, method, reference, selection, reference_selection):
+        """Count, per layer, how far ``method``'s experts agree with ``reference``'s for the same tokens:
+        each token's Jaccard overlap of the two sets, the experts both select, and whether the router's
+        top-1 expert is the same (for two models or checkpoints; one router always agrees with itself)."""
+        for name, chosen in (("selection", selection), ("reference_selection", reference_selection)):
+            if not isinstance(chosen, Selection):
+                raise TypeError(f"{name} must be a figkit.routing Selection, got {type(chosen).__name__}")
+        a, b = selection.mask, reference_selection.mask.to(selection.mask.device)
+        if a.shape != b.shape or a.ndim != 3 or a.shape[0] != len(self.layers):
+            raise ValueError(
+                f"{method} against {reference}: selections of shape {tuple(a.shape)} and {tuple(b.shape)} must both "
+                f"be [{len(self.layers)} layers, tokens, experts] of the same tokens"
+            )
+        both = (a & b).sum(dim=-1).double()
+        union = selection.counts.double() + reference_selection.counts.to(a.device).double() - both
+        jaccard = torch.where(union > 0, both / union.clamp_min(1), 1.0)  # two empty sets agree
+        tops = [_top_expert(chosen) for chosen in (selection, reference_selection)]
+        same = (tops[0] == tops[1].to(a.device)).double()
+        sums = torch.stack(
+            [
+                torch.full((a.shape[0],), float(a.shape[1]), dtype=torch.float64, device=a.device),
+                jaccard.sum(dim=1),
+                both.sum(dim=1),
+                selection.counts.double().sum(dim=1),
+                same.sum(dim=1),
+            ],
+            dim=1,
+        )
+        key = (method, reference)
+        self.agreements[key] = sums if key not in self.agreements else self.agreements[key] + sums
+
     def _add_confidence(self, counters, selection):
         """Each layer's tokens by top-1 probability and by entropy, in even bins over [0, 1]."""
         if selection.top1 is None or selection.entropy is None:
@@ -186,7 +219,7 @@ class RoutingStats:
         pairs, experts = counters.transitions.shape[0], self.num_experts
         if not pairs:
             return
-        top1 = selection.weights.argmax(dim=-1) if selection.top_expert is None else selection.top_expert
+        top1 = _top_expert(selection)
         both = (selection.counts[:-1] > 0) & (selection.counts[1:] > 0)
         offsets = torch.arange(pairs, device=top1.device).unsqueeze(-1) * experts * experts
         keys = (top1[:-1] * experts + top1[1:] + offsets)[both]
@@ -253,6 +286,9 @@ class RoutingStats:
             if room > 0:
                 mine.sample_weights = torch.cat([mine.sample_weights, theirs.sample_weights[:, :room]], dim=1)
                 mine.sample_ids = torch.cat([mine.sample_ids, theirs.sample_ids[:room]])
+        for key, sums in other.agreements.items():
+            mine = self.agreements.get(key)
+            self.agreements[key] = sums.clone() if mine is None else mine + sums.to(mine.device)
         return self
 
     def all_reduce(self, group=None):
@@ -264,7 +300,7 @@ class RoutingStats:
         merged = gathered[0]
         for other in gathered[1:]:
             merged.merge(other)
-        self.methods = merged.methods
+        self.methods, self.agreements = merged.methods, merged.agreements
         return self
 
     def _on_cpu(self):
@@ -276,6 +312,7 @@ class RoutingStats:
                 setattr(moved, name, value.cpu() if torch.is_tensor(value) else value)
             moved.domains = {name: [load.cpu(), tokens] for name, (load, tokens) in counters.domains.items()}
             cpu.methods[method] = moved
+        cpu.agreements = {key: sums.cpu() for key, sums in self.agreements.items()}
         return cpu
 
     def coactivation(self, method, layer):
@@ -313,14 +350,14 @@ class RoutingStats:
         each expert's most frequent ids for ``layers``, and by next token when given) when token
         ids were given; and
         ``token_strings`` for the ids seen when ``token_strings`` (a tokenizer with ``decode``, a
-        mapping or a callable) is given.
+        mapping or a callable) is given; ``method_agreement`` per pair given to ``add_agreement``.
         """
         shown = [self.layers[len(self.layers) // 2]] if layers is None else list(layers)
         unknown = [layer for layer in shown if layer not in self.layers]
         if unknown:
             raise ValueError(f"layers {unknown} are not among the statistics' layers {self.layers}")
         names = ("expert_counts", "expert_load", "domain_load", "coactivation", "cross_layer", "routing_samples")
-        names += ("token_stats", "vocabulary", "router_confidence")
+        names += ("token_stats", "vocabulary", "router_confidence", "method_agreement")
         sections = {name: [] for name in names}
         seen = set()
         for method, counters in self.methods.items():
@@ -377,6 +414,13 @@ class RoutingStats:
                 else:
                     sample["tokens"] = [f"token {j}" for j in range(weights.shape[0])]
                 sections["routing_samples"].append(sample)
+        for (method, reference), sums in self.agreements.items():
+            tokens, jaccard, both, chosen, same = sums.cpu().T
+            entry = {"method": method, "reference": reference, "layers": self.layers}
+            shared = torch.where(chosen > 0, both / chosen.clamp_min(1), 1.0)  # nothing chosen: nothing missed
+            entry |= {"jaccard": (jaccard / tokens).tolist(), "shared": shared.tolist()}
+            entry |= {"top1": (same / tokens).tolist(), "num_tokens": int(tokens[0])}
+            sections["method_agreement"].append(entry)
         if token_strings is not None and seen:
             sections["token_strings"] = {str(t): decode_token(token_strings, t) for t in sorted(seen)}
         return {name: value for name, value in sections.items() if value}
@@ -402,6 +446,11 @@ class RoutingStats:
                 entry |= {key: [row[:EXPERT_TOKENS] for row in lists] for key, lists in zip(keys, listed)}
             entries.append(entry)
         return entries
+
+
+def _top_expert(selection):
+    """Each token's expert of largest router logit (of largest weight, for a selection made by hand)."""
+    return selection.weights.argmax(dim=-1) if selection.top_expert is None else selection.top_expert
 
 
 def _settings(stats):
