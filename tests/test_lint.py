@@ -143,12 +143,16 @@ def test_tick_labels_outside_the_view_are_not_text_on_the_page():
 @pytest.mark.slow
 @pytest.mark.parametrize("names", STYLE_COMBINATIONS)
 def test_every_figure_of_the_example_and_of_real_routing_passes(names, study, real_study, tmp_path):
+    """The figure's own text boxes, and the saved PDF's text against its marks (text over the data is read
+    from the PDF once, not also from a second PDF that check_figure(data=True) would print). A colour
+    sheet changes no text, so over it the first figure of each family stands for the rest."""
+    recoloured = any("colo" in name for name in names)
     for results in (study, real_study):
         for spec in figure_specs():
-            for job in spec.jobs(results):
+            for job in list(spec.jobs(results))[: 1 if recoloured else None]:
                 with figkit.use_style(*names):
                     fig = spec.plot(spec.prepare(**job.arguments))
-                assert check_figure(fig) == [], (names, spec.name + job.suffix)
+                assert check_figure(fig, data=False) == [], (names, spec.name + job.suffix)
                 path = figkit.save_figure(fig, tmp_path / f"{spec.name}{job.suffix}.pdf")
                 assert check_pdf_text(path) == [], (names, spec.name + job.suffix)
                 plt.close(fig)
