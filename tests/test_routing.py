@@ -345,6 +345,10 @@ def test_top_k_top_p_and_threshold_against_numpy(real_logits):
         (lambda: top_p(0.0), r"top_p: p must be in \(0, 1\]"),
         (lambda: threshold(2), r"threshold: probability must be in \(0, 1\]"),
         (lambda: top_k(2).select(torch.zeros(8)), r"router logits must be \[..., tokens, experts\]"),
+        (  # top_p gave the token 0 experts
+            lambda: top_p(0.5).select(torch.tensor([[0.0, 1.0], [float("nan"), 1.0]])),
+            r"router logits hold NaN \(first at index 1, 0\); a router gives numbers",
+        ),
     ],
 )
 def test_bad_rules_are_named(make, message):
@@ -501,3 +505,84 @@ def test_the_readmes_model_to_results_example_runs_as_written(tmp_path, monkeypa
     results = load_results(tmp_path / "results.json")
     assert results["metrics"]["topk8"]["avg_experts"] == 8  # top-8 of the small model's 8 experts
     assert sum(results["expert_counts"][0]["histogram"].values()) == 2 * 10  # the real tokens of two batches
+
+
+@pytest.mark.parametrize(
+    "layers, quantiles, sizes, message",
+    [
+        ([0, 1], np.full((2, 1025), np.nan), [9, 9], "quantiles must be finite numbers"),  # every p-value was NaN
+        ([0, 1], np.linspace(1, 0, 1025)[None].repeat(2, 0), [9, 9], "the quantiles of layer 0 must not decrease"),
+        ([0, 0], np.zeros((2, 1025)), [9, 9], r"layers must be distinct, got \[0, 0\]"),
+        ([0.5, 1], np.zeros((2, 1025)), [9, 9], r"layers must be whole numbers of at least 0, got \[0.5, 1.0\]"),
+        ([0, 1], np.zeros((2, 1025)), [9], "1 sample sizes for 2 layers; give one each"),
+        ([0, 1], np.zeros((2, 1025)), [9, 0], r"sample_sizes must be whole numbers of at least 1, got \[9, 0\]"),
+        ([0, 1], np.zeros((2, 3)), [9, 9], r"needs 1025 quantiles for each of its 2 layers, got an array of shape"),
+    ],
+)
+def test_a_calibrated_null_is_checked_whole_with_one_error_type(tmp_path, layers, quantiles, sizes, message):
+    np.savez(tmp_path / "null.npz", layers=np.array(layers), quantiles=quantiles, sample_sizes=sizes)
+    with pytest.raises(ValueError, match=message):
+        CalibratedNull.load(tmp_path / "null.npz")
+
+
+def test_a_calibrated_null_file_is_refused_before_it_unpacks(tmp_path):
+    import zipfile
+
+    bomb = tmp_path / "bomb.npz"  # 80 KB that would unpack to 80 MB (a 3 MB one took 3.3 GB for 39 s)
+    with zipfile.ZipFile(bomb, "w", zipfile.ZIP_DEFLATED) as archive:
+        for name in ("layers.npy", "quantiles.npy", "sample_sizes.npy"):
+            with archive.open(name, "w") as member:
+                for _ in range(78 if name == "quantiles.npy" else 1):
+                    member.write(bytes(2**20))
+    with pytest.raises(ValueError, match=r"bomb.npz: unpacks to 83,886,080 bytes; a calibrated null is at most"):
+        CalibratedNull.load(bomb)
+    (tmp_path / "other.npz").write_bytes(b"not a zip")
+    with pytest.raises(ValueError, match="other.npz: not a calibrated null written by CalibratedNull.save"):
+        CalibratedNull.load(tmp_path / "other.npz")
+    np.savez(tmp_path / "extra.npz", layers=[0], quantiles=np.zeros((1, 1025)), sample_sizes=[9], code=[1])
+    with pytest.raises(ValueError, match="it holds code.npy, layers.npy, quantiles.npy, sample_sizes.npy"):
+        CalibratedNull.load(tmp_path / "extra.npz")
+
+
+def test_statistics_refuse_bad_token_ids_merges_and_a_second_reduction(real_logits):
+    selection = bh(0.05).select(real_logits[:2, :4])
+    stats = RoutingStats([0, 1], 64)
+    for ids, error, message in [
+        ([0, 1, -1, 3], ValueError, r"bh05: token_ids: token id -1 is outside 0 to 16,777,215"),  # a RuntimeError
+        ([0, 1, 2**40, 3], ValueError, r"token id 1099511627776 is outside 0 to 16,777,215"),  # a 79 TB table
+        ([0.0, 1.5, 2.0, 3.0], TypeError, "bh05: token_ids must be whole numbers, got torch.float"),  # truncated
+    ]:
+        with pytest.raises(error, match=message):
+            stats.add("bh05", selection, ids)
+    with pytest.raises(ValueError, match=r"next_token_ids: token id -2 is outside -1 \(none\) to"):
+        stats.add("bh05", selection, [0, 1, 2, 3], next_token_ids=[1, 2, 3, -2])
+    with pytest.raises(TypeError, match="only RoutingStats merge with RoutingStats, got NoneType"):
+        stats.merge(None)  # an AttributeError
+    stats.add("bh05", selection, [0, 1, 2, 3])
+    stats.reduced = True  # as all_reduce leaves it (tests/test_routing.py runs all_reduce over two processes)
+    for again in (lambda: stats.add("bh05", selection), lambda: stats.all_reduce()):
+        with pytest.raises(ValueError, match="were all-reduced and hold every rank's counts"):
+            again()  # all_reduce twice counted every other rank twice
+
+
+def test_merging_moves_the_others_counters_to_this_ones_device(real_logits):
+    """No GPU here: the other statistics' tensors are moved by hand onto a device of their own ("meta")."""
+    from figkit.routing.stats import _moved
+
+    ours, theirs = RoutingStats([0, 1], 64, sample_tokens=8), RoutingStats([0, 1], 64, sample_tokens=8)
+    ours.add("bh05", bh(0.05).select(real_logits[:2, :3]))
+    theirs.add("bh05", bh(0.05).select(real_logits[:2, 3:10]))
+    theirs.add("topk8", top_k(8).select(real_logits[:2, 3:10]))
+    moved = []
+    real_to = torch.Tensor.to
+
+    def to(tensor, *args, **kwargs):
+        moved.append(args[0] if args else kwargs.get("device"))
+        return real_to(tensor, *args, **kwargs)
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(torch.Tensor, "to", to)
+        ours.merge(theirs)
+    assert moved and all(torch.device(device) == torch.device("cpu") for device in moved if device is not None)
+    assert ours.methods["bh05"].sample_weights.shape[1] == 8  # the sample filled up from theirs
+    assert _moved(ours.methods["topk8"], torch.device("meta")).histogram.device.type == "meta"

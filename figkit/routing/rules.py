@@ -16,6 +16,7 @@ import torch
 
 ROBUST_SCALE = 1.4826  # MAD to standard deviation for a normal distribution
 CALIBRATION_QUANTILES = 1025
+MAX_NULL_BYTES = 2**26  # a saved null: 8 KiB of quantiles per layer; 64 MiB is thousands of layers
 
 
 @dataclass(frozen=True)
@@ -38,6 +39,9 @@ def _as_logits(logits):
         raise ValueError(f"router logits must be [..., tokens, experts], got shape {tuple(logits.shape)}")
     if not logits.is_floating_point():
         raise TypeError(f"router logits must be floating point, got {logits.dtype}")
+    if bool(torch.isnan(logits).any()):  # a NaN sorts and compares as nothing: its token would get no experts
+        where = ", ".join(map(str, torch.nonzero(torch.isnan(logits))[0].tolist()))
+        raise ValueError(f"router logits hold NaN (first at index {where}); a router gives numbers")
     return logits
 
 
@@ -286,12 +290,24 @@ class CalibratedNull:
     """
 
     def __init__(self, layers, quantiles, sample_sizes):
-        self.layers = [int(layer) for layer in layers]
-        self.quantiles = torch.as_tensor(quantiles, dtype=torch.float64)
-        self.sample_sizes = [int(n) for n in sample_sizes]
+        self.layers = _whole_numbers(layers, "layers", minimum=0)
+        if len(set(self.layers)) != len(self.layers):
+            raise ValueError(f"calibrated null: layers must be distinct, got {self.layers}")
+        self.quantiles = torch.as_tensor(np.asarray(quantiles, dtype=np.float64))
         if self.quantiles.shape != (len(self.layers), CALIBRATION_QUANTILES):
             raise ValueError(
-                f"a calibrated null needs {CALIBRATION_QUANTILES} quantiles for each of its {len(self.layers)} layers"
+                f"calibrated null: needs {CALIBRATION_QUANTILES} quantiles for each of its {len(self.layers)} layers, "
+                f"got an array of shape {tuple(self.quantiles.shape)}"
+            )
+        if not bool(torch.isfinite(self.quantiles).all()):
+            raise ValueError("calibrated null: quantiles must be finite numbers (NaN would make every p-value NaN)")
+        if bool((self.quantiles.diff(dim=1) < 0).any()):
+            layer = self.layers[int(torch.nonzero((self.quantiles.diff(dim=1) < 0).any(dim=1))[0])]
+            raise ValueError(f"calibrated null: the quantiles of layer {layer} must not decrease")
+        self.sample_sizes = _whole_numbers(sample_sizes, "sample_sizes", minimum=1)
+        if len(self.sample_sizes) != len(self.layers):
+            raise ValueError(
+                f"calibrated null: {len(self.sample_sizes)} sample sizes for {len(self.layers)} layers; give one each"
             )
 
     @classmethod
@@ -330,8 +346,31 @@ class CalibratedNull:
 
     @classmethod
     def load(cls, path):
-        with np.load(path) as data:
+        """Read a null written by ``save``; anything else is refused before it is decompressed."""
+        import zipfile
+
+        try:
+            with zipfile.ZipFile(path) as archive:
+                unpacked = sum(member.file_size for member in archive.infolist())
+                names = sorted(archive.namelist())
+        except (zipfile.BadZipFile, OSError) as error:
+            raise ValueError(f"{path}: not a calibrated null written by CalibratedNull.save ({error})") from None
+        if names != ["layers.npy", "quantiles.npy", "sample_sizes.npy"]:
+            raise ValueError(f"{path}: not a calibrated null: it holds {', '.join(names) or 'nothing'}")
+        if unpacked > MAX_NULL_BYTES:
+            raise ValueError(f"{path}: unpacks to {unpacked:,} bytes; a calibrated null is at most {MAX_NULL_BYTES:,}")
+        with np.load(path, allow_pickle=False) as data:
             return cls(data["layers"], data["quantiles"], data["sample_sizes"])
+
+
+def _whole_numbers(values, name, minimum):
+    """``values`` as a list of ints, each a whole number of at least ``minimum``."""
+    array = np.asarray(values)
+    if array.ndim != 1 or array.dtype.kind not in "iuf" or not np.all(np.isfinite(array)):
+        raise ValueError(f"calibrated null: {name} must be a list of whole numbers, got {values!r}")
+    if np.any(array != np.round(array)) or np.any(array < minimum):
+        raise ValueError(f"calibrated null: {name} must be whole numbers of at least {minimum}, got {array.tolist()}")
+    return [int(value) for value in array]
 
 
 def _positive(name, value):

@@ -22,6 +22,7 @@ from figkit.routing.rules import Selection
 from figkit.stats import CONFIDENCE_BINS, specialised_tokens
 
 SAMPLE_TOKENS = 40
+MAX_TOKEN_ID = 2**24 - 1  # tables by token id grow to the largest id; vocabularies are far smaller
 EXPERT_TOKENS = 10  # each expert's most specialised token ids kept for the shown layers
 
 
@@ -81,12 +82,14 @@ class RoutingStats:
         self.pairs_listed = not isinstance(coactivation, bool)  # listed layers are written, not only the shown
         self.counts_vocabulary = bool(vocabulary)
         self.methods = {}
-        self.agreements = {}  # (method, reference) -> [layers, AGREEMENT] float64 sums
+        self.agreements = {}  # (method, reference) -> [layers, 5] float64 sums: tokens, Jaccard, both, chosen, top-1
+        self.reduced = False  # all_reduce has made these every rank's counts
 
     def add(self, method, selection, token_ids=None, domain=None, next_token_ids=None):
         """Count one batch: ``selection`` of ``[layers, tokens, experts]``, the tokens' ids ``[tokens]``,
         their domain (one name for the batch, or one per token) for the load by domain, and the id of
         the token that follows each (-1 where none does) for vocabulary specialisation by next token."""
+        self._usable(method)
         if not isinstance(selection, Selection):
             raise TypeError(f"selection must be a figkit.routing Selection, got {type(selection).__name__}")
         mask, counts = selection.mask, selection.counts
@@ -116,14 +119,14 @@ class RoutingStats:
             self._add_domains(counters, dense, domain)
         ids = None
         if token_ids is not None:
-            ids = torch.as_tensor(token_ids, device=counts.device).long().reshape(-1)
+            ids = _token_ids(token_ids, counts.device, f"{method}: token_ids")
             if ids.numel() != tokens:
                 raise ValueError(f"{method}: {ids.numel()} token ids for {tokens} tokens")
             self._add_by_token(counters, ids, counts)
             if self.counts_vocabulary:
                 counters.vocabulary = self._add_vocabulary(counters.vocabulary, ids, mask)
         if next_token_ids is not None and self.counts_vocabulary:
-            following = torch.as_tensor(next_token_ids, device=counts.device).long().reshape(-1)
+            following = _token_ids(next_token_ids, counts.device, f"{method}: next_token_ids", missing=-1)
             if following.numel() != tokens:
                 raise ValueError(f"{method}: {following.numel()} next token ids for {tokens} tokens")
             known = following >= 0
@@ -157,6 +160,7 @@ class RoutingStats:
         """Count, per layer, how far ``method``'s experts agree with ``reference``'s for the same tokens:
         each token's Jaccard overlap of the two sets, the experts both select, and whether the router's
         top-1 expert is the same (for two models or checkpoints; one router always agrees with itself)."""
+        self._usable(f"{method} against {reference}")
         for name, chosen in (("selection", selection), ("reference_selection", reference_selection)):
             if not isinstance(chosen, Selection):
                 raise TypeError(f"{name} must be a figkit.routing Selection, got {type(chosen).__name__}")
@@ -261,11 +265,13 @@ class RoutingStats:
 
     def merge(self, other):
         """Add ``other``'s counts (the same layers and experts) to these; samples fill up in order."""
+        if not isinstance(other, RoutingStats):
+            raise TypeError(f"only RoutingStats merge with RoutingStats, got {type(other).__name__}")
         if _settings(other) != _settings(self):
             raise ValueError("only statistics of the same layers, experts, coactivation and vocabulary settings merge")
         for method, theirs in other.methods.items():
             if method not in self.methods:
-                self.methods[method] = copy.deepcopy(theirs)
+                self.methods[method] = _moved(theirs, self._device(theirs.histogram.device))
                 continue
             mine = self.methods[method]
             for name in mine.ADDED:
@@ -284,34 +290,47 @@ class RoutingStats:
                     mine.domains[name] = [load.clone(), tokens]
             room = self.sample_tokens - mine.sample_weights.shape[1]
             if room > 0:
-                mine.sample_weights = torch.cat([mine.sample_weights, theirs.sample_weights[:, :room]], dim=1)
-                mine.sample_ids = torch.cat([mine.sample_ids, theirs.sample_ids[:room]])
+                device = mine.sample_weights.device
+                mine.sample_weights = torch.cat([mine.sample_weights, theirs.sample_weights[:, :room].to(device)], 1)
+                mine.sample_ids = torch.cat([mine.sample_ids, theirs.sample_ids[:room].to(device)])
         for key, sums in other.agreements.items():
             mine = self.agreements.get(key)
             self.agreements[key] = sums.clone() if mine is None else mine + sums.to(mine.device)
         return self
 
     def all_reduce(self, group=None):
-        """Merge the statistics of every rank of ``torch.distributed`` in place, in rank order."""
+        """Merge the statistics of every rank of ``torch.distributed`` in place, in rank order; each method's
+        counters stay on their device. Once reduced, the statistics are every rank's: adding to them or
+        reducing them again would count the other ranks twice, and is refused."""
         import torch.distributed as dist
 
+        self._usable("all_reduce")
         gathered = [None] * dist.get_world_size(group)
         dist.all_gather_object(gathered, self._on_cpu(), group=group)
         merged = gathered[0]
         for other in gathered[1:]:
             merged.merge(other)
-        self.methods, self.agreements = merged.methods, merged.agreements
+        devices = {method: counters.histogram.device for method, counters in self.methods.items()}
+        cpu = torch.device("cpu")
+        self.methods = {method: _moved(c, devices.get(method, cpu)) for method, c in merged.methods.items()}
+        self.agreements = {key: sums.to(self._device(sums.device)) for key, sums in merged.agreements.items()}
+        self.reduced = True
         return self
+
+    def _usable(self, what):
+        if self.reduced:
+            raise ValueError(
+                f"{what}: these statistics were all-reduced and hold every rank's counts; add to a fresh "
+                "RoutingStats and merge, or all-reduce a copy (copy.deepcopy(stats).all_reduce()) mid-run"
+            )
+
+    def _device(self, default):
+        """Where this object's counters live: those of its first method, else ``default``."""
+        return next((c.histogram.device for c in self.methods.values()), default)
 
     def _on_cpu(self):
         cpu = copy.copy(self)
-        cpu.methods = {}
-        for method, counters in self.methods.items():
-            moved = copy.copy(counters)
-            for name, value in vars(counters).items():
-                setattr(moved, name, value.cpu() if torch.is_tensor(value) else value)
-            moved.domains = {name: [load.cpu(), tokens] for name, (load, tokens) in counters.domains.items()}
-            cpu.methods[method] = moved
+        cpu.methods = {method: _moved(counters, torch.device("cpu")) for method, counters in self.methods.items()}
         cpu.agreements = {key: sums.cpu() for key, sums in self.agreements.items()}
         return cpu
 
@@ -446,6 +465,31 @@ class RoutingStats:
                 entry |= {key: [row[:EXPERT_TOKENS] for row in lists] for key, lists in zip(keys, listed)}
             entries.append(entry)
         return entries
+
+
+def _moved(counters, device):
+    """A copy of one method's counters on ``device``."""
+    moved = copy.copy(counters)
+    for name, value in vars(counters).items():
+        setattr(moved, name, value.to(device) if torch.is_tensor(value) else value)
+    moved.domains = {name: [load.to(device), tokens] for name, (load, tokens) in counters.domains.items()}
+    return moved
+
+
+def _token_ids(values, device, name, missing=None):
+    """Token ids as a flat long tensor: whole numbers from 0 (or ``missing``, for none) to ``MAX_TOKEN_ID``."""
+    ids = torch.as_tensor(values, device=device)
+    if ids.is_floating_point() or ids.is_complex() or ids.dtype == torch.bool:
+        raise TypeError(f"{name} must be whole numbers, got {ids.dtype}")
+    ids = ids.long().reshape(-1)
+    if ids.numel():
+        low, high = int(ids.min()), int(ids.max())
+        lowest = 0 if missing is None else missing
+        if low < lowest or high > MAX_TOKEN_ID:
+            bad = low if low < lowest else high
+            allowed = f"{lowest}" + (" (none)" if missing is not None else "")
+            raise ValueError(f"{name}: token id {bad} is outside {allowed} to {MAX_TOKEN_ID:,}")
+    return ids
 
 
 def _top_expert(selection):
