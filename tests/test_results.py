@@ -175,6 +175,7 @@ BAD = [
     (("metrics", "bh05", "bleu"), 1.0, 'metrics.bh05.bleu: metric "bleu" is not described in metric_info'),
     (("schema_version",), 2, "schema_version: 2 is not supported; this figkit reads version 1"),
     (("methods",), [], "methods: must not be empty"),
+    (("methods", 1, "params", "alpha"), float("nan"), "methods[1].params.alpha: expected a finite number, got NaN"),
     (("method_agreement", 0, "reference"), "bh05", "method_agreement[0].reference: is the method itself ('bh05')"),
     (("method_agreement", 0, "reference"), "bh9", 'method_agreement[0].reference: unknown method "bh9"'),
     (
@@ -438,3 +439,35 @@ def test_token_stats_are_written_by_token_id_losslessly_and_small(tmp_path, rng)
     assert raw.stat().st_size > 10 * path.stat().st_size
     raw_cells = token_cells(token_stats_entries(load_results(raw))[0])
     assert Counter(dict(zip(zip(raw_cells[0], raw_cells[1]), raw_cells[2]))) == expected
+
+
+@pytest.mark.parametrize(
+    "key, message",
+    [
+        ("\u00b2", 'expert_counts[0].histogram.\u00b2: keys are numbers of experts written as integers ("3")'),
+        ("1" + "0" * 5000, "expert_counts[0].histogram.1000000000000000000000000000000000000...: keys are numbers"),
+    ],
+)
+def test_histogram_keys_are_ascii_whole_numbers_named_in_one_short_line(tmp_path, key, message):
+    """ "²" passed str.isdigit and a 5,001-digit key reached Python's own int() message."""
+    results = {"schema_version": 1, "methods": [{"id": "a"}], "expert_counts": [{"method": "a", "histogram": {key: 3}}]}
+    with pytest.raises(ValueError) as error:
+        load_text(tmp_path, json.dumps(results))
+    assert str(error.value).startswith(message) and len(str(error.value)) < 200
+
+
+def test_what_the_loader_accepts_the_build_plans(tmp_path):
+    """A metric_info with "better" but no metrics stopped the build with KeyError: 'metrics'; expert_load rows
+    of different lengths loaded without model.num_experts, then stopped the build naming no field."""
+    from figkit.plots import figure_specs
+
+    methods = [{"id": "a"}, {"id": "b"}]
+    results = {"schema_version": 1, "methods": methods, "metric_info": {"ppl": {"label": "PPL", "better": "lower"}}}
+    results["expert_counts"] = [{"method": m["id"], "values": [1, 2, 3]} for m in methods]
+    loaded = load_text(tmp_path, json.dumps(results))
+    planned = [spec.name for spec in figure_specs() if list(spec.jobs(loaded))]
+    assert planned == ["expert_count_distribution", "expert_count_comparison"]  # no metric, no compute-quality figure
+    ragged = {"schema_version": 1, "methods": methods}
+    ragged["expert_load"] = [{"method": "a", "layer": 0, "counts": [1, 2, 3, 4]}, {"method": "a", "counts": [1, 2]}]
+    with pytest.raises(ValueError, match=r"expert_load\[1\].counts: has 2 entries but expert_load\[0\].counts has 4"):
+        load_text(tmp_path, json.dumps(ragged))

@@ -166,7 +166,7 @@ def jobs(results):
     for metric, info in results.get("metric_info", {}).items():
         if info.get("better") not in DIRECTIONS:
             continue
-        reported = {m: _value(results["metrics"].get(m, {}).get(metric)) for m in counts}
+        reported = {m: _value(results.get("metrics", {}).get(m, {}).get(metric)) for m in counts}
         reported = {m: v for m, v in reported.items() if v is not None}
         if len(reported) < 2 or _restates(np.array([experts[m] for m in reported]), np.array(list(reported.values()))):
             continue

@@ -39,8 +39,13 @@ def shown(value):
     return text if len(text) <= 40 else text[:36] + '..."'
 
 
+LONGEST_KEY = 40  # characters of a key a message shows
+
+
 def join(path, key):
-    return f"{path}.{key}" if path else str(key)
+    """The path of ``key`` in ``path``; a key too long to read in a message is cut ("1000000000...")."""
+    key = str(key) if len(str(key)) <= LONGEST_KEY else f"{str(key)[: LONGEST_KEY - 3]}..."
+    return f"{path}.{key}" if path else key
 
 
 def fields(node):

@@ -1,5 +1,7 @@
 """``expert_counts``: experts selected per token, per method and layer, as counts or a histogram."""
 
+import re
+
 from figkit.results.checks import (
     an_integer,
     an_object,
@@ -7,6 +9,7 @@ from figkit.results.checks import (
     entries,
     fail,
     fields,
+    join,
     method_and_layer,
     numbers,
     shown,
@@ -54,8 +57,8 @@ def _histogram(histogram, path, most):
     if not an_object(histogram, path):
         fail(path, "must not be empty")
     for experts, tokens in histogram.items():
-        where = f"{path}.{experts}"
-        if not experts.isdigit() or str(int(experts)) != experts:
+        where = join(path, experts)
+        if not re.fullmatch(r"0|[1-9][0-9]{0,17}", experts):  # ASCII digits ("²" is a digit to isdigit)
             fail(where, f'keys are numbers of experts written as integers ("3"), got {shown(experts)}')
         if most is not None and int(experts) > most:
             fail(where, f"{experts} experts is more than model.num_experts ({most})")

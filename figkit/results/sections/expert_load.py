@@ -1,6 +1,6 @@
 """``expert_load``: tokens routed to each expert, per method and layer."""
 
-from figkit.results.checks import a_layer, an_object, declared, entries, fields, loads
+from figkit.results.checks import a_layer, an_object, declared, entries, fields, loads, numbers
 from figkit.results.section import Section, listed
 
 ENTRY = {
@@ -27,6 +27,8 @@ def check(value, context):
         declared(entry["method"], f"{path}.method", context.methods)
         a_layer(entry, path, context.model)
         loads(entry, path, context.model)
+        experts = len(value[0]["counts"])  # every entry counts the experts of one model
+        numbers(entry["counts"], f"{path}.counts", experts, "expert_load[0].counts")
 
 
 SECTION = Section("expert_load", listed(ENTRY, "Tokens routed to each expert."), check)

@@ -1,6 +1,18 @@
 """``methods``: the routing methods compared, each with a unique id and label."""
 
-from figkit.results.checks import a_boolean, a_key, a_list, a_string, an_object, fail, fields, is_number, shown
+from figkit.results.checks import (
+    a_boolean,
+    a_key,
+    a_list,
+    a_number,
+    a_string,
+    an_object,
+    fail,
+    fields,
+    is_number,
+    shown,
+)
+from figkit.results.reading import Huge, NonFinite
 from figkit.results.section import Section
 
 METHOD = {
@@ -36,6 +48,8 @@ def check(methods, context):
         if "baseline" in method:
             a_boolean(method["baseline"], f"{path}.baseline")
         for name, value in an_object(method.get("params", {}), f"{path}.params").items():
+            if isinstance(value, (NonFinite, Huge)):  # kept as text by the reader so as to be named here
+                a_number(value, f"{path}.params.{name}")
             if not (value is None or isinstance(value, (str, bool)) or is_number(value)):
                 fail(f"{path}.params.{name}", f"expected a number, string, true/false or null, got {shown(value)}")
 
