@@ -76,6 +76,12 @@ def parser():
     check.add_argument(
         "--families", type=int, default=1, metavar="N", help="font families the text may use; 0: any (default: 1)"
     )
+    check.add_argument(
+        "--stale",
+        metavar="RESULTS",
+        help="also fail on figkit figures (in the PDF, or included in a compiled paper) that RESULTS would draw "
+        "differently or not at all",
+    )
     commands.add_parser("schema", help="print the JSON Schema of results files")
     commands.add_parser("styles", help="list the style names figkit.use_style accepts")
     return p
@@ -134,9 +140,18 @@ def check(args):
     if args.families < 0:
         raise ValueError(f"--families must be 0 (any) or more, got {args.families}")
     failed = False
+    results = None
+    if args.stale is not None:
+        from figkit.results import load_results
+
+        results = load_results(args.stale)
     for path in args.paths:
         report = check_pdf_fonts(path)
         problems = report.problems
+        if results is not None:
+            from figkit.provenance import stale
+
+            problems += stale(path, results, args.stale)
         for expected, actual, side in ((args.width, report.width, "wide"), (args.height, report.height, "high")):
             if expected is not None and abs(expected - actual) > SIZE_TOLERANCE:
                 problems.append(f"page is {actual:.2f} in {side}, expected {expected:g}")

@@ -167,11 +167,13 @@ def save_figure(fig, path, *, dpi: float | None = None) -> Path:
     return path
 
 
-def figure_bytes(fig, fmt="pdf", *, dpi=None):
-    """``fig`` drawn as ``fmt`` ("pdf", "svg" or "png"), deterministically, in the style it was made in."""
+def figure_bytes(fig, fmt="pdf", *, dpi=None, keywords=None):
+    """``fig`` drawn as ``fmt`` ("pdf", "svg" or "png"), deterministically, in the style it was made in;
+    ``keywords``: the PDF's Keywords (where the figure came from, ``figkit.provenance``)."""
     out = io.BytesIO()
+    metadata = _METADATA[fmt] | ({"Keywords": keywords} if keywords else {})
     with mpl.rc_context(getattr(fig, "_figkit_rc", None)), mpl.rc_context(_SAVE_RC), _quiet_fonttools():
-        fig.savefig(out, format=fmt, dpi=dpi, metadata=_METADATA[fmt])
+        fig.savefig(out, format=fmt, dpi=dpi, metadata=metadata)
     return out.getvalue()
 
 

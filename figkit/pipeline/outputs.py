@@ -190,12 +190,13 @@ def _figure_output(spec):
     def render(job, target):
         import matplotlib.pyplot as plt
 
+        from figkit.provenance import keywords
         from figkit.style import figure_bytes, use_style
 
         with use_style(*target.styles), plt.rc_context(target.figure_size(job.width)):
             fig = spec.plot(spec.prepare(**job.data))
             try:
-                return {job.outputs[0]: figure_bytes(fig, "pdf")}
+                return {job.outputs[0]: figure_bytes(fig, "pdf", keywords=keywords(job, target.styles))}
             finally:
                 plt.close(fig)
 
