@@ -11,6 +11,7 @@ import functools
 import os
 import re
 import subprocess
+import unicodedata
 import warnings
 from pathlib import Path
 
@@ -224,7 +225,12 @@ def escape_markdown(text):
 
 
 def _markdown_literal(text):
-    return re.sub(r"([\\`*_|\[\]<>])", r"\\\1", text)
+    """``text`` with nothing a Markdown reader would act on: control and invisible format characters (NUL,
+    ESC, a right-to-left override, a zero-width space, a BOM) shown as [U+...], the punctuation of
+    emphasis, code, tables, links, strikethrough and entities escaped, and bare URLs kept from linking."""
+    text = "".join(f"[U+{ord(c):04X}]" if unicodedata.category(c) in ("Cc", "Cf") else c for c in text)
+    text = re.sub(r"([\\`*_|\[\]<>~&])", r"\\\1", text)
+    return re.sub(r"(?i)(:)(?=//)|(?<=\bwww)(\.)", r"\\\1\2", text)
 
 
 # Maths commands a Markdown cell shows as the character itself: \alpha as α, \pm as ±.

@@ -109,6 +109,13 @@ def test_labels_keep_only_harmless_maths(label, tex):
 
 def test_markdown_escaping():
     assert escape_markdown("a|b *c* _d_ `e`\nf") == "a\\|b \\*c\\* \\_d\\_ \\`e\\` f"
+    # control and invisible characters visible; strikethrough, entities and bare URLs inert (issue 28, item 8)
+    assert escape_markdown("x\x00y\x1b[31m z\u202eabc\u200b\ufeff") == (
+        "x\\[U+0000\\]y\\[U+001B\\]\\[31m z\\[U+202E\\]abc\\[U+200B\\]\\[U+FEFF\\]"
+    )
+    assert escape_markdown("~~old~~ &lt; http://a.example www.b.example, ratio: 2") == (
+        "\\~\\~old\\~\\~ \\&lt; http\\://a.example www\\.b.example, ratio: 2"
+    )
 
 
 def test_values_are_escaped_raw_is_not_and_undefined_fails(tmp_path):
