@@ -556,6 +556,9 @@ def test_statistics_refuse_bad_token_ids_merges_and_a_second_reduction(real_logi
             stats.add("bh05", selection, ids)
     with pytest.raises(ValueError, match=r"next_token_ids: token id -2 is outside -1 \(none\) to"):
         stats.add("bh05", selection, [0, 1, 2, 3], next_token_ids=[1, 2, 3, -2])
+    with pytest.raises(ValueError, match="domain: 3 names for 4 tokens"):
+        stats.add("bh05", selection, [0, 1, 2, 3], domain=["code"] * 3)
+    assert not stats.methods  # a refused batch counts nowhere
     with pytest.raises(TypeError, match="only RoutingStats merge with RoutingStats, got NoneType"):
         stats.merge(None)  # an AttributeError
     stats.add("bh05", selection, [0, 1, 2, 3])

@@ -99,11 +99,21 @@ class RoutingStats:
                 f"{method}: a selection of shape {tuple(mask.shape)} does not fit {expected[0]} layers "
                 f"of {expected[1]} experts"
             )
+        n_layers, tokens = counts.shape
+        ids = following = None  # checked before anything is counted, so a refused batch counts nowhere
+        if token_ids is not None:
+            ids = _token_ids(token_ids, counts.device, f"{method}: token_ids")
+            if ids.numel() != tokens:
+                raise ValueError(f"{method}: {ids.numel()} token ids for {tokens} tokens")
+        if next_token_ids is not None and self.counts_vocabulary:
+            following = _token_ids(next_token_ids, counts.device, f"{method}: next_token_ids", missing=-1)
+            if following.numel() != tokens:
+                raise ValueError(f"{method}: {following.numel()} next token ids for {tokens} tokens")
+        domains = None if domain is None else _domain_codes(domain, tokens, counts.device)
         if method not in self.methods:
             self.methods[method] = _Method(self.layers, self.num_experts, mask.device, self.pair_layers)
         counters = self.methods[method]
         width = self.num_experts + 1
-        n_layers, tokens = counts.shape
         offsets = torch.arange(n_layers, device=counts.device).unsqueeze(-1) * width
         counters.histogram += torch.bincount((counts + offsets).reshape(-1), minlength=n_layers * width).view(
             n_layers, width
@@ -115,20 +125,13 @@ class RoutingStats:
             counters.coactivation += torch.bmm(paired.transpose(1, 2), paired).long()
         self._add_transitions(counters, selection)
         self._add_confidence(counters, selection)
-        if domain is not None:
-            self._add_domains(counters, dense, domain)
-        ids = None
-        if token_ids is not None:
-            ids = _token_ids(token_ids, counts.device, f"{method}: token_ids")
-            if ids.numel() != tokens:
-                raise ValueError(f"{method}: {ids.numel()} token ids for {tokens} tokens")
+        if domains is not None:
+            self._add_domains(counters, dense, domains)
+        if ids is not None:
             self._add_by_token(counters, ids, counts)
             if self.counts_vocabulary:
                 counters.vocabulary = self._add_vocabulary(counters.vocabulary, ids, mask)
-        if next_token_ids is not None and self.counts_vocabulary:
-            following = _token_ids(next_token_ids, counts.device, f"{method}: next_token_ids", missing=-1)
-            if following.numel() != tokens:
-                raise ValueError(f"{method}: {following.numel()} next token ids for {tokens} tokens")
+        if following is not None:
             known = following >= 0
             following = following[known]
             counters.vocabulary_next = self._add_vocabulary(counters.vocabulary_next, following, mask[:, known])
@@ -198,17 +201,10 @@ class RoutingStats:
         flat = (bins + rows * CONFIDENCE_BINS).reshape(-1)
         counters.confidence += torch.bincount(flat, minlength=counters.confidence.numel()).view_as(counters.confidence)
 
-    def _add_domains(self, counters, dense, domain):
-        """Each domain's load ``[layers, experts]`` and tokens; ``domain`` names the batch or each token."""
-        n_layers, tokens, experts = dense.shape
-        if isinstance(domain, str):
-            names, codes = [domain], torch.zeros(tokens, dtype=torch.long, device=dense.device)
-        else:
-            index = {}
-            codes = [index.setdefault(str(name), len(index)) for name in domain]
-            if len(codes) != tokens:
-                raise ValueError(f"domain: {len(codes)} names for {tokens} tokens")
-            names, codes = list(index), torch.tensor(codes, device=dense.device)
+    def _add_domains(self, counters, dense, domains):
+        """Each domain's load ``[layers, experts]`` and tokens; ``domains``: (names, each token's code)."""
+        n_layers, _, experts = dense.shape
+        names, codes = domains
         load = torch.zeros(n_layers, len(names), experts, device=dense.device).index_add_(1, codes, dense).long()
         sizes = torch.bincount(codes, minlength=len(names)).tolist()
         for i, name in enumerate(names):
@@ -474,6 +470,17 @@ def _moved(counters, device):
         setattr(moved, name, value.to(device) if torch.is_tensor(value) else value)
     moved.domains = {name: [load.to(device), tokens] for name, (load, tokens) in counters.domains.items()}
     return moved
+
+
+def _domain_codes(domain, tokens, device):
+    """(domain names, each token's index among them) from one name for the batch or one per token."""
+    if isinstance(domain, str):
+        return [domain], torch.zeros(tokens, dtype=torch.long, device=device)
+    index = {}
+    codes = [index.setdefault(str(name), len(index)) for name in domain]
+    if len(codes) != tokens:
+        raise ValueError(f"domain: {len(codes)} names for {tokens} tokens")
+    return list(index), torch.tensor(codes, device=device)
 
 
 def _token_ids(values, device, name, missing=None):
