@@ -39,7 +39,9 @@ def _as_logits(logits):
         raise ValueError(f"router logits must be [..., tokens, experts], got shape {tuple(logits.shape)}")
     if not logits.is_floating_point():
         raise TypeError(f"router logits must be floating point, got {logits.dtype}")
-    if bool(torch.isnan(logits).any()):  # a NaN sorts and compares as nothing: its token would get no experts
+    # A NaN sorts and compares as nothing: its token would get no experts. The sum is NaN if any logit is
+    # (or, rarely, if it overflows both ways), at a fraction of the cost of testing every logit.
+    if bool(torch.isnan(logits.sum())) and bool(torch.isnan(logits).any()):
         where = ", ".join(map(str, torch.nonzero(torch.isnan(logits))[0].tolist()))
         raise ValueError(f"router logits hold NaN (first at index {where}); a router gives numbers")
     return logits
