@@ -140,18 +140,19 @@ def check(args):
     if args.families < 0:
         raise ValueError(f"--families must be 0 (any) or more, got {args.families}")
     failed = False
-    results = None
+    current = None
     if args.stale is not None:
+        from figkit.provenance import current_digests
         from figkit.results import load_results
 
-        results = load_results(args.stale)
+        current = current_digests(load_results(args.stale))  # planned once for every PDF
     for path in args.paths:
         report = check_pdf_fonts(path)
         problems = report.problems
-        if results is not None:
+        if current is not None:
             from figkit.provenance import stale
 
-            problems += stale(path, results, args.stale)
+            problems += stale(path, current, args.stale)
         for expected, actual, side in ((args.width, report.width, "wide"), (args.height, report.height, "high")):
             if expected is not None and abs(expected - actual) > SIZE_TOLERANCE:
                 problems.append(f"page is {actual:.2f} in {side}, expected {expected:g}")

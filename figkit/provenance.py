@@ -29,9 +29,10 @@ def keywords(job, styles):
 def recorded(path):
     """``{figure name: data digest}`` of every figkit figure in the PDF at ``path``: the figure itself, or the
     figures a paper includes."""
-    from pdfminer.pdfdocument import PDFDocument
-    from pdfminer.pdfparser import PDFParser
-    from pdfminer.pdftypes import PDFStream, resolve1
+    from figkit.lint import _pdfminer_document
+
+    PDFDocument, _, PDFParser, resolve1, _ = _pdfminer_document()  # says how to install pdfminer.six
+    from pdfminer.pdftypes import PDFStream
 
     found = {}
     with open(path, "rb") as file:
@@ -54,13 +55,17 @@ def recorded(path):
     return found
 
 
-def stale(path, results, results_name="the results"):
-    """Sentences for each figkit figure in the PDF at ``path`` that ``results`` (a loaded results file) would
-    draw differently, or would not draw at all; empty when every figure is current."""
+def current_digests(results):
+    """``{figure name: data digest}`` of every figure a build makes of ``results`` (a loaded results file)."""
     from figkit.pipeline.outputs import output_spec
     from figkit.pipeline.plan import plan
 
-    current = {job.name: data_digest(job) for job in plan(results) if output_spec(job.kind).drawn}
+    return {job.name: data_digest(job) for job in plan(results) if output_spec(job.kind).drawn}
+
+
+def stale(path, current, results_name="the results"):
+    """Sentences for each figkit figure in the PDF at ``path`` that the results of ``current``
+    (``current_digests``) would draw differently, or would not draw at all; empty when every figure is current."""
     problems = []
     for name, digest in sorted(recorded(path).items()):
         if name not in current:

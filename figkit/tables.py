@@ -126,7 +126,7 @@ def number_macros(results_dict: Mapping[str, Mapping[str, Any]], metrics: Sequen
     """
     values = _values(results_dict)
     columns = _columns(values, metrics)
-    decimals = {metric: _decimals(values, metric) for metric in columns}
+    decimals = _decimals(values, columns)
     entries = []
     for method, row in values.items():
         for metric in columns:
@@ -195,10 +195,14 @@ def _best_cells(values, columns, best):
     return bold
 
 
-def _decimals(values, metric):
-    """Decimals a column prints: none when every mean and spread in it is a whole number (10, not 10.00)."""
-    numbers = [n for row in values.values() if row.get(metric) for n in (row[metric].mean, row[metric].std)]
-    return 0 if all(n is None or float(n).is_integer() for n in numbers) else DECIMALS
+def _decimals(values, columns):
+    """``{metric: decimals}``: none for a column whose every mean and spread is a whole number (10, not 10.00)."""
+
+    def whole(metric):
+        numbers = [n for row in values.values() if row.get(metric) for n in (row[metric].mean, row[metric].std)]
+        return all(n is None or float(n).is_integer() for n in numbers)
+
+    return {metric: 0 if whole(metric) else DECIMALS for metric in columns}
 
 
 def _spread(value):
@@ -214,7 +218,7 @@ def _dataframe(values, columns):
             return float("nan")
         return round(value.mean, decimals) if _spread(value) is None else _plain(value, decimals)
 
-    decimals = {metric: _decimals(values, metric) for metric in columns}
+    decimals = _decimals(values, columns)
     return pd.DataFrame(
         {metric: [cell(row.get(metric), decimals[metric]) for row in values.values()] for metric in columns},
         index=list(values),
@@ -228,7 +232,7 @@ def _plain(value, decimals):
 
 
 def _markdown(values, columns, bold):
-    decimals = {metric: _decimals(values, metric) for metric in columns}
+    decimals = _decimals(values, columns)
 
     def cell(method, metric):
         value = values[method].get(metric)
@@ -255,7 +259,7 @@ def _latex_value(value, decimals):
 
 
 def _latex(values, columns, bold, caption, label, page, narrow):
-    decimals = {metric: _decimals(values, metric) for metric in columns}
+    decimals = _decimals(values, columns)
 
     def cell(method, metric):
         value = values[method].get(metric)

@@ -8,7 +8,7 @@ import pytest
 
 from figkit import build, load_results, write_results
 from figkit.cli import main
-from figkit.provenance import recorded, stale
+from figkit.provenance import current_digests, recorded, stale
 from tests.helpers import sections
 
 PAPER = r"""\documentclass{article}
@@ -53,4 +53,4 @@ def test_a_compiled_paper_names_the_figures_drawn_from_old_results(tmp_path, mon
     (tmp_path / "paper.tex").write_text(PAPER.replace(gone, ""))  # the author drops the figure
     subprocess.run(["pdflatex", "-interaction=nonstopmode", "paper.tex"], cwd=tmp_path, check=True, capture_output=True)
     assert sorted(recorded(tmp_path / "paper.pdf")) == ["expert_load_layers_topk2", "layer_mean_comparison"]
-    assert stale(tmp_path / "paper.pdf", load_results(results)) == []
+    assert stale(tmp_path / "paper.pdf", current_digests(load_results(results))) == []

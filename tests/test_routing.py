@@ -589,3 +589,6 @@ def test_merging_moves_the_others_counters_to_this_ones_device(real_logits):
     assert moved and all(torch.device(device) == torch.device("cpu") for device in moved if device is not None)
     assert ours.methods["bh05"].sample_weights.shape[1] == 8  # the sample filled up from theirs
     assert _moved(ours.methods["topk8"], torch.device("meta")).histogram.device.type == "meta"
+    before = theirs.methods["topk8"].histogram.clone()
+    ours.add("topk8", top_k(8).select(real_logits[:2, :3]))  # the method came from theirs in the merge
+    assert torch.equal(theirs.methods["topk8"].histogram, before)  # and still shares no counter with it

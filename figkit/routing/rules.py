@@ -52,7 +52,11 @@ def sort_descending(logits):
 
     On the CPU numpy's vectorised sort is about six times faster than ``torch.sort``.
     """
-    logits = _as_logits(logits)
+    return _descending(_as_logits(logits))
+
+
+def _descending(logits):
+    """``sort_descending`` of logits already checked."""
     if logits.device.type != "cpu":
         return logits.sort(dim=-1, descending=True).values
     values = logits.detach().to(torch.promote_types(logits.dtype, torch.float32))
@@ -66,10 +70,13 @@ def select_largest(logits, counts, renormalize=False, ranked_logits=None):
     ``ranked_logits``: the logits sorted in descending order, when already sorted.
     """
     logits = _as_logits(logits)
+    return _largest(logits, counts, renormalize, _descending(logits) if ranked_logits is None else ranked_logits)
+
+
+def _largest(logits, counts, renormalize, ranked_logits):
+    """``select_largest`` of logits already checked and sorted."""
     experts = logits.shape[-1]
     counts = counts.clamp(0, experts)
-    if ranked_logits is None:
-        ranked_logits = sort_descending(logits)
     cut = ranked_logits.gather(-1, (counts - 1).clamp_min(0).unsqueeze(-1)).to(logits.dtype)  # the last logit kept
     mask = (logits >= cut) & (counts > 0).unsqueeze(-1)
     surplus = mask.sum(dim=-1) - counts  # experts tied with the cut beyond the count
@@ -112,7 +119,7 @@ class Rule:
         by rules whose null distribution is per layer. Each token's logits are sorted once.
         """
         logits = _as_logits(logits)
-        ranked_logits = sort_descending(logits)
+        ranked_logits = _descending(logits)
         if logits.ndim == 3:
             ids = list(range(logits.shape[0])) if layers is None else list(layers)
             if len(ids) != logits.shape[0]:
@@ -120,7 +127,7 @@ class Rule:
             counts = torch.stack([self.ranked_counts(ranked_logits[i], ids[i]) for i in range(len(ids))])
         else:
             counts = self.ranked_counts(ranked_logits, layers)
-        return select_largest(logits, counts, bool(self.renormalize), ranked_logits)
+        return _largest(logits, counts, bool(self.renormalize), ranked_logits)
 
 
 @dataclass(frozen=True)
@@ -206,7 +213,7 @@ class bh(Rule):  # noqa: N801
         logits = _as_logits(logits)
         if isinstance(self.null, CalibratedNull):
             return self.null.p_values(logits, layer)
-        median, spread = _robust_null(sort_descending(logits))
+        median, spread = _robust_null(_descending(logits))
         return torch.special.erfc((logits.double() - median) / (spread * math.sqrt(2))) / 2  # ndtr(-z) loses the tail
 
     def ranked_counts(self, ranked, layer=None):

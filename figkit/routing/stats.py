@@ -464,11 +464,12 @@ class RoutingStats:
 
 
 def _moved(counters, device):
-    """A copy of one method's counters on ``device``."""
+    """A copy of one method's counters on ``device``, sharing no tensor with them (``.to`` alone returns the
+    same tensor when it is already there, and later additions to the copy would change the original)."""
     moved = copy.copy(counters)
     for name, value in vars(counters).items():
-        setattr(moved, name, value.to(device) if torch.is_tensor(value) else value)
-    moved.domains = {name: [load.to(device), tokens] for name, (load, tokens) in counters.domains.items()}
+        setattr(moved, name, value.to(device, copy=True) if torch.is_tensor(value) else value)
+    moved.domains = {name: [load.to(device, copy=True), tokens] for name, (load, tokens) in counters.domains.items()}
     return moved
 
 
