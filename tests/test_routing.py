@@ -143,6 +143,24 @@ def test_next_token_ids_stop_at_right_padding_and_at_the_end_of_each_call():
     assert cap.next_token_ids.shape == cap.token_ids.shape
 
 
+def test_positions_count_real_tokens_from_each_sequences_start_also_when_generating_with_a_cache():
+    model = small_model("olmoe")
+    ids, mask = padded_batch()  # the second sequence left-padded by 2
+    with torch.no_grad(), capture(model) as cap:
+        model(input_ids=ids, attention_mask=mask)
+    assert cap.positions.tolist() == [0, 1, 2, 3, 4, 5] + [0, 1, 2, 3]
+    assert cap.positions.shape == cap.token_ids.shape
+    prompt, grown = ids[1:, :4], mask[1:, :4]  # two pads, then two real tokens
+    with torch.no_grad(), capture(model) as cap:
+        out = model(input_ids=prompt, attention_mask=grown, use_cache=True)
+        step = torch.cat([grown, torch.ones(1, 1, dtype=torch.long)], dim=1)
+        model(input_ids=ids[1:, 4:5], attention_mask=step, past_key_values=out.past_key_values, use_cache=True)
+    assert cap.positions.tolist() == [0, 1, 2]  # the generated token is the sequence's third real one
+    with torch.no_grad(), capture(model) as cap:
+        model(input_ids=ids[:1, :3])
+    assert cap.positions.tolist() == [0, 1, 2]  # no mask: every position is real
+
+
 def test_probabilities_in_place_of_logits_are_detected_and_said():
     """transformers 5.0-5.5 returned softmax probabilities as router_logits."""
     model = small_model("olmoe")

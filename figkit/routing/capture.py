@@ -60,7 +60,8 @@ class capture:  # noqa: N801 - used as a function: with capture(model) as cap
 
     After the block: ``logits`` ``[layers, tokens, experts]`` (padding dropped, on the model's
     device), ``layers`` (the real layer ids), ``token_ids`` ``[tokens]`` and ``next_token_ids``
-    (``None`` when the model got embeddings), ``dense_layers`` (layers without a router) and ``notes``.
+    (``None`` when the model got embeddings), ``positions`` ``[tokens]`` (each token's place in its
+    sequence), ``dense_layers`` (layers without a router) and ``notes``.
 
     Example
     -------
@@ -80,6 +81,7 @@ class capture:  # noqa: N801 - used as a function: with capture(model) as cap
         self._chunks = {layer: [] for layer in self.layers}
         self._token_ids = []
         self._next_token_ids = []
+        self._positions = []
         self._mask = None
         self._handles = []
 
@@ -122,6 +124,15 @@ class capture:  # noqa: N801 - used as a function: with capture(model) as cap
             return None
         return torch.cat(self._next_token_ids)
 
+    @property
+    def positions(self):
+        """``[tokens]``: each captured token's position among the real tokens of its sequence, from 0 (when
+        generating with a cache, counted from the sequence's start; ``None`` without an attention mask's
+        shape, i.e. when nothing was captured)."""
+        if not self._positions:
+            return None
+        return torch.cat(self._positions)
+
     def _note(self, message):
         self.notes.append(message)
         warnings.warn(message, RoutingNote, stacklevel=3)
@@ -138,6 +149,10 @@ class capture:  # noqa: N801 - used as a function: with capture(model) as cap
             self._mask = torch.ones(shape, dtype=torch.bool, device=(ids if ids is not None else embeds).device)
         else:
             self._mask = mask[:, -shape[1] :].bool()  # generating with a cache: the mask covers the past too
+        if self._mask is not None:
+            whole = self._mask if mask is None or mask.ndim != 2 else mask.bool()
+            place = (whole.long().cumsum(dim=1) - 1)[:, -shape[1] :]  # a real token's place among the real ones
+            self._positions.append(place[self._mask].detach())
         if ids is None or self._mask is None:
             self._token_ids.append(None)
             return
