@@ -304,15 +304,22 @@ def printable(token):
     return shown if shown.strip() else repr(token)
 
 
-# A token's spaces, newlines and tabs, drawn: a BPE piece " cat" reads "␣cat", not "cat".
+# A token's spaces, newlines and tabs, drawn: a BPE piece " cat" reads "␣cat", not "cat". SentencePiece
+# writes a word's leading space as "▁" (U+2581) in the tokens it lists: a space too.
+SENTENCEPIECE_SPACE = "\N{LOWER ONE EIGHTH BLOCK}"
 VISIBLE_WHITESPACE = str.maketrans(
-    {" ": "\N{OPEN BOX}", "\n": "\N{DOWNWARDS ARROW WITH CORNER LEFTWARDS}", "\t": "\N{RIGHTWARDS ARROW}"}
+    {
+        " ": "\N{OPEN BOX}",
+        SENTENCEPIECE_SPACE: "\N{OPEN BOX}",
+        "\n": "\N{DOWNWARDS ARROW WITH CORNER LEFTWARDS}",
+        "\t": "\N{RIGHTWARDS ARROW}",
+    }
 )
 
 
 def token_text(token):
-    """A token shown literally, wherever figkit shows one: whitespace drawn (␣ space, ↵ newline, → tab),
-    other invisible characters escaped."""
+    """A token shown literally, wherever figkit shows one: whitespace drawn (␣ space or SentencePiece's ▁,
+    ↵ newline, → tab), other invisible characters escaped."""
     return printable(str(token).translate(VISIBLE_WHITESPACE))
 
 

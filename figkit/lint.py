@@ -12,7 +12,8 @@ The same checks run on two sources of text:
 
 What counts as data is read from the drawing itself, the same way for both (a figure is printed to a PDF
 in memory): a filled shape that is neither white nor faint (bars, markers, cells, images), or a stroke
-darker than a grid line (curves, error bars, reference lines). Text that crosses one covers the data.
+darker than a grid line (curves, error bars, reference lines). Text that crosses one covers the data,
+unless the shape is a rectangle hugging the text: the box a label is set on.
 """
 
 from __future__ import annotations
@@ -34,6 +35,7 @@ JOIN = 0.15
 # Marks that are data: fills darker than near-white and strokes darker than grid lines, not faint.
 WHITE_FILL = 0.95  # lightness 0-1 at or above which a fill is background (axes, legend frames, boxes)
 LIGHT_STROKE = 0.75  # lightness at or above which a stroke is a grid line
+LABEL_BOX_EM = 0.6  # a filled rectangle this close around a text (in ems) is the box it is set on
 FAINT = 0.3  # opacity below which a shade (a band, an area between curves) lets text over it read
 _SUBSET_TAG = re.compile(r"^[A-Z]{6}\+")
 _STYLE = re.compile(r"[-,].*$")  # Times-Bold, Arial,Italic
@@ -346,6 +348,19 @@ class _Mark:
             return True
         return self.filled and _inside(((box[0] + box[2]) / 2, (box[1] + box[3]) / 2), self.points)
 
+    def holds(self, box, margin):
+        """Whether the mark is a filled rectangle a text ``box`` is set on: its top and bottom within ``margin``
+        of the text's, and lying within the text's width (``margin`` either side). A token on its
+        colour, or one of the boxes under a word made of several: not data the text covers."""
+        if not self.filled:
+            return False
+        xs, ys = [x for x, _ in self.points], [y for _, y in self.points]
+        x0, y0, x1, y1 = min(xs), min(ys), max(xs), max(ys)
+        if any(x not in (x0, x1) or y not in (y0, y1) for x, y in self.points):
+            return False  # not an upright rectangle
+        level = abs(y0 - box[1]) <= margin and abs(y1 - box[3]) <= margin
+        return level and box[0] - margin <= x0 and x1 <= box[2] + margin
+
 
 def _mark(points, closed, stroke, fill, gstate, alpha):
     """The data mark a painted subpath makes, or None for background, grid lines, faint shades and dots."""
@@ -451,7 +466,12 @@ def _problems(words, marks, page, scale, min_size, families, where):
         if x0 < page[0] - touch or y0 < page[1] - touch or x1 > page[2] + touch or y1 > page[3] + touch:
             problems.append(f"{name} runs outside the {where}")
         inner = (x0 + touch, y0 + touch, x1 - touch, y1 - touch)
-        covered = next((mark for mark in marks if mark.covers(inner)), None) if inner[0] < inner[2] else None
+        margin = LABEL_BOX_EM * word.size * scale + touch
+        covered = (
+            next((mark for mark in marks if mark.covers(inner) and not mark.holds(word.box, margin)), None)
+            if inner[0] < inner[2]
+            else None
+        )
         if covered is not None:
             problems.append(f"{name} lies over the data ({covered.kind})")
         for family in word.families:

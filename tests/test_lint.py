@@ -3,6 +3,7 @@ it, measures text as printed (rotated, scaled, in maths), and finds nothing in f
 
 import matplotlib.pyplot as plt
 import pytest
+from matplotlib.patches import Rectangle
 
 import figkit
 from figkit.cli import main
@@ -131,6 +132,32 @@ def test_text_over_bars_markers_and_cells_is_found():
     ax.imshow([[0.0, 1.0], [1.0, 0.0]])
     ax.text(0.5, 0.5, "on the image", ha="center")
     assert check_figure(fig) == ["'on the image' lies over the data (an image)"]
+
+
+def test_text_set_on_its_own_box_is_a_label_and_a_box_wider_or_taller_is_data(tmp_path):
+    def labelled(pad_x, pad_y):
+        fig = plt.figure(figsize=(3, 1))
+        label = fig.text(0.3, 0.5, "token", fontsize=10, bbox={"boxstyle": "square,pad=0", "facecolor": "C0"})
+        fig.canvas.draw()
+        box = label.get_window_extent().transformed(fig.dpi_scale_trans.inverted())
+        fig.patches.append(
+            Rectangle(
+                (box.x0 - pad_x, box.y0 - pad_y),
+                box.width + 2 * pad_x,
+                box.height + 2 * pad_y,
+                transform=fig.dpi_scale_trans,
+                facecolor="C1",
+                zorder=0,
+            )
+        )
+        label.set_bbox(None)
+        return fig
+
+    assert check_figure(labelled(1 / 72, 1 / 72)) == []  # a token on its colour
+    labelled(1 / 72, 1 / 72).savefig(tmp_path / "label.pdf")
+    assert check_pdf_text(tmp_path / "label.pdf") == []
+    assert check_figure(labelled(0.5, 1 / 72)) == ["'token' lies over the data (a filled shape)"]  # a wide bar
+    assert check_figure(labelled(1 / 72, 0.3)) == ["'token' lies over the data (a filled shape)"]  # a tall one
 
 
 def test_tick_labels_outside_the_view_are_not_text_on_the_page():

@@ -48,7 +48,7 @@ def test_expert_indices_choose_and_label_the_columns(rng):
 def test_tokens_are_drawn_literally(tmp_path, rng):
     path = tmp_path / "heat.pdf"
     fig = plot_routing_heatmap(rng.random((len(HOSTILE_TOKENS) + 1, 4)), HOSTILE_TOKENS + ["a\nb"], save_path=path)
-    shown = [token.replace(" ", "\N{OPEN BOX}") for token in HOSTILE_TOKENS] + [
+    shown = [token.replace("\u2581", "\N{OPEN BOX}") for token in HOSTILE_TOKENS] + [
         "a\N{DOWNWARDS ARROW WITH CORNER LEFTWARDS}b"
     ]
     assert [t.get_text() for t in fig.axes[0].get_yticklabels()] == shown
