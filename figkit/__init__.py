@@ -24,6 +24,7 @@ _PUBLIC = {f"plot_{name}": f"figkit.plots.{name}" for name in FIGURES} | {
     "measure_tex": "figkit.geometry",
     "create_comparison_table": "figkit.tables",
     "number_macros": "figkit.tables",
+    "routing_text_latex": "figkit.routed_text",
 }
 
 __all__ = sorted(_PUBLIC)

@@ -97,7 +97,9 @@ def main():
                 net(input_ids=batch)
             selections = {name: rule.select(cap.logits, cap.layers) for name, rule in rules.items()}
             for name, selection in selections.items():
-                stats.add(name, selection, cap.token_ids, domain=domain, next_token_ids=cap.next_token_ids)
+                stats.add(
+                    name, selection, cap.token_ids, domain, next_token_ids=cap.next_token_ids, positions=cap.positions
+                )
                 if name != "topk8":
                     stats.add_agreement(name, "topk8", selection, selections["topk8"])
                 with route_with(net, rules[name]):  # weights as OLMoE's own: not renormalised

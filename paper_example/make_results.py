@@ -24,6 +24,7 @@ from figkit.stats import confidence_counts, expert_tokens, vocabulary_counts  # 
 
 SHOWN_LAYER = simulate.NUM_LAYERS // 2  # the layer of the heatmaps, co-activation, paths and token statistics
 SHOWN_TOKENS = 40
+PASSAGE_TOKENS = 96  # the stream's first tokens, set as text with each method's routing
 METHODS = [
     {
         "id": "topk8",
@@ -95,6 +96,7 @@ def results(seed=0):
     samples, loads, pairs, paths, vocabulary, confidence = [], [], [], [], [], []
     agreement = {m["id"]: {"jaccard": [], "shared": [], "top1": []} for m in METHODS[1:]}
     checkpoints, overlaps = np.random.default_rng([seed, 99]), []
+    passage = {m["id"]: {"method": m["id"], "num_experts": [], "top_expert": []} for m in METHODS}
     for layer, (token_ids, logits, p, relevant) in enumerate(simulate.layers(seed)):
         relevant_total += int(relevant.sum())
         probabilities = np.exp(logits - logits.max(axis=1, keepdims=True))
@@ -108,6 +110,8 @@ def results(seed=0):
         masks = selections(logits, p)
         for method, mask in masks.items():
             counts[method].append(mask.sum(axis=1))
+            passage[method]["num_experts"].append(mask[:PASSAGE_TOKENS].sum(axis=1))
+            passage[method]["top_expert"].append(logits[:PASSAGE_TOKENS].argmax(axis=1))
             if method != "topk8":  # the expert sets against top-8's, token by token
                 both = (mask & masks["topk8"]).sum(axis=1)
                 agreement[method]["jaccard"].append(float(np.mean(both / (mask | masks["topk8"]).sum(axis=1))))
@@ -214,6 +218,14 @@ def results(seed=0):
             }
         ],
         "routing_samples": samples,
+        "routing_text": [
+            {
+                "tokens": [simulate.decode(t) for t in token_ids[:PASSAGE_TOKENS]],
+                "token_ids": token_ids[:PASSAGE_TOKENS],
+                "layers": list(range(simulate.NUM_LAYERS)),
+                "routing": list(passage.values()),
+            }
+        ],
         "token_stats": [token_stats],
         "token_strings": token_strings,
     }

@@ -216,7 +216,27 @@ def sections(seed=0, title="Routing study", label="BH ($\\alpha$=0.05)"):
                 "num_tokens": 400,
             }
         ],
+        "routing_text": [
+            {
+                "label": "prose",
+                "tokens": PASSAGE,
+                "layers": [0, 1, 2],
+                "routing": [
+                    {"method": "bh:05", "num_experts": [c[: len(PASSAGE)] for c in per_layer["bh:05"]]},
+                    {"method": "topk2", "num_experts": [[2] * len(PASSAGE)] * 3, "top_expert": passage_tops(rng)},
+                ],
+            }
+        ],
     }
+
+
+PASSAGE = ["The", " router", " sends", " each", " token", " to", " a", " few", " experts", ".", "\n", "Rare"]
+PASSAGE += [" words", ",", " such", " as", " ant", "idis", "establish", "ment", ",", " get", " more", "."]
+
+
+def passage_tops(rng):
+    """Each passage token's top-1 expert in each of the study's three layers."""
+    return rng.integers(0, 8, (3, len(PASSAGE))).tolist()
 
 
 def router_probabilities(rng, sharpness, tokens=400, experts=8):

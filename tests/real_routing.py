@@ -20,6 +20,7 @@ SLICE = Path(__file__).parent / "data" / "olmoe_tiny_slice.npz"
 TOP_K, MIN_K, MAX_K = 8, 1, 8
 ALPHAS = (0.01, 0.05, 0.1, 0.2)
 SHOWN_LAYER, SHOWN_TOKENS = 7, 40
+PASSAGE_TOKENS = 96  # RoutingStats' default
 
 
 def load():
@@ -78,6 +79,12 @@ def sections():
     """The sections of a results file of the slice's real routing."""
     logits, token_ids, strings = load()
     layers, tokens, experts = logits.shape
+    passage = {
+        "tokens": [str(strings[t]) for t in token_ids[:PASSAGE_TOKENS]],
+        "token_ids": token_ids[:PASSAGE_TOKENS],
+        "layers": list(range(layers)),
+        "routing": [{"method": m["id"], "num_experts": [], "top_expert": []} for m in methods()],
+    }
     counts = {m["id"]: [] for m in methods()}
     mass = {m["id"]: [] for m in methods()}  # router probability each token's selection keeps
     loads, samples, pairs, vocabulary, confidence = [], [], [], [], []
@@ -90,6 +97,9 @@ def sections():
         p = p_values(logits[layer])
         chosen = {"topk8": np.full(tokens, TOP_K)} | {f"bh{round(a * 100):02d}": bh_counts(p, a) for a in ALPHAS}
         reference = keep_largest(logits[layer], chosen["topk8"])
+        for routing in passage["routing"]:  # the slice's first sequence starts at token 0
+            routing["num_experts"].append(chosen[routing["method"]][:PASSAGE_TOKENS])
+            routing["top_expert"].append(logits[layer, :PASSAGE_TOKENS].argmax(axis=1))
         for method, n in chosen.items():
             counts[method].append(n)
             mask = keep_largest(logits[layer], n)
@@ -180,6 +190,7 @@ def sections():
             {"method": "topk8", "layer": SHOWN_LAYER, "next_layer": SHOWN_LAYER + 1, "counts": top1_paths(logits)}
         ],
         "routing_samples": samples,
+        "routing_text": [passage],
         "token_stats": [
             {
                 "method": "bh05",

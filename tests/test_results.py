@@ -87,6 +87,18 @@ def minimal():
         "vocabulary": [
             {"method": "bh05", "layer": 0, "occurrences": [1, 4], "top_expert_routings": [1, 3], "id_count": [9, 2]}
         ],
+        "routing_text": [
+            {
+                "label": "arXiv",
+                "tokens": ["The", " cat", "\n"],
+                "token_ids": [510, 5347, 187],
+                "layers": [0, 3],
+                "routing": [
+                    {"method": "bh05", "num_experts": [[1, 3, 2], [2, 2, 1]], "top_expert": [[0, 7, 7], [1, 1, 2]]},
+                    {"method": "topk2", "num_experts": [[2, 2, 2], [2, 2, 2]]},
+                ],
+            }
+        ],
     }
 
 
@@ -185,6 +197,25 @@ BAD = [
     ),
     (("method_agreement", 0, "shared", 1), 1.5, "method_agreement[0].shared[1]: must be at most 1, got 1.5"),
     (("method_agreement", 0, "layers"), [0, 4], "method_agreement[0].layers[1]: must be at most 3, got 4"),
+    (("routing_text", 0, "routing", 1, "method"), "bh05", "routing_text[0].routing[1]: a second entry for method"),
+    (
+        ("routing_text", 0, "routing", 0, "num_experts", 1),
+        [2, 2],
+        "routing_text[0].routing[0].num_experts[1]: has 2 entries but routing_text[0].tokens has 3",
+    ),
+    (
+        ("routing_text", 0, "routing", 0, "top_expert", 0, 1),
+        8,
+        "routing_text[0].routing[0].top_expert[0][1]: must be at most 7, got 8",
+    ),
+    (
+        ("routing_text", 0, "routing", 0, "top_expert"),
+        [[0, 0, 0]],
+        "routing_text[0].routing[0].top_expert: has 1 entries but routing_text[0].layers has 2",
+    ),
+    (("routing_text", 0, "layers"), [0, 0], "routing_text[0].layers: must be distinct"),
+    (("routing_text", 0, "tokens"), ["a"] * 513, "routing_text[0].tokens: 513 tokens; a passage holds at most 512"),
+    (("routing_text", 0, "token_ids"), [1], "routing_text[0].token_ids: has 1 entries but routing_text[0].tokens"),
 ]
 
 

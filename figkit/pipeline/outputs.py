@@ -183,9 +183,9 @@ def _figure_output(spec):
 
     def plan(results, planning):
         width = "text" if spec.width == "text" or spec.name in planning.wide else "column"
+        paths = ("figures/{name}.pdf",) + (("tables/{name}.tex",) if spec.latex else ())
         for figure in spec.jobs(results):
-            stem, path = spec.name + figure.suffix, ("figures/{name}.pdf",)
-            yield Draft(stem, path, figure.arguments, figure.caption, spec.cost, width)
+            yield Draft(spec.name + figure.suffix, paths, figure.arguments, figure.caption, spec.cost, width)
 
     def render(job, target):
         import matplotlib.pyplot as plt
@@ -194,11 +194,15 @@ def _figure_output(spec):
         from figkit.style import figure_bytes, use_style
 
         with use_style(*target.styles), plt.rc_context(target.figure_size(job.width)):
-            fig = spec.plot(spec.prepare(**job.data))
+            data = spec.prepare(**job.data)
+            fig = spec.plot(data)
             try:
-                return {job.outputs[0]: figure_bytes(fig, "pdf", keywords=keywords(job, target.styles))}
+                made = {job.outputs[0]: figure_bytes(fig, "pdf", keywords=keywords(job, target.styles))}
             finally:
                 plt.close(fig)
+            if spec.latex:  # the same figure set by LaTeX, in the same style's colours
+                made[job.outputs[1]] = spec.latex(data).encode()
+            return made
 
     return OutputSpec(spec.name, plan, render, drawn=True, title=spec.title)
 

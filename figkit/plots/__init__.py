@@ -28,6 +28,7 @@ FIGURES = (
     "router_saturation",
     "router_confidence",
     "method_agreement",
+    "routing_text",
 )
 
 

@@ -38,7 +38,9 @@ class FigureSpec:
     creates whose height follows its data (a grid of panels). ``width`` is the width a
     build sized for a paper gives the family: "column", or "text" for ``figure*``. ``omitted(results)``
     yields a sentence (caption parts) for each figure the data would make that shows nothing (a constant
-    count); the appendix prints it in the figure's place.
+    count); the appendix prints it in the figure's place. ``latex(data)``, when given, writes the same
+    figure as an ``\\input``-ready LaTeX fragment, which a build writes beside the PDF as
+    ``tables/<name><suffix>.tex``.
     """
 
     name: str
@@ -54,6 +56,7 @@ class FigureSpec:
     height: Callable[[Any, float], float] | None = None  # inches for a new figure of this width, if not fixed
     width: str = "column"
     omitted: Callable[[Mapping], Iterable[tuple]] | None = None  # captions of figures that would show nothing
+    latex: Callable[[Any], str] | None = None  # the figure as LaTeX, from prepared data
 
     @property
     def function_name(self):

@@ -4,8 +4,9 @@ Per method and layer: the experts-per-token histogram, each expert's load, the r
 (tokens by top-1 probability and by entropy), the co-activation
 counts of expert pairs, the top-1 paths to the next layer, each domain's load, each token id's
 routings to each expert, and a bounded sample of routing weights with token ids; per method,
-pooled over layers, one experts histogram per token id; per pair of methods on the same tokens,
-how far their expert sets agree. Nothing of size tokens × experts is kept, so shards of an
+pooled over layers, one experts histogram per token id and a few passages of text with each token's
+routing; per pair of methods on the same tokens, how far their expert sets agree. Nothing of size
+tokens × experts is kept, so shards of an
 evaluation (or the ranks of a distributed run) add up to the whole.
 """
 
@@ -24,6 +25,8 @@ from figkit.stats import CONFIDENCE_BINS, specialised_tokens
 SAMPLE_TOKENS = 40
 MAX_TOKEN_ID = 2**24 - 1  # tables by token id grow to the largest id; vocabularies are far smaller
 EXPERT_TOKENS = 10  # each expert's most specialised token ids kept for the shown layers
+PASSAGE_TOKENS = 96  # tokens of a passage kept for drawing routing over the text: a column's third
+PASSAGES = 3
 
 
 class _Method:
@@ -45,6 +48,7 @@ class _Method:
         self.sample_weights = torch.zeros(n, 0, experts, device=device)
         self.sample_ids = torch.zeros(0, dtype=torch.long, device=device)
         self.domains = {}  # name -> [load [layers, experts], tokens]
+        self.passages = {}  # domain (or None) -> (token ids [n], experts [layers, n], top-1 expert [layers, n])
 
 
 class RoutingStats:
@@ -65,6 +69,10 @@ class RoutingStats:
         Count, per layer, each token id's routings to each expert (for vocabulary
         specialisation): ``4 × layers × experts`` bytes per distinct id seen, 205 MB for a
         50k vocabulary, 16 layers and 64 experts.
+    passage_tokens, passages : int
+        For drawing routing over the text: keep the first ``passage_tokens`` tokens of the first
+        sequence of each domain (of at most ``passages`` domains) that a batch given ``positions``
+        holds from its start, with every token's routing.
 
     Example
     -------
@@ -74,21 +82,33 @@ class RoutingStats:
     >>> write_results("results.json", methods=..., **stats.results(token_strings=tokenizer))
     """
 
-    def __init__(self, layers, num_experts, *, sample_tokens=SAMPLE_TOKENS, coactivation=True, vocabulary=True):
+    def __init__(
+        self,
+        layers,
+        num_experts,
+        *,
+        sample_tokens=SAMPLE_TOKENS,
+        coactivation=True,
+        vocabulary=True,
+        passage_tokens=PASSAGE_TOKENS,
+        passages=PASSAGES,
+    ):
         self.layers = [int(layer) for layer in layers]
         self.num_experts = int(num_experts)
         self.sample_tokens = int(sample_tokens)
         self.pair_layers = self._counted_layers(coactivation)
         self.pairs_listed = not isinstance(coactivation, bool)  # listed layers are written, not only the shown
         self.counts_vocabulary = bool(vocabulary)
+        self.passage_tokens, self.passages = int(passage_tokens), int(passages)
         self.methods = {}
         self.agreements = {}  # (method, reference) -> [layers, 5] float64 sums: tokens, Jaccard, both, chosen, top-1
         self.reduced = False  # all_reduce has made these every rank's counts
 
-    def add(self, method, selection, token_ids=None, domain=None, next_token_ids=None):
+    def add(self, method, selection, token_ids=None, domain=None, next_token_ids=None, positions=None):
         """Count one batch: ``selection`` of ``[layers, tokens, experts]``, the tokens' ids ``[tokens]``,
-        their domain (one name for the batch, or one per token) for the load by domain, and the id of
-        the token that follows each (-1 where none does) for vocabulary specialisation by next token."""
+        their domain (one name for the batch, or one per token) for the load by domain, the id of
+        the token that follows each (-1 where none does) for vocabulary specialisation by next token,
+        and each token's position in its sequence (``capture(...).positions``) for passages of text."""
         self._usable(method)
         if not isinstance(selection, Selection):
             raise TypeError(f"selection must be a figkit.routing Selection, got {type(selection).__name__}")
@@ -110,6 +130,11 @@ class RoutingStats:
             if following.numel() != tokens:
                 raise ValueError(f"{method}: {following.numel()} next token ids for {tokens} tokens")
         domains = None if domain is None else _domain_codes(domain, tokens, counts.device)
+        places = None
+        if positions is not None:
+            places = _token_ids(positions, counts.device, f"{method}: positions")
+            if places.numel() != tokens:
+                raise ValueError(f"{method}: {places.numel()} positions for {tokens} tokens")
         if method not in self.methods:
             self.methods[method] = _Method(self.layers, self.num_experts, mask.device, self.pair_layers)
         counters = self.methods[method]
@@ -127,6 +152,8 @@ class RoutingStats:
         self._add_confidence(counters, selection)
         if domains is not None:
             self._add_domains(counters, dense, domains)
+        if ids is not None and places is not None:
+            self._add_passages(counters, selection, ids, places, domains)
         if ids is not None:
             self._add_by_token(counters, ids, counts)
             if self.counts_vocabulary:
@@ -190,6 +217,23 @@ class RoutingStats:
         )
         key = (method, reference)
         self.agreements[key] = sums if key not in self.agreements else self.agreements[key] + sums
+
+    def _add_passages(self, counters, selection, ids, places, domains):
+        """Keep the first sequence starting in this batch of each domain not yet kept, up to ``passage_tokens``."""
+        if len(counters.passages) >= self.passages:
+            return
+        top = _top_expert(selection)
+        for start in torch.nonzero(places == 0).flatten().tolist():
+            if len(counters.passages) >= self.passages:
+                return
+            name = None if domains is None else domains[0][int(domains[1][start])]
+            if name in counters.passages:
+                continue
+            run = places[start : start + self.passage_tokens]
+            steps = torch.arange(run.numel(), device=run.device)
+            length = int((run == steps).cumprod(dim=0).sum())  # the tokens that follow on from the start
+            kept = slice(start, start + length)
+            counters.passages[name] = (ids[kept].clone(), selection.counts[:, kept].clone(), top[:, kept].clone())
 
     def _add_confidence(self, counters, selection):
         """Each layer's tokens by top-1 probability and by entropy, in even bins over [0, 1]."""
@@ -278,6 +322,9 @@ class RoutingStats:
                 a, b = getattr(mine, name), getattr(theirs, name).to(getattr(mine, name).device)
                 size = max(a.shape[0], b.shape[0])
                 setattr(mine, name, _grown(a, size) + _grown(b, size))
+            for name, passage in theirs.passages.items():
+                if name not in mine.passages and len(mine.passages) < self.passages:
+                    mine.passages[name] = tuple(part.to(mine.histogram.device, copy=True) for part in passage)
             for name, (load, tokens) in theirs.domains.items():
                 if name in mine.domains:
                     mine.domains[name][0] = mine.domains[name][0] + load.to(mine.domains[name][0].device)
@@ -364,7 +411,8 @@ class RoutingStats:
         ``token_stats`` per method (layers pooled) and ``vocabulary`` per method and layer (with
         each expert's most frequent ids for ``layers``, and by next token when given) when token
         ids were given; and
-        ``token_strings`` for the ids seen when ``token_strings`` (a tokenizer with ``decode``, a
+        ``token_strings`` for the ids seen and ``routing_text`` (the passages kept, each with every
+        method that routed the same tokens) when ``token_strings`` (a tokenizer with ``decode``, a
         mapping or a callable) is given; ``method_agreement`` per pair given to ``add_agreement``.
         """
         shown = [self.layers[len(self.layers) // 2]] if layers is None else list(layers)
@@ -438,7 +486,27 @@ class RoutingStats:
             sections["method_agreement"].append(entry)
         if token_strings is not None and seen:
             sections["token_strings"] = {str(t): decode_token(token_strings, t) for t in sorted(seen)}
+        if token_strings is not None:
+            sections["routing_text"] = self._passages(token_strings)
         return {name: value for name, value in sections.items() if value}
+
+    def _passages(self, token_strings):
+        """The ``routing_text`` passages: each kept passage with the methods that kept the same tokens."""
+        passages = {}
+        for method, counters in self.methods.items():
+            for name, (ids, experts, top) in counters.passages.items():
+                ids = ids.cpu().tolist()
+                passage = passages.setdefault(name, {"token_ids": ids, "routing": []})
+                if passage["token_ids"] == ids:  # methods added with other batches route other text
+                    routing = {"method": method, "num_experts": experts.cpu().tolist()}
+                    passage["routing"].append(routing | {"top_expert": top.cpu().tolist()})
+        return [
+            ({} if name is None else {"label": name})
+            | {"tokens": [decode_token(token_strings, t) for t in passage["token_ids"]]}
+            | passage
+            | {"layers": self.layers}
+            for name, passage in passages.items()
+        ]
 
     def _vocabulary(self, method, table, occurrences, shown, next_tokens=False):
         """Per layer: how many token ids have each (occurrences, routings to their most frequent expert);
@@ -470,6 +538,7 @@ def _moved(counters, device):
     for name, value in vars(counters).items():
         setattr(moved, name, value.to(device, copy=True) if torch.is_tensor(value) else value)
     moved.domains = {name: [load.to(device, copy=True), tokens] for name, (load, tokens) in counters.domains.items()}
+    moved.passages = {name: tuple(t.to(device, copy=True) for t in kept) for name, kept in counters.passages.items()}
     return moved
 
 
@@ -507,7 +576,7 @@ def _top_expert(selection):
 
 def _settings(stats):
     """What two statistics must share to merge."""
-    return stats.layers, stats.num_experts, stats.pair_layers, stats.counts_vocabulary
+    return stats.layers, stats.num_experts, stats.pair_layers, stats.counts_vocabulary, stats.passage_tokens
 
 
 def _grown(table, rows):

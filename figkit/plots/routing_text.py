@@ -1,0 +1,453 @@
+"""Routing drawn over the text: a passage set as text, each token's background saying what routing did with it.
+
+An adaptive method's tokens are shaded by their number of experts, light for one and dark for many, in
+the method's hue; a top-k method's tokens are coloured by their top-1 expert (the passage's eight most
+frequent top-1 experts each a colour of Tol's light scheme, made for text on colour; the rest grey).
+The same prepared passage is written as LaTeX by ``figkit.routed_text``.
+"""
+
+from __future__ import annotations
+
+import functools
+from collections import Counter
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+
+import matplotlib as mpl
+import numpy as np
+from matplotlib.axes import Axes
+from matplotlib.figure import Figure
+from matplotlib.font_manager import FontProperties
+from matplotlib.patches import Rectangle
+from matplotlib.textpath import text_to_path
+from matplotlib.transforms import Affine2D, ScaledTranslation
+
+from figkit.arrays import SENTENCEPIECE_SPACE, ArrayLike, labelled, token_text, vector
+from figkit.plots._draw import LITERAL, NEUTRAL, axes_width, drawable, mathtext_label, points, text_width
+from figkit.plots.looks import graded, hue_role, method_role
+from figkit.plots.spec import FigureJob, FigureSpec, middle_layer, shared_docs
+from figkit.results import method_labels
+
+# Tol's light scheme: eight colours black text reads on, and its pale grey for the other experts.
+EXPERT_COLOURS = ("#77AADD", "#EE8866", "#EEDD88", "#FFAABB", "#99DDFF", "#44BB99", "#BBCC33", "#AAAA00")
+OTHER_COLOUR = "#DDDDDD"
+OTHER = "other"
+LONGEST_TOKEN = 30  # characters of a token shown; a longer one is cut with an ellipsis
+LINE_PITCH, BLOCK_GAP = 1.5, 0.8  # in font sizes: between lines of text, and between blocks
+BOX_PAD, BOX_GAP, KEY_GAP = 0.7, 0.5, 2.0  # points: a box's padding beside its text, the white between two
+# boxes of the text and between two of the key
+KEY, TOKEN = "figkit-key", "figkit-token"  # the gid of a key's boxes and of the passage's
+MARKS = "\N{OPEN BOX} is a space, \N{DOWNWARDS ARROW WITH CORNER LEFTWARDS} a newline"
+
+
+@dataclass(frozen=True)
+class Piece:
+    """One token as set: ``text`` in a box, after a breakable space when ``space``; a line may break after it
+    when ``breakable`` and must when ``newline``."""
+
+    text: str
+    space: bool
+    breakable: bool
+    newline: bool
+
+
+@dataclass(frozen=True)
+class Block:
+    """The passage as one method routed it: a heading, each token's background and the key to the colours."""
+
+    heading: str  # label with $...$ maths, then what the colours mean
+    colours: list  # one RGB per token; None: no box (a token given no expert)
+    key_title: str
+    key: list  # (RGB or None, text) in the order shown
+
+
+@dataclass(frozen=True)
+class RoutedText:
+    pieces: list
+    shown: list  # each piece's text as the style's fonts draw it
+    blocks: list
+
+
+def pieces_of(tokens):
+    """Each token as it is set: a leading space (or SentencePiece's ▁) of a word piece becomes the space before
+    its box; a token of whitespace alone is drawn (␣, ↵, →) so its routing shows; a newline ends the line."""
+    pieces = []
+    for token in tokens:
+        token = str(token).replace(SENTENCEPIECE_SPACE, " ")
+        blank = not token.strip()
+        space = token.startswith(" ") and not blank
+        body = token[1:] if space else token
+        text = token_text(body)
+        if len(text) > LONGEST_TOKEN:
+            text = text[: LONGEST_TOKEN - 1] + "\N{HORIZONTAL ELLIPSIS}"
+        pieces.append(Piece(text, space, breakable=blank or token.endswith(" "), newline="\n" in token))
+    return pieces
+
+
+def prepare(tokens, experts=None, top_expert=None, max_experts=None, methods=None):
+    """Validate the passage and each method's per-token routing, and colour every token."""
+    tokens = [str(token) for token in _tokens(tokens)]
+    blocks = []
+    counted = [
+        (label, _per_token(values, f"experts[{label!r}]", len(tokens))) for label, values in _items(experts, "experts")
+    ]
+    chosen = [
+        (label, _per_token(v, f"top_expert[{label!r}]", len(tokens))) for label, v in _items(top_expert, "top_expert")
+    ]
+    if not counted and not chosen:
+        raise ValueError("give experts (each token's number of experts) or top_expert (each token's top-1 expert)")
+    if counted:
+        most = max(int(values.max()) for _, values in counted)
+        if max_experts is None:
+            max_experts = most
+        elif not isinstance(max_experts, (int, np.integer)) or isinstance(max_experts, bool) or max_experts < most:
+            raise ValueError(
+                f"max_experts must be a whole number of at least {most}, the most any token has; got {max_experts!r}"
+            )
+        for label, values in counted:
+            blocks.append(_count_block(label, values, int(max(max_experts, 1)), methods))
+    if chosen:
+        palette = _expert_palette(np.concatenate([values for _, values in chosen]))
+        blocks += [_top_block(label, values, palette) for label, values in chosen]
+    pieces = pieces_of(tokens)
+    return RoutedText(pieces, [drawable(piece.text) for piece in pieces], blocks)
+
+
+def _tokens(tokens):
+    if isinstance(tokens, (str, bytes)) or not isinstance(tokens, Sequence):
+        raise TypeError(f"tokens must be a list of token strings, got {type(tokens).__name__}")
+    if not tokens:
+        raise ValueError("tokens is empty")
+    return tokens
+
+
+def _items(value, name):
+    return [] if value is None else labelled(value, name)
+
+
+def _per_token(values, name, size):
+    array = vector(values, name)
+    if array.size != size:
+        raise ValueError(f"{name} has {array.size} values for {size} tokens")
+    if array.min() < 0 or not np.all(array == np.round(array)):
+        raise ValueError(f"{name} must hold whole numbers from 0")
+    return array.astype(np.int64)
+
+
+def _count_block(label, counts, most, methods):
+    """Shades of the method's hue (its family's, for a family), light for one expert and dark for ``most``;
+    no box for none."""
+    shades = graded(hue_role(method_role(label, methods)).look().color, most)
+    colours = [shades[n - 1] if n > 0 else None for n in counts.tolist()]
+    shown = range(0 if counts.min() == 0 else 1, most + 1)
+    key = [(shades[n - 1] if n > 0 else None, str(n)) for n in shown]
+    return Block(f"{label}: experts per token", colours, "Experts", key)
+
+
+def _expert_palette(top):
+    """``{expert: colour}`` for the passage's most frequent top-1 experts (ties: the lower id first)."""
+    ranked = sorted(Counter(top.tolist()).items(), key=lambda pair: (-pair[1], pair[0]))
+    return {expert: mpl.colors.to_rgb(colour) for (expert, _), colour in zip(ranked, EXPERT_COLOURS)}
+
+
+def _top_block(label, top, palette):
+    other = mpl.colors.to_rgb(OTHER_COLOUR)
+    colours = [palette.get(expert, other) for expert in top.tolist()]
+    key = [(colour, str(expert)) for expert, colour in palette.items()]
+    if any(expert not in palette for expert in top.tolist()):
+        key.append((other, OTHER))
+    return Block(f"{label}: top-1 expert", colours, "Expert", key)
+
+
+def ink(background):
+    """Black or white, whichever reads on ``background`` (by its relative luminance)."""
+    if background is None:
+        return (0.0, 0.0, 0.0)
+    linear = [c / 12.92 if c <= 0.04045 else ((c + 0.055) / 1.055) ** 2.4 for c in background]
+    luminance = 0.2126 * linear[0] + 0.7152 * linear[1] + 0.0722 * linear[2]
+    return (0.0, 0.0, 0.0) if luminance > 0.18 else (1.0, 1.0, 1.0)
+
+
+# --- setting the text in lines ---------------------------------------------------------------
+
+
+@functools.cache
+def _width(text, size, family):
+    """Points one line of literal ``text`` takes at ``size`` points in the font family ``family``."""
+    width, _, _ = text_to_path.get_text_width_height_descent(text, FontProperties(family=family, size=size), False)
+    return width
+
+
+def set_lines(pieces, shown, size, width):
+    """Lines of ``(piece index, x)`` in points that fill ``width`` points with ``pieces`` whose drawn texts are
+    ``shown``: breaks fall at spaces and after whitespace tokens, inside a word only when the word alone
+    is wider than a line."""
+    family = tuple(mpl.rcParams["font.family"])
+    advances = [_width(text, size, family) + 2 * BOX_PAD + BOX_GAP for text in shown]
+    space = _width(" ", size, family) or size / 4
+    lines, x = [[]], 0.0
+    for i, piece in enumerate(pieces):
+        line = lines[-1]
+        start = x + (space if piece.space and line else 0.0)
+        if line and start + advances[i] > width:
+            word = 0 if piece.space or pieces[line[-1][0]].breakable else _word_start(pieces, line)
+            moved, lines[-1] = line[word:] if word else [], line[:word] if word else line
+            lines.append([])
+            start = 0.0
+            for j, _ in moved:  # the word so far moves down with this piece
+                lines[-1].append((j, start))
+                start += advances[j]
+        lines[-1].append((i, start))
+        x = start + advances[i]
+        if piece.newline:
+            lines.append([])
+            x = 0.0
+    return [line for line in lines if line] or [[]]
+
+
+def _word_start(pieces, line):
+    """Where in ``line`` its last word begins, after its last break opportunity (0: the line is one word,
+    which then breaks inside)."""
+    for place in range(len(line) - 1, 0, -1):
+        if pieces[line[place][0]].space or pieces[line[place - 1][0]].breakable:
+            return place
+    return 0
+
+
+def _key_fits(block, size, width):
+    """Whether a block's key fits on its heading's line at ``width`` points."""
+    family = tuple(mpl.rcParams["font.family"])
+    heading = text_width(mathtext_label(block.heading), size) * 72
+    entries = sum(_width(text, size, family) + 2 * BOX_PAD + KEY_GAP for _, text in block.key)
+    key = _width(block.key_title + ":", size, family) + entries + 2 * BOX_PAD
+    return heading + 2 * size + key <= width
+
+
+def layout(data, width):
+    """Where everything goes at ``width`` points: the baseline (points down from the top) of each block's
+    heading, of its key, and of its first line of text, the passage's lines, and the total height."""
+    size, key_size = points(mpl.rcParams["font.size"]), points(mpl.rcParams["legend.fontsize"])
+    lines = set_lines(data.pieces, data.shown, size, width)
+    places, y = [], 0.0
+    for b, block in enumerate(data.blocks):
+        heading = y + LINE_PITCH * size * (0.8 if b == 0 else 1.0)
+        key = heading if _key_fits(block, key_size, width) else heading + LINE_PITCH * key_size
+        places.append((heading, key, key + LINE_PITCH * size))
+        y = key + len(lines) * LINE_PITCH * size + BLOCK_GAP * size
+    return places, lines, y - BLOCK_GAP * size + 0.4 * size
+
+
+def _text_width(width):
+    """The axes' width in points within a figure ``width`` inches wide, as the layout engine will leave it."""
+    pad = mpl.rcParams["figure.constrained_layout.w_pad"] if mpl.rcParams["figure.constrained_layout.use"] else 0
+    return (width - 2 * pad) * 72
+
+
+def height(data, width):
+    pad = mpl.rcParams["figure.constrained_layout.h_pad"] if mpl.rcParams["figure.constrained_layout.use"] else 0
+    return layout(data, _text_width(width))[2] / 72 + 2 * pad
+
+
+# --- drawing ---------------------------------------------------------------------------------
+
+
+def draw(ax, data):
+    """Each block in turn from the axes' top left, in points: heading and key, then the passage."""
+    fig = ax.figure
+    ax.set_axis_off()
+    if fig.get_layout_engine() is not None:
+        fig.draw_without_rendering()  # the axes' final width, which the lines fill
+    size, key_size = points(mpl.rcParams["font.size"]), points(mpl.rcParams["legend.fontsize"])
+    family = tuple(mpl.rcParams["font.family"])
+    corner = Affine2D().scale(1 / 72, -1 / 72) + fig.dpi_scale_trans + ScaledTranslation(0, 1, ax.transAxes)
+    width = axes_width(ax) * 72
+    places, lines, _ = layout(data, width)
+    for block, (heading, key, first) in zip(data.blocks, places):
+        x = _text(ax, corner, 0, heading, mathtext_label(block.heading), key_size, parse=True)
+        x = 2 * size + x if key == heading else 0.0
+        x = _text(ax, corner, x, key, block.key_title + ":", key_size) + 2 * BOX_PAD
+        for colour, text in block.key:
+            x = _box(ax, corner, x, key, text, colour, key_size, family, KEY) + KEY_GAP - BOX_GAP
+        for row, line in enumerate(lines):
+            for index, left in line:
+                text = data.shown[index]
+                baseline = first + row * LINE_PITCH * size
+                _box(ax, corner, left, baseline, text, block.colours[index], size, family, TOKEN)
+
+
+def _text(ax, corner, x, y, text, size, parse=False):
+    """Text with its baseline at (x, y) points from the corner; returns where it ends."""
+    shown = ax.text(
+        x,
+        y,
+        text,
+        transform=corner,
+        fontsize=size,
+        color=NEUTRAL,
+        va="baseline",
+        ha="left",
+        clip_on=False,
+        **({} if parse else LITERAL),
+    )
+    shown.set_in_layout(False)
+    return x + (text_width(text, size) * 72 if parse else _width(text, size, tuple(mpl.rcParams["font.family"])))
+
+
+def _box(ax, corner, x, y, text, colour, size, family, gid):
+    """``text`` on a box of ``colour`` (outlined if none) at baseline ``y``, both artists tagged ``gid``;
+    returns where the next box begins."""
+    width = _width(text, size, family) + 2 * BOX_PAD
+    box = Rectangle(
+        (x, y + 0.3 * size),
+        width,
+        -1.22 * size,
+        transform=corner,
+        facecolor="none" if colour is None else colour,
+        edgecolor="0.6" if colour is None else "none",
+        linewidth=0.4,
+        clip_on=False,
+        gid=gid,
+    )
+    box.set_in_layout(False)
+    ax.add_patch(box)
+    shown = ax.text(
+        x + BOX_PAD,
+        y,
+        text,
+        transform=corner,
+        fontsize=size,
+        color=ink(colour),
+        va="baseline",
+        ha="left",
+        clip_on=False,
+        gid=gid,
+        **LITERAL,
+    )
+    shown.set_in_layout(False)
+    return x + width + BOX_GAP
+
+
+# --- the build's figures ---------------------------------------------------------------------
+
+
+def shown_methods(results, passage, row):
+    """(the method a build shades by count, the method it colours by top-1 expert, how many methods' counts
+    vary) over ``passage`` at layer ``row`` of its layers: of the methods whose count varies, the one that
+    varies most over the passage (the first of a tie); the baseline, else the first method of a fixed count,
+    by its top-1 expert. Either method may be None."""
+    baseline = {m["id"] for m in results["methods"] if m.get("baseline")}
+    spread, fixed = {}, []
+    for routing in passage["routing"]:
+        if len(set(np.asarray(routing["num_experts"]).ravel().tolist())) > 1:
+            spread[routing["method"]] = float(np.std(routing["num_experts"][row]))
+        elif "top_expert" in routing:
+            fixed.append(routing["method"])
+    fixed.sort(key=lambda method: method not in baseline)
+    return max(spread, key=spread.get) if spread else None, fixed[0] if fixed else None, len(spread)
+
+
+def jobs(results):
+    """One figure per passage, at its middle layer."""
+    labels = method_labels(results)
+    for i, passage in enumerate(results.get("routing_text", [])):
+        layer = middle_layer(passage["layers"])
+        row = passage["layers"].index(layer)
+        shaded, coloured, varying = shown_methods(results, passage, row)
+        if shaded is None and coloured is None:
+            continue
+        routing = {r["method"]: r for r in passage["routing"]}
+        most = None if shaded is None else max(max(counts) for counts in routing[shaded]["num_experts"])
+        arguments = {
+            "tokens": passage["tokens"],
+            "experts": None if shaded is None else {labels[shaded]: routing[shaded]["num_experts"][row]},
+            "top_expert": None if coloured is None else {labels[coloured]: routing[coloured]["top_expert"][row]},
+            "max_experts": most,
+            "methods": results["methods"],
+        }
+        caption = _caption(passage, layer, labels, (shaded, coloured, varying), routing, row, most)
+        yield FigureJob(f"_passage{i + 1}_layer{layer}", arguments, tuple(caption))
+
+
+def _caption(passage, layer, labels, shown, routing, row, most):
+    shaded, coloured, varying = shown
+    where = f" of the {passage['label']} text" if passage.get("label") else ""
+    tokens = len(passage["tokens"])
+    parts = [f"Routing over the text: the first {tokens} tokens of a sequence{where}, layer {layer} ({MARKS}). "]
+    if shaded is not None:
+        counts = np.asarray(routing[shaded]["num_experts"][row])
+        which = f" (of the {varying} methods whose count varies, the one that varies most here)" if varying > 1 else ""
+        parts += [labels[shaded], f"{which} shades each token by its number of experts, light for 1 and dark for "]
+        parts[-1] += f"{most} (its most in any layer); it selects {counts.mean():.2f} per token here, from "
+        parts[-1] += f"{int(counts.min())} to {int(counts.max())}. "
+    if coloured is not None:
+        tops = routing[coloured]["top_expert"][row]
+        kept = len(_expert_palette(np.asarray(tops)))
+        parts += [labels[coloured], " colours each token by its top-1 expert (its largest router logit): "]
+        parts[-1] += f"the passage's {kept} most frequent in colour"
+        parts[-1] += ", the others grey." if kept < len(set(tops)) else "."
+    parts[-1] = parts[-1].rstrip()
+    return parts
+
+
+def _latex(data):
+    from figkit.routed_text import latex_fragment  # which reads this module's prepared data
+
+    return latex_fragment(data)
+
+
+FIGURE = FigureSpec(
+    name="routing_text",
+    title="Routing over the text",
+    sections=("routing_text",),
+    prepare=prepare,
+    draw=draw,
+    jobs=jobs,
+    height=height,
+    latex=_latex,
+)
+
+
+@shared_docs
+def plot_routing_text(
+    tokens: Sequence[str],
+    *,
+    experts: Mapping[str, ArrayLike] | None = None,
+    top_expert: Mapping[str, ArrayLike] | None = None,
+    max_experts: int | None = None,
+    methods: Sequence[Mapping] | None = None,
+    ax: Axes | None = None,
+    figsize: tuple[float, float] | None = None,
+    dpi: float | None = None,
+    save_path: str | None = None,
+) -> Figure:
+    """A passage set as text once per method, each token on a background that says how it was routed.
+
+    Parameters
+    ----------
+    tokens : list of str
+        The passage's tokens as the tokenizer decodes them (``" cat"``, ``"\\n"``), in order. A
+        leading space becomes the space before the token; whitespace tokens are drawn (␣, ↵, →).
+    experts : dict, optional
+        Method name (``$...$`` maths allowed) to each token's number of experts: shaded in the
+        method's hue, light for one and dark for many (no box for none). Give several names for
+        several methods, or the same method at several layers.
+    top_expert : dict, optional
+        Method name to each token's top-1 expert: the passage's eight most frequent each get a
+        colour (shared by every name), the others grey.
+    max_experts : int, optional
+        The count drawn darkest (default: the most any token has).
+    {method_looks}
+    {figure_parameters}
+
+    Returns
+    -------
+    {figure_returned}
+
+    Raises
+    ------
+    ValueError, TypeError
+        For no tokens, neither ``experts`` nor ``top_expert``, values that are not whole numbers from 0
+        or not one per token, or a ``max_experts`` below the largest count.
+    """
+    data = prepare(tokens, experts, top_expert, max_experts, methods)
+    return FIGURE.plot(data, ax=ax, figsize=figsize, dpi=dpi, save_path=save_path)
