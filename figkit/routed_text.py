@@ -11,8 +11,8 @@ from figkit.latex import Raw, escape_label, escape_text, render_template
 from figkit.plots.routing_text import ink, prepare
 
 TEMPLATE = "routing_text.tex"
-BREAKABLE_GAP = r"\hskip 0.5pt plus 1pt\relax "  # after a whitespace token: a line may break here
-JOINED = r"\penalty9999\kern0.5pt\relax "  # between pieces of one word: a break only as the last resort
+BREAKABLE_GAP = r"\hskip 1.2pt plus 1pt\relax "  # after a whitespace token: a line may break here
+JOINED = r"\penalty9999\kern1.2pt\relax "  # between pieces of one word: a break only as the last resort
 
 
 def routing_text_latex(
@@ -20,6 +20,18 @@ def routing_text_latex(
 ) -> str:
     """An ``\\input``-ready LaTeX fragment of a passage with each token's routing as its background, as
     ``plot_routing_text`` draws it (the same arguments; colours of the active style). Needs xcolor.
+
+    Parameters
+    ----------
+    tokens, experts, top_expert, max_experts, methods
+        As in ``plot_routing_text``.
+    template_dirs : list of path, optional
+        Folders searched for ``routing_text.tex`` before figkit's own (default: the paper repo's ``templates/``).
+
+    Returns
+    -------
+    str
+        The fragment: colour definitions, then each method's heading, key and passage.
 
     Example
     -------
@@ -43,13 +55,13 @@ def latex_fragment(data, template_dirs=None):
 
     blocks = []
     for block in data.blocks:
-        key = " ".join(box(rgb, escape_text(text)) for rgb, text in block.key)
+        key = " ".join(box(rgb, escape_text(text)) for rgb, text in block.key_entries())
         blocks.append(
             {
                 "heading": Raw(escape_label(block.heading)),
                 "key_title": block.key_title,
                 "key": Raw(key),
-                "text": Raw(_passage(data.pieces, block.colours, box)),
+                "text": Raw(_passage(data.pieces, block.colours(), box)),
             }
         )
     colours = [(name, Raw(",".join(f"{c:.4f}" for c in rgb))) for rgb, name in names.items()]

@@ -162,6 +162,7 @@ def test_the_latex_passage_compiles_and_reads_back_token_by_token_in_its_colours
     with use_style("paper"):
         arguments = {"experts": {"BH": COUNTS}, "top_expert": {"Top-2": TOPS}, "max_experts": 8, "methods": METHODS}
         data = prepare(TOKENS, **arguments)
+        expected = [block.colours() for block in data.blocks] * 2  # the fragment is set twice, both times alike
         (tmp_path / "passage.tex").write_text(routing_text_latex(TOKENS, **arguments))
     (tmp_path / "doc.tex").write_text(
         f"\\documentclass{{{document_class}}}\n\\usepackage[T1]{{fontenc}}\n\\usepackage{{xcolor}}\n"
@@ -174,7 +175,6 @@ def test_the_latex_passage_compiles_and_reads_back_token_by_token_in_its_colours
     page = matplotlib.image.imread(next(tmp_path.glob("page*.png")))
     words = words_with_boxes(pdf)
     shown = ["The", "cat", "sat", "on", "the", "mat", "\\n", "A", "dog", "ran"]
-    expected = [block.colours for block in data.blocks] * 2  # the fragment is set twice, both times alike
     starts = [i for i in range(len(words)) if [w for w, _ in words[i : i + len(shown)]] == shown]
     assert len(starts) == len(expected)  # every token present, in order, in each block
     for start, colours in zip(starts, expected):

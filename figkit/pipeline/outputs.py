@@ -45,12 +45,14 @@ class Planning:
 @dataclass(frozen=True)
 class OutputSpec:
     """A kind of output: ``plan(results, planning)`` yields Drafts, ``render(job, target)`` returns
-    ``{path: bytes}``. ``drawn`` outputs depend on the styles and sizes, the others on the templates."""
+    ``{path: bytes}``. ``drawn`` outputs depend on the styles and sizes, the others on the templates, and
+    ``templated`` drawn ones (a figure also written as LaTeX) on both."""
 
     kind: str
     plan: Callable[[dict, Planning], Iterable[Draft]]
     render: Callable
     drawn: bool = False
+    templated: bool = False
     title: str = ""  # the appendix heading of a figure family
 
 
@@ -204,7 +206,7 @@ def _figure_output(spec):
                 made[job.outputs[1]] = spec.latex(data).encode()
             return made
 
-    return OutputSpec(spec.name, plan, render, drawn=True, title=spec.title)
+    return OutputSpec(spec.name, plan, render, drawn=True, templated=spec.latex is not None, title=spec.title)
 
 
 # --- the appendix ----------------------------------------------------------------------------

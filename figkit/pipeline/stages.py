@@ -123,6 +123,13 @@ def build(
     return build_with(results_path, out_dir, BuildOptions(**{name: given[name] for name in BuildOptions.names()}))
 
 
+def _made_with(spec, figure_key, text_key):
+    """The key of what a kind of output is made with: styles and sizes, templates, or both."""
+    if not spec.drawn:
+        return text_key
+    return figure_key + text_key if spec.templated else figure_key
+
+
 def build_with(results_path: str | os.PathLike, out_dir: str | os.PathLike, options: BuildOptions) -> BuildResult:
     """:func:`build` with its options as one object."""
     out_dir = Path(out_dir)
@@ -172,7 +179,7 @@ def _build(results_path, out_dir, options):
     compiling = options.compile and any(job.name == APPENDIX for job in selected)
     progress = _Progress(len(selected) + compiling, options.quiet, options.verbose)
     done = manifest.get("jobs", {})
-    keys = {job.name: kept.job_key(job, figure_key if output_spec(job.kind).drawn else text_key) for job in planned}
+    keys = {job.name: kept.job_key(job, _made_with(output_spec(job.kind), figure_key, text_key)) for job in planned}
     stale = []
     for job in selected:
         if kept.up_to_date(out_dir, done.get(job.name), keys[job.name]):

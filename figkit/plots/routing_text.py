@@ -24,7 +24,7 @@ from matplotlib.transforms import Affine2D, ScaledTranslation
 
 from figkit.arrays import SENTENCEPIECE_SPACE, ArrayLike, labelled, token_text, vector
 from figkit.plots._draw import LITERAL, NEUTRAL, axes_width, drawable, mathtext_label, points, text_width
-from figkit.plots.looks import graded, hue_role, method_role
+from figkit.plots.looks import Role, graded, hue_role, method_role
 from figkit.plots.spec import FigureJob, FigureSpec, middle_layer, shared_docs
 from figkit.results import method_labels
 
@@ -34,8 +34,8 @@ OTHER_COLOUR = "#DDDDDD"
 OTHER = "other"
 LONGEST_TOKEN = 30  # characters of a token shown; a longer one is cut with an ellipsis
 LINE_PITCH, BLOCK_GAP = 1.5, 0.8  # in font sizes: between lines of text, and between blocks
-BOX_PAD, BOX_GAP, KEY_GAP = 0.7, 0.5, 2.0  # points: a box's padding beside its text, the white between two
-# boxes of the text and between two of the key
+PAD_EM, GAP_EM = 0.12, 0.14  # a box's padding beside its text, and the white between two boxes, in ems
+MIN_PAD, MIN_GAP = 0.8, 1.0  # points: at least this, so letters clear the box's edge and boxes stay apart
 KEY, TOKEN = "figkit-key", "figkit-token"  # the gid of a key's boxes and of the passage's
 MARKS = "\N{OPEN BOX} is a space, \N{DOWNWARDS ARROW WITH CORNER LEFTWARDS} a newline"
 
@@ -53,18 +53,35 @@ class Piece:
 
 @dataclass(frozen=True)
 class Block:
-    """The passage as one method routed it: a heading, each token's background and the key to the colours."""
+    """The passage as one method routed it: a heading, each token's value (its experts, or its top-1 expert)
+    and the values the key shows. Colours come from the active style when drawn (``colours``)."""
 
     heading: str  # label with $...$ maths, then what the colours mean
-    colours: list  # one RGB per token; None: no box (a token given no expert)
     key_title: str
-    key: list  # (RGB or None, text) in the order shown
+    values: tuple  # one per token
+    key: tuple  # the values the key shows, in order; OTHER for experts without a colour of their own
+    role: Role | None = None  # shaded by count in this role's hue; None: coloured by expert
+    most: int = 1  # the count drawn darkest
+    ranked: tuple = ()  # coloured by expert: the experts with a colour, most frequent first
+
+    def colours(self, values=None):
+        """The background of each of ``values`` (default: the tokens') under the active style; None: no box."""
+        if self.role is not None:
+            shades = graded(self.role.look().color, self.most)
+            palette = {n: shades[n - 1] for n in range(1, self.most + 1)}
+        else:
+            palette = {expert: mpl.colors.to_rgb(colour) for expert, colour in zip(self.ranked, EXPERT_COLOURS)}
+        other = None if self.role is not None else mpl.colors.to_rgb(OTHER_COLOUR)
+        return [palette.get(value, other) for value in (self.values if values is None else values)]
+
+    def key_entries(self):
+        """(background, text) of each of the key's boxes under the active style."""
+        return list(zip(self.colours(self.key), map(str, self.key)))
 
 
 @dataclass(frozen=True)
 class RoutedText:
     pieces: list
-    shown: list  # each piece's text as the style's fonts draw it
     blocks: list
 
 
@@ -107,10 +124,9 @@ def prepare(tokens, experts=None, top_expert=None, max_experts=None, methods=Non
         for label, values in counted:
             blocks.append(_count_block(label, values, int(max(max_experts, 1)), methods))
     if chosen:
-        palette = _expert_palette(np.concatenate([values for _, values in chosen]))
-        blocks += [_top_block(label, values, palette) for label, values in chosen]
-    pieces = pieces_of(tokens)
-    return RoutedText(pieces, [drawable(piece.text) for piece in pieces], blocks)
+        ranked = ranked_experts(np.concatenate([values for _, values in chosen]))
+        blocks += [_top_block(label, values, ranked) for label, values in chosen]
+    return RoutedText(pieces_of(tokens), blocks)
 
 
 def _tokens(tokens):
@@ -137,26 +153,20 @@ def _per_token(values, name, size):
 def _count_block(label, counts, most, methods):
     """Shades of the method's hue (its family's, for a family), light for one expert and dark for ``most``;
     no box for none."""
-    shades = graded(hue_role(method_role(label, methods)).look().color, most)
-    colours = [shades[n - 1] if n > 0 else None for n in counts.tolist()]
-    shown = range(0 if counts.min() == 0 else 1, most + 1)
-    key = [(shades[n - 1] if n > 0 else None, str(n)) for n in shown]
-    return Block(f"{label}: experts per token", colours, "Experts", key)
+    key = tuple(range(0 if counts.min() == 0 else 1, most + 1))
+    role = hue_role(method_role(label, methods))
+    return Block(f"{label}: experts per token", "Experts", tuple(counts.tolist()), key, role=role, most=most)
 
 
-def _expert_palette(top):
-    """``{expert: colour}`` for the passage's most frequent top-1 experts (ties: the lower id first)."""
+def ranked_experts(top):
+    """The passage's most frequent top-1 experts, as many as there are colours (ties: the lower id first)."""
     ranked = sorted(Counter(top.tolist()).items(), key=lambda pair: (-pair[1], pair[0]))
-    return {expert: mpl.colors.to_rgb(colour) for (expert, _), colour in zip(ranked, EXPERT_COLOURS)}
+    return tuple(expert for expert, _ in ranked[: len(EXPERT_COLOURS)])
 
 
-def _top_block(label, top, palette):
-    other = mpl.colors.to_rgb(OTHER_COLOUR)
-    colours = [palette.get(expert, other) for expert in top.tolist()]
-    key = [(colour, str(expert)) for expert, colour in palette.items()]
-    if any(expert not in palette for expert in top.tolist()):
-        key.append((other, OTHER))
-    return Block(f"{label}: top-1 expert", colours, "Expert", key)
+def _top_block(label, top, ranked):
+    key = ranked + ((OTHER,) if any(expert not in ranked for expert in top.tolist()) else ())
+    return Block(f"{label}: top-1 expert", "Expert", tuple(top.tolist()), key, ranked=ranked)
 
 
 def ink(background):
@@ -183,7 +193,7 @@ def set_lines(pieces, shown, size, width):
     ``shown``: breaks fall at spaces and after whitespace tokens, inside a word only when the word alone
     is wider than a line."""
     family = tuple(mpl.rcParams["font.family"])
-    advances = [_width(text, size, family) + 2 * BOX_PAD + BOX_GAP for text in shown]
+    advances = [_width(text, size, family) + 2 * _pad(size) + _gap(size) for text in shown]
     space = _width(" ", size, family) or size / 4
     lines, x = [[]], 0.0
     for i, piece in enumerate(pieces):
@@ -218,23 +228,25 @@ def _key_fits(block, size, width):
     """Whether a block's key fits on its heading's line at ``width`` points."""
     family = tuple(mpl.rcParams["font.family"])
     heading = text_width(mathtext_label(block.heading), size) * 72
-    entries = sum(_width(text, size, family) + 2 * BOX_PAD + KEY_GAP for _, text in block.key)
-    key = _width(block.key_title + ":", size, family) + entries + 2 * BOX_PAD
+    entries = sum(_width(str(value), size, family) + 2 * _pad(size) + 2 * _gap(size) for value in block.key)
+    key = _width(block.key_title + ":", size, family) + entries + 2 * _pad(size)
     return heading + 2 * size + key <= width
 
 
 def layout(data, width):
     """Where everything goes at ``width`` points: the baseline (points down from the top) of each block's
-    heading, of its key, and of its first line of text, the passage's lines, and the total height."""
-    size, key_size = points(mpl.rcParams["font.size"]), points(mpl.rcParams["legend.fontsize"])
-    lines = set_lines(data.pieces, data.shown, size, width)
+    heading, of its key, and of its first line of text, the passage's lines, each token's text as the
+    style's fonts draw it, and the total height."""
+    size = points(mpl.rcParams["font.size"])
+    shown = [drawable(piece.text) for piece in data.pieces]
+    lines = set_lines(data.pieces, shown, size, width)
     places, y = [], 0.0
     for b, block in enumerate(data.blocks):
         heading = y + LINE_PITCH * size * (0.8 if b == 0 else 1.0)
-        key = heading if _key_fits(block, key_size, width) else heading + LINE_PITCH * key_size
+        key = heading if _key_fits(block, size, width) else heading + LINE_PITCH * size
         places.append((heading, key, key + LINE_PITCH * size))
         y = key + len(lines) * LINE_PITCH * size + BLOCK_GAP * size
-    return places, lines, y - BLOCK_GAP * size + 0.4 * size
+    return places, lines, shown, y - BLOCK_GAP * size + 0.4 * size
 
 
 def _text_width(width):
@@ -245,7 +257,7 @@ def _text_width(width):
 
 def height(data, width):
     pad = mpl.rcParams["figure.constrained_layout.h_pad"] if mpl.rcParams["figure.constrained_layout.use"] else 0
-    return layout(data, _text_width(width))[2] / 72 + 2 * pad
+    return layout(data, _text_width(width))[-1] / 72 + 2 * pad
 
 
 # --- drawing ---------------------------------------------------------------------------------
@@ -257,22 +269,22 @@ def draw(ax, data):
     ax.set_axis_off()
     if fig.get_layout_engine() is not None:
         fig.draw_without_rendering()  # the axes' final width, which the lines fill
-    size, key_size = points(mpl.rcParams["font.size"]), points(mpl.rcParams["legend.fontsize"])
+    size = points(mpl.rcParams["font.size"])
     family = tuple(mpl.rcParams["font.family"])
     corner = Affine2D().scale(1 / 72, -1 / 72) + fig.dpi_scale_trans + ScaledTranslation(0, 1, ax.transAxes)
     width = axes_width(ax) * 72
-    places, lines, _ = layout(data, width)
+    places, lines, shown, _ = layout(data, width)
     for block, (heading, key, first) in zip(data.blocks, places):
-        x = _text(ax, corner, 0, heading, mathtext_label(block.heading), key_size, parse=True)
+        colours = block.colours()
+        x = _text(ax, corner, 0, heading, mathtext_label(block.heading), size, parse=True)
         x = 2 * size + x if key == heading else 0.0
-        x = _text(ax, corner, x, key, block.key_title + ":", key_size) + 2 * BOX_PAD
-        for colour, text in block.key:
-            x = _box(ax, corner, x, key, text, colour, key_size, family, KEY) + KEY_GAP - BOX_GAP
+        x = _text(ax, corner, x, key, block.key_title + ":", size) + 2 * _pad(size)
+        for colour, text in block.key_entries():
+            x = _box(ax, corner, x, key, text, colour, size, family, KEY) + _gap(size)  # twice the text's gap
         for row, line in enumerate(lines):
             for index, left in line:
-                text = data.shown[index]
                 baseline = first + row * LINE_PITCH * size
-                _box(ax, corner, left, baseline, text, block.colours[index], size, family, TOKEN)
+                _box(ax, corner, left, baseline, shown[index], colours[index], size, family, TOKEN)
 
 
 def _text(ax, corner, x, y, text, size, parse=False):
@@ -296,7 +308,7 @@ def _text(ax, corner, x, y, text, size, parse=False):
 def _box(ax, corner, x, y, text, colour, size, family, gid):
     """``text`` on a box of ``colour`` (outlined if none) at baseline ``y``, both artists tagged ``gid``;
     returns where the next box begins."""
-    width = _width(text, size, family) + 2 * BOX_PAD
+    width = _width(text, size, family) + 2 * _pad(size)
     box = Rectangle(
         (x, y + 0.3 * size),
         width,
@@ -311,7 +323,7 @@ def _box(ax, corner, x, y, text, colour, size, family, gid):
     box.set_in_layout(False)
     ax.add_patch(box)
     shown = ax.text(
-        x + BOX_PAD,
+        x + _pad(size),
         y,
         text,
         transform=corner,
@@ -324,7 +336,15 @@ def _box(ax, corner, x, y, text, colour, size, family, gid):
         **LITERAL,
     )
     shown.set_in_layout(False)
-    return x + width + BOX_GAP
+    return x + width + _gap(size)
+
+
+def _pad(size):
+    return max(MIN_PAD, PAD_EM * size)
+
+
+def _gap(size):
+    return max(MIN_GAP, GAP_EM * size)
 
 
 # --- the build's figures ---------------------------------------------------------------------
@@ -381,7 +401,7 @@ def _caption(passage, layer, labels, shown, routing, row, most):
         parts[-1] += f"{int(counts.min())} to {int(counts.max())}. "
     if coloured is not None:
         tops = routing[coloured]["top_expert"][row]
-        kept = len(_expert_palette(np.asarray(tops)))
+        kept = len(ranked_experts(np.asarray(tops)))
         parts += [labels[coloured], " colours each token by its top-1 expert (its largest router logit): "]
         parts[-1] += f"the passage's {kept} most frequent in colour"
         parts[-1] += ", the others grey." if kept < len(set(tops)) else "."
