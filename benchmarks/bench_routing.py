@@ -137,17 +137,20 @@ def statistics_speed(tokens, batch=65_536):
     selection = bh(0.05, max_k=8).select(logits)
     select_time = time.perf_counter() - start
     batches = max(tokens // batch, 1)
-    kept = {
-        "counts and paths only": dict(coactivation=False, vocabulary=False),
-        "co-activation of the middle layer": dict(coactivation=[LAYERS // 2], vocabulary=False),
-        "co-activation of every layer": dict(vocabulary=False),
+    light = dict(coactivation=False, vocabulary=False)
+    positions = torch.arange(batch) % 512  # sequences of 512 tokens
+    kept = {  # name: (RoutingStats settings, add's keywords)
+        "counts and paths only": (light, {}),
+        "counts and paths, and by position (positions given)": (light, {"positions": positions}),
+        "co-activation of the middle layer": (dict(coactivation=[LAYERS // 2], vocabulary=False), {}),
+        "co-activation of every layer": (dict(vocabulary=False), {}),
     }
     variants = {}
-    for name, settings in kept.items():
+    for name, (settings, given) in kept.items():
         partial = RoutingStats(list(range(LAYERS)), EXPERTS, **settings)
         start = time.perf_counter()
         for _ in range(batches):
-            partial.add("bh05", selection, ids)
+            partial.add("bh05", selection, ids, **given)
         variants[name] = time.perf_counter() - start
     stats = RoutingStats(list(range(LAYERS)), EXPERTS)
     start = time.perf_counter()

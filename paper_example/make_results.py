@@ -25,6 +25,7 @@ from figkit.stats import confidence_counts, expert_tokens, vocabulary_counts  # 
 SHOWN_LAYER = simulate.NUM_LAYERS // 2  # the layer of the heatmaps, co-activation, paths and token statistics
 SHOWN_TOKENS = 40
 PASSAGE_TOKENS = 96  # the stream's first tokens, set as text with each method's routing
+SEQUENCE = 128  # the stream read as sequences of this many tokens, for routing by position
 METHODS = [
     {
         "id": "topk8",
@@ -97,6 +98,8 @@ def results(seed=0):
     agreement = {m["id"]: {"jaccard": [], "shared": [], "top1": []} for m in METHODS[1:]}
     checkpoints, overlaps = np.random.default_rng([seed, 99]), []
     passage = {m["id"]: {"method": m["id"], "num_experts": [], "top_expert": []} for m in METHODS}
+    places = np.arange(simulate.NUM_TOKENS) % SEQUENCE
+    by_position, locality = [], {"same_top1": [], "chance": []}
     for layer, (token_ids, logits, p, relevant) in enumerate(simulate.layers(seed)):
         relevant_total += int(relevant.sum())
         probabilities = np.exp(logits - logits.max(axis=1, keepdims=True))
@@ -108,6 +111,18 @@ def results(seed=0):
         if layer in (SHOWN_LAYER, SHOWN_LAYER + 1):
             paths.append(logits.argmax(axis=1))  # every method's top-1 expert: the largest logit
         masks = selections(logits, p)
+        top = logits.argmax(axis=1)
+        follows = places[1:] == places[:-1] + 1
+        locality["same_top1"].append(((top[1:] == top[:-1]) & follows).sum() / follows.sum())
+        locality["chance"].append(((np.bincount(top, minlength=simulate.NUM_EXPERTS) / top.size) ** 2).sum())
+        tokens_at = np.bincount(places, minlength=SEQUENCE)
+        for method in ("topk8", "bh05"):
+            entry = {"method": method, "layer": layer, "positions": np.arange(SEQUENCE), "num_tokens": tokens_at}
+            for name, values in (("experts", masks[method].sum(axis=1)), ("top1", probabilities.max(axis=1))):
+                mean = np.bincount(places, weights=values, minlength=SEQUENCE) / tokens_at
+                squares = np.bincount(places, weights=values**2.0, minlength=SEQUENCE) / tokens_at
+                entry |= {f"mean_{name}": mean, f"std_{name}": np.sqrt(np.maximum(squares - mean**2, 0))}
+            by_position.append(entry)
         for method, mask in masks.items():
             counts[method].append(mask.sum(axis=1))
             passage[method]["num_experts"].append(mask[:PASSAGE_TOKENS].sum(axis=1))
@@ -225,6 +240,13 @@ def results(seed=0):
                 "layers": list(range(simulate.NUM_LAYERS)),
                 "routing": list(passage.values()),
             }
+        ],
+        "position_effects": by_position,
+        "routing_locality": [
+            {"method": m["id"], "layers": list(range(simulate.NUM_LAYERS))}
+            | locality
+            | {"num_pairs": int((places[1:] == places[:-1] + 1).sum())}
+            for m in METHODS
         ],
         "token_stats": [token_stats],
         "token_strings": token_strings,

@@ -216,6 +216,22 @@ def sections(seed=0, title="Routing study", label="BH ($\\alpha$=0.05)"):
                 "num_tokens": 400,
             }
         ],
+        "position_effects": [
+            {
+                "method": "bh:05",
+                "layer": layer,
+                "positions": list(range(40)),
+                "num_tokens": [10] * 40,
+                "mean_experts": (3 - 1.5 * np.exp(-np.arange(40) / 4) + 0.1 * layer).tolist(),
+                "std_experts": [0.8] * 40,
+                "mean_top1": (0.4 + 0.1 * np.exp(-np.arange(40) / 6)).tolist(),
+            }
+            for layer in range(3)
+        ],
+        "routing_locality": [
+            {"method": m, "layers": [0, 1, 2], "same_top1": same, "chance": [0.13, 0.14, 0.16], "num_pairs": 390}
+            for m, same in (("topk2", [0.2, 0.3, 0.25]), ("bh:05", [0.2, 0.3, 0.25]))
+        ],
         "routing_text": [
             {
                 "label": "prose",

@@ -23,6 +23,13 @@ SHOWN_LAYER, SHOWN_TOKENS = 7, 40
 PASSAGE_TOKENS = 96  # RoutingStats' default
 
 
+def positions():
+    """Each token's position in its sequence, from the slice's sequence numbers."""
+    sequence = np.load(SLICE)["sequence"]
+    starts = np.r_[0, np.flatnonzero(np.diff(sequence)) + 1]
+    return np.arange(sequence.size) - np.repeat(starts, np.diff(np.r_[starts, sequence.size]))
+
+
 def load():
     """(logits [layers, tokens, experts] as float64, token ids, the text of every token id) of the slice."""
     data = np.load(SLICE)
@@ -79,6 +86,11 @@ def sections():
     """The sections of a results file of the slice's real routing."""
     logits, token_ids, strings = load()
     layers, tokens, experts = logits.shape
+    places = positions()
+    sequence_positions = np.unique(places)
+    follows = places[1:] == places[:-1] + 1
+    locality = {"same_top1": [], "chance": []}
+    by_position = []
     passage = {
         "tokens": [str(strings[t]) for t in token_ids[:PASSAGE_TOKENS]],
         "token_ids": token_ids[:PASSAGE_TOKENS],
@@ -97,6 +109,16 @@ def sections():
         p = p_values(logits[layer])
         chosen = {"topk8": np.full(tokens, TOP_K)} | {f"bh{round(a * 100):02d}": bh_counts(p, a) for a in ALPHAS}
         reference = keep_largest(logits[layer], chosen["topk8"])
+        top = logits[layer].argmax(axis=1)
+        locality["same_top1"].append(((top[1:] == top[:-1]) & follows).sum() / follows.sum())
+        locality["chance"].append(((np.bincount(top, minlength=experts) / tokens) ** 2).sum())
+        for method in ("topk8", "bh05"):
+            entry = {"method": method, "layer": layer, "positions": sequence_positions}
+            entry["num_tokens"] = [int((places == at).sum()) for at in sequence_positions]
+            for name, values in (("experts", chosen[method]), ("top1", probabilities.max(axis=1))):
+                entry[f"mean_{name}"] = [values[places == at].mean() for at in sequence_positions]
+                entry[f"std_{name}"] = [values[places == at].std() for at in sequence_positions]
+            by_position.append(entry)
         for routing in passage["routing"]:  # the slice's first sequence starts at token 0
             routing["num_experts"].append(chosen[routing["method"]][:PASSAGE_TOKENS])
             routing["top_expert"].append(logits[layer, :PASSAGE_TOKENS].argmax(axis=1))
@@ -191,6 +213,11 @@ def sections():
         ],
         "routing_samples": samples,
         "routing_text": [passage],
+        "position_effects": by_position,
+        "routing_locality": [
+            {"method": m["id"], "layers": list(range(layers))} | locality | {"num_pairs": int(follows.sum())}
+            for m in methods()
+        ],
         "token_stats": [
             {
                 "method": "bh05",

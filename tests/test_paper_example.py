@@ -91,7 +91,7 @@ def test_the_example_build_and_the_paper_pass_the_pdf_linter(paper):
     figures = sorted((folder / "build" / "figures").glob("*.pdf"))
     # 20, four more loads, two loads across layers, the top-1 paths, vocabulary, two of domains, saturation,
     # router confidence (top-1 probability and entropy)
-    assert len(figures) == 33
+    assert len(figures) == 37
     for path in figures:
         assert check_pdf_text(path) == [], path.name
     for document in (folder / "build" / "appendix.pdf", pdf):

@@ -87,6 +87,17 @@ def minimal():
         "vocabulary": [
             {"method": "bh05", "layer": 0, "occurrences": [1, 4], "top_expert_routings": [1, 3], "id_count": [9, 2]}
         ],
+        "position_effects": [
+            {
+                "method": "bh05",
+                "layer": 2,
+                "positions": [0, 1, 5],
+                "num_tokens": [4, 4, 2],
+                "mean_experts": [3.5, 2.0, 1.5],
+                "mean_top1": [0.5, 0.4, 0.45],
+            }
+        ],
+        "routing_locality": [{"method": "topk2", "layers": [0, 1], "same_top1": [0.3, 0.4], "chance": [0.2, 0.2]}],
         "routing_text": [
             {
                 "label": "arXiv",
@@ -214,6 +225,21 @@ BAD = [
         "routing_text[0].routing[0].top_expert: has 1 entries but routing_text[0].layers has 2",
     ),
     (("routing_text", 0, "layers"), [0, 0], "routing_text[0].layers: must be distinct"),
+    (("position_effects", 0, "positions"), [0, 5, 1], "position_effects[0].positions: must be ascending, each once"),
+    (
+        ("position_effects", 0, "mean_top1"),
+        [0.5, 0.4],
+        "position_effects[0].mean_top1: has 2 entries but position_effects[0].positions has 3",
+    ),
+    (("position_effects", 0, "mean_experts", 0), 9, "position_effects[0].mean_experts[0]: must be at most 8, got 9"),
+    (("position_effects", 0, "layer"), None, "position_effects[0].layer: positions are counted per layer"),
+    (("position_effects", 0, "pooled_from"), 4, "position_effects[0].pooled_from: is 4, not the last position (5)"),
+    (
+        ("routing_locality", 0, "chance"),
+        [0.2],
+        "routing_locality[0].chance: has 1 entries but routing_locality[0].layers",
+    ),
+    (("routing_locality", 0, "same_top1", 1), 1.2, "routing_locality[0].same_top1[1]: must be at most 1, got 1.2"),
     (("routing_text", 0, "tokens"), ["a"] * 513, "routing_text[0].tokens: 513 tokens; a passage holds at most 512"),
     (("routing_text", 0, "token_ids"), [1], "routing_text[0].token_ids: has 1 entries but routing_text[0].tokens"),
 ]
@@ -325,6 +351,8 @@ def test_the_json_schema_agrees(tmp_path):
             word in case[2]
             for word in (
                 "unknown method",
+                "ascending",
+                "not the last position",
                 "has 1 entries",
                 "has 2 entries",
                 "at most",

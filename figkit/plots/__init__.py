@@ -29,6 +29,8 @@ FIGURES = (
     "router_confidence",
     "method_agreement",
     "routing_text",
+    "position_effects",
+    "routing_locality",
 )
 
 

@@ -1,7 +1,8 @@
 """Routing statistics that accumulate batch by batch on the logits' device and merge exactly.
 
 Per method and layer: the experts-per-token histogram, each expert's load, the router's confidence
-(tokens by top-1 probability and by entropy), the co-activation
+(tokens by top-1 probability and by entropy), routing by position in the sequence and how often
+consecutive tokens keep their top-1 expert, the co-activation
 counts of expert pairs, the top-1 paths to the next layer, each domain's load, each token id's
 routings to each expert, and a bounded sample of routing weights with token ids; per method,
 pooled over layers, one experts histogram per token id and a few passages of text with each token's
@@ -25,6 +26,7 @@ from figkit.stats import CONFIDENCE_BINS, specialised_tokens
 SAMPLE_TOKENS = 40
 MAX_TOKEN_ID = 2**24 - 1  # tables by token id grow to the largest id; vocabularies are far smaller
 EXPERT_TOKENS = 10  # each expert's most specialised token ids kept for the shown layers
+MAX_POSITION = 4096  # positions counted one by one; later ones pool into this one
 PASSAGE_TOKENS = 96  # tokens of a passage kept for drawing routing over the text: a column's third
 PASSAGES = 3
 
@@ -32,7 +34,7 @@ PASSAGES = 3
 class _Method:
     """The counters of one method: tensors indexed by (position in ``layers``, ...)."""
 
-    ADDED = ("histogram", "load", "coactivation", "transitions", "confidence")  # merged by adding
+    ADDED = ("histogram", "load", "coactivation", "transitions", "confidence", "by_position", "top1_load", "locality")
 
     def __init__(self, layers, experts, device, pair_layers):
         n = len(layers)
@@ -41,6 +43,10 @@ class _Method:
         self.coactivation = torch.zeros(len(pair_layers), experts, experts, dtype=torch.long, device=device)
         self.transitions = torch.zeros(max(n - 1, 0), experts, experts, dtype=torch.long, device=device)
         self.confidence = torch.zeros(n, len(MEASURES), CONFIDENCE_BINS, dtype=torch.long, device=device)
+        # by position in the sequence: tokens, and their experts and top-1 probabilities summed and squared
+        self.by_position = torch.zeros(n, MAX_POSITION + 1, 5, dtype=torch.float64, device=device)
+        self.top1_load = torch.zeros(n, experts, dtype=torch.long, device=device)  # tokens by top-1 expert
+        self.locality = torch.zeros(n, 2, dtype=torch.long, device=device)  # consecutive pairs, with the same top-1
         self.by_token = torch.zeros(0, experts + 1, dtype=torch.long, device=device)  # [token id, experts]
         self.vocabulary = torch.zeros(0, n * experts, dtype=torch.int32, device=device)  # [token id, layer × expert]
         self.vocabulary_next = torch.zeros(0, n * experts, dtype=torch.int32, device=device)  # by the next token's id
@@ -108,7 +114,8 @@ class RoutingStats:
         """Count one batch: ``selection`` of ``[layers, tokens, experts]``, the tokens' ids ``[tokens]``,
         their domain (one name for the batch, or one per token) for the load by domain, the id of
         the token that follows each (-1 where none does) for vocabulary specialisation by next token,
-        and each token's position in its sequence (``capture(...).positions``) for passages of text."""
+        and each token's position in its sequence (``capture(...).positions``) for routing by position,
+        locality and passages of text. Tokens must come in sequence order, as ``capture`` gives them."""
         self._usable(method)
         if not isinstance(selection, Selection):
             raise TypeError(f"selection must be a figkit.routing Selection, got {type(selection).__name__}")
@@ -152,6 +159,8 @@ class RoutingStats:
         self._add_confidence(counters, selection)
         if domains is not None:
             self._add_domains(counters, dense, domains)
+        if places is not None:
+            self._add_positions(counters, selection, places)
         if ids is not None and places is not None:
             self._add_passages(counters, selection, ids, places, domains)
         if ids is not None:
@@ -217,6 +226,27 @@ class RoutingStats:
         )
         key = (method, reference)
         self.agreements[key] = sums if key not in self.agreements else self.agreements[key] + sums
+
+    def _add_positions(self, counters, selection, places):
+        """Per layer: tokens, experts and top-1 probability by position; each token's top-1 expert; and how many
+        tokens follow the one before them in their sequence, and of those how many keep its top-1 expert."""
+        n_layers, slots = selection.counts.shape[0], MAX_POSITION + 1
+        pooled = places.clamp(max=MAX_POSITION)
+        counters.by_position[:, :, 0] += torch.bincount(pooled, minlength=slots).double()  # the same in every layer
+        keys = (pooled + torch.arange(n_layers, device=places.device).unsqueeze(-1) * slots).reshape(-1)
+        experts = selection.counts.reshape(-1).double()
+        top1 = selection.top1.reshape(-1).double() if selection.top1 is not None else experts * float("nan")
+        for column, weights in enumerate((experts, experts**2, top1, top1**2), start=1):  # NaN: top-1 not known
+            sums = torch.bincount(keys, weights=weights, minlength=n_layers * slots)
+            counters.by_position[:, :, column] += sums.view(n_layers, slots)
+        top = _top_expert(selection)
+        offsets = torch.arange(n_layers, device=top.device).unsqueeze(-1) * self.num_experts
+        counters.top1_load += torch.bincount((top + offsets).reshape(-1), minlength=n_layers * self.num_experts).view(
+            n_layers, self.num_experts
+        )
+        follows = places[1:] == places[:-1] + 1  # the same sequence, one token on
+        counters.locality[:, 0] += int(follows.sum())
+        counters.locality[:, 1] += ((top[:, 1:] == top[:, :-1]) & follows).sum(dim=1)
 
     def _add_passages(self, counters, selection, ids, places, domains):
         """Keep the first sequence starting in this batch of each domain not yet kept, up to ``passage_tokens``."""
@@ -411,7 +441,8 @@ class RoutingStats:
         ``token_stats`` per method (layers pooled) and ``vocabulary`` per method and layer (with
         each expert's most frequent ids for ``layers``, and by next token when given) when token
         ids were given; and
-        ``token_strings`` for the ids seen and ``routing_text`` (the passages kept, each with every
+        ``position_effects`` per method and layer and ``routing_locality`` per method when batches were
+        given ``positions``; ``token_strings`` for the ids seen and ``routing_text`` (the passages kept, each with every
         method that routed the same tokens) when ``token_strings`` (a tokenizer with ``decode``, a
         mapping or a callable) is given; ``method_agreement`` per pair given to ``add_agreement``.
         """
@@ -420,7 +451,8 @@ class RoutingStats:
         if unknown:
             raise ValueError(f"layers {unknown} are not among the statistics' layers {self.layers}")
         names = ("expert_counts", "expert_load", "domain_load", "coactivation", "cross_layer", "routing_samples")
-        names += ("token_stats", "vocabulary", "router_confidence", "method_agreement")
+        names += ("token_stats", "vocabulary", "router_confidence", "method_agreement", "position_effects")
+        names += ("routing_locality",)
         sections = {name: [] for name in names}
         seen = set()
         for method, counters in self.methods.items():
@@ -477,6 +509,8 @@ class RoutingStats:
                 else:
                     sample["tokens"] = [f"token {j}" for j in range(weights.shape[0])]
                 sections["routing_samples"].append(sample)
+        for method, counters in self.methods.items():
+            self._position_sections(method, counters, sections)
         for (method, reference), sums in self.agreements.items():
             tokens, jaccard, both, chosen, same = sums.cpu().T
             entry = {"method": method, "reference": reference, "layers": self.layers}
@@ -489,6 +523,35 @@ class RoutingStats:
         if token_strings is not None:
             sections["routing_text"] = self._passages(token_strings)
         return {name: value for name, value in sections.items() if value}
+
+    def _position_sections(self, method, counters, sections):
+        """``position_effects`` per layer and ``routing_locality`` of one method, when positions were given."""
+        sums = counters.by_position.cpu()
+        for i, layer in enumerate(self.layers):
+            tokens, *moments = sums[i].T
+            seen = torch.nonzero(tokens).flatten()
+            if not seen.numel():
+                continue
+            entry = {
+                "method": method,
+                "layer": layer,
+                "positions": seen.tolist(),
+                "num_tokens": tokens[seen].long().tolist(),
+            }
+            experts, spread = _mean_and_std(moments[0][seen], moments[1][seen], tokens[seen])
+            entry |= {"mean_experts": experts, "std_experts": spread}
+            if not moments[2][seen].isnan().any():
+                top1, spread = _mean_and_std(moments[2][seen], moments[3][seen], tokens[seen])
+                entry |= {"mean_top1": [min(max(v, 0.0), 1.0) for v in top1], "std_top1": spread}
+            if seen[-1] == MAX_POSITION:
+                entry["pooled_from"] = MAX_POSITION
+            sections["position_effects"].append(entry)
+        pairs, same = counters.locality.cpu().T
+        if pairs[0] > 0:
+            load = counters.top1_load.cpu().double()
+            chance = ((load / load.sum(dim=1, keepdim=True)) ** 2).sum(dim=1)
+            entry = {"method": method, "layers": self.layers, "same_top1": (same.double() / pairs).tolist()}
+            sections["routing_locality"].append(entry | {"chance": chance.tolist(), "num_pairs": int(pairs[0])})
 
     def _passages(self, token_strings):
         """The ``routing_text`` passages: each kept passage with the methods that kept the same tokens."""
@@ -529,6 +592,12 @@ class RoutingStats:
                 entry |= {key: [row[:EXPERT_TOKENS] for row in lists] for key, lists in zip(keys, listed)}
             entries.append(entry)
         return entries
+
+
+def _mean_and_std(total, squares, count):
+    """Lists of the mean and the (population) standard deviation from sums and sums of squares."""
+    mean = total / count
+    return mean.tolist(), (squares / count - mean**2).clamp_min(0).sqrt().tolist()
 
 
 def _moved(counters, device):
