@@ -193,6 +193,25 @@ def test_the_depfile_names_every_source(built):
     assert any(s.endswith("paper.mplstyle") for s in sources) and any(s.endswith("table.tex") for s in sources)
 
 
+@pytest.mark.parametrize("folder", ["o u#t$x%:y", "line\nbreak", "glob[1]*"])
+def test_make_reads_the_depfile_whatever_the_folder_is_called(tmp_path, folder):
+    """GNU Make's own reading of figkit.d: every file named as written, or, for a name no rule can hold
+    (a newline; a wildcard, which Make expands even escaped), a comment that includes cleanly."""
+    results = write_results(tmp_path / "r#$.json", **sections())
+    out = tmp_path / folder
+    build(results, out, only=["macros"], compile=False)
+    (tmp_path / "depfile").write_text((out / "figkit.d").read_text())  # included by a name Make reads plainly
+    (tmp_path / "Makefile").write_text("include depfile\nshow:\n\t@true\n")
+    run = subprocess.run(["make", "-p", "-q", "show"], cwd=tmp_path, capture_output=True, text=True)
+    assert "***" not in run.stderr, run.stderr  # Make's errors: a missing separator, a file it cannot find
+    rules = [line for line in run.stdout.splitlines() if line.startswith(f"{out}/macros.tex:")]
+    if "\n" in folder or "*" in folder:
+        assert (out / "figkit.d").read_text().startswith("# figkit: no Make rule can name") and not rules
+    else:
+        (rule,) = rules
+        assert f" {results}" in rule and any(part.endswith("paper.mplstyle") for part in rule.split())
+
+
 def test_only_selects_jobs_and_unknown_names_are_refused(tmp_path):
     results = write_results(tmp_path / "r.json", **sections())
     report = build(results, tmp_path / "out", only=["expert_count_distribution_*", "macros"], jobs=1)

@@ -173,13 +173,25 @@ def remove_leftovers(out_dir):
             path.unlink(missing_ok=True)
 
 
+# Characters GNU Make reads in a rule's file names unless escaped: word breaks, comments, patterns and the
+# rule's colon take a backslash; a dollar is doubled. A line break or tab cannot be escaped, and a wildcard is
+# expanded against the files that exist even when escaped (an existing output's % then reads as a pattern).
+MAKE_ESCAPES = str.maketrans({c: "\\" + c for c in " #%:"} | {"$": "$$"})
+UNNAMEABLE = "\n\r\t*?[]"
+
+
+def _make_name(path):
+    return str(path).translate(MAKE_ESCAPES)
+
+
 def write_depfile(out_dir, planned, results_path, sheets, templates):
-    """A Make rule: the outputs depend on the results file, the style sheets and the templates."""
-
-    def escape(path):
-        return str(path).replace(" ", "\\ ")
-
+    """A Make rule: the outputs depend on the results file, the style sheets and the templates. A path Make
+    cannot name (a line break, tab or wildcard in it) leaves only a comment saying so: ``include`` still works."""
     targets = [out_dir / output for job in planned for output in job.outputs]
     sources = [results_path, *sheets, *templates.values()]
-    line = " ".join(map(escape, targets)) + ": " + " ".join(map(escape, sources)) + "\n"
+    odd = next((path for path in targets + sources if any(c in str(path) for c in UNNAMEABLE)), None)
+    if odd is not None:
+        line = f"# figkit: no Make rule can name {str(odd)!r} (a line break, tab or wildcard); nothing written\n"
+    else:
+        line = " ".join(map(_make_name, targets)) + ": " + " ".join(map(_make_name, sources)) + "\n"
     write_if_changed(out_dir / DEPFILE, line.encode())

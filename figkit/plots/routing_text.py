@@ -249,7 +249,7 @@ def layout(data, width):
     return places, lines, shown, y - BLOCK_GAP * size + 0.4 * size
 
 
-def _text_width(width):
+def _axes_points(width):
     """The axes' width in points within a figure ``width`` inches wide, as the layout engine will leave it."""
     pad = mpl.rcParams["figure.constrained_layout.w_pad"] if mpl.rcParams["figure.constrained_layout.use"] else 0
     return (width - 2 * pad) * 72
@@ -257,7 +257,7 @@ def _text_width(width):
 
 def height(data, width):
     pad = mpl.rcParams["figure.constrained_layout.h_pad"] if mpl.rcParams["figure.constrained_layout.use"] else 0
-    return layout(data, _text_width(width))[-1] / 72 + 2 * pad
+    return layout(data, _axes_points(width))[-1] / 72 + 2 * pad
 
 
 # --- drawing ---------------------------------------------------------------------------------
