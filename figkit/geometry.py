@@ -23,6 +23,8 @@ from figkit.processes import TEX_TIMEOUT, run_tex
 
 TEX_POINTS_PER_INCH = 72.27
 MEASURES = ("textwidth", "columnwidth", "fontsize", "small", "footnotesize")  # numbers; "fontfamily" is text
+SENSIBLE_INCHES = (1.0, 60.0)  # text widths from a narrow column to an A0 poster's
+SENSIBLE_POINTS = (4.0, 72.0)  # body and small type from a dense table's to a poster's
 MIN_FONT_SIZE = 6.0  # points: no figure text is smaller
 # The \small and \footnotesize of LaTeX's standard size files (size10.clo, size11.clo, size12.clo).
 _SMALLER_SIZES = {10: (9.0, 8.0), 11: (10.0, 9.0), 12: (10.95, 10.0)}
@@ -255,8 +257,32 @@ def measure_tex(path: str | os.PathLike, *, timeout: float = TEX_TIMEOUT) -> dic
         "footnotesize": points["footnotesize"],
         "fontfamily": family.group(1),
     }
+    _sensible(measured)
     write_atomic(cache, json.dumps({"measured": measured, "inputs": inputs}).encode())
     return measured
+
+
+def _sensible(measured):
+    """Refuse measurements no page has (a text width of 0 pt or of 221 in, 500 pt type): the figures would
+    be drawn at that size without a word."""
+    inches, points = SENSIBLE_INCHES, SENSIBLE_POINTS
+    for name in ("textwidth", "columnwidth"):
+        if not inches[0] <= measured[name] <= inches[1]:
+            raise RuntimeError(
+                f"the preamble sets a {name} of {measured[name]:.2f} in; figkit sizes figures for "
+                f"{inches[0]:g} to {inches[1]:g} in"
+            )
+    if measured["columnwidth"] > measured["textwidth"] + 1e-6:
+        raise RuntimeError(
+            f"the preamble sets a columnwidth ({measured['columnwidth']:.2f} in) wider than its textwidth "
+            f"({measured['textwidth']:.2f} in)"
+        )
+    for name in ("fontsize", "small", "footnotesize"):
+        if not points[0] <= measured[name] <= points[1]:
+            raise RuntimeError(
+                f"the preamble sets a {name} of {measured[name]:g} pt; figkit sizes text of {points[0]:g} to "
+                f"{points[1]:g} pt"
+            )
 
 
 def measure_tabular(path: str | os.PathLike, tabular: str, *, timeout: float = TEX_TIMEOUT) -> float:

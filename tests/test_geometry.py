@@ -63,6 +63,25 @@ def test_errors_name_the_latex_problem(tmp_path):
         figkit.measure_tex(tmp_path / "plain.tex")
 
 
+@pytest.mark.slow
+@pytest.mark.parametrize(
+    "setting, message",
+    [
+        ("\\setlength{\\textwidth}{0pt}", "sets a textwidth of 0.00 in; figkit sizes figures for 1 to 60 in"),
+        ("\\setlength{\\textwidth}{16000pt}", "sets a textwidth of 221.39 in"),
+        (
+            "\\AtBeginDocument{\\setlength{\\columnwidth}{8in}}",
+            r"sets a columnwidth \(8.00 in\) wider than its textwidth",
+        ),
+        ("\\renewcommand{\\normalsize}{\\fontsize{500}{600}\\selectfont}", "sets a fontsize of 500 pt"),
+    ],
+)
+def test_measurements_no_page_has_are_refused(tmp_path, setting, message):
+    path = paper(tmp_path, "\\documentclass{article}\n\\usepackage{lmodern}\n" + setting)
+    with pytest.raises(RuntimeError, match=message):
+        figkit.measure_tex(path)
+
+
 def test_without_tex_the_message_says_how_to_get_it(tmp_path, monkeypatch):
     monkeypatch.setattr(geometry.shutil, "which", lambda name: None)
     with pytest.raises(RuntimeError, match="install TeX Live"):
