@@ -82,6 +82,22 @@ def test_measurements_no_page_has_are_refused(tmp_path, setting, message):
         figkit.measure_tex(path)
 
 
+def test_only_a_regular_paper_file_is_read(tmp_path):
+    import os
+
+    os.mkfifo(tmp_path / "pipe.tex")  # opening it to read would wait for a writer forever
+    with pytest.raises(ValueError, match="pipe.tex: not a regular file"):
+        figkit.measure_tex(tmp_path / "pipe.tex")
+    with pytest.raises(ValueError, match="zero: not a regular file"):
+        figkit.measure_tex("/dev/zero")
+    big = tmp_path / "big.tex"
+    big.write_bytes(b"%" * (geometry.MAX_PAPER_BYTES + 1))
+    with pytest.raises(ValueError, match="big.tex: larger than 16 MiB"):
+        figkit.measure_tex(big)
+    with pytest.raises(ValueError, match="missing.tex: cannot be read"):
+        figkit.measure_tex(tmp_path / "missing.tex")
+
+
 def test_without_tex_the_message_says_how_to_get_it(tmp_path, monkeypatch):
     monkeypatch.setattr(geometry.shutil, "which", lambda name: None)
     with pytest.raises(RuntimeError, match="install TeX Live"):
