@@ -125,6 +125,7 @@ def test_the_locality_figure_draws_each_layers_share_against_chance(real_study):
     caption = "".join(job.caption)
     assert f"Most above chance in layer {best}: {same[best]:.1f}% against {chance[best]:.1f}%." in caption
     assert f"({follows.sum():,} pairs)" in caption and "the same for all 5 methods" in caption
+    assert len(job.caption) == 1  # one router's caption is all text: no method label in it
 
 
 def test_bad_position_input_is_refused_naming_it():

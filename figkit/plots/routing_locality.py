@@ -127,7 +127,10 @@ def _caption(entries, labels, same):
             f"most above chance in layer {entry['layers'][i]}: {100 * entry['same_top1'][i]:.1f}% against "
             f"{100 * entry['chance'][i]:.1f}%. "
         )
-        parts += [said[0].upper() + said[1:]] if same else [labels[entry["method"]], f" is {said}"]
+        if same:  # caption parts alternate text and labels: one router's sentence is text
+            parts[-1] += said[0].upper() + said[1:]
+        else:
+            parts += [labels[entry["method"]], f" is {said}"]
     if not same and len(shown) < len(entries):
         parts[-1] += compared_caption(len(shown), len(entries)).strip() + " "
     parts[-1] = parts[-1].rstrip()
