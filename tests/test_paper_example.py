@@ -1,5 +1,6 @@
 """The example paper end to end: real BH and top-k routing -> results.json -> figkit build -> main.pdf."""
 
+import fcntl
 import shutil
 import sys
 from pathlib import Path
@@ -23,13 +24,21 @@ pytestmark = pytest.mark.slow  # builds, LaTeX and processes
 
 
 @pytest.fixture(scope="module")
-def paper(tmp_path_factory):
-    folder = tmp_path_factory.mktemp("paper")
-    results = write_results(folder / "results.json", **make_results.results())
-    shutil.copy(EXAMPLE / "main.tex", folder)
-    report = build(results, folder / "build", tex=folder / "main.tex")  # as the example's Makefile does
-    assert report.ok, report.failed
-    return load_results(results), folder, compile_pdf(folder / "main.tex")
+def paper(tmp_path_factory, worker_id):
+    """The example built and compiled once for every test worker (the first to ask builds, the others wait
+    and read it: each build takes 40 s); the tests only read it."""
+    shared = tmp_path_factory.getbasetemp() if worker_id == "master" else tmp_path_factory.getbasetemp().parent
+    folder = shared / "paper_example"
+    with open(shared / "paper_example.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if not (folder / "main.pdf.path").exists():
+            folder.mkdir()
+            results = write_results(folder / "results.json", **make_results.results())
+            shutil.copy(EXAMPLE / "main.tex", folder)
+            report = build(results, folder / "build", tex=folder / "main.tex")  # as the example's Makefile does
+            assert report.ok, report.failed
+            (folder / "main.pdf.path").write_text(str(compile_pdf(folder / "main.tex")))
+    return load_results(folder / "results.json"), folder, Path((folder / "main.pdf.path").read_text())
 
 
 def pooled(results, method):
