@@ -359,9 +359,12 @@ def _run_probe(source, paper_dir, timeout, files=None):
             raise RuntimeError(f"pdflatex did not finish measuring the preamble within {timeout} s") from None
         log = _read_capped(work / "probe.log")
         inputs = _files_read(work, paper_dir, log)
-    if returncode != 0:
-        error = next((line for line in log.splitlines() if line.startswith("!")), "see its log")
-        raise RuntimeError(f"pdflatex could not compile the preamble: {error[:200]}")
+    if returncode != 0:  # the log's folder is gone: quote its error, else the lines it ends with
+        lines = [line.strip() for line in log.splitlines() if line.strip()]
+        said = next((line for line in lines if line.startswith("!")), None)
+        if said is None:
+            said = f"exit {returncode}; its log ends: " + " / ".join(lines[-3:]) if lines else f"exit {returncode}"
+        raise RuntimeError(f"pdflatex could not compile the preamble: {said[:200]}")
     return log, inputs
 
 

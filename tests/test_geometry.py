@@ -98,6 +98,19 @@ def test_only_a_regular_paper_file_is_read(tmp_path):
         figkit.measure_tex(tmp_path / "missing.tex")
 
 
+def test_a_failure_without_an_error_line_quotes_the_end_of_the_log(tmp_path, monkeypatch):
+    """The probe's folder is deleted before the message is read: pointing to "its log" would lead nowhere."""
+
+    def failing(command, work, env, **kwargs):
+        (work / "probe.log").write_text("This is pdfTeX\n(./probe.tex\nEmergency stop.\n\nNo pages of output.\n")
+        return 1
+
+    monkeypatch.setattr(geometry, "run_tex", failing)
+    monkeypatch.setattr(geometry.shutil, "which", lambda name: "/usr/bin/pdflatex")
+    with pytest.raises(RuntimeError, match=r"exit 1; its log ends: \(\./probe\.tex / Emergency stop\. / No pages"):
+        figkit.measure_tex(paper(tmp_path, "\\documentclass{article}"))
+
+
 def test_without_tex_the_message_says_how_to_get_it(tmp_path, monkeypatch):
     monkeypatch.setattr(geometry.shutil, "which", lambda name: None)
     with pytest.raises(RuntimeError, match="install TeX Live"):
