@@ -12,6 +12,7 @@ from matplotlib.figure import Figure
 
 from figkit.arrays import ArrayLike, to_numpy, vector, whole_vector
 from figkit.plots._draw import (
+    NEUTRAL,
     height_with_legend_above,
     legend_above,
     line_width,
@@ -37,7 +38,7 @@ class Positions:
     bins: list  # each bin's positions as its label says them: "0", "1", "2–3", ..., "64–127"
     tokens: np.ndarray  # tokens in each bin (of each layer)
     means: list  # (layer, token-weighted mean per bin, half-width of its 95 % interval or None)
-    role: Role
+    role: Role | None  # the method's hue; None: the router's, shared by every method, in neutral greys
     heading: str
 
 
@@ -74,7 +75,7 @@ def prepare(
             half = CONFIDENCE_Z * np.sqrt(np.maximum(squares - mean**2, 0) / weights)
         shown.append((layer, mean, half))
     labels = [_range(places[bins == b], pooled_from) for b in used]
-    role = hue_role(method_role(method, methods))
+    role = None if method is None else hue_role(method_role(method, methods))
     heading = "Routing by position" if method is None else f"{mathtext_label(str(method))}: routing by position"
     return Positions(measure, labels, weights.astype(np.int64), shown, role, heading)
 
@@ -107,7 +108,8 @@ def height(data, width):
 
 def draw(ax, data):
     steps = np.arange(len(data.bins))
-    colours = graded(data.role.look().color, len(data.means) + 1)[1:]  # the palest shade is too faint for a line
+    base = NEUTRAL if data.role is None else data.role.look().color
+    colours = graded(base, len(data.means) + 1)[1:]  # the palest shade is too faint for a line
     for (layer, mean, half), colour in zip(data.means, colours):
         ax.plot(
             steps,
@@ -121,7 +123,6 @@ def draw(ax, data):
         if half is not None:
             ax.fill_between(steps, mean - half, mean + half, color=colour, alpha=BAND_ALPHA, linewidth=0)
     ax.set_xticks(steps, data.bins if len(data.bins) <= MAX_TICK_LABELS else _every_second(data.bins))
-    ax.tick_params(axis="x", labelrotation=0)
     ax.set_xlim(-0.4, len(data.bins) - 0.6)
     ax.set_xlabel("Position in the sequence (doubling bins)")
     set_ylabel(ax, AXIS_LABELS[data.measure])
@@ -148,10 +149,11 @@ def jobs(results):
     by position once when every method's is the same (one router), else per method; at the first, middle
     and last layers."""
     labels = method_labels(results)
-    methods = [m["id"] for m in results["methods"] if _entries(results, m["id"])]
     top1 = {}
-    for method in methods:
+    for method in (m["id"] for m in results["methods"]):
         entries = _entries(results, method)
+        if not entries:
+            continue
         layers = representative_layers(list(entries))
         if len({round(v, 9) for layer in layers for v in entries[layer]["mean_experts"]}) > 1:
             yield _job(results, labels, method, entries, layers, "experts")
@@ -237,7 +239,8 @@ def plot_position_effects(
     layers : sequence of int, optional
         The layer ids of an array's rows (default 0, 1, ...).
     method : str, optional
-        The method (label or id) whose hue the lines take, light for the first layer and dark for the last.
+        The method (label or id) whose hue the lines take, light for the first layer and dark for the last
+        (default: neutral greys, for a router every method shares).
     stds : like ``means``, optional
         The standard deviation at each position: each bin's mean gets a 95 % interval band.
     {method_looks}

@@ -155,14 +155,15 @@ class RoutingStats:
         if self.pair_layers:
             paired = dense if len(self.pair_layers) == n_layers else dense[self._pair_positions]
             counters.coactivation += torch.bmm(paired.transpose(1, 2), paired).long()
-        self._add_transitions(counters, selection)
+        top = _top_expert(selection)  # [layers, tokens], read by transitions, positions and passages
+        self._add_transitions(counters, selection, top)
         self._add_confidence(counters, selection)
         if domains is not None:
             self._add_domains(counters, dense, domains)
         if places is not None:
-            self._add_positions(counters, selection, places)
+            self._add_positions(counters, selection, top, places)
         if ids is not None and places is not None:
-            self._add_passages(counters, selection, ids, places, domains)
+            self._add_passages(counters, selection, top, ids, places, domains)
         if ids is not None:
             self._add_by_token(counters, ids, counts)
             if self.counts_vocabulary:
@@ -227,7 +228,7 @@ class RoutingStats:
         key = (method, reference)
         self.agreements[key] = sums if key not in self.agreements else self.agreements[key] + sums
 
-    def _add_positions(self, counters, selection, places):
+    def _add_positions(self, counters, selection, top, places):
         """Per layer: tokens, experts and top-1 probability by position; each token's top-1 expert; and how many
         tokens follow the one before them in their sequence, and of those how many keep its top-1 expert."""
         n_layers, slots = selection.counts.shape[0], MAX_POSITION + 1
@@ -239,7 +240,6 @@ class RoutingStats:
         for column, weights in enumerate((experts, experts**2, top1, top1**2), start=1):  # NaN: top-1 not known
             sums = torch.bincount(keys, weights=weights, minlength=n_layers * slots)
             counters.by_position[:, :, column] += sums.view(n_layers, slots)
-        top = _top_expert(selection)
         offsets = torch.arange(n_layers, device=top.device).unsqueeze(-1) * self.num_experts
         counters.top1_load += torch.bincount((top + offsets).reshape(-1), minlength=n_layers * self.num_experts).view(
             n_layers, self.num_experts
@@ -248,11 +248,10 @@ class RoutingStats:
         counters.locality[:, 0] += int(follows.sum())
         counters.locality[:, 1] += ((top[:, 1:] == top[:, :-1]) & follows).sum(dim=1)
 
-    def _add_passages(self, counters, selection, ids, places, domains):
+    def _add_passages(self, counters, selection, top, ids, places, domains):
         """Keep the first sequence starting in this batch of each domain not yet kept, up to ``passage_tokens``."""
         if len(counters.passages) >= self.passages:
             return
-        top = _top_expert(selection)
         for start in torch.nonzero(places == 0).flatten().tolist():
             if len(counters.passages) >= self.passages:
                 return
@@ -288,12 +287,11 @@ class RoutingStats:
             else:
                 counters.domains[name] = [load[:, i].clone(), sizes[i]]
 
-    def _add_transitions(self, counters, selection):
+    def _add_transitions(self, counters, selection, top1):
         """Count (top-1 expert in a layer, top-1 expert in the next) for tokens with experts in both."""
         pairs, experts = counters.transitions.shape[0], self.num_experts
         if not pairs:
             return
-        top1 = _top_expert(selection)
         both = (selection.counts[:-1] > 0) & (selection.counts[1:] > 0)
         offsets = torch.arange(pairs, device=top1.device).unsqueeze(-1) * experts * experts
         keys = (top1[:-1] * experts + top1[1:] + offsets)[both]
