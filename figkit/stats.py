@@ -10,7 +10,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from figkit.results.sections.router_confidence import MEASURES
+from figkit.results.sections.router_confidence import MEASURES, P_VALUE_DECADES
 
 KDE_GRID_POINTS = 256
 # Counts are integers: a kernel narrower than half a step only redraws the histogram's spikes.
@@ -163,6 +163,14 @@ def confidence_counts(probabilities, bins=CONFIDENCE_BINS):
     normalised = entropy / np.log(experts) if experts > 1 else np.zeros_like(entropy)
     measures = zip(MEASURES, (probabilities.max(axis=-1), normalised))
     return {name: _even_bins(values.reshape(-1), bins) for name, values in measures}
+
+
+def p_value_counts(smallest_p, bins=CONFIDENCE_BINS):
+    """Tokens per bin of their smallest p-value ``[tokens]`` as ``router_confidence`` counts them: -log10(p)
+    divided by ``P_VALUE_DECADES`` in ``bins`` even bins over [0, 1] (p = 1e-40 and below in the last)."""
+    with np.errstate(divide="ignore"):
+        scaled = -np.log10(np.asarray(smallest_p, dtype=float).reshape(-1)) / P_VALUE_DECADES
+    return _even_bins(np.clip(scaled, 0, 1), bins)
 
 
 def _even_bins(values, bins):

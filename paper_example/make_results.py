@@ -20,7 +20,7 @@ sys.path.insert(0, str(Path(__file__).parent))
 import simulate  # noqa: E402
 
 import figkit  # noqa: E402
-from figkit.stats import confidence_counts, expert_tokens, vocabulary_counts  # noqa: E402
+from figkit.stats import confidence_counts, expert_tokens, p_value_counts, vocabulary_counts  # noqa: E402
 
 SHOWN_LAYER = simulate.NUM_LAYERS // 2  # the layer of the heatmaps, co-activation, paths and token statistics
 SHOWN_TOKENS = 40
@@ -107,6 +107,8 @@ def results(seed=0):
         for measure, histogram in confidence_counts(probabilities).items():  # the router's: every method's
             entry = {"layer": layer, "measure": measure, "counts": histogram}
             confidence += [{"method": m["id"]} | entry for m in METHODS]
+        smallest_p = {"layer": layer, "measure": "smallest_p_value", "counts": p_value_counts(p.min(axis=1))}
+        confidence += [{"method": m["id"]} | smallest_p for m in METHODS[1:]]  # BH's: the same null for every alpha
         overlaps.append(checkpoint_overlaps(logits, layer, checkpoints))
         if layer in (SHOWN_LAYER, SHOWN_LAYER + 1):
             paths.append(logits.argmax(axis=1))  # every method's top-1 expert: the largest logit

@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 from scipy.special import ndtr
 
-from figkit.stats import confidence_counts, expert_tokens, vocabulary_counts
+from figkit.stats import confidence_counts, expert_tokens, p_value_counts, vocabulary_counts
 
 SLICE = Path(__file__).parent / "data" / "olmoe_tiny_slice.npz"
 TOP_K, MIN_K, MAX_K = 8, 1, 8
@@ -107,6 +107,9 @@ def sections():
             entry = {"layer": layer, "measure": measure, "counts": histogram}
             confidence += [{"method": m["id"]} | entry for m in methods()]
         p = p_values(logits[layer])
+        for method in (m["id"] for m in methods() if m["family"] == "bh"):  # the same logits, null and p-values
+            entry = {"method": method, "layer": layer, "measure": "smallest_p_value"}
+            confidence.append(entry | {"counts": p_value_counts(p.min(axis=1))})
         chosen = {"topk8": np.full(tokens, TOP_K)} | {f"bh{round(a * 100):02d}": bh_counts(p, a) for a in ALPHAS}
         reference = keep_largest(logits[layer], chosen["topk8"])
         top = logits[layer].argmax(axis=1)

@@ -99,8 +99,8 @@ def test_the_example_build_and_the_paper_pass_the_pdf_linter(paper):
     _, folder, pdf = paper
     figures = sorted((folder / "build" / "figures").glob("*.pdf"))
     # 20, four more loads, two loads across layers, the top-1 paths, vocabulary, two of domains, saturation,
-    # router confidence (top-1 probability and entropy)
-    assert len(figures) == 37
+    # router confidence (top-1 probability, entropy and BH's smallest p-value)
+    assert len(figures) == 38
     for path in figures:
         assert check_pdf_text(path) == [], path.name
     for document in (folder / "build" / "appendix.pdf", pdf):

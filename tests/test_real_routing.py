@@ -148,8 +148,8 @@ def test_the_real_build_passes_the_pdf_linter_in_one_font_family(tmp_path):
     figures = sorted((tmp_path / "out" / "figures").glob("*.pdf"))
     # 4 + 4 BH histograms and layer plots, 3 comparisons, a sweep, 2 × 3 loads, 2 loads across layers,
     # 2 heatmaps, a rarity plot, 2 co-activation heatmaps, the top-1 paths, vocabulary specialisation,
-    # router confidence (top-1 probability and entropy)
-    assert len(figures) == 33
+    # router confidence (top-1 probability, entropy and BH's smallest p-value)
+    assert len(figures) == 34
     tables = sorted(p.name for p in (tmp_path / "out" / "tables").glob("expert_tokens_*.tex"))
     assert tables == ["expert_tokens_bh05_layer7.tex", "expert_tokens_topk8_layer7.tex"]
     for path in figures:

@@ -1,4 +1,5 @@
-"""Router confidence: top-1 probability and entropy per layer, by hand, against numpy, and in the figure."""
+"""Router confidence: top-1 probability, entropy and BH's smallest p-value per layer, by hand, against numpy and
+scipy, and in the figure."""
 
 import numpy as np
 import pytest
@@ -6,8 +7,9 @@ import torch
 
 from figkit import load_results, plot_router_confidence, write_results
 from figkit.plots import figure_spec
-from figkit.routing import RoutingStats, bh, top_k
-from figkit.stats import CONFIDENCE_BINS, binned_quantiles, confidence_counts
+from figkit.results.sections.router_confidence import P_VALUE_DECADES
+from figkit.routing import CalibratedNull, RoutingStats, bh, top_k
+from figkit.stats import CONFIDENCE_BINS, binned_quantiles, confidence_counts, p_value_counts
 from tests import real_routing
 from tests.helpers import sections
 
@@ -22,6 +24,23 @@ def test_a_hand_made_case():
     assert counts["top1_probability"][[25, 99]].tolist() == [3, 2]
     assert np.flatnonzero(counts["entropy"]).tolist() == [0, 99] and counts["entropy"][[0, 99]].tolist() == [2, 3]
     assert binned_quantiles([0, 0, 5, 0, 0], [0, 0.5, 1]).tolist() == [0.4, 0.5, 0.6]
+    p = p_value_counts([1.0, 0.1, 1e-4, 1e-4 * 0.99, 1e-40, 0.0])  # -log10(p) / 40 in hundredths
+    assert np.flatnonzero(p).tolist() == [0, 2, 10, 99] and p[[0, 2, 10, 99]].tolist() == [1, 1, 2, 2]
+
+
+def test_bh_gives_each_tokens_smallest_p_value_as_scipy_does():
+    logits, _, _ = real_routing.load()
+    layers = list(range(logits.shape[0]))
+    robust = bh(0.05, max_k=8).select(torch.from_numpy(logits), layers).smallest_p.numpy()
+    expected = np.stack([real_routing.p_values(layer).min(axis=1) for layer in logits])
+    assert (robust > 0).all() and expected.min() > 0
+    np.testing.assert_allclose(np.log10(robust), np.log10(expected), atol=1e-9)
+    null = CalibratedNull.fit(torch.from_numpy(logits), layers)
+    calibrated = bh(0.05, null=null).select(torch.from_numpy(logits), layers)
+    for layer in (0, 7):
+        every = bh(0.05, null=null).p_values(torch.from_numpy(logits[layer]), layer).numpy()
+        np.testing.assert_array_equal(calibrated.smallest_p[layer].numpy(), every.min(axis=1))
+    assert top_k(8).select(torch.from_numpy(logits[0])).smallest_p is None  # top-k tests nothing
 
 
 def test_binned_quantiles_are_the_samples_within_a_bin():
@@ -42,9 +61,13 @@ def test_routing_statistics_count_the_real_routers_confidence_as_numpy_does():
             batched.add(name, rule.select(router[:, part], layers), token_ids[part.numpy()])
     entries = whole.results()["router_confidence"]
     assert entries == batched.results()["router_confidence"]
-    assert len(entries) == 2 * len(layers) * 2  # methods × layers × measures
+    assert len(entries) == len(layers) * (2 + 3)  # top-8's two measures, BH's three
     for entry in entries:
-        expected = confidence_counts(real_routing.softmax(logits[entry["layer"]]))[entry["measure"]]
+        if entry["measure"] == "smallest_p_value":
+            assert entry["method"] == "bh05"
+            expected = p_value_counts(real_routing.p_values(logits[entry["layer"]]).min(axis=1))
+        else:
+            expected = confidence_counts(real_routing.softmax(logits[entry["layer"]]))[entry["measure"]]
         assert entry["counts"] == expected.tolist(), (entry["method"], entry["layer"], entry["measure"])
     probabilities = real_routing.softmax(logits[0])
     top1 = next(e for e in entries if (e["layer"], e["measure"]) == (0, "top1_probability"))
@@ -82,7 +105,7 @@ def test_the_figure_draws_each_layers_quantiles():
 def test_a_build_draws_methods_on_one_router_as_one_and_says_so(tmp_path):
     results = load_results(write_results(tmp_path / "real.json", **real_routing.sections()))
     jobs = list(SPEC.jobs(results))
-    assert [job.suffix for job in jobs] == ["_top1_probability", "_entropy"]
+    assert [job.suffix for job in jobs] == ["_top1_probability", "_entropy", "_smallest_p_value"]
     top1 = jobs[0]
     assert list(top1.arguments["counts_by_method"]) == ["All methods"]
     caption = "".join(top1.caption)
@@ -95,6 +118,35 @@ def test_a_build_draws_methods_on_one_router_as_one_and_says_so(tmp_path):
     assert f"The median is lowest in layer {layers[low]} ({quantiles[low, 2]:.2f})" in caption
     truth = np.median(real_routing.softmax(real_routing.load()[0][low]).max(axis=1))
     assert quantiles[low, 2] == pytest.approx(truth, abs=1 / CONFIDENCE_BINS)
+
+
+def test_bhs_smallest_p_values_are_drawn_with_each_alphas_level(tmp_path):
+    results = load_results(write_results(tmp_path / "real.json", **real_routing.sections()))
+    job = next(job for job in SPEC.jobs(results) if job.suffix == "_smallest_p_value")
+    caption = "".join(job.caption)
+    assert "the same for all 4 methods, which test the same router logits under the same null" in caption
+    assert "Dashed: α/64 for each BH method (α = 0.01, 0.05, 0.1, 0.2, light to dark): a token whose top" in caption
+    assert "(sufficient, not necessary: the step-up also finds experts when the n-th smallest p-value" in caption
+    assert "Tokens with a p-value at or below $10^{-40}$ are counted there (at least 5" in caption  # 1e-50 in layer 0
+    assert caption.endswith("tokens in layer 0).")
+    fig = SPEC.plot(SPEC.prepare(**job.arguments))
+    ax = fig.axes[0]
+    logits = real_routing.load()[0]
+    smallest = [real_routing.p_values(layer).min(axis=1) for layer in logits]
+    median = ax.lines[0]
+    decades = -np.log10([np.median(p) for p in smallest])  # drawn as -log10(p), within a bin of 0.4 decades
+    np.testing.assert_allclose(median.get_ydata(), decades, atol=P_VALUE_DECADES / CONFIDENCE_BINS)
+    levels = [line.get_ydata()[0] for line in ax.lines[1:]]
+    np.testing.assert_allclose(levels, -np.log10(np.array(real_routing.ALPHAS) / 64))
+    keyed = {t.get_text() for t in ax.get_legend().get_texts()}  # in columns: the order is the layout's
+    assert keyed == {"Median", "25–75 %", "5–95 %", "$\\alpha/64$, $\\alpha$ = 0.01, 0.05, 0.1, 0.2"}
+    assert len({line.get_color() for line in ax.lines[1:]}) == 4  # the BH family, light to dark
+    fig.canvas.draw()
+    low, high = ax.get_ylim()
+    ticks = [t.get_text() for t in ax.get_yticklabels() if low <= t.get_position()[1] <= high]
+    assert ticks == ["1", "2", "5", "10", "20"] and ax.get_ylabel() == "Top expert's −log10 p"  # 1-2-5 on a log axis
+    low, high = int(np.argmax(decades)), int(np.argmin(decades))
+    assert f"is smallest in layer {low} (" in caption and f"and largest in layer {high} (" in caption
 
 
 def test_methods_on_different_routers_are_drawn_in_their_colours(tmp_path):
@@ -121,6 +173,10 @@ def test_methods_on_different_routers_are_drawn_in_their_colours(tmp_path):
         ({"a": {0: [1, 2], 1: [1, 2, 3]}}, {}, "every layer's counts need the same number of bins"),
         ({"a": np.full((1, 2, 2), 0.7)}, {}, "must each sum to 1"),
         ({"a": [[1, 2]]}, {"measure": "margin"}, "measure must be one of top1_probability, entropy"),
+        ({"a": np.full((1, 2, 2), 0.5)}, {"measure": "smallest_p_value"}, "p-values come from a rule's tests"),
+        ({"a": [[1, 2]]}, {"alphas": {"BH": 0.05}, "num_experts": 8}, 'with measure="smallest_p_value" only'),
+        ({"a": [[1, 2]]}, {"measure": "smallest_p_value", "alphas": {"BH": 0.05}}, "give num_experts"),
+        ({"a": [[1, 2]]}, {"measure": "smallest_p_value", "alphas": {"BH": 5}, "num_experts": 8}, r"alphas\['BH'\]"),
         ({"a": [[1, 2]]}, {"num_experts": 0}, "num_experts must be a whole number of at least 1"),
     ],
 )
@@ -132,7 +188,7 @@ def test_bad_input_is_named(counts, kwargs, message):
 @pytest.mark.parametrize(
     ("entry", "message"),
     [
-        ({"measure": "margin"}, r'router_confidence\[0\]\.measure: expected "top1_probability" or "entropy"'),
+        ({"measure": "margin"}, r'measure: expected "top1_probability", "entropy" or "smallest_p_value"'),
         ({"counts": [0, 0]}, r"router_confidence\[0\]\.counts: all zero"),
         ({"counts": [1] + [0] * 99}, r"counts\[0\]: counts tokens whose top-1 probability is under 0\.01, below 1/8"),
         ({"layer": 3}, r"router_confidence\[0\]\.layer: must be at most 2"),

@@ -23,7 +23,8 @@ MAX_NULL_BYTES = 2**26  # a saved null: 8 KiB of quantiles per layer; 64 MiB is 
 class Selection:
     """Experts chosen per token: ``mask`` and ``weights`` ``[..., tokens, experts]``, ``counts`` ``[..., tokens]``;
     and what the router itself did, ``[..., tokens]``: its top-1 softmax probability, the entropy of its
-    softmax over log(experts) (1 for a uniform router) and its expert of largest logit."""
+    softmax over log(experts) (1 for a uniform router) and its expert of largest logit; for rules that test
+    experts (BH), each token's smallest p-value, that of its top expert."""
 
     mask: torch.Tensor
     weights: torch.Tensor
@@ -31,6 +32,7 @@ class Selection:
     top1: torch.Tensor | None = None
     entropy: torch.Tensor | None = None
     top_expert: torch.Tensor | None = None
+    smallest_p: torch.Tensor | None = None
 
 
 def _as_logits(logits):
@@ -73,8 +75,8 @@ def select_largest(logits, counts, renormalize=False, ranked_logits=None):
     return _largest(logits, counts, renormalize, _descending(logits) if ranked_logits is None else ranked_logits)
 
 
-def _largest(logits, counts, renormalize, ranked_logits):
-    """``select_largest`` of logits already checked and sorted."""
+def _largest(logits, counts, renormalize, ranked_logits, smallest_p=None):
+    """``select_largest`` of logits already checked and sorted (``smallest_p``: the rule's, if it tests)."""
     experts = logits.shape[-1]
     counts = counts.clamp(0, experts)
     cut = ranked_logits.gather(-1, (counts - 1).clamp_min(0).unsqueeze(-1)).to(logits.dtype)  # the last logit kept
@@ -90,7 +92,8 @@ def _largest(logits, counts, renormalize, ranked_logits):
     if renormalize:
         weights = weights / weights.sum(dim=-1, keepdim=True).clamp_min(torch.finfo(weights.dtype).tiny)
     entropy = torch.special.entr(probabilities).sum(dim=-1) / math.log(experts) if experts > 1 else None
-    return Selection(mask, weights, counts, probabilities.amax(dim=-1), entropy, logits.argmax(dim=-1))
+    top1, top_expert = probabilities.amax(dim=-1), logits.argmax(dim=-1)
+    return Selection(mask, weights, counts, top1, entropy, top_expert, smallest_p)
 
 
 class Rule:
@@ -108,6 +111,10 @@ class Rule:
         """Experts per token from logits ``[..., tokens, experts]`` sorted descending along the last axis."""
         raise NotImplementedError
 
+    def _ranked_tests(self, ranked, layer):
+        """(experts per token, each token's smallest p-value or None for a rule that tests nothing)."""
+        return self.ranked_counts(ranked, layer), None
+
     def counts(self, logits, layer=None):
         """Experts per token from logits ``[..., tokens, experts]`` of layer ``layer``."""
         return self.ranked_counts(sort_descending(logits), layer)
@@ -124,10 +131,12 @@ class Rule:
             ids = list(range(logits.shape[0])) if layers is None else list(layers)
             if len(ids) != logits.shape[0]:
                 raise ValueError(f"layers has {len(ids)} ids for {logits.shape[0]} layers of logits")
-            counts = torch.stack([self.ranked_counts(ranked_logits[i], ids[i]) for i in range(len(ids))])
+            counts, smallest_p = zip(*(self._ranked_tests(ranked_logits[i], ids[i]) for i in range(len(ids))))
+            counts = torch.stack(counts)
+            smallest_p = None if smallest_p[0] is None else torch.stack(smallest_p)
         else:
-            counts = self.ranked_counts(ranked_logits, layers)
-        return _largest(logits, counts, bool(self.renormalize), ranked_logits)
+            counts, smallest_p = self._ranked_tests(ranked_logits, layers)
+        return _largest(logits, counts, bool(self.renormalize), ranked_logits, smallest_p)
 
 
 @dataclass(frozen=True)
@@ -214,24 +223,35 @@ class bh(Rule):  # noqa: N801
         if isinstance(self.null, CalibratedNull):
             return self.null.p_values(logits, layer)
         median, spread = _robust_null(_descending(logits))
-        return torch.special.erfc((logits.double() - median) / (spread * math.sqrt(2))) / 2  # ndtr(-z) loses the tail
+        return _normal_tail((logits.double() - median) / spread)
 
     def ranked_counts(self, ranked, layer=None):
+        return self._ranked_tests(ranked, layer)[0]
+
+    def _ranked_tests(self, ranked, layer):
         experts = ranked.shape[-1]
         ranks = torch.arange(1, experts + 1, device=ranked.device)
         levels = ranks.double() * (self.alpha / experts)  # rank r passes when its p-value <= r alpha / E
         if isinstance(self.null, CalibratedNull):
-            passing = self.null.p_values(ranked, layer) <= levels
+            p = self.null.p_values(ranked, layer)
+            passing, smallest = p <= levels, p[..., 0]
         else:  # p <= level exactly when logit >= median + spread × the level's upper normal quantile
             median, spread = _robust_null(ranked)
             critical = -torch.special.ndtri(levels)  # descending with the rank
             reach = _leading_columns(ranked, median, spread * critical[-1])  # no later rank can pass
             passing = ranked[..., :reach].double() - median >= spread * critical[:reach]
             ranks = ranks[:reach]
+            smallest = _normal_tail((ranked[..., :1].double() - median) / spread)[..., 0]
         if not ranks.numel():
-            return torch.zeros(ranked.shape[:-1], dtype=torch.long, device=ranked.device).clamp(self.min_k, self.max_k)
-        largest = torch.where(passing, ranks, torch.zeros_like(ranks)).amax(dim=-1)
-        return largest.clamp(min=self.min_k, max=self.max_k)
+            counts = torch.zeros(ranked.shape[:-1], dtype=torch.long, device=ranked.device)
+        else:
+            counts = torch.where(passing, ranks, torch.zeros_like(ranks)).amax(dim=-1)
+        return counts.clamp(min=self.min_k, max=self.max_k), smallest
+
+
+def _normal_tail(z):
+    """P(Z >= z) for a standard normal, exact far into the tail (where ``1 - ndtr(z)`` rounds to 0)."""
+    return torch.special.erfc(z / math.sqrt(2)) / 2
 
 
 def _median_of_ranked(ranked):

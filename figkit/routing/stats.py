@@ -19,7 +19,7 @@ import numpy as np
 import torch
 
 from figkit.arrays import decode_token
-from figkit.results.sections.router_confidence import MEASURES
+from figkit.results.sections.router_confidence import MEASURES, P_VALUE_DECADES
 from figkit.routing.rules import Selection
 from figkit.stats import CONFIDENCE_BINS, specialised_tokens
 
@@ -265,13 +265,16 @@ class RoutingStats:
             counters.passages[name] = (ids[kept].clone(), selection.counts[:, kept].clone(), top[:, kept].clone())
 
     def _add_confidence(self, counters, selection):
-        """Each layer's tokens by top-1 probability and by entropy, in even bins over [0, 1]."""
+        """Each layer's tokens by top-1 probability, by entropy and by smallest p-value, in even bins."""
         if selection.top1 is None or selection.entropy is None:
             return
-        measures = torch.stack([selection.top1, selection.entropy], dim=1)  # [layers, measures, tokens]
-        bins = (measures * CONFIDENCE_BINS).long().clamp_(0, CONFIDENCE_BINS - 1)
-        rows = torch.arange(bins.shape[0] * bins.shape[1], device=bins.device).view(*bins.shape[:2], 1)
-        flat = (bins + rows * CONFIDENCE_BINS).reshape(-1)
+        measures = [selection.top1, selection.entropy]
+        if selection.smallest_p is not None:
+            measures.append((-torch.log10(selection.smallest_p) / P_VALUE_DECADES).clamp_(0, 1))
+        values = torch.stack(measures, dim=1)  # [layers, measures, tokens]
+        bins = (values * CONFIDENCE_BINS).long().clamp_(0, CONFIDENCE_BINS - 1)
+        rows = torch.arange(bins.shape[0] * len(MEASURES), device=bins.device).view(bins.shape[0], -1, 1)
+        flat = (bins + rows[:, : bins.shape[1]] * CONFIDENCE_BINS).reshape(-1)
         counters.confidence += torch.bincount(flat, minlength=counters.confidence.numel()).view_as(counters.confidence)
 
     def _add_domains(self, counters, dense, domains):
