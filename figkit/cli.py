@@ -25,7 +25,8 @@ def parser():
         "build",
         help="make every figure, table, macro and the appendix a results file supports",
         description="Render figures/*.pdf, tables/*.tex and *.md, macros.tex, appendix.tex and appendix.pdf "
-        "into OUT. Outputs whose inputs did not change are not rewritten.",
+        "into OUT (with --style slide, a 16:9 talk deck, slides.tex and slides.pdf, instead of the appendix). "
+        "Outputs whose inputs did not change are not rewritten.",
     )
     build.add_argument("results", metavar="RESULTS", help="results file (.json or .json.gz)")
     build.add_argument("-o", "--out", default="build", metavar="OUT", help="output folder (default: build)")
@@ -42,6 +43,12 @@ def parser():
     )
     build.add_argument(
         "--wide", default="", metavar="FAMILIES", help="figure families at the text width (figure*), comma-separated"
+    )
+    build.add_argument(
+        "--slides",
+        default="",
+        metavar="FAMILIES",
+        help="with --style slide: the figure families of the talk's deck (slides.pdf), in order, comma-separated",
     )
     build.add_argument(
         "--narrow-tables",

@@ -57,6 +57,7 @@ _PROBE = r"""
 """
 
 GOLDEN = 2 / (1 + 5**0.5)  # height / width of a golden rectangle
+BEAMER_ASPECT = 0.42  # a figure under a frame title: 2.3 in of a 16:9 frame's 3.5, with room for a legend
 WIDTHS = ("column", "text")
 
 
@@ -65,8 +66,9 @@ class Venue:
     text_width: float  # inches
     column_width: float  # inches
     font_size: float  # points, of the body text
-    font: str  # "times" or "cm"
+    font: str | None  # "times" or "cm"; None keeps the style's typeface
     source: str  # the file and the lines the numbers come from
+    aspect: float = GOLDEN  # a figure's height over its width, before legends and notes
 
 
 VENUES = {
@@ -93,6 +95,15 @@ VENUES = {
     "jmlr": Venue(6.0, 6.0, 11, "cm", "jmlr2e.sty: \\textwidth 6.0 true in; 11pt in sample.tex"),
     "tmlr": Venue(6.5, 6.5, 10, "cm", "tmlr.sty: \\textwidth 6.5 true in (body font CM Bright)"),
     "lncs": Venue(4.8031, 4.8031, 10, "cm", "llncs.cls v2.20: \\textwidth 12.2cm"),
+    "beamer": Venue(
+        5.5118,
+        5.5118,
+        11,
+        None,
+        "beamer with aspectratio=169: a 160 mm x 90 mm frame, text margins 1 cm (beamerbaseframesize.sty); "
+        "11pt; figures short enough to leave room for the frame title",
+        aspect=BEAMER_ASPECT,
+    ),
 }
 ALIASES = {"emnlp": "acl", "naacl": "acl", "eccv": "lncs", "iccv": "cvpr"}
 
@@ -117,6 +128,7 @@ class Page:
     font: str | None
     name: str  # the venue or the paper's file, for messages
     tex: str | None = None  # the paper's main .tex, when measured from it: tables are measured in it too
+    aspect: float = GOLDEN  # a figure's height over its width, before legends and notes
 
     @property
     def two_column(self):
@@ -138,7 +150,7 @@ def venue_page(venue: str) -> Page:
         raise ValueError(f"unknown venue {venue!r}; known: {known}")
     row = VENUES[key]
     small, footnote = _SMALLER_SIZES.get(round(row.font_size), (0.9 * row.font_size, 0.8 * row.font_size))
-    return Page(row.text_width, row.column_width, row.font_size, small, footnote, row.font, key)
+    return Page(row.text_width, row.column_width, row.font_size, small, footnote, row.font, key, aspect=row.aspect)
 
 
 def tex_page(path: str | os.PathLike, *, timeout: float = TEX_TIMEOUT) -> Page:
@@ -178,7 +190,7 @@ def figsize(
     ----------
     venue : str
         A venue of ``VENUES`` (neurips, icml, iclr, acl, cvpr, aaai, ieee, jmlr, tmlr,
-        lncs) or an alias (emnlp, naacl, eccv, iccv).
+        lncs; beamer, a 16:9 slide) or an alias (emnlp, naacl, eccv, iccv).
     width : {"column", "text"}
         One column, or the full text width (``figure*``).
     aspect : float

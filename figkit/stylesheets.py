@@ -55,7 +55,8 @@ def page_rc(page: Page | None, width: str | float = "column") -> dict:
     caption size, ticks and legends at the footnote size (at least 6 pt), its typeface. Without a page,
     ``width`` is inches and only the size is set."""
     inches = as_inches(width) if page is None else page.width(width)
-    rc: dict[str, object] = {"figure.figsize": (inches, round(inches * GOLDEN, 4))}
+    aspect = GOLDEN if page is None else page.aspect
+    rc: dict[str, object] = {"figure.figsize": (inches, round(inches * aspect, 4))}
     if page is None:
         return rc
     base, smaller = max(MIN_FONT_SIZE, page.small), max(MIN_FONT_SIZE, page.footnote)

@@ -90,8 +90,8 @@ def test_a_file_another_build_overwrites_is_never_called_up_to_date(tmp_path, mo
     compile_fresh = pipeline.compile_fresh_if_need_be
     write = pipeline.write_if_changed
 
-    def other_build_writes_figure(out_dir):  # while this build compiles
-        made = compile_fresh(out_dir)
+    def other_build_writes_figure(out_dir, name):  # while this build compiles
+        made = compile_fresh(out_dir, name)
         figure = sorted((out_dir / "figures").glob("*.pdf"))[0]
         figure.write_bytes(figure.read_bytes() + b"\n% another build's figure")
         return made

@@ -324,12 +324,15 @@ def test_without_tex_the_sources_are_written_and_the_message_says_how_to_get_it(
     assert run.returncode == 0 and lines[:3] == [
         "figkit: making 30 outputs (0 up to date)",
         "figkit: compiling appendix.pdf",
-        f"figkit: {NO_TEX}",
+        f"figkit: {NO_TEX.format(pdf='appendix.pdf')}",
     ]
     assert len(lines) == 4 and re.fullmatch(r"figkit: 30 written, 0 up to date, 0 failed in .+ s -> .+/out", lines[3])
     assert (tmp_path / "out" / "appendix.tex").exists() and not (tmp_path / "out" / "appendix.pdf").exists()
     run = cli("build", results, "-o", tmp_path / "out", "--require-pdf", "-q", env=env)
-    assert run.returncode == 1 and run.stderr == f"figkit build: appendix.pdf failed: {NO_TEX}\n"
+    assert (
+        run.returncode == 1
+        and run.stderr == f"figkit build: appendix.pdf failed: {NO_TEX.format(pdf='appendix.pdf')}\n"
+    )
 
 
 def test_a_build_into_a_log_says_how_far_it_is(tmp_path, monkeypatch, capsys):

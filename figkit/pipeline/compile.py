@@ -1,4 +1,5 @@
-"""Compiling the appendix, only when something it includes changed; a LaTeX error traced to its results field."""
+"""Compiling the appendix (or a talk's slides), only when something it includes changed; a LaTeX error traced
+to its results field."""
 
 from __future__ import annotations
 
@@ -8,71 +9,73 @@ import shutil
 
 from figkit.files import digest, file_digest, write_if_changed
 from figkit.latex import compile_pdf, escape_label
-from figkit.pipeline.manifest import LATEX_DIR, PDF
+from figkit.pipeline.manifest import LATEX_DIR
 
 NO_TEX = (
-    "no TeX engine found, so appendix.pdf was not made (the .tex files are written). Install TeX Live "
+    "no TeX engine found, so {pdf} was not made (the .tex files are written). Install TeX Live "
     "(Debian/Ubuntu: apt-get install latexmk texlive-latex-recommended texlive-fonts-recommended lmodern; "
     "macOS: MacTeX) or pass --no-compile"
 )
 
 
-def compile_appendix(out_dir, planned, results, manifest, force, require_pdf, report):
-    """Compile appendix.tex into appendix.pdf unless nothing it includes changed; record it in ``manifest``.
-    Returns the status to show."""
-    pdf = out_dir / PDF
+def compile_document(out_dir, name, planned, results, manifest, force, require_pdf, report):
+    """Compile ``name``.tex (the appendix or a talk's slides) into ``name``.pdf unless nothing it includes
+    changed; record it in ``manifest``. Returns the status to show."""
+    document = f"{name}.pdf"  # its name in the manifest and in messages
+    pdf = out_dir / document
     inputs = sorted((job.name, manifest.get(job.name, {}).get("outputs")) for job in planned)
-    key = digest(json.dumps(inputs, sort_keys=True).encode())  # the digests of all appendix.tex includes
-    entry = manifest.get(PDF)
-    if not force and entry and entry["key"] == key and file_digest(pdf) == entry["outputs"].get(PDF):
+    key = digest(json.dumps(inputs, sort_keys=True).encode())  # the digests of everything it includes
+    entry = manifest.get(document)
+    if not force and entry and entry["key"] == key and file_digest(pdf) == entry["outputs"].get(document):
         report.pdf = pdf
-        report.unchanged.append(PDF)
+        report.unchanged.append(document)
         return "up to date"
     if not (shutil.which("latexmk") and shutil.which("pdflatex")):
+        missing = NO_TEX.format(pdf=document)
         if require_pdf:
-            report.failed[PDF] = NO_TEX
+            report.failed[document] = missing
         else:
-            report.notes.append(NO_TEX)
-        return NO_TEX
+            report.notes.append(missing)
+        return missing
     (out_dir / LATEX_DIR).mkdir(parents=True, exist_ok=True)
     link = _link_latex_could_follow(out_dir)
     if link is not None:
-        report.failed[PDF] = f"{link} is a symbolic link; figkit compiles only real files inside {out_dir}"
-        return report.failed[PDF]
+        report.failed[document] = f"{link} is a symbolic link; figkit compiles only real files inside {out_dir}"
+        return report.failed[document]
     try:
-        made = compile_fresh_if_need_be(out_dir)
+        made = compile_fresh_if_need_be(out_dir, name)
     except RuntimeError as error:
-        report.failed[PDF] = _explain(str(error), out_dir, results)
-        manifest.pop(PDF, None)
-        return report.failed[PDF]
+        report.failed[document] = _explain(str(error), out_dir, results)
+        manifest.pop(document, None)
+        return report.failed[document]
     data = made.read_bytes()
     write_if_changed(pdf, data)
     report.pdf = pdf
-    report.rendered.append(PDF)
+    report.rendered.append(document)
     if _inputs_changed(out_dir, planned, manifest):
-        manifest.pop(PDF, None)  # the next build compiles again
-        report.notes.append(f"{PDF} may include files another build wrote while it compiled: build again")
+        manifest.pop(document, None)  # the next build compiles again
+        report.notes.append(f"{document} may include files another build wrote while it compiled: build again")
         return "compiled"
-    manifest[PDF] = {"key": key, "outputs": {PDF: digest(data)}}  # what this build wrote, not what is there now
+    manifest[document] = {"key": key, "outputs": {document: digest(data)}}  # what this build wrote, not what is
     return "compiled"
 
 
 def _inputs_changed(out_dir, planned, manifest):
-    """Whether a file the appendix includes no longer holds what this build wrote (a build of another
+    """Whether a file the document includes no longer holds what this build wrote (a build of another
     user, whose lock this build cannot see, wrote it)."""
     written = [entry["outputs"].items() for job in planned if (entry := manifest.get(job.name))]
     return any(file_digest(out_dir / path) != sha for outputs in written for path, sha in outputs)
 
 
-def compile_fresh_if_need_be(out_dir):
-    """Compile the appendix; after a failure, once more from an empty auxiliary folder, since a run killed
+def compile_fresh_if_need_be(out_dir, name="appendix"):
+    """Compile ``name``.tex; after a failure, once more from an empty auxiliary folder, since a run killed
     from outside (or a full disk) leaves a truncated .aux or a latexmk database that fail every later run."""
     try:
-        return compile_pdf(out_dir / "appendix.tex", outdir=LATEX_DIR)
+        return compile_pdf(out_dir / f"{name}.tex", outdir=LATEX_DIR)
     except RuntimeError:
         shutil.rmtree(out_dir / LATEX_DIR)
         (out_dir / LATEX_DIR).mkdir(parents=True)
-        return compile_pdf(out_dir / "appendix.tex", outdir=LATEX_DIR)
+        return compile_pdf(out_dir / f"{name}.tex", outdir=LATEX_DIR)
 
 
 def _link_latex_could_follow(out_dir):

@@ -15,12 +15,13 @@ from figkit import __version__
 from figkit.cache import cache_dir
 from figkit.files import digest, file_digest, is_plain_relative, symbolic_link_on, write_if_changed
 from figkit.latex import template_folders
+from figkit.pipeline.outputs import DOCUMENTS
 
 MANIFEST = ".figkit/manifest.json"
-LATEX_DIR = ".figkit/latex"  # the appendix's auxiliary files
+LATEX_DIR = ".figkit/latex"  # the auxiliary files of the compiled documents
 DEPFILE = "figkit.d"
-PDF = "appendix.pdf"
-TEMPLATES = ("table.tex", "table.md", "macros.tex", "appendix.tex", "figure.tex")
+PDFS = tuple(f"{name}.pdf" for name in DOCUMENTS)
+TEMPLATES = ("table.tex", "table.md", "macros.tex", "appendix.tex", "figure.tex", "slides.tex")
 DEPENDENCIES = ("matplotlib", "numpy", "jinja2")  # what draws or writes the outputs
 
 
@@ -160,7 +161,7 @@ def all_intact(out_dir, manifest):
 
 def prune(out_dir, manifest, planned):
     """Delete the outputs of jobs the results file no longer has (only files figkit made)."""
-    current = {job.name for job in planned} | {PDF}
+    current = {job.name for job in planned} | set(PDFS)
     for name in [n for n in manifest if n not in current]:
         for path in manifest.pop(name)["outputs"]:
             (out_dir / path).unlink(missing_ok=True)

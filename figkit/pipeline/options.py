@@ -30,6 +30,7 @@ class BuildOptions:
     tex: str | os.PathLike | None = None
     width: str | float | None = None
     wide: tuple = ()
+    slides: tuple = ()
     narrow_tables: bool = False
     jobs: int | None = None
     only: tuple = ()
@@ -41,7 +42,7 @@ class BuildOptions:
     debug: bool = False
 
     def __post_init__(self):
-        for name in ("style", "wide", "only"):
+        for name in ("style", "wide", "slides", "only"):
             object.__setattr__(self, name, _names(getattr(self, name)))
         if self.jobs is not None and (type(self.jobs) is not int or self.jobs < 1):
             raise ValueError(f"--jobs must be at least 1, got {self.jobs!r}")
@@ -62,12 +63,16 @@ class Target:
     page: object  # a figkit.geometry.Page, or None for the style's own sizes
     sizes: dict  # {"column": rcParams, "text": rcParams}, or {}
     wide: frozenset  # figure families made at the text width
+    deck: tuple | None  # a talk's figure families, in order; None for a paper
 
     @classmethod
     def of(cls, options):
-        page = _page(options.venue, options.tex)
+        deck = _deck(options.style, options.slides)
+        sized = options.venue or options.tex or options.width
+        page = _page("beamer" if deck and not sized else options.venue, options.tex)
         sizes = _figure_sizes(page, options.width, options.wide)
-        return cls(options.style, tuple(style_sheets(*options.style)), page, sizes, _wide_families(options.wide))
+        sheets = tuple(style_sheets(*options.style))
+        return cls(options.style, sheets, page, sizes, _wide_families(options.wide), deck)
 
     def figure_size(self, width):
         """The rcParams of a figure of ``width`` ("column" or "text")."""
@@ -105,6 +110,21 @@ def _figure_sizes(page, width, wide):
             raise ValueError(f"--width {width} needs the paper's widths: give --venue or --tex, or inches")
         return {} if width is None else {"column": page_rc(None, width)}
     return {"column": page_rc(page, "column" if width is None else width), "text": page_rc(page, "text")}
+
+
+def _deck(styles, families):
+    """The figure families of a talk's deck: in a build of the slide style, ``families`` or the default
+    story; None for a paper."""
+    from figkit.pipeline.outputs import DECK
+
+    if "slide" not in styles:
+        if families:
+            raise ValueError("--slides makes a talk's deck: it needs --style slide")
+        return None
+    unknown = [name for name in families if name not in FIGURES]
+    if unknown:
+        raise ValueError(f"--slides {unknown[0]!r} is no figure family; families: {', '.join(FIGURES)}")
+    return tuple(families) or DECK
 
 
 def _wide_families(patterns):

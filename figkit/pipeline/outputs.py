@@ -2,9 +2,9 @@
 (``plan``) and how one is made into bytes in a worker (``render``).
 
 Figures are the families of :data:`figkit.plots.FIGURES`; beside them are the comparison table, the
-number macros, the tables of each expert's tokens and the appendix that holds them all, in the
-order of ``OUTPUTS``, which is the appendix's order. Rendering loads the drawing libraries; planning
-and the registry do not.
+number macros, the tables of each expert's tokens and the document that holds them: the appendix,
+or in a build of a slide style the talk's deck, in the order of ``outputs()``, which is the appendix's
+order. Rendering loads the drawing libraries; planning and the registry do not.
 """
 
 from __future__ import annotations
@@ -16,7 +16,9 @@ from functools import cache
 from figkit.plots import figure_specs
 from figkit.results import method_labels
 
-APPENDIX = "appendix"
+APPENDIX, SLIDES = "appendix", "slides"
+DOCUMENTS = (APPENDIX, SLIDES)  # what a build compiles, each into <name>.pdf: the appendix, or in a talk the deck
+DECK = ("expert_count_comparison", "alpha_sensitivity", "compute_quality", "routing_text")  # a talk's story
 TABLE_SECTION, FIGURE_SECTION, TOKEN_TABLE_SECTION = "Comparison of methods", "Figures", "Tokens of each expert"
 
 
@@ -40,6 +42,7 @@ class Planning:
     table_fit: dict = field(default_factory=lambda: {"page": None, "narrow": False})
     layout: dict = field(default_factory=lambda: {"font": "serif", "text_width": 6.75, "columns": 2})
     jobs: tuple = ()
+    deck: tuple | None = None  # a talk's figure families, in order: its deck replaces the appendix
 
 
 @dataclass(frozen=True)
@@ -215,7 +218,9 @@ def _figure_output(spec):
 def _plan_appendix(results, planning):
     """The table, then the figures family by family in rows of ``layout["columns"]`` (a text-width figure
     alone; a family's first figure under its heading), a sentence for each figure a family omits as
-    empty, then the token tables."""
+    empty, then the token tables. A talk has its deck instead."""
+    if planning.deck is not None:
+        return
     jobs, layout = planning.jobs, planning.layout
     sections = []
     tables = [job.outputs[0] for job in jobs if job.kind == "table"]
@@ -284,6 +289,64 @@ def _render_appendix(job, target):
     return {job.outputs[0]: tex.encode()}
 
 
+# --- the talk's deck ------------------------------------------------------------------------
+
+
+def _plan_slides(results, planning):
+    """A talk's deck: a title frame, the comparison table and the first figure of each family of
+    ``planning.deck`` the results have, each under a frame title from its caption."""
+    if planning.deck is None:
+        return
+    jobs = planning.jobs
+    frames = []
+    for family in planning.deck:
+        job = next((job for job in jobs if job.kind == family), None)
+        if job is not None:
+            frames.append({"path": job.outputs[0], "title": frame_title(job.caption, output_spec(family).title)})
+    data = {
+        "title": results.get("title", "Routing results"),
+        "table": next((job.outputs[0] for job in jobs if job.kind == "table"), None),
+        "frames": frames,
+        "macros": "macros.tex" if any(job.kind == "macros" for job in jobs) else None,
+        "font": planning.layout["font"],
+    }
+    yield Draft(SLIDES, ("slides.tex",), data)
+
+
+def frame_title(caption, fallback, shortest=3):
+    """A frame's title: the caption's opening words up to its first colon, parenthesis or full stop (maths
+    kept whole), as caption parts; ``fallback`` (the family's title) when they are fewer than ``shortest``
+    words, as when a caption opens with a method's name."""
+    parts = []
+    for i, part in enumerate(caption):
+        if i % 2:  # a label: maths and all, never cut
+            parts.append(part)
+            continue
+        cut = min((at for at in (part.find(": "), part.find(" ("), part.find(". ")) if at >= 0), default=-1)
+        if cut >= 0:
+            parts.append(part[:cut])
+            break
+        parts.append(part)
+    words = " ".join(parts).split()
+    return tuple(parts) if len(words) >= shortest else (fallback,)
+
+
+def _render_slides(job, target):
+    from figkit.latex import Raw, escape_label, render_template, tex_path
+
+    data = job.data
+    frames = [{"title": _caption(frame["title"]), "path": tex_path(frame["path"])} for frame in data["frames"]]
+    tex = render_template(
+        "slides.tex",
+        title=Raw(escape_label(data["title"])),
+        table=None if data["table"] is None else tex_path(data["table"]),
+        frames=frames,
+        macros=None if data["macros"] is None else tex_path(data["macros"]),
+        font=data["font"],
+    )
+    return {job.outputs[0]: tex.encode()}
+
+
 def _caption(parts):
     """A caption from text, label, text, label, ...: the text shown literally, labels with their safe maths."""
     from figkit.latex import Raw, escape_label, escape_text
@@ -293,13 +356,14 @@ def _caption(parts):
 
 @cache
 def outputs():
-    """Every OutputSpec in the order the appendix holds them (the appendix last, as it includes the rest)."""
+    """Every OutputSpec in the order the appendix holds them (the documents last, as they include the rest)."""
     return (
         OutputSpec("table", _plan_table, _render_table),
         OutputSpec("macros", _plan_macros, _render_macros),
         OutputSpec("token_table", _plan_token_tables, _render_token_table),
         *map(_figure_output, figure_specs()),
         OutputSpec(APPENDIX, _plan_appendix, _render_appendix),
+        OutputSpec(SLIDES, _plan_slides, _render_slides),
     )
 
 

@@ -6,7 +6,7 @@ import fnmatch
 import re
 from dataclasses import dataclass, replace
 
-from figkit.pipeline.outputs import APPENDIX, Planning, outputs
+from figkit.pipeline.outputs import DOCUMENTS, Planning, outputs
 
 
 @dataclass(frozen=True)
@@ -56,13 +56,14 @@ class _Names:
 
 
 def select(jobs, only):
-    """The jobs ``only`` names (shell patterns; the appendix means all); a pattern naming none is an error."""
+    """The jobs ``only`` names (shell patterns; the appendix, or a talk's slides, means all); a pattern naming
+    none is an error."""
     if not only:
         return jobs
     names = [job.name for job in jobs]
     for pattern in only:
         if not fnmatch.filter(names, pattern):
             raise ValueError(f"--only {pattern!r} matches no job; jobs: {', '.join(names)}")
-    if APPENDIX in only:
+    if any(document in only for document in DOCUMENTS):
         return jobs
     return [job for job in jobs if any(fnmatch.fnmatchcase(job.name, p) for p in only)]

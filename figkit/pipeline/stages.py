@@ -1,4 +1,5 @@
-"""``figkit.build``: one results file to every figure, table, macro file and the compiled appendix.
+"""``figkit.build``: one results file to every figure, table, macro file and the compiled appendix (or, in
+the slide style, a talk's deck).
 
 The build runs in stages: load and validate the file (nothing is written if it is bad), plan one job
 per output (the output registry says which outputs the file supports), skip the jobs whose key (a
@@ -20,10 +21,10 @@ from pathlib import Path
 
 from figkit.files import digest, file_digest
 from figkit.pipeline import manifest as kept
-from figkit.pipeline.compile import compile_appendix
-from figkit.pipeline.manifest import DEPFILE, LATEX_DIR, MANIFEST, PDF
+from figkit.pipeline.compile import compile_document
+from figkit.pipeline.manifest import DEPFILE, LATEX_DIR, MANIFEST, PDFS
 from figkit.pipeline.options import BuildOptions, Target
-from figkit.pipeline.outputs import APPENDIX, Planning, output_spec
+from figkit.pipeline.outputs import DOCUMENTS, Planning, output_spec
 from figkit.pipeline.plan import plan, select
 from figkit.pipeline.worker import run
 from figkit.results import load_results
@@ -55,6 +56,7 @@ def build(
     tex: str | os.PathLike | None = None,
     width: str | float | None = None,
     wide: str | Sequence[str] = (),
+    slides: str | Sequence[str] = (),
     narrow_tables: bool = False,
     jobs: int | None = None,
     only: Sequence[str] | None = None,
@@ -86,6 +88,12 @@ def build(
     wide : str or sequence of str
         Figure families (shell patterns, or one comma-separated string) made at the text
         width, for ``figure*``; the domain grid always is. Needs ``venue`` or ``tex``.
+    slides : str or sequence of str
+        A build of the ``slide`` style makes a talk: its figures fit a 16:9 Beamer frame (unless
+        ``venue``, ``tex`` or ``width`` say otherwise) and ``slides.tex`` and ``slides.pdf``, a deck of
+        the comparison table and one frame per figure family, replace the appendix. These are the
+        families, in order (default: the count comparison, the alpha sweep, compute against
+        quality and routing over the text; those the results have).
     narrow_tables : bool
         A table wider than the column is set in ``\\small`` with less space between columns
         before it is made a ``table*``.
@@ -150,7 +158,7 @@ def _build(results_path, out_dir, options):
     )
     text_key = digest("\n".join([code, *(f"{n}:{file_digest(p)}" for n, p in templates.items())]).encode())
     manifest, ignored = kept.read_manifest(out_dir)
-    kept.refuse_links(out_dir, [MANIFEST, LATEX_DIR, DEPFILE, PDF, *kept.outputs_of(manifest)])
+    kept.refuse_links(out_dir, [MANIFEST, LATEX_DIR, DEPFILE, *PDFS, *kept.outputs_of(manifest)])
     if options.force:
         manifest = {}
     try:
@@ -172,11 +180,12 @@ def _build(results_path, out_dir, options):
     except (ValueError, MemoryError) as error:
         raise type(error)(f"{results_path}: {error}") from None
     table_fit = {"page": None if target.page is None else asdict(target.page), "narrow": options.narrow_tables}
-    planned = plan(results, Planning(target.wide, table_fit, target.appendix_layout()))
+    planned = plan(results, Planning(target.wide, table_fit, target.appendix_layout(), deck=target.deck))
     kept.refuse_links(out_dir, [output for job in planned for output in job.outputs])
     selected = select(planned, options.only)
     report = BuildResult(out_dir, notes=ignored)
-    compiling = options.compile and any(job.name == APPENDIX for job in selected)
+    document = next((job.name for job in selected if job.name in DOCUMENTS), None)
+    compiling = options.compile and document is not None
     progress = _Progress(len(selected) + compiling, options.quiet, options.verbose)
     done = manifest.get("jobs", {})
     keys = {job.name: kept.job_key(job, _made_with(output_spec(job.kind), figure_key, text_key)) for job in planned}
@@ -205,11 +214,11 @@ def _build(results_path, out_dir, options):
     kept.write_manifest(out_dir, done, None)  # only if it changed; a build killed while compiling keeps the jobs
 
     if compiling and report.failed:
-        report.notes.append(f"{PDF} was not compiled: it would include the outputs of failed jobs")
+        report.notes.append(f"{document}.pdf was not compiled: it would include the outputs of failed jobs")
     elif compiling:
-        progress.stage(f"compiling {PDF}")
-        status = compile_appendix(out_dir, planned, results, done, options.force, options.require_pdf, report)
-        progress.step(PDF, status)
+        progress.stage(f"compiling {document}.pdf")
+        compiled = (out_dir, document, planned, results, done, options.force, options.require_pdf, report)
+        progress.step(f"{document}.pdf", compile_document(*compiled))
     complete = not options.only and report.ok and not report.notes
     kept.write_manifest(out_dir, done, whole_key if complete else None)
     kept.write_depfile(out_dir, planned, results_path, target.sheets, templates)
@@ -220,8 +229,7 @@ def _build(results_path, out_dir, options):
 def _nothing_to_do(out_dir, manifest, options, started):
     """The report of a build whose inputs are those of the last complete build, outputs intact."""
     report = BuildResult(out_dir, unchanged=sorted(manifest["jobs"]))
-    if PDF in manifest["jobs"]:
-        report.pdf = out_dir / PDF
+    report.pdf = next((out_dir / pdf for pdf in PDFS if pdf in manifest["jobs"]), None)
     _Progress(0, options.quiet, options.verbose).done(report, time.perf_counter() - started)
     return report
 

@@ -1,0 +1,97 @@
+"""A talk: a build of the slide style makes a 16:9 Beamer deck of the results instead of the appendix."""
+
+import subprocess
+import sys
+
+import pytest
+
+from figkit import build, write_results
+from figkit.lint import check_pdf_text
+from figkit.pipeline.outputs import DECK, frame_title
+from tests.helpers import pdf_text, sections
+
+FRAME = (453.543, 255.118)  # points: beamer's aspectratio=169, 160 mm x 90 mm
+TITLES = {  # the first figure of each family of the default deck, its frame title from its caption
+    "expert_count_comparison": "Experts selected per token, by method",
+    "alpha_sensitivity": "Average experts per token against the significance level",
+    "compute_quality": "Experts per token against PPL",
+    "routing_text": "Routing over the text",
+}
+
+
+@pytest.fixture(scope="module")
+def talk(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("talk")
+    results = write_results(folder / "results.json", **sections())
+    report = build(results, folder / "out", style="slide", jobs=2)
+    assert report.ok, report.failed
+    return results, folder / "out", report
+
+
+@pytest.mark.slow
+def test_a_slide_build_makes_a_deck_instead_of_the_appendix(talk):
+    _, out, report = talk
+    assert report.pdf == out / "slides.pdf"
+    assert not (out / "appendix.tex").exists() and not (out / "appendix.pdf").exists()
+    pages = pdf_text(out / "slides.pdf").split("\f")[:-1]
+    assert len(pages) == 2 + len(DECK)  # the title, the table, a frame per family
+    assert pages[0].split()[:2] == ["Routing", "study"]
+    assert pages[1].startswith("Comparison of methods") and "Top-2" in pages[1] and "ppl" in pages[1].lower()
+    for page, family in zip(pages[2:], DECK):
+        assert " ".join(page.split()).startswith(TITLES[family]), (family, page[:80])
+
+
+@pytest.mark.slow
+def test_every_frame_holds_its_figure_and_passes_the_checks(talk):
+    from pdfminer.high_level import extract_pages
+    from pdfminer.layout import LTFigure, LTTextContainer
+
+    _, out, _ = talk
+    frames = list(extract_pages(out / "slides.pdf"))
+    assert all((page.width, page.height) == pytest.approx(FRAME, abs=0.01) for page in frames)
+    for number, page in enumerate(frames[2:], start=3):
+        figures = [item for item in page if isinstance(item, LTFigure)]
+        title = min(item.y0 for item in page if isinstance(item, LTTextContainer) and item.y0 > page.height / 2)
+        assert len(figures) == 1, number
+        x0, y0, x1, y1 = figures[0].bbox
+        assert x0 >= 28 and x1 <= page.width - 28 and y0 >= 10 and y1 <= title, (number, figures[0].bbox)
+        assert x1 - x0 > 0.6 * (page.width - 56), number  # a frame's figure, not a thumbnail
+    assert check_pdf_text(out / "slides.pdf", min_size=6, families=None) == []
+    for figure in sorted((out / "figures").glob("*.pdf")):  # drawn at the frame's text width, in one typeface
+        assert check_pdf_text(figure, min_size=6) == [], figure.name
+
+
+@pytest.mark.slow
+def test_the_deck_takes_its_families_in_the_order_given(talk, tmp_path):
+    results, _, _ = talk
+    figkit = [sys.executable, "-m", "figkit", "build", str(results), "-o", str(tmp_path / "out"), "--no-compile"]
+    chosen = subprocess.run(
+        [*figkit, "--style", "slide", "--slides", "routing_text,router_confidence,expert_count_comparison"],
+        capture_output=True,
+        text=True,
+    )
+    assert chosen.returncode == 0, chosen.stderr
+    deck = (tmp_path / "out" / "slides.tex").read_text()
+    shown = [line.split("{")[-1].rstrip("}") for line in deck.splitlines() if line.startswith("\\figkitframefigure")]
+    assert shown == [
+        "figures/routing_text_passage1_layer1.pdf",
+        "figures/router_confidence_top1_probability.pdf",
+        "figures/expert_count_comparison.pdf",
+    ]
+    for arguments, message in (
+        (["--style", "slide", "--slides", "pie_chart"], "--slides 'pie_chart' is no figure family"),
+        (["--slides", "routing_text"], "--slides makes a talk's deck: it needs --style slide"),
+    ):
+        refused = subprocess.run([*figkit, *arguments], capture_output=True, text=True)
+        assert refused.returncode == 2 and message in refused.stderr, refused.stderr
+
+
+def test_a_frame_title_is_the_captions_opening_words():
+    assert frame_title(("Experts selected per token, by method (each 400 tokens): ", "Top-2"), "Counts") == (
+        "Experts selected per token, by method",
+    )
+    maths = ("Average experts per token against ", "$\\alpha$", " (BH routing, 4 values).")
+    assert frame_title(maths, "Sweep") == ("Average experts per token against ", "$\\alpha$", "")
+    assert frame_title(("", "Top-8", ": tokens routed to each expert."), "Expert utilisation") == (
+        "Expert utilisation",
+    )  # a caption that opens with a method's name
