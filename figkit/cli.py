@@ -89,6 +89,19 @@ def parser():
         help="also fail on figkit figures (in the PDF, or included in a compiled paper) that RESULTS would draw "
         "differently or not at all",
     )
+    bundle = commands.add_parser(
+        "bundle",
+        help="the paper as arXiv takes it: sources in one file, only the figures it uses, proven to compile",
+        description="Write MAIN.TEX with its \\input and \\include files in it, the figures it includes, its own "
+        ".cls/.sty/.bst files and its .bbl into OUT (a .zip file or a new folder), every path relative to the "
+        "paper's folder and nothing from outside it. Figures with a Type 3 or unembedded font are refused, and "
+        "the bundle is compiled alone in an empty folder to prove it is complete.",
+    )
+    bundle.add_argument("main", metavar="MAIN.TEX", help="the paper's main file")
+    bundle.add_argument("-o", "--out", required=True, metavar="OUT", help="submission.zip, or a new folder")
+    bundle.add_argument(
+        "--no-compile", dest="compile", action="store_false", help="do not compile the bundle to prove it complete"
+    )
     commands.add_parser("schema", help="print the JSON Schema of results files")
     commands.add_parser("styles", help="list the style names figkit.use_style accepts")
     return p
@@ -101,7 +114,8 @@ def main(argv=None):
         if args.command is None:
             commands.print_help()
             return 0
-        return {"build": build, "check": check, "schema": schema, "styles": styles}[args.command](args)
+        run = {"build": build, "bundle": bundle, "check": check, "schema": schema, "styles": styles}
+        return run[args.command](args)
     except (ValueError, TypeError, OSError, ImportError, MemoryError) as error:
         if args.debug:
             raise
@@ -125,6 +139,15 @@ def build(args):
     for name, message in report.failed.items():
         print(f"figkit build: {name} failed: {message}", file=sys.stderr)
     return 0 if report.ok else 1
+
+
+def bundle(args):
+    from figkit.bundle import bundle as make
+
+    made = make(args.main, args.out, compile=args.compile)
+    proof = "compiled alone in an empty folder" if made.compiled else "not compiled (--no-compile)"
+    print(f"figkit bundle: {made.main} and {len(made.files)} files, {made.size:,} bytes -> {made.out}; {proof}")
+    return 0
 
 
 def schema(args):

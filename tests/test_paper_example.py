@@ -1,8 +1,10 @@
 """The example paper end to end: real BH and top-k routing -> results.json -> figkit build -> main.pdf."""
 
 import fcntl
+import re
 import shutil
 import sys
+import zipfile
 from pathlib import Path
 
 import numpy as np
@@ -105,3 +107,16 @@ def test_the_example_build_and_the_paper_pass_the_pdf_linter(paper):
         assert check_pdf_text(path) == [], path.name
     for document in (folder / "build" / "appendix.pdf", pdf):
         assert check_pdf_text(document, families=None) == [], document.name
+
+
+def test_the_example_paper_bundles_for_arxiv_with_only_the_figures_it_includes(paper, tmp_path):
+    from figkit.bundle import bundle
+
+    _, folder, _ = paper
+    made = bundle(folder / "main.tex", tmp_path / "arxiv.zip")  # compiled alone, in an empty folder
+    included = sorted(re.findall(r"\\includegraphics\{(build/figures/[^}]+)\}", (folder / "main.tex").read_text()))
+    assert made.files == included and len(included) == 4
+    with zipfile.ZipFile(tmp_path / "arxiv.zip") as archive:
+        assert sorted(archive.namelist()) == sorted([*included, "main.tex"])  # no caches, logs or other figures
+        source = archive.read("main.tex").decode()
+    assert "\\input" not in source and "\\figkitvalue" in source and "\\colorbox" in source
