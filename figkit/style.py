@@ -16,11 +16,20 @@ import figkit.styles  # noqa: F401 - registers the Computer Modern font the "cm"
 from figkit import __version__
 from figkit.files import write_atomic
 from figkit.geometry import tex_page, venue_page
-from figkit.stylesheets import DEFAULT_STYLE, available_styles, named_sheets, page_rc, style_sheets, with_base
+from figkit.stylesheets import (
+    DEFAULT_STYLE,
+    FRAME_MARK,
+    available_styles,
+    named_sheets,
+    page_rc,
+    style_sheets,
+    with_base,
+)
 
 # Every base style sets this salt; seeing it in rcParams means a figkit style is active, and the paper and
 # slide styles' own salts mean their looks: no titles inside paper figures (the caption has them), and the
-# spec's extras (a KDE over counts) in the notebook look only.
+# spec's extras (a KDE over counts) in the notebook look only. A talk's build marks its slide figures as drawn
+# for a deck's frames (FRAME_MARK): the frame's title is theirs.
 STYLE_MARK = ("svg.hashsalt", "figkit")
 PAPER_MARK = "figkit-paper"
 SLIDE_MARK = "figkit-slide"
@@ -99,7 +108,7 @@ def _sheets_of(style):
 def style_active():
     """Whether a figkit base style (through use_style or plt.style.use) sets the rcParams now."""
     key, value = STYLE_MARK
-    return mpl.rcParams[key] in (value, PAPER_MARK, SLIDE_MARK)
+    return mpl.rcParams[key] in (value, PAPER_MARK, SLIDE_MARK, FRAME_MARK)
 
 
 def paper_look():
@@ -109,7 +118,13 @@ def paper_look():
 
 def notebook_look():
     """Whether neither the paper nor the slide style is active: the spec's look, with its extras."""
-    return mpl.rcParams[STYLE_MARK[0]] not in (PAPER_MARK, SLIDE_MARK)
+    return mpl.rcParams[STYLE_MARK[0]] not in (PAPER_MARK, SLIDE_MARK, FRAME_MARK)
+
+
+def titled_look():
+    """Whether figures carry their title: not in a paper (its caption says it), nor on a deck's frame (its
+    title does)."""
+    return mpl.rcParams[STYLE_MARK[0]] not in (PAPER_MARK, FRAME_MARK)
 
 
 @functools.cache

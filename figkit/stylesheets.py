@@ -13,6 +13,7 @@ ALIASES = {"colorblind": ("colourblind",), "paper-cm": ("paper", "cm")}
 FONT_SHEETS = {"times": "paper", "cm": "cm"}  # the sheet whose typeface a Page's font names
 FONT_KEYS = ("font.family", "mathtext.fontset")
 LAYOUT_PAD = 0.25  # ems of the base font between the figure's edge and its outermost text
+FRAME_MARK = "figkit-slide-frame"  # the slide look, drawn for a deck's frame: the frame has the title
 
 
 def available_styles() -> list[str]:

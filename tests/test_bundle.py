@@ -42,9 +42,27 @@ def figure(path, fonttype=42):
         plt.close(fig)
 
 
-def make_paper(folder):
+@pytest.fixture(scope="module")
+def compiled(tmp_path_factory):
+    """The paper, compiled once (latexmk runs BibTeX: main.bbl beside it); each test takes a copy."""
+    folder = tmp_path_factory.mktemp("compiled") / "paper"
+    write_paper(folder)
+    compile_pdf(folder / "main.tex")
+    return folder
+
+
+@pytest.fixture
+def make_paper(compiled):
+    def copy(folder):
+        shutil.copytree(compiled, folder, symlinks=True)
+        return folder / "main.tex"
+
+    return copy
+
+
+def write_paper(folder):
     """A paper with inputs in a subfolder, a figure found through \\graphicspath without its extension, its
-    own package and a bibliography compiled by BibTeX; and, beside it, files the paper does not use."""
+    own package and a bibliography; and, beside it, files the paper does not use."""
     (folder / "sections").mkdir(parents=True)
     (folder / "main.tex").write_text(PAPER)
     (folder / "house.sty").write_text("\\newcommand{\\housename}{Our}\n")
@@ -57,11 +75,9 @@ def make_paper(folder):
     figure(folder / "art" / "loss.pdf")
     figure(folder / "art" / "unused.pdf")
     (folder / "notes.txt").write_text("not part of the paper\n")
-    compile_pdf(folder / "main.tex")  # latexmk runs BibTeX: main.bbl beside the paper
-    return folder / "main.tex"
 
 
-def test_a_paper_is_flattened_with_only_what_it_uses_and_compiles_alone(tmp_path):
+def test_a_paper_is_flattened_with_only_what_it_uses_and_compiles_alone(make_paper, tmp_path):
     main = make_paper(tmp_path / "paper")
     made = bundle(main, tmp_path / "submission.zip")
     with zipfile.ZipFile(tmp_path / "submission.zip") as archive:
@@ -79,7 +95,7 @@ def test_a_paper_is_flattened_with_only_what_it_uses_and_compiles_alone(tmp_path
     assert "A. Author. Experts" in text  # the bibliography, from the .bbl
 
 
-def test_the_same_paper_makes_the_same_zip_and_a_folder(tmp_path):
+def test_the_same_paper_makes_the_same_zip_and_a_folder(make_paper, tmp_path):
     main = make_paper(tmp_path / "paper")
     bundle(main, tmp_path / "one.zip", compile=False)
     bundle(main, tmp_path / "two.zip", compile=False)
@@ -107,7 +123,7 @@ def test_the_same_paper_makes_the_same_zip_and_a_folder(tmp_path):
         (lambda p: (p / "sections" / "intro.tex").write_text("\\input{sections/intro}\n"), "nested more than 20"),
     ],
 )
-def test_what_arxiv_would_not_take_is_refused_and_nothing_is_written(tmp_path, change, message):
+def test_what_arxiv_would_not_take_is_refused_and_nothing_is_written(make_paper, tmp_path, change, message):
     (tmp_path / "secret.tex").write_text("secret\n")
     main = make_paper(tmp_path / "paper")
     change(main.parent)
@@ -117,7 +133,7 @@ def test_what_arxiv_would_not_take_is_refused_and_nothing_is_written(tmp_path, c
     assert not list(tmp_path.glob(".submission.zip*"))
 
 
-def test_a_symbolic_link_out_of_the_paper_is_refused(tmp_path):
+def test_a_symbolic_link_out_of_the_paper_is_refused(make_paper, tmp_path):
     (tmp_path / "elsewhere.pdf").write_bytes(b"%PDF-1.4 not the paper's")
     main = make_paper(tmp_path / "paper")
     (main.parent / "art" / "loss.pdf").unlink()
@@ -126,14 +142,14 @@ def test_a_symbolic_link_out_of_the_paper_is_refused(tmp_path):
         bundle(main, tmp_path / "submission.zip")
 
 
-def test_a_bundle_that_does_not_compile_alone_says_why(tmp_path):
+def test_a_bundle_that_does_not_compile_alone_says_why(make_paper, tmp_path):
     main = make_paper(tmp_path / "paper")
     (main.parent / "sections" / "numbers.tex").write_text("\\InputIfFileExists{notes.txt}{}{\\undefinedmacro}\n")
     with pytest.raises(ValueError, match="the bundle does not compile on its own: .*undefinedmacro|Undefined"):
         bundle(main, tmp_path / "submission.zip")
 
 
-def test_the_command_line(tmp_path):
+def test_the_command_line(make_paper, tmp_path):
     main = make_paper(tmp_path / "paper")
     run = subprocess.run(
         [sys.executable, "-m", "figkit", "bundle", str(main), "-o", str(tmp_path / "s.zip")],

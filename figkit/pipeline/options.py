@@ -7,7 +7,7 @@ import os
 from dataclasses import dataclass, fields
 
 from figkit.plots import FIGURES
-from figkit.stylesheets import style_sheets
+from figkit.stylesheets import FRAME_MARK, style_sheets
 
 APPENDIX_TEXT_WIDTH = 6.75  # inches: two 3.25 in figures side by side, as in a two-column paper
 
@@ -71,6 +71,8 @@ class Target:
         sized = options.venue or options.tex or options.width
         page = _page("beamer" if deck and not sized else options.venue, options.tex)
         sizes = _figure_sizes(page, options.width, options.wide)
+        if deck:  # drawn for a deck's frames, whose titles say what the figure's own would
+            sizes = {width: rc | {"svg.hashsalt": FRAME_MARK} for width, rc in sizes.items()}
         sheets = tuple(style_sheets(*options.style))
         return cls(options.style, sheets, page, sizes, _wide_families(options.wide), deck)
 

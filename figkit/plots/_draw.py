@@ -15,7 +15,7 @@ from matplotlib.transforms import ScaledTranslation
 
 from figkit.arrays import visible
 from figkit.fonts import font_characters
-from figkit.style import notebook_look, paper_look
+from figkit.style import notebook_look, paper_look, titled_look
 
 # Strings that come from data (tokens, ids) are drawn as they are: never mathtext, never TeX.
 LITERAL = {"parse_math": False, "usetex": False}
@@ -431,13 +431,13 @@ def ordinal(n):
 
 
 def set_title(ax, heading, note="", **kwargs):
-    """The axes title: ``heading`` (left out by the paper style: a paper's caption says it) above
+    """The axes title: ``heading`` (left out in a paper, whose caption says it, and on a deck's frame) above
     ``note`` (what the figure leaves out, or its statistics), in as many lines as it takes.
 
     It sits at a fixed height: matplotlib's automatic placement (only needed above top tick labels,
     which figkit never draws) measures every tick label of the axes on every draw.
     """
-    text = "\n".join(part for part in (None if paper_look() else heading, note) if part)
+    text = "\n".join(part for part in (heading if titled_look() else None, note) if part)
     if text:  # the last line's descenders stay clear of the axes: its baseline sits their depth higher
         descent = 0.25 * points(mpl.rcParams["axes.titlesize"]) if "\n" in text else 0.0
         kwargs.setdefault("pad", mpl.rcParams["axes.titlepad"] + descent)

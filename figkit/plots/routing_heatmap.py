@@ -29,7 +29,7 @@ from figkit.plots._draw import (
 )
 from figkit.plots.spec import FigureJob, FigureSpec, layer_suffix, layer_text, shared_docs
 from figkit.results import method_labels
-from figkit.style import paper_look
+from figkit.style import titled_look
 
 MIN_TOKEN_LABEL_POINTS = 6  # smaller cannot be read in print: label every n-th token instead, and say so
 BUILD_TOKENS = 20  # the build shows the first 20 tokens of a sample, each labelled, and its caption says so
@@ -160,7 +160,7 @@ def height(data, width):
     size = max(MIN_TOKEN_LABEL_POINTS, points(mpl.rcParams["ytick.labelsize"]))
     rows = data.weights.shape[0] * ROW_PITCH * size
     below = 1.4 * points(mpl.rcParams["axes.labelsize"]) + 3.0 * points(mpl.rcParams["xtick.labelsize"])
-    title = 0 if paper_look() else 1.3 * points(mpl.rcParams["axes.titlesize"])
+    title = 1.3 * points(mpl.rcParams["axes.titlesize"]) if titled_look() else 0
     return max(style_height(width), (rows + below + title) / 72 * 1.08) + note_height(note)
 
 
@@ -193,7 +193,7 @@ def draw(ax, data):
     ax.set_ylabel("Token")
     # The rows' height once the title (with its note), the expert ids and the axis label have their room.
     longest_note = wrap_label(cut_note(data, every=3), ax, share=0.9, size="axes.titlesize")
-    title_lines = (0 if paper_look() else 1) + (longest_note.count("\n") + 1 if cut_note(data) else 0)
+    title_lines = (1 if titled_look() else 0) + (longest_note.count("\n") + 1 if cut_note(data) else 0)
     below = points(mpl.rcParams["axes.labelsize"]) * 1.4
     below += points(mpl.rcParams["xtick.labelsize"]) * (2.4 if rotated else 1.4)
     rows_height = laid_out_height(ax) - (title_lines * 1.3 * points(mpl.rcParams["axes.titlesize"]) + below) / 72
