@@ -102,6 +102,26 @@ def parser():
     bundle.add_argument(
         "--no-compile", dest="compile", action="store_false", help="do not compile the bundle to prove it complete"
     )
+    imports = commands.add_parser(
+        "import",
+        help="read values over training from TensorBoard or CSV files into a results file",
+        description="Add what SOURCE files hold to RESULTS (made if missing), keeping what RESULTS holds: a "
+        "folder of TensorBoard event files (each run a method, each scalar tag a series; tags ending in "
+        "layer_<n> are that layer's) or a CSV file (each numeric column a series over its step column). "
+        "Says what it took and what it left; a value RESULTS already holds differently needs --replace.",
+    )
+    imports.add_argument("sources", nargs="+", metavar="SOURCE", help="a TensorBoard log folder or a .csv file")
+    imports.add_argument("-o", "--out", required=True, metavar="RESULTS", help="the results file to write into")
+    imports.add_argument("--method", help="the method id of a single run or a CSV without a method column")
+    imports.add_argument(
+        "--map",
+        default="",
+        metavar="ROLE=COLUMN,...",
+        help="CSV columns of the step, method and layer (default: step, method, layer), e.g. step=global_step",
+    )
+    imports.add_argument("--tokens", action="store_true", help="the steps count tokens seen, not optimiser steps")
+    imports.add_argument("--replace", action="store_true", help="overwrite series RESULTS already holds")
+    imports.add_argument("-v", "--verbose", action="store_true", help="list every series taken")
     commands.add_parser("schema", help="print the JSON Schema of results files")
     commands.add_parser("styles", help="list the style names figkit.use_style accepts")
     return p
@@ -114,7 +134,7 @@ def main(argv=None):
         if args.command is None:
             commands.print_help()
             return 0
-        run = {"build": build, "bundle": bundle, "check": check, "schema": schema, "styles": styles}
+        run = {"build": build, "bundle": bundle, "check": check, "import": import_, "schema": schema, "styles": styles}
         return run[args.command](args)
     except (ValueError, TypeError, OSError, ImportError, MemoryError) as error:
         if args.debug:
@@ -148,6 +168,40 @@ def bundle(args):
     proof = "compiled alone in an empty folder" if made.compiled else "not compiled (--no-compile)"
     print(f"figkit bundle: {made.main} and {len(made.files)} files, {made.size:,} bytes -> {made.out}; {proof}")
     return 0
+
+
+def import_(args):
+    from pathlib import Path
+
+    from figkit.io import Imported, merge, read_csv, read_tensorboard
+
+    mapping = dict(_pair(item) for item in args.map.split(",") if item.strip())
+    unit = "tokens" if args.tokens else "steps"
+    imported = Imported()
+    for source in map(Path, args.sources):
+        if source.is_dir():
+            imported.add(read_tensorboard(source, method=args.method, step_unit=unit))
+        elif source.suffix.lower() == ".csv":
+            imported.add(read_csv(source, mapping=mapping, method=args.method, step_unit=unit))
+        else:
+            raise ValueError(f"{source}: not a TensorBoard log folder or a .csv file")
+    if not imported.series:
+        raise ValueError(f"no values found in {', '.join(args.sources)}")
+    merge(args.out, imported, replace=args.replace)
+    for line in imported.took if args.verbose else []:
+        print(f"figkit import: took {line}")
+    for line in imported.left:
+        print(f"figkit import: left {line}")
+    methods = ", ".join(imported.methods)
+    print(f"figkit import: {len(imported.series)} series of {methods} -> {args.out}")
+    return 0
+
+
+def _pair(item):
+    role, _, column = item.partition("=")
+    if role.strip() not in ("step", "method", "layer") or not column.strip():
+        raise ValueError(f"--map {item!r}: expected step=COLUMN, method=COLUMN or layer=COLUMN")
+    return role.strip(), column.strip()
 
 
 def schema(args):

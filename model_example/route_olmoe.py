@@ -5,9 +5,12 @@ steps on a mix of Markdown, Python and LaTeX, then routes held-out text of each,
 its domain; checkpoints on the way route the same probe, for router saturation. figkit.routing
 captures its router logits, selects experts with top-8 and with BH at several α, accumulates the
 statistics (and how far BH's experts agree with top-8's), measures perplexity under each rule with
-route_with, and writes the results file ``figkit build`` reads.
+route_with, and writes the results file ``figkit build`` reads. With ``--log-dir`` it logs its training
+to TensorBoard as a training script does (the language-model loss, the load-balancing loss, each layer's
+load CV under its own top-8, and BH's experts per token on the batch), for ``figkit import``.
 
-    python model_example/route_olmoe.py results.json [--steps 60]
+    python model_example/route_olmoe.py results.json [--steps 60] [--log-dir runs/topk8]
+    figkit import runs/topk8 --method topk8 -o results.json
     figkit build results.json -o build
 """
 
@@ -55,17 +58,20 @@ def sequences(data):
     return torch.tensor(list(usable), dtype=torch.long).view(-1, SEQUENCE)
 
 
-def train(net, batches, steps, probe, checkpoints):
-    """Train; return the router logits of ``probe`` at each step of ``checkpoints`` (the last one: the end)."""
+def train(net, batches, steps, probe, checkpoints, log=None):
+    """Train; return the router logits of ``probe`` at each step of ``checkpoints`` (the last one: the end).
+    ``log``: a TensorBoard SummaryWriter for the losses and the routing of each step."""
     optimizer = torch.optim.AdamW(net.parameters(), lr=3e-3)
     seen = {}
     for step in range(1, steps + 1):
         net.train()
         batch = batches[(step - 1) % len(batches)]
-        loss = net(input_ids=batch, labels=batch).loss
+        out = net(input_ids=batch, labels=batch, output_router_logits=True)
         optimizer.zero_grad()
-        loss.backward()
+        out.loss.backward()
         optimizer.step()
+        if log is not None:
+            log_step(log, step, out, net.router_aux_loss_coef)
         if step in checkpoints or step == steps:
             net.eval()
             with torch.no_grad(), capture(net) as cap:
@@ -75,10 +81,25 @@ def train(net, batches, steps, probe, checkpoints):
     return seen
 
 
+def log_step(log, step, out, coefficient):
+    """What a training script logs of a step: its losses, each layer's load CV under top-8 and BH's experts.
+    ``coefficient``: the weight of the load-balancing loss in the model's loss."""
+    log.add_scalar("train/lm_loss", (out.loss - coefficient * out.aux_loss).item(), step)
+    log.add_scalar("train/load_balancing_loss", out.aux_loss.item(), step)
+    experts = []
+    for layer, logits in enumerate(out.router_logits):
+        logits = logits.detach().reshape(-1, logits.shape[-1])
+        load = torch.bincount(logits.topk(TOP_K, dim=-1).indices.flatten(), minlength=logits.shape[-1]).double()
+        log.add_scalar(f"balance/load_cv/layer_{layer}", (load.std(correction=0) / load.mean()).item(), step)
+        experts.append(bh(0.05, max_k=MAX_K).counts(logits).double().mean())
+    log.add_scalar("routing/bh05_experts_per_token", torch.stack(experts).mean().item(), step)
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("results", nargs="?", default="results.json")
     parser.add_argument("--steps", type=int, default=60, help="training steps before routing (default: 60)")
+    parser.add_argument("--log-dir", help="log the training to TensorBoard in this folder (needs tensorboard)")
     args = parser.parse_args()
     texts = {name: sequences(b"".join((ROOT / f).read_bytes() for f in files)) for name, files in DOMAINS.items()}
     held_out = {name: data[len(data) * 3 // 4 :] for name, data in texts.items()}  # the last quarter of each
@@ -87,7 +108,14 @@ def main():
     net = model()
     probe = torch.cat([data[:4] for data in held_out.values()])  # the same inputs at every checkpoint
     checkpoints = {max(1, args.steps * share // 100) for share in (5, 10, 20, 40, 70)}
-    probe_logits = train(net, list(mixed.split(8)), args.steps, probe, checkpoints)  # {step: logits}
+    log = None
+    if args.log_dir:
+        from torch.utils.tensorboard import SummaryWriter
+
+        log = SummaryWriter(args.log_dir)
+    probe_logits = train(net, list(mixed.split(8)), args.steps, probe, checkpoints, log)  # {step: logits}
+    if log is not None:
+        log.close()
     saturation = RouterSaturation.of_checkpoints(probe_logits, TOP_K)
     rules = {"topk8": top_k(TOP_K)} | {f"bh{round(a * 100):02d}": bh(a, max_k=MAX_K) for a in ALPHAS}
     stats, perplexity = RoutingStats(range(net.config.num_hidden_layers), net.config.num_experts), Perplexity()

@@ -199,6 +199,15 @@ def sections(seed=0, title="Routing study", label="BH ($\\alpha$=0.05)"):
             "token_ids": rng.integers(0, 500, 1200),
             "expert_counts": counts(rng, 3, 1200),
         },
+        "series": [  # a loss falling over 40 logged steps, noisily
+            {
+                "name": "lm_loss",
+                "method": m,
+                "steps": list(range(0, 400, 10)),
+                "values": (start * np.exp(-np.arange(40) / 15) + 2 + rng.normal(0, 0.05, 40)).tolist(),
+            }
+            for m, start in (("topk2", 3.0), ("bh:05", 2.5))
+        ],
         "router_confidence": [  # the two methods route different logits here
             {"method": m, "layer": layer, "measure": measure, "counts": confidence_counts(p)[measure]}
             for m, p in (("topk2", router_probabilities(rng, 8)), ("bh:05", router_probabilities(rng, 3)))

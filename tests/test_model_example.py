@@ -14,7 +14,10 @@ SCRIPT = Path(__file__).resolve().parent.parent / "model_example" / "route_olmoe
 
 @pytest.mark.slow
 def test_the_model_example_writes_a_results_file_with_perplexity_under_each_rule(tmp_path):
-    subprocess.run([sys.executable, str(SCRIPT), str(tmp_path / "r.json"), "--steps", "2"], check=True)
+    runs = tmp_path / "runs" / "topk8"
+    subprocess.run(
+        [sys.executable, str(SCRIPT), str(tmp_path / "r.json"), "--steps", "2", "--log-dir", runs], check=True
+    )
     results = load_results(tmp_path / "r.json")
     metrics = results["metrics"]
     assert metrics["topk8"]["avg_experts"] == 8
@@ -32,3 +35,20 @@ def test_the_model_example_writes_a_results_file_with_perplexity_under_each_rule
     assert [e["layer"] for e in following] == [0, 1, 2, 3]
     (saturation,) = results["router_saturation"]
     assert saturation["k"] == 8 and saturation["layers"] == [0, 1, 2, 3] and len(saturation["values"]) >= 1
+
+    # Its training, logged to TensorBoard as a training script does, read back by figkit import.
+    imported = subprocess.run(
+        [sys.executable, "-m", "figkit", "import", str(runs), "--method", "topk8", "-o", str(tmp_path / "r.json")],
+        capture_output=True,
+        text=True,
+    )
+    assert imported.returncode == 0, imported.stderr
+    series = {(e["name"], e.get("layer")): e for e in load_results(tmp_path / "r.json")["series"]}
+    assert sorted(series) == sorted(
+        [("train.lm_loss", None), ("train.load_balancing_loss", None), ("routing.bh05_experts_per_token", None)]
+        + [("balance.load_cv", layer) for layer in range(4)]
+    )
+    assert all(e["steps"] == [1, 2] and e["method"] == "topk8" for e in series.values())
+    assert all(4 < loss < 7 for loss in series[("train.lm_loss", None)]["values"])  # about ln 256 at the start
+    assert all(1 <= n <= 8 for n in series[("routing.bh05_experts_per_token", None)]["values"])
+    assert all(value >= 0 for layer in range(4) for value in series[("balance.load_cv", layer)]["values"])

@@ -98,6 +98,10 @@ def minimal():
             }
         ],
         "routing_locality": [{"method": "topk2", "layers": [0, 1], "same_top1": [0.3, 0.4], "chance": [0.2, 0.2]}],
+        "series": [
+            {"name": "lbl", "method": "topk2", "steps": [0, 10], "values": [1.2, 1.05], "step_unit": "steps"},
+            {"name": "load_cv", "method": "topk2", "layer": 1, "steps": [10], "values": [0.4], "source": "runs:cv"},
+        ],
         "routing_text": [
             {
                 "label": "arXiv",
@@ -242,6 +246,12 @@ BAD = [
     (("routing_locality", 0, "same_top1", 1), 1.2, "routing_locality[0].same_top1[1]: must be at most 1, got 1.2"),
     (("routing_text", 0, "tokens"), ["a"] * 513, "routing_text[0].tokens: 513 tokens; a passage holds at most 512"),
     (("routing_text", 0, "token_ids"), [1], "routing_text[0].token_ids: has 1 entries but routing_text[0].tokens"),
+    (("series", 0, "steps"), [10, 0], "series[0].steps: must be ascending, each once"),
+    (("series", 0, "values"), [1.0], "series[0].values: has 1 entries but series[0].steps"),
+    (("series", 0, "values", 1), float("nan"), "series[0].values[1]: expected a finite number, got NaN"),
+    (("series", 0, "name"), "train/lbl", 'series[0].name: a series name "train/lbl" may use only letters'),
+    (("series", 1, "step_unit"), "epochs", 'series[1].step_unit: expected "steps" or "tokens", got "epochs"'),
+    (("series", 1, "method"), "bh99", 'series[1].method: unknown method "bh99"; declared methods: topk2, bh05'),
 ]
 
 

@@ -31,6 +31,7 @@ FIGURES = (
     "routing_text",
     "position_effects",
     "routing_locality",
+    "training_curves",
 )
 
 

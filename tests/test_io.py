@@ -1,0 +1,158 @@
+"""figkit import: TensorBoard event files written by torch's own SummaryWriter, CSV tables, and merging into
+a results file without losing what it holds."""
+
+import csv
+import math
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from figkit import load_results, write_results
+from figkit.io import merge, read_csv, read_tensorboard, series_name
+from figkit.plots import figure_spec
+from tests.helpers import sections
+
+STEPS = list(range(0, 200, 10))
+
+
+def logged(base, step):
+    return base + 0.05 * math.exp(-step / 50)
+
+
+def write_runs(logdir):
+    """Two runs as a training script logs them: a loss, a balance statistic per layer, a histogram, a NaN,
+    and a resumed run that logs step 100 twice (the second value stands)."""
+    torch = pytest.importorskip("torch")
+    from torch.utils.tensorboard import SummaryWriter
+
+    for run, base in (("topk8", 0.02), ("bh05", 0.015)):
+        writer = SummaryWriter(logdir / run)
+        for step in STEPS:
+            writer.add_scalar("train/lbl", logged(base, step), step)
+            for layer in range(2):
+                writer.add_scalar(f"balance/cv/layer_{layer}", 0.5 + layer + step / 1000, step)
+        writer.add_scalar("train/lbl", 0.5, 100)  # resumed from a checkpoint at step 100
+        writer.add_scalar("train/zloss", float("nan"), 0)
+        writer.add_scalar("train/zloss", 0.25, 10)
+        writer.add_histogram("router/weights", torch.randn(100), 0)
+        writer.close()
+
+
+def test_tensorboard_scalars_become_series_with_what_was_left_said(tmp_path):
+    write_runs(tmp_path / "logs")
+    imported = read_tensorboard(tmp_path / "logs")
+    assert imported.methods == ["bh05", "topk8"]
+    by_key = {(e["method"], e["name"], e.get("layer")): e for e in imported.series}
+    assert sorted(by_key) == sorted(
+        (m, name, layer)
+        for m in ("bh05", "topk8")
+        for name, layer in (("train.lbl", None), ("train.zloss", None), ("balance.cv", 0), ("balance.cv", 1))
+    )
+    lbl = by_key[("topk8", "train.lbl", None)]
+    assert lbl["steps"] == STEPS and lbl["step_unit"] == "steps" and lbl["source"] == "logs/topk8:train/lbl"
+    expected = [0.5 if step == 100 else logged(0.02, step) for step in STEPS]
+    np.testing.assert_allclose(lbl["values"], np.float32(expected), rtol=1e-7)
+    assert by_key[("bh05", "balance.cv", 1)]["values"][-1] == pytest.approx(1.5 + 190 / 1000, rel=1e-6)
+    assert (
+        by_key[("bh05", "train.zloss", None)] | {"steps": [10], "values": [0.25]}
+        == by_key[("bh05", "train.zloss", None)]
+    )
+    assert "logs/bh05:train/zloss: 1 values that are NaN or infinite" in imported.left
+    assert "logs/topk8: histograms tag 'router/weights' (figkit reads scalars)" in imported.left
+
+
+def test_an_import_builds_a_training_figure(tmp_path):
+    write_runs(tmp_path / "logs")
+    path = merge(tmp_path / "results.json", read_tensorboard(tmp_path / "logs"), title="Training")
+    results = load_results(path)
+    assert [m["id"] for m in results["methods"]] == ["bh05", "topk8"]
+    jobs = list(figure_spec("training_curves").jobs(results))
+    assert [job.suffix for job in jobs] == ["_train.lbl", "_train.zloss"]  # per-layer series are not curves
+    caption = "".join(jobs[0].caption)
+    assert "faint, the 20 values each run logged; solid, their exponential moving average with weight 0.9" in caption
+    fig = figure_spec("training_curves").plot(figure_spec("training_curves").prepare(**jobs[0].arguments))
+    raw, smooth = fig.axes[0].lines[:2]  # the first method's values as logged, then smoothed
+    np.testing.assert_allclose(raw.get_ydata(), results["series"][0]["values"])
+    weight, average, norm, expected = 0.9, 0.0, 0.0, []
+    for value in raw.get_ydata():  # TensorBoard's debiased moving average, by hand
+        average, norm = weight * average + (1 - weight) * value, weight * norm + (1 - weight)
+        expected.append(average / norm)
+    np.testing.assert_allclose(smooth.get_ydata(), expected)
+
+
+def test_merging_keeps_what_the_file_holds_and_refuses_to_overwrite(tmp_path):
+    path = write_results(tmp_path / "study.json", **sections())
+    before = load_results(path)
+    write_runs(tmp_path / "logs")
+    merge(path, read_tensorboard(tmp_path / "logs"))
+    after = load_results(path)
+    assert after["methods"][: len(before["methods"])] == before["methods"]
+    assert [m["id"] for m in after["methods"][len(before["methods"]) :]] == ["bh05", "topk8"]
+    assert {k: v for k, v in after.items() if k not in ("methods", "series")} == {
+        k: v for k, v in before.items() if k not in ("methods", "series")
+    }
+    assert after["series"][: len(before["series"])] == before["series"]
+    merge(path, read_tensorboard(tmp_path / "logs"))  # the same values again: nothing changes
+    assert load_results(path) == after
+    changed = read_tensorboard(tmp_path / "logs")
+    first = changed.series[0]
+    first["values"][0] += 1
+    layer = "" if first.get("layer") is None else f", layer {first['layer']}"
+    said = rf"series\[\d+\] \('{first['name']}' of method '{first['method']}'{layer}\) already holds other values"
+    with pytest.raises(ValueError, match=said):
+        merge(path, changed)
+    assert load_results(path) == after
+    merge(path, changed, replace=True)
+    assert load_results(path)["series"][len(before["series"])]["values"][0] == changed.series[0]["values"][0]
+
+
+def test_a_csv_maps_its_columns(tmp_path):
+    path = tmp_path / "history.csv"
+    with open(path, "w", newline="") as file:
+        writer = csv.writer(file)
+        writer.writerow(["global_step", "run", "loss", "note", "experts_per_token"])
+        for step in (0, 50, 100):
+            writer.writerow([step, "bh05", 3 - step / 100, "warmup" if step == 0 else "", 2.5])
+            writer.writerow([step, "topk8", 3.1 - step / 100, "", ""])
+    imported = read_csv(path, mapping={"step": "global_step", "method": "run"})
+    by_key = {(e["method"], e["name"]): e for e in imported.series}
+    assert sorted(by_key) == [("bh05", "experts_per_token"), ("bh05", "loss"), ("topk8", "loss")]
+    assert by_key[("topk8", "loss")]["steps"] == [0, 50, 100] and by_key[("topk8", "loss")]["values"] == [3.1, 2.6, 2.1]
+    assert f"{path}: column 'note' (not numbers)" in imported.left
+    with pytest.raises(ValueError, match=r"no step column 'step'; its columns: global_step, run, loss"):
+        read_csv(path)
+    with pytest.raises(ValueError, match=r"history.csv:2: global_step: expected a whole number"):
+        path.write_text("global_step,loss\n1.5,2\n")
+        read_csv(path, mapping={"step": "global_step"})
+
+
+def test_series_names_and_layers_from_tags():
+    assert series_name("train/lbl") == ("train.lbl", None)
+    assert series_name("balance/cv/layer_3") == ("balance.cv", 3)
+    assert series_name("lbl_layer12") == ("lbl", 12)
+    assert series_name("loss (smoothed)") == ("loss__smoothed_", None)
+
+
+def test_a_missing_reader_is_one_line_naming_the_extra(tmp_path, monkeypatch):
+    (tmp_path / "logs").mkdir()
+    for name in ("tensorboard", "tensorboard.backend.event_processing.event_accumulator"):
+        monkeypatch.setitem(sys.modules, name, None)
+    with pytest.raises(
+        ImportError, match=r"^reading TensorBoard files needs tensorboard: pip install 'figkit\[tensorboard\]'$"
+    ):
+        read_tensorboard(tmp_path / "logs")
+
+
+@pytest.mark.slow
+def test_the_command_line_imports_and_says_what_it_left(tmp_path):
+    write_runs(tmp_path / "logs")
+    command = [sys.executable, "-m", "figkit", "import", str(tmp_path / "logs"), "-o", str(tmp_path / "r.json")]
+    run = subprocess.run(command, capture_output=True, text=True)
+    assert run.returncode == 0, run.stderr
+    assert run.stdout.splitlines()[-1] == f"figkit import: 8 series of bh05, topk8 -> {tmp_path / 'r.json'}"
+    assert "figkit import: left logs/bh05: histograms tag 'router/weights' (figkit reads scalars)" in run.stdout
+    write_results(tmp_path / "r.json", **{**load_results(tmp_path / "r.json"), "title": "Changed"})
+    again = subprocess.run([*command, "--map", "oops"], capture_output=True, text=True)
+    assert again.returncode == 2 and "--map 'oops': expected step=COLUMN" in again.stderr
