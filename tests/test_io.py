@@ -71,8 +71,10 @@ def test_an_import_builds_a_training_figure(tmp_path):
     jobs = list(figure_spec("training_curves").jobs(results))
     assert [job.suffix for job in jobs] == ["_train.lbl", "_train.zloss"]  # per-layer series are not curves
     caption = "".join(jobs[0].caption)
-    assert "faint, the 20 values each run logged; solid, their exponential moving average with weight 0.9" in caption
-    fig = figure_spec("training_curves").plot(figure_spec("training_curves").prepare(**jobs[0].arguments))
+    assert "the 20 values each run logged, not smoothed." in caption  # 20 values: an average would only lag
+    assert "topk8 starts at 0.07 and last logs 0.0211 (step 190)." in caption  # 0.02 + 0.05 exp(-190/50)
+    spec = figure_spec("training_curves")
+    fig = spec.plot(spec.prepare(**jobs[0].arguments | {"smoothing": 0.9}))
     raw, smooth = fig.axes[0].lines[:2]  # the first method's values as logged, then smoothed
     np.testing.assert_allclose(raw.get_ydata(), results["series"][0]["values"])
     weight, average, norm, expected = 0.9, 0.0, 0.0, []
@@ -156,3 +158,11 @@ def test_the_command_line_imports_and_says_what_it_left(tmp_path):
     write_results(tmp_path / "r.json", **{**load_results(tmp_path / "r.json"), "title": "Changed"})
     again = subprocess.run([*command, "--map", "oops"], capture_output=True, text=True)
     assert again.returncode == 2 and "--map 'oops': expected step=COLUMN" in again.stderr
+
+
+def test_a_series_without_a_label_reads_as_words_and_is_smoothed_by_its_length():
+    from figkit.plots.training_curves import readable, smoothing_for
+
+    assert [smoothing_for(n) for n in (10, 20, 40, 60, 200, 10_000)] == [0.0, 0.0, 0.5, 0.67, 0.9, 0.95]
+    assert readable("train.load_balancing_loss") == "Load balancing loss"
+    assert readable("train.lm_loss") == "LM loss" and readable("balance.load_cv") == "Load CV"

@@ -26,8 +26,9 @@ from figkit.plots.spec import FigureJob, FigureSpec, compared, compared_caption,
 from figkit.results import method_labels
 from figkit.results.sections.series import STEP_UNITS
 
-SMOOTHING = 0.9  # the moving average's weight on the past: about the last 10 values
-RAW_ALPHA = 0.25
+SPAN = 0.05  # by default the moving average reaches back about this share of a run's logged values
+MOST_SMOOTHING = 0.95
+RAW_ALPHA = 0.45
 STEP_LABELS = {"steps": "Training step", "tokens": "Tokens seen"}
 SUFFIXES = ((1e12, "T"), (1e9, "B"), (1e6, "M"), (1e3, "k"))
 
@@ -41,7 +42,13 @@ class Curves:
     note: str
 
 
-def smoothed(values, weight=SMOOTHING):
+def smoothing_for(count):
+    """The moving average's weight for ``count`` logged values: one reaching back about 5 % of them (0.9 for
+    200 values, none for 20 or fewer), so that it lags by no more than that."""
+    return round(min(MOST_SMOOTHING, max(0.0, 1 - 1 / (SPAN * count))), 2)
+
+
+def smoothed(values, weight):
     """The debiased exponential moving average of ``values`` (TensorBoard's smoothing): each point the
     weighted mean of those before it, weight ``weight ** age``; its first value is the first logged."""
     values = np.asarray(values, dtype=float)
@@ -56,17 +63,20 @@ def smoothed(values, weight=SMOOTHING):
     return out
 
 
-def prepare(curves, *, label="Value", step_unit="steps", smoothing=SMOOTHING, methods=None):
-    """Validate each method's ``(steps, values)`` and smooth them."""
+def prepare(curves, *, label="Value", step_unit="steps", smoothing=None, methods=None):
+    """Validate each method's ``(steps, values)`` and smooth them (by default as ``smoothing_for`` the
+    longest run)."""
     if step_unit not in STEP_UNITS:
         raise ValueError(f"step_unit must be one of {', '.join(STEP_UNITS)}, got {step_unit!r}")
-    if not (isinstance(smoothing, (int, float)) and 0 <= smoothing < 1):
+    if smoothing is not None and not (isinstance(smoothing, (int, float)) and 0 <= smoothing < 1):
         raise ValueError(f"smoothing must be a weight in [0, 1), got {smoothing!r}")
     items = labelled(curves, "curves")
     roles = method_roles([name for name, _ in items], methods) if methods or len(items) > 1 else {}
+    read = [(name, *_steps_and_values(curve, f"curves[{name!r}]")) for name, curve in items]
+    if smoothing is None:
+        smoothing = smoothing_for(max(values.size for _, _, values in read))
     series = []
-    for name, curve in items:
-        steps, values = _steps_and_values(curve, f"curves[{name!r}]")
+    for name, steps, values in read:
         series.append((mathtext_label(name), steps, values, smoothed(values, smoothing), roles.get(name)))
     shown = [series[i] for i in compared(len(series))]
     return Curves(shown, str(label), step_unit, float(smoothing), compared_note(len(shown), len(series)))
@@ -96,7 +106,7 @@ def _labels(data):
 
 
 def height(data, width):
-    return height_with_legend_above(_labels(data), width, data.note)
+    return height_with_legend_above(_labels(data) if len(data.series) > 1 else [], width, data.note)
 
 
 def draw(ax, data):
@@ -104,7 +114,8 @@ def draw(ax, data):
     for _, steps, values, smooth, role in data.series:
         color = role.look().color if role is not None else NEUTRAL
         linestyle = role.look().linestyle if role is not None else "-"
-        ax.plot(steps, values, color=color, alpha=RAW_ALPHA, linewidth=line_width(0.6), zorder=1)
+        if data.smoothing:  # the values as logged, under their average
+            ax.plot(steps, values, color=color, alpha=RAW_ALPHA, linewidth=line_width(0.7), zorder=1)
         (line,) = ax.plot(steps, smooth, color=color, linestyle=linestyle, linewidth=line_width(1.33), zorder=2)
         handles.append(line)
     ax.xaxis.set_major_locator(MaxNLocator(nbins=5, steps=[1, 2, 5, 10], min_n_ticks=3))
@@ -112,7 +123,7 @@ def draw(ax, data):
     ax.set_xlabel(STEP_LABELS[data.step_unit])
     set_ylabel(ax, mathtext_label(data.label))
     set_title(ax, data.label, data.note)
-    if len(data.series) > 1 or data.series[0][0]:
+    if len(data.series) > 1:  # one run's name is in the caption
         legend_above(ax, handles, _labels(data))
 
 
@@ -148,9 +159,10 @@ def jobs(results):
 
 def readable(name):
     """A series name as words, when metric_info gives no label: "train.load_balancing_loss" -> "Load
-    balancing loss"."""
-    words = name.rsplit(".", 1)[-1].replace("_", " ").strip() or name
-    return words[0].upper() + words[1:]
+    balancing loss", "train.lm_loss" -> "LM loss" (a word without vowels is an abbreviation)."""
+    words = [w.upper() if not set(w.lower()) & set("aeiouy") else w for w in name.rsplit(".", 1)[-1].split("_") if w]
+    text = " ".join(words) or name
+    return text[0].upper() + text[1:]
 
 
 def _caption(data, entries, labels, info):
@@ -159,19 +171,27 @@ def _caption(data, entries, labels, info):
     unit = "step" if data.step_unit == "steps" else "tokens seen"
     described = f" ({info['description']})" if info.get("description") else ""
     shown = compared_caption(len(data.series), len(entries))
-    parts = [
-        f"{data.label} over training{described}, by {unit}{shown}: faint, the {counted} values each run logged; "
-        f"solid, their exponential moving average with weight {data.smoothing:g} (debiased, as TensorBoard "
-        "smooths). "
-    ]
+    runs = "each run logged" if len(entries) > 1 else "the run logged"
+    if data.smoothing:
+        smooth = (
+            f"solid, their exponential moving average with weight {data.smoothing:g} (debiased, as TensorBoard "
+            f"smooths; it reaches back about {1 / (1 - data.smoothing):.0f} values and lags by as many). "
+        )
+        head = f"faint, the {counted} values {runs}; {smooth}"
+    else:
+        head = f"the {counted} values {runs}, not smoothed. "
+    parts = [f"{data.label} over training{described}, by {unit}{shown}: {head}"]
     better = info.get("better")
-    ends = [(smooth[-1], steps[-1], entries[i]) for i, (_, steps, _, smooth, _) in enumerate(data.series)]
-    for value, step, entry in ends:
-        where = f"step {step:,.0f}" if data.step_unit == "steps" else f"{step:,.0f} tokens"
-        parts += [labels[entry["method"]], f" ends at {value:.4g} ({where}). "]
+    ends = []
+    for (_, steps, values, smooth, _), entry in zip(data.series, [entries[i] for i in compared(len(entries))]):
+        where = f"step {steps[-1]:,.0f}" if data.step_unit == "steps" else f"{steps[-1]:,.0f} tokens"
+        averaged = f"; smoothed {smooth[-1]:.3g}" if data.smoothing else ""
+        said = f" starts at {values[0]:.3g} and last logs {values[-1]:.3g} ({where}{averaged}). "
+        parts += [labels[entry["method"]], said]
+        ends.append((smooth[-1], entry))
     if better in ("lower", "higher") and len(ends) > 1:
         best = (min if better == "lower" else max)(ends, key=lambda end: end[0])
-        parts += [labels[best[2]["method"]], f" ends best ({better} is better). "]
+        parts += [labels[best[1]["method"]], f" ends best, smoothed ({better} is better). "]
     parts[-1] = parts[-1].rstrip()
     return parts
 
@@ -193,7 +213,7 @@ def plot_training_curves(
     *,
     label: str = "Value",
     step_unit: str = "steps",
-    smoothing: float = SMOOTHING,
+    smoothing: float | None = None,
     methods: Sequence[Mapping] | None = None,
     ax: Axes | None = None,
     figsize: tuple[float, float] | None = None,
@@ -211,8 +231,9 @@ def plot_training_curves(
         What the values are ("Load-balancing loss"); the y axis and the title.
     step_unit : {"steps", "tokens"}
         What the steps count: optimiser steps or tokens seen.
-    smoothing : float
-        The moving average's weight on the past, in [0, 1): 0 draws the values as logged.
+    smoothing : float, optional
+        The moving average's weight on the past, in [0, 1): 0 draws the values as logged. By default
+        one that reaches back about 5 % of the longest run's values.
     {method_looks}
     {figure_parameters}
 
