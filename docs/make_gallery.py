@@ -3,11 +3,12 @@ docs/gallery.md.
 
     python docs/make_gallery.py      (or: make gallery)
 
-Two results files are read by each figure's own ``jobs``, and the gallery shows the first
-figure a build makes of each family from each: the example paper's simulation
-(``paper_example/make_results.py``) and real routing of a trained OLMoE (``tests/real_routing.py``).
-Both are drawn as a paper prints them, one ICML column and NeurIPS's text wide; the simulation also in
-every other style, the real routing also on a colour-blind slide.
+Three results files are read by each figure's own ``jobs``, and the gallery shows the first
+figure a build makes of each family from each that has its sections: the example paper's simulation
+(``paper_example/make_results.py``), real routing of a trained OLMoE (``tests/real_routing.py``) and
+the model example's training as TensorBoard logged it (``tests/data/model_example_training.json``).
+All are drawn as a paper prints them, one ICML column and NeurIPS's text wide; the simulation also in
+every other style, the real data also on a colour-blind slide.
 """
 
 import sys
@@ -49,6 +50,7 @@ def main():
     sources = [
         ("simulated", validated(make_results.results()), STYLES),
         ("real", validated(real_routing.sections()), REAL_STYLES),
+        ("training", figkit.load_results(ROOT.parent / "tests" / "data" / "model_example_training.json"), REAL_STYLES),
     ]
     out = ROOT / "gallery"
     out.mkdir(exist_ok=True)
@@ -59,7 +61,9 @@ def main():
         "",
         "The first figure `figkit build` makes of each family, from the example paper's simulated routing "
         "(`paper_example/make_results.py`) and from real routing: the router logits of a briefly trained OLMoE, "
-        "routed with top-8 and BH (`tests/real_routing.py`). Each is drawn as a paper prints it, one ICML column "
+        "routed with top-8 and BH (`tests/real_routing.py`); training figures from the model example's own "
+        "training, logged with TensorBoard's SummaryWriter and read by `figkit import` "
+        "(`tests/data/model_example_training.json`). Each is drawn as a paper prints it, one ICML column "
         "(3.25 in) and NeurIPS's text (5.5 in) wide; the simulation also in every other style. The PNGs "
         "are the same number of pixels wide, so a narrow figure's text looks larger here than in print. Made by "
         "`make gallery`.",
@@ -68,6 +72,8 @@ def main():
     for spec in figure_specs():
         lines += [f"## {spec.title} (`{spec.function_name}`)", "", "| data | style | figure |", "|---|---|---|"]
         for source, results, styles_list in sources:
+            if not set(spec.sections) & set(results):
+                continue
             job = next(iter(spec.jobs(results)), None)
             if job is None:
                 said = next(iter(spec.omitted(results)), None) if spec.omitted else None

@@ -115,8 +115,10 @@ def draw(ax, data):
         color = role.look().color if role is not None else NEUTRAL
         linestyle = role.look().linestyle if role is not None else "-"
         if data.smoothing:  # the values as logged, under their average
-            ax.plot(steps, values, color=color, alpha=RAW_ALPHA, linewidth=line_width(0.7), zorder=1)
-        (line,) = ax.plot(steps, smooth, color=color, linestyle=linestyle, linewidth=line_width(1.33), zorder=2)
+            ax.plot(steps, values, color=color, alpha=RAW_ALPHA, linewidth=line_width(0.7), marker="none", zorder=1)
+        (line,) = ax.plot(
+            steps, smooth, color=color, linestyle=linestyle, linewidth=line_width(1.33), marker="none", zorder=2
+        )
         handles.append(line)
     ax.xaxis.set_major_locator(MaxNLocator(nbins=5, steps=[1, 2, 5, 10], min_n_ticks=3))
     ax.xaxis.set_major_formatter(FuncFormatter(lambda value, _: _short(value)))
