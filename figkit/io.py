@@ -73,11 +73,13 @@ def read_tensorboard(logdir, *, method=None, step_unit="steps"):
     runs = sorted({path.parent for path in root.rglob("events.out.tfevents.*") if path.is_file()})
     if not runs:
         raise ValueError(f"{root}: no TensorBoard event files (events.out.tfevents.*) in it")
+    if method and len(runs) > 1:
+        raise ValueError(f"{root}: {len(runs)} runs, each a method named after it; --method names a single run")
     imported = Imported()
     for run in runs:
         where = run.relative_to(root).as_posix()
         shown = root.name if where == "." else f"{root.name}/{where}"  # the run, as sources and notes name it
-        name = method if len(runs) == 1 and method else (root.name if where == "." else where.replace("/", "."))
+        name = method or (root.name if where == "." else where.replace("/", "."))
         run_method = method_id(name, f"{root}: run {where}")
         events = EventAccumulator(str(run), size_guidance={"scalars": 0, "tensors": 0})
         events.Reload()

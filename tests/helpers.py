@@ -207,6 +207,16 @@ def sections(seed=0, title="Routing study", label="BH ($\\alpha$=0.05)"):
                 "values": (start * np.exp(-np.arange(40) / 15) + 2 + rng.normal(0, 0.05, 40)).tolist(),
             }
             for m, start in (("topk2", 3.0), ("bh:05", 2.5))
+        ]
+        + [  # and a balance statistic per layer
+            {
+                "name": "load_cv",
+                "method": "topk2",
+                "layer": layer,
+                "steps": [0, 100, 200],
+                "values": [1.2, 0.9, 0.5 + layer / 10],
+            }
+            for layer in range(3)
         ],
         "router_confidence": [  # the two methods route different logits here
             {"method": m, "layer": layer, "measure": measure, "counts": confidence_counts(p)[measure]}

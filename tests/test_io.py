@@ -5,6 +5,7 @@ import csv
 import math
 import subprocess
 import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -61,6 +62,9 @@ def test_tensorboard_scalars_become_series_with_what_was_left_said(tmp_path):
     )
     assert "logs/bh05:train/zloss: 1 values that are NaN or infinite" in imported.left
     assert "logs/topk8: histograms tag 'router/weights' (figkit reads scalars)" in imported.left
+    with pytest.raises(ValueError, match="2 runs, each a method named after it; --method names a single run"):
+        read_tensorboard(tmp_path / "logs", method="bh05")
+    assert read_tensorboard(tmp_path / "logs" / "bh05", method="bh:05").methods == ["bh:05"]
 
 
 def test_an_import_builds_a_training_figure(tmp_path):
@@ -166,3 +170,19 @@ def test_a_series_without_a_label_reads_as_words_and_is_smoothed_by_its_length()
     assert [smoothing_for(n) for n in (10, 20, 40, 60, 200, 10_000)] == [0.0, 0.0, 0.5, 0.67, 0.9, 0.95]
     assert readable("train.load_balancing_loss") == "Load balancing loss"
     assert readable("train.lm_loss") == "LM loss" and readable("balance.load_cv") == "Load CV"
+
+
+def test_a_per_layer_series_is_a_strip_of_its_logged_values():
+    results = load_results(Path(__file__).parent / "data" / "model_example_training.json")
+    spec = figure_spec("training_layers")
+    (job,) = spec.jobs(results)  # the load CV of four layers, logged by the model example's training
+    assert job.suffix == "_balance.load_cv_topk8"
+    entries = sorted((e for e in results["series"] if e["name"] == "balance.load_cv"), key=lambda e: e["layer"])
+    fig = spec.plot(spec.prepare(**job.arguments))
+    mesh = fig.axes[0].collections[0]
+    np.testing.assert_array_equal(np.asarray(mesh.get_array()).reshape(4, -1), [e["values"] for e in entries])
+    assert mesh.norm.vmin == 0  # a non-negative value's zero is the lightest colour
+    last = np.array([e["values"][-1] for e in entries])
+    caption = "".join(job.caption)
+    high, low = int(np.argmax(last)), int(np.argmin(last))
+    assert f"at step 60, layer {high} is highest ({last[high]:.3g}) and layer {low} lowest ({last[low]:.3g})" in caption

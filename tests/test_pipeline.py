@@ -44,6 +44,7 @@ FIGURES = [
     "position_effects_top1_probability_bh-05",
     "routing_locality",
     "training_curves_lm_loss",
+    "training_layers_load_cv_topk2",
     "vocabulary_specialization",
 ]
 
@@ -276,7 +277,7 @@ def test_a_failing_job_is_named_and_the_others_finish(tmp_path):
         f"figkit build: {name} failed: UndefinedError: 'no_such_value' is undefined"
         for name in ("comparison", "expert_tokens_bh-05_layer1")
     ]
-    assert re.search(r"^figkit: 10 written, 22 up to date, 2 failed in [\d.]+ s -> out$", run.stderr, re.M)
+    assert re.search(r"^figkit: 10 written, 23 up to date, 2 failed in [\d.]+ s -> out$", run.stderr, re.M)
     assert (tmp_path / "out" / "tables" / "comparison.md").read_bytes() == earlier
     assert "16.00" in (tmp_path / "out" / "macros.tex").read_text()  # the other jobs ran
     (tmp_path / "templates" / "table.md").unlink()
@@ -323,11 +324,11 @@ def test_without_tex_the_sources_are_written_and_the_message_says_how_to_get_it(
     run = cli("build", results, "-o", tmp_path / "out", env=env)
     lines = run.stderr.splitlines()  # not a terminal: a line per stage, the note, the summary
     assert run.returncode == 0 and lines[:3] == [
-        "figkit: making 31 outputs (0 up to date)",
+        "figkit: making 32 outputs (0 up to date)",
         "figkit: compiling appendix.pdf",
         f"figkit: {NO_TEX.format(pdf='appendix.pdf')}",
     ]
-    assert len(lines) == 4 and re.fullmatch(r"figkit: 31 written, 0 up to date, 0 failed in .+ s -> .+/out", lines[3])
+    assert len(lines) == 4 and re.fullmatch(r"figkit: 32 written, 0 up to date, 0 failed in .+ s -> .+/out", lines[3])
     assert (tmp_path / "out" / "appendix.tex").exists() and not (tmp_path / "out" / "appendix.pdf").exists()
     run = cli("build", results, "-o", tmp_path / "out", "--require-pdf", "-q", env=env)
     assert (
@@ -344,10 +345,10 @@ def test_a_build_into_a_log_says_how_far_it_is(tmp_path, monkeypatch, capsys):
     results = write_results(tmp_path / "r.json", **sections())
     build(results, tmp_path / "out", quiet=False, compile=False, jobs=1)
     lines = capsys.readouterr().err.splitlines()
-    assert lines[0] == "figkit: making 31 outputs (0 up to date)"
-    done = [re.fullmatch(r"figkit: (\d+)/31 done \(.+\)", line) for line in lines[1:-1]]
-    assert all(done) and [int(match.group(1)) for match in done] == list(range(1, 32))
-    assert lines[-1].startswith("figkit: 31 written, 0 up to date, 0 failed in ")
+    assert lines[0] == "figkit: making 32 outputs (0 up to date)"
+    done = [re.fullmatch(r"figkit: (\d+)/32 done \(.+\)", line) for line in lines[1:-1]]
+    assert all(done) and [int(match.group(1)) for match in done] == list(range(1, 33))
+    assert lines[-1].startswith("figkit: 32 written, 0 up to date, 0 failed in ")
     build(results, tmp_path / "out", quiet=True, compile=False)
     assert capsys.readouterr().err == ""
 

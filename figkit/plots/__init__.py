@@ -32,6 +32,7 @@ FIGURES = (
     "position_effects",
     "routing_locality",
     "training_curves",
+    "training_layers",
 )
 
 

@@ -121,7 +121,7 @@ def draw(ax, data):
         )
         handles.append(line)
     ax.xaxis.set_major_locator(MaxNLocator(nbins=5, steps=[1, 2, 5, 10], min_n_ticks=3))
-    ax.xaxis.set_major_formatter(FuncFormatter(lambda value, _: _short(value)))
+    ax.xaxis.set_major_formatter(FuncFormatter(lambda value, _: short_step(value)))
     ax.set_xlabel(STEP_LABELS[data.step_unit])
     set_ylabel(ax, mathtext_label(data.label))
     set_title(ax, data.label, data.note)
@@ -129,7 +129,7 @@ def draw(ax, data):
         legend_above(ax, handles, _labels(data))
 
 
-def _short(value):
+def short_step(value):
     """A step count as a tick label: 500, 10k, 2.5M, 1B."""
     for size, suffix in SUFFIXES:
         if abs(value) >= size:
