@@ -165,7 +165,8 @@ def test_the_command_line_imports_and_says_what_it_left(tmp_path):
 
 
 def test_a_series_without_a_label_reads_as_words_and_is_smoothed_by_its_length():
-    from figkit.plots.training_curves import readable, smoothing_for
+    from figkit.plots._draw import readable
+    from figkit.plots.training_curves import smoothing_for
 
     assert [smoothing_for(n) for n in (10, 20, 40, 60, 200, 10_000)] == [0.0, 0.0, 0.5, 0.67, 0.9, 0.95]
     assert readable("train.load_balancing_loss") == "Load balancing loss"

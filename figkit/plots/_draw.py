@@ -442,3 +442,25 @@ def set_title(ax, heading, note="", **kwargs):
         descent = 0.25 * points(mpl.rcParams["axes.titlesize"]) if "\n" in text else 0.0
         kwargs.setdefault("pad", mpl.rcParams["axes.titlepad"] + descent)
         ax.set_title(text, y=1.0, **kwargs)
+
+
+# --- values over training (training_curves, training_layers) ---------------------------------
+
+STEP_LABELS = {"steps": "Training step", "tokens": "Tokens seen"}
+STEP_SUFFIXES = ((1e12, "T"), (1e9, "B"), (1e6, "M"), (1e3, "k"))
+
+
+def short_step(value):
+    """A step count as a tick label: 500, 10k, 2.5M, 1B."""
+    for size, suffix in STEP_SUFFIXES:
+        if abs(value) >= size:
+            return f"{value / size:g}{suffix}"
+    return f"{value:g}"
+
+
+def readable(name):
+    """A series name as words, when metric_info gives no label: "train.load_balancing_loss" -> "Load
+    balancing loss", "train.lm_loss" -> "LM loss" (a word without vowels is an abbreviation)."""
+    words = [w.upper() if not set(w.lower()) & set("aeiouy") else w for w in name.rsplit(".", 1)[-1].split("_") if w]
+    text = " ".join(words) or name
+    return text[0].upper() + text[1:]

@@ -14,12 +14,15 @@ from matplotlib.ticker import FuncFormatter, MaxNLocator
 from figkit.arrays import ArrayLike, labelled, vector
 from figkit.plots._draw import (
     NEUTRAL,
+    STEP_LABELS,
     height_with_legend_above,
     legend_above,
     line_width,
     mathtext_label,
+    readable,
     set_title,
     set_ylabel,
+    short_step,
 )
 from figkit.plots.looks import method_roles
 from figkit.plots.spec import FigureJob, FigureSpec, compared, compared_caption, compared_note, shared_docs
@@ -29,8 +32,6 @@ from figkit.results.sections.series import STEP_UNITS
 SPAN = 0.05  # by default the moving average reaches back about this share of a run's logged values
 MOST_SMOOTHING = 0.95
 RAW_ALPHA = 0.45
-STEP_LABELS = {"steps": "Training step", "tokens": "Tokens seen"}
-SUFFIXES = ((1e12, "T"), (1e9, "B"), (1e6, "M"), (1e3, "k"))
 
 
 @dataclass(frozen=True)
@@ -129,14 +130,6 @@ def draw(ax, data):
         legend_above(ax, handles, _labels(data))
 
 
-def short_step(value):
-    """A step count as a tick label: 500, 10k, 2.5M, 1B."""
-    for size, suffix in SUFFIXES:
-        if abs(value) >= size:
-            return f"{value / size:g}{suffix}"
-    return f"{value:g}"
-
-
 def jobs(results):
     """One figure per series name logged without a layer, every method that logged it on it."""
     entries = [e for e in results.get("series", []) if e.get("layer") is None]
@@ -157,14 +150,6 @@ def jobs(results):
         }
         data = prepare(**arguments)
         yield FigureJob(f"_{name}", arguments, tuple(_caption(data, chosen, labels, info.get(name, {}))))
-
-
-def readable(name):
-    """A series name as words, when metric_info gives no label: "train.load_balancing_loss" -> "Load
-    balancing loss", "train.lm_loss" -> "LM loss" (a word without vowels is an abbreviation)."""
-    words = [w.upper() if not set(w.lower()) & set("aeiouy") else w for w in name.rsplit(".", 1)[-1].split("_") if w]
-    text = " ".join(words) or name
-    return text[0].upper() + text[1:]
 
 
 def _caption(data, entries, labels, info):

@@ -13,9 +13,8 @@ from matplotlib.figure import Figure
 from matplotlib.ticker import FuncFormatter, MaxNLocator
 
 from figkit.arrays import ArrayLike, layer_ids, matrix, vector
-from figkit.plots._draw import colour_bar, mathtext_label, set_title
+from figkit.plots._draw import STEP_LABELS, colour_bar, mathtext_label, readable, set_title, short_step
 from figkit.plots.spec import FigureJob, FigureSpec, shared_docs
-from figkit.plots.training_curves import STEP_LABELS, readable, short_step
 from figkit.results import method_labels
 from figkit.results.sections.series import STEP_UNITS
 
