@@ -19,7 +19,8 @@ import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
-MAX_TEX_BYTES = 1 << 24  # one source file: far beyond any paper
+from figkit.files import read_tex
+
 MAX_BUNDLE_BYTES = 50_000_000  # arXiv's limit for a submission
 MAX_DEPTH = 20  # \input inside \input: deeper is a loop
 GRAPHICS_EXTENSIONS = (".pdf", ".png", ".jpg", ".jpeg")  # what pdflatex includes
@@ -97,17 +98,6 @@ def _inside(root, name, where):
     return path
 
 
-def _read_source(path, where):
-    with open(path, "rb") as file:
-        data = file.read(MAX_TEX_BYTES + 1)
-    if len(data) > MAX_TEX_BYTES:
-        raise ValueError(f"{where}: larger than {MAX_TEX_BYTES >> 20} MiB; that is no LaTeX source")
-    try:
-        return data.decode("utf-8")
-    except UnicodeDecodeError:
-        return data.decode("latin-1")
-
-
 def _without_comments(text):
     """Each line up to its first unescaped ``%``, which stays, so that line ends read as they did; a line
     that was only a comment goes (its ``%`` ate its own line end)."""
@@ -119,7 +109,7 @@ def _flattened(path, root, name, depth):
     """The source at ``path`` with every ``\\input`` and ``\\include`` replaced by the file it names."""
     if depth > MAX_DEPTH:
         raise ValueError(f"{name}: \\input nested more than {MAX_DEPTH} deep (a file that inputs itself?)")
-    text = _without_comments(_read_source(path, name))
+    text = _without_comments(read_tex(path))
 
     def inline(match):
         command, target = match.group(1), match.group(2).strip()

@@ -56,6 +56,28 @@ def file_digest(path):
     return sha.hexdigest()
 
 
+MAX_TEX_BYTES = 16 << 20  # one LaTeX source; the largest arXiv sources are far smaller
+
+
+def read_tex(path):
+    """The text of the LaTeX source at ``path`` (UTF-8, else Latin-1). Only a regular file of at most
+    ``MAX_TEX_BYTES`` is read: a pipe could block forever, ``/dev/zero`` never ends. ``ValueError`` names it."""
+    path = Path(path)
+    try:
+        if not stat.S_ISREG(os.stat(path).st_mode):
+            raise ValueError(f"{path}: not a regular file (a pipe, device or folder); give a .tex file")
+        with open(path, "rb") as file:
+            data = file.read(MAX_TEX_BYTES + 1)
+    except OSError as error:
+        raise ValueError(f"{path}: cannot be read ({error.strerror})") from None
+    if len(data) > MAX_TEX_BYTES:
+        raise ValueError(f"{path}: larger than {MAX_TEX_BYTES >> 20} MiB; that is no LaTeX source")
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError:
+        return data.decode("latin-1")
+
+
 def is_plain_relative(path):
     """True for a relative path of letters, digits and ``_ . -`` that stays in its folder (no ``..``, ``/x``)."""
     text = str(path)

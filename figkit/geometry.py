@@ -12,19 +12,17 @@ import json
 import os
 import re
 import shutil
-import stat
 import subprocess
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
 from figkit.cache import cache_dir
-from figkit.files import file_digest, is_plain_relative, write_atomic
+from figkit.files import file_digest, is_plain_relative, read_tex, write_atomic
 from figkit.processes import TEX_TIMEOUT, run_tex
 
 TEX_POINTS_PER_INCH = 72.27
 MEASURES = ("textwidth", "columnwidth", "fontsize", "small", "footnotesize")  # numbers; "fontfamily" is text
-MAX_PAPER_BYTES = 16 << 20  # a paper's main file; the largest arXiv sources are far smaller
 SENSIBLE_INCHES = (1.0, 60.0)  # text widths from a narrow column to an A0 poster's
 SENSIBLE_POINTS = (4.0, 72.0)  # body and small type from a dense table's to a poster's
 MIN_FONT_SIZE = 6.0  # points: no figure text is smaller
@@ -313,19 +311,9 @@ def measure_tabular(path: str | os.PathLike, tabular: str, *, timeout: float = T
 
 
 def _preamble(path):
-    """The paper's preamble and its folder. Only a regular file of at most ``MAX_PAPER_BYTES`` is read: a
-    pipe could block forever, ``/dev/zero`` never ends."""
+    """The paper's preamble and its folder (read by ``read_tex``, bounded)."""
     path = Path(path)
-    try:
-        if not stat.S_ISREG(os.stat(path).st_mode):
-            raise ValueError(f"{path}: not a regular file (a pipe, device or folder); give the paper's .tex file")
-        with open(path, "rb") as file:
-            data = file.read(MAX_PAPER_BYTES + 1)
-    except OSError as error:
-        raise ValueError(f"{path}: cannot be read ({error.strerror})") from None
-    if len(data) > MAX_PAPER_BYTES:
-        raise ValueError(f"{path}: larger than {MAX_PAPER_BYTES >> 20} MiB; that is no paper's .tex file")
-    text = data.decode("utf-8", errors="replace")
+    text = read_tex(path)
     start = text.find("\\begin{document}")
     if start < 0:
         raise ValueError(f"{path}: no \\begin{{document}}, so no preamble to measure")

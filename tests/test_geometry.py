@@ -7,6 +7,7 @@ import pytest
 
 import figkit
 from figkit import geometry
+from figkit.files import MAX_TEX_BYTES
 
 PT = 72.27
 
@@ -91,7 +92,7 @@ def test_only_a_regular_paper_file_is_read(tmp_path):
     with pytest.raises(ValueError, match="zero: not a regular file"):
         figkit.measure_tex("/dev/zero")
     big = tmp_path / "big.tex"
-    big.write_bytes(b"%" * (geometry.MAX_PAPER_BYTES + 1))
+    big.write_bytes(b"%" * (MAX_TEX_BYTES + 1))
     with pytest.raises(ValueError, match="big.tex: larger than 16 MiB"):
         figkit.measure_tex(big)
     with pytest.raises(ValueError, match="missing.tex: cannot be read"):

@@ -22,7 +22,7 @@ from figkit.plots._draw import (
     set_ylabel,
 )
 from figkit.plots.looks import Role, graded, hue_role, method_role
-from figkit.plots.spec import FigureJob, FigureSpec, representative_layers, shared_docs
+from figkit.plots.spec import FigureJob, FigureSpec, layers_text, representative_layers, shared_docs
 from figkit.results import method_labels
 
 AXIS_LABELS = {"experts": "Experts per token", "top1_probability": "Top-1 routing probability"}
@@ -185,7 +185,7 @@ def _job(results, labels, method, entries, layers, measure, every=False):
         whose = [f"The router's top-1 probability (the same for {ALL_METHODS}, which route the same logits)"]
     else:
         whose = [labels[method], ": experts per token" if measure == "experts" else ": the router's top-1 probability"]
-    said = f" by position in the sequence, layers {', '.join(map(str, layers))} (light to dark), "
+    said = f" by position in the sequence, {layers_text(layers)} (light to dark), "
     said += f"pooled over doubling bins of positions ({sum(first['num_tokens']):,} tokens per layer)"
     said += "; bands, 95\N{NO-BREAK SPACE}% intervals of each bin's mean. " if "stds" in arguments else ". "
     layer, mean, _ = data.means[len(data.means) // 2]

@@ -25,7 +25,15 @@ from figkit.plots._draw import (
     set_ylabel,
 )
 from figkit.plots.looks import Role, method_roles
-from figkit.plots.spec import FigureJob, FigureSpec, compared, compared_caption, compared_note, shared_docs
+from figkit.plots.spec import (
+    FigureJob,
+    FigureSpec,
+    compared,
+    compared_caption,
+    compared_note,
+    layers_text,
+    shared_docs,
+)
 from figkit.results import method_labels
 from figkit.results.sections.router_confidence import MEASURES, P_VALUE_DECADES
 from figkit.stats import CONFIDENCE_BINS, binned_quantiles, confidence_counts
@@ -82,11 +90,10 @@ def prepare(counts_by_method, measure="top1_probability", num_experts=None, meth
         raise ValueError("alphas: BH's level for the top expert is alpha / num_experts; give num_experts")
     uniform = {"entropy": 1.0, "top1_probability": None if num_experts is None else 1 / num_experts}.get(measure)
     experts = None if num_experts is None else int(num_experts)
+    checked = [(probability(alpha, f"alphas[{label!r}]"), roles.get(label)) for label, alpha in alphas]
     levels = [
-        (alpha, -math.log10(alpha / experts), roles.get(label))
-        for label, alpha in ((label, probability(alpha, f"alphas[{label!r}]")) for label, alpha in alphas)
+        (alpha, -math.log10(alpha / experts), role) for alpha, role in (checked[i] for i in compared(len(checked)))
     ]
-    levels = [levels[i] for i in compared(len(levels))]
     note = compared_note(len(shown), len(series))
     return Confidence(measure, shown, uniform, experts, note, levels, floored)
 
@@ -255,13 +262,6 @@ def _medians_sentence(data, names):
     return parts
 
 
-def _layers_words(layers):
-    """ "layer 3", "layers 0 and 1", "layers 0, 1 and 5"."""
-    if len(layers) == 1:
-        return f"layer {layers[0]}"
-    return f"layers {', '.join(map(str, layers[:-1]))} and {layers[-1]}"
-
-
 def _power(exponent):
     """10 to ``exponent`` as maths, one significant figure: "$3 \\times 10^{-5}$"."""
     mantissa, power = f"{10.0**exponent:.0e}".split("e")
@@ -347,7 +347,7 @@ def _caption(data, counts, names, same, count):
                 if top >= P_VALUE_DECADES * (1 - 1 / CONFIDENCE_BINS)
             }
         )
-        where = f" (at least 5\N{NO-BREAK SPACE}% of tokens in {_layers_words(at_floor)})" if at_floor else ""
+        where = f" (at least 5\N{NO-BREAK SPACE}% of tokens in {layers_text(at_floor)})" if at_floor else ""
         parts += [
             "",
             "Tokens with a p-value at or below ",
@@ -399,7 +399,8 @@ def plot_router_confidence(
         Draws a uniform router's top-1 probability, 1/E (the entropy's is always 1).
     alphas : dict, optional
         With ``measure="smallest_p_value"``: method label to its BH level alpha, each drawn as a dashed
-        line at alpha / num_experts, the p-value a token's top expert needs to be kept by test.
+        line at alpha / num_experts: a top expert at or below it is a discovery (the step-up can also
+        find one above it, through a later rank).
     {method_looks}
     {figure_parameters}
 

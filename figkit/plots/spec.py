@@ -165,6 +165,13 @@ def layer_text(layer):
     return "all layers" if layer is None else f"layer {layer}"
 
 
+def layers_text(layers):
+    """Several layers in a caption: "layer 3", "layers 0 and 1", "layers 0, 8 and 15"."""
+    if len(layers) == 1:
+        return layer_text(layers[0])
+    return f"layers {', '.join(map(str, layers[:-1]))} and {layers[-1]}"
+
+
 def compute_sentence(results, counts, methods):
     """Caption parts (a label first) saying what the cheapest of ``methods`` spends against the baseline:
     "BH (α = 0.05) selects 2.78 experts per token on average, 35 % of Top-8's compute."; none when no
