@@ -104,15 +104,19 @@ def parser():
     )
     imports = commands.add_parser(
         "import",
-        help="read values over training from TensorBoard or CSV files into a results file",
+        help="read training logs, evaluation scores or CSV files into a results file",
         description="Add what SOURCE files hold to RESULTS (made if missing), keeping what RESULTS holds: a "
         "folder of TensorBoard event files (each run a method, each scalar tag a series; tags ending in "
-        "layer_<n> are that layer's) or a CSV file (each numeric column a series over its step column). "
-        "Says what it took and what it left; a value RESULTS already holds differently needs --replace.",
+        "layer_<n> are that layer's), lm-evaluation-harness results (a results_<date>.json or its output "
+        "folder: each model a method, each task's score a metric with its standard error) or a CSV file "
+        "(each numeric column a series over its step column). Says what it took and what it left; a value "
+        "RESULTS already holds differently needs --replace.",
     )
-    imports.add_argument("sources", nargs="+", metavar="SOURCE", help="a TensorBoard log folder or a .csv file")
+    imports.add_argument(
+        "sources", nargs="+", metavar="SOURCE", help="a TensorBoard log folder, lm-evaluation-harness results or a CSV"
+    )
     imports.add_argument("-o", "--out", required=True, metavar="RESULTS", help="the results file to write into")
-    imports.add_argument("--method", help="the method id of a single run or a CSV without a method column")
+    imports.add_argument("--method", help="the method id of a single run or model, or a CSV without a method column")
     imports.add_argument(
         "--map",
         default="",
@@ -120,7 +124,7 @@ def parser():
         help="CSV columns of the step, method and layer (default: step, method, layer), e.g. step=global_step",
     )
     imports.add_argument("--tokens", action="store_true", help="the steps count tokens seen, not optimiser steps")
-    imports.add_argument("--replace", action="store_true", help="overwrite series RESULTS already holds")
+    imports.add_argument("--replace", action="store_true", help="overwrite values RESULTS already holds")
     imports.add_argument("-v", "--verbose", action="store_true", help="list every series taken")
     commands.add_parser("schema", help="print the JSON Schema of results files")
     commands.add_parser("styles", help="list the style names figkit.use_style accepts")
@@ -171,29 +175,24 @@ def bundle(args):
 
 
 def import_(args):
-    from pathlib import Path
 
-    from figkit.io import Imported, merge, read_csv, read_tensorboard
+    from figkit.io import Imported, merge, read
 
     mapping = dict(_pair(item) for item in args.map.split(",") if item.strip())
     unit = "tokens" if args.tokens else "steps"
     imported = Imported()
-    for source in map(Path, args.sources):
-        if source.is_dir():
-            imported.add(read_tensorboard(source, method=args.method, step_unit=unit))
-        elif source.suffix.lower() == ".csv":
-            imported.add(read_csv(source, mapping=mapping, method=args.method, step_unit=unit))
-        else:
-            raise ValueError(f"{source}: not a TensorBoard log folder or a .csv file")
-    if not imported.series:
+    for source in args.sources:
+        imported.add(read(source, method=args.method, mapping=mapping, step_unit=unit))
+    scores = sum(len(row) for row in imported.metrics.values())
+    if not imported.series and not scores:
         raise ValueError(f"no values found in {', '.join(args.sources)}")
     merge(args.out, imported, replace=args.replace)
     for line in imported.took if args.verbose else []:
         print(f"figkit import: took {line}")
     for line in imported.left:
         print(f"figkit import: left {line}")
-    methods = ", ".join(imported.methods)
-    print(f"figkit import: {len(imported.series)} series of {methods} -> {args.out}")
+    counts = [f"{n} {what}" for n, what in ((len(imported.series), "series"), (scores, "metric values")) if n]
+    print(f"figkit import: {' and '.join(counts)} of {', '.join(imported.methods)} -> {args.out}")
     return 0
 
 

@@ -1,15 +1,17 @@
 """``figkit import``: results from where they live into a results file.
 
-Each reader returns an ``Imported``: the sections it read (``series`` entries, and the methods they
-name), what it took and what it left (tags or columns it could not use, listed rather than dropped).
-``merge`` adds an ``Imported`` to a results file, new or existing, without losing what is there: a value
-it would change is an error naming it unless ``replace``. Readers of other tools' files import those
+Each reader returns an ``Imported``: the sections it read (``series`` entries over training, ``metrics``
+with their ``metric_info``, and the methods they name), what it took and what it left (tags, columns or
+keys it could not use, listed rather than dropped). ``merge`` adds an ``Imported`` to a results file, new
+or existing, without losing what is there: a value it would change is an error naming it unless
+``replace``. Readers of other tools' files import those
 tools only when called, and a missing one is one line naming the extra to install.
 """
 
 from __future__ import annotations
 
 import csv
+import json
 import math
 import os
 import re
@@ -20,6 +22,15 @@ from figkit.results.checks import KEY
 
 LAYER_TAG = re.compile(r"\A(?P<name>.+?)[/_.-]+layer[_-]?(?P<layer>\d+)\Z", re.IGNORECASE)
 MAX_CSV_BYTES = 1 << 28  # a CSV of a few million logged values
+MAX_JSON_BYTES = 1 << 26  # an lm-evaluation-harness results file of every task it has is a few MB
+# What an lm-evaluation-harness results file holds besides its scores: read for metric_info or left on purpose.
+LM_EVAL_KEYS = {"results", "groups", "group_subtasks", "configs", "versions", "n-shot", "higher_is_better"}
+LM_EVAL_KEYS |= {"n-samples", "config", "git_hash", "date", "pretty_env_info", "transformers_version"}
+LM_EVAL_KEYS |= {"lm_eval_version", "upper_git_hash", "task_hashes", "model_source", "model_name"}
+LM_EVAL_KEYS |= {"model_name_sanitized", "system_instruction", "system_instruction_sha", "fewshot_as_multiturn"}
+LM_EVAL_KEYS |= {"chat_template", "chat_template_sha", "start_time", "end_time", "total_evaluation_time_seconds"}
+LM_EVAL_KEYS |= {"tokenizer_pad_token", "tokenizer_eos_token", "tokenizer_bos_token", "eot_token_id", "max_length"}
+LM_EVAL_TASK_KEYS = {"alias", "name", "sample_len", "sample_count", "samples"}  # describe a task, are no scores
 
 
 @dataclass
@@ -27,12 +38,17 @@ class Imported:
     """What a reader read: ``series`` entries, the method ids they name, and notes on what it took and left."""
 
     series: list = field(default_factory=list)
+    metrics: dict = field(default_factory=dict)
+    metric_info: dict = field(default_factory=dict)
     methods: list = field(default_factory=list)
     took: list = field(default_factory=list)
     left: list = field(default_factory=list)
 
     def add(self, other):
         self.series += other.series
+        for method, row in other.metrics.items():
+            self.metrics.setdefault(method, {}).update(row)
+        self.metric_info |= other.metric_info
         self.methods += [m for m in other.methods if m not in self.methods]
         self.took += other.took
         self.left += other.left
@@ -44,8 +60,7 @@ def series_name(tag):
     "balance/cv/layer_3" -> ("balance.cv", 3). Characters a name may not hold become "_"."""
     match = LAYER_TAG.match(tag)
     name, layer = (match["name"], int(match["layer"])) if match else (tag, None)
-    name = re.sub(r"[^A-Za-z0-9_.:+-]", "_", name.replace("/", ".")).strip(".") or "value"
-    return name, layer
+    return a_key(name.replace("/", ".")), layer
 
 
 def method_id(text, what):
@@ -53,6 +68,131 @@ def method_id(text, what):
     if not KEY.match(str(text)):
         raise ValueError(f"{what}: {text!r} cannot be a method id: use letters, digits and _ . : + -")
     return str(text)
+
+
+def a_key(text):
+    """``text`` with every character a results-file key may not hold as "_"."""
+    return re.sub(r"[^A-Za-z0-9_.:+-]", "_", str(text)).strip(".") or "value"
+
+
+def read_lm_eval(path, *, method=None):
+    """The scores of an lm-evaluation-harness run, as metrics with their metric_info.
+
+    ``path`` is a results file (``results_<date>.json``) or a folder of them as ``--output_path`` writes
+    it: one method per model folder, named after the model (its newest file is read). Each score
+    ``"<metric>,<filter>"`` of a task or group becomes the metric ``<task>.<metric>`` (``.<filter>`` after
+    it unless the filter is ``none``) with its standard error (``<metric>_stderr,<filter>``) and sample
+    count; ``higher_is_better`` gives the direction. Keys the harness writes beside scores are read or
+    left on purpose; any other key is listed as left.
+    """
+    root = Path(path)
+    files = [root] if root.is_file() else sorted(root.rglob("results*.json")) if root.is_dir() else []
+    if not files:
+        raise ValueError(f"{root}: no lm-evaluation-harness results file (results_<date>.json) there")
+    newest = {}
+    for file in files:  # the harness names each run's file by its date: the last name sorts newest
+        newest[file.parent] = file
+    if method and len(newest) > 1:
+        raise ValueError(f"{root}: {len(newest)} models, each a method named after it; --method names a single run")
+    imported = Imported()
+    for file in newest.values():
+        imported.add(_lm_eval_file(file, method))
+    return imported
+
+
+def _lm_eval_file(path, method):
+    if os.stat(path).st_size > MAX_JSON_BYTES:
+        raise ValueError(f"{path}: larger than {MAX_JSON_BYTES >> 20} MiB")
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError) as error:
+        raise ValueError(f"{path}: not a JSON file ({error})") from None
+    if not isinstance(data, dict) or not isinstance(data.get("results"), dict):
+        raise ValueError(f'{path}: not an lm-evaluation-harness results file (no "results" object)')
+    run = method_id(method or _lm_eval_model(data, path), f"{path}: model name")
+    imported = Imported(methods=[run])
+    imported.left += [f"{path}: key {key!r}" for key in data if key not in LM_EVAL_KEYS]
+    higher = data.get("higher_is_better") if isinstance(data.get("higher_is_better"), dict) else {}
+    samples = data.get("n-samples") if isinstance(data.get("n-samples"), dict) else {}
+    shots = data.get("n-shot") if isinstance(data.get("n-shot"), dict) else {}
+    groups = data.get("group_subtasks") if isinstance(data.get("group_subtasks"), dict) else {}
+    for task, scores in data["results"].items():
+        if not isinstance(scores, dict):
+            imported.left.append(f"{path}: results.{task} (not an object of scores)")
+            continue
+        alias = str(scores.get("alias", task)).strip().removeprefix("- ").strip() or task
+        n = _lm_eval_samples(samples.get(task), scores)
+        for key, value in scores.items():
+            metric, comma, filter_ = key.partition(",")
+            if key in LM_EVAL_TASK_KEYS or (comma and metric.endswith("_stderr")):
+                continue
+            number = value if isinstance(value, (int, float)) and not isinstance(value, bool) else None
+            if not comma or number is None or not math.isfinite(number):
+                imported.left.append(f"{path}: results.{task}.{key} = {value!r} (not a score)")
+                continue
+            name = a_key(f"{task}.{metric}" + ("" if filter_ == "none" else f".{filter_}"))
+            entry = {"mean": float(number)} | _lm_eval_stderr(scores.get(f"{metric}_stderr,{filter_}"))
+            imported.metrics.setdefault(run, {})[name] = entry | ({"n": n} if n else {})
+            info = {"label": f"{alias} {metric}" + ("" if filter_ == "none" else f" ({filter_})")}
+            direction = (higher.get(task) or {}).get(metric) if isinstance(higher.get(task), dict) else None
+            if isinstance(direction, bool):
+                info["better"] = "higher" if direction else "lower"
+            info["description"] = _lm_eval_description(task, metric, filter_, shots.get(task), n, groups.get(task))
+            imported.metric_info[name] = info
+            imported.took.append(f"{path.name}: results.{task}.{key} -> metric {name!r} of {run!r}")
+    return imported
+
+
+def _lm_eval_model(data, path):
+    """The model an lm-evaluation-harness run evaluated, as a method id: its folder's or repository's name."""
+    arguments = (data.get("config") or {}).get("model_args") if isinstance(data.get("config"), dict) else None
+    if isinstance(arguments, str):  # older harness versions write "pretrained=...,dtype=..."
+        arguments = dict(part.partition("=")[::2] for part in arguments.split(","))
+    model = (arguments or {}).get("pretrained") if isinstance(arguments, dict) else None
+    model = model or data.get("model_name") or path.parent.name
+    return a_key(Path(str(model).rstrip("/")).name)
+
+
+def _lm_eval_samples(counts, scores):
+    """Documents a task's score averages over: the harness's effective count, else its sample length."""
+    number = counts.get("effective") if isinstance(counts, dict) else scores.get("sample_len")
+    return number if isinstance(number, int) and not isinstance(number, bool) and number > 0 else None
+
+
+def _lm_eval_stderr(value):
+    """``{"stderr": s}``, or nothing where the harness wrote none ("N/A" when it did not bootstrap one)."""
+    finite = isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value) and value >= 0
+    return {"stderr": float(value)} if finite else {}
+
+
+def _lm_eval_description(task, metric, filter_, shots, n, subtasks):
+    what = f"group {task} ({', '.join(map(str, subtasks))})" if isinstance(subtasks, list) else f"task {task}"
+    parts = [f"lm-evaluation-harness {what}: {metric}"]
+    parts += [f"filter {filter_}"] if filter_ != "none" else []
+    parts += [f"{shots}-shot"] if isinstance(shots, int) and not isinstance(shots, bool) else []
+    parts += [f"{n:,} documents"] if n else []
+    return ", ".join(parts) + "."
+
+
+def read(source, *, method=None, mapping=None, step_unit="steps"):
+    """What ``source`` holds, by its kind: a folder of TensorBoard event files, an lm-evaluation-harness
+    results file or folder of them, or a CSV file (``mapping`` names its columns)."""
+    source = Path(source)
+    if source.is_dir():
+        if any(source.rglob("events.out.tfevents.*")):
+            return read_tensorboard(source, method=method, step_unit=step_unit)
+        if any(source.rglob("results*.json")):
+            return read_lm_eval(source, method=method)
+    elif source.suffix.lower() == ".csv":
+        return read_csv(source, mapping=mapping, method=method, step_unit=step_unit)
+    elif source.suffix.lower() == ".json":
+        return read_lm_eval(source, method=method)
+    if not source.exists():
+        raise ValueError(f"{source}: no such file or folder")
+    raise ValueError(
+        f"{source}: figkit import reads a folder of TensorBoard event files, lm-evaluation-harness results "
+        "(results_<date>.json or their folder) or a .csv file"
+    )
 
 
 def read_tensorboard(logdir, *, method=None, step_unit="steps"):
@@ -174,8 +314,9 @@ def _add_points(imported, method, tag, points, step_unit, source):
 
 def merge(results_path, imported, *, replace=False, title=None):
     """Write ``imported`` into the results file at ``results_path`` (made if missing): its methods declared
-    if new, its series added. A series already there with other values is an error naming it, unless
-    ``replace``. Returns the path."""
+    if new, its series and metrics added, its metric_info added where the file describes the metric not
+    yet (an author's own label stays). A series or metric already there with another value is an error
+    naming it, unless ``replace``. Returns the path."""
     from figkit.results import load_results, write_results
 
     path = Path(results_path)
@@ -184,19 +325,34 @@ def merge(results_path, imported, *, replace=False, title=None):
     methods = list(results.get("methods", []))
     known = {m["id"] for m in methods}
     methods += [{"id": m, "label": m} for m in imported.methods if m not in known]
-    series = list(results.get("series", []))
-    where = {(e["name"], e["method"], e.get("layer")): i for i, e in enumerate(series)}
-    for entry in imported.series:
-        key = (entry["name"], entry["method"], entry.get("layer"))
-        if key not in where:
-            where[key] = len(series)
-            series.append(entry)
-        elif series[where[key]] != entry:
-            if not replace:
+    changed = {"methods": methods}
+
+    def clash(where):
+        if not replace:
+            raise ValueError(f"{path}: {where} already holds another value; pass --replace to overwrite it")
+
+    if imported.series:
+        series = list(results.get("series", []))
+        index = {(e["name"], e["method"], e.get("layer")): i for i, e in enumerate(series)}
+        for entry in imported.series:
+            key = (entry["name"], entry["method"], entry.get("layer"))
+            if key not in index:
+                index[key] = len(series)
+                series.append(entry)
+            elif series[index[key]] != entry:
                 layer = "" if key[2] is None else f", layer {key[2]}"
-                raise ValueError(
-                    f"{path}: series[{where[key]}] ({key[0]!r} of method {key[1]!r}{layer}) already holds other "
-                    "values; pass --replace to overwrite it"
-                )
-            series[where[key]] = entry
-    return write_results(path, **(results | {"methods": methods, "series": series}))
+                clash(f"series[{index[key]}] ({key[0]!r} of method {key[1]!r}{layer})")
+                series[index[key]] = entry
+        changed["series"] = series
+    if imported.metrics:
+        metrics = {method: dict(row) for method, row in results.get("metrics", {}).items()}
+        for method, row in imported.metrics.items():
+            held = metrics.setdefault(method, {})
+            for name, value in row.items():
+                if name in held and held[name] != value:
+                    clash(f"metrics.{method}.{name}")
+                held[name] = value
+        changed["metrics"] = metrics
+        described = results.get("metric_info", {})
+        changed["metric_info"] = described | {k: v for k, v in imported.metric_info.items() if k not in described}
+    return write_results(path, **(results | changed))

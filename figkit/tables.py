@@ -1,9 +1,9 @@
 """Comparison tables of routing methods: a DataFrame, Markdown, LaTeX, and number macros.
 
-A value is a number or ``{"mean": m, "std": s}``; ``None`` or a missing metric is
-shown as a dash. Every output rounds the same way (two decimals) and marks the same
-best values: bold in LaTeX and Markdown, chosen on the printed numbers so ties are
-all bold.
+A value is a number, ``{"mean": m, "std": s}`` (shown ``m ± s``) or ``{"mean": m, "stderr": e}`` (shown
+with its 95 % interval, ``m ± 1.96 e``); ``None`` or a missing metric is shown as a dash. Every output
+rounds the same way (two decimals) and marks the same best values: bold in LaTeX and Markdown, chosen on
+the printed numbers so ties are all bold.
 """
 
 from __future__ import annotations
@@ -11,6 +11,7 @@ from __future__ import annotations
 import math
 import numbers
 import re
+import statistics
 import warnings
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -27,12 +28,15 @@ TABLE_FORMATS = ("dataframe", "markdown", "latex")
 EXPERT_TABLE_ROWS, EXPERT_TABLE_TOKENS = 8, 8  # experts listed, and tokens shown for each
 TABCOLSEP, SMALL = 6.0, 0.9  # LaTeX's default space each side of a column (pt); \small against the body size
 CHARACTER_EMS = {"times": 0.46, "cm": 0.5}  # mean width of a table's characters, a little over the measured
+INTERVAL_Z = statistics.NormalDist().inv_cdf(0.975)  # standard errors each side of a 95 % normal interval
+SPREADS = {"std", "stderr", "n"}  # what a value may carry beside its mean
 
 
 @dataclass(frozen=True)
 class Value:
     mean: float
     std: float | None = None
+    stderr: float | None = None
 
     @property
     def shown(self):
@@ -57,7 +61,8 @@ def create_comparison_table(
     ----------
     results_dict : dict
         Method name to ``{metric: value}``; a value is a number, ``{"mean": m, "std": s}``
-        (printed ``m ± s``) or ``None`` (a dash).
+        (printed ``m ± s``), ``{"mean": m, "stderr": e}`` (printed with its 95 % interval,
+        ``m ± 1.96 e``; ``"n"``, the samples, may stand beside it) or ``None`` (a dash).
     metrics : sequence of str, optional
         The columns, in order (default: every metric, sorted).
     output_format : {"dataframe", "markdown", "latex"}
@@ -154,11 +159,12 @@ def _value(value, method, metric):
     if value is None:
         return None
     if isinstance(value, Mapping):
-        unknown = set(value) - {"mean", "std"}
-        if "mean" not in value or unknown:
-            raise ValueError(f"{where} must be a number or {{'mean': m, 'std': s}}, got keys {sorted(value)}")
-        std = value.get("std")
-        return Value(_number(value["mean"], where), None if std is None else _number(std, where))
+        if "mean" not in value or set(value) - {"mean"} - SPREADS:
+            raise ValueError(
+                f"{where} must be a number or {{'mean': m}} with 'std' or 'stderr', got keys {sorted(value)}"
+            )
+        spreads = {name: _number(value[name], where) for name in ("std", "stderr") if value.get(name) is not None}
+        return Value(_number(value["mean"], where), **spreads)
     return Value(_number(value, where))
 
 
@@ -199,15 +205,17 @@ def _decimals(values, columns):
     """``{metric: decimals}``: none for a column whose every mean and spread is a whole number (10, not 10.00)."""
 
     def whole(metric):
-        numbers = [n for row in values.values() if row.get(metric) for n in (row[metric].mean, row[metric].std)]
+        numbers = [n for row in values.values() if row.get(metric) for n in (row[metric].mean, _spread(row[metric]))]
         return all(n is None or float(n).is_integer() for n in numbers)
 
     return {metric: 0 if whole(metric) else DECIMALS for metric in columns}
 
 
 def _spread(value):
-    """The value's standard deviation as printed: none when it is zero (a method that always selects k)."""
-    return value.std if value.std else None
+    """What follows ±: the half-width of the 95 % interval of a value with a standard error, else its
+    standard deviation; none when it is zero (a method that always selects k)."""
+    half = INTERVAL_Z * value.stderr if value.stderr is not None else value.std
+    return half if half else None
 
 
 def _dataframe(values, columns):

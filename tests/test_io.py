@@ -2,6 +2,7 @@
 a results file without losing what it holds."""
 
 import csv
+import json
 import math
 import subprocess
 import sys
@@ -11,7 +12,7 @@ import numpy as np
 import pytest
 
 from figkit import load_results, write_results
-from figkit.io import merge, read_csv, read_tensorboard, series_name
+from figkit.io import merge, read, read_csv, read_lm_eval, read_tensorboard, series_name
 from figkit.plots import figure_spec
 from tests.helpers import sections
 
@@ -106,7 +107,7 @@ def test_merging_keeps_what_the_file_holds_and_refuses_to_overwrite(tmp_path):
     first = changed.series[0]
     first["values"][0] += 1
     layer = "" if first.get("layer") is None else f", layer {first['layer']}"
-    said = rf"series\[\d+\] \('{first['name']}' of method '{first['method']}'{layer}\) already holds other values"
+    said = rf"series\[\d+\] \('{first['name']}' of method '{first['method']}'{layer}\) already holds another value"
     with pytest.raises(ValueError, match=said):
         merge(path, changed)
     assert load_results(path) == after
@@ -187,3 +188,110 @@ def test_a_per_layer_series_is_a_strip_of_its_logged_values():
     caption = "".join(job.caption)
     high, low = int(np.argmax(last)), int(np.argmin(last))
     assert f"at step 60, layer {high} is highest ({last[high]:.3g}) and layer {low} lowest ({last[low]:.3g})" in caption
+
+
+LM_EVAL = Path(__file__).parent / "data" / "lm_eval"  # written by lm-evaluation-harness itself: make_lm_eval.py
+
+
+def harness_files():
+    return {
+        folder.name: json.loads(next(folder.glob("results_*.json")).read_text()) for folder in LM_EVAL.glob("topk*")
+    }
+
+
+def test_lm_eval_scores_become_metrics_with_standard_errors_and_directions():
+    imported = read_lm_eval(LM_EVAL)
+    assert imported.methods == ["topk2", "topk8"] and imported.series == [] and imported.left == []
+    for model, data in harness_files().items():
+        scores = dict(imported.metrics[model])
+        for task, entry in data["results"].items():
+            for key, value in entry.items():
+                metric, _, filter_ = key.partition(",")
+                if not filter_ or metric.endswith("_stderr"):
+                    continue
+                name = f"{task}.{metric}" + ("" if filter_ == "none" else f".{filter_}")
+                stderr = entry[f"{metric}_stderr,{filter_}"]
+                expected = {"mean": value} | ({} if stderr == "N/A" else {"stderr": stderr})
+                n = data["n-samples"][task]["effective"] if task in data["n-samples"] else entry["sample_len"]
+                assert scores.pop(name) == expected | {"n": n}
+                better = "higher" if data["higher_is_better"][task][metric] else "lower"
+                assert imported.metric_info[name]["better"] == better
+        assert scores == {}  # nothing but the harness's scores
+    info = imported.metric_info
+    assert info["toy_copy.exact_match.strict-match"]["label"] == "toy_copy exact_match (strict-match)"
+    assert info["toy_suite.acc"]["description"] == (
+        "lm-evaluation-harness group toy_suite (toy_arith, toy_plural): acc, 0-shot, 64 documents."
+    )
+    assert info["toy_text.bits_per_byte"]["better"] == "lower"
+    assert "stderr" not in imported.metrics["topk8"]["toy_text.bits_per_byte"]  # the harness wrote "N/A"
+
+
+def test_lm_eval_scores_merge_beside_what_a_results_file_holds_and_print_as_intervals(tmp_path):
+    from scipy.stats import norm
+
+    from figkit.pipeline.outputs import _table_data
+    from figkit.tables import create_comparison_table
+
+    path = tmp_path / "results.json"
+    write_results(
+        path,
+        title="Routing",
+        methods=[{"id": "topk8", "label": "Top-8"}],
+        metric_info={"ppl": {"label": "PPL", "better": "lower"}, "toy_arith.acc": {"label": "Arithmetic"}},
+        metrics={"topk8": {"ppl": 17.2}},
+    )
+    merge(path, read_lm_eval(LM_EVAL))
+    results = load_results(path)
+    assert [m["id"] for m in results["methods"]] == ["topk8", "topk2"]
+    assert results["metrics"]["topk8"]["ppl"] == 17.2 and len(results["metrics"]["topk8"]) == 10
+    assert results["metric_info"]["toy_arith.acc"] == {"label": "Arithmetic"}  # the author's own stays
+    merge(path, read_lm_eval(LM_EVAL))  # the same values again: nothing changes
+    assert load_results(path) == results
+    changed = read_lm_eval(LM_EVAL)
+    changed.metrics["topk8"]["toy_arith.acc"]["mean"] = 0.5
+    with pytest.raises(ValueError, match=r"metrics\.topk8\.toy_arith\.acc already holds another value; pass --replace"):
+        merge(path, changed)
+    assert load_results(path) == results
+    merge(path, changed, replace=True)
+    assert load_results(path)["metrics"]["topk8"]["toy_arith.acc"]["mean"] == 0.5
+    data = _table_data(load_results(path))
+    assert data["caption"].endswith(" ± gives a 95 % interval of the mean (1.96 standard errors).")
+    row = {"acc": data["values"]["topk2"]["toy_arith.acc"]}
+    half = norm.ppf(0.975) * harness_files()["topk2"]["results"]["toy_arith"]["acc_stderr,none"]
+    assert create_comparison_table({"topk2": row}, output_format="markdown").splitlines()[-1] == (
+        f"| topk2 | {0.325:.2f} ± {half:.2f} |"
+    )
+
+
+def test_lm_eval_files_that_are_not_the_harness_are_refused_by_name(tmp_path):
+    (tmp_path / "results_1.json").write_text("{not json")
+    with pytest.raises(ValueError, match=r"results_1\.json: not a JSON file"):
+        read_lm_eval(tmp_path / "results_1.json")
+    (tmp_path / "results_1.json").write_text('{"scores": {}}')
+    with pytest.raises(ValueError, match=r'not an lm-evaluation-harness results file \(no "results" object\)'):
+        read_lm_eval(tmp_path)
+    with pytest.raises(ValueError, match="2 models, each a method named after it; --method names a single run"):
+        read_lm_eval(LM_EVAL, method="mine")
+    with pytest.raises(ValueError, match=r"empty: no such file or folder"):
+        read(tmp_path / "empty")
+    data = harness_files()["topk2"] | {"extra": 1}
+    data["results"]["toy_arith"]["acc,none"] = "N/A"
+    (tmp_path / "results_1.json").write_text(json.dumps(data))
+    imported = read(tmp_path / "results_1.json", method="mine")
+    assert imported.methods == ["mine"] and "toy_arith.acc" not in imported.metrics["mine"]
+    assert imported.left == [
+        f"{tmp_path / 'results_1.json'}: key 'extra'",
+        f"{tmp_path / 'results_1.json'}: results.toy_arith.acc,none = 'N/A' (not a score)",
+    ]
+
+
+def test_the_command_line_reads_harness_output_and_counts_what_it_took(tmp_path, capsys):
+    from figkit.cli import main
+
+    assert main(["import", str(LM_EVAL), "-o", str(tmp_path / "r.json")]) == 0
+    assert capsys.readouterr().out == f"figkit import: 18 metric values of topk2, topk8 -> {tmp_path / 'r.json'}\n"
+    assert main(["import", str(tmp_path), "-o", str(tmp_path / "r.json")]) == 2
+    assert capsys.readouterr().err == (
+        f"figkit import: {tmp_path}: figkit import reads a folder of TensorBoard event files, "
+        "lm-evaluation-harness results (results_<date>.json or their folder) or a .csv file\n"
+    )

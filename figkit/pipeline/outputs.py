@@ -84,6 +84,7 @@ def _table_data(results):
             if direction in better.values()
         ]
         caption += f" Bold: the best value of a column ({'; '.join(rules)})."
+    caption += _spread_sentence(metrics)
     return {
         "rows": rows,
         "columns": headers,
@@ -92,6 +93,15 @@ def _table_data(results):
         "caption": caption,
         "label": "tab:figkit-comparison",
     }
+
+
+def _spread_sentence(metrics):
+    """What ± means in the table: a 95 % interval where values carry a standard error, else a deviation."""
+    kinds = {kind for row in metrics.values() for v in row.values() if isinstance(v, dict) for kind in v}
+    interval = "a 95 % interval of the mean (1.96 standard errors)"
+    if "stderr" in kinds:
+        return f" ± gives {interval}{', else a standard deviation' if 'std' in kinds else ''}."
+    return " ± gives a standard deviation." if "std" in kinds else ""
 
 
 def _render_table(job, target):

@@ -1,13 +1,19 @@
-"""``metrics``: one value (or mean and standard deviation) per method and metric, for tables and macros."""
+"""``metrics``: one value per method and metric, for tables and macros: a number, or a mean with its
+standard deviation over seeds or its standard error (as lm-evaluation-harness reports it) and sample count."""
 
-from figkit.results.checks import a_key, a_number, an_object, declared, fail, fields, shown
+from figkit.results.checks import a_key, a_number, an_integer, an_object, declared, fail, fields, shown
 from figkit.results.section import Section
 
 SPREAD = {
     "type": "object",
     "required": ["mean"],
     "additionalProperties": False,
-    "properties": {"mean": {"type": "number"}, "std": {"type": "number", "minimum": 0}},
+    "properties": {
+        "mean": {"type": "number"},
+        "std": {"type": "number", "minimum": 0, "description": "Standard deviation, e.g. over seeds."},
+        "stderr": {"type": "number", "minimum": 0, "description": "Standard error of the mean."},
+        "n": {"type": "integer", "minimum": 1, "description": "Samples the mean is over (documents, seeds)."},
+    },
 }
 
 
@@ -24,8 +30,11 @@ def check(metrics, context):
             if isinstance(value, dict):
                 an_object(value, where, **fields(SPREAD))
                 a_number(value["mean"], f"{where}.mean")
-                if "std" in value:
-                    a_number(value["std"], f"{where}.std", minimum=0)
+                for spread in ("std", "stderr"):
+                    if spread in value:
+                        a_number(value[spread], f"{where}.{spread}", minimum=0)
+                if "n" in value:
+                    an_integer(value["n"], f"{where}.n", minimum=1)
             elif value is not None:
                 a_number(value, where)
 
