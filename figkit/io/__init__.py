@@ -1,0 +1,87 @@
+"""``figkit import``: results from where they live into a results file.
+
+Each reader returns an ``Imported``: the sections it read (``series`` entries over training, ``metrics``
+with their ``metric_info``, and the methods they name), what it took and what it left (tags, columns or
+keys it could not use, listed rather than dropped). ``merge`` adds an ``Imported`` to a results file, new
+or existing, without losing what is there: a value it would change is an error naming it unless
+``replace``. ``read`` picks the reader by what a source is. One reader per module; those of other tools'
+files import those tools only when called, and a missing one is one line naming the extra to install.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from figkit.io.csv_logs import read_csv
+from figkit.io.imported import Imported, series_name
+from figkit.io.lm_eval import read_lm_eval
+from figkit.io.tensorboard import read_tensorboard
+
+__all__ = ["Imported", "merge", "read", "read_csv", "read_lm_eval", "read_tensorboard", "series_name"]
+
+
+def read(source, *, method=None, mapping=None, step_unit="steps"):
+    """What ``source`` holds, by its kind: a folder of TensorBoard event files, an lm-evaluation-harness
+    results file or folder of them, or a CSV file (``mapping`` names its columns)."""
+    source = Path(source)
+    if source.is_dir():
+        if any(source.rglob("events.out.tfevents.*")):
+            return read_tensorboard(source, method=method, step_unit=step_unit)
+        if any(source.rglob("results*.json")):
+            return read_lm_eval(source, method=method)
+    elif source.suffix.lower() == ".csv":
+        return read_csv(source, mapping=mapping, method=method, step_unit=step_unit)
+    elif source.suffix.lower() == ".json":
+        return read_lm_eval(source, method=method)
+    if not source.exists():
+        raise ValueError(f"{source}: no such file or folder")
+    raise ValueError(
+        f"{source}: figkit import reads a folder of TensorBoard event files, lm-evaluation-harness results "
+        "(results_<date>.json or their folder) or a .csv file"
+    )
+
+
+def merge(results_path, imported, *, replace=False, title=None):
+    """Write ``imported`` into the results file at ``results_path`` (made if missing): its methods declared
+    if new, its series and metrics added, its metric_info added where the file describes the metric not
+    yet (an author's own label stays). A series or metric already there with another value is an error
+    naming it, unless ``replace``. Returns the path."""
+    from figkit.results import load_results, write_results
+
+    path = Path(results_path)
+    results = dict(load_results(path)) if path.exists() else {"title": title or "Imported results"}
+    results.pop("schema_version", None)
+    methods = list(results.get("methods", []))
+    known = {m["id"] for m in methods}
+    methods += [{"id": m, "label": m} for m in imported.methods if m not in known]
+    changed = {"methods": methods}
+
+    def clash(where):
+        if not replace:
+            raise ValueError(f"{path}: {where} already holds another value; pass --replace to overwrite it")
+
+    if imported.series:
+        series = list(results.get("series", []))
+        index = {(e["name"], e["method"], e.get("layer")): i for i, e in enumerate(series)}
+        for entry in imported.series:
+            key = (entry["name"], entry["method"], entry.get("layer"))
+            if key not in index:
+                index[key] = len(series)
+                series.append(entry)
+            elif series[index[key]] != entry:
+                layer = "" if key[2] is None else f", layer {key[2]}"
+                clash(f"series[{index[key]}] ({key[0]!r} of method {key[1]!r}{layer})")
+                series[index[key]] = entry
+        changed["series"] = series
+    if imported.metrics:
+        metrics = {method: dict(row) for method, row in results.get("metrics", {}).items()}
+        for method, row in imported.metrics.items():
+            held = metrics.setdefault(method, {})
+            for name, value in row.items():
+                if name in held and held[name] != value:
+                    clash(f"metrics.{method}.{name}")
+                held[name] = value
+        changed["metrics"] = metrics
+        described = results.get("metric_info", {})
+        changed["metric_info"] = described | {k: v for k, v in imported.metric_info.items() if k not in described}
+    return write_results(path, **(results | changed))
