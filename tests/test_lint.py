@@ -172,12 +172,13 @@ def test_tick_labels_outside_the_view_are_not_text_on_the_page():
 def test_every_figure_of_the_example_and_of_real_routing_passes(names, study, real_study, tmp_path):
     """The figure's own text boxes, and the saved PDF's text against its marks (text over the data is read
     from the PDF once, not also from a second PDF that check_figure(data=True) would print). The study is
-    drawn whole in every style but the colour sheets, which change no text (the first figure of each
-    family stands for the rest); real routing, whose text differs, whole in the paper style and by the
-    first figure of each family in the other text styles."""
+    drawn whole in the styles of smallest and largest text (paper, slide) and in the notebook's own
+    layout; the first figure of each family stands for the rest in paper-cm (another font at the paper's
+    sizes) and the colour sheets (which change no text). Real routing, whose text differs, is drawn whole
+    in the paper style and by the first figure of each family in the other text styles."""
     recoloured = any("colo" in name for name in names)
     for results in (study,) if recoloured else (study, real_study):
-        whole = not recoloured and (results is study or names == ("paper",))
+        whole = names == ("paper",) or results is study and names in (("notebook",), ("slide",))
         for spec in figure_specs():
             for job in list(spec.jobs(results))[: None if whole else 1]:
                 with figkit.use_style(*names):
