@@ -108,12 +108,16 @@ def parser():
         description="Add what SOURCE files hold to RESULTS (made if missing), keeping what RESULTS holds: a "
         "folder of TensorBoard event files (each run a method, each scalar tag a series; tags ending in "
         "layer_<n> are that layer's), lm-evaluation-harness results (a results_<date>.json or its output "
-        "folder: each model a method, each task's score a metric with its standard error) or a CSV file "
-        "(each numeric column a series over its step column). Says what it took and what it left; a value "
+        "folder: each model a method, each task's score a metric with its standard error), a CSV file "
+        "(each numeric column a series over its step column) or router logits a model saved (.npz or .pt, "
+        "routed by each --route into the routing sections). Says what it took and what it left; a value "
         "RESULTS already holds differently needs --replace.",
     )
     imports.add_argument(
-        "sources", nargs="+", metavar="SOURCE", help="a TensorBoard log folder, lm-evaluation-harness results or a CSV"
+        "sources",
+        nargs="+",
+        metavar="SOURCE",
+        help="a TensorBoard log folder, lm-evaluation-harness results, a CSV or router logits",
     )
     imports.add_argument("-o", "--out", required=True, metavar="RESULTS", help="the results file to write into")
     imports.add_argument("--method", help="the method id of a single run or model, or a CSV without a method column")
@@ -122,6 +126,13 @@ def parser():
         default="",
         metavar="ROLE=COLUMN,...",
         help="CSV columns of the step, method and layer (default: step, method, layer), e.g. step=global_step",
+    )
+    imports.add_argument(
+        "--route",
+        action="append",
+        default=[],
+        metavar="ID=RULE",
+        help="router logits: a method and its rule, as in Python: topk8=top_k(8), bh05='bh(0.05, max_k=8)'",
     )
     imports.add_argument("--tokens", action="store_true", help="the steps count tokens seen, not optimiser steps")
     imports.add_argument("--replace", action="store_true", help="overwrite values RESULTS already holds")
@@ -176,22 +187,25 @@ def bundle(args):
 
 def import_(args):
 
-    from figkit.io import Imported, merge, read
+    from figkit.io import Imported, merge, parse_route, read
 
     mapping = dict(_pair(item) for item in args.map.split(",") if item.strip())
     unit = "tokens" if args.tokens else "steps"
+    routes = dict(parse_route(route) for route in args.route)
     imported = Imported()
     for source in args.sources:
-        imported.add(read(source, method=args.method, mapping=mapping, step_unit=unit))
+        imported.add(read(source, method=args.method, mapping=mapping, step_unit=unit, routes=routes))
     scores = sum(len(row) for row in imported.metrics.values())
-    if not imported.series and not scores:
+    if not imported.series and not scores and not imported.sections:
         raise ValueError(f"no values found in {', '.join(args.sources)}")
     merge(args.out, imported, replace=args.replace)
     for line in imported.took if args.verbose else []:
         print(f"figkit import: took {line}")
     for line in imported.left:
         print(f"figkit import: left {line}")
-    counts = [f"{n} {what}" for n, what in ((len(imported.series), "series"), (scores, "metric values")) if n]
+    routing = len(imported.sections) - ("model" in imported.sections)
+    made = ((len(imported.series), "series"), (scores, "metric values"), (routing, "routing sections"))
+    counts = [f"{n} {what}" for n, what in made if n]
     print(f"figkit import: {' and '.join(counts)} of {', '.join(imported.methods)} -> {args.out}")
     return 0
 

@@ -293,5 +293,6 @@ def test_the_command_line_reads_harness_output_and_counts_what_it_took(tmp_path,
     assert main(["import", str(tmp_path), "-o", str(tmp_path / "r.json")]) == 2
     assert capsys.readouterr().err == (
         f"figkit import: {tmp_path}: figkit import reads a folder of TensorBoard event files, "
-        "lm-evaluation-harness results (results_<date>.json or their folder) or a .csv file\n"
+        "lm-evaluation-harness results (results_<date>.json or their folder), a .csv file or router logits "
+        "(.npz, .pt)\n"
     )

@@ -15,14 +15,17 @@ from pathlib import Path
 from figkit.io.csv_logs import read_csv
 from figkit.io.imported import Imported, series_name
 from figkit.io.lm_eval import read_lm_eval
+from figkit.io.router_logits import parse_route, read_router_logits
 from figkit.io.tensorboard import read_tensorboard
 
-__all__ = ["Imported", "merge", "read", "read_csv", "read_lm_eval", "read_tensorboard", "series_name"]
+__all__ = ["Imported", "merge", "parse_route", "read", "read_csv", "read_lm_eval", "read_router_logits"]
+__all__ += ["read_tensorboard", "series_name"]
 
 
-def read(source, *, method=None, mapping=None, step_unit="steps"):
+def read(source, *, method=None, mapping=None, step_unit="steps", routes=None):
     """What ``source`` holds, by its kind: a folder of TensorBoard event files, an lm-evaluation-harness
-    results file or folder of them, or a CSV file (``mapping`` names its columns)."""
+    results file or folder of them, a CSV file (``mapping`` names its columns) or saved router logits
+    (``.npz``, ``.pt``: routed by each of ``routes``, method id -> rule)."""
     source = Path(source)
     if source.is_dir():
         if any(source.rglob("events.out.tfevents.*")):
@@ -33,19 +36,21 @@ def read(source, *, method=None, mapping=None, step_unit="steps"):
         return read_csv(source, mapping=mapping, method=method, step_unit=step_unit)
     elif source.suffix.lower() == ".json":
         return read_lm_eval(source, method=method)
+    elif source.suffix.lower() in (".npz", ".pt", ".pth"):
+        return read_router_logits(source, routes or {})
     if not source.exists():
         raise ValueError(f"{source}: no such file or folder")
     raise ValueError(
         f"{source}: figkit import reads a folder of TensorBoard event files, lm-evaluation-harness results "
-        "(results_<date>.json or their folder) or a .csv file"
+        "(results_<date>.json or their folder), a .csv file or router logits (.npz, .pt)"
     )
 
 
 def merge(results_path, imported, *, replace=False, title=None):
     """Write ``imported`` into the results file at ``results_path`` (made if missing): its methods declared
     if new, its series and metrics added, its metric_info added where the file describes the metric not
-    yet (an author's own label stays). A series or metric already there with another value is an error
-    naming it, unless ``replace``. Returns the path."""
+    yet (an author's own label stays), its other sections added whole. A series, metric or section already
+    there with another value is an error naming it, unless ``replace``. Returns the path."""
     from figkit.results import load_results, write_results
 
     path = Path(results_path)
@@ -53,7 +58,8 @@ def merge(results_path, imported, *, replace=False, title=None):
     results.pop("schema_version", None)
     methods = list(results.get("methods", []))
     known = {m["id"] for m in methods}
-    methods += [{"id": m, "label": m} for m in imported.methods if m not in known]
+    new = [m for m in imported.methods if m not in known]
+    methods += [{"id": m, "label": m} | imported.method_info.get(m, {}) for m in new]
     changed = {"methods": methods}
 
     def clash(where):
@@ -84,4 +90,8 @@ def merge(results_path, imported, *, replace=False, title=None):
         changed["metrics"] = metrics
         described = results.get("metric_info", {})
         changed["metric_info"] = described | {k: v for k, v in imported.metric_info.items() if k not in described}
+    for name, section in imported.sections.items():
+        if name in results and results[name] != section:
+            clash(f"the section {name}")
+        changed[name] = section
     return write_results(path, **(results | changed))

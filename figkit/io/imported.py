@@ -13,12 +13,16 @@ LAYER_TAG = re.compile(r"\A(?P<name>.+?)[/_.-]+layer[_-]?(?P<layer>\d+)\Z", re.I
 
 @dataclass
 class Imported:
-    """What a reader read: ``series`` entries, the method ids they name, and notes on what it took and left."""
+    """What a reader read: ``series`` entries, ``metrics`` with their ``metric_info``, other ``sections``
+    whole (the routing of saved logits), the method ids they name (``method_info``: a method's label,
+    family and params where the reader knows them) and notes on what it took and left."""
 
     series: list = field(default_factory=list)
     metrics: dict = field(default_factory=dict)
     metric_info: dict = field(default_factory=dict)
+    sections: dict = field(default_factory=dict)
     methods: list = field(default_factory=list)
+    method_info: dict = field(default_factory=dict)
     took: list = field(default_factory=list)
     left: list = field(default_factory=list)
 
@@ -27,6 +31,11 @@ class Imported:
         for method, row in other.metrics.items():
             self.metrics.setdefault(method, {}).update(row)
         self.metric_info |= other.metric_info
+        clashing = set(self.sections) & set(other.sections)
+        if clashing:
+            raise ValueError(f"two sources give the section {sorted(clashing)[0]!r}: import them one at a time")
+        self.sections |= other.sections
+        self.method_info |= other.method_info
         self.methods += [m for m in other.methods if m not in self.methods]
         self.took += other.took
         self.left += other.left

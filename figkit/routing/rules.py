@@ -111,6 +111,10 @@ class Rule:
         """Experts per token from logits ``[..., tokens, experts]`` sorted descending along the last axis."""
         raise NotImplementedError
 
+    def method(self):
+        """The rule as a results file's method describes it: ``family``, ``label`` and ``params``."""
+        raise NotImplementedError
+
     def _ranked_tests(self, ranked, layer):
         """(experts per token, each token's smallest p-value or None for a rule that tests nothing)."""
         return self.ranked_counts(ranked, layer), None
@@ -152,6 +156,9 @@ class top_k(Rule):  # noqa: N801 - a rule reads as a function: top_k(8)
     def ranked_counts(self, ranked, layer=None):
         return torch.full(ranked.shape[:-1], min(self.k, ranked.shape[-1]), dtype=torch.long, device=ranked.device)
 
+    def method(self):
+        return {"family": "topk", "label": f"Top-{self.k}", "params": {"k": self.k}}
+
 
 @dataclass(frozen=True)
 class top_p(Rule):  # noqa: N801
@@ -173,6 +180,9 @@ class top_p(Rule):  # noqa: N801
         counts = (before < self.p).sum(dim=-1)
         return counts if self.max_k is None else counts.clamp(max=self.max_k)
 
+    def method(self):
+        return {"family": "topp", "label": f"Top-p (p = {self.p:g})", "params": _given(p=self.p, max_k=self.max_k)}
+
 
 @dataclass(frozen=True)
 class threshold(Rule):  # noqa: N801
@@ -191,6 +201,10 @@ class threshold(Rule):  # noqa: N801
     def ranked_counts(self, ranked, layer=None):
         counts = (torch.softmax(ranked.float(), dim=-1) >= self.probability).sum(dim=-1)
         return counts.clamp(min=self.min_k, max=self.max_k)
+
+    def method(self):
+        params = _given(probability=self.probability, min_k=self.min_k, max_k=self.max_k)
+        return {"family": "threshold", "label": f"Threshold ($p \\geq$ {self.probability:g})", "params": params}
 
 
 @dataclass(frozen=True)
@@ -228,6 +242,10 @@ class bh(Rule):  # noqa: N801
     def ranked_counts(self, ranked, layer=None):
         return self._ranked_tests(ranked, layer)[0]
 
+    def method(self):
+        params = _given(alpha=self.alpha, min_k=self.min_k, max_k=self.max_k)
+        return {"family": "bh", "label": f"BH ($\\alpha$ = {self.alpha:g})", "params": params}
+
     def _ranked_tests(self, ranked, layer):
         experts = ranked.shape[-1]
         ranks = torch.arange(1, experts + 1, device=ranked.device)
@@ -247,6 +265,10 @@ class bh(Rule):  # noqa: N801
         else:
             counts = torch.where(passing, ranks, torch.zeros_like(ranks)).amax(dim=-1)
         return counts.clamp(min=self.min_k, max=self.max_k), smallest
+
+
+def _given(**params):
+    return {name: value for name, value in params.items() if value is not None}
 
 
 def _normal_tail(z):
