@@ -134,6 +134,7 @@ def parser():
         metavar="ID=RULE",
         help="router logits: a method and its rule, as in Python: topk8=top_k(8), bh05='bh(0.05, max_k=8)'",
     )
+    imports.add_argument("--experiment", metavar="NAME", help="MLflow: read this experiment's runs only")
     imports.add_argument("--tokens", action="store_true", help="the steps count tokens seen, not optimiser steps")
     imports.add_argument("--replace", action="store_true", help="overwrite values RESULTS already holds")
     imports.add_argument("-v", "--verbose", action="store_true", help="list every series taken")
@@ -194,7 +195,8 @@ def import_(args):
     routes = dict(parse_route(route) for route in args.route)
     imported = Imported()
     for source in args.sources:
-        imported.add(read(source, method=args.method, mapping=mapping, step_unit=unit, routes=routes))
+        options = {"mapping": mapping, "step_unit": unit, "routes": routes, "experiment": args.experiment}
+        imported.add(read(source, method=args.method, **options))
     scores = sum(len(row) for row in imported.metrics.values())
     if not imported.series and not scores and not imported.sections:
         raise ValueError(f"no values found in {', '.join(args.sources)}")

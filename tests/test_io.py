@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 
 from figkit import load_results, write_results
-from figkit.io import merge, read, read_csv, read_lm_eval, read_tensorboard, series_name
+from figkit.io import WHAT_IS_READ, merge, read, read_csv, read_lm_eval, read_tensorboard, series_name
 from figkit.plots import figure_spec
 from tests.helpers import sections
 
@@ -291,8 +291,4 @@ def test_the_command_line_reads_harness_output_and_counts_what_it_took(tmp_path,
     assert main(["import", str(LM_EVAL), "-o", str(tmp_path / "r.json")]) == 0
     assert capsys.readouterr().out == f"figkit import: 18 metric values of topk2, topk8 -> {tmp_path / 'r.json'}\n"
     assert main(["import", str(tmp_path), "-o", str(tmp_path / "r.json")]) == 2
-    assert capsys.readouterr().err == (
-        f"figkit import: {tmp_path}: figkit import reads a folder of TensorBoard event files, "
-        "lm-evaluation-harness results (results_<date>.json or their folder), a .csv file or router logits "
-        "(.npz, .pt)\n"
-    )
+    assert capsys.readouterr().err == f"figkit import: {tmp_path}: {WHAT_IS_READ}\n"

@@ -15,35 +15,49 @@ from pathlib import Path
 from figkit.io.csv_logs import read_csv
 from figkit.io.imported import Imported, series_name
 from figkit.io.lm_eval import read_lm_eval
+from figkit.io.mlflow_runs import read_mlflow
 from figkit.io.router_logits import parse_route, read_router_logits
 from figkit.io.tensorboard import read_tensorboard
+from figkit.io.wandb_runs import read_wandb
 
-__all__ = ["Imported", "merge", "parse_route", "read", "read_csv", "read_lm_eval", "read_router_logits"]
-__all__ += ["read_tensorboard", "series_name"]
+WHAT_IS_READ = (
+    "figkit import reads TensorBoard event files, W&B runs (a wandb folder or run-<id>.wandb), an MLflow "
+    "store (mlruns or mlflow.db), lm-evaluation-harness results (results_<date>.json or their folder), "
+    "a .csv file or router logits (.npz, .pt)"
+)
+
+__all__ = ["WHAT_IS_READ", "Imported", "merge", "parse_route", "read", "read_csv", "read_lm_eval", "read_mlflow"]
+__all__ += ["read_router_logits", "read_tensorboard", "read_wandb", "series_name"]
 
 
-def read(source, *, method=None, mapping=None, step_unit="steps", routes=None):
-    """What ``source`` holds, by its kind: a folder of TensorBoard event files, an lm-evaluation-harness
-    results file or folder of them, a CSV file (``mapping`` names its columns) or saved router logits
-    (``.npz``, ``.pt``: routed by each of ``routes``, method id -> rule)."""
+def read(source, *, method=None, mapping=None, step_unit="steps", routes=None, experiment=None):
+    """What ``source`` holds, by its kind: TensorBoard event files, W&B run logs or an MLflow store
+    (``experiment``: one of its experiments, by name), lm-evaluation-harness results, a CSV file
+    (``mapping`` names its columns) or saved router logits (routed by each of ``routes``, id -> rule)."""
     source = Path(source)
+    suffix = source.suffix.lower()
     if source.is_dir():
         if any(source.rglob("events.out.tfevents.*")):
             return read_tensorboard(source, method=method, step_unit=step_unit)
+        if any(source.rglob("run-*.wandb")):
+            return read_wandb(source, method=method, step_unit=step_unit)
+        if any(source.glob("*/meta.yaml")):
+            return read_mlflow(source, experiment=experiment, method=method, step_unit=step_unit)
         if any(source.rglob("results*.json")):
             return read_lm_eval(source, method=method)
-    elif source.suffix.lower() == ".csv":
+    elif suffix == ".csv":
         return read_csv(source, mapping=mapping, method=method, step_unit=step_unit)
-    elif source.suffix.lower() == ".json":
+    elif suffix == ".json":
         return read_lm_eval(source, method=method)
-    elif source.suffix.lower() in (".npz", ".pt", ".pth"):
+    elif suffix == ".wandb":
+        return read_wandb(source, method=method, step_unit=step_unit)
+    elif suffix == ".db":
+        return read_mlflow(source, experiment=experiment, method=method, step_unit=step_unit)
+    elif suffix in (".npz", ".pt", ".pth"):
         return read_router_logits(source, routes or {})
     if not source.exists():
         raise ValueError(f"{source}: no such file or folder")
-    raise ValueError(
-        f"{source}: figkit import reads a folder of TensorBoard event files, lm-evaluation-harness results "
-        "(results_<date>.json or their folder), a .csv file or router logits (.npz, .pt)"
-    )
+    raise ValueError(f"{source}: {WHAT_IS_READ}")
 
 
 def merge(results_path, imported, *, replace=False, title=None):

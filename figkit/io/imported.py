@@ -78,3 +78,12 @@ def add_points(imported, method, tag, points, step_unit, source):
     entry |= ({"layer": layer} if layer is not None else {}) | {"step_unit": step_unit, "source": str(source)}
     imported.series.append(entry)
     imported.took.append(f"{source} -> series {name!r}{'' if layer is None else f' layer {layer}'} of {method!r}")
+
+
+def add_metric(imported, method, key, value, where):
+    """A value logged once (a final evaluation) as a metric of ``method``, labelled by its key."""
+    name, layer = series_name(key)
+    name = name if layer is None else f"{name}.layer{layer}"
+    imported.metrics.setdefault(method, {})[name] = float(value)
+    imported.metric_info.setdefault(name, {"label": key})
+    imported.took.append(f"{where}: {key} -> metric {name!r} of {method!r}")
