@@ -135,6 +135,29 @@ def test_a_csv_maps_its_columns(tmp_path):
         read_csv(path, mapping={"step": "global_step"})
 
 
+def test_a_history_exported_to_parquet_reads_as_its_csv(tmp_path):
+    import pandas as pd
+
+    steps = [0, 10, 20]
+    history = pd.DataFrame(  # as W&B's run.history() gives a run's history
+        {"_step": steps, "_runtime": [0.1, 0.2, 0.3], "train/lbl": [0.03, None, 0.01], "note": ["a", "b", "c"]}
+    )
+    history.to_parquet(tmp_path / "bh05.parquet")
+    history.to_csv(tmp_path / "bh05.csv", index=False)
+    parquet = read(tmp_path / "bh05.parquet", mapping={"step": "_step"})
+    (entry,) = parquet.series
+    assert entry["method"] == "bh05" and entry["steps"] == [0, 20] and entry["values"] == [0.03, 0.01]
+    csv_read = read(tmp_path / "bh05.csv", mapping={"step": "_step"})
+    assert [e | {"source": None} for e in csv_read.series] == [entry | {"source": None}]
+    assert [note.split(": ", 1)[1] for note in parquet.left] == [
+        "column '_runtime' (a tracker's own bookkeeping)",
+        "column 'note' (not numbers)",
+    ]
+    (tmp_path / "junk.parquet").write_bytes(b"PAR1 not really")
+    with pytest.raises(ValueError, match="junk.parquet: not a Parquet file"):
+        read(tmp_path / "junk.parquet")
+
+
 def test_series_names_and_layers_from_tags():
     assert series_name("train/lbl") == ("train.lbl", None)
     assert series_name("balance/cv/layer_3") == ("balance.cv", 3)

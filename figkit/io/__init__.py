@@ -23,7 +23,7 @@ from figkit.io.wandb_runs import read_wandb
 WHAT_IS_READ = (
     "figkit import reads TensorBoard event files, W&B runs (a wandb folder or run-<id>.wandb), an MLflow "
     "store (mlruns or mlflow.db), lm-evaluation-harness results (results_<date>.json or their folder), "
-    "a .csv file or router logits (.npz, .pt)"
+    "a .csv or .parquet table or router logits (.npz, .pt)"
 )
 
 __all__ = ["WHAT_IS_READ", "Imported", "merge", "parse_route", "read", "read_csv", "read_lm_eval", "read_mlflow"]
@@ -45,7 +45,7 @@ def read(source, *, method=None, mapping=None, step_unit="steps", routes=None, e
             return read_mlflow(source, experiment=experiment, method=method, step_unit=step_unit)
         if any(source.rglob("results*.json")):
             return read_lm_eval(source, method=method)
-    elif suffix == ".csv":
+    elif suffix in (".csv", ".parquet"):
         return read_csv(source, mapping=mapping, method=method, step_unit=step_unit)
     elif suffix == ".json":
         return read_lm_eval(source, method=method)
