@@ -282,7 +282,7 @@ def test_lm_eval_scores_merge_beside_what_a_results_file_holds_and_print_as_inte
     row = {"acc": data["values"]["topk2"]["toy_arith.acc"]}
     half = norm.ppf(0.975) * harness_files()["topk2"]["results"]["toy_arith"]["acc_stderr,none"]
     assert create_comparison_table({"topk2": row}, output_format="markdown").splitlines()[-1] == (
-        f"| topk2 | {0.325:.2f} ± {half:.2f} |"
+        f"| topk2 | {0.325:.3f} ± {half:.3f} |"
     )
 
 

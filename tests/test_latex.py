@@ -225,7 +225,7 @@ def test_appendix_template_compiles_with_a_figure_a_table_and_macros(tmp_path):
     assert "Adaptive routing in OLMoE: 100% \\input{x}" in text
     assert "Expert counts & k" in text and "Table 1: Main" in text
     assert "Table 2: Second" in text  # numbered on, though each breaks as a longtable (which steps the counter too)
-    assert "Figure 1: BH, 4 tokens, α = 0.05 17.40" in text
+    assert "Figure 1: BH, 4 tokens, α = 0.05 17.4" in text
     assert "Experts selected per token" in text  # the figure's own text, embedded
     assert "Top-8 selects 8 experts for every token." in text
 

@@ -106,10 +106,10 @@ def test_tables_and_macros_print_the_numbers(built):
     shown = f"{bh.mean():.2f} $\\pm$ {bh.std():.2f}"
     table = (out / "tables" / "comparison.tex").read_text()
     assert "Method & PPL & Experts \\\\" in table
-    assert "Top{-}2 & \\textbf{17.00} & \\textbf{2.00} \\\\" in table  # no ± 0.00: top-2 always selects 2
-    assert f"BH ($\\alpha$=0.05) & 17.46 & {shown} \\\\" in table
+    assert "Top{-}2 & \\textbf{17} & \\textbf{2} \\\\" in table  # exact: no decimals, no ± 0: top-2 selects 2
+    assert f"BH ($\\alpha$=0.05) & 17.5 & {shown} \\\\" in table  # three significant figures
     assert "Bold: the best value of a column (lower is better for PPL, Experts)" in table
-    assert "| Top-2 | **17.00** | **2.00** |" in (out / "tables" / "comparison.md").read_text()
+    assert "| Top-2 | **17** | **2** |" in (out / "tables" / "comparison.md").read_text()
     assert f"\\@namedef{{figkit@value@bh:05@experts}}{{{shown}}}" in (out / "macros.tex").read_text()
 
 
@@ -279,7 +279,7 @@ def test_a_failing_job_is_named_and_the_others_finish(tmp_path):
     ]
     assert re.search(r"^figkit: 10 written, 23 up to date, 2 failed in [\d.]+ s -> out$", run.stderr, re.M)
     assert (tmp_path / "out" / "tables" / "comparison.md").read_bytes() == earlier
-    assert "16.00" in (tmp_path / "out" / "macros.tex").read_text()  # the other jobs ran
+    assert "{16}" in (tmp_path / "out" / "macros.tex").read_text()  # the other jobs ran
     (tmp_path / "templates" / "table.md").unlink()
     run = cli("build", results, "-o", "out", "--no-compile", "-v", cwd=tmp_path)
     assert run.returncode == 0 and "figkit: comparison: written" in run.stderr  # retried, not marked done

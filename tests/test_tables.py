@@ -55,7 +55,7 @@ def test_dataframe_matches_the_spec():
     )
     assert list(df.columns) == ["avg_experts", "perplexity", "std"] and list(df.index) == ["TopK", "BH"]
     assert df.loc["BH", "std"] == 0.8
-    assert create_comparison_table({"a": {"x": 1 / 3}}).loc["a", "x"] == 0.33
+    assert create_comparison_table({"a": {"x": 1 / 3}}).loc["a", "x"] == 0.333  # three significant figures
 
 
 def test_dataframe_mean_std_and_missing():
@@ -76,18 +76,21 @@ def test_best_values_are_bold_and_ties_all_bold():
     lines = md.splitlines()
     assert lines[0] == "| Method | avg\\_experts | delta | perplexity |"
     assert lines[1] == "| :--- | ---: | ---: | ---: |"
-    assert lines[2] == "| Top-8 | 8.00 | **0.00** | **16.98** |"
-    assert lines[3] == "| BH (α=0.05) | 4.52 ± 0.81 | -0.40 | 17.40 |"  # maths as GitHub shows it, no \\\\alpha
-    assert lines[4] == "| BH (α=0.01) | **3.20 ± 0.50** | – | 17.40 |"
+    assert lines[2] == "| Top-8 | 8 | **0** | **17.0** |"  # exact whole numbers without decimals
+    assert lines[3] == "| BH (α=0.05) | 4.52 ± 0.81 | \N{MINUS SIGN}0.400 | 17.4 |"  # maths as GitHub shows it
+    assert lines[4] == "| BH (α=0.01) | **3.20 ± 0.50** | – | 17.4 |"
     tie = create_comparison_table(
-        {"a": {"x": 1.004}, "b": {"x": 0.996}, "c": {"x": 2}}, output_format="markdown", best={"x": "min"}
+        {"a": {"x": 1.0}, "b": {"x": 1.0}, "c": {"x": 2.5}}, output_format="markdown", best={"x": "min"}
     )
-    assert "**1.00**" in tie.splitlines()[2] and "**1.00**" in tie.splitlines()[3]
+    assert tie.splitlines()[2:] == ["| a | **1** |", "| b | **1** |", "| c | 2.50 |"]
+    close = {"a": {"x": 1.004}, "b": {"x": 0.996}, "c": {"x": 2.5}}  # 1.00 and 1.00 at three figures
+    lines = create_comparison_table(close, output_format="markdown", best={"x": "min"}).splitlines()
+    assert lines[2:] == ["| a | 1.004 |", "| b | **0.996** |", "| c | 2.500 |"]  # a decimal more tells them apart
 
 
 def test_rounding_and_minus_signs_in_latex():
     tex = create_comparison_table({"m": {"x": -0.004, "y": {"mean": -1.005, "std": 0.125}}}, output_format="latex")
-    assert "m & $-$0.00 & $-$1.00 $\\pm$ 0.12 \\\\" in tex  # Python's round-half-even on binary values
+    assert "m & $-$0.00400 & $-$1.00 $\\pm$ 0.12 \\\\" in tex  # three figures; round-half-even on binary values
 
 
 @pytest.mark.parametrize(
@@ -96,7 +99,7 @@ def test_rounding_and_minus_signs_in_latex():
         (float("nan"), ValueError, r"results_dict\['m'\]\['x'\] is nan: tables hold finite numbers only"),
         (float("inf"), ValueError, r"results_dict\['m'\]\['x'\] is inf"),
         ("17.4", TypeError, r"results_dict\['m'\]\['x'\] must be a number, got str '17.4'"),
-        ({"mean": 1, "sd": 2}, ValueError, r"must be a number or \{'mean': m, 'std': s\}"),
+        ({"mean": 1, "sd": 2}, ValueError, r"must be a number, \{'mean': m, 'std': s\} or"),
         (True, TypeError, "must be a number, got bool"),
     ],
 )
@@ -156,10 +159,10 @@ def test_latex_table_compiles_with_caption_above_label_and_bold(tmp_path):
     assert table.index("\\caption") < table.index("\\label") < table.index("\\begin{tabular}")
     text = compile_text(tmp_path, {"table.tex": table}, "See Table~\\ref{tab:main}.\n\\input{table.tex}")
     assert "Table 1: Main results" in text
-    assert "BH (α=0.05)" in text and "4.52 ± 0.81" in text and "−0.40" in text
+    assert "BH (α=0.05)" in text and "4.52 ± 0.81" in text and "−0.400" in text
     bare = create_comparison_table(RESULTS, output_format="latex")
     assert "\\begin{tabular}{lrrr}" in bare.splitlines() and "\\begin{table}" not in bare
-    assert "17.40" in compile_text(tmp_path, {"bare.tex": bare}, "\\input{bare.tex}")
+    assert "17.4" in compile_text(tmp_path, {"bare.tex": bare}, "\\input{bare.tex}")
 
 
 @pytest.mark.slow
@@ -189,7 +192,7 @@ def test_macros_work_in_captions_and_unknown_keys_fail(tmp_path):
         "\\begin{table}\\caption{Top-8 reaches \\figkitvalue{topk8}{perplexity}.}\\end{table}\n\\listoftables"
     )
     text = compile_text(tmp_path, {"macros.tex": macros}, body, preamble="\\input{macros.tex}")
-    assert "PPL 17.40, change −0.40." in text and "Top-8 reaches 16.98." in text
+    assert "PPL 17.4, change −0.400." in text and "Top-8 reaches 17.0." in text  # as the table prints them
     with pytest.raises(RuntimeError, match="No value for `bh05' / `ppl'"):
         compile_text(tmp_path, {}, "\\figkitvalue{bh05}{ppl}", preamble="\\input{macros.tex}")
 
@@ -203,7 +206,9 @@ def test_dataframe_values_against_numpy(rng):
     raw = rng.normal(size=(5, 3)) * 10
     results = {f"m{i}": {f"k{j}": raw[i, j] for j in range(3)} for i in range(5)}
     df = create_comparison_table(results)
-    np.testing.assert_allclose(df.to_numpy(dtype=float), np.round(raw, 2))
+    decimals = 2 - np.floor(np.log10(np.median(np.abs(raw), axis=0))).astype(int)  # three figures of the median
+    expected = np.column_stack([np.round(raw[:, j], max(0, d)) for j, d in enumerate(decimals)])
+    np.testing.assert_allclose(df.to_numpy(dtype=float), expected)
     assert isinstance(df, pd.DataFrame)
 
 
@@ -215,8 +220,26 @@ def test_numbers_as_authors_write_them():
     }
     best = {"dead": "min", "experts": "min", "tie": "min"}
     md = create_comparison_table(results, output_format="markdown", best=best).splitlines()
-    assert md[2] == "| Top-8 | 10 | 8.00 | 1.50 |"
+    assert md[2] == "| Top-8 | 10 | 8 | 1.50 |"
     assert md[3] == "| BH | **3** | **2.50 ± 1.25** | 1.50 |"
     tex = create_comparison_table(results, output_format="latex", best=best)
-    assert "Top{-}8 & 10 & 8.00 & 1.50 \\\\" in tex and "BH & \\textbf{3} & \\textbf{2.50 $\\pm$ 1.25} & 1.50" in tex
+    assert "Top{-}8 & 10 & 8 & 1.50 \\\\" in tex and "BH & \\textbf{3} & \\textbf{2.50 $\\pm$ 1.25} & 1.50" in tex
     assert create_comparison_table(results)["dead"].tolist() == [10, 3]
+
+
+def test_a_column_prints_as_its_metric_info_says_and_huge_values_move_a_power_of_ten_up():
+    results = {
+        "a": {"acc": {"mean": 0.3251, "stderr": 0.075}, "tokens": 42240.0, "ppl": 1.2659e18, "ms": 0.0123},
+        "b": {"acc": {"mean": 0.2, "stderr": 0.05}, "tokens": 3840.0, "ppl": 3.1e17, "ms": 0.0456},
+    }
+    formats = {"acc": {"percent": True}, "ms": {"scale": 1000, "unit": "ms", "digits": 1}}
+    md = create_comparison_table(results, output_format="markdown", formats=formats, best={"acc": "max"})
+    header, _, a, b = md.splitlines()
+    assert header == "| Method | acc (%) | ms (ms) | ppl ($\\times 10^{18}$) | tokens |"
+    half = 1.959963984540054 * 0.075 * 100
+    assert a == f"| a | **32.5 ± {half:.1f}** | 12.3 | 1.266 | 42,240 |"  # three figures of the median
+    assert b == "| b | 20.0 ± 9.8 | 45.6 | 0.310 | 3,840 |"
+    tex = create_comparison_table(results, output_format="latex", formats=formats)
+    assert "acc (\\%) & ms (ms) & ppl ($\\times 10^{18}$) & tokens" in tex
+    with pytest.raises(ValueError, match=r"formats\['acc'\] has \['decimals'\]; a column's format may give"):
+        create_comparison_table(results, formats={"acc": {"decimals": 2}})

@@ -17,6 +17,7 @@ LM_EVAL_KEYS |= {"lm_eval_version", "upper_git_hash", "task_hashes", "model_sour
 LM_EVAL_KEYS |= {"model_name_sanitized", "system_instruction", "system_instruction_sha", "fewshot_as_multiturn"}
 LM_EVAL_KEYS |= {"chat_template", "chat_template_sha", "start_time", "end_time", "total_evaluation_time_seconds"}
 LM_EVAL_KEYS |= {"tokenizer_pad_token", "tokenizer_eos_token", "tokenizer_bos_token", "eot_token_id", "max_length"}
+PROPORTIONS = {"acc", "acc_norm", "exact_match", "em", "f1"}  # fractions papers print as percentages
 LM_EVAL_TASK_KEYS = {"alias", "name", "sample_len", "sample_count", "samples"}  # describe a task, are no scores
 
 
@@ -79,6 +80,7 @@ def _lm_eval_file(path, method):
             entry = {"mean": float(number)} | _lm_eval_stderr(scores.get(f"{metric}_stderr,{filter_}"))
             imported.metrics.setdefault(run, {})[name] = entry | ({"n": n} if n else {})
             info = {"label": f"{alias} {metric}" + ("" if filter_ == "none" else f" ({filter_})")}
+            info |= {"percent": True} if metric in PROPORTIONS and 0 <= number <= 1 else {}
             direction = (higher.get(task) or {}).get(metric) if isinstance(higher.get(task), dict) else None
             if isinstance(direction, bool):
                 info["better"] = "higher" if direction else "lower"

@@ -90,9 +90,17 @@ def _table_data(results):
         "columns": headers,
         "values": {m: metrics[m] for m in rows},
         "better": better,
+        "formats": _formats(info, columns),
         "caption": caption,
         "label": "tab:figkit-comparison",
     }
+
+
+def _formats(info, metrics):
+    """How each metric's numbers print, as its metric_info says (digits, percent, scale, unit)."""
+    from figkit.tables import FORMAT_KEYS
+
+    return {m: {k: v for k, v in info.get(m, {}).items() if k in FORMAT_KEYS} for m in metrics}
 
 
 def _spread_sentence(metrics):
@@ -116,23 +124,32 @@ def _render_table(job, target):
     }
     columns = list(headers.values())
     best = {headers[metric]: better for metric, better in data["better"].items()}  # "lower" or "higher"
+    formats = {headers[metric]: given for metric, given in data["formats"].items()}
     page = None if data["page"] is None else Page(**data["page"])
     fit = {"caption": data["caption"], "label": data["label"], "page": page, "narrow": data["narrow"]}
-    tex = create_comparison_table(values, columns, "latex", best=best, **fit)
-    markdown = create_comparison_table(values, columns, "markdown", best=best)
+    tex = create_comparison_table(values, columns, "latex", best=best, formats=formats, **fit)
+    markdown = create_comparison_table(values, columns, "markdown", best=best, formats=formats)
     return {job.outputs[0]: tex.encode(), job.outputs[1]: markdown.encode()}
 
 
 def _plan_macros(results, planning):
-    metrics = results.get("metrics", {})
+    metrics, info = results.get("metrics", {}), results.get("metric_info", {})
     if any(metrics.values()):
-        yield Draft("macros", ("macros.tex",), {"metrics": {m: row for m, row in metrics.items() if row}})
+        named = sorted({metric for row in metrics.values() for metric in row})
+        best = {m: info[m]["better"] for m in named if "better" in info.get(m, {})}
+        data = {
+            "metrics": {m: row for m, row in metrics.items() if row},
+            "best": best,
+            "formats": _formats(info, named),
+        }
+        yield Draft("macros", ("macros.tex",), data)
 
 
 def _render_macros(job, target):
     from figkit.tables import number_macros
 
-    return {job.outputs[0]: number_macros(job.data["metrics"]).encode()}
+    data = job.data
+    return {job.outputs[0]: number_macros(data["metrics"], best=data["best"], formats=data["formats"]).encode()}
 
 
 # --- the tables of each expert's tokens ------------------------------------------------------

@@ -2,8 +2,8 @@
 
 A value is a number, ``{"mean": m, "std": s}`` (shown ``m ± s``) or ``{"mean": m, "stderr": e}`` (shown
 with its 95 % interval, ``m ± 1.96 e``); ``None`` or a missing metric is shown as a dash. Every output
-rounds the same way (two decimals) and marks the same best values: bold in LaTeX and Markdown, chosen on
-the printed numbers so ties are all bold.
+prints a column's numbers the same way (``figkit.tables.formatting``) and marks the same best values: bold in
+LaTeX and Markdown, chosen on the printed numbers so ties are all bold, and none in a column where all tie.
 """
 
 from __future__ import annotations
@@ -11,37 +11,23 @@ from __future__ import annotations
 import math
 import numbers
 import re
-import statistics
 import warnings
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
 from typing import Any
 
 from figkit.arrays import scalar, token_text
 from figkit.geometry import TEX_POINTS_PER_INCH, FitWarning, Page, measure_tabular, venue_page
 from figkit.latex import Raw, escape_label, escape_markdown, escape_text, markdown_label, render_template
 from figkit.results import KEY  # ids and metric names: safe inside \label and \csname
+from figkit.tables.formatting import Value, column
 
-DECIMALS = 2
-DIRECTIONS = {"min": min, "lower": min, "max": max, "higher": max}
+DIRECTIONS = {"min": "lower", "lower": "lower", "max": "higher", "higher": "higher"}
 TABLE_FORMATS = ("dataframe", "markdown", "latex")
 EXPERT_TABLE_ROWS, EXPERT_TABLE_TOKENS = 8, 8  # experts listed, and tokens shown for each
 TABCOLSEP, SMALL = 6.0, 0.9  # LaTeX's default space each side of a column (pt); \small against the body size
 CHARACTER_EMS = {"times": 0.46, "cm": 0.5}  # mean width of a table's characters, a little over the measured
-INTERVAL_Z = statistics.NormalDist().inv_cdf(0.975)  # standard errors each side of a 95 % normal interval
 SPREADS = {"std", "stderr", "n"}  # what a value may carry beside its mean
-
-
-@dataclass(frozen=True)
-class Value:
-    mean: float
-    std: float | None = None
-    stderr: float | None = None
-
-    @property
-    def shown(self):
-        """The mean as printed, for choosing the best."""
-        return round(self.mean, DECIMALS)
+FORMAT_KEYS = {"digits", "percent", "scale", "unit"}  # how metric_info may say a column prints
 
 
 def create_comparison_table(
@@ -54,6 +40,7 @@ def create_comparison_table(
     label: str | None = None,
     page: Page | str | None = None,
     narrow: bool = False,
+    formats: Mapping[str, Mapping[str, Any]] | None = None,
 ) -> Any:
     """Compare methods (rows) on metrics (columns), with the best value of each metric in bold.
 
@@ -79,6 +66,10 @@ def create_comparison_table(
     narrow : bool
         With ``page``: a table wider than the column is first set in ``\\small`` with half
         the space between columns.
+    formats : dict, optional
+        Metric to how its column prints, as ``metric_info`` says it: ``digits`` (decimals; by
+        default three significant figures of the column's largest value), ``percent`` (a
+        fraction shown times 100, ``%`` in the header), ``scale`` and ``unit``.
 
     Returns
     -------
@@ -96,19 +87,26 @@ def create_comparison_table(
         raise ValueError(f"output_format must be one of {', '.join(TABLE_FORMATS)}, got {output_format!r}")
     values = _values(results_dict)
     columns = _columns(values, metrics)
-    bold = _best_cells(values, columns, best or {})
+    printed = _printed(values, columns, best or {}, formats or {})
+    bold = _best_cells(values, printed, best or {})
     if output_format == "dataframe":
-        return _dataframe(values, columns)
+        return _dataframe(values, printed)
     if output_format == "markdown":
-        return _markdown(values, columns, bold)
+        return _markdown(values, printed, bold)
     if label is not None and not KEY.match(str(label)):
         raise ValueError(f"label {label!r} may use only letters, digits and _ . : + -")
     if isinstance(page, str):
         page = venue_page(page)
-    return _latex(values, columns, bold, caption, label, page, narrow)
+    return _latex(values, printed, bold, caption, label, page, narrow)
 
 
-def number_macros(results_dict: Mapping[str, Mapping[str, Any]], metrics: Sequence[str] | None = None) -> str:
+def number_macros(
+    results_dict: Mapping[str, Mapping[str, Any]],
+    metrics: Sequence[str] | None = None,
+    *,
+    best: Mapping[str, str] | None = None,
+    formats: Mapping[str, Mapping[str, Any]] | None = None,
+) -> str:
     """LaTeX defining ``\\figkitvalue{method}{metric}`` for every value, to quote numbers in the text.
 
     Parameters
@@ -117,6 +115,8 @@ def number_macros(results_dict: Mapping[str, Mapping[str, Any]], metrics: Sequen
         Method id to ``{metric: value}``, as for ``create_comparison_table``.
     metrics : sequence of str, optional
         The metrics to define (default: all).
+    best, formats : dict, optional
+        As for ``create_comparison_table``, so that each value is printed as the table prints it.
 
     Returns
     -------
@@ -131,7 +131,7 @@ def number_macros(results_dict: Mapping[str, Mapping[str, Any]], metrics: Sequen
     """
     values = _values(results_dict)
     columns = _columns(values, metrics)
-    decimals = _decimals(values, columns)
+    printed = _printed(values, columns, best or {}, formats or {})
     entries = []
     for method, row in values.items():
         for metric in columns:
@@ -139,7 +139,7 @@ def number_macros(results_dict: Mapping[str, Mapping[str, Any]], metrics: Sequen
                 if not KEY.match(name):
                     raise ValueError(f"{name!r} cannot name a macro: use letters, digits and _ . : + -")
             if row.get(metric) is not None:
-                entries.append((Raw(f"{method}@{metric}"), Raw(_latex_value(row[metric], decimals[metric]))))
+                entries.append((Raw(f"{method}@{metric}"), Raw(printed[metric].latex(row[metric]))))
     return render_template("macros.tex", values=entries)
 
 
@@ -160,9 +160,8 @@ def _value(value, method, metric):
         return None
     if isinstance(value, Mapping):
         if "mean" not in value or set(value) - {"mean"} - SPREADS:
-            raise ValueError(
-                f"{where} must be a number or {{'mean': m}} with 'std' or 'stderr', got keys {sorted(value)}"
-            )
+            shapes = "{'mean': m, 'std': s} or {'mean': m, 'stderr': e}"
+            raise ValueError(f"{where} must be a number, {shapes}, got keys {sorted(value)}")
         spreads = {name: _number(value[name], where) for name in ("std", "stderr") if value.get(name) is not None}
         return Value(_number(value["mean"], where), **spreads)
     return Value(_number(value, where))
@@ -187,98 +186,80 @@ def _columns(values, metrics):
     return list(metrics)
 
 
-def _best_cells(values, columns, best):
-    bold = set()
+def _printed(values, columns, best, formats):
+    """Each column's ``Column``: how its numbers print, from its values, its format and its direction."""
     for metric, direction in best.items():
         if direction not in DIRECTIONS:
             raise ValueError(f"best[{metric!r}] must be 'min' or 'max', got {direction!r}")
         if metric not in columns:
             raise ValueError(f"best names {metric!r}, which is not a column of the table")
-        shown = {method: row[metric].shown for method, row in values.items() if row.get(metric) is not None}
+    printed = {}
+    for metric in columns:
+        given = dict(formats.get(metric) or {})
+        unknown = set(given) - FORMAT_KEYS
+        if unknown:
+            raise ValueError(
+                f"formats[{metric!r}] has {sorted(unknown)}; a column's format may give {sorted(FORMAT_KEYS)}"
+            )
+        cells = [row.get(metric) for row in values.values()]
+        printed[metric] = column(cells, given, DIRECTIONS.get(best.get(metric)))
+    return printed
+
+
+def _best_cells(values, printed, best):
+    bold = set()
+    for metric, direction in best.items():
+        shown = {method: printed[metric].rounded(row[metric]) for method, row in values.items() if row.get(metric)}
         if len(set(shown.values())) > 1:  # a column where every value ties has no best
-            target = DIRECTIONS[direction](shown.values())
+            target = (min if DIRECTIONS[direction] == "lower" else max)(shown.values())
             bold |= {(method, metric) for method, value in shown.items() if value == target}
     return bold
 
 
-def _decimals(values, columns):
-    """``{metric: decimals}``: none for a column whose every mean and spread is a whole number (10, not 10.00)."""
-
-    def whole(metric):
-        numbers = [n for row in values.values() if row.get(metric) for n in (row[metric].mean, _spread(row[metric]))]
-        return all(n is None or float(n).is_integer() for n in numbers)
-
-    return {metric: 0 if whole(metric) else DECIMALS for metric in columns}
+def _header(metric, printed):
+    """A column's header: the metric's label, with the unit and power of ten its numbers are in."""
+    return printed[metric].header(metric)
 
 
-def _spread(value):
-    """What follows ±: the half-width of the 95 % interval of a value with a standard error, else its
-    standard deviation; none when it is zero (a method that always selects k)."""
-    half = INTERVAL_Z * value.stderr if value.stderr is not None else value.std
-    return half if half else None
-
-
-def _dataframe(values, columns):
+def _dataframe(values, printed):
     import pandas as pd
 
-    def cell(value, decimals):
+    def cell(value, shown):
         if value is None:
             return float("nan")
-        return round(value.mean, decimals) if _spread(value) is None else _plain(value, decimals)
+        return shown.rounded(value) if value.spread is None else shown.plain(value)
 
-    decimals = _decimals(values, columns)
     return pd.DataFrame(
-        {metric: [cell(row.get(metric), decimals[metric]) for row in values.values()] for metric in columns},
+        {_header(m, printed): [cell(row.get(m), shown) for row in values.values()] for m, shown in printed.items()},
         index=list(values),
     )
 
 
-def _plain(value, decimals):
-    text = f"{value.mean:.{decimals}f}"
-    std = _spread(value)
-    return text if std is None else f"{text} \N{PLUS-MINUS SIGN} {std:.{decimals}f}"
-
-
-def _markdown(values, columns, bold):
-    decimals = _decimals(values, columns)
-
+def _markdown(values, printed, bold):
     def cell(method, metric):
         value = values[method].get(metric)
         if value is None:
             return "\N{EN DASH}"
-        text = escape_markdown(_plain(value, decimals[metric]))
+        text = escape_markdown(printed[metric].plain(value))
         return f"**{text}**" if (method, metric) in bold else text
 
-    header = " | ".join(markdown_label(c) for c in ["Method", *columns])
-    rule = " | ".join([":---", *["---:"] * len(columns)])
-    rows = [" | ".join([markdown_label(method), *(cell(method, m) for m in columns)]) for method in values]
+    header = " | ".join(markdown_label(c) for c in ["Method", *(_header(m, printed) for m in printed)])
+    rule = " | ".join([":---", *["---:"] * len(printed)])
+    rows = [" | ".join([markdown_label(method), *(cell(method, m) for m in printed)]) for method in values]
     return render_template("table.md", header=Raw(header), rule=Raw(rule), rows=[Raw(r) for r in rows])
 
 
-def _latex_number(number, decimals):
-    text = f"{number:.{decimals}f}"
-    return "$-$" + text[1:] if text.startswith("-") else text
-
-
-def _latex_value(value, decimals):
-    text = _latex_number(value.mean, decimals)
-    std = _spread(value)
-    return text if std is None else f"{text} $\\pm$ {_latex_number(std, decimals)}"
-
-
-def _latex(values, columns, bold, caption, label, page, narrow):
-    decimals = _decimals(values, columns)
-
+def _latex(values, printed, bold, caption, label, page, narrow):
     def cell(method, metric):
         value = values[method].get(metric)
         if value is None:
             return "--"
-        text = _latex_value(value, decimals[metric])
+        text = printed[metric].latex(value)
         return f"\\textbf{{{text}}}" if (method, metric) in bold else text
 
-    header = " & ".join(escape_label(c) for c in ["Method", *columns])
-    rows = [" & ".join([escape_label(method), *(cell(method, m) for m in columns)]) for method in values]
-    table = {"column_spec": Raw("l" + "r" * len(columns)), "header": Raw(header), "rows": [Raw(r) for r in rows]}
+    header = " & ".join(escape_label(c) for c in ["Method", *(_header(m, printed) for m in printed)])
+    rows = [" & ".join([escape_label(method), *(cell(method, m) for m in printed)]) for method in values]
+    table = {"column_spec": Raw("l" + "r" * len(printed)), "header": Raw(header), "rows": [Raw(r) for r in rows]}
     fit = _fit(table, page, narrow) if page is not None else {}
     return render_template(
         "table.tex",
