@@ -51,9 +51,16 @@ def parser():
         help="with --style slide: the figure families of the talk's deck (slides.pdf), in order, comma-separated",
     )
     build.add_argument(
-        "--narrow-tables",
+        "--table-fit",
+        choices=("auto", "scale"),
+        default="auto",
+        help="how a table wider than its column is made to fit: wrapped headers, \\small, table*, reshaped "
+        "(auto), and then scaled to the width (scale)",
+    )
+    build.add_argument(
+        "--allow-overfull",
         action="store_true",
-        help="set a table wider than the column in \\small with tighter columns before making it a table*",
+        help="a table that still does not fit its page is a note, not a failed job",
     )
     build.add_argument(
         "-j", "--jobs", type=int, default=None, metavar="N", help="parallel processes (default: the number of CPUs)"

@@ -11,7 +11,7 @@ import pytest
 
 import figkit
 from figkit import build, create_comparison_table, use_style, write_results
-from figkit.geometry import FitWarning, measure_tabular, tex_page, venue_page
+from figkit.geometry import VENUES, FitWarning, measure_tabular, tex_page, venue_page
 from figkit.lint import pdf_words
 from tests.helpers import sections
 from tests.test_styles import media_box
@@ -108,30 +108,71 @@ def test_a_tabular_is_measured_in_the_paper(tmp_path):
     assert measure_tabular(main, "\\begin{tabular}{@{}l@{}}\\rule{2in}{1pt}\\end{tabular}") == pytest.approx(2)
 
 
-def test_a_table_wider_than_the_column_spans_both_columns():
-    assert "\\begin{table*}" in create_comparison_table(WIDE_RESULTS, output_format="latex", label="t", page="icml")
-    one_column = create_comparison_table(WIDE_RESULTS, output_format="latex", label="t", page="neurips")
-    assert "\\begin{table}" in one_column and "\\small" not in one_column
+LONG_NAMES = ["Compute vs top-4 (%)", "Router mass kept (%)", "Load CV (layer 6)", "Unused experts (layer 6)"]
+LONG_NAMES += ["Experts per token", "Recall vs top-4 (%)", "Perplexity (WikiText)"]
+SEVEN = {  # five methods, seven metrics named as researchers name them
+    method: {
+        name: ({"mean": 2.5 + i, "std": 1.1} if "Experts" in name else 31.2 + j + i)
+        for j, name in enumerate(LONG_NAMES)
+    }
+    for i, method in enumerate(
+        ["Top-4", "BH ($\\alpha$ = 0.01)", "BH ($\\alpha$ = 0.05)", "BH ($\\alpha$ = 0.1)", "Top-p"]
+    )
+}
 
 
-def test_narrow_tables_are_set_small_before_they_span_the_page():
-    with pytest.warns(FitWarning, match="wider than the text of lncs"):
-        assert "\\small" not in create_comparison_table(WIDE_RESULTS, output_format="latex", page="lncs")
-    narrow = create_comparison_table(WIDE_RESULTS, output_format="latex", label="t", page="lncs", narrow=True)
-    assert "\\small\\setlength{\\tabcolsep}{3pt}" in narrow and "\\begin{table}" in narrow
+def layout(tex):
+    return next(line for line in tex.splitlines() if line.startswith("% Set ")).removeprefix("% Set ").split(";")[0]
 
 
-def test_a_table_that_fits_nothing_says_so_in_python_latex_and_the_build(tmp_path):
-    wider = {method: row | {f"Metric {i}": 1.0 for i in range(6)} for method, row in WIDE_RESULTS.items()}
-    with pytest.warns(FitWarning, match=r"the table is \d+\.\d\d in wide \(estimated\), wider than the text of icml"):
+def test_a_table_is_fitted_as_authors_do_wrapped_then_small_then_across_then_reshaped():
+    assert layout(create_comparison_table(WIDE_RESULTS, output_format="latex", page="neurips")) == "as it is"
+    fitted = create_comparison_table(WIDE_RESULTS, output_format="latex", label="t", page="icml")
+    assert layout(fitted) == "headers wrapped, small type" and "\\begin{table}[tbp]" in fitted
+    assert (
+        "\\begin{figkitboxtabular}[b]{@{}r@{}}Precision\\\\(\\%)\\end{figkitboxtabular}" in fitted
+        and "\\small\\setlength{\\tabcolsep}{3pt}" in fitted
+    )
+    said = {venue: layout(create_comparison_table(SEVEN, output_format="latex", page=venue)) for venue in VENUES}
+    assert said["icml"] == said["ieee"] == "headers wrapped, small type, across both columns"
+    assert said["neurips"] == "headers wrapped, small type"
+    assert said["lncs"] == "metrics in 2 tables, headers wrapped, small type"
+    assert all("scaled" not in how for how in said.values())  # text is never scaled unless asked
+    tall = {m: dict(list(row.items())[:2]) for m, row in SEVEN.items()} | {f"Method {i}": {} for i in range(8)}
+    assert layout(
+        create_comparison_table({m: SEVEN[m] for m in list(SEVEN)[:2]}, output_format="latex", page="lncs")
+    ) == ("methods as columns, headers wrapped, small type")
+    assert "methods as columns" not in layout(create_comparison_table(tall, output_format="latex", page="lncs"))
+
+
+def test_a_table_that_fits_nothing_says_so_in_python_latex_and_fails_the_build(tmp_path):
+    wider = {
+        f"Method {j}": {f"A long metric name {i}": {"mean": 100.5 + i, "std": 10.25} for i in range(40)}
+        for j in range(14)
+    }
+    with pytest.warns(
+        FitWarning, match=r"the table is \d+\.\d\d in wide \(estimated, .*\), wider than the text of icml"
+    ):
         tex = create_comparison_table(wider, output_format="latex", label="t", page="icml")
     assert "\\PackageWarningNoLine{figkit}{the table is" in tex
+    scaled = create_comparison_table(wider, output_format="latex", label="t", page="icml", fit="scale")
+    assert "\\resizebox{\\linewidth}{!}{\\begin{figkitboxtabular}" in scaled and "PackageWarning" not in scaled
     study = sections()
-    study["metric_info"] |= {f"m{i}": {"label": f"A long metric name {i}"} for i in range(8)}
+    study["metric_info"] |= {f"m{i}": {"label": f"A long metric name {i}"} for i in range(40)}
+    study["methods"] += [{"id": f"x{j}", "label": f"Method {j}"} for j in range(12)]
+    study["metrics"] |= {f"x{j}": {} for j in range(12)}
     for row in study["metrics"].values():
-        row |= {f"m{i}": 1.0 for i in range(8)}
-    report = build(write_results(tmp_path / "r.json", **study), tmp_path / "out", venue="icml", only=["comparison"])
-    assert any(note.startswith("tables/comparison.tex: the table is") for note in report.notes), report.notes
+        row |= {f"m{i}": 100.5 + i for i in range(40)}
+    results = write_results(tmp_path / "r.json", **study)
+    for _ in range(2):  # every build says so, also when nothing changed: the paper still overflows
+        report = build(results, tmp_path / "out", venue="icml", only=["comparison"])
+        assert not report.ok and report.failed["comparison"].startswith("tables/comparison.tex: the table is")
+        assert report.failed["comparison"].endswith(
+            "wider than the text of icml (6.75 in) (--allow-overfull makes this a note)"
+        )
+        assert not (tmp_path / "out" / "tables" / "comparison.tex").exists()
+    report = build(results, tmp_path / "out", venue="icml", only=["comparison"], allow_overfull=True)
+    assert report.ok and report.notes[0].startswith("tables/comparison.tex: the table is")
 
 
 @pytest.mark.slow

@@ -50,7 +50,7 @@ class Paper:
     small: float  # the paper's \small in points
     text_sizes: dict  # figure name -> sorted distinct text sizes (pt) read from its PDF
     table: str  # the comparison table's source
-    table_width: float  # the table's natural width in points, as figkit measured it in the paper
+    table_width: float  # the table's natural width in points (its widest tabular), as figkit measured it in the paper
     columnwidth: float  # points
     textwidth: float  # points
 
@@ -107,7 +107,7 @@ def check_paper(folder: Path, preamble: str, results: Path, start: str = "") -> 
         small=small,
         text_sizes=sizes,
         table=table,
-        table_width=72.0 * float(re.search(r"^% Natural width: ([\d.]+) in, measured", table, re.M).group(1)),
+        table_width=72.0 * float(re.search(r"natural width: ([\d.]+) in, measured", table).group(1)),
         columnwidth=float(found["columnwidth"]),
         textwidth=float(found["textwidth"]),
     )

@@ -10,6 +10,7 @@ from figkit.plots import FIGURES
 from figkit.stylesheets import FRAME_MARK, style_sheets
 
 APPENDIX_TEXT_WIDTH = 6.75  # inches: two 3.25 in figures side by side, as in a two-column paper
+TABLE_FITS = ("auto", "scale")  # figkit.tables.fit.FITS, without importing the tables before a build needs them
 
 
 def _names(value):
@@ -31,7 +32,8 @@ class BuildOptions:
     width: str | float | None = None
     wide: tuple = ()
     slides: tuple = ()
-    narrow_tables: bool = False
+    table_fit: str = "auto"
+    allow_overfull: bool = False
     jobs: int | None = None
     only: tuple = ()
     force: bool = False
@@ -48,6 +50,8 @@ class BuildOptions:
             raise ValueError(f"--jobs must be at least 1, got {self.jobs!r}")
         if self.venue is not None and self.tex is not None:
             raise ValueError("give --venue or --tex, not both")
+        if self.table_fit not in TABLE_FITS:
+            raise ValueError(f"--table-fit must be one of {', '.join(TABLE_FITS)}, got {self.table_fit!r}")
 
     @classmethod
     def names(cls):
@@ -64,6 +68,7 @@ class Target:
     sizes: dict  # {"column": rcParams, "text": rcParams}, or {}
     wide: frozenset  # figure families made at the text width
     deck: tuple | None  # a talk's figure families, in order; None for a paper
+    allow_overfull: bool = False  # a table wider than its page is a warning, not a failed job
 
     @classmethod
     def of(cls, options):
@@ -74,7 +79,19 @@ class Target:
         if deck:  # drawn for a deck's frames, whose titles say what the figure's own would
             sizes = {width: rc | {"svg.hashsalt": FRAME_MARK} for width, rc in sizes.items()}
         sheets = tuple(style_sheets(*options.style))
-        return cls(options.style, sheets, page, sizes, _wide_families(options.wide), deck)
+        wide = _wide_families(options.wide)
+        return cls(options.style, sheets, page, sizes, wide, deck, options.allow_overfull)
+
+    def table_page(self):
+        """The page tables are made to fit: the paper's, else the appendix's (one column of its text width)."""
+        from figkit.geometry import Page
+
+        if self.page is not None:
+            return self.page
+        layout = self.appendix_layout()
+        font = layout["font"] if layout["font"] in ("times", "cm") else None
+        width = layout["text_width"]
+        return Page(width, width, 10.0, 9.0, 8.0, font, "the appendix")
 
     def figure_size(self, width):
         """The rcParams of a figure of ``width`` ("column" or "text")."""

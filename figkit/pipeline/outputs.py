@@ -39,7 +39,7 @@ class Planning:
     """What ``plan`` functions may read besides the results: the build's target and the jobs planned so far."""
 
     wide: frozenset = frozenset()  # figure families made at the text width
-    table_fit: dict = field(default_factory=lambda: {"page": None, "narrow": False})
+    table_fit: dict = field(default_factory=lambda: {"page": None, "fit": "auto"})
     layout: dict = field(default_factory=lambda: {"font": "serif", "text_width": 6.75, "columns": 2})
     jobs: tuple = ()
     deck: tuple | None = None  # a talk's figure families, in order: its deck replaces the appendix
@@ -126,7 +126,7 @@ def _render_table(job, target):
     best = {headers[metric]: better for metric, better in data["better"].items()}  # "lower" or "higher"
     formats = {headers[metric]: given for metric, given in data["formats"].items()}
     page = None if data["page"] is None else Page(**data["page"])
-    fit = {"caption": data["caption"], "label": data["label"], "page": page, "narrow": data["narrow"]}
+    fit = {"caption": data["caption"], "label": data["label"], "page": page, "fit": data["fit"]}
     tex = create_comparison_table(values, columns, "latex", best=best, formats=formats, **fit)
     markdown = create_comparison_table(values, columns, "markdown", best=best, formats=formats)
     return {job.outputs[0]: tex.encode(), job.outputs[1]: markdown.encode()}

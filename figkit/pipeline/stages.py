@@ -57,7 +57,8 @@ def build(
     width: str | float | None = None,
     wide: str | Sequence[str] = (),
     slides: str | Sequence[str] = (),
-    narrow_tables: bool = False,
+    table_fit: str = "auto",
+    allow_overfull: bool = False,
     jobs: int | None = None,
     only: Sequence[str] | None = None,
     force: bool = False,
@@ -94,9 +95,13 @@ def build(
         the comparison table and one frame per figure family, replace the appendix. These are the
         families, in order (default: the count comparison, the alpha sweep, compute against
         quality and routing over the text; those the results have).
-    narrow_tables : bool
-        A table wider than the column is set in ``\\small`` with less space between columns
-        before it is made a ``table*``.
+    table_fit : {"auto", "scale"}
+        A table wider than its column is made to fit: headers wrapped, then ``\\small`` with less
+        space between columns, then ``table*`` in a two-column paper, then methods as columns or
+        the metrics in two tables. With "scale", one that still does not fit is scaled to the width.
+    allow_overfull : bool
+        A table that still does not fit its page (the paper's, else the appendix's) fails its job,
+        naming its width and the page's, on every build; this makes it a note instead.
     jobs : int, optional
         Parallel processes (default: the number of CPUs).
     only : sequence of str, optional
@@ -179,7 +184,7 @@ def _build(results_path, out_dir, options):
         results = load_results(results_path)
     except (ValueError, MemoryError) as error:
         raise type(error)(f"{results_path}: {error}") from None
-    table_fit = {"page": None if target.page is None else asdict(target.page), "narrow": options.narrow_tables}
+    table_fit = {"page": asdict(target.table_page()), "fit": options.table_fit}
     planned = plan(results, Planning(target.wide, table_fit, target.appendix_layout(), deck=target.deck))
     kept.refuse_links(out_dir, [output for job in planned for output in job.outputs])
     selected = select(planned, options.only)

@@ -40,9 +40,11 @@ def run_job(job, out_dir, target, debug=False):
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always", FitWarning)
             made = output_spec(job.kind).render(job, target)
-            for path, data in made.items():
-                write_if_changed(Path(out_dir) / path, data)
         notes = [f"{job.outputs[0]}: {w.message}" for w in caught if issubclass(w.category, FitWarning)]
+        if notes and not target.allow_overfull:  # the paper would overflow: said on every build, nothing written
+            return f"{'; '.join(notes)} (--allow-overfull makes this a note)"
+        for path, data in made.items():
+            write_if_changed(Path(out_dir) / path, data)
         return {"outputs": {path: digest(data) for path, data in made.items()}, "notes": notes}
     except Exception as error:  # noqa: BLE001 - a job's failure is reported, the other jobs go on
         if debug:

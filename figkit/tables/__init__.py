@@ -13,20 +13,21 @@ import numbers
 import re
 import warnings
 from collections.abc import Mapping, Sequence
+from dataclasses import replace
 from typing import Any
 
 from figkit.arrays import scalar, token_text
-from figkit.geometry import TEX_POINTS_PER_INCH, FitWarning, Page, measure_tabular, venue_page
+from figkit.geometry import FitWarning, Page, measure_tabular, venue_page
 from figkit.latex import Raw, escape_label, escape_markdown, escape_text, markdown_label, render_template
 from figkit.results import KEY  # ids and metric names: safe inside \label and \csname
+from figkit.tables.fit import FITS, Layout, cell_width, estimated_width, layouts, room, wrap
 from figkit.tables.formatting import Value, column
 
 DIRECTIONS = {"min": "lower", "lower": "lower", "max": "higher", "higher": "higher"}
 TABLE_FORMATS = ("dataframe", "markdown", "latex")
 EXPERT_TABLE_ROWS, EXPERT_TABLE_TOKENS = 8, 8  # experts listed, and tokens shown for each
-TABCOLSEP, SMALL = 6.0, 0.9  # LaTeX's default space each side of a column (pt); \small against the body size
-CHARACTER_EMS = {"times": 0.46, "cm": 0.5}  # mean width of a table's characters, a little over the measured
 SPREADS = {"std", "stderr", "n"}  # what a value may carry beside its mean
+LINE_BREAK = "\\\\"  # between the lines of a wrapped header
 FORMAT_KEYS = {"digits", "percent", "scale", "unit"}  # how metric_info may say a column prints
 
 
@@ -39,7 +40,7 @@ def create_comparison_table(
     caption: str | None = None,
     label: str | None = None,
     page: Page | str | None = None,
-    narrow: bool = False,
+    fit: str = "auto",
     formats: Mapping[str, Mapping[str, Any]] | None = None,
 ) -> Any:
     """Compare methods (rows) on metrics (columns), with the best value of each metric in bold.
@@ -63,9 +64,12 @@ def create_comparison_table(
         LaTeX only: the page the table is for, a venue name or a ``figkit.geometry.Page``
         (``tex_page`` measures the table in the paper itself; otherwise its width is
         estimated). A table wider than the column becomes a ``table*`` in two-column layouts.
-    narrow : bool
-        With ``page``: a table wider than the column is first set in ``\\small`` with half
-        the space between columns.
+    fit : {"auto", "scale"}
+        With ``page``: a table wider than its column is made to fit as authors do: headers
+        wrapped onto two or three lines, then ``\\small`` with less space between columns,
+        then ``table*`` in a two-column paper, then methods as columns (when there are fewer
+        methods than metrics) or the metrics split into two tables. With "scale", a table
+        that still does not fit is scaled to the width (``\\resizebox``) instead.
     formats : dict, optional
         Metric to how its column prints, as ``metric_info`` says it: ``digits`` (decimals; by
         default three significant figures of the column's largest value), ``percent`` (a
@@ -97,7 +101,9 @@ def create_comparison_table(
         raise ValueError(f"label {label!r} may use only letters, digits and _ . : + -")
     if isinstance(page, str):
         page = venue_page(page)
-    return _latex(values, printed, bold, caption, label, page, narrow)
+    if fit not in FITS:
+        raise ValueError(f"fit must be one of {', '.join(FITS)}, got {fit!r}")
+    return _latex(values, printed, bold, caption, label, page, fit)
 
 
 def number_macros(
@@ -249,66 +255,117 @@ def _markdown(values, printed, bold):
     return render_template("table.md", header=Raw(header), rule=Raw(rule), rows=[Raw(r) for r in rows])
 
 
-def _latex(values, printed, bold, caption, label, page, narrow):
-    def cell(method, metric):
-        value = values[method].get(metric)
-        if value is None:
-            return "--"
-        text = printed[metric].latex(value)
-        return f"\\textbf{{{text}}}" if (method, metric) in bold else text
-
-    header = " & ".join(escape_label(c) for c in ["Method", *(_header(m, printed) for m in printed)])
-    rows = [" & ".join([escape_label(method), *(cell(method, m) for m in printed)]) for method in values]
-    table = {"column_spec": Raw("l" + "r" * len(printed)), "header": Raw(header), "rows": [Raw(r) for r in rows]}
-    fit = _fit(table, page, narrow) if page is not None else {}
-    return render_template(
-        "table.tex",
-        **table,
-        **fit,
-        caption=None if caption is None else Raw(escape_label(caption)),
-        label=None if label is None else Raw(label),
-    )
-
-
-def _fit(table, page, narrow):
-    """How the table is set on ``page``: its float (``table`` or ``table*``), whether narrow, and its width
-    (measured in the paper, else estimated) with a warning if it fits no width of the page."""
-
-    def width(small):
-        if page.tex is None:
-            size = page.body_size * (SMALL if small else 1)
-            return _estimated_width(table, size, CHARACTER_EMS.get(page.font, 0.5), TABCOLSEP / (2 if small else 1))
-        tabular = render_template("table.tex", **table, narrow=small, caption=None, label=None)
-        return measure_tabular(page.tex, tabular)
-
-    small = False
-    natural = width(small)
-    if natural > page.column_width and narrow:
-        small, natural = True, width(True)
-    wide = natural > page.column_width and page.two_column
-    room = page.text_width if wide else page.column_width
+def _latex(values, printed, bold, caption, label, page, fit):
+    """The LaTeX table: as it is without a page; on ``page``, in the first layout that fits it."""
+    floats = {
+        "caption": None if caption is None else Raw(escape_label(caption)),
+        "label": None if label is None else Raw(label),
+    }
+    if page is None:
+        return render_template("table.tex", tabulars=_tabulars(values, printed, bold, Layout()), **floats)
+    tried = []
+    for layout in layouts(page, len(values), len(printed)):
+        width = _width(values, printed, bold, layout, page)
+        tried.append((layout, width))
+        if width <= room(page, layout) + 1e-3:
+            break
+    else:
+        layout, width = min(tried, key=lambda t: t[1] / room(page, t[0]))  # the nearest miss
+        if fit == "scale":
+            layout = replace(layout, scaled=True)
     how = "estimated" if page.tex is None else f"measured in {page.name}"
-    fit = {"environment": Raw("table*" if wide else "table"), "narrow": small, "width": f"{natural:.2f} in, {how}"}
-    if natural > room + 1e-3:
-        where = "column" if page.two_column and not wide else "text"
-        message = f"the table is {natural:.2f} in wide ({how}), wider than the {where} of {page.name} ({room:.2f} in)"
-        warnings.warn(message, FitWarning, stacklevel=4)
-        fit["warning"] = Raw(re.sub(r"[^A-Za-z0-9 .,()-]", "", message))  # LaTeX writes it to the terminal as is
-    return fit
+    setting = {"environment": Raw("table*" if layout.wide else "table"), "narrow": layout.small}
+    setting |= {"scaled": layout.scaled, "layout": Raw(layout.said()), "width": f"{width:.2f} in, {how}"}
+    if width > room(page, layout) + 1e-3 and not layout.scaled:
+        where = "column" if page.two_column and not layout.wide else "text"
+        message = (
+            f"the table is {width:.2f} in wide ({how}, {layout.said()}), wider than the {where} of "
+            f"{page.name} ({room(page, layout):.2f} in)"
+        )
+        warnings.warn(message, FitWarning, stacklevel=3)
+        setting["warning"] = Raw(re.sub(r"[^A-Za-z0-9 .,()*-]", "", message))  # LaTeX writes it to the terminal
+    return render_template("table.tex", tabulars=_tabulars(values, printed, bold, layout), **setting, **floats)
 
 
-def _estimated_width(table, size, ems, tabcolsep):
-    """Inches a tabular takes at ``size`` points: ``ems`` per character of its widest cell in each column,
-    a bold character a little more, plus the space between columns (``tabcolsep`` points on each side)."""
-    lines = [str(table["header"]), *map(str, table["rows"])]
-    widths = [0.0] * len(str(table["column_spec"]))
-    for line in lines:
-        for i, cell in enumerate(line.split(" & ")):
-            bold = "\\textbf" in cell
-            shown = re.sub(r"\$\\pm\$|\$-\$", "x", cell)  # each one character
-            shown = re.sub(r"\\[a-zA-Z]+|\\(?=[^a-zA-Z])|[{}$]", "", shown)  # commands, escapes, braces: no width
-            widths[i] = max(widths[i], len(shown) * ems * (1.08 if bold else 1.0))
-    return (sum(widths) * size + 2 * tabcolsep * len(widths)) / TEX_POINTS_PER_INCH
+def _width(values, printed, bold, layout, page):
+    """Inches the table takes in ``layout``: its widest tabular, measured in the paper, else estimated."""
+    if page.tex is not None:
+        tabulars = _tabulars(values, printed, bold, layout)
+        sets = [
+            render_template("table.tex", tabulars=[t], narrow=layout.small, caption=None, label=None) for t in tabulars
+        ]
+        return max(measure_tabular(page.tex, tabular) for tabular in sets)
+    groups = _groups(values, printed, bold, layout)
+    return max(estimated_width([c for c, _ in g], page.body_size, page.font, layout.small) for g in groups)
+
+
+def _tabulars(values, printed, bold, layout):
+    """The tabulars of ``layout`` for the template: each its column spec, header and rows."""
+    made = []
+    for groups in _groups(values, printed, bold, layout):
+        spec, header, columns = [], [], []
+        for (lines, subcolumns), align in groups:
+            spec.append(align)
+            side = "c" if len(subcolumns) == 2 else align  # a ± column's header is centred over both parts
+            text = lines[0] if len(lines) == 1 else _stacked(lines, side)
+            header.append(text if len(subcolumns) == 1 else f"\\multicolumn{{2}}{{c}}{{{text}}}")
+            columns += subcolumns
+        rows = [" & ".join(cells) for cells in zip(*columns)]
+        made.append(
+            {"column_spec": Raw("".join(spec)), "header": Raw(" & ".join(header)), "rows": [Raw(r) for r in rows]}
+        )
+    return made
+
+
+def _stacked(lines, side):
+    """A header's lines one above the other, the last on the row's baseline, spaced as a tabular's rows (a
+    box tabular: in the appendix, ``tabular`` is a longtable)."""
+    return f"\\begin{{figkitboxtabular}}[b]{{@{{}}{side}@{{}}}}{LINE_BREAK.join(lines)}\\end{{figkitboxtabular}}"
+
+
+def _groups(values, printed, bold, layout):
+    """Each tabular of ``layout`` as its column groups: ((header lines, subcolumns of cells), alignment).
+    A column with a ± has two subcolumns, the means right-aligned and the ± in line beneath each other.
+    Split, the metrics are in ``layout.parts`` tables of (nearly) equal size, each with the methods."""
+    methods, metrics = list(values), list(printed)
+
+    def header(label, subcolumns):
+        if not layout.wrapped:
+            return [escape_label(label)]
+        widest = sum(max(map(cell_width, cells), default=0.0) for cells in subcolumns)
+        return [escape_label(line) for line in wrap(label, widest)]
+
+    def group(label, cells):
+        """A column of ``cells`` (method, metric) under ``label``: one subcolumn, or mean and ± beneath."""
+        parts = [_latex_parts(values[m].get(k), printed[k], (m, k) in bold) for m, k in cells]
+        if any(spread is not None for _, spread in parts):
+            subcolumns = [[mean for mean, _ in parts], [spread or "" for _, spread in parts]]
+            return (header(label, subcolumns), subcolumns), "r@{}l"
+        return (header(label, [[mean for mean, _ in parts]]), [[mean for mean, _ in parts]]), "r"
+
+    def first(label, names):
+        return ([escape_label(label)], [[escape_label(name) for name in names]]), "l"
+
+    if layout.shape == "columns":
+        shown = [_header(k, printed) for k in metrics]
+        return [[first("Metric", shown)] + [group(m, [(m, k) for k in metrics]) for m in methods]]
+    size = -(-len(metrics) // layout.parts)  # metrics per table, the last with the rest
+    parts = [metrics[i : i + size] for i in range(0, len(metrics), size)]
+    return [
+        [first("Method", methods)] + [group(_header(k, printed), [(m, k) for m in methods]) for k in part]
+        for part in parts
+    ]
+
+
+def _latex_parts(value, shown, bold):
+    """A value's cell as LaTeX: (its mean, its ± part or None), bold for the best, a dash for none."""
+    if value is None:
+        return "--", None
+    mean, spread = shown.latex_parts(value)
+    spread = None if spread is None else f"\\,$\\pm$\\,{spread}"
+    if bold:
+        return f"\\textbf{{{mean}}}", None if spread is None else f"\\textbf{{{spread}}}"
+    return mean, spread
 
 
 def create_expert_token_table(

@@ -64,9 +64,13 @@ class Column:
         mean = mean.replace("-", "\N{MINUS SIGN}")
         return mean if spread is None else f"{mean} \N{PLUS-MINUS SIGN} {spread}"
 
-    def latex(self, value):
+    def latex_parts(self, value):
+        """(the mean, the spread or None) as LaTeX prints them, with a real minus sign."""
         mean, spread = self.texts(value)
-        mean = "$-$" + mean[1:] if mean.startswith("-") else mean
+        return ("$-$" + mean[1:] if mean.startswith("-") else mean), spread
+
+    def latex(self, value):
+        mean, spread = self.latex_parts(value)
         return mean if spread is None else f"{mean} $\\pm$ {spread}"
 
     def header(self, label):
