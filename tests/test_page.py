@@ -2,6 +2,7 @@
 and in the build; tables that fit the page or say that they do not."""
 
 import json
+import re
 import subprocess
 import sys
 import warnings
@@ -13,6 +14,7 @@ import figkit
 from figkit import build, create_comparison_table, use_style, write_results
 from figkit.geometry import VENUES, FitWarning, measure_tabular, tex_page, venue_page
 from figkit.lint import pdf_words
+from figkit.tables import create_expert_token_table
 from tests.helpers import sections
 from tests.test_styles import media_box
 
@@ -221,3 +223,27 @@ def test_no_warning_escapes_a_venue_build(tmp_path):
         warnings.simplefilter("error")
         report = build(results, tmp_path / "out", venue="acl", compile=False, jobs=1)
     assert report.ok, report.failed
+
+
+@pytest.mark.slow
+def test_a_line_wider_than_the_appendix_fails_its_build_every_time(tmp_path):
+    """LaTeX's log is read after each compile: a caption with a word longer than the page is named by file
+    and line, on every build, until it fits; --allow-overfull makes it a note."""
+    study = sections()
+    del study["metrics"], study["metric_info"]
+    study["methods"][1]["label"] = "BH" + "x" * 150  # one word: nowhere to break
+    results = write_results(tmp_path / "r.json", **study)
+    for _ in range(2):
+        report = build(results, tmp_path / "out")
+        failed = report.failed["appendix.pdf"]
+        assert re.match(r"appendix\.pdf: appendix\.tex, line \d+: \d+\.\d pt too wide; ", failed), failed
+        assert failed.endswith("more lines too wide (see its log) (--allow-overfull makes this a note)")
+    report = build(results, tmp_path / "out", allow_overfull=True)
+    assert report.ok and report.notes[0].startswith("appendix.pdf: appendix.tex, line")
+
+
+def test_a_long_token_is_cut_in_latex_and_whole_in_markdown():
+    token = "x" * 40
+    tex = create_expert_token_table([[0, 1]], {0: token, 1: "the"}, "latex")
+    assert "\\texttt{" + "x" * 15 + "\\ldots{}}" in tex and token not in tex
+    assert token in create_expert_token_table([[0, 1]], {0: token, 1: "the"}, "markdown")

@@ -16,11 +16,16 @@ NO_TEX = (
     "(Debian/Ubuntu: apt-get install latexmk texlive-latex-recommended texlive-fonts-recommended lmodern; "
     "macOS: MacTeX) or pass --no-compile"
 )
+OVERFULL = re.compile(r"^Overfull \\hbox \(([\d.]+)pt too wide\) .*?lines? (\d+)")
+SHOWN_OVERFULL = 3  # lines too wide a message names
+OVERFULL_LIMIT = 1.0  # points a line may stick out before it is reported (LaTeX's own \hfuzz is 0.1)
 
 
-def compile_document(out_dir, name, planned, results, manifest, force, require_pdf, report):
+def compile_document(out_dir, name, planned, results, manifest, force, require_pdf, report, allow_overfull=False):
     """Compile ``name``.tex (the appendix or a talk's slides) into ``name``.pdf unless nothing it includes
-    changed; record it in ``manifest``. Returns the status to show."""
+    changed; record it in ``manifest``. A line of a figkit file wider than the page (LaTeX's Overfull
+    \\hbox, over 1 pt) fails it, so every build says so until it fits, unless ``allow_overfull`` (a
+    note). Returns the status to show."""
     document = f"{name}.pdf"  # its name in the manifest and in messages
     pdf = out_dir / document
     inputs = sorted((job.name, manifest.get(job.name, {}).get("outputs")) for job in planned)
@@ -52,12 +57,53 @@ def compile_document(out_dir, name, planned, results, manifest, force, require_p
     write_if_changed(pdf, data)
     report.pdf = pdf
     report.rendered.append(document)
+    wide = [f"{document}: {line}" for line in overfull_lines(made.with_suffix(".log"))]
+    if len(wide) > SHOWN_OVERFULL:
+        wide[SHOWN_OVERFULL:] = [f"{document}: {len(wide) - SHOWN_OVERFULL} more lines too wide (see its log)"]
+    if wide and not allow_overfull:
+        report.failed[document] = "; ".join(wide) + " (--allow-overfull makes this a note)"
+        manifest.pop(document, None)  # the next build compiles again, and says so again
+        return "compiled, wider than the page"
+    report.notes += wide
     if _inputs_changed(out_dir, planned, manifest):
         manifest.pop(document, None)  # the next build compiles again
         report.notes.append(f"{document} may include files another build wrote while it compiled: build again")
         return "compiled"
     manifest[document] = {"key": key, "outputs": {document: digest(data)}}  # what this build wrote, not what is
     return "compiled"
+
+
+def overfull_lines(log_path, limit=OVERFULL_LIMIT):
+    """Each line wider than the page by over ``limit`` points in a file figkit wrote, from LaTeX's log:
+    "tables/comparison.tex, line 12: 40.3 pt too wide". The file is the one TeX was reading when it
+    said so: the log opens each file with "(./name" and closes it with ")"."""
+    try:
+        log = log_path.read_text(encoding="latin-1")
+    except OSError:
+        return []
+    found, reading, quoting = [], [], False
+    for line in log.splitlines():
+        if quoting:  # a box's text, quoted after its warning up to a blank line: not the log's own parentheses
+            quoting = bool(line.strip())
+            continue
+        if line.startswith(("Overfull \\hbox", "Underfull \\hbox")):
+            quoting = True
+            wide = OVERFULL.match(line)
+            where = reading[-1] if reading else "?"
+            if (
+                wide
+                and float(wide.group(1)) > limit
+                and re.match(r"\./(tables|figures)/|\./(appendix|slides)\.tex$", where)
+            ):
+                found.append(f"{where[2:]}, line {wide.group(2)}: {float(wide.group(1)):.1f} pt too wide")
+            continue
+        prose = re.sub(r"\((?![^\s()]*[/.])[^()]*\)", "", line)  # "(Font)", "(version 2.0)": no file
+        for opened in re.findall(r"\(([^\s()]*[/.][^\s()]*)|\)", prose):
+            if opened:
+                reading.append(opened if opened.startswith(("/", "./")) else f"./{opened}")
+            elif reading:
+                reading.pop()
+    return found
 
 
 def _inputs_changed(out_dir, planned, manifest):

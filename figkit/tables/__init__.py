@@ -26,6 +26,7 @@ from figkit.tables.formatting import Value, column
 DIRECTIONS = {"min": "lower", "lower": "lower", "max": "higher", "higher": "higher"}
 TABLE_FORMATS = ("dataframe", "markdown", "latex")
 EXPERT_TABLE_ROWS, EXPERT_TABLE_TOKENS = 8, 8  # experts listed, and tokens shown for each
+LONGEST_TOKEN = 16  # characters of a token a LaTeX table shows whole; a longer one ends in an ellipsis
 SPREADS = {"std", "stderr", "n"}  # what a value may carry beside its mean
 LINE_BREAK = "\\\\"  # between the lines of a wrapped header
 FORMAT_KEYS = {"digits", "percent", "scale", "unit"}  # how metric_info may say a column prints
@@ -368,6 +369,12 @@ def _latex_parts(value, shown, bold):
     return mean, spread
 
 
+def _cut(token):
+    """A token as a LaTeX cell shows it: whole, or its first characters and an ellipsis, since a token has
+    no place to break (the Markdown table shows it whole)."""
+    return escape_text(token if len(token) <= LONGEST_TOKEN else token[: LONGEST_TOKEN - 1] + "\N{HORIZONTAL ELLIPSIS}")
+
+
 def create_expert_token_table(
     expert_tokens: Sequence[Sequence[int]],
     token_strings: Mapping[int, str],
@@ -436,7 +443,7 @@ def create_expert_token_table(
         header, rule = Raw(f"Expert | {title}"), Raw("---: | :---")
         return render_template("table.md", header=header, rule=rule, rows=[Raw(r) for r in body])
     body = [
-        f"{e} & " + " ".join(rf"\texttt{{{escape_text(t)}}}" + (f"~{escape_text(s)}" if s else "") for t, s in tokens)
+        f"{e} & " + " ".join(rf"\texttt{{{_cut(t)}}}" + (f"~{escape_text(s)}" if s else "") for t, s in tokens)
         for e, tokens in rows
     ]
     return render_template(
