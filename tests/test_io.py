@@ -278,7 +278,8 @@ def test_lm_eval_scores_merge_beside_what_a_results_file_holds_and_print_as_inte
     merge(path, changed, replace=True)
     assert load_results(path)["metrics"]["topk8"]["toy_arith.acc"]["mean"] == 0.5
     data = _table_data(load_results(path))
-    assert data["caption"].endswith(" ± gives a 95 % interval of the mean (1.96 standard errors).")
+    assert " ± gives a 95 % interval of the mean from the standard error (1.96 standard errors). " in data["caption"]
+    assert data["caption"].endswith("; a z-test of the standard errors).")  # topk2 ties top-8 within the noise
     row = {"acc": data["values"]["topk2"]["toy_arith.acc"]}
     half = norm.ppf(0.975) * harness_files()["topk2"]["results"]["toy_arith"]["acc_stderr,none"]
     assert create_comparison_table({"topk2": row}, output_format="markdown").splitlines()[-1] == (

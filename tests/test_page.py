@@ -133,7 +133,7 @@ def test_a_table_is_fitted_as_authors_do_wrapped_then_small_then_across_then_res
     assert layout(fitted) == "headers wrapped, small type" and "\\begin{table}[tbp]" in fitted
     assert (
         "\\begin{figkitboxtabular}[b]{@{}r@{}}Precision\\\\(\\%)\\end{figkitboxtabular}" in fitted
-        and "\\small\\setlength{\\tabcolsep}{3pt}" in fitted
+        and "\\small\\setlength{\\tabcolsep}{4pt}" in fitted
     )
     said = {venue: layout(create_comparison_table(SEVEN, output_format="latex", page=venue)) for venue in VENUES}
     assert said["icml"] == said["ieee"] == "headers wrapped, small type, across both columns"

@@ -10,6 +10,8 @@ import pytest
 
 from figkit import create_comparison_table, number_macros
 from figkit.latex import Raw, compile_pdf, escape_label, render_template
+from figkit.tables import caption_notes
+from figkit.tables.formatting import Value
 from tests.helpers import pdf_text
 
 GOLDEN = Path(__file__).parent / "golden"
@@ -99,7 +101,7 @@ def test_rounding_and_minus_signs_in_latex():
         (float("nan"), ValueError, r"results_dict\['m'\]\['x'\] is nan: tables hold finite numbers only"),
         (float("inf"), ValueError, r"results_dict\['m'\]\['x'\] is inf"),
         ("17.4", TypeError, r"results_dict\['m'\]\['x'\] must be a number, got str '17.4'"),
-        ({"mean": 1, "sd": 2}, ValueError, r"must be a number, \{'mean': m, 'std': s\} or"),
+        ({"mean": 1, "sd": 2}, ValueError, r"must be a number, \{'mean': m, 'std': s\}, "),
         (True, TypeError, "must be a number, got bool"),
     ],
 )
@@ -239,8 +241,56 @@ def test_a_column_prints_as_its_metric_info_says_and_huge_values_move_a_power_of
     assert header == "| Method | acc (%) | ms (ms) | ppl ($\\times 10^{18}$) | tokens |"
     half = 1.959963984540054 * 0.075 * 100
     assert a == f"| a | **32.5 ± {half:.1f}** | 12.3 | 1.266 | 42,240 |"  # three figures of the median
-    assert b == "| b | 20.0 ± 9.8 | 45.6 | 0.310 | 3,840 |"
+    assert b == "| b | 20.0 ± 9.8† | 45.6 | 0.310 | 3,840 |"  # within the noise of the best: z = 1.39
     tex = create_comparison_table(results, output_format="latex", formats=formats)
     assert "\\multicolumn{2}{c}{acc (\\%)} & ms (ms) & ppl ($\\times 10^{18}$) & tokens" in tex
     with pytest.raises(ValueError, match=r"formats\['acc'\] has \['decimals'\]; a column's format may give"):
         create_comparison_table(results, formats={"acc": {"decimals": 2}})
+
+
+def test_seeds_give_t_intervals_and_tests_against_the_best_agree_with_scipy():
+    from scipy import stats
+
+    rng = np.random.default_rng(3)
+    seeds = {m: (17.0 + shift + rng.normal(0, 0.4, 5)).tolist() for m, shift in (("a", 0.0), ("b", 0.3), ("c", 2.0))}
+    seeds["d"] = (17.1 + rng.normal(0, 0.4, 3)).tolist()  # other seeds: Welch, not paired
+    results = {m: {"ppl": {"seeds": s}} for m, s in seeds.items()}
+    rows = create_comparison_table(results, output_format="markdown", best={"ppl": "min"}).splitlines()[2:]
+    for row, values in zip(rows, seeds.values()):
+        low, high = stats.t.interval(0.95, len(values) - 1, loc=np.mean(values), scale=stats.sem(values))
+        assert f"{np.mean(values):.1f} ± {(high - low) / 2:.1f}" in row, (row, (high - low) / 2)  # three figures
+    from figkit.tables import _marks, _printed, _values
+
+    values = _values(results)
+    marks = _marks(values, _printed(values, ["ppl"], {"ppl": "min"}, {}), {"ppl": "min"})
+    best = min(seeds, key=lambda m: np.mean(seeds[m]))
+    assert marks[(best, "ppl")] == "best"
+    from figkit.tables.uncertainty import compare
+
+    for method in set(seeds) - {best}:
+        test, p = compare(values[best]["ppl"], values[method]["ppl"])
+        if len(seeds[method]) == len(seeds[best]):
+            assert test == "paired" and p == pytest.approx(stats.ttest_rel(seeds[best], seeds[method]).pvalue, rel=1e-9)
+        else:
+            expected = stats.ttest_ind(seeds[best], seeds[method], equal_var=False).pvalue
+            assert test == "welch" and p == pytest.approx(expected, rel=1e-9)
+        assert (marks.get((method, "ppl")) == test) == (p >= 0.05)
+    z = (0.40 - 0.35) / np.hypot(0.02, 0.03)
+    assert compare(Value(0.40, stderr=0.02), Value(0.35, stderr=0.03)) == ("z", pytest.approx(2 * stats.norm.sf(z)))
+    notes = caption_notes(results, {"ppl": "min"})
+    assert notes.startswith("± gives a 95 % interval of the mean over seeds (Student t).")
+    assert "paired t-test over seeds" in notes or "Welch's t-test over seeds" in notes
+    tex = create_comparison_table(results, output_format="latex", best={"ppl": "min"})
+    assert "\\rlap{$^\\dagger$}" in tex if any(m != "best" for m in marks.values()) else True
+
+
+def test_the_caption_says_what_plus_minus_and_the_dagger_mean():
+    assert caption_notes({"a": {"x": 1.0}}) == ""
+    assert caption_notes({"a": {"x": {"mean": 1.0, "std": 0.5}}}) == "± gives a standard deviation."
+    with_errors = {"a": {"x": {"mean": 0.40, "stderr": 0.02}}, "b": {"x": {"mean": 0.39, "stderr": 0.02}}}
+    assert caption_notes(with_errors, {"x": "max"}) == (
+        "± gives a 95 % interval of the mean from the standard error (1.96 standard errors). "
+        "†: not significantly different from the best of its column (two-sided, 5 %; a z-test of the standard errors)."
+    )
+    with pytest.raises(ValueError, match=r"\['seeds'\] must hold at least two values, got 1"):
+        create_comparison_table({"a": {"x": {"seeds": [1.0]}}})

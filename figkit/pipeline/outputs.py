@@ -69,6 +69,8 @@ def _plan_table(results, planning):
 
 
 def _table_data(results):
+    from figkit.tables import caption_notes
+
     info = results.get("metric_info", {})
     metrics = results.get("metrics", {})
     present = list(info) + [m for row in metrics.values() for m in row if m not in info]
@@ -84,7 +86,8 @@ def _table_data(results):
             if direction in better.values()
         ]
         caption += f" Bold: the best value of a column ({'; '.join(rules)})."
-    caption += _spread_sentence(metrics)
+    notes = caption_notes({m: row for m, row in metrics.items() if row}, better)
+    caption += f" {notes}" if notes else ""
     return {
         "rows": rows,
         "columns": headers,
@@ -101,15 +104,6 @@ def _formats(info, metrics):
     from figkit.tables import FORMAT_KEYS
 
     return {m: {k: v for k, v in info.get(m, {}).items() if k in FORMAT_KEYS} for m in metrics}
-
-
-def _spread_sentence(metrics):
-    """What ± means in the table: a 95 % interval where values carry a standard error, else a deviation."""
-    kinds = {kind for row in metrics.values() for v in row.values() if isinstance(v, dict) for kind in v}
-    interval = "a 95 % interval of the mean (1.96 standard errors)"
-    if "stderr" in kinds:
-        return f" ± gives {interval}{', else a standard deviation' if 'std' in kinds else ''}."
-    return " ± gives a standard deviation." if "std" in kinds else ""
 
 
 def _render_table(job, target):

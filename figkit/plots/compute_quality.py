@@ -25,7 +25,7 @@ from figkit.plots._draw import (
 )
 from figkit.plots.looks import Role, method_roles
 from figkit.plots.spec import FigureJob, FigureSpec, compared, compared_note, listed, shared_docs
-from figkit.results import method_counts, method_labels
+from figkit.results import method_counts, method_labels, metric_mean
 
 DIRECTIONS = ("lower", "higher")
 
@@ -166,7 +166,7 @@ def jobs(results):
     for metric, info in results.get("metric_info", {}).items():
         if info.get("better") not in DIRECTIONS:
             continue
-        reported = {m: _value(results.get("metrics", {}).get(m, {}).get(metric)) for m in counts}
+        reported = {m: metric_mean(results.get("metrics", {}).get(m, {}).get(metric)) for m in counts}
         reported = {m: v for m, v in reported.items() if v is not None}
         if len(reported) < 2 or _restates(np.array([experts[m] for m in reported]), np.array(list(reported.values()))):
             continue
@@ -230,10 +230,6 @@ def _unit(label):
     """The unit a metric's label gives in parentheses at its end, for numbers in a sentence: "%" of
     "Recall (%)", nothing of "PPL"."""
     return "%" if label.rstrip().endswith("(%)") else ""
-
-
-def _value(value):
-    return value.get("mean") if isinstance(value, dict) else value
 
 
 def _restates(x, y):

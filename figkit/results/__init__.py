@@ -17,6 +17,7 @@ from figkit.results.views import (
     entry_histogram,
     method_counts,
     method_labels,
+    metric_mean,
     token_cells,
     token_stats_entries,
 )
@@ -30,6 +31,7 @@ __all__ = [
     "load_results",
     "method_counts",
     "method_labels",
+    "metric_mean",
     "schema",
     "token_cells",
     "token_stats_entries",

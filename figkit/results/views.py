@@ -13,6 +13,13 @@ def method_labels(results):
     return {m["id"]: m.get("label", m["id"]) for m in results["methods"]}
 
 
+def metric_mean(value):
+    """The mean a checked ``metrics`` value reports: the number, its ``mean``, or the mean of its seeds."""
+    if not isinstance(value, dict):
+        return value
+    return value["mean"] if "mean" in value else sum(value["seeds"]) / len(value["seeds"])
+
+
 def entry_histogram(entry):
     """``{experts: tokens}`` (int keys, ascending) of a checked ``expert_counts`` entry."""
     if "histogram" in entry:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import math
 import numbers
 import re
+import statistics
 import warnings
 from collections.abc import Mapping, Sequence
 from dataclasses import replace
@@ -22,12 +23,13 @@ from figkit.latex import Raw, escape_label, escape_markdown, escape_text, markdo
 from figkit.results import KEY  # ids and metric names: safe inside \label and \csname
 from figkit.tables.fit import FITS, Layout, cell_width, estimated_width, layouts, room, wrap
 from figkit.tables.formatting import Value, column
+from figkit.tables.uncertainty import LEVEL, TESTS, compare
 
 DIRECTIONS = {"min": "lower", "lower": "lower", "max": "higher", "higher": "higher"}
 TABLE_FORMATS = ("dataframe", "markdown", "latex")
 EXPERT_TABLE_ROWS, EXPERT_TABLE_TOKENS = 8, 8  # experts listed, and tokens shown for each
 LONGEST_TOKEN = 16  # characters of a token a LaTeX table shows whole; a longer one ends in an ellipsis
-SPREADS = {"std", "stderr", "n"}  # what a value may carry beside its mean
+SPREADS = {"std", "stderr", "n", "seeds"}  # what a value may carry beside its mean
 LINE_BREAK = "\\\\"  # between the lines of a wrapped header
 FORMAT_KEYS = {"digits", "percent", "scale", "unit"}  # how metric_info may say a column prints
 
@@ -93,7 +95,7 @@ def create_comparison_table(
     values = _values(results_dict)
     columns = _columns(values, metrics)
     printed = _printed(values, columns, best or {}, formats or {})
-    bold = _best_cells(values, printed, best or {})
+    bold = _marks(values, printed, best or {})
     if output_format == "dataframe":
         return _dataframe(values, printed)
     if output_format == "markdown":
@@ -166,11 +168,17 @@ def _value(value, method, metric):
     if value is None:
         return None
     if isinstance(value, Mapping):
-        if "mean" not in value or set(value) - {"mean"} - SPREADS:
-            shapes = "{'mean': m, 'std': s} or {'mean': m, 'stderr': e}"
+        if not ({"mean", "seeds"} & set(value)) or set(value) - {"mean"} - SPREADS:
+            shapes = "{'mean': m, 'std': s}, {'mean': m, 'stderr': e} or {'seeds': [...]}"
             raise ValueError(f"{where} must be a number, {shapes}, got keys {sorted(value)}")
         spreads = {name: _number(value[name], where) for name in ("std", "stderr") if value.get(name) is not None}
-        return Value(_number(value["mean"], where), **spreads)
+        if value.get("seeds") is not None:
+            seeds = tuple(_number(x, f"{where}['seeds']") for x in value["seeds"])
+            if len(seeds) < 2:
+                raise ValueError(f"{where}['seeds'] must hold at least two values, got {len(seeds)}")
+            spreads["seeds"] = seeds
+        mean = statistics.fmean(spreads["seeds"]) if "mean" not in value else _number(value["mean"], where)
+        return Value(mean, **spreads)
     return Value(_number(value, where))
 
 
@@ -213,14 +221,45 @@ def _printed(values, columns, best, formats):
     return printed
 
 
-def _best_cells(values, printed, best):
-    bold = set()
+def _marks(values, printed, best):
+    """{(method, metric): "best" (bold) or the test by which it is not significantly different from the
+    best (marked †)}, and nothing in a column where every value ties."""
+    marks = {}
     for metric, direction in best.items():
         shown = {method: printed[metric].rounded(row[metric]) for method, row in values.items() if row.get(metric)}
-        if len(set(shown.values())) > 1:  # a column where every value ties has no best
-            target = (min if DIRECTIONS[direction] == "lower" else max)(shown.values())
-            bold |= {(method, metric) for method, value in shown.items() if value == target}
-    return bold
+        if len(set(shown.values())) < 2:
+            continue
+        target = (min if DIRECTIONS[direction] == "lower" else max)(shown.values())
+        leaders = [method for method, value in shown.items() if value == target]
+        marks |= {(method, metric): "best" for method in leaders}
+        for method in shown.keys() - set(leaders):
+            compared = compare(values[leaders[0]][metric], values[method][metric])
+            if compared is not None and compared[1] >= LEVEL:
+                marks[(method, metric)] = compared[0]
+    return marks
+
+
+def caption_notes(results_dict: Mapping[str, Mapping[str, Any]], best: Mapping[str, str] | None = None) -> str:
+    """The sentences a caption needs for what the table's ± and † mean (empty when it has neither)."""
+    values = _values(results_dict)
+    kinds = {
+        kind for row in values.values() for value in row.values() if value and value.spread for kind in value.kinds
+    }
+    said = []
+    if kinds & {"seeds", "stderr"}:
+        where = {"seeds": "over seeds (Student t)", "stderr": "from the standard error (1.96 standard errors)"}
+        intervals = " or ".join(where[kind] for kind in ("seeds", "stderr") if kind in kinds)
+        said.append(
+            f"± gives a 95 % interval of the mean {intervals}{', else a standard deviation' if 'std' in kinds else ''}."
+        )
+    elif "std" in kinds:
+        said.append("± gives a standard deviation.")
+    columns = _columns(values, None)
+    tests = set(_marks(values, _printed(values, columns, dict(best or {}), {}), dict(best or {})).values()) - {"best"}
+    if tests:
+        by = " or ".join(TESTS[test] for test in TESTS if test in tests)
+        said.append(f"†: not significantly different from the best of its column (two-sided, 5 %; {by}).")
+    return " ".join(said)
 
 
 def _header(metric, printed):
@@ -248,7 +287,8 @@ def _markdown(values, printed, bold):
         if value is None:
             return "\N{EN DASH}"
         text = escape_markdown(printed[metric].plain(value))
-        return f"**{text}**" if (method, metric) in bold else text
+        mark = bold.get((method, metric))
+        return f"**{text}**" if mark == "best" else f"{text}\N{DAGGER}" if mark else text
 
     header = " | ".join(markdown_label(c) for c in ["Method", *(_header(m, printed) for m in printed)])
     rule = " | ".join([":---", *["---:"] * len(printed)])
@@ -338,7 +378,7 @@ def _groups(values, printed, bold, layout):
 
     def group(label, cells):
         """A column of ``cells`` (method, metric) under ``label``: one subcolumn, or mean and ± beneath."""
-        parts = [_latex_parts(values[m].get(k), printed[k], (m, k) in bold) for m, k in cells]
+        parts = [_latex_parts(values[m].get(k), printed[k], bold.get((m, k))) for m, k in cells]
         if any(spread is not None for _, spread in parts):
             subcolumns = [[mean for mean, _ in parts], [spread or "" for _, spread in parts]]
             return (header(label, subcolumns), subcolumns), "r@{}l"
@@ -358,14 +398,17 @@ def _groups(values, printed, bold, layout):
     ]
 
 
-def _latex_parts(value, shown, bold):
-    """A value's cell as LaTeX: (its mean, its ± part or None), bold for the best, a dash for none."""
+def _latex_parts(value, shown, mark):
+    """A value's cell as LaTeX: (its mean, its ± part or None), bold for the best, a † (taking no width, so
+    the numbers stay aligned) for one not significantly different from it, a dash for none."""
     if value is None:
         return "--", None
     mean, spread = shown.latex_parts(value)
     spread = None if spread is None else f"\\,$\\pm$\\,{spread}"
-    if bold:
+    if mark == "best":
         return f"\\textbf{{{mean}}}", None if spread is None else f"\\textbf{{{spread}}}"
+    if mark:
+        return (mean, f"{spread}\\rlap{{$^\\dagger$}}") if spread else (f"{mean}\\rlap{{$^\\dagger$}}", None)
     return mean, spread
 
 

@@ -11,7 +11,7 @@ from dataclasses import dataclass, replace
 
 from figkit.geometry import TEX_POINTS_PER_INCH
 
-TABCOLSEP, SMALL_TABCOLSEP, SMALL = 6.0, 3.0, 0.9  # points each side of a column; \small against the body
+TABCOLSEP, SMALL_TABCOLSEP, SMALL = 6.0, 4.0, 0.9  # points each side of a column; \small against the body
 CHARACTER_EMS = {"times": 0.46, "cm": 0.5}  # mean width of a table's characters, a little over the measured
 FITS = ("auto", "scale")  # how far fitting may go: reshape the table, or also scale its text
 SPLITS = (2, 3)  # the tables the metrics may be split into, each with at least two metrics

@@ -12,6 +12,8 @@ import math
 import statistics
 from dataclasses import dataclass
 
+from figkit.tables.uncertainty import interval_half_width
+
 SIGNIFICANT = 3  # figures of a column's typical value
 EXTRA_DECIMALS = 2  # decimals added at most to tell the best from a value that differs
 LARGEST_PLAIN, SMALLEST_PLAIN = 1e6, 1e-3  # a column beyond these shows a power of ten in its header
@@ -25,12 +27,22 @@ class Value:
     mean: float
     std: float | None = None
     stderr: float | None = None
+    seeds: tuple | None = None
+
+    @property
+    def kinds(self):
+        """What the value carries beside its mean: "seeds", "stderr", "std"."""
+        return {kind for kind in ("seeds", "stderr", "std") if getattr(self, kind) is not None}
 
     @property
     def spread(self):
-        """What follows ±: the half-width of the 95 % interval of a value with a standard error, else its
-        standard deviation; none when it is zero (a method that always selects k)."""
-        half = INTERVAL_Z * self.stderr if self.stderr is not None else self.std
+        """What follows ±: the half-width of the 95 % interval of the mean of seeds (Student t) or of one
+        with a standard error, else the standard deviation; none when it is zero (a method that always
+        selects k)."""
+        if self.seeds is not None:
+            half = interval_half_width(self.seeds)
+        else:
+            half = INTERVAL_Z * self.stderr if self.stderr is not None else self.std
         return half if half else None
 
 

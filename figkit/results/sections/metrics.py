@@ -1,14 +1,22 @@
 """``metrics``: one value per method and metric, for tables and macros: a number, or a mean with its
 standard deviation over seeds or its standard error (as lm-evaluation-harness reports it) and sample count."""
 
-from figkit.results.checks import a_key, a_number, an_integer, an_object, declared, fail, fields, shown
+import math
+
+from figkit.results.checks import a_key, a_number, an_integer, an_object, declared, fail, fields, numbers, shown
 from figkit.results.section import Section
 
 SPREAD = {
     "type": "object",
-    "required": ["mean"],
+    "anyOf": [{"required": ["mean"]}, {"required": ["seeds"]}],
     "additionalProperties": False,
     "properties": {
+        "seeds": {
+            "type": "array",
+            "minItems": 2,
+            "items": {"type": "number"},
+            "description": "One value per seed (run i of every method with the same seed, for paired tests).",
+        },
         "mean": {"type": "number"},
         "std": {"type": "number", "minimum": 0, "description": "Standard deviation, e.g. over seeds."},
         "stderr": {"type": "number", "minimum": 0, "description": "Standard error of the mean."},
@@ -29,7 +37,21 @@ def check(metrics, context):
                 fail(where, f"metric {shown(metric)} is not described in metric_info")
             if isinstance(value, dict):
                 an_object(value, where, **fields(SPREAD))
-                a_number(value["mean"], f"{where}.mean")
+                if "mean" not in value and "seeds" not in value:
+                    fail(where, "needs a mean or its seeds")
+                if "seeds" in value:
+                    seeds = numbers(value["seeds"], f"{where}.seeds")
+                    if len(seeds) < 2:
+                        fail(f"{where}.seeds", f"needs at least two values, got {len(seeds)}")
+                    if "mean" in value and not math.isclose(
+                        value["mean"], sum(seeds) / len(seeds), rel_tol=1e-9, abs_tol=1e-12
+                    ):
+                        fail(
+                            f"{where}.mean",
+                            f"{shown(value['mean'])} is not the mean of its seeds ({sum(seeds) / len(seeds):.6g})",
+                        )
+                if "mean" in value:
+                    a_number(value["mean"], f"{where}.mean")
                 for spread in ("std", "stderr"):
                     if spread in value:
                         a_number(value[spread], f"{where}.{spread}", minimum=0)
