@@ -15,6 +15,13 @@ from tests.helpers import sections
 pytestmark = pytest.mark.slow  # processes
 
 
+def few_outputs(**given):
+    """The test study cut to a few outputs (counts, the sweep, the table, the appendix): a race with
+    another build needs a build that compiles an appendix, not every figure."""
+    study = sections(**given)
+    return {k: study[k] for k in ("title", "model", "methods", "metric_info", "metrics", "expert_counts", "sweeps")}
+
+
 def figkit_build(results, out, *options):
     command = [sys.executable, "-m", "figkit", "build", str(results), "-o", str(out), *options]
     return subprocess.Popen(command, stderr=subprocess.PIPE, text=True, start_new_session=True)
@@ -59,6 +66,7 @@ def _state(pid):
 
 
 def test_two_builds_into_one_folder_run_one_after_the_other(tmp_path):
+    # The whole study: builds long enough that the second always starts while the first holds the lock.
     first = write_results(tmp_path / "a.json", **sections(title="Study A"))
     second = write_results(tmp_path / "b.json", **sections(title="Study B", label="BH other"))
     out = tmp_path / "out"
@@ -84,7 +92,7 @@ def test_a_file_another_build_overwrites_is_never_called_up_to_date(tmp_path, mo
     of what this build wrote, so whatever another build leaves there is made again by the next build."""
     from figkit.pipeline import compile as pipeline
 
-    results = write_results(tmp_path / "r.json", **sections())
+    results = write_results(tmp_path / "r.json", **few_outputs())
     out = tmp_path / "out"
     assert build(results, out).ok
     compile_fresh = pipeline.compile_fresh_if_need_be
