@@ -86,7 +86,7 @@ def _table_data(results):
             if direction in better.values()
         ]
         caption += f" Bold: the best value of a column ({'; '.join(rules)})."
-    notes = caption_notes({m: row for m, row in metrics.items() if row}, better)
+    notes = caption_notes({m: row for m, row in metrics.items() if row}, better, _formats(info, columns))
     caption += f" {notes}" if notes else ""
     return {
         "rows": rows,

@@ -1,9 +1,11 @@
 """Comparison tables of routing methods: a DataFrame, Markdown, LaTeX, and number macros.
 
-A value is a number, ``{"mean": m, "std": s}`` (shown ``m ± s``) or ``{"mean": m, "stderr": e}`` (shown
-with its 95 % interval, ``m ± 1.96 e``); ``None`` or a missing metric is shown as a dash. Every output
-prints a column's numbers the same way (``figkit.tables.formatting``) and marks the same best values: bold in
-LaTeX and Markdown, chosen on the printed numbers so ties are all bold, and none in a column where all tie.
+A value is a number, ``{"mean": m, "std": s}`` (shown ``m ± s``), ``{"mean": m, "stderr": e}`` or
+``{"seeds": [...]}`` (shown with its 95 % interval, ``figkit.tables.uncertainty``); ``None`` or a missing
+metric is shown as a dash. Every output prints a column's numbers the same way (``figkit.tables.formatting``)
+and marks the same cells: the best in bold, chosen on the printed numbers so ties are all bold (none where
+a whole column ties), and with † those not significantly different from it. LaTeX tables are made to fit
+their page (``figkit.tables.fit``).
 """
 
 from __future__ import annotations
@@ -53,29 +55,31 @@ def create_comparison_table(
     results_dict : dict
         Method name to ``{metric: value}``; a value is a number, ``{"mean": m, "std": s}``
         (printed ``m ± s``), ``{"mean": m, "stderr": e}`` (printed with its 95 % interval,
-        ``m ± 1.96 e``; ``"n"``, the samples, may stand beside it) or ``None`` (a dash).
+        ``m ± 1.96 e``; ``"n"``, the samples, may stand beside it), ``{"seeds": [...]}`` (its
+        mean with its Student-t interval) or ``None`` (a dash).
     metrics : sequence of str, optional
         The columns, in order (default: every metric, sorted).
     output_format : {"dataframe", "markdown", "latex"}
         A pandas DataFrame, a Markdown table, or a booktabs ``tabular`` to ``\\input``.
     best : dict, optional
         Metric to ``"min"``/``"lower"`` or ``"max"``/``"higher"``: its best values (ties
-        too, compared as printed) are bold.
+        too, compared as printed) are bold, and values with seeds or standard errors not
+        significantly different from the best are marked † (``caption_notes`` says how).
     caption, label : str, optional
         LaTeX only: wrap the tabular in a ``table`` float, caption above, label after it.
     page : Page or str, optional
         LaTeX only: the page the table is for, a venue name or a ``figkit.geometry.Page``
         (``tex_page`` measures the table in the paper itself; otherwise its width is
-        estimated). A table wider than the column becomes a ``table*`` in two-column layouts.
+        estimated), in which it is made to fit (``fit``).
     fit : {"auto", "scale"}
         With ``page``: a table wider than its column is made to fit as authors do: headers
         wrapped onto two or three lines, then ``\\small`` with less space between columns,
         then ``table*`` in a two-column paper, then methods as columns (when there are fewer
-        methods than metrics) or the metrics split into two tables. With "scale", a table
+        methods than metrics) or the metrics split into two or three tables. With "scale", a table
         that still does not fit is scaled to the width (``\\resizebox``) instead.
     formats : dict, optional
         Metric to how its column prints, as ``metric_info`` says it: ``digits`` (decimals; by
-        default three significant figures of the column's largest value), ``percent`` (a
+        default three significant figures of the column's median value), ``percent`` (a
         fraction shown times 100, ``%`` in the header), ``scale`` and ``unit``.
 
     Returns
@@ -95,18 +99,18 @@ def create_comparison_table(
     values = _values(results_dict)
     columns = _columns(values, metrics)
     printed = _printed(values, columns, best or {}, formats or {})
-    bold = _marks(values, printed, best or {})
+    marks = _marks(values, printed, best or {})
     if output_format == "dataframe":
         return _dataframe(values, printed)
     if output_format == "markdown":
-        return _markdown(values, printed, bold)
+        return _markdown(values, printed, marks)
     if label is not None and not KEY.match(str(label)):
         raise ValueError(f"label {label!r} may use only letters, digits and _ . : + -")
     if isinstance(page, str):
         page = venue_page(page)
     if fit not in FITS:
         raise ValueError(f"fit must be one of {', '.join(FITS)}, got {fit!r}")
-    return _latex(values, printed, bold, caption, label, page, fit)
+    return _latex(values, printed, marks, caption, label, page, fit)
 
 
 def number_macros(
@@ -239,8 +243,13 @@ def _marks(values, printed, best):
     return marks
 
 
-def caption_notes(results_dict: Mapping[str, Mapping[str, Any]], best: Mapping[str, str] | None = None) -> str:
-    """The sentences a caption needs for what the table's ± and † mean (empty when it has neither)."""
+def caption_notes(
+    results_dict: Mapping[str, Mapping[str, Any]],
+    best: Mapping[str, str] | None = None,
+    formats: Mapping[str, Mapping[str, Any]] | None = None,
+) -> str:
+    """The sentences a caption needs for what the table's ± and † mean (empty when it has neither), for
+    the table ``create_comparison_table`` makes of the same arguments."""
     values = _values(results_dict)
     kinds = {
         kind for row in values.values() for value in row.values() if value and value.spread for kind in value.kinds
@@ -255,7 +264,8 @@ def caption_notes(results_dict: Mapping[str, Mapping[str, Any]], best: Mapping[s
     elif "std" in kinds:
         said.append("± gives a standard deviation.")
     columns = _columns(values, None)
-    tests = set(_marks(values, _printed(values, columns, dict(best or {}), {}), dict(best or {})).values()) - {"best"}
+    printed = _printed(values, columns, dict(best or {}), dict(formats or {}))
+    tests = set(_marks(values, printed, dict(best or {})).values()) - {"best"}
     if tests:
         by = " or ".join(TESTS[test] for test in TESTS if test in tests)
         said.append(f"†: not significantly different from the best of its column (two-sided, 5 %; {by}).")
@@ -281,13 +291,13 @@ def _dataframe(values, printed):
     )
 
 
-def _markdown(values, printed, bold):
+def _markdown(values, printed, marks):
     def cell(method, metric):
         value = values[method].get(metric)
         if value is None:
             return "\N{EN DASH}"
         text = escape_markdown(printed[metric].plain(value))
-        mark = bold.get((method, metric))
+        mark = marks.get((method, metric))
         return f"**{text}**" if mark == "best" else f"{text}\N{DAGGER}" if mark else text
 
     header = " | ".join(markdown_label(c) for c in ["Method", *(_header(m, printed) for m in printed)])
@@ -296,17 +306,17 @@ def _markdown(values, printed, bold):
     return render_template("table.md", header=Raw(header), rule=Raw(rule), rows=[Raw(r) for r in rows])
 
 
-def _latex(values, printed, bold, caption, label, page, fit):
+def _latex(values, printed, marks, caption, label, page, fit):
     """The LaTeX table: as it is without a page; on ``page``, in the first layout that fits it."""
     floats = {
         "caption": None if caption is None else Raw(escape_label(caption)),
         "label": None if label is None else Raw(label),
     }
     if page is None:
-        return render_template("table.tex", tabulars=_tabulars(values, printed, bold, Layout()), **floats)
+        return render_template("table.tex", tabulars=_tabulars(values, printed, marks, Layout()), **floats)
     tried = []
     for layout in layouts(page, len(values), len(printed)):
-        width = _width(values, printed, bold, layout, page)
+        width = _width(values, printed, marks, layout, page)
         tried.append((layout, width))
         if width <= room(page, layout) + 1e-3:
             break
@@ -325,25 +335,25 @@ def _latex(values, printed, bold, caption, label, page, fit):
         )
         warnings.warn(message, FitWarning, stacklevel=3)
         setting["warning"] = Raw(re.sub(r"[^A-Za-z0-9 .,()*-]", "", message))  # LaTeX writes it to the terminal
-    return render_template("table.tex", tabulars=_tabulars(values, printed, bold, layout), **setting, **floats)
+    return render_template("table.tex", tabulars=_tabulars(values, printed, marks, layout), **setting, **floats)
 
 
-def _width(values, printed, bold, layout, page):
+def _width(values, printed, marks, layout, page):
     """Inches the table takes in ``layout``: its widest tabular, measured in the paper, else estimated."""
     if page.tex is not None:
-        tabulars = _tabulars(values, printed, bold, layout)
+        tabulars = _tabulars(values, printed, marks, layout)
         sets = [
             render_template("table.tex", tabulars=[t], narrow=layout.small, caption=None, label=None) for t in tabulars
         ]
         return max(measure_tabular(page.tex, tabular) for tabular in sets)
-    groups = _groups(values, printed, bold, layout)
+    groups = _groups(values, printed, marks, layout)
     return max(estimated_width([c for c, _ in g], page.body_size, page.font, layout.small) for g in groups)
 
 
-def _tabulars(values, printed, bold, layout):
+def _tabulars(values, printed, marks, layout):
     """The tabulars of ``layout`` for the template: each its column spec, header and rows."""
     made = []
-    for groups in _groups(values, printed, bold, layout):
+    for groups in _groups(values, printed, marks, layout):
         spec, header, columns = [], [], []
         for (lines, subcolumns), align in groups:
             spec.append(align)
@@ -364,7 +374,7 @@ def _stacked(lines, side):
     return f"\\begin{{figkitboxtabular}}[b]{{@{{}}{side}@{{}}}}{LINE_BREAK.join(lines)}\\end{{figkitboxtabular}}"
 
 
-def _groups(values, printed, bold, layout):
+def _groups(values, printed, marks, layout):
     """Each tabular of ``layout`` as its column groups: ((header lines, subcolumns of cells), alignment).
     A column with a ± has two subcolumns, the means right-aligned and the ± in line beneath each other.
     Split, the metrics are in ``layout.parts`` tables of (nearly) equal size, each with the methods."""
@@ -378,7 +388,7 @@ def _groups(values, printed, bold, layout):
 
     def group(label, cells):
         """A column of ``cells`` (method, metric) under ``label``: one subcolumn, or mean and ± beneath."""
-        parts = [_latex_parts(values[m].get(k), printed[k], bold.get((m, k))) for m, k in cells]
+        parts = [_latex_parts(values[m].get(k), printed[k], marks.get((m, k))) for m, k in cells]
         if any(spread is not None for _, spread in parts):
             subcolumns = [[mean for mean, _ in parts], [spread or "" for _, spread in parts]]
             return (header(label, subcolumns), subcolumns), "r@{}l"
