@@ -19,6 +19,10 @@ from figkit.files import is_plain_relative
 from figkit.processes import TEX_TIMEOUT, run_tex
 
 COMPILE_OUTPUT_LIMIT = 2**30  # bytes LaTeX may write to one file: a 400-figure appendix is far below
+# latexmk can end a compile whose last log still says "Rerun LaTeX" (seen in CI with longtable's column
+# widths): the PDF then depends on timing and on the .aux a previous build left. Up to this many more
+# runs (latexmk -g) settle it.
+EXTRA_PASSES = 2
 SOURCE_DATE_EPOCH = "1700000000"
 
 _SPECIAL = {
@@ -342,6 +346,11 @@ def compile_pdf(tex_path, *, outdir=None, timeout=TEX_TIMEOUT):
     made = tex_path.parent / (outdir or ".") / tex_path.with_suffix(".pdf").name
     try:
         returncode = run_tex(command, tex_path.parent, env, output_limit=COMPILE_OUTPUT_LIMIT, timeout=timeout)
+        for _ in range(EXTRA_PASSES):  # latexmk may stop while LaTeX still asks for a run (see EXTRA_PASSES)
+            if returncode != 0 or not _asks_rerun(made.with_suffix(".log")):
+                break
+            again = [command[0], "-g", *command[1:]]  # -g: run LaTeX even though latexmk sees no change
+            returncode = run_tex(again, tex_path.parent, env, output_limit=COMPILE_OUTPUT_LIMIT, timeout=timeout)
     except FileNotFoundError:
         raise RuntimeError(
             "compiling LaTeX needs latexmk and pdflatex: install TeX Live (Debian/Ubuntu: "
@@ -352,6 +361,15 @@ def compile_pdf(tex_path, *, outdir=None, timeout=TEX_TIMEOUT):
     if returncode != 0:
         raise RuntimeError(latex_error(made.with_suffix(".log")))
     return made
+
+
+def _asks_rerun(log_path):
+    """Whether the last LaTeX run said its output is not final (longtable's widths, references)."""
+    try:
+        log = Path(log_path).read_text(encoding="latin-1")
+    except OSError:
+        return False
+    return re.search(r"Rerun LaTeX|Rerun to get", log) is not None
 
 
 def latex_error(log_path):

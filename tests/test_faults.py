@@ -76,6 +76,7 @@ def test_two_builds_into_one_folder_run_one_after_the_other(tmp_path):
     assert any("waiting for another build" in error for error in errors), errors
     last = build(second, out)  # whichever finished last, the folder now holds the second study's outputs
     assert last.ok, last.failed
+    assert "Rerun LaTeX" not in (out / ".figkit" / "latex" / "appendix.log").read_text(encoding="latin-1")
     reference = tmp_path / "reference"
     build(second, reference)
     made = sorted(p.relative_to(out) for p in out.rglob("*") if p.is_file() and ".figkit" not in p.parts)
