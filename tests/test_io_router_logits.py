@@ -130,3 +130,18 @@ def test_saved_logits_that_cannot_be_routed_are_refused_by_name(tmp_path):
     (tmp_path / "junk.pt").write_bytes(b"not a checkpoint")
     with pytest.raises(ValueError, match="not a file torch.load reads with weights_only=True"):
         read_router_logits(tmp_path / "junk.pt", {"topk2": top_k(2)})
+
+
+def test_long_sequences_are_routed_in_pieces_that_cover_every_token(monkeypatch):
+    import figkit.io.router_logits as saved
+
+    monkeypatch.setattr(saved, "CHUNK_TOKENS", 10)
+    for starts in ([0, 35], [0, 3, 6, 9, 12, 40, 44], [0, 5], [0, 10, 20]):
+        chunks = list(saved._chunks(starts))
+        assert [t for begin, end in chunks for t in range(begin, end)] == list(range(starts[-1])), chunks
+        assert all(end - begin <= 2 * saved.CHUNK_TOKENS for begin, end in chunks), chunks
+    pieces = read_router_logits(real_routing.SLICE, {"topk8": top_k(8)})  # six sequences of 128 in pieces of 10
+    monkeypatch.setattr(saved, "CHUNK_TOKENS", 8192)
+    whole = read_router_logits(real_routing.SLICE, {"topk8": top_k(8)})
+    for name in ("expert_counts", "expert_load", "position_effects", "vocabulary"):
+        assert pieces.sections[name] == whole.sections[name], name

@@ -114,7 +114,7 @@ def read_router_logits(path, routes, *, reference=None):
         name: rule.method() | ({"baseline": True} if name == reference else {}) for name, rule in routes.items()
     }
     model = {"num_layers": layers, "num_experts": experts}
-    if reference is not None:
+    if isinstance(routes.get(reference), top_k):
         model["top_k"] = routes[reference].k
     imported.sections["model"] = model
     spread = _experts_per_token(imported.sections["expert_counts"])
@@ -246,9 +246,19 @@ def _layout(arrays, path):
 
 
 def _chunks(starts):
-    """(begin, end) token ranges of whole sequences, each about ``CHUNK_TOKENS`` or one sequence."""
+    """(begin, end) token ranges to route at once: whole sequences gathered to about ``CHUNK_TOKENS``, a
+    longer sequence in pieces of ``CHUNK_TOKENS`` (its positions go on; only neighbours across a cut are
+    not counted for locality), so memory stays bounded."""
+    starts = [int(s) for s in starts]
     begin = 0
-    for end in starts[1:]:
-        if end - begin >= CHUNK_TOKENS or end == starts[-1]:
-            yield begin, int(end)
-            begin = int(end)
+    for start, end in zip(starts[:-1], starts[1:]):  # each sequence
+        if end - start > CHUNK_TOKENS:
+            if begin < start:
+                yield begin, start
+            yield from ((piece, min(piece + CHUNK_TOKENS, end)) for piece in range(start, end, CHUNK_TOKENS))
+            begin = end
+        elif end - begin >= CHUNK_TOKENS:
+            yield begin, end
+            begin = end
+    if begin < starts[-1]:
+        yield begin, starts[-1]
