@@ -200,6 +200,9 @@ def import_(args):
     mapping = dict(_pair(item) for item in args.map.split(",") if item.strip())
     unit = "tokens" if args.tokens else "steps"
     routes = dict(parse_route(route) for route in args.route)
+    logits = [source for source in args.sources if source.lower().endswith((".npz", ".pt", ".pth"))]
+    if routes and not logits:
+        raise ValueError("--route says how to route saved router logits (.npz, .pt); no SOURCE is one")
     imported = Imported()
     for source in args.sources:
         options = {"mapping": mapping, "step_unit": unit, "routes": routes, "experiment": args.experiment}

@@ -145,3 +145,28 @@ def test_long_sequences_are_routed_in_pieces_that_cover_every_token(monkeypatch)
     whole = read_router_logits(real_routing.SLICE, {"topk8": top_k(8)})
     for name in ("expert_counts", "expert_load", "position_effects", "vocabulary"):
         assert pieces.sections[name] == whole.sections[name], name
+
+
+def test_the_command_line_routes_saved_logits_and_refuses_a_route_for_anything_else(tmp_path, capsys):
+    from figkit.cli import main
+
+    out = tmp_path / "r.json"
+    assert (
+        main(
+            [
+                "import",
+                str(real_routing.SLICE),
+                "--route",
+                "topk8=top_k(8)",
+                "--route",
+                "bh05=bh(0.05, max_k=8)",
+                "-o",
+                str(out),
+            ]
+        )
+        == 0
+    )
+    assert capsys.readouterr().out.endswith(f"routing sections of topk8, bh05 -> {out}\n")
+    assert [m["id"] for m in load_results(out)["methods"]] == ["topk8", "bh05"]
+    assert main(["import", str(out), "--route", "topk8=top_k(8)", "-o", str(tmp_path / "x.json")]) == 2
+    assert "--route says how to route saved router logits (.npz, .pt); no SOURCE is one" in capsys.readouterr().err

@@ -1,11 +1,12 @@
 """``figkit import``: results from where they live into a results file.
 
 Each reader returns an ``Imported``: the sections it read (``series`` entries over training, ``metrics``
-with their ``metric_info``, and the methods they name), what it took and what it left (tags, columns or
-keys it could not use, listed rather than dropped). ``merge`` adds an ``Imported`` to a results file, new
-or existing, without losing what is there: a value it would change is an error naming it unless
-``replace``. ``read`` picks the reader by what a source is. One reader per module; those of other tools'
-files import those tools only when called, and a missing one is one line naming the extra to install.
+with their ``metric_info``, the routing sections of saved router logits, and the methods they name), what
+it took and what it left (tags, columns or keys it could not use, listed rather than dropped). ``merge``
+adds an ``Imported`` to a results file, new or existing, without losing what is there: a value it would
+change is an error naming it unless ``replace``. ``read`` picks the reader by what a source is. One
+reader per module; those of other tools' files import those tools only when called, and a missing one
+is one line naming the extra to install.
 """
 
 from __future__ import annotations
