@@ -111,20 +111,21 @@ def parser():
     )
     imports = commands.add_parser(
         "import",
-        help="read training logs, evaluation scores or CSV files into a results file",
+        help="read training logs, evaluation scores, tracked runs, tables or router logits into a results file",
         description="Add what SOURCE files hold to RESULTS (made if missing), keeping what RESULTS holds: a "
         "folder of TensorBoard event files (each run a method, each scalar tag a series; tags ending in "
-        "layer_<n> are that layer's), lm-evaluation-harness results (a results_<date>.json or its output "
-        "folder: each model a method, each task's score a metric with its standard error), a CSV file "
-        "(each numeric column a series over its step column) or router logits a model saved (.npz or .pt, "
-        "routed by each --route into the routing sections). Says what it took and what it left; a value "
-        "RESULTS already holds differently needs --replace.",
+        "layer_<n> are that layer's), W&B offline runs or an MLflow store (each run a method, a key logged "
+        "at several steps a series, one logged once a metric), lm-evaluation-harness results (a "
+        "results_<date>.json or its output folder: each model a method, each task's score a metric with its "
+        "standard error), a CSV or Parquet table (each numeric column a series over its step column) or "
+        "router logits a model saved (.npz or .pt, routed by each --route into the routing sections). Says "
+        "what it took and what it left; a value RESULTS already holds differently needs --replace.",
     )
     imports.add_argument(
         "sources",
         nargs="+",
         metavar="SOURCE",
-        help="a TensorBoard log folder, lm-evaluation-harness results, a CSV or router logits",
+        help="TensorBoard logs, W&B runs, an MLflow store, lm-evaluation-harness results, a table or router logits",
     )
     imports.add_argument("-o", "--out", required=True, metavar="RESULTS", help="the results file to write into")
     imports.add_argument("--method", help="the method id of a single run or model, or a CSV without a method column")
@@ -144,7 +145,7 @@ def parser():
     imports.add_argument("--experiment", metavar="NAME", help="MLflow: read this experiment's runs only")
     imports.add_argument("--tokens", action="store_true", help="the steps count tokens seen, not optimiser steps")
     imports.add_argument("--replace", action="store_true", help="overwrite values RESULTS already holds")
-    imports.add_argument("-v", "--verbose", action="store_true", help="list every series taken")
+    imports.add_argument("-v", "--verbose", action="store_true", help="list every value taken")
     commands.add_parser("schema", help="print the JSON Schema of results files")
     commands.add_parser("styles", help="list the style names figkit.use_style accepts")
     return p
@@ -194,6 +195,7 @@ def bundle(args):
 
 
 def import_(args):
+    from pathlib import Path
 
     from figkit.io import Imported, merge, parse_route, read
 
@@ -210,7 +212,8 @@ def import_(args):
     scores = sum(len(row) for row in imported.metrics.values())
     if not imported.series and not scores and not imported.sections:
         raise ValueError(f"no values found in {', '.join(args.sources)}")
-    merge(args.out, imported, replace=args.replace)
+    title = f"Imported from {', '.join(Path(source).name for source in args.sources)}"  # for a new file
+    merge(args.out, imported, replace=args.replace, title=title)
     for line in imported.took if args.verbose else []:
         print(f"figkit import: took {line}")
     for line in imported.left:

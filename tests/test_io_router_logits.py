@@ -168,5 +168,6 @@ def test_the_command_line_routes_saved_logits_and_refuses_a_route_for_anything_e
     )
     assert capsys.readouterr().out.endswith(f"routing sections of topk8, bh05 -> {out}\n")
     assert [m["id"] for m in load_results(out)["methods"]] == ["topk8", "bh05"]
+    assert load_results(out)["title"] == "Imported from olmoe_tiny_slice.npz"  # a new file is named after its sources
     assert main(["import", str(out), "--route", "topk8=top_k(8)", "-o", str(tmp_path / "x.json")]) == 2
     assert "--route says how to route saved router logits (.npz, .pt); no SOURCE is one" in capsys.readouterr().err

@@ -287,6 +287,8 @@ def test_seeds_give_t_intervals_and_tests_against_the_best_agree_with_scipy():
 def test_the_caption_says_what_plus_minus_and_the_dagger_mean():
     assert caption_notes({"a": {"x": 1.0}}) == ""
     assert caption_notes({"a": {"x": {"mean": 1.0, "std": 0.5}}}) == "± gives a standard deviation."
+    both = {"a": {"x": {"mean": 1.0, "std": 0.5, "stderr": 0.1}}}  # the ± is the interval: no deviation is shown
+    assert caption_notes(both) == "± gives a 95 % interval of the mean from the standard error (1.96 standard errors)."
     with_errors = {"a": {"x": {"mean": 0.40, "stderr": 0.02}}, "b": {"x": {"mean": 0.39, "stderr": 0.02}}}
     assert caption_notes(with_errors, {"x": "max"}) == (
         "± gives a 95 % interval of the mean from the standard error (1.96 standard errors). "

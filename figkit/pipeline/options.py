@@ -91,7 +91,7 @@ class Target:
         layout = self.appendix_layout()
         font = layout["font"] if layout["font"] in ("times", "cm") else None
         width = layout["text_width"]
-        return Page(width, width, 10.0, 9.0, 8.0, font, "the appendix")
+        return Page(width, width, 10.0, 9.0, 8.0, font, "the appendix")  # article at 10 pt: \small 9, \footnotesize 8
 
     def figure_size(self, width):
         """The rcParams of a figure of ``width`` ("column" or "text")."""

@@ -86,14 +86,15 @@ def _table_data(results):
             if direction in better.values()
         ]
         caption += f" Bold: the best value of a column ({'; '.join(rules)})."
-    notes = caption_notes({m: row for m, row in metrics.items() if row}, better, _formats(info, columns))
+    formats = _formats(info, columns)
+    notes = caption_notes({m: row for m, row in metrics.items() if row}, better, formats)
     caption += f" {notes}" if notes else ""
     return {
         "rows": rows,
         "columns": headers,
         "values": {m: metrics[m] for m in rows},
         "better": better,
-        "formats": _formats(info, columns),
+        "formats": formats,
         "caption": caption,
         "label": "tab:figkit-comparison",
     }

@@ -223,8 +223,7 @@ def _build(results_path, out_dir, options):
     elif compiling:
         progress.stage(f"compiling {document}.pdf")
         compiled = (out_dir, document, planned, results, done, options.force, options.require_pdf, report)
-        compiled += (options.allow_overfull,)
-        progress.step(f"{document}.pdf", compile_document(*compiled))
+        progress.step(f"{document}.pdf", compile_document(*compiled, allow_overfull=options.allow_overfull))
     complete = not options.only and report.ok and not report.notes
     kept.write_manifest(out_dir, done, whole_key if complete else None)
     kept.write_depfile(out_dir, planned, results_path, target.sheets, templates)

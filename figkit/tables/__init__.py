@@ -251,9 +251,7 @@ def caption_notes(
     """The sentences a caption needs for what the table's ± and † mean (empty when it has neither), for
     the table ``create_comparison_table`` makes of the same arguments."""
     values = _values(results_dict)
-    kinds = {
-        kind for row in values.values() for value in row.values() if value and value.spread for kind in value.kinds
-    }
+    kinds = {value.spread_kind for row in values.values() for value in row.values() if value and value.spread}
     said = []
     if kinds & {"seeds", "stderr"}:
         where = {"seeds": "over seeds (Student t)", "stderr": "from the standard error (1.96 standard errors)"}

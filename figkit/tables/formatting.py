@@ -30,19 +30,20 @@ class Value:
     seeds: tuple | None = None
 
     @property
-    def kinds(self):
-        """What the value carries beside its mean: "seeds", "stderr", "std"."""
-        return {kind for kind in ("seeds", "stderr", "std") if getattr(self, kind) is not None}
+    def spread_kind(self):
+        """What the ± comes from: "seeds", "stderr" or "std", the first the value carries; None if none."""
+        return next((kind for kind in ("seeds", "stderr", "std") if getattr(self, kind) is not None), None)
 
     @property
     def spread(self):
         """What follows ±: the half-width of the 95 % interval of the mean of seeds (Student t) or of one
         with a standard error, else the standard deviation; none when it is zero (a method that always
         selects k)."""
-        if self.seeds is not None:
+        kind = self.spread_kind
+        if kind == "seeds":
             half = interval_half_width(self.seeds)
         else:
-            half = INTERVAL_Z * self.stderr if self.stderr is not None else self.std
+            half = INTERVAL_Z * self.stderr if kind == "stderr" else self.std
         return half if half else None
 
 
