@@ -65,6 +65,32 @@ def test_a_planted_symbolic_link_stops_the_build_before_anything_is_written(stud
     assert {p: p.read_bytes() for p in out.rglob("*") if p.is_file()} == before
 
 
+@pytest.mark.parametrize("folder", ["tables", "figures"])
+def test_a_linked_folder_this_build_does_not_write_stops_it_too(tmp_path, folder):
+    """A build cleans every folder of its own of what a killed build left (``.*.tmp``): through a link to
+    another folder it would delete that folder's files, although the study plans no output there."""
+    figures, table = ("expert_counts", "sweeps"), ("metric_info", "metrics")
+    study = {
+        k: v
+        for k, v in sections().items()
+        if k in ("title", "model", "methods", *(figures, table)[folder == "figures"])
+    }
+    results = write_results(tmp_path / "r.json", **study)
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    (elsewhere / ".draft.tmp").write_text(SECRET)
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / folder).symlink_to(elsewhere)
+    run = cli("build", results, "-o", out, "--no-compile")
+    assert run.returncode == 2
+    assert run.stderr == (
+        f"figkit build: {out / folder} is a symbolic link; figkit writes only real files and folders inside {out}\n"
+    )
+    assert (elsewhere / ".draft.tmp").read_text() == SECRET
+    assert sorted(p.name for p in out.iterdir()) == [folder]
+
+
 def test_latex_never_reads_through_a_planted_link(study, tmp_path):
     """A template of the paper repo \\inputs a file of the output folder that links elsewhere."""
     results, out, victim = study

@@ -22,9 +22,11 @@ def few_outputs(**given):
     return {k: study[k] for k in ("title", "model", "methods", "metric_info", "metrics", "expert_counts", "sweeps")}
 
 
-def figkit_build(results, out, *options):
+def figkit_build(results, out, *options, cache=None):
+    """``figkit build`` in a process of its own; ``cache``: the user's cache folder, as another user's is."""
     command = [sys.executable, "-m", "figkit", "build", str(results), "-o", str(out), *options]
-    return subprocess.Popen(command, stderr=subprocess.PIPE, text=True, start_new_session=True)
+    env = os.environ | ({"XDG_CACHE_HOME": str(cache)} if cache else {})
+    return subprocess.Popen(command, stderr=subprocess.PIPE, text=True, start_new_session=True, env=env)
 
 
 def children(pid):
@@ -66,11 +68,12 @@ def _state(pid):
 
 
 def test_two_builds_into_one_folder_run_one_after_the_other(tmp_path):
+    """Even builds of two users, each with a cache of their own: the lock is in the output folder."""
     # The whole study: builds long enough that the second always starts while the first holds the lock.
     first = write_results(tmp_path / "a.json", **sections(title="Study A"))
     second = write_results(tmp_path / "b.json", **sections(title="Study B", label="BH other"))
     out = tmp_path / "out"
-    runs = [figkit_build(first, out), figkit_build(second, out)]
+    runs = [figkit_build(first, out, cache=tmp_path / "cache a"), figkit_build(second, out, cache=tmp_path / "cache b")]
     errors = [run.communicate(timeout=600)[1] for run in runs]
     assert [run.returncode for run in runs] == [0, 0], errors
     assert any("waiting for another build" in error for error in errors), errors
@@ -89,8 +92,8 @@ def test_two_builds_into_one_folder_run_one_after_the_other(tmp_path):
 
 
 def test_a_file_another_build_overwrites_is_never_called_up_to_date(tmp_path, monkeypatch):
-    """Builds of two users into one folder do not see each other's lock: the manifest records the digests
-    of what this build wrote, so whatever another build leaves there is made again by the next build."""
+    """Whatever else writes into the folder while a build runs (a figkit too old to honour its lock, a
+    script): the manifest records the digests of what this build wrote, so the next build makes it again."""
     from figkit.pipeline import compile as pipeline
 
     results = write_results(tmp_path / "r.json", **few_outputs())

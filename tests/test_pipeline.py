@@ -89,6 +89,7 @@ def test_every_output_is_made(built):
             "appendix.pdf",
             "figkit.d",
             ".figkit/manifest.json",
+            ".figkit/lock",
         ]
     )
 

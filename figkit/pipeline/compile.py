@@ -107,8 +107,8 @@ def overfull_lines(log_path, limit=OVERFULL_LIMIT):
 
 
 def _inputs_changed(out_dir, planned, manifest):
-    """Whether a file the document includes no longer holds what this build wrote (a build of another
-    user, whose lock this build cannot see, wrote it)."""
+    """Whether a file the document includes no longer holds what this build wrote (something that does not
+    honour the folder's lock, such as an older figkit, wrote it)."""
     written = [entry["outputs"].items() for job in planned if (entry := manifest.get(job.name))]
     return any(file_digest(out_dir / path) != sha for outputs in written for path, sha in outputs)
 

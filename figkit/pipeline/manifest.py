@@ -7,18 +7,21 @@ import contextlib
 import hashlib
 import importlib.metadata
 import json
+import os
 import sys
 from array import array
 from pathlib import Path
 
 from figkit import __version__
-from figkit.cache import cache_dir
 from figkit.files import digest, file_digest, is_plain_relative, symbolic_link_on, write_if_changed
 from figkit.latex import template_folders
 from figkit.pipeline.outputs import DOCUMENTS
 
 MANIFEST = ".figkit/manifest.json"
 LATEX_DIR = ".figkit/latex"  # the auxiliary files of the compiled documents
+LOCK = ".figkit/lock"
+# Every folder a build may write to or clean, whether or not this build writes to it
+FOLDERS = (".figkit", LATEX_DIR, "figures", "tables")
 DEPFILE = "figkit.d"
 PDFS = tuple(f"{name}.pdf" for name in DOCUMENTS)
 TEMPLATES = ("table.tex", "table.md", "macros.tex", "appendix.tex", "figure.tex", "slides.tex")
@@ -27,15 +30,18 @@ DEPENDENCIES = ("matplotlib", "numpy", "jinja2")  # what draws or writes the out
 
 @contextlib.contextmanager
 def one_build_at_a_time(out_dir, quiet):
-    """Hold this user's lock on ``out_dir`` (a file in figkit's private cache, so nothing is written to
-    ``out_dir`` before the results are read); a build that finds it held waits and says so."""
+    """Hold the lock of ``out_dir``, the file ``.figkit/lock`` in it, which every user's build honours (a
+    lock in one user's own cache is invisible to another's builds); a build that finds it held waits and
+    says so. Taken once the results are read, so a bad results file leaves no folder behind."""
     try:
         import fcntl
     except ImportError:  # not POSIX
         yield
         return
-    name = digest(str(out_dir.resolve()).encode())[:32]
-    with open(cache_dir("locks") / f"{name}.lock", "a") as lock:
+    (out_dir / ".figkit").mkdir(parents=True, exist_ok=True)
+    # Read-only suffices for flock, so another user's build can lock a file this user made.
+    lock = os.open(out_dir / LOCK, os.O_RDONLY | os.O_CREAT | os.O_NOFOLLOW, 0o666)
+    try:
         try:
             fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
@@ -43,6 +49,8 @@ def one_build_at_a_time(out_dir, quiet):
                 print(f"figkit: waiting for another build into {out_dir}", file=sys.stderr)
             fcntl.flock(lock, fcntl.LOCK_EX)
         yield
+    finally:
+        os.close(lock)
 
 
 # --- keys ------------------------------------------------------------------------------------

@@ -22,7 +22,7 @@ from pathlib import Path
 from figkit.files import digest, file_digest
 from figkit.pipeline import manifest as kept
 from figkit.pipeline.compile import compile_document
-from figkit.pipeline.manifest import DEPFILE, LATEX_DIR, MANIFEST, PDFS
+from figkit.pipeline.manifest import DEPFILE, MANIFEST, PDFS
 from figkit.pipeline.options import BuildOptions, Target
 from figkit.pipeline.outputs import DOCUMENTS, Planning, output_spec
 from figkit.pipeline.plan import plan, select
@@ -145,14 +145,8 @@ def _made_with(spec, figure_key, text_key):
 
 def build_with(results_path: str | os.PathLike, out_dir: str | os.PathLike, options: BuildOptions) -> BuildResult:
     """:func:`build` with its options as one object."""
-    out_dir = Path(out_dir)
-    with kept.one_build_at_a_time(out_dir, options.quiet):
-        return _build(results_path, out_dir, options)
-
-
-def _build(results_path, out_dir, options):
-    """``build`` with the output folder locked."""
     started = time.perf_counter()
+    out_dir = Path(out_dir)
     target = Target.of(options)
     templates = kept.template_files()
     code = kept.code_digest()
@@ -162,10 +156,8 @@ def _build(results_path, out_dir, options):
         ).encode()
     )
     text_key = digest("\n".join([code, *(f"{n}:{file_digest(p)}" for n, p in templates.items())]).encode())
+    kept.refuse_links(out_dir, [*kept.FOLDERS, MANIFEST, kept.LOCK, DEPFILE, *PDFS])
     manifest, ignored = kept.read_manifest(out_dir)
-    kept.refuse_links(out_dir, [MANIFEST, LATEX_DIR, DEPFILE, *PDFS, *kept.outputs_of(manifest)])
-    if options.force:
-        manifest = {}
     try:
         results_key = results_digest(results_path)  # refuses an oversized file before hashing it
     except ValueError as error:
@@ -175,6 +167,7 @@ def _build(results_path, out_dir, options):
         whole_key is not None
         and not options.only
         and not ignored
+        and not options.force
         and manifest.get("build") == whole_key
         and kept.all_intact(out_dir, manifest)
     ):
@@ -187,13 +180,36 @@ def _build(results_path, out_dir, options):
     table_fit = {"page": asdict(target.table_page()), "fit": options.table_fit}
     planned = plan(results, Planning(target.wide, table_fit, target.appendix_layout(), deck=target.deck))
     kept.refuse_links(out_dir, [output for job in planned for output in job.outputs])
-    selected = select(planned, options.only)
+    keys = {job.name: kept.job_key(job, _made_with(output_spec(job.kind), figure_key, text_key)) for job in planned}
+    work = _Work(results, planned, select(planned, options.only), keys, whole_key, target, templates)
+    with kept.one_build_at_a_time(out_dir, options.quiet):
+        # The manifest again: a build that held the lock may have changed it since.
+        manifest, ignored = ({}, []) if options.force else kept.read_manifest(out_dir)
+        kept.refuse_links(out_dir, kept.outputs_of(manifest))
+        return _write(results_path, out_dir, options, work, manifest, ignored, started)
+
+
+@dataclass
+class _Work:
+    """What a build is to make, decided from the results before it takes the output folder's lock."""
+
+    results: dict
+    planned: list  # every job the results support
+    selected: list  # those ``only`` asks for
+    keys: dict  # job name -> key of its inputs
+    whole_key: str | None
+    target: Target
+    templates: dict
+
+
+def _write(results_path, out_dir, options, work, manifest, ignored, started):
+    """Run the jobs that are not up to date and compile the document, with the output folder locked."""
+    results, planned, selected, keys = work.results, work.planned, work.selected, work.keys
     report = BuildResult(out_dir, notes=ignored)
     document = next((job.name for job in selected if job.name in DOCUMENTS), None)
     compiling = options.compile and document is not None
     progress = _Progress(len(selected) + compiling, options.quiet, options.verbose)
     done = manifest.get("jobs", {})
-    keys = {job.name: kept.job_key(job, _made_with(output_spec(job.kind), figure_key, text_key)) for job in planned}
     stale = []
     for job in selected:
         if kept.up_to_date(out_dir, done.get(job.name), keys[job.name]):
@@ -205,7 +221,7 @@ def _build(results_path, out_dir, options):
     if stale:
         kept.remove_leftovers(out_dir)
         progress.stage(f"making {len(stale)} outputs ({len(selected) - len(stale)} up to date)")
-    for job, outcome in run(stale, out_dir, target, options.debug, options.jobs):
+    for job, outcome in run(stale, out_dir, work.target, options.debug, options.jobs):
         if isinstance(outcome, str):
             report.failed[job.name] = outcome
             done.pop(job.name, None)
@@ -225,8 +241,8 @@ def _build(results_path, out_dir, options):
         compiled = (out_dir, document, planned, results, done, options.force, options.require_pdf, report)
         progress.step(f"{document}.pdf", compile_document(*compiled, allow_overfull=options.allow_overfull))
     complete = not options.only and report.ok and not report.notes
-    kept.write_manifest(out_dir, done, whole_key if complete else None)
-    kept.write_depfile(out_dir, planned, results_path, target.sheets, templates)
+    kept.write_manifest(out_dir, done, work.whole_key if complete else None)
+    kept.write_depfile(out_dir, planned, results_path, work.target.sheets, work.templates)
     progress.done(report, time.perf_counter() - started)
     return report
 
