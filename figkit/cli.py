@@ -10,6 +10,11 @@ import sys
 from figkit import __version__
 
 SIZE_TOLERANCE = 0.01  # inches
+# figkit check reads each PDF, which may be hostile, in a child process with bounds: a malformed file can
+# make pdfminer loop for minutes or inflate a small stream to gigabytes.
+CHECK_SECONDS = 60
+CHECK_MEMORY = 1 << 30  # bytes
+SHOWN_FAULTS = 20  # faults printed per PDF; the rest are counted
 
 
 def parser():
@@ -79,7 +84,10 @@ def parser():
         help="check PDFs: fonts, page size, and text that overlaps, leaves the page, is too small or mixes fonts",
         description="Fail (exit 1) on a Type 3 or unembedded font, a page that is not the expected size, or "
         "text that overlaps other text, runs outside the page, is smaller than --min-size or uses more font "
-        "families than --families. Works on any PDF: text is read with pdfminer.six (pip install 'figkit[check]').",
+        f"families than --families (at most {SHOWN_FAULTS} faults are shown per PDF, the rest counted). Works on "
+        "any PDF: text is read with pdfminer.six (pip install 'figkit[check]'), each PDF in a process of its own "
+        "with bounded time and memory; one that is not a regular file or cannot be read is one UNREADABLE line "
+        "(exit 2).",
     )
     check.add_argument("paths", nargs="+", metavar="PDF")
     check.add_argument("--width", type=float, help="expected page width in inches")
@@ -89,6 +97,13 @@ def parser():
     )
     check.add_argument(
         "--families", type=int, default=1, metavar="N", help="font families the text may use; 0: any (default: 1)"
+    )
+    check.add_argument(
+        "--timeout",
+        type=float,
+        default=CHECK_SECONDS,
+        metavar="SECONDS",
+        help=f"time to read one PDF, read with at most {CHECK_MEMORY >> 20} MiB of memory (default: {CHECK_SECONDS})",
     )
     check.add_argument(
         "--stale",
@@ -247,31 +262,48 @@ def styles(args):
 
 
 def check(args):
-    from figkit.lint import check_pdf_fonts, check_pdf_text
+    from figkit.processes import run_bounded
 
     if args.families < 0:
         raise ValueError(f"--families must be 0 (any) or more, got {args.families}")
-    failed = False
+    if not args.timeout > 0:
+        raise ValueError(f"--timeout must be positive, got {args.timeout:g}")
     current = None
     if args.stale is not None:
         from figkit.provenance import current_digests
         from figkit.results import load_results
 
         current = current_digests(load_results(args.stale))  # planned once for every PDF
+    unreadable = failed = False
     for path in args.paths:
-        report = check_pdf_fonts(path)
-        problems = report.problems
-        if current is not None:
-            from figkit.provenance import stale
-
-            problems += stale(path, current, args.stale)
-        for expected, actual, side in ((args.width, report.width, "wide"), (args.height, report.height, "high")):
-            if expected is not None and abs(expected - actual) > SIZE_TOLERANCE:
-                problems.append(f"page is {actual:.2f} in {side}, expected {expected:g}")
-        problems += check_pdf_text(path, min_size=args.min_size, families=args.families or None)
-        fonts = ", ".join(f"{f.name} ({f.kind})" for f in report.fonts) or "no fonts"
-        print(f"{path}: {report.width:.2f} x {report.height:.2f} in; {fonts}")
-        for problem in problems:
+        try:
+            summary, problems = run_bounded(_check_pdf, path, args, current, seconds=args.timeout, memory=CHECK_MEMORY)
+        except (ValueError, OSError) as error:
+            print(f"{path}: UNREADABLE: {_message(error).removeprefix(f'{path}: ')}")
+            unreadable = True
+            continue
+        print(f"{path}: {summary}")
+        for problem in problems[:SHOWN_FAULTS]:
             print(f"{path}: FAIL: {problem}")
+        if len(problems) > SHOWN_FAULTS:
+            print(f"{path}: FAIL: {len(problems) - SHOWN_FAULTS:,} more faults not shown")
         failed |= bool(problems)
-    return 1 if failed else 0
+    return 2 if unreadable else 1 if failed else 0
+
+
+def _check_pdf(path, args, current):
+    """One PDF's page size and fonts as a line, and its faults (run in a child process: see ``check``)."""
+    from figkit.lint import check_pdf_fonts, check_pdf_text
+
+    report = check_pdf_fonts(path)
+    problems = report.problems
+    if current is not None:
+        from figkit.provenance import stale
+
+        problems += stale(path, current, args.stale)
+    for expected, actual, side in ((args.width, report.width, "wide"), (args.height, report.height, "high")):
+        if expected is not None and abs(expected - actual) > SIZE_TOLERANCE:
+            problems.append(f"page is {actual:.2f} in {side}, expected {expected:g}")
+    problems += check_pdf_text(path, min_size=args.min_size, families=args.families or None)
+    fonts = ", ".join(f"{f.name} ({f.kind})" for f in report.fonts) or "no fonts"
+    return f"{report.width:.2f} x {report.height:.2f} in; {fonts}", problems

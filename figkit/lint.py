@@ -20,8 +20,11 @@ from __future__ import annotations
 
 import contextlib
 import functools
+import itertools
 import math
+import os
 import re
+import stat
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -177,18 +180,16 @@ class PdfFonts:
 
 def check_pdf_fonts(path):
     """Fonts and page size of the PDF at ``path``; ``ValueError`` if it is no PDF."""
-    PDFDocument, PDFPage, PDFParser, resolve1, errors = _pdfminer_document()
+    PDFDocument, PDFPage, PDFParser, resolve1 = _pdfminer_document()
     path = Path(path)
-    with open(path, "rb") as file:
+    with open_regular(path) as file:
         if file.read(4) != b"%PDF":
             raise ValueError(f"{path}: not a PDF file")
         file.seek(0)
-        try:
+        with unreadable_pdf(path):
             document = PDFDocument(PDFParser(file))
             page = next(PDFPage.create_pages(document), None)
             fonts = {_font(resolve1(o), resolve1) for o in _objects(document)} - {None}
-        except errors as error:
-            raise ValueError(f"{path}: not a readable PDF ({error})") from None
     if page is None:
         raise ValueError(f"{path}: no page size (MediaBox) found")
     x0, y0, x1, y1 = page.mediabox
@@ -229,12 +230,33 @@ def _pdfminer_document():
     try:
         from pdfminer.pdfdocument import PDFDocument
         from pdfminer.pdfpage import PDFPage
-        from pdfminer.pdfparser import PDFParser, PDFSyntaxError
+        from pdfminer.pdfparser import PDFParser
         from pdfminer.pdftypes import resolve1
-        from pdfminer.psparser import PSException
     except ImportError:
         raise ImportError("reading a PDF needs pdfminer.six: pip install 'figkit[check]'") from None
-    return PDFDocument, PDFPage, PDFParser, resolve1, (PDFSyntaxError, PSException)
+    return PDFDocument, PDFPage, PDFParser, resolve1
+
+
+def open_regular(path):
+    """``path`` opened for reading in binary; ``ValueError`` unless it is a regular file (a pipe would block,
+    a device such as /dev/zero never end)."""
+    descriptor = os.open(path, os.O_RDONLY | os.O_NONBLOCK)  # a FIFO opens without waiting for a writer
+    if not stat.S_ISREG(os.fstat(descriptor).st_mode):
+        os.close(descriptor)
+        raise ValueError(f"{path}: not a regular file")
+    return os.fdopen(descriptor, "rb")
+
+
+@contextlib.contextmanager
+def unreadable_pdf(path):
+    """Any error pdfminer meets in a malformed PDF (its own, or zlib's, arithmetic and index errors from deep
+    inside it) as ``ValueError`` naming the file; running out of memory stays ``MemoryError``."""
+    try:
+        yield
+    except MemoryError:
+        raise
+    except Exception as error:  # noqa: BLE001 - a malformed file can break any of pdfminer's steps
+        raise ValueError(f"{path}: not a readable PDF ({error or type(error).__name__})") from None
 
 
 def pdf_words(path):
@@ -249,9 +271,7 @@ def _read_pdf(path):
         from pdfminer.layout import LTChar
         from pdfminer.pdfinterp import PDFPageInterpreter, PDFResourceManager
         from pdfminer.pdfpage import PDFPage
-        from pdfminer.pdfparser import PDFSyntaxError
         from pdfminer.pdftypes import resolve1
-        from pdfminer.psparser import PSException
         from pdfminer.utils import apply_matrix_pt, mult_matrix
     except ImportError:
         raise ImportError("reading text from a PDF needs pdfminer.six: pip install 'figkit[check]'") from None
@@ -316,14 +336,11 @@ def _read_pdf(path):
     device = Words(manager, laparams=None)
     interpreter = Interpreter(manager, device)
     pages = []
-    try:
-        file = open(path, "rb") if isinstance(path, (str, Path)) else contextlib.nullcontext(path)
-        with file as pdf:
-            for page in PDFPage.get_pages(pdf):
-                interpreter.process_page(page)
-                pages.append((tuple(page.mediabox), _joined(device.runs), device.marks))
-    except (PDFSyntaxError, PSException) as error:
-        raise ValueError(f"{path}: not a readable PDF ({error})") from None
+    file = open_regular(path) if isinstance(path, (str, os.PathLike)) else contextlib.nullcontext(path)
+    with file as pdf, unreadable_pdf(path):
+        for page in PDFPage.get_pages(pdf):
+            interpreter.process_page(page)
+            pages.append((tuple(page.mediabox), _joined(device.runs), device.marks))
     return pages
 
 
@@ -501,12 +518,12 @@ def _drawn_texts(fig, text_type):
 
 
 def _overlaps(words, scale):
-    """Pairs of words whose boxes overlap by more than they may touch, both ways (sorted by x:
-    O(n log n) typically)."""
+    """Each word that overlaps a word to its right by more than they may touch, with the first such word
+    (sorted by x: O(n log n) typically, and O(n) for a pile of words in one place)."""
     order = sorted(words, key=lambda w: w.box[0])
     pairs = []
     for i, a in enumerate(order):
-        for b in order[i + 1 :]:
+        for b in itertools.islice(order, i + 1, None):
             if b.box[0] >= a.box[2] - TOUCH * scale:
                 break
             touch = max(TOUCH, TOUCH_EM * min(a.size, b.size)) * scale
@@ -515,6 +532,7 @@ def _overlaps(words, scale):
                 and min(a.box[2], b.box[2]) - max(a.box[0], b.box[0]) > touch
             ):
                 pairs.append((a, b))
+                break
     return pairs
 
 

@@ -1,8 +1,11 @@
-"""Child processes that cannot outlive the build: the one way figkit runs TeX, and its workers' guard."""
+"""Child processes that cannot outlive figkit: the one way figkit runs TeX, its workers' guard, and a child
+that reads an untrusted file within bounds of time and memory."""
 
 from __future__ import annotations
 
 import os
+import pickle
+import select
 import signal
 import subprocess
 import sys
@@ -64,3 +67,79 @@ def _wait_until_gone(group, seconds=5.0):
         except ProcessLookupError:
             return
         time.sleep(0.01)
+
+
+def run_bounded(function, *args, seconds, memory):
+    """``function(*args)`` in a forked child given ``seconds`` of wall-clock time and ``memory`` bytes beyond
+    what this process already has; its result, or its exception raised again here. A child that runs out
+    of time or memory, or dies, is a ``ValueError`` saying so. Where there is no fork (not Linux), a call."""
+    if not sys.platform.startswith("linux"):
+        return function(*args)
+    reader, writer = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # the child: never returns into the caller's code
+        try:
+            os.close(reader)
+            die_with_parent()
+            _limit_memory(memory)
+            try:
+                outcome = (True, function(*args))
+            except MemoryError:
+                outcome = (False, ValueError(f"needs more than {memory >> 20} MiB of memory"))
+            except Exception as error:  # noqa: BLE001 - handed to the parent, which raises it
+                outcome = (False, error)
+            try:
+                data = pickle.dumps(outcome)
+            except Exception:  # noqa: BLE001 - an exception that cannot be pickled goes as its text
+                data = pickle.dumps((False, ValueError(f"{type(outcome[1]).__name__}: {outcome[1]}")))
+            with os.fdopen(writer, "wb") as pipe:
+                pipe.write(data)
+        finally:
+            os._exit(0)
+    os.close(writer)
+    data = None
+    try:
+        data = _read_until(reader, time.monotonic() + seconds)
+    finally:
+        os.close(reader)
+        if data is None:
+            os.kill(pid, signal.SIGKILL)
+        _, status = os.waitpid(pid, 0)
+    if data is None:
+        raise ValueError(f"not done within {seconds:g} s")
+    if not data:
+        raise ValueError(f"its process died ({_death(status)})")
+    ok, value = pickle.loads(data)
+    if not ok:
+        raise value
+    return value
+
+
+def _limit_memory(memory):
+    """Cap this process's address space at its present size plus ``memory`` bytes."""
+    import resource
+
+    try:
+        with open("/proc/self/statm") as statm:
+            present = int(statm.read().split()[0]) * os.sysconf("SC_PAGE_SIZE")
+    except (OSError, ValueError):
+        return
+    resource.setrlimit(resource.RLIMIT_AS, (present + memory, present + memory))
+
+
+def _read_until(fd, deadline):
+    """Everything the pipe ``fd`` gives until it closes, or None if it is still open at ``deadline``."""
+    chunks = []
+    while (left := deadline - time.monotonic()) > 0:
+        if select.select([fd], [], [], left)[0]:
+            chunk = os.read(fd, 1 << 16)
+            if not chunk:
+                return b"".join(chunks)
+            chunks.append(chunk)
+    return None
+
+
+def _death(status):
+    if os.WIFSIGNALED(status):
+        return f"signal {signal.Signals(os.WTERMSIG(status)).name}"
+    return f"exit code {os.waitstatus_to_exitcode(status)}"

@@ -29,13 +29,13 @@ def keywords(job, styles):
 def recorded(path):
     """``{figure name: data digest}`` of every figkit figure in the PDF at ``path``: the figure itself, or the
     figures a paper includes."""
-    from figkit.lint import _pdfminer_document
+    from figkit.lint import _pdfminer_document, open_regular, unreadable_pdf
 
-    PDFDocument, _, PDFParser, resolve1, _ = _pdfminer_document()  # says how to install pdfminer.six
+    PDFDocument, _, PDFParser, resolve1 = _pdfminer_document()  # says how to install pdfminer.six
     from pdfminer.pdftypes import PDFStream
 
     found = {}
-    with open(path, "rb") as file:
+    with open_regular(path) as file, unreadable_pdf(path):
         document = PDFDocument(PDFParser(file))
         infos = [resolve1(info) for info in document.info]
         for xref in document.xrefs:

@@ -48,6 +48,7 @@ def test_each_fault_is_found_and_named():
     assert check_figure(fig, min_size=2, families=None) == [p for p in problems if "pt" not in p and "famil" not in p]
 
 
+@pytest.mark.slow  # figkit check reads each PDF in a child process
 @pytest.mark.parametrize("fonttype", [3, 42])
 def test_the_pdf_of_a_figure_shows_the_same_faults(tmp_path, fonttype):
     """Type 3 text is split around ligatures ("fi" of "first"); the pieces are one word again."""
@@ -113,6 +114,7 @@ def data_under_text(legend_inside):
     return fig
 
 
+@pytest.mark.slow  # figkit check reads each PDF in a child process
 def test_text_over_the_data_is_found_in_the_figure_and_in_its_pdf(tmp_path):
     fig = data_under_text(legend_inside=True)
     assert check_figure(fig) == ["'a long legend entry' lies over the data (a line)"]
