@@ -5,6 +5,7 @@ one line on stderr; ``--debug`` shows the traceback instead.
 """
 
 import argparse
+import signal
 import sys
 
 from figkit import __version__
@@ -169,6 +170,8 @@ def parser():
 def main(argv=None):
     commands = parser()
     args = commands.parse_args(argv)
+    if argv is None:  # figkit run as a program, not called from Python
+        signal.signal(signal.SIGTERM, _terminated)
     try:
         if args.command is None:
             commands.print_help()
@@ -182,6 +185,12 @@ def main(argv=None):
         return 2
     except KeyboardInterrupt:
         return 130
+
+
+def _terminated(signum, frame):
+    """SIGTERM ends figkit as an interrupt does, cleaning up (TeX and the workers stopped, no temporary
+    file left), instead of Python's default of dying on the spot."""
+    raise SystemExit(128 + signum)
 
 
 def _message(error):

@@ -3,6 +3,7 @@ that reads an untrusted file within bounds of time and memory."""
 
 from __future__ import annotations
 
+import math
 import os
 import pickle
 import select
@@ -17,18 +18,21 @@ PR_SET_PDEATHSIG = 1  # linux/prctl.h
 
 def run_tex(command, cwd, env, *, output_limit, timeout=TEX_TIMEOUT):
     """Run a TeX ``command`` and return its exit code: stdin closed and output discarded, in its own
-    process group that dies with this process, each file it writes capped at ``output_limit`` bytes.
+    process group, each file it writes capped at ``output_limit`` bytes and each process at ``timeout``
+    seconds of CPU.
 
     On a timeout (``subprocess.TimeoutExpired``) or an interrupt the whole group (latexmk and its
-    pdflatex) is killed before the exception goes on. ``FileNotFoundError`` if the engine is missing.
+    pdflatex) is killed before the exception goes on; if this process is killed outright, a watchdog
+    kills the group. ``FileNotFoundError`` if the engine is missing.
     """
+    cpu = math.ceil(timeout) + 1  # a bound the wall-clock timeout reaches first; it holds for orphans too
 
     def prepare_child():
         die_with_parent()
-        if os.name == "posix":
-            import resource
+        import resource
 
-            resource.setrlimit(resource.RLIMIT_FSIZE, (output_limit, output_limit))
+        resource.setrlimit(resource.RLIMIT_FSIZE, (output_limit, output_limit))
+        resource.setrlimit(resource.RLIMIT_CPU, (cpu, cpu))
 
     process = subprocess.Popen(
         command,
@@ -40,6 +44,7 @@ def run_tex(command, cwd, env, *, output_limit, timeout=TEX_TIMEOUT):
         start_new_session=True,
         preexec_fn=prepare_child,
     )
+    watchdog = _watchdog(process.pid)
     try:
         return process.wait(timeout=timeout)
     except BaseException:
@@ -47,6 +52,16 @@ def run_tex(command, cwd, env, *, output_limit, timeout=TEX_TIMEOUT):
         process.wait()
         _wait_until_gone(process.pid)
         raise
+    finally:
+        watchdog.stdin.close()  # the group is done with: the watchdog kills what is left of it, and ends
+        watchdog.wait()
+
+
+def _watchdog(group):
+    """A process that kills process ``group`` once its stdin closes: when this process closes it, or dies
+    (``kill -9`` leaves no chance to clean up, and pdflatex, latexmk's child, outlives latexmk)."""
+    script = 'cat >/dev/null; kill -s KILL -- "-$0" 2>/dev/null; exit 0'
+    return subprocess.Popen(["sh", "-c", script, str(group)], stdin=subprocess.PIPE, start_new_session=True)
 
 
 def die_with_parent():

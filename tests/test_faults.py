@@ -126,3 +126,60 @@ def test_a_file_another_build_overwrites_is_never_called_up_to_date(tmp_path, mo
         assert b"another build" not in (out / "appendix.pdf").read_bytes()
         assert all(b"another build" not in f.read_bytes() for f in (out / "figures").glob("*.pdf"))
         assert build(results, out).rendered == []
+
+
+NEVER_ENDING = "\\documentclass{article}\n\\begin{document}\n\\def\\again{\\again}\\again\n\\end{document}\n"
+
+
+def tex_running_in(folder):
+    """The pdflatex processes whose working folder is ``folder``."""
+    found = []
+    for process in Path("/proc").glob("[0-9]*"):
+        try:
+            if b"pdflatex" in (process / "cmdline").read_bytes() and Path(os.readlink(process / "cwd")) == folder:
+                found.append(int(process.name))
+        except OSError:
+            continue
+    return found
+
+
+def wait_for(condition, seconds):
+    deadline = time.monotonic() + seconds
+    while not (found := condition()) and time.monotonic() < deadline:
+        time.sleep(0.02)
+    return found
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="/proc")
+@pytest.mark.parametrize(
+    "how, while_",
+    [
+        ("kill -9", "tex"),
+        ("SIGTERM", "tex"),
+        ("Ctrl-C", "tex"),  # SIGINT to the terminal's process group: figkit, its workers, latexmk, pdflatex
+        ("SIGTERM", "workers"),
+        ("Ctrl-C", "workers"),
+    ],
+)
+def test_a_stopped_build_leaves_no_tex_or_worker_and_no_traceback(tmp_path, how, while_):
+    results = write_results(tmp_path / "r.json", **(sections() if while_ == "workers" else few_outputs()))
+    (tmp_path / "templates").mkdir()
+    (tmp_path / "templates" / "appendix.tex").write_text(NEVER_ENDING)  # pdflatex runs until it is stopped
+    out = (tmp_path / "out").resolve()
+    command = [sys.executable, "-m", "figkit", "build", str(results), "-o", str(out), "--jobs", "2"]
+    process = subprocess.Popen(command, cwd=tmp_path, stderr=subprocess.PIPE, text=True, start_new_session=True)
+    if while_ == "tex":
+        running = wait_for(lambda: tex_running_in(out), 120)
+    else:
+        running = wait_for(lambda: children(process.pid) if len(children(process.pid)) >= 2 else [], 60)
+    assert running, f"no {while_} started"
+    if how == "Ctrl-C":
+        os.killpg(process.pid, signal.SIGINT)
+    else:
+        os.kill(process.pid, {"kill -9": signal.SIGKILL, "SIGTERM": signal.SIGTERM}[how])
+    stderr = process.communicate(timeout=60)[1]
+    assert process.returncode == {"kill -9": -9, "SIGTERM": 143, "Ctrl-C": 130}[how], stderr
+    assert "Traceback" not in stderr, stderr
+    alive = lambda: [pid for pid in running if Path(f"/proc/{pid}").exists() and "Z" not in _state(pid)]  # noqa: E731
+    wait_for(lambda: not alive(), 10)
+    assert not alive(), f"{len(alive())} of {len(running)} {while_} processes outlived the build"

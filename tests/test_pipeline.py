@@ -336,6 +336,12 @@ def test_without_tex_the_sources_are_written_and_the_message_says_how_to_get_it(
         run.returncode == 1
         and run.stderr == f"figkit build: appendix.pdf failed: {NO_TEX.format(pdf='appendix.pdf')}\n"
     )
+    # An appendix compiled where TeX was, then new results where it is not: the old PDF would contradict them.
+    assert build(results, tmp_path / "out").pdf.is_file()
+    write_results(results, **sections(title="New results"))
+    run = cli("build", results, "-o", tmp_path / "out", env=env)
+    assert run.returncode == 0 and not (tmp_path / "out" / "appendix.pdf").exists()
+    assert "; the old appendix.pdf, compiled from earlier outputs, is removed" in run.stderr
 
 
 def test_a_build_into_a_log_says_how_far_it_is(tmp_path, monkeypatch, capsys):

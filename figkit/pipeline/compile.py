@@ -37,6 +37,9 @@ def compile_document(out_dir, name, planned, results, manifest, force, require_p
         return "up to date"
     if not (shutil.which("latexmk") and shutil.which("pdflatex")):
         missing = NO_TEX.format(pdf=document)
+        if manifest.pop(document, None) and pdf.is_file():  # figkit's, compiled from other outputs than these
+            pdf.unlink()
+            missing += f"; the old {document}, compiled from earlier outputs, is removed"
         if require_pdf:
             report.failed[document] = missing
         else:

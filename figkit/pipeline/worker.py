@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import multiprocessing
 import os
+import signal
 import traceback
 import warnings
 from concurrent.futures import ProcessPoolExecutor, as_completed
@@ -24,11 +25,24 @@ def run(stale, out_dir, target, debug, jobs):
         for job in stale:
             yield job, run_job(job, str(out_dir), target, debug)
         return
-    context = multiprocessing.get_context("fork")
-    with ProcessPoolExecutor(max_workers=workers, mp_context=context, initializer=die_with_parent) as pool:
+    pool = ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context("fork"), initializer=_start)
+    try:
         futures = {pool.submit(run_job, job, str(out_dir), target, debug): job for job in stale}
         for future in as_completed(futures):
             yield futures[future], future.result()
+    except BaseException:  # an interrupt: stop the workers now instead of waiting for every queued job
+        pool.shutdown(wait=False, cancel_futures=True)
+        for worker in multiprocessing.active_children():
+            worker.kill()
+        raise
+    pool.shutdown()
+
+
+def _start():
+    """A worker dies with the build, and leaves an interrupt to it: Ctrl-C reaches every process of the
+    terminal's group, and a worker interrupted while it waits for a job printed a traceback."""
+    die_with_parent()
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
 
 
 def run_job(job, out_dir, target, debug=False):
