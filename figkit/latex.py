@@ -208,10 +208,16 @@ def _math_argument(tokens, i, depth):
         i += 1
     if i >= len(tokens) or tokens[i] in ("}", "^", "_", " ") or tokens[i] in ("\\left", "\\right"):
         raise ValueError("missing argument")
-    if tokens[i] == "{":
+    token = tokens[i]
+    if token == "{":
         return _math_group(tokens, i + 1, depth + 1) + 1
-    if tokens[i].startswith("\\") and tokens[i][1:].isalpha() and MATH_ARGUMENTS.get(tokens[i][1:]):
-        raise ValueError("a command with arguments as an argument")
+    if token.startswith("\\") and token[1:].isalpha():
+        if token[1:] not in SAFE_MATH_COMMANDS:
+            raise ValueError("command")
+        if MATH_ARGUMENTS.get(token[1:]):
+            raise ValueError("a command with arguments as an argument")
+    elif token.startswith("\\") and token not in MATH_ESCAPES:
+        raise ValueError("escape")  # \] or \[ would end or start display maths, \^ is a text accent
     return i + 1
 
 

@@ -83,7 +83,8 @@ def test_cut_or_noisy_bytes_are_refused_in_one_line(valid, tmp_path, cut, noise)
 # and maths that LaTeX can or cannot typeset.
 LABEL = st.lists(
     st.sampled_from(list(" abcxyzABC019.,;:!?`'\"-+=/()[]*@$\\{}^_&%#~<>|éüß±αβ–…")
-                    + ["$x^$", "$\\]$", "$\\left($", "$x^2$", "$\\alpha$", "$k=8$", "!`", "?`", ",,", "<<", ">>"]),
+                    + ["$x^$", "$\\]$", "$\\left($", "$x^2$", "$\\alpha$", "$k=8$", "!`", "?`", ",,", "<<", ">>",
+                       "$x^\\]$", "$a_\\[$", "$b^\\^$"]),
     min_size=1,
     max_size=12,
 ).map("".join)  # fmt: skip

@@ -69,6 +69,12 @@ def test_pairs_a_t1_font_would_join_into_one_character_are_kept_apart(pair):
         ("$\\frac{a}$", False),  # a missing argument
         ("$\\text{a^b}$", False),  # maths in text
         ("$\\input{x}$", False),  # a command that reads a file
+        ("$x^\\]$", False),  # an escape as a script's argument: ends maths mode
+        ("$x_\\[$", False),
+        ("$x^\\^$", False),  # a text accent
+        ("$x^\\input$", False),  # an unknown command as an argument
+        ("$x^\\alpha$", True),
+        ("$x^\\,$", True),
     ],
 )
 def test_maths_is_kept_only_when_latex_can_typeset_it(maths, kept):

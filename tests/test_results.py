@@ -252,6 +252,12 @@ BAD = [
     (("series", 0, "name"), "train/lbl", 'series[0].name: a series name "train/lbl" may use only letters'),
     (("series", 1, "step_unit"), "epochs", 'series[1].step_unit: expected "steps" or "tokens", got "epochs"'),
     (("series", 1, "method"), "bh99", 'series[1].method: unknown method "bh99"; declared methods: topk2, bh05'),
+    (
+        ("methods", 1, "label"),
+        "BH " + "x" * 200_000,
+        "methods[1].label: a text of 200,003 characters; a label, title or token may have at most 500",
+    ),
+    (("routing_text", 0, "tokens", 1), " " * 501, "routing_text[0].tokens[1]: a text of 501 characters"),
 ]
 
 

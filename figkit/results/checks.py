@@ -13,6 +13,9 @@ import re
 
 from figkit.results.reading import LARGEST_INTEGER, Huge, NonFinite
 
+# Characters of any text field. A label, title or token is set in figures and tables: 500 characters fill
+# several lines of a page, and a 200,000-character label made a build draw for minutes and fail in LaTeX.
+LONGEST_TEXT = 500
 KEY = re.compile(r"\A[A-Za-z0-9_.:+-]+\Z")  # method ids and metric names: safe in labels, macros and file names
 LARGEST_NUMBER = 1.7976931348623157e308  # numbers become float64
 
@@ -103,6 +106,8 @@ def an_integer(value, path, minimum=0, maximum=None):
 def a_string(value, path):
     if not isinstance(value, str):
         fail(path, f"expected a string, got {shown(value)}")
+    if len(value) > LONGEST_TEXT:
+        fail(path, f"a text of {len(value):,} characters; a label, title or token may have at most {LONGEST_TEXT}")
     return value
 
 

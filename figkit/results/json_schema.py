@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from importlib import resources
 
+from figkit.results.checks import LONGEST_TEXT
 from figkit.results.sections import SECTIONS
 
 VERSIONS = (1,)
@@ -29,20 +30,34 @@ def generated():
     defs = dict(DEFS)
     for section in SECTIONS.values():
         defs |= section.defs
-    return {
-        "$schema": "https://json-schema.org/draft/2020-12/schema",
-        "$id": f"https://figkit.dev/schema/{FILE}",
-        "title": f"figkit results file, schema version {VERSIONS[-1]}",
-        "description": "One file of Mixture-of-Experts routing results. Every section but methods is optional; "
-        "figkit builds the figures and tables whose data is present. Checked by figkit beyond this schema: every "
-        "method referenced is declared in methods, arrays that belong together have equal lengths, layers are "
-        "below model.num_layers, counts are at most model.num_experts.",
-        "type": "object",
-        "required": ["schema_version", *(s.name for s in SECTIONS.values() if s.required)],
-        "additionalProperties": False,
-        "properties": properties,
-        "$defs": defs,
-    }
+    return _texts_capped(
+        {
+            "$schema": "https://json-schema.org/draft/2020-12/schema",
+            "$id": f"https://figkit.dev/schema/{FILE}",
+            "title": f"figkit results file, schema version {VERSIONS[-1]}",
+            "description": "One file of Mixture-of-Experts routing results. Every section but methods is optional; "
+            "figkit builds the figures and tables whose data is present. Checked by figkit beyond this schema: every "
+            "method referenced is declared in methods, arrays that belong together have equal lengths, layers are "
+            "below model.num_layers, counts are at most model.num_experts.",
+            "type": "object",
+            "required": ["schema_version", *(s.name for s in SECTIONS.values() if s.required)],
+            "additionalProperties": False,
+            "properties": properties,
+            "$defs": defs,
+        }
+    )
+
+
+def _texts_capped(node):
+    """``node`` with the loader's longest text on every string but constants."""
+    if isinstance(node, list):
+        return [_texts_capped(item) for item in node]
+    if not isinstance(node, dict):
+        return node
+    capped = {key: _texts_capped(value) for key, value in node.items()}
+    if capped.get("type") == "string" and not {"enum", "const"} & capped.keys():
+        capped["maxLength"] = LONGEST_TEXT
+    return capped
 
 
 def text():
