@@ -40,6 +40,15 @@ class CountHistogram:
             tokens[value - lo] = count
         return cls(lo, tokens)
 
+    @classmethod
+    def pooled(cls, hists):
+        """One histogram of the tokens of all ``hists``."""
+        lo, hi = min(h.offset for h in hists), max(h.offset + h.tokens.size for h in hists)
+        tokens = np.zeros(hi - lo, dtype=np.int64)
+        for h in hists:
+            tokens[h.offset - lo : h.offset - lo + h.tokens.size] += h.tokens
+        return cls(lo, tokens)
+
     @property
     def values(self):
         return np.arange(self.offset, self.offset + self.tokens.size)

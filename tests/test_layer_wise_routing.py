@@ -62,3 +62,36 @@ def test_one_layer_has_only_the_overall_mean():
 def test_errors(args, message):
     with pytest.raises(ValueError, match=message):
         plot_layer_wise_routing(*args)
+
+
+def test_past_two_hundred_layers_consecutive_layers_are_pooled_and_said_so(rng):
+    """100,000 layers drew a bar each until memory ran out: past 200, each bar pools consecutive layers."""
+    import figkit
+
+    counts = rng.integers(1, 5, (1_000, 30))  # 200 groups of 5 layers
+    with figkit.use_style("paper"):
+        ax = plot_layer_wise_routing(list(counts)).axes[0]  # a layer per entry: more layers than tokens
+    stacks = list(ax.containers)
+    assert [len(stack) for stack in stacks] == [200] * 4  # a bar per group, a stack of 4 counts
+    pooled = counts.reshape(200, 150)
+    for count, stack in zip(range(1, 5), stacks):
+        heights = [bar.get_height() for bar in stack]
+        np.testing.assert_allclose(heights, (pooled == count).mean(axis=1), rtol=1e-12)
+    assert ax.get_xlabel() == "Layers, in groups of 5"
+    assert ax.get_xticklabels()[0].get_text() == "0\N{EN DASH}4"
+
+
+def test_a_results_file_of_many_layers_says_they_are_pooled(tmp_path):
+    from figkit import load_results, write_results
+    from figkit.plots import figure_spec
+
+    study = {
+        "methods": [{"id": "bh", "label": "BH"}],
+        "model": {"num_layers": 1_000, "num_experts": 8},
+        "expert_counts": [{"method": "bh", "layer": layer, "values": [1, 2, 3]} for layer in range(1_000)],
+    }
+    results = load_results(write_results(tmp_path / "r.json", **study))
+    (job,) = figure_spec("layer_wise_routing").jobs(results)
+    caption = "".join(job.caption)
+    assert "(3 tokens \N{MULTIPLICATION SIGN} 1,000 layers)" in caption
+    assert caption.endswith("Its 1,000 layers are drawn in groups of 5 consecutive layers.")

@@ -257,6 +257,16 @@ def laid_out_height(ax):
     return axes_height(ax) / margins
 
 
+# More layers than this (models have up to about a hundred) are drawn as groups of consecutive layers: a bar
+# or marker for each of 100,000 layers is no figure, and drawing them ran out of memory.
+MAX_LAYERS_DRAWN = 200
+
+
+def layer_group(layers):
+    """How many consecutive layers each drawn bar or marker stands for: 1 up to ``MAX_LAYERS_DRAWN`` layers."""
+    return -(-layers // MAX_LAYERS_DRAWN)
+
+
 def label_every(ax, labels, *, rotated=False, share=0.7):
     """Label every n-th of evenly spaced x ticks so that ``labels`` do not overlap at the tick font size.
 

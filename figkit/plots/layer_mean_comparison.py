@@ -13,6 +13,7 @@ from matplotlib.ticker import MaxNLocator
 from figkit.arrays import ArrayLike, count_histogram, labelled, layer_histograms, layer_id
 from figkit.plots._draw import (
     height_with_legend_above,
+    layer_group,
     legend_above,
     line_width,
     marker_size,
@@ -67,7 +68,10 @@ def height(data, width):
 def draw(ax, data):
     for label, layers, means, role in data.methods:
         look = role.look().line()
-        ax.plot(layers, means, linewidth=line_width(1.33), markersize=marker_size(), label=label, **look)
+        every = layer_group(len(layers))  # a marker per layer, up to MAX_LAYERS_DRAWN of them
+        ax.plot(
+            layers, means, linewidth=line_width(1.33), markersize=marker_size(), markevery=every, label=label, **look
+        )
     ax.xaxis.set_major_locator(MaxNLocator(integer=True))
     ax.set_ylim(0, 1.05 * max(means.max() for _, _, means, _ in data.methods))
     ax.set_xlabel("Layer")

@@ -19,6 +19,7 @@ from figkit.plots._draw import (
     colour_bar,
     height_with_legend_above,
     label_every,
+    layer_group,
     legend_above,
     line_width,
     marker_size,
@@ -40,20 +41,31 @@ MAX_LEGEND_COUNTS = 12  # more whole numbers of experts get a colour bar instead
 
 @dataclass(frozen=True)
 class LayerRouting:
-    hists: list
+    hists: list  # of each layer drawn, or of each group of layers
     names: list
     role: Role  # the method's colour of every figure: the shades of its counts
+    group: int = 1  # consecutive layers pooled into each drawn one
 
 
 def prepare(layer_expert_counts, layer_names=None, method_name=None, methods=None):
-    """Validate and reduce each layer's counts to a histogram; layers may differ in length."""
+    """Validate and reduce each layer's counts to a histogram (layers may differ in length); past
+    ``MAX_LAYERS_DRAWN`` layers, pool groups of consecutive layers (``layer_group``)."""
     hists = layer_histograms(layer_expert_counts, "layer_expert_counts")
     if layer_names is None:
         names = [str(i) for i in range(len(hists))]
     else:
         names = strings(layer_names, "layer_names")
         same_length(names, hists, "layer_names", "layer_expert_counts")
-    return LayerRouting(hists, names, method_role(method_name, methods))
+    group = layer_group(len(hists))
+    if group > 1:
+        starts = range(0, len(hists), group)
+        hists = [CountHistogram.pooled(hists[i : i + group]) for i in starts]
+        names = [_span(names[i : i + group]) for i in starts]
+    return LayerRouting(hists, names, method_role(method_name, methods), group)
+
+
+def _span(names):
+    return names[0] if len(names) == 1 else f"{names[0]}\N{EN DASH}{names[-1]}"
 
 
 def pooled_mean(hists):
@@ -72,9 +84,7 @@ def summary(hists, names):
     lines = [f"Overall mean: {number(pooled_mean(hists))}"]
     if len(hists) > 1:
         for label, part in zip(("Early", "Late"), halves(hists)):
-            span = names[part]
-            layers = span[0] if len(span) == 1 else f"{span[0]}\N{EN DASH}{span[-1]}"
-            lines.append(f"{label} ({layers}): {number(pooled_mean(hists[part]))}")
+            lines.append(f"{label} ({_span(names[part])}): {number(pooled_mean(hists[part]))}")
     return lines
 
 
@@ -103,7 +113,7 @@ def draw(ax, data):
     positions = np.arange(len(data.hists))
     ax.set_xticks(positions[::every], data.names[::every])
     ax.set_xticks(positions, minor=True)
-    ax.set_xlabel("Layer")
+    ax.set_xlabel("Layer" if data.group == 1 else f"Layers, in groups of {data.group:,}")
 
 
 def _draw_shares(ax, data):
@@ -174,6 +184,10 @@ def jobs(results):
         if len(counts.layers) > 1 and len(counts.pooled) > 1:
             hists = [CountHistogram.from_mapping(hist) for hist in counts.layers.values()]
             names = [str(layer) for layer in counts.layers]
+            group = layer_group(len(hists))
+            grouped = (
+                f" Its {len(hists):,} layers are drawn in groups of {group:,} consecutive layers." if group > 1 else ""
+            )
             yield FigureJob(
                 f"_{method}",
                 {
@@ -186,7 +200,8 @@ def jobs(results):
                     "",
                     labels[method],
                     f": experts selected per token in each layer ({counts.counted().removesuffix(', pooled')}). "
-                    + caption_summary(hists, names),
+                    + caption_summary(hists, names)
+                    + grouped,
                 ),
             )
 
@@ -200,10 +215,7 @@ def caption_summary(hists, names):
     )
     if len(hists) > 1:
         (early, late) = halves(hists)
-        span = [
-            names[part][0] if len(names[part]) == 1 else f"{names[part][0]}\N{EN DASH}{names[part][-1]}"
-            for part in (early, late)
-        ]
+        span = [_span(names[part]) for part in (early, late)]
         text += (
             f"; {number(pooled_mean(hists[early]))} in layers {span[0]} and {number(pooled_mean(hists[late]))} "
             f"in layers {span[1]}"

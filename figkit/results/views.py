@@ -53,7 +53,7 @@ class MethodCounts:
         if len(self.layers) == 1:
             return f"{self.tokens:,} tokens, {self.scope}"
         if self.layers and len(per_layer) == 1 and self.tokens == sum(per_layer) * len(self.layers):
-            return f"{next(iter(per_layer)):,} tokens \N{MULTIPLICATION SIGN} {len(self.layers)} layers, pooled"
+            return f"{next(iter(per_layer)):,} tokens \N{MULTIPLICATION SIGN} {len(self.layers):,} layers, pooled"
         return f"{self.tokens:,} routing decisions, {self.scope}"
 
 
