@@ -171,26 +171,40 @@ def main(argv=None):
     commands = parser()
     args = commands.parse_args(argv)
     if argv is None:  # figkit run as a program, not called from Python
-        signal.signal(signal.SIGTERM, _terminated)
+        signal.signal(signal.SIGINT, _stop)
+        signal.signal(signal.SIGTERM, _stop)
+        sys.unraisablehook = _quiet_once_stopped
     try:
         if args.command is None:
             commands.print_help()
             return 0
         run = {"build": build, "bundle": bundle, "check": check, "import": import_, "schema": schema, "styles": styles}
-        return run[args.command](args)
+        code = run[args.command](args)
     except (ValueError, TypeError, OSError, ImportError, MemoryError) as error:
         if args.debug:
             raise
         print(f"figkit {args.command}: {_message(error)}", file=sys.stderr)
-        return 2
+        code = 2
     except KeyboardInterrupt:
-        return 130
+        code = 130
+    return 128 + _STOPPED[0] if _STOPPED else code
 
 
-def _terminated(signum, frame):
-    """SIGTERM ends figkit as an interrupt does, cleaning up (TeX and the workers stopped, no temporary
-    file left), instead of Python's default of dying on the spot."""
-    raise SystemExit(128 + signum)
+_STOPPED: list = []  # the signal that stopped figkit, once one has
+
+
+def _stop(signum, frame):
+    """SIGINT or SIGTERM: stop as Ctrl-C does, cleaning up (TeX and the workers stopped, no temporary file
+    left), where Python's SIGTERM dies on the spot. The signal is remembered: an interrupt that comes while
+    Python runs a finalizer is only reported, and the work went on to exit 0."""
+    _STOPPED.append(signum)
+    raise KeyboardInterrupt
+
+
+def _quiet_once_stopped(unraisable, report=sys.unraisablehook):
+    """Python's report of an exception no code could catch (in a finalizer), but none for the interrupt."""
+    if not (_STOPPED and isinstance(unraisable.exc_value, KeyboardInterrupt)):
+        report(unraisable)
 
 
 def _message(error):

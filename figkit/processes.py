@@ -3,6 +3,7 @@ that reads an untrusted file within bounds of time and memory."""
 
 from __future__ import annotations
 
+import contextlib
 import math
 import os
 import pickle
@@ -48,7 +49,8 @@ def run_tex(command, cwd, env, *, output_limit, timeout=TEX_TIMEOUT):
     try:
         return process.wait(timeout=timeout)
     except BaseException:
-        os.killpg(process.pid, signal.SIGKILL)
+        with contextlib.suppress(ProcessLookupError):  # the group may have ended as the interrupt came
+            os.killpg(process.pid, signal.SIGKILL)
         process.wait()
         _wait_until_gone(process.pid)
         raise

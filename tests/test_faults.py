@@ -183,3 +183,31 @@ def test_a_stopped_build_leaves_no_tex_or_worker_and_no_traceback(tmp_path, how,
     alive = lambda: [pid for pid in running if Path(f"/proc/{pid}").exists() and "Z" not in _state(pid)]  # noqa: E731
     wait_for(lambda: not alive(), 10)
     assert not alive(), f"{len(alive())} of {len(running)} {while_} processes outlived the build"
+
+
+INTERRUPTED_IN_A_FINALIZER = """
+import os, signal, sys, time
+import figkit.cli
+
+class Finalized:
+    def __del__(self):  # Ctrl-C while Python runs a finalizer: Python reports the interrupt and goes on
+        os.kill(os.getpid(), signal.SIGINT)
+        time.sleep(0.5)
+
+def styles(args):
+    Finalized()
+    print("the command went on to its end")
+    return 0
+
+figkit.cli.styles = styles
+sys.argv = ["figkit", "styles"]
+raise SystemExit(figkit.cli.main())
+"""
+
+
+def test_an_interrupt_python_swallows_in_a_finalizer_still_stops_figkit_as_interrupted():
+    """Once, Ctrl-C printed a traceback and the build went on to exit 0: an interrupt raised while Python
+    runs a finalizer (``__del__``, a weak reference's callback) is reported and dropped."""
+    run = subprocess.run([sys.executable, "-c", INTERRUPTED_IN_A_FINALIZER], capture_output=True, text=True)
+    assert run.stdout == "the command went on to its end\n"
+    assert (run.returncode, run.stderr) == (130, "")

@@ -82,3 +82,18 @@ def test_a_bounded_child_ends_within_its_bounds_and_says_why(function, error, me
 @pytest.mark.slow  # forks
 def test_a_bounded_child_returns_its_result():
     assert run_bounded(sorted, [3, 1, 2], seconds=10, memory=256 << 20) == [1, 2, 3]
+
+
+@pytest.mark.slow  # forks
+def test_an_interrupt_as_tex_ends_is_still_an_interrupt(tmp_path, monkeypatch):
+    """Ctrl-C just after latexmk's group ended: killing the group found no process, and figkit said
+    "[Errno 3] No such process" (exit 2) instead of stopping as interrupted."""
+    wait = subprocess.Popen.wait
+
+    def interrupted(self, timeout=None):
+        wait(self)  # the group has ended
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(subprocess.Popen, "wait", interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        run_tex(["true"], tmp_path, os.environ, output_limit=2**20)
