@@ -115,10 +115,14 @@ def test_a_count_over_the_experts_is_named_at_its_first_position(tmp_path, small
 
 def test_long_lists_of_whole_numbers_elsewhere_load_as_json_loads_them(tmp_path):
     sweep = {"method_family": "bh", "param": "k", "values": list(range(1, 3001)), "avg_experts": [1.0] * 3000}
-    label = '"values": [' + ", ".join(["1"] * 3000) + "]"  # a key in a string is a string
-    results = {**HEAD, "methods": [{"id": "bh05", "label": label, "family": "bh"}], "sweeps": [sweep]}
+    results = {**HEAD, "methods": [{"id": "bh05", "label": "BH", "family": "bh"}], "sweeps": [sweep]}
     (tmp_path / "r.json").write_text(json.dumps(results))
     assert load_results(tmp_path / "r.json") == results
+    label = '"values": [' + ", ".join(["1"] * 3000) + "]"  # a key in a string is a string, and read as one
+    results["methods"][0]["label"] = label
+    (tmp_path / "r.json").write_text(json.dumps(results))
+    with pytest.raises(ValueError, match=r"methods\[0\]\.label: a text of 9,010 characters"):
+        load_results(tmp_path / "r.json")
 
 
 @pytest.mark.slow
