@@ -316,7 +316,9 @@ def _render_appendix(job, target):
 
 def _plan_slides(results, planning):
     """A talk's deck: a title frame, the comparison table and the first figure of each family of
-    ``planning.deck`` the results have, each under a frame title from its caption."""
+    ``planning.deck`` the results have, each under a frame title from its caption. A figure LaTeX also
+    sets (routing over the text) is set by LaTeX at the frame's type size, continued on a next frame if
+    need be, where the drawn figure would shrink to the frame's height."""
     if planning.deck is None:
         return
     jobs = planning.jobs
@@ -324,7 +326,8 @@ def _plan_slides(results, planning):
     for family in planning.deck:
         job = next((job for job in jobs if job.kind == family), None)
         if job is not None:
-            frames.append({"path": job.outputs[0], "title": frame_title(job.caption, output_spec(family).title)})
+            title = frame_title(job.caption, output_spec(family).title)
+            frames.append({"path": job.outputs[-1], "title": title, "text": job.outputs[-1].endswith(".tex")})
     data = {
         "title": results.get("title", "Routing results"),
         "table": next((job.outputs[0] for job in jobs if job.kind == "table"), None),
@@ -357,7 +360,7 @@ def _render_slides(job, target):
     from figkit.latex import Raw, escape_label, render_template, tex_path
 
     data = job.data
-    frames = [{"title": _caption(frame["title"]), "path": tex_path(frame["path"])} for frame in data["frames"]]
+    frames = [frame | {"title": _caption(frame["title"]), "path": tex_path(frame["path"])} for frame in data["frames"]]
     tex = render_template(
         "slides.tex",
         title=Raw(escape_label(data["title"])),

@@ -133,6 +133,9 @@ def text_width(text, size):
     return width / 72
 
 
+LEGEND_COLUMN_GAP = 1.5  # ems between a legend's columns (matplotlib's 2): five methods fit a slide in two
+
+
 def legend_above(ax, handles=None, labels=None, *, title=None, clear=0.0):
     """The legend above the axes, clear of the data, in as many balanced columns as fit the axes' width
     (under its own ``title``, if given), ``clear`` points higher for marks on the frame; the axes' title,
@@ -152,6 +155,7 @@ def legend_above(ax, handles=None, labels=None, *, title=None, clear=0.0):
         bbox_to_anchor=(0.0, 1.0),
         bbox_transform=above,
         ncols=columns,
+        columnspacing=LEGEND_COLUMN_GAP,
         borderaxespad=0.0,
         frameon=False,
         title=title,
@@ -190,9 +194,10 @@ def legend_columns(labels, width):
     last row is not nearly empty."""
     size = points(mpl.rcParams["legend.fontsize"])
     handle = (mpl.rcParams["legend.handlelength"] + mpl.rcParams["legend.handletextpad"]) * size / 72
-    gap = mpl.rcParams["legend.columnspacing"] * size / 72
+    gap = LEGEND_COLUMN_GAP * size / 72
+    room = width - 2 * mpl.rcParams["legend.borderpad"] * size / 72
     widest = max((text_width(line, size) for label in labels for line in str(label).split("\n")), default=0)
-    fit = max(1, min(len(labels), int((0.95 * width + gap) // (widest + handle + gap))))
+    fit = max(1, min(len(labels), int((room + gap) // (widest + handle + gap))))
     rows = -(-len(labels) // fit)
     return -(-len(labels) // rows)
 

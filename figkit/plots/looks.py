@@ -18,7 +18,7 @@ from matplotlib.colors import to_rgb
 
 BASELINE = {"color": "0.45", "marker": "*", "linestyle": "--"}  # neutral grey, a star, dashed: the reference
 MARKERS = ("o", "s", "D", "^", "v", "P", "X")  # for styles whose cycle has no markers
-LIGHTEST, DARKEST = 0.55, 0.4  # a family's first member mixes this much white into its hue, its last black
+LIGHTEST, DARKEST = 0.4, 0.4  # a family's first member mixes this much white into its hue, its last black
 
 
 @dataclass(frozen=True)
