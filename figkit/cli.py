@@ -69,6 +69,11 @@ def parser():
         help="a table that still does not fit its page is a note, not a failed job",
     )
     build.add_argument(
+        "--underline-second",
+        action="store_true",
+        help="in the comparison table, underline the second best value of each column (the best is bold)",
+    )
+    build.add_argument(
         "-j", "--jobs", type=int, default=None, metavar="N", help="parallel processes (default: the number of CPUs)"
     )
     build.add_argument("--only", nargs="+", metavar="NAME", help="build only these jobs (shell patterns)")

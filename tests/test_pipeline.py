@@ -440,3 +440,16 @@ def test_the_build_options_exist_once():
     with pytest.raises(ValueError, match="give --venue or --tex, not both"):
         BuildOptions(venue="icml", tex="main.tex")
     assert BuildOptions(style="paper, slide", only=["a,b", "c"]).only == ("a", "b", "c")
+
+
+def test_the_build_underlines_the_second_best_when_asked_and_says_so(tmp_path):
+    study = sections()
+    study["methods"].append({"id": "bh10", "label": "BH other"})
+    study["metrics"]["bh10"] = {"ppl": 18.5}
+    results = write_results(tmp_path / "r.json", **study)
+    run = cli("build", results, "-o", tmp_path / "out", "--only", "comparison", "--underline-second")
+    assert run.returncode == 0, run.stderr
+    markdown = (tmp_path / "out" / "tables" / "comparison.md").read_text()
+    tex = (tmp_path / "out" / "tables" / "comparison.tex").read_text()
+    assert "<ins>17.5</ins>" in markdown and "\\underline{17.5}" in tex  # PPL 17, 17.5, 18.5: lower is better
+    assert "Underlined: the second best." in tex

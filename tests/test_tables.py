@@ -264,7 +264,7 @@ def test_seeds_give_t_intervals_and_tests_against_the_best_agree_with_scipy():
     values = _values(results)
     marks = _marks(values, _printed(values, ["ppl"], {"ppl": "min"}, {}), {"ppl": "min"})
     best = min(seeds, key=lambda m: np.mean(seeds[m]))
-    assert marks[(best, "ppl")] == "best"
+    assert marks[(best, "ppl")] == {"best"}
     from figkit.tables.uncertainty import compare
 
     for method in set(seeds) - {best}:
@@ -274,14 +274,14 @@ def test_seeds_give_t_intervals_and_tests_against_the_best_agree_with_scipy():
         else:
             expected = stats.ttest_ind(seeds[best], seeds[method], equal_var=False).pvalue
             assert test == "welch" and p == pytest.approx(expected, rel=1e-9)
-        assert (marks.get((method, "ppl")) == test) == (p >= 0.05)
+        assert (marks.get((method, "ppl")) == {test}) == (p >= 0.05)
     z = (0.40 - 0.35) / np.hypot(0.02, 0.03)
     assert compare(Value(0.40, stderr=0.02), Value(0.35, stderr=0.03)) == ("z", pytest.approx(2 * stats.norm.sf(z)))
     notes = caption_notes(results, {"ppl": "min"})
     assert notes.startswith("± gives a 95 % interval of the mean over seeds (Student t).")
     assert "paired t-test over seeds" in notes or "Welch's t-test over seeds" in notes
     tex = create_comparison_table(results, output_format="latex", best={"ppl": "min"})
-    assert "\\rlap{$^\\dagger$}" in tex if any(m != "best" for m in marks.values()) else True
+    assert "\\rlap{$^\\dagger$}" in tex if any(m != {"best"} for m in marks.values()) else True
 
 
 def test_the_caption_says_what_plus_minus_and_the_dagger_mean():
@@ -296,3 +296,24 @@ def test_the_caption_says_what_plus_minus_and_the_dagger_mean():
     )
     with pytest.raises(ValueError, match=r"\['seeds'\] must hold at least two values, got 1"):
         create_comparison_table({"a": {"x": {"seeds": [1.0]}}})
+
+
+def test_the_second_best_is_underlined_when_asked_and_only_among_three_or_more_values():
+    results = {"a": {"ppl": 17.0, "acc": 50.0}, "b": {"ppl": 17.5, "acc": 50.0}, "c": {"ppl": 17.5, "acc": 60.0}}
+    results["d"] = {"ppl": 18.0, "acc": 40.0}
+    best = {"ppl": "min", "acc": "max"}
+    markdown = create_comparison_table(results, output_format="markdown", best=best, underline_second=True)
+    cells = [line.strip("| ").split(" | ") for line in markdown.splitlines()[2:]]
+    assert {row[0]: row[1:] for row in cells} == {  # acc: 60 best, 50 second (tied); ppl: 17 best, 17.5 second
+        "a": ["<ins>50</ins>", "**17**"],
+        "b": ["<ins>50</ins>", "<ins>17.5</ins>"],
+        "c": ["**60**", "<ins>17.5</ins>"],
+        "d": ["40", "18"],
+    }
+    tex = create_comparison_table(results, output_format="latex", best=best, underline_second=True)
+    assert tex.count("\\underline{") == 4 and tex.count("\\textbf{") == 2
+    two = {"a": {"ppl": 17.0}, "b": {"ppl": 18.0}}  # with two values the second best is only the rest
+    assert "<ins>" not in create_comparison_table(
+        two, output_format="markdown", best={"ppl": "min"}, underline_second=True
+    )
+    assert "<ins>" not in create_comparison_table(results, output_format="markdown", best=best)  # only when asked

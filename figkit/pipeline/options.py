@@ -34,6 +34,7 @@ class BuildOptions:
     slides: tuple = ()
     table_fit: str = "auto"
     allow_overfull: bool = False
+    underline_second: bool = False
     jobs: int | None = None
     only: tuple = ()
     force: bool = False

@@ -39,7 +39,7 @@ class Planning:
     """What ``plan`` functions may read besides the results: the build's target and the jobs planned so far."""
 
     wide: frozenset = frozenset()  # figure families made at the text width
-    table_fit: dict = field(default_factory=lambda: {"page": None, "fit": "auto"})
+    table: dict = field(default_factory=lambda: {"page": None, "fit": "auto", "second": False})  # how it is set
     layout: dict = field(default_factory=lambda: {"font": "serif", "text_width": 6.75, "columns": 2})
     jobs: tuple = ()
     deck: tuple | None = None  # a talk's figure families, in order: its deck replaces the appendix
@@ -65,10 +65,11 @@ class OutputSpec:
 def _plan_table(results, planning):
     metrics = results.get("metrics", {})
     if any(metrics.values()):
-        yield Draft("comparison", ("tables/{name}.tex", "tables/{name}.md"), _table_data(results) | planning.table_fit)
+        data = _table_data(results, planning.table["second"]) | planning.table
+        yield Draft("comparison", ("tables/{name}.tex", "tables/{name}.md"), data)
 
 
-def _table_data(results):
+def _table_data(results, underline_second=False):
     from figkit.tables import caption_notes
 
     info = results.get("metric_info", {})
@@ -86,6 +87,8 @@ def _table_data(results):
             if direction in better.values()
         ]
         caption += f" Bold: the best value of a column ({'; '.join(rules)})."
+        if underline_second:
+            caption += " Underlined: the second best."
     formats = _formats(info, columns)
     notes = caption_notes({m: row for m, row in metrics.items() if row}, better, formats)
     caption += f" {notes}" if notes else ""
@@ -122,8 +125,9 @@ def _render_table(job, target):
     formats = {headers[metric]: given for metric, given in data["formats"].items()}
     page = None if data["page"] is None else Page(**data["page"])
     fit = {"caption": data["caption"], "label": data["label"], "page": page, "fit": data["fit"]}
-    tex = create_comparison_table(values, columns, "latex", best=best, formats=formats, **fit)
-    markdown = create_comparison_table(values, columns, "markdown", best=best, formats=formats)
+    marks = {"best": best, "formats": formats, "underline_second": data["second"]}
+    tex = create_comparison_table(values, columns, "latex", **marks, **fit)
+    markdown = create_comparison_table(values, columns, "markdown", **marks)
     return {job.outputs[0]: tex.encode(), job.outputs[1]: markdown.encode()}
 
 

@@ -59,6 +59,7 @@ def build(
     slides: str | Sequence[str] = (),
     table_fit: str = "auto",
     allow_overfull: bool = False,
+    underline_second: bool = False,
     jobs: int | None = None,
     only: Sequence[str] | None = None,
     force: bool = False,
@@ -102,6 +103,9 @@ def build(
     allow_overfull : bool
         A table that still does not fit its page (the paper's, else the appendix's) fails its job,
         naming its width and the page's, on every build; this makes it a note instead.
+    underline_second : bool
+        Underline the second best value of each column of the comparison table, as the best is bold
+        (in a column of three or more different values).
     jobs : int, optional
         Parallel processes (default: the number of CPUs).
     only : sequence of str, optional
@@ -177,8 +181,8 @@ def build_with(results_path: str | os.PathLike, out_dir: str | os.PathLike, opti
         results = load_results(results_path)
     except (ValueError, MemoryError) as error:
         raise type(error)(f"{results_path}: {error}") from None
-    table_fit = {"page": asdict(target.table_page()), "fit": options.table_fit}
-    planned = plan(results, Planning(target.wide, table_fit, target.appendix_layout(), deck=target.deck))
+    table = {"page": asdict(target.table_page()), "fit": options.table_fit, "second": options.underline_second}
+    planned = plan(results, Planning(target.wide, table, target.appendix_layout(), deck=target.deck))
     kept.refuse_links(out_dir, [output for job in planned for output in job.outputs])
     keys = {job.name: kept.job_key(job, _made_with(output_spec(job.kind), figure_key, text_key)) for job in planned}
     work = _Work(results, planned, select(planned, options.only), keys, whole_key, target, templates)

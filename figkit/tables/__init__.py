@@ -47,6 +47,7 @@ def create_comparison_table(
     page: Page | str | None = None,
     fit: str = "auto",
     formats: Mapping[str, Mapping[str, Any]] | None = None,
+    underline_second: bool = False,
 ) -> Any:
     """Compare methods (rows) on metrics (columns), with the best value of each metric in bold.
 
@@ -81,6 +82,9 @@ def create_comparison_table(
         Metric to how its column prints, as ``metric_info`` says it: ``digits`` (decimals; by
         default three significant figures of the column's median value), ``percent`` (a
         fraction shown times 100, ``%`` in the header), ``scale`` and ``unit``.
+    underline_second : bool
+        With ``best``: also underline the second best values of a column of three or more different
+        values (``<ins>`` in Markdown, which GitHub shows underlined).
 
     Returns
     -------
@@ -99,7 +103,7 @@ def create_comparison_table(
     values = _values(results_dict)
     columns = _columns(values, metrics)
     printed = _printed(values, columns, best or {}, formats or {})
-    marks = _marks(values, printed, best or {})
+    marks = _marks(values, printed, best or {}, underline_second)
     if output_format == "dataframe":
         return _dataframe(values, printed)
     if output_format == "markdown":
@@ -225,21 +229,29 @@ def _printed(values, columns, best, formats):
     return printed
 
 
-def _marks(values, printed, best):
-    """{(method, metric): "best" (bold) or the test by which it is not significantly different from the
-    best (marked †)}, and nothing in a column where every value ties."""
+def _marks(values, printed, best, underline_second=False):
+    """{(method, metric): its marks}: "best" (bold), "second" (underlined: the second best printed value
+    of a column of three or more, if asked), and the test by which it is not significantly different from
+    the best (†); nothing in a column where every value ties."""
     marks = {}
     for metric, direction in best.items():
         shown = {method: printed[metric].rounded(row[metric]) for method, row in values.items() if row.get(metric)}
-        if len(set(shown.values())) < 2:
+        ranked = sorted(set(shown.values()), reverse=DIRECTIONS[direction] == "higher")
+        if len(ranked) < 2:
             continue
-        target = (min if DIRECTIONS[direction] == "lower" else max)(shown.values())
-        leaders = [method for method, value in shown.items() if value == target]
-        marks |= {(method, metric): "best" for method in leaders}
-        for method in shown.keys() - set(leaders):
-            compared = compare(values[leaders[0]][metric], values[method][metric])
-            if compared is not None and compared[1] >= LEVEL:
-                marks[(method, metric)] = compared[0]
+        leaders = [method for method, value in shown.items() if value == ranked[0]]
+        for method, value in shown.items():
+            cell = set()
+            if value == ranked[0]:
+                cell.add("best")
+            else:
+                if underline_second and len(ranked) >= 3 and value == ranked[1]:
+                    cell.add("second")
+                compared = compare(values[leaders[0]][metric], values[method][metric])
+                if compared is not None and compared[1] >= LEVEL:
+                    cell.add(compared[0])
+            if cell:
+                marks[(method, metric)] = cell
     return marks
 
 
@@ -263,7 +275,7 @@ def caption_notes(
         said.append("± gives a standard deviation.")
     columns = _columns(values, None)
     printed = _printed(values, columns, dict(best or {}), dict(formats or {}))
-    tests = set(_marks(values, printed, dict(best or {})).values()) - {"best"}
+    tests = set().union(*_marks(values, printed, dict(best or {})).values()) - {"best", "second"}
     if tests:
         by = " or ".join(TESTS[test] for test in TESTS if test in tests)
         said.append(f"†: not significantly different from the best of its column (two-sided, 5 %; {by}).")
@@ -295,8 +307,9 @@ def _markdown(values, printed, marks):
         if value is None:
             return "\N{EN DASH}"
         text = escape_markdown(printed[metric].plain(value))
-        mark = marks.get((method, metric))
-        return f"**{text}**" if mark == "best" else f"{text}\N{DAGGER}" if mark else text
+        mark = marks.get((method, metric), set())
+        text = f"**{text}**" if "best" in mark else f"<ins>{text}</ins>" if "second" in mark else text
+        return f"{text}\N{DAGGER}" if mark - {"best", "second"} else text
 
     header = " | ".join(markdown_label(c) for c in ["Method", *(_header(m, printed) for m in printed)])
     rule = " | ".join([":---", *["---:"] * len(printed)])
@@ -386,7 +399,7 @@ def _groups(values, printed, marks, layout):
 
     def group(label, cells):
         """A column of ``cells`` (method, metric) under ``label``: one subcolumn, or mean and ± beneath."""
-        parts = [_latex_parts(values[m].get(k), printed[k], marks.get((m, k))) for m, k in cells]
+        parts = [_latex_parts(values[m].get(k), printed[k], marks.get((m, k), set())) for m, k in cells]
         if any(spread is not None for _, spread in parts):
             subcolumns = [[mean for mean, _ in parts], [spread or "" for _, spread in parts]]
             return (header(label, subcolumns), subcolumns), "r@{}l"
@@ -407,15 +420,17 @@ def _groups(values, printed, marks, layout):
 
 
 def _latex_parts(value, shown, mark):
-    """A value's cell as LaTeX: (its mean, its ± part or None), bold for the best, a † (taking no width, so
-    the numbers stay aligned) for one not significantly different from it, a dash for none."""
+    """A value's cell as LaTeX: (its mean, its ± part or None), bold for the best, underlined for the second,
+    a † (taking no width, so the numbers stay aligned) for one not significantly different from the best, a
+    dash for none."""
     if value is None:
         return "--", None
     mean, spread = shown.latex_parts(value)
     spread = None if spread is None else f"\\,$\\pm$\\,{spread}"
-    if mark == "best":
-        return f"\\textbf{{{mean}}}", None if spread is None else f"\\textbf{{{spread}}}"
-    if mark:
+    for flag, look in (("best", "\\textbf"), ("second", "\\underline")):
+        if flag in mark:
+            mean, spread = f"{look}{{{mean}}}", None if spread is None else f"{look}{{{spread}}}"
+    if mark - {"best", "second"}:
         return (mean, f"{spread}\\rlap{{$^\\dagger$}}") if spread else (f"{mean}\\rlap{{$^\\dagger$}}", None)
     return mean, spread
 
