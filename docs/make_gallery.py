@@ -22,6 +22,7 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 
 import figkit  # noqa: E402
+from figkit.latex import escape_markdown, markdown_label  # noqa: E402
 from figkit.plots import figure_specs  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent
@@ -71,6 +72,7 @@ def main():
     ]
     for spec in figure_specs():
         lines += [f"## {spec.title} (`{spec.function_name}`)", "", "| data | style | figure |", "|---|---|---|"]
+        captions = []
         for source, results, styles_list in sources:
             if not set(spec.sections) & set(results):
                 continue
@@ -80,6 +82,7 @@ def main():
                 why = "".join(said) if said else "the data has nothing for it"
                 lines.append(f"| {source} | | (no figure: {why}) |")
                 continue
+            captions.append(f"- {source}: {caption_markdown(job.caption)}")
             data = spec.prepare(**job.arguments)
             for name, styles, sizing in styles_list:
                 label = " + ".join(styles) + "".join(f", {key} {value}" for key, value in sizing.items())
@@ -89,8 +92,15 @@ def main():
                     figkit.save_figure(fig, path, dpi=PIXELS_WIDE / fig.get_figwidth())
                 plt.close(fig)
                 lines.append(f"| {source} | `{label}` | ![{spec.name}, {source} data, {label}](gallery/{path.name}) |")
+        if captions:  # paper figures carry no title: their captions, as a build writes them, say what they show
+            lines += ["", "Captions, as the build writes them:", "", *captions]
         lines.append("")
     (ROOT / "gallery.md").write_text("\n".join(lines))
+
+
+def caption_markdown(parts):
+    """A figure's caption (text, label, text, ...) as Markdown: text escaped, labels' maths as Unicode."""
+    return "".join(markdown_label(part) if i % 2 else escape_markdown(part) for i, part in enumerate(parts))
 
 
 if __name__ == "__main__":

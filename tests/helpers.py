@@ -1,11 +1,13 @@
 """Helpers the tests share: input kinds (list, numpy, torch, a CUDA stand-in), PDF read-back, the small
 study's sections and what figures draw. Fixtures live in conftest.py."""
 
+import math
 import shutil
 import subprocess
 from types import SimpleNamespace
 
 import numpy as np
+import pytest
 import torch  # a test dependency: these tests must run, not skip, in CI
 
 from figkit.stats import confidence_counts
@@ -290,3 +292,16 @@ def registered_figures(results):
         assert job is not None, f"{spec.name} makes no figure of the test study"
         made.append((spec, spec.prepare(**job.arguments)))
     return made
+
+
+def rounded_up(top):
+    """Where a colour bar from zero ends for data up to ``top``: the first of 1, 2, 2.5, 5 times a power of ten
+    at or above it that a five-step scale reaches (a step of 1, 2, 2.5 or 5 times a power of ten)."""
+    best = None
+    for exponent in range(-6, 7):
+        for mantissa in (1, 2, 2.5, 5):
+            step = mantissa * 10.0**exponent
+            steps = math.ceil(top / step - 1e-9)
+            if steps <= 5 and (best is None or steps * step < best):
+                best = steps * step
+    return pytest.approx(best)

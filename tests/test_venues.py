@@ -89,6 +89,7 @@ def assert_table_fits(paper):
 
 
 @pytest.mark.parametrize("template", official_templates(), ids=lambda path: getattr(path, "name", "official"))
+@pytest.mark.slow
 def test_official_venue_templates(template, results, tmp_path):
     copy_template(template, tmp_path)
     start = template / "start.tex"  # what the template's body opens with (\maketitle), if anything

@@ -7,10 +7,11 @@ import warnings
 
 import matplotlib as mpl
 from matplotlib import font_manager
+from matplotlib.colors import Normalize, PowerNorm
 from matplotlib.font_manager import FontProperties
 from matplotlib.mathtext import MathTextParser
 from matplotlib.textpath import text_to_path
-from matplotlib.ticker import FuncFormatter, LogFormatterSciNotation
+from matplotlib.ticker import FuncFormatter, LogFormatterSciNotation, MaxNLocator
 from matplotlib.transforms import ScaledTranslation
 
 from figkit.arrays import visible
@@ -240,8 +241,18 @@ def set_ylabel(ax, label):
 
 
 def colour_bar(ax, mappable, label):
-    """A colour bar beside ``ax`` whose label wraps to the axes' height instead of running off the figure."""
-    return ax.figure.colorbar(mappable, ax=ax, label=_fitted(label, axes_height(ax) * 0.9))
+    """A colour bar beside ``ax`` whose label wraps to the axes' height instead of running off the figure. A
+    continuous scale ends at round numbers, as an axis does (0 to 100, not to 93.4), so its top is labelled."""
+    norm = mappable.norm
+    if type(norm) in (Normalize, PowerNorm) and norm.vmin is not None and norm.vmax is not None:
+        ticks = MaxNLocator(nbins=5).tick_values(norm.vmin, norm.vmax)
+        below, above = ticks[ticks <= norm.vmin + 1e-12], ticks[ticks >= norm.vmax - 1e-12 * abs(norm.vmax)]
+        if below.size and above.size and above[0] > below[-1]:
+            mappable.set_clim(below[-1], above[0])
+    bar = ax.figure.colorbar(mappable, ax=ax, label=_fitted(label, axes_height(ax) * 0.9))
+    if type(norm) is PowerNorm:  # its locator skips the round top; say it
+        bar.set_ticks(sorted({*(t for t in bar.get_ticks() if t <= norm.vmax), norm.vmax}))
+    return bar
 
 
 def _fitted(label, length):
