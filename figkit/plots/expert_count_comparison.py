@@ -11,7 +11,15 @@ from matplotlib.figure import Figure
 from matplotlib.ticker import MaxNLocator
 
 from figkit.arrays import ArrayLike, count_histogram, labelled
-from figkit.plots._draw import height_with_legend_above, legend_above, mathtext_label, number, only_up_to, set_title
+from figkit.plots._draw import (
+    height_with_legend_above,
+    legend_above,
+    line_width,
+    mathtext_label,
+    number,
+    only_up_to,
+    set_title,
+)
 from figkit.plots.looks import method_roles
 from figkit.plots.spec import (
     FigureJob,
@@ -56,28 +64,42 @@ def draw(ax, data):
     low = min(hist.min for _, hist, _ in data.methods)
     high = max(hist.max for _, hist, _ in data.methods)
     values = np.arange(low, high + 1)
-    width = BARS_WIDTH / len(data.methods)
-    fractions = np.zeros((len(data.methods), values.size))
-    for i, (_, hist, _) in enumerate(data.methods):
-        fractions[i, hist.min - low : hist.max - low + 1] = hist.fractions
+    # A method that selects one number for every token (top-k) is a line at it: its bar of 100 % would set the
+    # scale and press the others' bars into the bottom of the figure.
+    fixed = [i for i, (_, hist, _) in enumerate(data.methods) if hist.tokens.size == 1]
+    if len(fixed) == len(data.methods):
+        fixed = []
+    barred = [i for i in range(len(data.methods)) if i not in fixed]
+    width = BARS_WIDTH / len(barred)
+    fractions = np.zeros((len(barred), values.size))
+    for row, i in enumerate(barred):
+        hist = data.methods[i][1]
+        fractions[row, hist.min - low : hist.max - low + 1] = hist.fractions
     shown = fractions > 0  # no zero-height slivers, and no empty slot for a method without tokens there
     slot = np.cumsum(shown, axis=0) - 1  # each bar's place among the bars at its count, in method order
     offsets = (slot - (shown.sum(axis=0) - 1) / 2) * width  # the bars at a count centred on it
-    for i, (label, _, role) in enumerate(data.methods):
-        x = values[shown[i]] + offsets[i, shown[i]]
-        ax.bar(x, fractions[i, shown[i]], width=width, color=role.look().color, label=label)
+    handles = []
+    for i, (label, hist, role) in enumerate(data.methods):
+        look = role.look()
+        if i in fixed:
+            line = {"color": look.color, "linestyle": look.linestyle, "linewidth": line_width(1.33)}
+            handles.append(ax.axvline(hist.min, **line, label=label, zorder=0.8))  # behind the bars at its count
+            continue
+        row = barred.index(i)
+        x = values[shown[row]] + offsets[row, shown[row]]
+        handles.append(ax.bar(x, fractions[row, shown[row]], width=width, color=look.color, label=label))
     if high - low < MAX_LABELLED_COUNTS:
         ax.set_xticks(values)
     else:
         ax.xaxis.set_major_locator(MaxNLocator(integer=True))
     ax.set_xlim(low - 0.6, high + 0.6)
-    ax.set_ylim(0, 1.05 * max(hist.fractions.max() for _, hist, _ in data.methods))  # a bar at 1 clears the frame
+    ax.set_ylim(0, 1.05 * fractions.max())  # a bar at 1 clears the frame
     only_up_to(ax.yaxis, 1.0)
     ax.grid(False, axis="x")
     ax.set_xlabel("Experts selected per token")
     ax.set_ylabel("Share of tokens")
     set_title(ax, "", data.note)
-    legend_above(ax)
+    legend_above(ax, handles, [label for label, *_ in data.methods])  # in the methods' order
 
 
 def jobs(results):
@@ -94,7 +116,15 @@ def jobs(results):
         f"Experts selected per token, by method{compared_caption(len(shown), len(counts))}{each}: ",
         *listed([labels[m] for m in shown], notes, "; " if notes else ", "),
     ]
-    caption[-1] += " Bars: each method's share of its tokens at each number of experts. "
+    caption[-1] += " Bars: each method's share of its tokens at each number of experts"
+    fixed = [m for m in shown if len(counts[m].pooled) == 1]
+    if fixed and len(fixed) < len(shown):
+        lines = [f" at {next(iter(counts[m].pooled))}" for m in fixed]
+        caption[-1] += "; a line: a method that selects that number for every token, "
+        caption += [*listed([labels[m] for m in fixed], lines, ", ")]
+        caption[-1] += " "
+    else:
+        caption[-1] += ". "
     caption += compute_sentence(results, counts, shown)
     arguments = {"counts_by_method": {labels[m]: c.pooled for m, c in counts.items()}, "methods": results["methods"]}
     yield FigureJob("", arguments, tuple(caption))

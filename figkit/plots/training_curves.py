@@ -161,7 +161,7 @@ def _caption(data, entries, labels, info):
     runs = "each run logged" if len(entries) > 1 else "the run logged"
     if data.smoothing:
         smooth = (
-            f"solid, their exponential moving average with weight {data.smoothing:g} (debiased, as TensorBoard "
+            f"the line, their exponential moving average with weight {data.smoothing:g} (debiased, as TensorBoard "
             f"smooths; it reaches back about {1 / (1 - data.smoothing):.0f} values and lags by as many). "
         )
         head = f"faint, the {counted} values {runs}; {smooth}"
