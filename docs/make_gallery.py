@@ -100,7 +100,11 @@ def main():
 
 def caption_markdown(parts):
     """A figure's caption (text, label, text, ...) as Markdown: text escaped, labels' maths as Unicode."""
-    return "".join(markdown_label(part) if i % 2 else escape_markdown(part) for i, part in enumerate(parts))
+    shown = [(markdown_label if i % 2 else escape_markdown)(part) for i, part in enumerate(parts)]
+    # Each part is shown with its spaces squeezed, also those at its ends, which join it to the next.
+    return "".join(
+        " " * part[:1].isspace() + text + " " * part[-1:].isspace() for part, text in zip(parts, shown) if part
+    )
 
 
 if __name__ == "__main__":
