@@ -50,7 +50,8 @@ def prepare(counts_by_method, methods=None):
     entries = []
     for label, counts in items:
         hist = count_histogram(counts, f"counts_by_method[{label!r}]")
-        entries.append((f"{mathtext_label(label)}, mean {number(hist.mean)}", hist, roles[label]))
+        said = f"all tokens {hist.min}" if hist.tokens.size == 1 else f"mean {number(hist.mean)}"
+        entries.append((f"{mathtext_label(label)}, {said}", hist, roles[label]))
     shown = [entries[i] for i in compared(len(entries))]
     return CountComparison(shown, compared_note(len(shown), len(entries)))
 
@@ -120,7 +121,7 @@ def jobs(results):
     fixed = [m for m in shown if len(counts[m].pooled) == 1]
     if fixed and len(fixed) < len(shown):
         lines = [f" at {next(iter(counts[m].pooled))}" for m in fixed]
-        caption[-1] += "; a line: a method that selects that number for every token, "
+        caption[-1] += "; a line: a method that selects that number for every token (all its tokens there), "
         caption += [*listed([labels[m] for m in fixed], lines, ", ")]
         caption[-1] += " "
     else:
