@@ -148,3 +148,14 @@ def test_the_lowest_versions_ci_tests_are_the_declared_floors():
     for name, version in pins.items():
         if name in floors:
             assert version == floors[name] or version.startswith(floors[name] + "."), (name, version, floors[name])
+
+
+def test_every_shipped_template_is_in_the_build_key():
+    """A paper's own copy of any template figkit renders rebuilds what it renders: the key lists them all
+    (routing_text.tex was left out, so editing it changed nothing)."""
+    from importlib import resources
+
+    from figkit.pipeline.manifest import TEMPLATES
+
+    shipped = {p.name for p in resources.files("figkit.templates").iterdir() if p.name.endswith((".tex", ".md"))}
+    assert set(TEMPLATES) == shipped

@@ -24,7 +24,7 @@ LOCK = ".figkit/lock"
 FOLDERS = (".figkit", LATEX_DIR, "figures", "tables")
 DEPFILE = "figkit.d"
 PDFS = tuple(f"{name}.pdf" for name in DOCUMENTS)
-TEMPLATES = ("table.tex", "table.md", "macros.tex", "appendix.tex", "figure.tex", "slides.tex")
+TEMPLATES = ("table.tex", "table.md", "macros.tex", "appendix.tex", "figure.tex", "slides.tex", "routing_text.tex")
 DEPENDENCIES = ("matplotlib", "numpy", "jinja2")  # what draws or writes the outputs
 
 
