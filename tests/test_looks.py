@@ -116,10 +116,12 @@ def test_legends_read_row_by_row():
     assert rows == [[0, 1, 2], [3, 4, 5], [6, 7]]
 
 
-def test_the_alpha_sweep_and_the_count_shades_use_the_methods_colours(real_study):
+def test_the_alpha_sweep_takes_the_methods_colours_and_counts_and_layers_take_none(real_study):
+    """A method's colour means that method in every figure: numbers of experts and layers, which are no
+    methods, are drawn in colours of their own (the style's sequential map; one layer scale)."""
     from matplotlib.collections import PathCollection
 
-    from figkit.plots.looks import graded
+    from figkit.plots.looks import amount_colours, layer_colours
 
     with figkit.use_style("paper"):
         looks = method_looks([m["id"] for m in real_study["methods"]], real_study["methods"])
@@ -129,5 +131,14 @@ def test_the_alpha_sweep_and_the_count_shades_use_the_methods_colours(real_study
         points = next(c for c in ax.collections if isinstance(c, PathCollection))
         expected = [to_hex(looks[f"bh{round(a * 100):02d}"].color) for a in job.arguments["alphas"]]
         assert [to_hex(colour) for colour in points.get_facecolors()] == expected
-        shades = graded(looks["bh05"].color, 8)
-    assert [lightness(c) for c in shades] == sorted((lightness(c) for c in shades), reverse=True)
+        amounts = amount_colours(8)
+        methods = {to_hex(look.color) for look in looks.values()}
+        spec = figure_spec("layer_wise_routing")
+        job = next(iter(spec.jobs(real_study)))
+        shares = spec.plot(spec.prepare(**job.arguments)).axes[0]
+        drawn = {to_hex(bar.get_facecolor()) for bar in shares.patches}
+    assert [lightness(c) for c in amounts] == sorted((lightness(c) for c in amounts), reverse=True)
+    assert drawn <= {to_hex(c) for c in amounts} and not drawn & methods
+    scale = layer_colours(list(range(16)))
+    assert layer_colours([0, 8, 15]) == [scale[0], scale[8], scale[15]]  # a layer's place on one scale
+    assert not {to_hex(c) for c in scale} & methods

@@ -155,3 +155,16 @@ def test_positions_past_the_last_counted_one_pool_into_it_and_still_pair():
     assert entry["pooled_from"] == MAX_POSITION
     (locality,) = sections["routing_locality"]
     assert locality["num_pairs"] == 3 and locality["same_top1"] == [2 / 3]
+
+
+def test_layers_take_their_colours_on_one_scale_and_methods_no_longer_colour_them():
+    from matplotlib.colors import to_rgb
+
+    from figkit import plot_position_effects
+    from figkit.plots.looks import layer_colours
+
+    means = {0: [2.0, 2.5, 3.0], 8: [2.1, 2.2, 2.3], 15: [3.0, 3.1, 3.2]}
+    with pytest.warns(DeprecationWarning, match="methods no longer changes the position figure"):
+        plot_position_effects(means, positions=[0, 1, 2], num_tokens=[5, 5, 5], methods=[{"id": "bh"}])
+    ax = plot_position_effects(means, positions=[0, 1, 2], num_tokens=[5, 5, 5], method="bh").axes[0]
+    assert [to_rgb(line.get_color()) for line in ax.lines] == layer_colours([0, 8, 15])

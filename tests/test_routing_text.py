@@ -11,7 +11,6 @@ import torch
 from figkit import load_results, plot_routing_text, routing_text_latex, write_results
 from figkit.latex import compile_pdf
 from figkit.plots import figure_spec
-from figkit.plots.looks import graded
 from figkit.plots.routing_text import EXPERT_COLOURS, KEY, OTHER_COLOUR, TOKEN, ink, pieces_of, prepare, set_lines
 from figkit.routing import RoutingStats, bh, top_k
 from figkit.style import use_style
@@ -74,11 +73,9 @@ def test_lines_break_at_spaces_and_newlines_and_inside_a_word_only_when_it_must(
 
 def test_the_hand_made_passage_is_drawn_token_by_token_in_its_colours():
     with use_style("paper"):
-        fig = plot_routing_text(
-            TOKENS, experts={"BH": COUNTS}, top_expert={"Top-2": TOPS}, max_experts=8, methods=METHODS
-        )
-        blue = mpl.rcParams["axes.prop_cycle"].by_key()["color"][0]  # BH's hue: the style's first
-    shades = graded(mpl.colors.to_rgb(blue), 8)
+        fig = plot_routing_text(TOKENS, experts={"BH": COUNTS}, top_expert={"Top-2": TOPS}, max_experts=8)
+        reds = mpl.colormaps[mpl.rcParams["image.cmap"]]  # numbers of experts: the style's sequential map
+    shades = [mpl.colors.to_rgb(reds(0.2 + 0.75 * i / 7)) for i in range(8)]
     palette = dict(zip([5, 1, 2, 3, 4, 7, 9, 11], EXPERT_COLOURS))
     counts = rounded(shades[n - 1] for n in COUNTS)
     tops = rounded(palette.get(t, OTHER_COLOUR) for t in TOPS)
@@ -160,7 +157,7 @@ def test_the_latex_passage_compiles_and_reads_back_token_by_token_in_its_colours
     import matplotlib.image
 
     with use_style("paper"):
-        arguments = {"experts": {"BH": COUNTS}, "top_expert": {"Top-2": TOPS}, "max_experts": 8, "methods": METHODS}
+        arguments = {"experts": {"BH": COUNTS}, "top_expert": {"Top-2": TOPS}, "max_experts": 8}
         data = prepare(TOKENS, **arguments)
         expected = [block.colours() for block in data.blocks] * 2  # the fragment is set twice, both times alike
         (tmp_path / "passage.tex").write_text(routing_text_latex(TOKENS, **arguments))
@@ -273,3 +270,11 @@ def test_the_built_real_passage_compiles_with_every_token_in_order(tmp_path):
     as_set = "".join(p.text for p in pieces).replace("\N{DOWNWARDS ARROW WITH CORNER LEFTWARDS}", "\\n")
     passage = "".join(as_set.split())
     assert "".join(text.split()).count(passage) == 2  # shaded by count, then coloured by top-1 expert
+
+
+def test_methods_no_longer_colour_the_counts_and_say_so():
+    with use_style("paper"), pytest.warns(DeprecationWarning, match="methods no longer changes routing over the text"):
+        shaded = plot_routing_text(TOKENS, experts={"BH": COUNTS}, methods=METHODS)
+    with use_style("paper"):
+        plain = plot_routing_text(TOKENS, experts={"BH": COUNTS})
+    assert [face for _, face, _ in tagged(shaded, TOKEN)] == [face for _, face, _ in tagged(plain, TOKEN)]

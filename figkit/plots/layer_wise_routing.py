@@ -25,11 +25,10 @@ from figkit.plots._draw import (
     marker_size,
     number,
     only_up_to,
-    palette,
     set_title,
     statistics_beside,
 )
-from figkit.plots.looks import Role, graded, hue_role, method_role
+from figkit.plots.looks import Role, amount_colours, method_role
 from figkit.plots.spec import FigureJob, FigureSpec, shared_docs
 from figkit.results import method_counts, method_labels
 from figkit.stats import CountHistogram, box_stats
@@ -43,7 +42,7 @@ MAX_LEGEND_COUNTS = 12  # more whole numbers of experts get a colour bar instead
 class LayerRouting:
     hists: list  # of each layer drawn, or of each group of layers
     names: list
-    role: Role  # the method's colour of every figure: the shades of its counts
+    role: Role  # the method's colour of every figure: the notebook look's line of means
     group: int = 1  # consecutive layers pooled into each drawn one
 
 
@@ -122,7 +121,7 @@ def _draw_shares(ax, data):
     shares = np.zeros((len(data.hists), counts.size))
     for i, hist in enumerate(data.hists):
         shares[i, hist.min - counts[0] : hist.max - counts[0] + 1] = hist.fractions
-    colours = graded(hue_role(data.role).look().color, counts.size)  # the method's hue, light (fewest) to dark
+    colours = amount_colours(counts.size)  # light (fewest) to dark, as every figure draws numbers of experts
     bottom = np.zeros(len(data.hists))
     positions = np.arange(len(data.hists))
     for j, count in enumerate(counts):
@@ -161,7 +160,7 @@ def _draw_boxes(ax, data):
     ax.plot(
         positions,
         [h.mean for h in hists],
-        color=palette()[0],
+        color=data.role.look().color,
         linestyle="-",
         marker="D",
         markersize=marker_size(0.8),
@@ -278,8 +277,9 @@ def plot_layer_wise_routing(
     layer_names : sequence of str, optional
         Tick labels, one per layer (default: 0, 1, 2, ...).
     method_name, methods : optional
-        The method and the results file's ``methods``: paper and slide figures shade the method's colour of
-        every figure, light for the fewest experts to dark for the most.
+        The method and the results file's ``methods``: the notebook look draws the line of means in the
+        method's colour of every figure. The shares are shaded as every figure shades numbers of experts
+        (the style's sequential colours, light for the fewest, dark for the most), in no method's colour.
     save_path, figsize, dpi, ax
         As in every figkit plot function: where to save, size and resolution
         (``None``: the active rcParams), and an axes to draw on.

@@ -1,4 +1,5 @@
-"""One colour, marker and line style per method, the same in every figure of a build.
+"""One colour, marker and line style per method, the same in every figure of a build; and the colours of what
+is not a method (an amount, a layer), which never borrow a method's hue.
 
 A method's look follows from the results file's ``methods`` list, never from where the method happens
 to be drawn: the baseline is neutral; the members of a family that varies a parameter (BH at several
@@ -19,6 +20,8 @@ from matplotlib.colors import to_rgb
 BASELINE = {"color": "0.45", "marker": "*", "linestyle": "--"}  # neutral grey, a star, dashed: the reference
 MARKERS = ("o", "s", "D", "^", "v", "P", "X")  # for styles whose cycle has no markers
 LIGHTEST, DARKEST = 0.4, 0.4  # a family's first member mixes this much white into its hue, its last black
+AMOUNT_RANGE = (0.2, 0.95)  # of the style's image.cmap: its palest end is too faint to see against white
+LAYER_MAP, LAYER_RANGE = "viridis", (0.0, 0.8)  # past 0.8 viridis turns a yellow-green too faint in print
 
 
 @dataclass(frozen=True)
@@ -87,11 +90,6 @@ def method_role(name: str | None, methods: Sequence[Mapping] | None) -> Role:
     """The role of one method (by label or id) among the declared ``methods``: a figure of that method
     alone draws in its colour; the first hue without them."""
     return method_roles([name], methods)[name] if name is not None and methods else Role()
-
-
-def hue_role(role: Role) -> Role:
-    """The role of ``role``'s hue itself: a family's members share it, so their shaded figures match."""
-    return role if role.baseline else Role(hue=role.hue)
 
 
 def family_role(family: str, methods: Sequence[Mapping] | None) -> Role:
@@ -167,10 +165,20 @@ def _shade(base, t):
     return tuple(c + (d - c) * (2 * t - 1) for c, d in zip(base, dark))
 
 
-def graded(colour, n):
-    """``n`` shades of ``colour`` from light to dark, for an ordered quantity drawn in a method's hue
-    (a layer's tokens by the number of experts they select)."""
-    base = to_rgb(colour)
-    light, dark = tuple(c + (1 - c) * 0.7 for c in base), tuple(c * 0.4 for c in base)
-    steps = [i / (n - 1) for i in range(n)] if n > 1 else [0.5]
-    return [tuple(lo + (hi - lo) * t for lo, hi in zip(light, dark)) for t in steps]
+def amount_colours(n):
+    """``n`` colours, light to dark, for an ordered amount that is no method (the experts a token selects):
+    the style's sequential map, as its heatmaps draw amounts, so that no shade reads as a method of a family."""
+    cmap = mpl.colormaps[mpl.rcParams["image.cmap"]]
+    return [to_rgb(cmap(AMOUNT_RANGE[0] + (AMOUNT_RANGE[1] - AMOUNT_RANGE[0]) * _step(i, n))) for i in range(n)]
+
+
+def layer_colours(layers):
+    """A colour for each of ``layers`` (their ids): its place between layer 0 and the last on one scale, the
+    same in every figure that tells layers apart, in no method's hue."""
+    cmap = mpl.colormaps[LAYER_MAP]
+    last = max(max(layers), 1)
+    return [to_rgb(cmap(LAYER_RANGE[0] + (LAYER_RANGE[1] - LAYER_RANGE[0]) * layer / last)) for layer in layers]
+
+
+def _step(i, n):
+    return i / (n - 1) if n > 1 else 0.5

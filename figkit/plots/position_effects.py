@@ -3,6 +3,7 @@ averaged over positions in doubling bins, one line per layer."""
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
@@ -12,7 +13,6 @@ from matplotlib.figure import Figure
 
 from figkit.arrays import ArrayLike, to_numpy, vector, whole_vector
 from figkit.plots._draw import (
-    NEUTRAL,
     height_with_legend_above,
     legend_above,
     line_width,
@@ -21,7 +21,7 @@ from figkit.plots._draw import (
     set_title,
     set_ylabel,
 )
-from figkit.plots.looks import Role, graded, hue_role, method_role
+from figkit.plots.looks import layer_colours
 from figkit.plots.spec import FigureJob, FigureSpec, layers_text, representative_layers, shared_docs
 from figkit.results import method_labels
 
@@ -38,7 +38,6 @@ class Positions:
     bins: list  # each bin's positions as its label says them: "0", "1", "2–3", ..., "64–127"
     tokens: np.ndarray  # tokens in each bin (of each layer)
     means: list  # (layer, token-weighted mean per bin, half-width of its 95 % interval or None)
-    role: Role | None  # the method's hue; None: the router's, shared by every method, in neutral greys
     heading: str
 
 
@@ -53,6 +52,13 @@ def prepare(
 ):
     """Validate per-position means of each layer and pool them over doubling bins, weighted by tokens (with a
     95 % interval of each bin's mean when the per-position standard deviations ``stds`` are given)."""
+    if methods is not None:
+        warnings.warn(
+            "methods no longer changes the position figure: its layers take the colours layers have in every "
+            "figure, in no method's colour; the argument goes in figkit 0.3",
+            DeprecationWarning,
+            stacklevel=3,
+        )
     if measure not in AXIS_LABELS:
         raise ValueError(f"measure must be one of {', '.join(AXIS_LABELS)}, got {measure!r}")
     places = whole_vector(positions, "positions")
@@ -75,9 +81,8 @@ def prepare(
             half = CONFIDENCE_Z * np.sqrt(np.maximum(squares - mean**2, 0) / weights)
         shown.append((layer, mean, half))
     labels = [_range(places[bins == b], pooled_from) for b in used]
-    role = None if method is None else hue_role(method_role(method, methods))
     heading = "Routing by position" if method is None else f"{mathtext_label(str(method))}: routing by position"
-    return Positions(measure, labels, weights.astype(np.int64), shown, role, heading)
+    return Positions(measure, labels, weights.astype(np.int64), shown, heading)
 
 
 def _rows(values, name, size, layers):
@@ -108,8 +113,7 @@ def height(data, width):
 
 def draw(ax, data):
     steps = np.arange(len(data.bins))
-    base = NEUTRAL if data.role is None else data.role.look().color
-    colours = graded(base, len(data.means) + 1)[1:]  # the palest shade is too faint for a line
+    colours = layer_colours([int(layer) for layer, *_ in data.means])  # as every figure tells layers apart
     for (layer, mean, half), colour in zip(data.means, colours):
         ax.plot(
             steps,
@@ -175,7 +179,6 @@ def _job(results, labels, method, entries, layers, measure, every=False):
         "num_tokens": first["num_tokens"],
         "measure": measure,
         "method": None if every else method,
-        "methods": results["methods"],
         "pooled_from": first.get("pooled_from"),
     }
     if all(f"std_{name}" in entries[layer] for layer in layers):
@@ -239,11 +242,12 @@ def plot_position_effects(
     layers : sequence of int, optional
         The layer ids of an array's rows (default 0, 1, ...).
     method : str, optional
-        The method (label or id) whose hue the lines take, light for the first layer and dark for the last
-        (default: neutral greys, for a router every method shares).
+        The method (label or id) the figure is of, named in its heading (default: none, for a router every
+        method shares). Its layers take the colours layers have in every figure, first to last.
     stds : like ``means``, optional
         The standard deviation at each position: each bin's mean gets a 95 % interval band.
-    {method_looks}
+    methods : list of dict, optional
+        Deprecated, ignored: it chose the lines' hue (removed in figkit 0.3).
     {figure_parameters}
 
     Returns

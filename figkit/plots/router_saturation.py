@@ -5,7 +5,6 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-import matplotlib as mpl
 import numpy as np
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
@@ -13,10 +12,10 @@ from matplotlib.ticker import MaxNLocator
 
 from figkit.arrays import ArrayLike, integer_at_least, layer_ids, matrix, vector
 from figkit.plots._draw import height_with_legend_above, legend_above, line_width, marker_size, set_title, set_ylabel
+from figkit.plots.looks import layer_colours
 from figkit.plots.spec import FigureJob, FigureSpec, shared_docs
 
 # Layers early to late along viridis: ordered, and unlike the light-to-dark single hues of method families.
-LAYER_COLOURS = ("viridis", 0.0, 0.85)
 LEGEND_LAYERS = 6  # past this many layers, the first, middle and last are drawn over the range of all
 
 
@@ -60,9 +59,7 @@ def height(data, width):
 
 
 def draw(ax, data):
-    cmap, low, high = LAYER_COLOURS
-    n = len(data.layers)
-    colours = mpl.colormaps[cmap](np.linspace(low, high, n))  # a layer keeps its place on the scale
+    colours = layer_colours(data.layers)  # as every figure tells layers apart
     for column in drawn_layers(data):
         ax.plot(
             data.progress,
@@ -73,12 +70,12 @@ def draw(ax, data):
             linewidth=line_width(1.33),
             label=f"Layer {data.layers[column]}",
         )
-    if n > LEGEND_LAYERS:  # sixteen crossing lines cannot be told apart: the rest as the range they span
+    if len(data.layers) > LEGEND_LAYERS:  # sixteen crossing lines cannot be told apart: the rest as the range they span
         ax.fill_between(
             data.progress,
             data.percent.min(axis=1),
             data.percent.max(axis=1),
-            color=colours[n // 2],
+            color=colours[len(colours) // 2],
             alpha=0.15,
             linewidth=0,
             label=_labels(data)[-1],

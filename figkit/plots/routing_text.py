@@ -9,6 +9,7 @@ The same prepared passage is written as LaTeX by ``figkit.routed_text``.
 from __future__ import annotations
 
 import functools
+import warnings
 from collections import Counter
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -24,7 +25,7 @@ from matplotlib.transforms import Affine2D, ScaledTranslation
 
 from figkit.arrays import SENTENCEPIECE_SPACE, ArrayLike, labelled, token_text, vector
 from figkit.plots._draw import LITERAL, NEUTRAL, axes_width, drawable, mathtext_label, points, text_width
-from figkit.plots.looks import Role, graded, hue_role, method_role
+from figkit.plots.looks import amount_colours
 from figkit.plots.spec import FigureJob, FigureSpec, middle_layer, shared_docs
 from figkit.results import method_labels
 
@@ -60,18 +61,18 @@ class Block:
     key_title: str
     values: tuple  # one per token
     key: tuple  # the values the key shows, in order; OTHER for experts without a colour of their own
-    role: Role | None = None  # shaded by count in this role's hue; None: coloured by expert
+    counted: bool = False  # shaded by its number of experts; else coloured by its top-1 expert
     most: int = 1  # the count drawn darkest
     ranked: tuple = ()  # coloured by expert: the experts with a colour, most frequent first
 
     def colours(self, values=None):
         """The background of each of ``values`` (default: the tokens') under the active style; None: no box."""
-        if self.role is not None:
-            shades = graded(self.role.look().color, self.most)
+        if self.counted:
+            shades = amount_colours(self.most)
             palette = {n: shades[n - 1] for n in range(1, self.most + 1)}
         else:
             palette = {expert: mpl.colors.to_rgb(colour) for expert, colour in zip(self.ranked, EXPERT_COLOURS)}
-        other = None if self.role is not None else mpl.colors.to_rgb(OTHER_COLOUR)
+        other = None if self.counted else mpl.colors.to_rgb(OTHER_COLOUR)
         return [palette.get(value, other) for value in (self.values if values is None else values)]
 
     def key_entries(self):
@@ -103,6 +104,13 @@ def pieces_of(tokens):
 
 def prepare(tokens, experts=None, top_expert=None, max_experts=None, methods=None):
     """Validate the passage and each method's per-token routing, and colour every token."""
+    if methods is not None:
+        warnings.warn(
+            "methods no longer changes routing over the text: numbers of experts are shaded as in every figure, "
+            "in no method's colour; the argument goes in figkit 0.3",
+            DeprecationWarning,
+            stacklevel=3,
+        )
     tokens = [str(token) for token in _tokens(tokens)]
     blocks = []
     counted = [
@@ -122,7 +130,7 @@ def prepare(tokens, experts=None, top_expert=None, max_experts=None, methods=Non
                 f"max_experts must be a whole number of at least {most}, the most any token has; got {max_experts!r}"
             )
         for label, values in counted:
-            blocks.append(_count_block(label, values, int(max(max_experts, 1)), methods))
+            blocks.append(_count_block(label, values, int(max(max_experts, 1))))
     if chosen:
         ranked = ranked_experts(np.concatenate([values for _, values in chosen]))
         blocks += [_top_block(label, values, ranked) for label, values in chosen]
@@ -150,12 +158,10 @@ def _per_token(values, name, size):
     return array.astype(np.int64)
 
 
-def _count_block(label, counts, most, methods):
-    """Shades of the method's hue (its family's, for a family), light for one expert and dark for ``most``;
-    no box for none."""
+def _count_block(label, counts, most):
+    """Shaded as every figure shades numbers of experts, light for one and dark for ``most``; no box for none."""
     key = tuple(range(0 if counts.min() == 0 else 1, most + 1))
-    role = hue_role(method_role(label, methods))
-    return Block(f"{label}: experts per token", "Experts", tuple(counts.tolist()), key, role=role, most=most)
+    return Block(f"{label}: experts per token", "Experts", tuple(counts.tolist()), key, counted=True, most=most)
 
 
 def ranked_experts(top):
@@ -382,7 +388,6 @@ def jobs(results):
             "experts": None if shaded is None else {labels[shaded]: routing[shaded]["num_experts"][row]},
             "top_expert": None if coloured is None else {labels[coloured]: routing[coloured]["top_expert"][row]},
             "max_experts": most,
-            "methods": results["methods"],
         }
         caption = _caption(passage, layer, labels, (shaded, coloured, varying), routing, row, most)
         yield FigureJob(f"_passage{i + 1}_layer{layer}", arguments, tuple(caption))
@@ -448,15 +453,17 @@ def plot_routing_text(
         The passage's tokens as the tokenizer decodes them (``" cat"``, ``"\\n"``), in order. A
         leading space becomes the space before the token; whitespace tokens are drawn (␣, ↵, →).
     experts : dict, optional
-        Method name (``$...$`` maths allowed) to each token's number of experts: shaded in the
-        method's hue, light for one and dark for many (no box for none). Give several names for
-        several methods, or the same method at several layers.
+        Method name (``$...$`` maths allowed) to each token's number of experts: shaded as every
+        figure shades numbers of experts (the style's sequential colours), light for one and dark for
+        many (no box for none). Give several names for several methods, or the same method at several
+        layers.
     top_expert : dict, optional
         Method name to each token's top-1 expert: the passage's eight most frequent each get a
         colour (shared by every name), the others grey.
     max_experts : int, optional
         The count drawn darkest (default: the most any token has).
-    {method_looks}
+    methods : list of dict, optional
+        Deprecated, ignored: it chose the shades of the counts (removed in figkit 0.3).
     {figure_parameters}
 
     Returns
