@@ -14,6 +14,7 @@ from figkit.plots._draw import NEUTRAL, colour_bar, label_cells, line_width, ord
 from figkit.plots.spec import FigureJob, FigureSpec, layer_suffix, layer_text, shared_docs
 from figkit.results import method_labels
 
+NOT_A_SHARE = "0.8"  # the diagonal and unused experts' rows: grey, since the colour scale's 0 % is near white
 MIN_HEADLINE = 30  # tokens an expert needs before the caption quotes its strongest partner
 TOP_EXPERTS = 12  # as many as can each be labelled at 6 pt in one column
 
@@ -76,13 +77,13 @@ def _most_coactivated(counts, n):
 
 
 def draw(ax, data):
-    cmap = mpl.colormaps[mpl.rcParams["image.cmap"]].with_extremes(bad="white")
+    cmap = mpl.colormaps[mpl.rcParams["image.cmap"]].with_extremes(bad=NOT_A_SHARE)
     top = np.nanmax(data.percent) if np.isfinite(data.percent).any() else 1.0
     top = data.percent_max or top
     image = ax.imshow(data.percent, cmap=cmap, vmin=0, vmax=max(top, 1e-9), interpolation="none", aspect="auto")
     ax.grid(False, which="both")
     shown = len(data.experts)
-    # The diagonal is not a share: its cells stay white, crossed by one thin line from corner to corner.
+    # The diagonal is not a share: its cells are grey (white would read as 0 %), crossed by one thin line.
     ax.plot([-0.5, shown - 0.5], [-0.5, shown - 0.5], color=NEUTRAL, linewidth=line_width(0.6), marker="none")
     ax.set_xlabel("Also routed to expert")
     ax.set_ylabel("Routed to expert")
@@ -131,7 +132,7 @@ def jobs(results):
         top = float(np.nanmax(data.percent)) if np.isfinite(data.percent).any() else 0.0
         tops.setdefault(entry.get("layer"), []).append(top)
         blank = [str(e) for e, row in zip(data.experts, data.percent) if np.isnan(row).all()]
-        unused = f" Blank rows: experts it routed no token to ({', '.join(blank)})." if blank else ""
+        unused = f" Grey rows: experts it routed no token to ({', '.join(blank)})." if blank else ""
         strongest.append(_strongest(data, np.asarray(entry["counts"])) + unused)
     for entry, pair in zip(entries, strongest):
         method, layer = entry["method"], entry.get("layer")
@@ -153,7 +154,7 @@ def jobs(results):
                 "",
                 labels[method],
                 f": expert co-activation ({layer_text(layer)}): of the tokens routed to the row's expert, the "
-                f"share also routed to the column's, for {which}; the diagonal (crossed out) is left out.{pair}"
+                f"share also routed to the column's, for {which}; the diagonal (grey, crossed out) is left out.{pair}"
                 f"{scale}",
             ),
         )
