@@ -133,8 +133,7 @@ def test_any_label_draws_and_saves(tmp_path):
         warnings.simplefilter("always")
         fig = figkit.plot_expert_count_comparison(labels, save_path=tmp_path / "labels.pdf")
     shown = [t.get_text() for t in fig.axes[0].get_legend().get_texts()]
-    assert shown[:3] == ["a\\ufeffb, mean 1.50", "c\\u200bd, mean 2.50", "[U+4E2D][U+6587] x, all tokens 1"]
-    assert shown[3] == "e\\x07f, all tokens 3"
+    assert sorted(shown) == sorted(["a\\ufeffb", "c\\u200bd", "[U+4E2D][U+6587] x", "e\\x07f"])  # paper: labels
     assert [str(w.message) for w in caught] == [
         "no font of STIXGeneral, DejaVu Serif draws U+4E2D, U+6587 in '中文 x'; shown as [U+...]"
     ]

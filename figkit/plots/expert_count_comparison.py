@@ -32,6 +32,7 @@ from figkit.plots.spec import (
     shared_docs,
 )
 from figkit.results import method_counts, method_labels
+from figkit.style import paper_look
 
 MAX_LABELLED_COUNTS = 40
 BARS_WIDTH = 0.84  # of one whole number of experts, shared by the methods' bars
@@ -39,7 +40,7 @@ BARS_WIDTH = 0.84  # of one whole number of experts, shared by the methods' bars
 
 @dataclass(frozen=True)
 class CountComparison:
-    methods: list  # (legend entry: label and mean, CountHistogram, Role), in the order given
+    methods: list  # (label, CountHistogram, Role), in the order given
     note: str  # what the figure leaves out: "showing 7 of 1,000 methods", or ""
 
 
@@ -49,16 +50,23 @@ def prepare(counts_by_method, methods=None):
     roles = method_roles([label for label, _ in items], methods)
     entries = []
     for label, counts in items:
-        hist = count_histogram(counts, f"counts_by_method[{label!r}]")
-        said = f"all tokens {hist.min}" if hist.tokens.size == 1 else f"mean {number(hist.mean)}"
-        entries.append((f"{mathtext_label(label)}, {said}", hist, roles[label]))
+        entries.append((mathtext_label(label), count_histogram(counts, f"counts_by_method[{label!r}]"), roles[label]))
     shown = [entries[i] for i in compared(len(entries))]
     return CountComparison(shown, compared_note(len(shown), len(entries)))
 
 
 def height(data, width):
     """The style's height for the axes, and room for the legend above them."""
-    return height_with_legend_above([entry for entry, *_ in data.methods], width, data.note)
+    return height_with_legend_above(_legend(data), width, data.note)
+
+
+def _legend(data):
+    """Each method's legend entry: its label, and in the notebook and slide looks its mean (a paper's
+    caption gives the means, so that a column's legend stays short)."""
+    if paper_look():
+        return [label for label, *_ in data.methods]
+    said = [f"all tokens {h.min}" if h.tokens.size == 1 else f"mean {number(h.mean)}" for _, h, _ in data.methods]
+    return [f"{label}, {stat}" for (label, *_), stat in zip(data.methods, said)]
 
 
 def draw(ax, data):
@@ -79,8 +87,8 @@ def draw(ax, data):
     shown = fractions > 0  # no zero-height slivers, and no empty slot for a method without tokens there
     slot = np.cumsum(shown, axis=0) - 1  # each bar's place among the bars at its count, in method order
     offsets = (slot - (shown.sum(axis=0) - 1) / 2) * width  # the bars at a count centred on it
-    handles = []
-    for i, (label, hist, role) in enumerate(data.methods):
+    handles, entries = [], _legend(data)
+    for i, ((_, hist, role), label) in enumerate(zip(data.methods, entries)):
         look = role.look()
         if i in fixed:
             line = {"color": look.color, "linestyle": look.linestyle, "linewidth": line_width(1.33)}
@@ -100,7 +108,7 @@ def draw(ax, data):
     ax.set_xlabel("Experts selected per token")
     ax.set_ylabel("Share of tokens")
     set_title(ax, "", data.note)
-    legend_above(ax, handles, [label for label, *_ in data.methods])  # in the methods' order
+    legend_above(ax, handles, entries)  # in the methods' order
 
 
 def jobs(results):
@@ -127,6 +135,8 @@ def jobs(results):
     else:
         caption[-1] += ". "
     caption += compute_sentence(results, counts, shown)
+    caption[-1] = caption[-1].rstrip() + " Mean experts per token: "
+    caption += listed([labels[m] for m in shown], [f" {counts[m].mean:.2f}" for m in shown])
     arguments = {"counts_by_method": {labels[m]: c.pooled for m, c in counts.items()}, "methods": results["methods"]}
     yield FigureJob("", arguments, tuple(caption))
 
