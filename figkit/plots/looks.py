@@ -169,7 +169,8 @@ def amount_colours(n):
     """``n`` colours, light to dark, for an ordered amount that is no method (the experts a token selects):
     the style's sequential map, as its heatmaps draw amounts, so that no shade reads as a method of a family."""
     cmap = mpl.colormaps[mpl.rcParams["image.cmap"]]
-    return [to_rgb(cmap(AMOUNT_RANGE[0] + (AMOUNT_RANGE[1] - AMOUNT_RANGE[0]) * _step(i, n))) for i in range(n)]
+    steps = [i / (n - 1) for i in range(n)] if n > 1 else [0.5]
+    return [to_rgb(cmap(AMOUNT_RANGE[0] + (AMOUNT_RANGE[1] - AMOUNT_RANGE[0]) * t)) for t in steps]
 
 
 def layer_colours(layers):
@@ -178,7 +179,3 @@ def layer_colours(layers):
     cmap = mpl.colormaps[LAYER_MAP]
     last = max(max(layers), 1)
     return [to_rgb(cmap(LAYER_RANGE[0] + (LAYER_RANGE[1] - LAYER_RANGE[0]) * layer / last)) for layer in layers]
-
-
-def _step(i, n):
-    return i / (n - 1) if n > 1 else 0.5
