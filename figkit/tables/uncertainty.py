@@ -5,8 +5,7 @@ standard error (lm-evaluation-harness's ``acc_stderr``) ± 1.96 standard errors;
 deviation ± that deviation. Against the best of a column, a method is compared by a paired t-test over
 seeds when both have as many seeds (run i of each with the same seed), Welch's t-test over seeds
 otherwise, and a z-test of the two standard errors when they have those; the test is two-sided, at 5 %.
-The t distribution is computed here (the regularized incomplete beta function), so scipy stays a test
-dependency.
+The t distribution is scipy's, imported only for values with seeds.
 """
 
 from __future__ import annotations
@@ -24,8 +23,10 @@ TESTS = {
 
 def interval_half_width(seeds):
     """Half the width of the 95 % Student-t interval of the mean of ``seeds``."""
+    from scipy import stats
+
     n = len(seeds)
-    return t_quantile(1 - LEVEL / 2, n - 1) * statistics.stdev(seeds) / math.sqrt(n)
+    return float(stats.t.ppf(1 - LEVEL / 2, n - 1)) * statistics.stdev(seeds) / math.sqrt(n)
 
 
 def compare(best, other):
@@ -50,59 +51,10 @@ def compare(best, other):
 
 
 def _t_p(difference, variance, df):
-    """Two-sided p-value of a t statistic ``difference / sqrt(variance)`` with ``df`` degrees of freedom."""
+    """Two-sided p-value of a t statistic ``difference / sqrt(variance)`` with ``df`` degrees of freedom
+    (computed here rather than by scipy's tests, which warn and give NaN when the seeds do not vary)."""
+    from scipy import stats
+
     if variance <= 0:
         return 0.0 if difference else 1.0
-    return 2 * (1 - t_cdf(abs(difference) / math.sqrt(variance), df))
-
-
-def t_cdf(t, df):
-    """The Student-t distribution function at ``t`` with ``df`` degrees of freedom (not necessarily whole)."""
-    tail = 0.5 * _incomplete_beta(df / 2, 0.5, df / (df + t * t))
-    return 1 - tail if t > 0 else tail
-
-
-def t_quantile(p, df):
-    """The ``p`` quantile of the Student-t distribution (bisection on ``t_cdf``, to 1e-12)."""
-    low, high = -1.0, 1.0
-    while t_cdf(low, df) > p:
-        low *= 2
-    while t_cdf(high, df) < p:
-        high *= 2
-    for _ in range(200):
-        middle = (low + high) / 2
-        if t_cdf(middle, df) < p:
-            low = middle
-        else:
-            high = middle
-        if high - low < 1e-12:
-            break
-    return (low + high) / 2
-
-
-def _incomplete_beta(a, b, x):
-    """The regularized incomplete beta function I_x(a, b), by its continued fraction (Lentz's method)."""
-    if x <= 0:
-        return 0.0
-    if x >= 1:
-        return 1.0
-    front = math.exp(math.lgamma(a + b) - math.lgamma(a) - math.lgamma(b) + a * math.log(x) + b * math.log1p(-x))
-    if x > (a + 1) / (a + b + 2):  # the fraction converges fast only below this: use the symmetry
-        return 1 - _incomplete_beta(b, a, 1 - x)
-    tiny = 1e-300
-    c, d = 1.0, 1 - (a + b) * x / (a + 1)
-    d = 1 / (d if abs(d) > tiny else tiny)
-    fraction = d
-    for m in range(1, 500):
-        for numerator in (
-            m * (b - m) * x / ((a + 2 * m - 1) * (a + 2 * m)),
-            -(a + m) * (a + b + m) * x / ((a + 2 * m) * (a + 2 * m + 1)),
-        ):
-            d = 1 + numerator * d
-            d = 1 / (d if abs(d) > tiny else tiny)
-            c = 1 + numerator / c
-            c = c if abs(c) > tiny else tiny
-            fraction *= c * d
-        if abs(c * d - 1) < 1e-15:
-            break
-    return front * fraction / a
+    return float(2 * stats.t.sf(abs(difference) / math.sqrt(variance), df))
