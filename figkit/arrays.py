@@ -323,6 +323,12 @@ def token_text(token):
     return printable(str(token).translate(VISIBLE_WHITESPACE))
 
 
+def shortened(text, longest):
+    """``text`` whole, or its first characters and an ellipsis to ``longest`` characters: a token has no
+    place to break."""
+    return text if len(text) <= longest else text[: longest - 1] + "\N{HORIZONTAL ELLIPSIS}"
+
+
 def visible(text):
     """``text`` with its invisible characters (controls, format characters such as a byte-order mark or a
     zero-width space, unassigned code points) written as Python's escapes."""

@@ -23,7 +23,7 @@ from matplotlib.patches import Rectangle
 from matplotlib.textpath import text_to_path
 from matplotlib.transforms import Affine2D, ScaledTranslation
 
-from figkit.arrays import SENTENCEPIECE_SPACE, ArrayLike, labelled, token_text, vector
+from figkit.arrays import SENTENCEPIECE_SPACE, ArrayLike, labelled, shortened, token_text, vector
 from figkit.plots._draw import LITERAL, NEUTRAL, axes_width, drawable, mathtext_label, points, text_width
 from figkit.plots.looks import amount_colours
 from figkit.plots.spec import FigureJob, FigureSpec, middle_layer, shared_docs
@@ -95,9 +95,7 @@ def pieces_of(tokens):
         blank = not token.strip()
         space = token.startswith(" ") and not blank
         body = token[1:] if space else token
-        text = token_text(body)
-        if len(text) > LONGEST_TOKEN:
-            text = text[: LONGEST_TOKEN - 1] + "\N{HORIZONTAL ELLIPSIS}"
+        text = shortened(token_text(body), LONGEST_TOKEN)
         pieces.append(Piece(text, space, breakable=blank or token.endswith(" "), newline="\n" in token))
     return pieces
 

@@ -19,7 +19,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import replace
 from typing import Any
 
-from figkit.arrays import scalar, token_text
+from figkit.arrays import scalar, shortened, token_text
 from figkit.geometry import FitWarning, Page, measure_tabular, venue_page
 from figkit.latex import Raw, escape_label, escape_markdown, escape_text, markdown_label, render_template
 from figkit.results import KEY  # ids and metric names: safe inside \label and \csname
@@ -30,7 +30,7 @@ from figkit.tables.uncertainty import LEVEL, TESTS, compare
 DIRECTIONS = {"min": "lower", "lower": "lower", "max": "higher", "higher": "higher"}
 TABLE_FORMATS = ("dataframe", "markdown", "latex")
 EXPERT_TABLE_ROWS, EXPERT_TABLE_TOKENS = 8, 8  # experts listed, and tokens shown for each
-LONGEST_TOKEN = 16  # characters of a token a LaTeX table shows whole; a longer one ends in an ellipsis
+LONGEST_TOKEN = 16  # characters of a token a LaTeX table shows (the Markdown table shows it whole)
 SPREADS = {"std", "stderr", "n", "seeds"}  # what a value may carry beside its mean
 LINE_BREAK = "\\\\"  # between the lines of a wrapped header
 FORMAT_KEYS = {"digits", "percent", "scale", "unit"}  # how metric_info may say a column prints
@@ -435,12 +435,6 @@ def _latex_parts(value, shown, mark):
     return mean, spread
 
 
-def _cut(token):
-    """A token as a LaTeX cell shows it: whole, or its first characters and an ellipsis, since a token has
-    no place to break (the Markdown table shows it whole)."""
-    return escape_text(token if len(token) <= LONGEST_TOKEN else token[: LONGEST_TOKEN - 1] + "\N{HORIZONTAL ELLIPSIS}")
-
-
 def create_expert_token_table(
     expert_tokens: Sequence[Sequence[int]],
     token_strings: Mapping[int, str],
@@ -508,10 +502,12 @@ def create_expert_token_table(
         body = [f"{e} | " + " ".join(f"{escape_markdown(t)} {s}".rstrip() for t, s in tokens) for e, tokens in rows]
         header, rule = Raw(f"Expert | {title}"), Raw("---: | :---")
         return render_template("table.md", header=header, rule=rule, rows=[Raw(r) for r in body])
-    body = [
-        f"{e} & " + " ".join(rf"\texttt{{{_cut(t)}}}" + (f"~{escape_text(s)}" if s else "") for t, s in tokens)
-        for e, tokens in rows
-    ]
+
+    def cell(token, share):
+        shown = rf"\texttt{{{escape_text(shortened(token, LONGEST_TOKEN))}}}"
+        return shown + (f"~{escape_text(share)}" if share else "")
+
+    body = [f"{e} & " + " ".join(cell(t, s) for t, s in tokens) for e, tokens in rows]
     return render_template(
         "table.tex",
         column_spec=Raw(r"rp{0.8\linewidth}"),
