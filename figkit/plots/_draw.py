@@ -191,16 +191,19 @@ def legend_labels(labels, width):
 
 
 def legend_columns(labels, width):
-    """Columns of a legend ``width`` inches wide: as many as its widest entry allows, balanced so that the
-    last row is not nearly empty."""
+    """Columns of a legend ``width`` inches wide: as many as fit, each as wide as its own widest entry (as
+    matplotlib sets them, the entries read row by row), balanced so that the last row is not nearly empty."""
     size = points(mpl.rcParams["legend.fontsize"])
     handle = (mpl.rcParams["legend.handlelength"] + mpl.rcParams["legend.handletextpad"]) * size / 72
     gap = LEGEND_COLUMN_GAP * size / 72
     room = width - 2 * mpl.rcParams["legend.borderpad"] * size / 72
-    widest = max((text_width(line, size) for label in labels for line in str(label).split("\n")), default=0)
-    fit = max(1, min(len(labels), int((room + gap) // (widest + handle + gap))))
-    rows = -(-len(labels) // fit)
-    return -(-len(labels) // rows)
+    widths = [max((text_width(line, size) for line in str(label).split("\n")), default=0) for label in labels]
+    for most in range(len(labels), 1, -1):
+        columns = -(-len(labels) // -(-len(labels) // most))  # balanced: as few columns as take as many rows
+        entries = [widths[column::columns] for column in range(columns)]  # entry i sits in column i % columns
+        if sum(max(column) + handle for column in entries) + gap * (columns - 1) <= room:
+            return columns
+    return 1
 
 
 def legend_above_height(labels, width, title=False):
