@@ -121,6 +121,8 @@ def test_the_locality_figure_draws_each_layers_share_against_chance(real_study):
         fig = spec.plot(spec.prepare(**job.arguments))
     solid, dashed = fig.axes[0].get_lines()[:2]
     assert solid.get_ydata() == pytest.approx(same) and dashed.get_ydata() == pytest.approx(chance)
+    keys = fig.axes[0].get_legend().get_lines()
+    assert [key.get_color() for key in keys] == [solid.get_color(), dashed.get_color()]  # one method: its colour
     best = int(np.argmax(same / chance))
     caption = "".join(job.caption)
     assert f"Most above chance in layer {best}: {same[best]:.1f}% against {chance[best]:.1f}%." in caption

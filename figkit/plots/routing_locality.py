@@ -78,7 +78,9 @@ def draw(ax, data):
         (line,) = ax.plot(data.layers, same, linewidth=line_width(1.33), markersize=marker_size(), **look)
         ax.plot(data.layers, chance, color=look["color"], linestyle="--", marker="none", linewidth=line_width(0.9))
         handles.append(line)
-    handles.append(Line2D([], [], color="0.45", linestyle="--", linewidth=line_width(0.9)))
+    # The key of the dashed lines: in the one method's colour, else a neutral one standing for each method's
+    key = handles[0].get_color() if len(handles) == 1 else NEUTRAL
+    handles.append(Line2D([], [], color=key, linestyle="--", linewidth=line_width(0.9)))
     top = max(max(same.max(), chance.max()) for _, same, chance, _ in data.series)
     ax.set_ylim(0, min(100, top * 1.15))
     ax.xaxis.set_major_locator(MaxNLocator(integer=True))
