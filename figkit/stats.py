@@ -241,6 +241,19 @@ def trend(x, y, weights=None):
     return Trend(slope=slope, intercept=intercept, pearson_r=r, spearman_rho=rho)
 
 
+def group_means(groups, values, weights, n_groups, level=0.05):
+    """Per group: the mean of ``values`` repeated ``weights`` times and half the width of its Student-t
+    interval (95 % by default; NaN for a group of one token)."""
+    from scipy import stats
+
+    tokens = np.bincount(groups, weights=weights, minlength=n_groups)
+    means = np.bincount(groups, weights=weights * values, minlength=n_groups) / tokens
+    squares = np.bincount(groups, weights=weights * (values - means[groups]) ** 2, minlength=n_groups)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        error = np.sqrt(squares / (tokens - 1) / tokens)
+    return means, stats.t.ppf(1 - level / 2, np.maximum(tokens - 1, 1)) * np.where(tokens > 1, error, np.nan)
+
+
 def _weighted_line(x, y, w):
     """Weighted least-squares slope and intercept, and Pearson's r."""
     total = w.sum()

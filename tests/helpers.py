@@ -9,6 +9,7 @@ from types import SimpleNamespace
 import numpy as np
 import pytest
 import torch  # a test dependency: these tests must run, not skip, in CI
+from matplotlib.collections import QuadMesh
 
 from figkit.stats import confidence_counts
 
@@ -93,13 +94,16 @@ def pdf_fonts(path):
 
 
 def named_tokens(ax):
-    """(name, frequency, mean experts) of each token the rarity figure names: on its top axis, each with
-    a diamond at its mean."""
+    """(name, frequency) of each token the rarity figure names on its top axis."""
     (top,) = ax.child_axes
-    diamonds = next(line for line in ax.lines if line.get_marker() == "D")
-    names = [label.get_text() for label in top.get_xticklabels()]
-    assert np.allclose(top.get_xticks(), diamonds.get_xdata())
-    return list(zip(names, top.get_xticks(), diamonds.get_ydata()))
+    return [(label.get_text(), tick) for label, tick in zip(top.get_xticklabels(), top.get_xticks())]
+
+
+def bin_means(ax):
+    """The rarity figure's bin means (the dots) and the bins' frequency edges (the density's columns)."""
+    (means,) = (container for container in ax.containers if container.get_label() == "Bin means")
+    mesh = next(c for c in ax.collections if isinstance(c, QuadMesh))
+    return means.lines[0].get_ydata(), mesh.get_coordinates()[0, :, 0]
 
 
 def box_text(ax):

@@ -8,7 +8,7 @@ from scipy.stats import false_discovery_control
 from figkit.arrays import token_text
 from figkit.plots import figure_spec
 from tests import real_routing
-from tests.helpers import named_tokens, rounded_up
+from tests.helpers import bin_means, named_tokens, rounded_up
 
 
 def figures(results, name):
@@ -116,9 +116,10 @@ def test_integer_axes_have_integer_ticks_and_no_impossible_counts(real_study):
     assert np.array_equal(ticks, np.round(ticks)) and ticks.max() <= most
 
 
-def test_the_rarity_figure_labels_real_tokens_at_their_mean_experts(real_study):
+def test_the_rarity_figure_names_real_tokens_and_draws_bin_means(real_study):
     """token_stats keeps one experts histogram per token id and token_strings their text: the build's
-    figure labels real tokens, each at the mean of its own tokens (checked against the per-token data)."""
+    figure names real tokens at their proxy frequency and draws each frequency bin's mean experts, checked
+    against the per-token data."""
     from tests import real_routing
 
     ((job, fig),) = figures(real_study, "token_complexity_vs_experts")
@@ -127,9 +128,13 @@ def test_the_rarity_figure_labels_real_tokens_at_their_mean_experts(real_study):
     experts = real_routing.bh_counts(p, 0.05)
     named = named_tokens(fig.axes[0])
     assert len(named) >= 5
-    for name, _, mean in named:
+    for name, frequency in named:
         (token,) = [t for t in np.unique(token_ids) if token_text(strings[t]) == name]
-        assert mean == pytest.approx(experts[token_ids == token].mean())
+        assert frequency == pytest.approx(1 / (token + 1))
+    means, edges = bin_means(fig.axes[0])
+    proxy = 1 / (token_ids + 1.0)
+    for mean, low, high in zip(means, edges[:-1], edges[1:]):
+        assert mean == pytest.approx(experts[(proxy >= low) & (proxy < high)].mean())
     assert f"{token_ids.size:,} tokens, {np.unique(token_ids).size:,} distinct" in job.caption[-1]
     for _, fig in figures(real_study, "layer_wise_routing"):
         assert fig.axes[0].get_yticks().max() <= 8

@@ -4,7 +4,7 @@ from matplotlib.collections import PathCollection, QuadMesh
 from scipy import stats as sps
 
 from figkit import plot_token_complexity_vs_experts
-from tests.helpers import named_tokens, pdf_text
+from tests.helpers import bin_means, named_tokens, pdf_text
 
 
 def statistics(ax):
@@ -50,6 +50,28 @@ def test_scatter_trend_and_correlations(as_input, rng):
     assert f"Spearman \N{GREEK SMALL LETTER RHO}: {rho:.2f}".replace("-", "\N{MINUS SIGN}") in text
     assert ax.get_xlabel() == "Token frequency proxy 1/(id + 1)"
     assert ax.get_xscale() == "log"
+
+
+@pytest.mark.parametrize("density", [False, True])
+def test_bin_means_and_intervals_match_scipy(rng, density):
+    """Each bin's dot is the mean experts of the tokens in the bin, its bar the 95 % Student-t interval
+    (scipy), at the bin's centre in log frequency; the bins are the density's columns."""
+    ids, experts = tokens(rng, 3000)
+    ax = plot_token_complexity_vs_experts(ids, experts, density=True).axes[0]
+    _, edges = bin_means(ax)
+    if not density:
+        ax = plot_token_complexity_vs_experts(ids, experts, density=False).axes[0]
+    (means,) = ax.containers
+    dots = means.lines[0]
+    bars = means.lines[2][0].get_segments()
+    proxy = 1 / (ids + 1.0)
+    for i, (low, high) in enumerate(zip(edges[:-1], edges[1:])):
+        inside = experts[(proxy >= low) & (proxy < high)]
+        assert inside.size >= 50
+        interval = sps.t.interval(0.95, inside.size - 1, loc=inside.mean(), scale=sps.sem(inside))
+        assert dots.get_xdata()[i] == pytest.approx(np.sqrt(low * high))
+        assert dots.get_ydata()[i] == pytest.approx(inside.mean())
+        np.testing.assert_allclose(bars[i][:, 1], interval)
 
 
 def test_real_frequency_is_used_and_named(rng):
@@ -134,7 +156,7 @@ def test_tokenizer_labels_are_literal(tmp_path, rng):
     fig = plot_token_complexity_vs_experts(
         ids, [3, 4, 3, 6, 5], tokenizer=Tokenizer(), token_frequency=frequency, save_path=path
     )
-    labels = sorted(name for name, _, _ in named_tokens(fig.axes[0]))
+    labels = sorted(name for name, _ in named_tokens(fig.axes[0]))
     assert labels == sorted(["$", "50%", "a_b", "\\", "{"])
     text = pdf_text(path)
     for label in labels:
@@ -147,13 +169,13 @@ def test_tokenizer_kinds():
             return f"<{token_id}>"
 
     ax = plot_token_complexity_vs_experts([1, 2], [3, 4], tokenizer=HuggingFaceLike()).axes[0]
-    assert {name for name, _, _ in named_tokens(ax)} <= {"<1>", "<2>"}
+    assert {name for name, _ in named_tokens(ax)} <= {"<1>", "<2>"}
     ax = plot_token_complexity_vs_experts([1, 2], [3, 4], tokenizer=lambda i: f"#{i}").axes[0]
-    assert {name for name, _, _ in named_tokens(ax)} <= {"#1", "#2"}
+    assert {name for name, _ in named_tokens(ax)} <= {"#1", "#2"}
     ax = plot_token_complexity_vs_experts(
         [1, 2, 3], [3, 4, 5], tokenizer={1: " the", 3: "ion"}, token_frequency=[0.001, 0.01, 0.5]
     ).axes[0]
-    assert {name for name, _, _ in named_tokens(ax)} == {"\N{OPEN BOX}the", "ion"}  # 2 has none
+    assert {name for name, _ in named_tokens(ax)} == {"\N{OPEN BOX}the", "ion"}  # 2 has none
     with pytest.raises(TypeError, match="tokenizer must be a mapping of token ids to text, have decode"):
         plot_token_complexity_vs_experts([1, 2], [3, 4], tokenizer=object())
 

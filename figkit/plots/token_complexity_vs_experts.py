@@ -31,7 +31,7 @@ from figkit.plots._draw import (
 from figkit.plots.looks import Role, method_role
 from figkit.plots.spec import FigureJob, FigureSpec, layer_suffix, layer_text, shared_docs
 from figkit.results import method_labels, token_cells, token_stats_entries
-from figkit.stats import Trend, trend
+from figkit.stats import Trend, group_means, trend
 from figkit.style import paper_look
 
 # Up to this many tokens are drawn as points; more become a 2-D histogram.
@@ -52,9 +52,21 @@ class TokenComplexity:
     n_tokens: int
     measured: bool  # a real corpus frequency, not the 1/(id+1) proxy
     fit: Trend  # experts against log10(frequency)
-    labels: dict  # token id -> (frequency, mean experts, text), when a tokenizer was given
+    labels: dict  # token id -> (frequency, text), when a tokenizer was given
     role: Role  # the method's colour of every figure, for the points
     density: bool  # drawn as columns of shares per frequency bin, not as points
+    bins: FrequencyBins
+
+
+@dataclass(frozen=True)
+class FrequencyBins:
+    """Bins even in log frequency, each of at least ``MIN_COLUMN_TOKENS`` tokens: the density's columns,
+    and the means with 95 % intervals drawn in both views."""
+
+    log_edges: np.ndarray
+    shares: np.ndarray  # [experts - lowest, bin]: % of the bin's tokens selecting that many; NaN: none
+    means: np.ndarray  # mean experts per bin
+    half_widths: np.ndarray  # half the 95 % Student-t interval of each mean
 
 
 def prepare(
@@ -101,7 +113,7 @@ def prepare(
     labels = {}
     if tokenizer is not None:
         mean_frequency = by_id if by_id is not None else _mean_by_id(ids, frequency)
-        labels = _token_labels(tokenizer, ids, experts, weights, mean_frequency)
+        labels = _token_labels(tokenizer, ids, weights, mean_frequency)
     return TokenComplexity(
         frequency=point_frequency,
         experts=point_experts,
@@ -112,7 +124,28 @@ def prepare(
         labels=labels,
         role=method_role(method_name, methods),
         density=n_tokens > MAX_SCATTER_POINTS if density is None else bool(density),
+        bins=frequency_bins(point_frequency, point_experts, point_tokens),
     )
+
+
+def frequency_bins(frequency, experts, tokens=None):
+    """Tokens binned evenly in log frequency; a bin with fewer than ``MIN_COLUMN_TOKENS`` tokens joins the
+    next (the last joins the one before), so no bin is a few tokens' noise and none is empty."""
+    logs = np.log10(frequency)
+    low, high = logs.min(), logs.max()
+    margin = max(high - low, 1.0) / DENSITY_COLUMNS / 2  # the rarest and commonest tokens clear the frame
+    fine = np.linspace(low - margin, high + margin, DENSITY_COLUMNS + 1)
+    column = np.minimum(np.searchsorted(fine, logs, side="right") - 1, DENSITY_COLUMNS - 1)
+    weights = np.ones(logs.size) if tokens is None else tokens.astype(float)
+    kept = _column_edges(np.bincount(column, weights=weights, minlength=DENSITY_COLUMNS))
+    column = np.searchsorted(kept, column, side="right") - 1
+    columns, rows = kept.size - 1, int(experts.max() - experts.min()) + 1
+    cells = np.bincount(column * rows + (experts - experts.min()), weights=weights, minlength=columns * rows)
+    cells = cells.reshape(columns, rows).T
+    shares = 100 * cells / cells.sum(axis=0, keepdims=True)
+    shares[cells == 0] = np.nan
+    means, half_widths = group_means(column, experts.astype(float), weights, columns)
+    return FrequencyBins(log_edges=fine[kept], shares=shares, means=means, half_widths=half_widths)
 
 
 def _frequency_by_id(ids, frequency):
@@ -146,17 +179,14 @@ def _cells(ids, experts, weights=None):
     return cells // width, cells % width + low, tokens.astype(np.int64, copy=False)
 
 
-def _token_labels(tokenizer, ids, experts, weights, by_id):
-    """Up to ten distinct tokens spread evenly over the log-frequency axis, with their mean experts.
+def _token_labels(tokenizer, ids, weights, by_id):
+    """Up to ten distinct tokens spread evenly over the log-frequency axis.
 
     A mapping as ``tokenizer`` labels only the ids it holds.
     """
-    tokens = np.bincount(ids, weights=weights)
-    seen = np.flatnonzero(tokens)
-    mean_experts = np.bincount(ids, weights=experts if weights is None else experts * weights)[seen] / tokens[seen]
+    seen = np.flatnonzero(np.bincount(ids, weights=weights))
     if isinstance(tokenizer, Mapping):
-        known = np.isin(seen, np.fromiter(tokenizer, dtype=np.int64, count=len(tokenizer)))
-        seen, mean_experts = seen[known], mean_experts[known]
+        seen = seen[np.isin(seen, np.fromiter(tokenizer, dtype=np.int64, count=len(tokenizer)))]
         if not seen.size:
             return {}
     frequency = by_id[seen]
@@ -166,7 +196,7 @@ def _token_labels(tokenizer, ids, experts, weights, by_id):
     labels = {}
     for i in chosen:
         token = int(seen[i])
-        labels[token] = (frequency[i], mean_experts[i], token_text(decode_token(tokenizer, token)))
+        labels[token] = (frequency[i], token_text(decode_token(tokenizer, token)))
     return labels
 
 
@@ -183,6 +213,7 @@ def draw(ax, data):
         )
     else:
         _density(ax, data)
+    _bin_means(ax, data.bins)
     fit = data.fit
     if np.isfinite(fit.slope):
         line_x = np.geomspace(x.min(), x.max(), 100)
@@ -190,7 +221,7 @@ def draw(ax, data):
             line_x,
             fit.slope * np.log10(line_x) + fit.intercept,
             color=NEUTRAL,
-            linestyle="-",
+            linestyle="--",
             marker="none",
             linewidth=line_width(1.33),
             label=equation(fit),
@@ -207,9 +238,9 @@ def draw(ax, data):
         f"Spearman \N{GREEK SMALL LETTER RHO}: {_coefficient(fit.spearman_rho)}",
         f"Tokens: {data.n_tokens:,}",
     ]
-    # Nothing over the points or cells: named tokens are diamonds at their mean, named on the top axis; the
-    # fit and the correlations are a note above the axes (the colour bar of a density takes their right
-    # side), in the caption in the paper style.
+    # Nothing over the points or cells: named tokens are on the top axis; the fit and the correlations are a
+    # note above the axes (the colour bar of a density takes their right side), in the caption in the paper
+    # style.
     lines += [f"Fit: {equation(fit)}"] if np.isfinite(fit.slope) else []
     note = "" if paper_look() else wrap_label("; ".join(lines), ax, share=0.95, size="axes.titlesize")
     pad = _name_tokens(ax, data) if data.labels else 0.0
@@ -221,10 +252,11 @@ def caption_fit(data):
     fit = data.fit
     least = min(MIN_COLUMN_TOKENS, data.n_tokens)
     marks = (
-        "Points are tokens"
+        f"Points are tokens; dots are the mean experts of frequency bins of at least {least} tokens, with "
+        "95 % intervals"
         if not data.density
         else f"Each column is a frequency bin of at least {least} tokens, its cells the share of the bin's tokens "
-        "selecting that many experts"
+        "selecting that many experts, its dot their mean with a 95 % interval"
     )
     text = (
         f"{marks}; Pearson r = {_coefficient(fit.pearson_r)} and Spearman \N{GREEK SMALL LETTER RHO} = "
@@ -232,11 +264,11 @@ def caption_fit(data):
         + ("frequency" if data.measured else "of the proxy 1/(id + 1)")
     )
     if np.isfinite(fit.slope):
-        text += f"; the line is the least-squares fit {equation(fit)}"
+        text += f"; the dashed line is the least-squares fit {equation(fit)}"
     if np.isfinite(fit.pearson_r) and abs(fit.pearson_r) < WEAK_CORRELATION:
         text += f" (|r| < {WEAK_CORRELATION:g}: no linear trend to speak of)"
     where = "frequency" if data.measured else "proxy value"
-    named = f"; diamonds mark named tokens at their mean, named on the top axis at their {where}"
+    named = f"; the top axis names example tokens at their {where}"
     return text + (named if data.labels else "") + "."
 
 
@@ -248,34 +280,21 @@ def equation(fit):
 
 
 def _name_tokens(ax, data):
-    """Mark each named token at its mean experts with a diamond and write it on a top axis at its frequency,
-    leaving out one that would overlap the name to its left; returns the points the names take above."""
+    """Write each named token on a top axis at its frequency, leaving out one that would overlap the name
+    to its left; returns the points the names take above the axes."""
     size = points(mpl.rcParams["xtick.labelsize"])
     width = 0.7 * axes_width(ax) * 72
     low, high = (np.log10(limit) for limit in ax.get_xlim())
-    named, right = [], -np.inf
-    for frequency, mean_experts, token in sorted(data.labels.values(), key=lambda label: label[0]):
+    named, right = {}, -np.inf
+    for frequency, token in sorted(data.labels.values(), key=lambda label: label[0]):
         text = drawable(token)
         centre = (np.log10(frequency) - low) / (high - low) * width
         half = (0.55 * len(text) + 0.4) * size / 2
         if centre - half > right:
-            named.append((frequency, mean_experts, text))
+            named[frequency] = text
             right = centre + half
-    frequencies = [frequency for frequency, _, _ in named]
-    ax.plot(
-        frequencies,
-        [mean for _, mean, _ in named],
-        linestyle="none",
-        marker="D",
-        markersize=marker_size(1.2),
-        markerfacecolor="white",  # seen on the darkest cell as on the lightest
-        markeredgecolor=NEUTRAL,
-        markeredgewidth=line_width(0.8),
-        label="_named tokens",
-        zorder=4,
-    )
     top = ax.secondary_xaxis("top")
-    top.set_xticks(frequencies, [text for _, _, text in named], **LITERAL)
+    top.set_xticks(list(named), list(named.values()), **LITERAL)
     top.tick_params(axis="x", which="minor", top=False)
     top.tick_params(axis="x", which="major", labelsize=size, labelcolor=NEUTRAL)
     return 1.6 * size + mpl.rcParams["xtick.major.size"]
@@ -287,31 +306,34 @@ def _coefficient(value):
 
 def _density(ax, data):
     """Each frequency bin's tokens split by experts selected: a column of shares summing to 100 %.
-
-    The bins are even in log frequency; one with fewer than ``MIN_COLUMN_TOKENS`` tokens joins the next
-    (the last joins the one before), so no column is a few tokens' noise and none is an empty stripe.
-    A few hundred vector quads, however many tokens.
-    """
-    x, y = data.frequency, data.experts
-    logs = np.log10(x)
-    low, high = logs.min(), logs.max()
-    margin = max(high - low, 1.0) / DENSITY_COLUMNS / 2  # the rarest and commonest tokens clear the frame
-    low, high = low - margin, high + margin
-    fine = np.linspace(low, high, DENSITY_COLUMNS + 1)
-    column = np.minimum(np.searchsorted(fine, logs, side="right") - 1, DENSITY_COLUMNS - 1)
-    weights = np.ones(logs.size) if data.tokens is None else data.tokens
-    kept = _column_edges(np.bincount(column, weights=weights, minlength=DENSITY_COLUMNS))
-    edges = fine[kept]
-    column = np.searchsorted(kept, column, side="right") - 1
-    columns, rows = edges.size - 1, int(y.max() - y.min()) + 1
-    cells = np.bincount(column * rows + (y - y.min()), weights=weights, minlength=columns * rows)
-    cells = cells.reshape(columns, rows).T.astype(float)
-    share = 100 * cells / cells.sum(axis=0, keepdims=True)
-    share[cells == 0] = np.nan  # no token: the background, lighter than any share
+    A few hundred vector quads, however many tokens."""
+    bins, y = data.bins, data.experts
     y_edges = np.arange(y.min(), y.max() + 2) - 0.5
-    mesh = ax.pcolormesh(10**edges, y_edges, share, vmin=0, vmax=np.nanmax(share), cmap=mpl.rcParams["image.cmap"])
-    colour_bar(ax, mesh, "Share of the bin's tokens (%)")
+    mesh = ax.pcolormesh(
+        10**bins.log_edges, y_edges, bins.shares, vmin=0, vmax=np.nanmax(bins.shares), cmap=mpl.rcParams["image.cmap"]
+    )
+    colour_bar(ax, mesh, "Tokens in the bin (%)")
     ax.grid(False)
+
+
+def _bin_means(ax, bins):
+    """Each bin's mean experts with its 95 % interval, at the bin's centre in log frequency."""
+    centres = 10 ** ((bins.log_edges[:-1] + bins.log_edges[1:]) / 2)
+    ax.errorbar(
+        centres,
+        bins.means,
+        yerr=np.nan_to_num(bins.half_widths),
+        linestyle="none",
+        marker="o",
+        markersize=marker_size(0.9),
+        color=NEUTRAL,
+        markeredgecolor="white",
+        markeredgewidth=line_width(0.5),
+        elinewidth=line_width(0.8),
+        capsize=0,
+        label="Bin means",
+        zorder=3,
+    )
 
 
 def _column_edges(tokens):
@@ -397,9 +419,10 @@ def plot_token_complexity_vs_experts(
 ) -> Figure:
     """Experts selected per token against how frequent the token is.
 
-    The trend line is a least-squares fit of experts on log10(frequency), shown with
-    its equation, Pearson's r and Spearman's rho. Past 5,000 tokens the points become
-    a 2-D histogram.
+    Tokens are binned evenly in log frequency (at least 50 per bin) and each bin's mean
+    is drawn with its 95 % interval; the dashed trend line is a least-squares fit of
+    experts on log10(frequency), given with its equation, Pearson's r and Spearman's
+    rho. Past 5,000 tokens the points become columns of each bin's shares.
 
     Parameters
     ----------
@@ -410,7 +433,7 @@ def plot_token_complexity_vs_experts(
     tokenizer : optional
         A mapping of token ids to text, anything with ``decode(ids)`` or
         ``convert_ids_to_tokens(id)``, or a callable: up to ten tokens spread over the
-        frequency range are labelled, literally, at their mean number of experts.
+        frequency range are named, literally, on a top axis at their frequency.
     save_path, figsize, dpi
         Where to save, size and resolution (``None``: the active rcParams).
     token_frequency : array-like, optional
