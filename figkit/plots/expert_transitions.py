@@ -94,13 +94,13 @@ def draw(ax, data):
     row_of = {e: k for k, e in enumerate(data.rows)}
     column_of = {e: k for k, e in enumerate(data.columns)}
     paths = [(column_of[j], row_of[i]) for i, j, _ in data.paths if i in row_of and j in column_of]
-    if paths:  # the most frequent paths: a small ring in the cell's middle, its colour seen around it
+    if paths:  # the most frequent paths: a ring in the cell, its colour seen inside and around it
         cell = min(axes_width(ax) / len(data.columns), axes_height(ax) / len(data.rows)) * 72
         ax.plot(
             *zip(*paths),
             linestyle="none",
             marker="o",
-            markersize=min(0.35 * cell, marker_size(1.2)),
+            markersize=min(0.6 * cell, marker_size(2.5)),
             markerfacecolor="none",
             markeredgecolor="white",  # white inside a dark stroke: seen on light and dark cells alike
             markeredgewidth=line_width(0.6),
