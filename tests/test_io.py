@@ -87,6 +87,12 @@ def test_an_import_builds_a_training_figure(tmp_path):
         average, norm = weight * average + (1 - weight) * value, weight * norm + (1 - weight)
         expected.append(average / norm)
     np.testing.assert_allclose(smooth.get_ydata(), expected)
+    methods = [{"id": "bh05", "label": "BH"}, {"id": "topk8", "label": "Top-8", "baseline": True}]
+    curves = {"BH": jobs[0].arguments["curves"]["bh05"], "Top-8": jobs[0].arguments["curves"]["topk8"]}
+    both = spec.plot(spec.prepare(curves, methods=methods)).axes[0].lines
+    alone = spec.plot(spec.prepare({"Top-8": curves["Top-8"]}, methods=methods)).axes[0].lines
+    assert [line.get_linestyle() for line in both] == ["-", "--"]  # 20 values, not smoothed: a line each
+    assert [line.get_linestyle() for line in alone] == ["-"]  # alone, the baseline is the curve, not dashed
 
 
 def test_merging_keeps_what_the_file_holds_and_refuses_to_overwrite(tmp_path):

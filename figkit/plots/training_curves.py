@@ -114,7 +114,8 @@ def draw(ax, data):
     handles = []
     for _, steps, values, smooth, role in data.series:
         color = role.look().color if role is not None else NEUTRAL
-        linestyle = role.look().linestyle if role is not None else "-"
+        alone = len(data.series) == 1  # a dashed baseline stands apart from others; alone it is the curve
+        linestyle = role.look().linestyle if role is not None and not alone else "-"
         if data.smoothing:  # the values as logged, under their average
             ax.plot(steps, values, color=color, alpha=RAW_ALPHA, linewidth=line_width(0.7), marker="none", zorder=1)
         (line,) = ax.plot(
