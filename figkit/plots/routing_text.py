@@ -1,7 +1,7 @@
 """Routing drawn over the text: a passage set as text, each token's background saying what routing did with it.
 
 An adaptive method's tokens are shaded by their number of experts, light for one and dark for many, in
-the method's hue; a top-k method's tokens are coloured by their top-1 expert (the passage's eight most
+the style's sequential colours; a top-k method's tokens are coloured by their top-1 expert (the passage's seven most
 frequent top-1 experts each a colour of Tol's light scheme, made for text on colour; the rest grey).
 The same prepared passage is written as LaTeX by ``figkit.routed_text``.
 """
@@ -29,8 +29,10 @@ from figkit.plots.looks import amount_colours
 from figkit.plots.spec import FigureJob, FigureSpec, middle_layer, shared_docs
 from figkit.results import method_labels
 
-# Tol's light scheme: eight colours black text reads on, and its pale grey for the other experts.
-EXPERT_COLOURS = ("#77AADD", "#EE8866", "#EEDD88", "#FFAABB", "#99DDFF", "#44BB99", "#BBCC33", "#AAAA00")
+# A colour for each of the passage's most frequent top-1 experts, pale grey for the others: Paul Tol's
+# light scheme, light enough for black text, without its olive, which sat 10.8 CAM02-UCS from its pear
+# (the others are 16 or more apart).
+EXPERT_COLOURS = ("#77AADD", "#EE8866", "#EEDD88", "#FFAABB", "#99DDFF", "#44BB99", "#BBCC33")
 OTHER_COLOUR = "#DDDDDD"
 OTHER = "other"
 LONGEST_TOKEN = 30  # characters of a token shown; a longer one is cut with an ellipsis
@@ -169,8 +171,11 @@ def ranked_experts(top):
 
 
 def _top_block(label, top, ranked):
-    key = ranked + ((OTHER,) if any(expert not in ranked for expert in top.tolist()) else ())
-    return Block(f"{label}: top-1 expert", "Expert", tuple(top.tolist()), key, ranked=ranked)
+    others = any(expert not in ranked for expert in top.tolist())
+    title = f"{len(ranked)} most frequent experts" if others else "Expert"
+    return Block(
+        f"{label}: top-1 expert", title, tuple(top.tolist()), ranked + ((OTHER,) if others else ()), ranked=ranked
+    )
 
 
 def ink(background):
@@ -456,7 +461,7 @@ def plot_routing_text(
         many (no box for none). Give several names for several methods, or the same method at several
         layers.
     top_expert : dict, optional
-        Method name to each token's top-1 expert: the passage's eight most frequent each get a
+        Method name to each token's top-1 expert: the passage's seven most frequent each get a
         colour (shared by every name), the others grey.
     max_experts : int, optional
         The count drawn darkest (default: the most any token has).
