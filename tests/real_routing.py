@@ -174,9 +174,8 @@ def sections():
         "metric_info": {
             "avg_experts": {"label": "Experts per token", "better": "lower"},
             "compute": {"label": "Compute vs. top-8 (%)", "better": "lower"},
-            "mass": {
+            "mass": {  # no "better": more experts always keep more, so it ranks no method and is no quality
                 "label": "Router probability kept (%)",
-                "better": "higher",
                 "description": "the share of the router's softmax probability on the selected experts",
             },
         },

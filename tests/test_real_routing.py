@@ -151,10 +151,11 @@ def test_the_real_build_passes_the_pdf_linter_in_one_font_family(tmp_path):
     report = build(results, tmp_path / "out", jobs=1)
     assert report.ok, report.failed
     figures = sorted((tmp_path / "out" / "figures").glob("*.pdf"))
-    # 4 + 4 BH histograms and layer plots, 3 comparisons, a sweep, 2 × 3 loads, 2 loads across layers,
+    # 4 + 4 BH histograms and layer plots, 2 comparisons (no compute against quality: the router probability
+    # kept is no quality measure, so it has no "better"), a sweep, 2 × 3 loads, 2 loads across layers,
     # 2 heatmaps, a rarity plot, 2 co-activation heatmaps, the top-1 paths, vocabulary specialisation,
     # router confidence (top-1 probability, entropy and BH's smallest p-value)
-    assert len(figures) == 34
+    assert len(figures) == 33
     tables = sorted(p.name for p in (tmp_path / "out" / "tables").glob("expert_tokens_*.tex"))
     assert tables == ["expert_tokens_bh05_layer7.tex", "expert_tokens_topk8_layer7.tex"]
     for path in figures:
@@ -163,19 +164,11 @@ def test_the_real_build_passes_the_pdf_linter_in_one_font_family(tmp_path):
     assert check_pdf_text(report.pdf, families=None) == []
 
 
-def test_compute_against_quality_on_real_routing(real_study):
-    ((job, fig),) = figures(real_study, "compute_quality")
-    assert job.suffix == "_mass"  # avg_experts and compute only restate the experts per token
-    points = job.arguments["points"]
-    for method in real_routing.methods():
-        counts = np.concatenate(
-            [e["values"] for e in real_routing.sections()["expert_counts"] if e["method"] == method["id"]]
-        )
-        assert points[method["label"]] == pytest.approx((counts.mean(), real_study["metrics"][method["id"]]["mass"]))
-    # More experts keep more probability: every method is Pareto-optimal, and top-8 is starred.
-    front = next(line for line in fig.axes[0].lines if line.get_label() == "Pareto front")
-    assert len(front.get_xdata()) == len(points)
-    assert any(line.get_label() == "Top-8 (baseline)" and line.get_marker() == "*" for line in fig.axes[0].lines)
+def test_real_routing_without_a_quality_measure_has_no_compute_against_quality(real_study):
+    """The real slice has router logits but no model to score: the probability kept grows with every expert
+    added, so it carries no "better", and no metric is left to set against the experts per token."""
+    assert "better" not in real_study["metric_info"]["mass"]
+    assert list(figure_spec("compute_quality").jobs(real_study)) == []
 
 
 def test_the_layer_means_caption_names_each_method_s_fewest_and_most_from_numpy(real_study):
