@@ -142,3 +142,18 @@ def test_the_alpha_sweep_takes_the_methods_colours_and_counts_and_layers_take_no
     scale = layer_colours(list(range(16)))
     assert layer_colours([0, 8, 15]) == [scale[0], scale[8], scale[15]]  # a layer's place on one scale
     assert not {to_hex(c) for c in scale} & methods
+
+
+def test_captions_say_which_way_a_family_s_shades_run(real_study):
+    """Every figure that shades BH's levels of α names the lightest and the darkest, and they are so drawn."""
+    said = "BH ($\\alpha$ = 0.01) lightest to BH ($\\alpha$ = 0.2) darkest, by α."
+    looks = method_looks([m["label"] for m in real_study["methods"]], real_study["methods"])
+    bh = [looks[m["label"]].color for m in real_study["methods"] if m["family"] == "bh"]
+    assert lightness(bh[0]) == max(map(lightness, bh)) and lightness(bh[-1]) == min(map(lightness, bh))
+    for name in ("expert_count_comparison", "layer_mean_comparison"):
+        (job,) = figure_spec(name).jobs(real_study)
+        assert said in "".join(job.caption)
+    study = dict(real_study, methods=[m for m in real_study["methods"] if m["id"] in ("topk8", "bh05")])
+    for name in ("expert_count_comparison", "layer_mean_comparison"):  # one BH: no shades to explain
+        (job,) = figure_spec(name).jobs(study)
+        assert "lightest" not in "".join(job.caption)

@@ -24,7 +24,16 @@ from figkit.plots._draw import (
     set_ylabel,
 )
 from figkit.plots.looks import Role, method_roles
-from figkit.plots.spec import FigureJob, FigureSpec, compared, compared_note, listed, shared_docs
+from figkit.plots.spec import (
+    FigureJob,
+    FigureSpec,
+    add_sentence,
+    compared,
+    compared_note,
+    listed,
+    shading_sentence,
+    shared_docs,
+)
 from figkit.results import method_counts, method_labels, metric_mean
 
 DIRECTIONS = ("lower", "higher")
@@ -186,6 +195,7 @@ def jobs(results):
         ):
             caption[-1] += sentence[0]  # each starts with text: captions alternate text and labels
             caption += sentence[1:]
+        add_sentence(caption, shading_sentence(results, [names[i] for i in shown]))
         arguments = {
             "points": points,
             "quality_label": label,

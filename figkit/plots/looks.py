@@ -131,19 +131,34 @@ def _roles(methods):
     return roles
 
 
+def shaded_families(methods: Sequence[Mapping] | None) -> list[tuple[str | None, list[str]]]:
+    """Each family drawn in shades of one hue: (the parameter its shades follow, or None for the order
+    declared; its members' ids, lightest first)."""
+    groups = {}
+    for method in _checked(methods):
+        if not method.get("baseline") and method.get("family") is not None:
+            groups.setdefault(method["family"], []).append(method)
+    return [(_shading_key(group), _by_parameter(group)) for group in groups.values() if len(group) > 1]
+
+
 def _by_parameter(group):
     """The ids of a family's members ordered by the numeric parameter that varies among them (α first when
     several do), else as declared."""
+    key = _shading_key(group)
+    if key is None:
+        return [m["id"] for m in group]
+    return [m["id"] for m in sorted(group, key=lambda m: m["params"][key])]
+
+
+def _shading_key(group):
+    """The numeric parameter that varies among a family's members (α first when several do), or None."""
     params = [m.get("params") or {} for m in group]
     varying = sorted(
         key
         for key in {key for p in params for key in p}
         if all(_is_number(p.get(key)) for p in params) and len({p[key] for p in params}) > 1
     )
-    if not varying:
-        return [m["id"] for m in group]
-    key = "alpha" if "alpha" in varying else varying[0]
-    return [m["id"] for _, m in sorted(zip((p[key] for p in params), group), key=lambda pair: pair[0])]
+    return ("alpha" if "alpha" in varying else varying[0]) if varying else None
 
 
 def _is_number(value):

@@ -21,7 +21,16 @@ from figkit.plots._draw import (
     set_ylabel,
 )
 from figkit.plots.looks import method_roles
-from figkit.plots.spec import FigureJob, FigureSpec, compared, compared_caption, compared_note, shared_docs
+from figkit.plots.spec import (
+    FigureJob,
+    FigureSpec,
+    add_sentence,
+    compared,
+    compared_caption,
+    compared_note,
+    shading_sentence,
+    shared_docs,
+)
 from figkit.results import method_labels
 
 # measure: (axis label, what the caption says is measured), both naming the reference method {ref}
@@ -137,6 +146,7 @@ def jobs(results):
                 ending = "." if i == len(drawn) - 1 else "; "
                 caption += [labels[entry["method"]], _extremes(entry["layers"], entry[measure]) + ending]
             _extend(caption, _always(shown, measure, labels, reference))
+            add_sentence(caption, shading_sentence(results, [entry["method"] for entry in drawn]))
             arguments = {
                 "agreement": {labels[e["method"]]: e[measure] for e in drawn},
                 "reference": labels[reference],

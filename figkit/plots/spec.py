@@ -195,6 +195,31 @@ def compute_sentence(results, counts, methods):
     ]
 
 
+def shading_sentence(results, methods):
+    """Caption parts (a label first) saying which way the shades of each family among ``methods`` (ids or
+    labels) run: "BH (α = 0.01) lightest to BH (α = 0.2) darkest, by α."; none when no family shows two."""
+    from figkit.plots.looks import shaded_families
+    from figkit.results import method_labels
+
+    labels = method_labels(results)
+    parts = []
+    for key, members in shaded_families(results["methods"]):
+        drawn = [m for m in members if m in methods or labels[m] in methods]
+        if len(drawn) > 1:
+            by = {None: "in their order", "alpha": "by \N{GREEK SMALL LETTER ALPHA}"}.get(key, f"by {key}")
+            if parts:
+                parts[-1] += " "
+            parts += [labels[drawn[0]], " lightest to ", labels[drawn[-1]], f" darkest, {by}."]
+    return parts
+
+
+def add_sentence(caption, parts):
+    """``caption`` (text last) followed by a sentence of caption ``parts`` (a label first), if any."""
+    if parts:
+        caption[-1] = caption[-1].rstrip() + " "
+        caption += parts
+
+
 def listed(labels, notes=None, between=", "):
     """Caption parts that name ``labels`` in turn (as labels: their maths is kept), each followed by
     its note, with ``between`` between them and a full stop at the end."""

@@ -25,7 +25,17 @@ from figkit.plots._draw import (
     set_ylabel,
 )
 from figkit.plots.looks import method_roles
-from figkit.plots.spec import FigureJob, FigureSpec, compared, compared_caption, compared_note, listed, shared_docs
+from figkit.plots.spec import (
+    FigureJob,
+    FigureSpec,
+    add_sentence,
+    compared,
+    compared_caption,
+    compared_note,
+    listed,
+    shading_sentence,
+    shared_docs,
+)
 from figkit.results import method_counts, method_labels
 
 MIN_OCCURRENCES = 10  # OLMoE's: a token seen fewer times says little about its expert
@@ -257,8 +267,7 @@ def jobs(results):
     data = prepare(**arguments)
     chance = data.chance
     notes = [
-        f" ({means.min():.1f}% to {means.max():.1f}%"
-        + (f"; {chance[label][1].min():.1f}% to {chance[label][1].max():.1f}% at random)" if label in chance else ")")
+        f" ({_span(means)}" + (f"; {_span(chance[label][1])} at random)" if label in chance else ")")
         for label, _, means, _ in data.methods
     ]
     tokens = max(n for *_, n in data.methods)
@@ -277,7 +286,14 @@ def jobs(results):
         )
     if data.next_tokens:
         caption[-1] += " Dotted: the same with the routings grouped by the id of the next token."
+    add_sentence(caption, shading_sentence(results, shown))
     yield FigureJob("", arguments, tuple(caption))
+
+
+def _span(shares):
+    """ "18.2% to 24.8%", or "30.7%" when every layer rounds alike."""
+    low, high = f"{shares.min():.1f}%", f"{shares.max():.1f}%"
+    return low if low == high else f"{low} to {high}"
 
 
 FIGURE = FigureSpec(
