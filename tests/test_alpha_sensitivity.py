@@ -22,7 +22,7 @@ def test_points_error_bars_baseline_and_shading(as_input):
     np.testing.assert_allclose([s[1, 1] - s[0, 1] for s in segments], 2 * std[order])
     baseline = next(line for line in ax.lines if line.get_label() == "Top-8 baseline")
     assert baseline.get_ydata()[0] == 8
-    assert any(isinstance(c, PolyCollection) and c.get_label() == "Reduction vs top-8" for c in ax.collections)
+    assert any(isinstance(c, PolyCollection) and c.get_label() == "Reduction vs Top-8" for c in ax.collections)
     assert [t.get_text() for t in ax.get_xticklabels()] == ["0.01", "0.05", "0.1", "0.2"]
     assert [t.get_text() for t in ax.texts] == ["3.20", "4.50", "5.80", "6.90"]
     assert ax.get_xscale() == "log" and ax.get_xlabel().endswith("(log scale)")

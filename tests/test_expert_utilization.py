@@ -93,7 +93,7 @@ def test_the_methods_of_one_layer_share_one_y_scale(real_study):
         spec = figure_spec("expert_utilization")
         ax = spec.plot(spec.prepare(**job.arguments)).axes[0]
         assert ax.get_ylim()[1] == pytest.approx(1.05 * top)
-        assert "One y scale for the 2 methods here." in job.caption[-1]
+        assert "The y scale is that of the other method's figure of this layer too." in job.caption[-1]
 
 
 def test_num_experts_adds_experts_that_got_nothing():

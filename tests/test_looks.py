@@ -157,3 +157,15 @@ def test_captions_say_which_way_a_family_s_shades_run(real_study):
     for name in ("expert_count_comparison", "layer_mean_comparison"):  # one BH: no shades to explain
         (job,) = figure_spec(name).jobs(study)
         assert "lightest" not in "".join(job.caption)
+
+
+@pytest.mark.parametrize("source", ["study", "real_study"])
+def test_every_caption_alternates_text_and_method_labels(source, request):
+    """A caption is text, label, text, ...: a label in a text part would print its maths escaped."""
+    results = request.getfixturevalue(source)
+    labels = [m["label"] for m in results["methods"] if "$" in m["label"]]
+    assert labels
+    for spec in figkit.plots.figure_specs():
+        for job in spec.jobs(results):
+            texts = job.caption[::2]
+            assert not [text for text in texts if any(label in text for label in labels)], (spec.name, job.suffix)

@@ -194,7 +194,7 @@ def test_the_sweep_caption_gives_its_ends_against_top_k(real_study):
     values = np.sort(sweep["values"])
     sentence = (
         f"From {values[0]:g} to {values[-1]:g} the average rises from {first:.2f} to {last:.2f} experts per token "
-        f"({100 * first / 8:.0f}\N{NO-BREAK SPACE}% to {100 * last / 8:.0f}\N{NO-BREAK SPACE}% of top-8)."
+        f"({100 * first / 8:.0f}\N{NO-BREAK SPACE}% to {100 * last / 8:.0f}\N{NO-BREAK SPACE}% of Top-8)."
     )
     assert sentence in "".join(job.caption) and "The x-axis is logarithmic." in "".join(job.caption)
 

@@ -150,7 +150,7 @@ def test_samples_normalised_alike_share_one_colour_scale(study):
     top = max(rows[:20].max(), 0.9 * rows[:20].max())
     for job in jobs:
         assert job.arguments["weight_max"] == pytest.approx(top)
-        assert "One colour scale for these 2 heatmaps" in job.caption[-1]
+        assert "is that of the other heatmap too." in job.caption[-1]
         assert spec.plot(spec.prepare(**job.arguments)).axes[0].images[0].get_clim() == (0.0, rounded_up(top))
 
 

@@ -128,7 +128,7 @@ def _entries(data):
     if data.baseline_k is None:
         return [label]
     k = data.baseline_k
-    return [label, f"Top-{k:g} baseline", f"Reduction vs top-{k:g}"]
+    return [label, f"Top-{k:g} baseline", f"Reduction vs Top-{k:g}"]
 
 
 def height(data, width):
@@ -237,14 +237,14 @@ def jobs(results):
 
 def _range_sentence(data):
     """The sweep's ends in numbers: " From 0.01 to 0.2 the average rises from 1.92 to 3.81 experts per
-    token (24 % to 48 % of top-8).", with the share of top-k when there is a reference."""
+    token (24 % to 48 % of Top-8).", with the share of top-k when there is a reference."""
     first, last = data.avg_experts[0], data.avg_experts[-1]
     trend = "rises" if last > first else "falls" if last < first else "stays"
     text = f" From {data.alphas[0]:g} to {data.alphas[-1]:g} the average {trend} from {number(first)} to {number(last)}"
     text += " experts per token"
     if data.baseline_k:
         k = data.baseline_k
-        text += f" ({100 * first / k:.0f}\N{NO-BREAK SPACE}% to {100 * last / k:.0f}\N{NO-BREAK SPACE}% of top-{k:g})"
+        text += f" ({100 * first / k:.0f}\N{NO-BREAK SPACE}% to {100 * last / k:.0f}\N{NO-BREAK SPACE}% of Top-{k:g})"
     scale = " The x-axis is logarithmic." if data.log else ""
     return text + "." + scale
 
@@ -261,7 +261,7 @@ def _encodings(arguments):
             text += f", cut at {arguments['count_range'][0]:g} and {arguments['count_range'][1]:g} experts"
     k = arguments["baseline_k"]
     if k is not None:
-        text += f". Dashed grey: top-{k:g}; shaded: the experts saved against it"
+        text += f". Dashed grey: Top-{k:g}; shaded: the experts saved against it"
     return text + "."
 
 

@@ -231,7 +231,8 @@ def _reach_sentence(points, cheapest, baseline, best, unit=""):
     parts = ["", cheapest, f" reaches {number(y)}{unit} with {number(x)} experts per token"]
     if other != cheapest:
         ox, oy = points[other]
-        parts += [", ", other, f" {number(oy)}{unit} with {number(ox)}"]
+        parts[-1] += ", "
+        parts += [other, f" {number(oy)}{unit} with {number(ox)}"]
     parts[-1] += "."
     return parts
 

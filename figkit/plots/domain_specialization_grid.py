@@ -97,7 +97,7 @@ def draw(figure, data):
                 ax.yaxis.set_label_position("right")
                 ax.set_ylabel(domain, rotation=0, ha="left", va="center", **LITERAL)
     axes[0, 0].set_ylim(0, max(top, float(data.uniform.max())) * 1.08)
-    axes[0, 0].set_xlim(-0.6, n_experts - 0.4)
+    axes[0, 0].set_xlim(-1, n_experts)  # the outer bars clear the frame
     step = nice_step(label_every(axes[-1, 0], [str(n_experts)] * n_experts, share=0.8))
     axes[-1, 0].set_xticks(range(0, n_experts, step))
     figure.supxlabel("Expert", fontsize="medium")

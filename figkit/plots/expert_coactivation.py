@@ -11,7 +11,7 @@ from matplotlib.figure import Figure
 
 from figkit.arrays import ArrayLike, integer_at_least, number_in, square_counts, whole_vector
 from figkit.plots._draw import NEUTRAL, colour_bar, label_cells, line_width, ordinal, set_title, wrap_label
-from figkit.plots.spec import FigureJob, FigureSpec, layer_suffix, layer_text, shared_docs
+from figkit.plots.spec import FigureJob, FigureSpec, layer_suffix, layer_text, shared_docs, the_others
 from figkit.results import method_labels
 
 NOT_A_SHARE = "0.8"  # the diagonal and unused experts' rows: grey, since the colour scale's 0 % is near white
@@ -146,7 +146,8 @@ def jobs(results):
         scale = ""
         if len(tops[layer]) > 1 and max(tops[layer]) > 0:
             arguments["percent_max"] = max(tops[layer])
-            scale = f" One colour scale, up to {max(tops[layer]):.0f}%, for the {len(tops[layer])} methods here."
+            others = the_others(len(tops[layer]) - 1, "method's figure", "methods' figures")
+            scale = f" The colour scale, up to {max(tops[layer]):.0f}%, is that of {others} too."
         yield FigureJob(
             f"_{method}_{layer_suffix(layer)}",
             arguments,

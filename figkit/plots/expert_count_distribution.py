@@ -25,7 +25,7 @@ from figkit.plots._draw import (
     statistics_beside,
 )
 from figkit.plots.looks import Role, method_role
-from figkit.plots.spec import FigureJob, FigureSpec, compute_sentence, shared_docs
+from figkit.plots.spec import FigureJob, FigureSpec, compute_sentence, shared_docs, the_others
 from figkit.results import method_counts, method_labels
 from figkit.stats import CountHistogram, count_kde
 from figkit.style import notebook_look
@@ -132,7 +132,8 @@ def jobs(results):
     everyone = method_counts(results)
     drawn = {m: CountHistogram.from_mapping(c.pooled) for m, c in everyone.items() if len(c.pooled) > 1}
     top = max((hist.fractions.max() for hist in drawn.values()), default=None)  # one y scale for all
-    shared = f" One y scale for the {len(drawn)} histograms." if len(drawn) > 1 else ""
+    others = the_others(len(drawn) - 1, "method's histogram", "methods' histograms")
+    shared = f" The y scale is that of {others} too." if len(drawn) > 1 else ""
     for method, hist in drawn.items():
         arguments = {"expert_counts": everyone[method].pooled, "method_name": labels[method]}
         arguments |= {"methods": results["methods"]} | ({"top": top} if shared else {})

@@ -22,7 +22,15 @@ from figkit.plots._draw import (
     set_title,
     statistics_beside,
 )
-from figkit.plots.spec import FigureJob, FigureSpec, layer_suffix, layer_text, representative_layers, shared_docs
+from figkit.plots.spec import (
+    FigureJob,
+    FigureSpec,
+    layer_suffix,
+    layer_text,
+    representative_layers,
+    shared_docs,
+    the_others,
+)
 from figkit.results import method_labels
 from figkit.stats import LoadBalance, load_balance
 from figkit.style import notebook_look
@@ -191,7 +199,8 @@ def jobs(results):
         scale = ""
         if len(tops[layer]) > 1:
             arguments["top"] = max(tops[layer])
-            scale = f" One y scale for the {len(tops[layer])} methods here."
+            others = the_others(len(tops[layer]) - 1, "method's figure", "methods' figures")
+            scale = f" The y scale is that of {others} of this layer too."
         total = sum(counts)
         total = f"{total:,}" if float(total).is_integer() else f"{total:,.2f}"
         yield FigureJob(

@@ -22,6 +22,7 @@ MARKERS = ("o", "s", "D", "^", "v", "P", "X")  # for styles whose cycle has no m
 LIGHTEST, DARKEST = 0.4, 0.4  # a family's first member mixes this much white into its hue, its last black
 AMOUNT_RANGE = (0.2, 0.95)  # of the style's image.cmap: its palest end is too faint to see against white
 LAYER_MAP, LAYER_RANGE = "viridis", (0.0, 0.8)  # past 0.8 viridis turns a yellow-green too faint in print
+LAYER_COLOURS_SAID = "dark purple for the first layer to green for the last"  # what a caption says of them
 
 
 @dataclass(frozen=True)

@@ -21,7 +21,7 @@ from figkit.plots._draw import (
     set_title,
     set_ylabel,
 )
-from figkit.plots.looks import layer_colours
+from figkit.plots.looks import LAYER_COLOURS_SAID, layer_colours
 from figkit.plots.spec import FigureJob, FigureSpec, layers_text, representative_layers, shared_docs
 from figkit.results import method_labels
 
@@ -187,8 +187,12 @@ def _job(results, labels, method, entries, layers, measure, every=False):
     if every:
         whose = [f"The router's top-1 probability (the same for {ALL_METHODS}, which route the same logits)"]
     else:
-        whose = [labels[method], ": experts per token" if measure == "experts" else ": the router's top-1 probability"]
-    said = f" by position in the sequence, {layers_text(layers)} (light to dark), "
+        whose = [
+            "",
+            labels[method],
+            ": experts per token" if measure == "experts" else ": the router's top-1 probability",
+        ]
+    said = f" by position in the sequence, {layers_text(layers)} ({LAYER_COLOURS_SAID}), "
     said += f"pooled over doubling bins of positions ({sum(first['num_tokens']):,} tokens per layer)"
     said += "; bands, 95\N{NO-BREAK SPACE}% intervals of each bin's mean. " if "stds" in arguments else ". "
     layer, mean, _ = data.means[len(data.means) // 2]

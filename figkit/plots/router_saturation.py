@@ -12,7 +12,7 @@ from matplotlib.ticker import MaxNLocator
 
 from figkit.arrays import ArrayLike, integer_at_least, layer_ids, matrix, vector
 from figkit.plots._draw import height_with_legend_above, legend_above, line_width, marker_size, set_title, set_ylabel
-from figkit.plots.looks import layer_colours
+from figkit.plots.looks import LAYER_COLOURS_SAID, layer_colours
 from figkit.plots.spec import FigureJob, FigureSpec, shared_docs
 
 # Layers early to late along viridis: ordered, and unlike the light-to-dark single hues of method families.
@@ -93,9 +93,12 @@ def _shown(data):
     """What the lines, points and band are, for the caption."""
     marks = " (points: the checkpoints)" if data.progress.size <= 12 else ""
     if len(data.layers) <= LEGEND_LAYERS:
-        return f"One line per layer{marks}."
+        return f"One line per layer, {LAYER_COLOURS_SAID}{marks}."
     first, middle, last = (data.layers[i] for i in drawn_layers(data))
-    return f"Lines: layers {first}, {middle} and {last}{marks}; band: the range of all {len(data.layers)} layers."
+    return (
+        f"Lines: layers {first}, {middle} and {last} ({LAYER_COLOURS_SAID}){marks}; band: the range of all "
+        f"{len(data.layers)} layers."
+    )
 
 
 def jobs(results):

@@ -27,7 +27,7 @@ from figkit.plots._draw import (
     style_height,
     wrap_label,
 )
-from figkit.plots.spec import FigureJob, FigureSpec, layer_suffix, layer_text, shared_docs
+from figkit.plots.spec import FigureJob, FigureSpec, layer_suffix, layer_text, shared_docs, the_others
 from figkit.results import method_labels
 from figkit.style import titled_look
 
@@ -51,7 +51,6 @@ class RoutingHeatmap:
     by_weight: bool  # more experts had weight than could be shown: these have the most
     unused: int  # experts with no weight on the shown tokens, left out
     weight_max: float  # the top of the colour scale
-    shared_scale: bool  # the caller set weight_max (one scale for several heatmaps)
 
 
 def prepare(
@@ -115,7 +114,6 @@ def prepare(
         by_weight=expert_indices is None and num_experts - unused > experts.size,
         unused=unused,
         weight_max=float(weight_max) if weight_max is not None else max(float(block.max()), 1e-12),
-        shared_scale=weight_max is not None,
     )
 
 
@@ -202,7 +200,7 @@ def draw(ax, data):
     note = wrap_label(cut_note(data, every), ax, share=0.9, size="axes.titlesize")
     set_title(ax, "Routing weights", note)
     # Last: the colour bar takes its width from the axes, which everything above was measured on.
-    colour_bar(ax, image, "Routing weight (shared scale)" if data.shared_scale else "Routing weight")
+    colour_bar(ax, image, "Routing weight")
 
 
 def _selected_colours():
@@ -228,7 +226,8 @@ def jobs(results):
     samples = results.get("routing_samples", [])
     blocks = [np.asarray(sample["weights"][:BUILD_TOKENS], dtype=float) for sample in samples]
     shared = _shared_scale(blocks)
-    scale = f" One colour scale for these {len(samples)} heatmaps, up to {shared:.2f}." if shared else ""
+    others = the_others(len(samples) - 1, "heatmap", "heatmaps")
+    scale = f" The colour scale, up to {shared:.2f}, is that of {others} too." if shared else ""
     columns = _shared_columns(samples)
     for i, sample in enumerate(samples):
         method, layer = sample["method"], sample.get("layer")

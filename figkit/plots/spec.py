@@ -220,6 +220,11 @@ def add_sentence(caption, parts):
         caption += parts
 
 
+def the_others(n, one, many):
+    """ "the other method's figure" (n = 1) or "the other 3 methods' figures", for a shared scale's caption."""
+    return f"the other {one}" if n == 1 else f"the other {n} {many}"
+
+
 def listed(labels, notes=None, between=", "):
     """Caption parts that name ``labels`` in turn (as labels: their maths is kept), each followed by
     its note, with ``between`` between them and a full stop at the end."""

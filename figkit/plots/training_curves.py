@@ -31,7 +31,7 @@ from figkit.results.sections.series import STEP_UNITS
 
 SPAN = 0.05  # by default the moving average reaches back about this share of a run's logged values
 MOST_SMOOTHING = 0.95
-RAW_ALPHA = 0.45
+RAW_ALPHA = 0.6
 
 
 @dataclass(frozen=True)
