@@ -27,8 +27,8 @@ def test_a_hand_made_case():
     ax, bar = fig.axes
     assert [t.get_text() for t in ax.get_yticklabels()] == ["arXiv", "code"]
     assert ax.get_ylabel() == "Domain" and ax.get_title() == "Load by domain, layer 7"
-    assert bar.get_ylabel() == "Share of the domain's tokens (%)"
-    assert ax.images[0].norm.vcenter == 50  # k/E = 2/4
+    assert bar.get_ylabel() == "Share of the domain's tokens, \N{MULTIPLICATION SIGN} even"
+    assert ax.images[0].norm(50) == pytest.approx(0.5)  # k/E = 2/4: the middle of the scale
 
 
 def test_domains_of_real_routing_from_routing_stats_equal_numpy(tmp_path):

@@ -5,7 +5,7 @@ import pytest
 
 from figkit import plot_expert_load_layers
 from figkit.plots import figure_spec
-from figkit.plots.expert_load_layers import share_ticks
+from figkit.plots.expert_load_layers import ratio_range, ratio_ticks
 from figkit.plots.expert_utilization import FIGURE as UTILIZATION
 from tests import real_routing
 from tests.helpers import sections
@@ -14,8 +14,8 @@ SPEC = figure_spec("expert_load_layers")
 
 
 def drawn(fig):
-    """The shares drawn; an expert with no load is drawn below the scale (grey), so as 0 here."""
-    return np.maximum(np.asarray(fig.axes[0].images[0].get_array(), dtype=float), 0.0)
+    """The shares drawn; an expert with no load is masked (grey), so 0 here."""
+    return np.ma.filled(fig.axes[0].images[0].get_array().astype(float), 0.0)
 
 
 def labels(axis):
@@ -29,17 +29,18 @@ def test_a_hand_made_case_with_a_fixed_k(as_input):
     np.testing.assert_allclose(drawn(fig), [[50, 0, 50, 100], [50, 50, 50, 50]])  # % of the layer's tokens
     ax, bar = fig.axes
     assert labels(ax.yaxis) == ["3", "5"] and labels(ax.xaxis) == ["0", "1", "2", "3"]
-    assert bar.get_ylabel() == "Share of the layer's tokens (%)"
-    assert list(bar.get_yticks()) == [0, 20, 50, 80, 100] and labels(bar.yaxis)[2] == "50\neven"  # k/E = 2/4
-    assert fig.axes[0].images[0].norm.vcenter == 50
+    assert bar.get_ylabel() == "Share of the layer's tokens, \N{MULTIPLICATION SIGN} even"
+    assert list(bar.get_yticks()) == [25, 50, 100] and labels(bar.yaxis) == ["1/2", "even", "2"]  # k/E = 2/4
+    norm = fig.axes[0].images[0].norm
+    assert (norm.vmin, norm.vmax) == (25, 100) and norm(50) == pytest.approx(0.5)  # even: the middle
 
 
 def test_an_adaptive_k_shows_shares_of_routings():
     loads = np.array([[4, 4], [3, 1]])  # of 4 tokens: 2 experts per token in layer 0, 1 in layer 1
     fig = plot_expert_load_layers(loads, num_tokens=[4, 4])
     np.testing.assert_allclose(drawn(fig), [[50, 50], [75, 25]])
-    assert fig.axes[1].get_ylabel() == "Share of the layer's routings (%)"
-    assert fig.axes[0].images[0].norm.vcenter == 50  # 1/E
+    assert fig.axes[1].get_ylabel() == "Share of the layer's routings, \N{MULTIPLICATION SIGN} even"
+    assert fig.axes[0].images[0].norm(50) == pytest.approx(0.5)  # 1/E
 
 
 def test_ordered_by_load_each_layer_counts_ranks():
@@ -59,17 +60,17 @@ def test_real_routing_against_numpy(real_study):
     masks = [real_routing.keep_largest(logits[layer], np.full(tokens, 8)) for layer in range(layers)]
     share = np.array([100 * mask.sum(axis=0) / mask.sum() for mask in masks])  # of the layer's routings
     np.testing.assert_allclose(drawn(fig), share)
-    assert fig.axes[0].images[0].norm.vcenter == pytest.approx(100 / 64)  # as for BH: one scale to compare
+    assert fig.axes[0].images[0].norm(100 / 64) == pytest.approx(0.5)  # 1/E, as for BH: one scale to compare
     loads = np.array([mask.sum(axis=0) for mask in masks])
     cv = loads.std(axis=1) / loads.mean(axis=1)
     max_vio = loads.max(axis=1) / loads.mean(axis=1) - 1
     dead = (loads == 0).sum(axis=1)
     caption = "".join(job.caption)
-    assert "white is an even load, 1/E = 1.56%, orange less and purple more (the colour bar gives each side" in caption
-    assert "half its length); grey: an expert no token was routed to" in caption
+    assert "white is an even load, 1/E = 1.56%, orange less and purple more, on a log scale from 1/8 to 8" in caption
+    assert "shares beyond 8 times either way in its end colours; grey: an expert no token was routed to" in caption
     image = fig.axes[0].images[0]
-    assert np.array_equal(np.asarray(image.get_array()) < 0, loads == 0)  # dead experts: below the scale, grey
-    assert tuple(image.cmap.get_under()[:3]) == pytest.approx((0.6, 0.6, 0.6))
+    assert np.array_equal(np.ma.getmaskarray(image.get_array()), loads == 0)  # dead experts: masked, grey
+    assert tuple(image.cmap.get_bad()[:3]) == pytest.approx((0.6, 0.6, 0.6))
     bar = fig.axes[1]
     assert "none" in [t.get_text() for t in bar.texts]  # the grey extension is labelled
     assert f"CV {cv.min():.2f} (layer {cv.argmin()}) to {cv.max():.2f} (layer {cv.argmax()})" in caption
@@ -118,18 +119,24 @@ def test_the_results_file_checks_num_tokens(tmp_path):
         write_results(tmp_path / "r.json", **bad)
 
 
-@pytest.mark.parametrize("even, top", [(1.5625, 11.2), (1.5625, 48.0), (12.5, 56.02), (25.0, 60.0)])
-def test_colour_bar_ticks_are_round_on_both_sides_of_an_even_load(even, top):
-    ticks, labels = share_ticks(even, top)
-    assert ticks[0] == 0 and even in ticks and labels[ticks.index(even)].endswith("even")
-    for tick, label in zip(ticks, labels):
-        if tick not in (0, even):
-            assert float(label) == tick and len(label.replace(".", "")) <= 2  # 0.5, 1, 20, not 56.02
-            assert tick <= 0.75 * even or 1.4 * even <= tick <= top
+@pytest.mark.parametrize(
+    "shares, ratio", [([1.0, 1.0], 2), ([0.3, 1.9], 4), ([0.5, 7.9], 8), ([0.01, 80.0], 8), ([0.0, 1.0], 2)]
+)
+def test_the_log_scale_holds_the_most_uneven_share_as_a_power_of_two(shares, ratio):
+    """Even load 1: the scale reaches the power of two (2 to 8) that holds every nonzero share."""
+    assert ratio_range(np.array(shares), 1.0) == ratio
+    ticks, labels = ratio_ticks(ratio)
+    assert ticks == [2.0**p for p in range(-int(np.log2(ratio)), int(np.log2(ratio)) + 1)]
+    assert labels[len(labels) // 2] == "even" and labels[0] == f"1/{ratio}" and labels[-1] == f"{ratio}"
 
 
 def test_the_key_for_no_load_appears_only_when_an_expert_has_none():
     full = plot_expert_load_layers([[3, 1, 2, 2], [1, 1, 3, 3]]).axes[0].images[0].colorbar
     dead = plot_expert_load_layers([[3, 0, 2, 3], [1, 1, 3, 3]]).axes[0].images[0].colorbar
-    assert (full.extend, dead.extend) == ("neither", "min")
     assert [t.get_text() for t in dead.ax.texts] == ["none"] and not full.ax.texts
+    assert dead.ax.texts[0].get_bbox_patch().get_facecolor()[:3] == pytest.approx((0.6, 0.6, 0.6))  # the grey
+    assert (full.extend, dead.extend) == ("neither", "neither")  # every nonzero share within 1/2 to 2 times
+    extends = [  # 16 experts, even 1/16: 100 of 115 routings is 13.9 times even; 1 of 1,015 is 1/63
+        plot_expert_load_layers([[busiest] + [1] * 15]).axes[0].images[0].colorbar.extend for busiest in (100, 1000)
+    ]
+    assert extends == ["max", "both"]

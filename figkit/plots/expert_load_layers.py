@@ -8,9 +8,8 @@ from dataclasses import dataclass
 import matplotlib as mpl
 import numpy as np
 from matplotlib.axes import Axes
-from matplotlib.colors import ListedColormap, TwoSlopeNorm
+from matplotlib.colors import ListedColormap, LogNorm
 from matplotlib.figure import Figure
-from matplotlib.ticker import MaxNLocator
 
 from figkit.arrays import ArrayLike, layer_ids, matrix, non_negative, vector
 from figkit.plots._draw import (
@@ -34,11 +33,12 @@ SAME_UNIFORM = 0.005  # relative spread of the per-layer uniform share below whi
 
 
 # Below an even load orange, above it purple, an even load white: ColorBrewer's PuOr (colour-blind safe),
-# the load classes' colours of the utilisation figure, without its darkest ends.
-# An expert with no load at all (dead) is mid grey: no hue, apart from every share and from white; drawn below
-# the scale, it is the colour bar's extension, labelled.
+# the load classes' colours of the utilisation figure, without its darkest ends, on a log scale of the share
+# against an even load, so that half and twice an even load are as far from white. An expert with no load
+# at all (dead) is mid grey: no hue, apart from every share and from white, keyed below the colour bar.
 DEAD_GREY = "0.6"
-SHARE_COLOURS = ListedColormap(mpl.colormaps["PuOr"](np.linspace(0.12, 0.88, 256))).with_extremes(under=DEAD_GREY)
+SHARE_COLOURS = ListedColormap(mpl.colormaps["PuOr"](np.linspace(0.12, 0.88, 256))).with_extremes(bad=DEAD_GREY)
+MAX_RATIO = 8  # the scale runs from 1/8 to 8 times an even load at most; shares beyond take its ends
 
 
 @dataclass(frozen=True)
@@ -120,14 +120,16 @@ def prepare(layer_loads, layers=None, num_tokens=None, order="given"):
 
 
 def draw(ax, data):
-    """A share grid: rows × experts, an even load in the middle of the colour scale and marked on it."""
+    """A share grid: rows × experts, an even load in the middle of a log colour scale and marked on it."""
     share = data.share
-    top = max(float(share.max()), 2 * data.uniform)
-    norm = TwoSlopeNorm(vmin=0, vcenter=data.uniform, vmax=top)
-    cells = np.where(share > 0, share, -1.0)  # below the scale: the grey of no load
+    ratio = ratio_range(share, data.uniform)
+    norm = LogNorm(vmin=data.uniform / ratio, vmax=data.uniform * ratio)
+    low, high = (share > 0) & (share < norm.vmin), share > norm.vmax
     cmap = SHARE_COLOURS.copy()
-    cmap.colorbar_extend = "min" if (share == 0).any() else "neither"  # a key for no load only when there is
-    image = ax.imshow(cells, cmap=cmap, norm=norm, interpolation="none", aspect="auto")
+    cmap.colorbar_extend = {(False, False): "neither", (True, False): "min", (False, True): "max"}.get(
+        (bool(low.any()), bool(high.any())), "both"
+    )
+    image = ax.imshow(np.ma.masked_equal(share, 0), cmap=cmap, norm=norm, interpolation="none", aspect="auto")
     ax.grid(False, which="both")
     n_rows, n_experts = share.shape
     step = nice_step(label_every(ax, [str(n_experts)] * n_experts, share=0.6))
@@ -143,32 +145,39 @@ def draw(ax, data):
     ax.set_ylabel(data.row_title)
     set_title(ax, data.title)
     unit = "tokens" if data.of_tokens else "routings"
-    bar = colour_bar(ax, image, f"Share of the {data.of}'s {unit} (%)")
+    bar = colour_bar(ax, image, f"Share of the {data.of}'s {unit}, \N{MULTIPLICATION SIGN} even")
     bar.ax.axhline(data.uniform, color=NEUTRAL, linewidth=line_width(1.5))
-    ticks, labels = share_ticks(data.uniform, top)
-    bar.set_ticks(ticks, labels=labels)
+    ticks, labels = ratio_ticks(ratio)
+    bar.set_ticks([data.uniform * tick for tick in ticks], labels=labels)
     bar.minorticks_off()
-    if (share == 0).any():  # the grey extension below the scale
+    if (share == 0).any():  # the grey of no load, keyed under the bar
         bar.ax.annotate(
             "none",
-            xy=(1.0, 0.0),
+            xy=(0.5, 0.0),
             xycoords="axes fraction",
-            xytext=(mpl.rcParams["ytick.major.pad"] + mpl.rcParams["ytick.major.size"], -0.6 * points("small")),
+            xytext=(0, -1.2 * points("small")),
             textcoords="offset points",
             va="top",
-            ha="left",
+            ha="center",
             fontsize=mpl.rcParams["ytick.labelsize"],
+            bbox={"facecolor": DEAD_GREY, "edgecolor": "none", "boxstyle": "square,pad=0.2"},
         )
 
 
-def share_ticks(even, top):
-    """Round colour-bar ticks on both sides of an even load (each side is stretched to half the bar): 0,
-    one round value below it, the even load itself, round values above it up to ``top``."""
-    locator = MaxNLocator(nbins=3, steps=[1, 2, 2.5, 5, 10])
-    lower = [t for t in locator.tick_values(0, even) if 0.25 * even <= t <= 0.75 * even][-1:]
-    upper = [t for t in locator.tick_values(even, top) if 1.4 * even <= t <= top]
-    ticks = [0.0, *lower, even, *upper]
-    labels = ["0", *(f"{t:g}" for t in lower), f"{even:.3g}\neven", *(f"{t:g}" for t in upper)]
+def ratio_range(share, even):
+    """How many times an even load the colour scale reaches on either side: the power of two from 2 to
+    ``MAX_RATIO`` that holds the most uneven nonzero share."""
+    loaded = share[share > 0]
+    spread = max(loaded.max() / even, even / loaded.min()) if loaded.size else 2.0
+    return float(2 ** np.ceil(np.log2(np.clip(spread, 2, MAX_RATIO))))
+
+
+def ratio_ticks(ratio):
+    """The colour bar's ticks, in multiples of an even load (powers of two up to ``ratio`` either side),
+    and their labels: "1/4", "1/2", "even", "2", "4"."""
+    powers = np.arange(-np.log2(ratio), np.log2(ratio) + 1)
+    ticks = [float(2**p) for p in powers]
+    labels = [f"1/{2 ** -int(p)}" if p < 0 else ("even" if p == 0 else f"{2 ** int(p)}") for p in powers]
     return ticks, labels
 
 
@@ -176,9 +185,12 @@ def scale_caption(data):
     """What the colours mean: "white is an even load, 1/E = 1.56%, orange less and purple more; grey: ..."."""
     even = "k/E" if data.of_tokens else "1/E"
     none = "; grey: an expert no token was routed to" if (data.share == 0).any() else ""
+    ratio = ratio_range(data.share, data.uniform)
+    beyond = (data.share > data.uniform * ratio) | ((data.share > 0) & (data.share < data.uniform / ratio))
+    ends = f", shares beyond {ratio:g} times either way in its end colours" if beyond.any() else ""
     return (
-        f"white is an even load, {even} = {data.uniform:.3g}%, orange less and purple more (the colour bar gives "
-        f"each side half its length){none}"
+        f"white is an even load, {even} = {data.uniform:.3g}%, orange less and purple more, on a log scale from "
+        f"1/{ratio:g} to {ratio:g} times it{ends}{none}"
     )
 
 
@@ -257,7 +269,7 @@ def plot_expert_load_layers(
     dpi: float | None = None,
     save_path: str | None = None,
 ) -> Figure:
-    """Heatmap of layers × experts: each expert's share of its layer's load, an even load mid-scale.
+    """Heatmap of layers × experts: each expert's share of its layer's load, an even load mid-scale (log).
 
     Parameters
     ----------
