@@ -50,11 +50,22 @@ def test_without_std_or_baseline():
         (([0.05], [np.inf]), {}, "avg_experts contains infinity at index 0"),
         (([0.05], [4.5]), {"baseline_k": 0}, "baseline_k must be a positive number"),
         (([], []), {}, "^alphas is empty$"),
+        (([0.05, 0.1], [1.5, 2]), {"quartiles": [[1, 2]]}, r"one \(25th, 75th percentile\) pair per alpha"),
+        (([0.05], [1.5]), {"quartiles": [[2, 1]]}, r"quartiles\[0\] must be \(25th, 75th percentile\), low first"),
     ],
 )
 def test_errors(args, kwargs, message):
     with pytest.raises(ValueError, match=message):
         plot_alpha_sensitivity(*args, **kwargs)
+
+
+def test_quartile_bars_span_the_quartiles_wherever_the_mean_lies():
+    """Skewed whole-number counts: the mean can sit above both quartiles (1.3 with q1 = q3 = 1)."""
+    quartiles = [[1, 2], [1, 1], [2, 4]]
+    ax = plot_alpha_sensitivity([0.05, 0.01, 0.2], [1.9, 1.3, 3.1], [9, 9, 9], quartiles=quartiles).axes[0]
+    segments = next(c for c in ax.collections if c.get_segments() and len(c.get_segments()) == 3).get_segments()
+    assert [(s[0, 1], s[1, 1]) for s in segments] == [(1, 1), (1, 2), (2, 4)]  # sorted by alpha; std ignored
+    assert ax.get_legend().get_texts()[0].get_text() == "Average experts (bars: middle half of tokens)"
 
 
 def test_a_sweep_over_k_has_its_own_axis_and_no_alpha_range():

@@ -5,6 +5,7 @@ import pytest
 from matplotlib.collections import LineCollection
 from scipy.stats import false_discovery_control
 
+from figkit import use_style
 from figkit.arrays import token_text
 from figkit.plots import figure_spec
 from tests import real_routing
@@ -51,16 +52,22 @@ def test_the_count_histogram_keeps_its_kde_on_the_counts_and_states_the_minimum(
     assert ax.get_legend().get_window_extent().y0 >= ax.get_window_extent().y1  # above the axes, off the data
 
 
-def test_the_sweeps_bars_stay_within_the_counts_and_labels_sit_clear(real_study):
+def test_the_sweeps_bars_are_the_quartiles_of_real_counts_and_labels_sit_clear(real_study):
+    """The build's sweep bars are each level's 25th and 75th percentile of experts per token (numpy, from
+    the per-layer counts pooled), not a ±1 std that skewed counts would push below one expert."""
     ((job, fig),) = figures(real_study, "alpha_sensitivity")
-    assert job.arguments["count_range"] == (1, 8)
     ax = fig.axes[0]
     bars = next(c for c in ax.collections if isinstance(c, LineCollection))
     lows = [segment[:, 1].min() for segment in bars.get_segments()]
     highs = [segment[:, 1].max() for segment in bars.get_segments()]
-    assert min(lows) >= 1 and max(highs) <= 8
     sweep = real_study["sweeps"][0]
-    assert lows[0] == pytest.approx(max(1, sweep["avg_experts"][0] - sweep["std_experts"][0]))
+    entries = real_routing.sections()["expert_counts"]
+    for i, alpha in enumerate(sweep["values"]):
+        (method,) = [m["id"] for m in real_routing.methods() if m["params"].get("alpha") == alpha]
+        counts = np.concatenate([e["values"] for e in entries if e["method"] == method])
+        assert (lows[i], highs[i]) == pytest.approx(tuple(np.quantile(counts, [0.25, 0.75])))
+    assert job.arguments["std_experts"] is None
+    assert "bars: the middle half of each level's tokens, from the 25th to the 75th percentile" in job.caption[-1]
     fig.canvas.draw()
     renderer = fig.canvas.get_renderer()
     labels = [t for t in ax.texts]
@@ -70,7 +77,11 @@ def test_the_sweeps_bars_stay_within_the_counts_and_labels_sit_clear(real_study)
         bar_top = ax.transData.transform((job.arguments["alphas"][i], highs[i]))[1]
         assert box.y0 >= bar_top - 0.5  # above its bar, not over the line or a cap
         assert not any(box.overlaps(other) for other in boxes[i + 1 :])
-    assert "within [1, 8]" in ax.get_legend().get_texts()[0].get_text()
+    assert ax.get_legend().get_texts()[0].get_text() == "Average experts (bars: middle half of tokens)"
+    spec = figure_spec("alpha_sensitivity")
+    with use_style("paper"):
+        paper = spec.plot(spec.prepare(**job.arguments)).axes[0]
+    assert [t.get_text() for t in paper.get_legend().get_texts()] == ["Average experts", "Top-8"]  # the rest: caption
 
 
 def test_heatmaps_show_every_expert_label_or_say_and_scale_by_normalisation(real_study):

@@ -27,6 +27,9 @@ from figkit.plots._draw import (
 )
 from figkit.plots.looks import Role, family_role, method_roles
 from figkit.plots.spec import FigureJob, FigureSpec, shared_docs
+from figkit.results import method_counts
+from figkit.stats import CountHistogram
+from figkit.style import paper_look
 
 # Positive values spanning at least this ratio are shown on a log axis unless a scale is given.
 LOG_AXIS_SPAN = 10
@@ -39,6 +42,7 @@ class AlphaSweep:
     alphas: np.ndarray
     avg_experts: np.ndarray
     std_experts: np.ndarray | None
+    quartiles: np.ndarray | None  # [values, 2]: the 25th and 75th percentile of experts per token
     baseline_k: float | None
     count_range: tuple  # (fewest, most) experts a token can select: the bars stop there
     label: str  # what varies, for the axis and the title
@@ -47,13 +51,16 @@ class AlphaSweep:
     point_roles: list  # each value's method, when one of the family has it: its colour of every figure
 
     def bars(self):
-        """(below, above) lengths of the ±1 std bars, clipped to ``count_range``; None without std."""
+        """(bottom, top) of each value's bar: its quartiles, else ±1 std clipped to ``count_range``; None
+        without either."""
+        if self.quartiles is not None:
+            return self.quartiles[:, 0], self.quartiles[:, 1]
         if self.std_experts is None:
             return None
         low, high = self.count_range
-        below = self.avg_experts - np.maximum(self.avg_experts - self.std_experts, low)
-        above = np.minimum(self.avg_experts + self.std_experts, high) - self.avg_experts
-        return np.maximum(below, 0), np.maximum(above, 0)
+        return np.maximum(self.avg_experts - self.std_experts, low), np.minimum(
+            self.avg_experts + self.std_experts, high
+        )
 
 
 def prepare(
@@ -67,6 +74,7 @@ def prepare(
     scale=None,
     method_family=None,
     methods=None,
+    quartiles=None,
 ):
     """Validate the sweep and sort it by the parameter; ``count_range`` defaults to (0, unbounded)."""
     alphas = vector(alphas, "alphas").astype(float)
@@ -86,6 +94,16 @@ def prepare(
         std = vector(std_experts, "std_experts").astype(float)
         same_length(alphas, std, "alphas", "std_experts")
         non_negative(std, "std_experts")
+    if quartiles is not None:
+        quartiles = np.asarray(quartiles, dtype=float)
+        if quartiles.shape != (alphas.size, 2):
+            raise ValueError(
+                f"quartiles must be one (25th, 75th percentile) pair per alpha, got shape {quartiles.shape}"
+            )
+        non_negative(quartiles.ravel(), "quartiles")
+        if (quartiles[:, 0] > quartiles[:, 1]).any():
+            i = int(np.argmax(quartiles[:, 0] > quartiles[:, 1]))
+            raise ValueError(f"quartiles[{i}] must be (25th, 75th percentile), low first, got {quartiles[i].tolist()}")
     if baseline_k is not None:
         baseline_k = scalar(baseline_k)
         if isinstance(baseline_k, bool) or not np.isscalar(baseline_k) or not baseline_k > 0:
@@ -105,7 +123,8 @@ def prepare(
     roles = method_roles(list(members.values()), methods)
     points = [roles[members[a]] if a in members else role for a in alphas.tolist()]
     std = None if std is None else std[order]
-    return AlphaSweep(alphas, avg[order], std, baseline_k, (low, high), label, log, role, points)
+    quartiles = None if quartiles is None else quartiles[order]
+    return AlphaSweep(alphas, avg[order], std, quartiles, baseline_k, (low, high), label, log, role, points)
 
 
 def _count_range(count_range):
@@ -119,9 +138,13 @@ def _count_range(count_range):
 
 
 def _entries(data):
-    """The legend's entries, in the order drawn."""
+    """The legend's entries, in the order drawn: in a paper, short (the caption says what bars and shading are)."""
+    if paper_look():
+        return ["Average experts"] + ([] if data.baseline_k is None else [f"Top-{data.baseline_k:g}"])
     label = "Average experts"
-    if data.std_experts is not None:
+    if data.quartiles is not None:
+        label += " (bars: middle half of tokens)"
+    elif data.std_experts is not None:
         low, high = data.count_range
         clipped = np.isfinite(high) or low > 0
         label += f" (\N{PLUS-MINUS SIGN}1 std{f', within [{low:g}, {high:g}]' if clipped else ''})"
@@ -140,17 +163,20 @@ def draw(ax, data):
     line = NEUTRAL  # the points carry each level's method colour; the line and bars only join them
     bars = data.bars()
     entries = _entries(data)
-    ax.errorbar(
-        data.alphas,
-        data.avg_experts,
-        yerr=None if bars is None else np.vstack(bars),
-        color=line,
-        linestyle="-",
-        marker="none",  # the points, in their methods' colours, are drawn over it
-        linewidth=line_width(1.33),
-        capsize=marker_size(0.7),
-        label=entries[0],
-    )
+    (mean_line,) = ax.plot(data.alphas, data.avg_experts, color=line, marker="none", linewidth=line_width(1.33))
+    handle = mean_line
+    if bars is not None:  # from its bottom to its top, wherever the mean lies (quartiles of counts need not hold it)
+        bottom, top = bars
+        spans = ax.errorbar(
+            data.alphas,
+            (bottom + top) / 2,
+            yerr=(top - bottom) / 2,
+            fmt="none",
+            ecolor=line,
+            elinewidth=line_width(1.33),
+            capsize=marker_size(0.7),
+        )
+        handle = (spans, mean_line)
     ax.scatter(  # each value in its method's colour, over the line's own markers
         data.alphas,
         data.avg_experts,
@@ -158,7 +184,7 @@ def draw(ax, data):
         c=[role.look().color for role in data.point_roles],
         zorder=3,
     )
-    tops = data.avg_experts + (0 if bars is None else bars[1])
+    tops = data.avg_experts if bars is None else np.maximum(data.avg_experts, bars[1])
     for alpha, avg, top in zip(data.alphas, data.avg_experts, tops):  # above the bar, clear of line and caps
         ax.annotate(
             number(avg),
@@ -174,6 +200,7 @@ def draw(ax, data):
         k = data.baseline_k
         baseline = Role(baseline=True).look()
         ax.axhline(k, color=baseline.color, linestyle=baseline.linestyle, linewidth=line_width(1.33), label=entries[1])
+        shading = f"Reduction vs Top-{k:g}"
         ax.fill_between(
             data.alphas,
             data.avg_experts,
@@ -182,7 +209,7 @@ def draw(ax, data):
             interpolate=True,
             color=data.role.look().color,
             alpha=0.08,  # a tint behind the values and their labels, not a mark competing with them
-            label=entries[2],
+            label=shading,
         )
     if data.log:
         ax.set_xscale("log")
@@ -199,18 +226,20 @@ def draw(ax, data):
     ax.set_ylabel("Experts per token")
     set_title(ax, f"Sensitivity of expert selection to {ALPHA_SYMBOL if data.label == ALPHA_LABEL else data.label}")
     handles, labels = ax.get_legend_handles_labels()
-    order = [labels.index(entry) for entry in entries]
-    legend_above(ax, [handles[i] for i in order], entries)
+    drawn = dict(zip(labels, handles))
+    legend_above(ax, [handle, *(drawn[entry] for entry in entries[1:])], entries)
 
 
 def jobs(results):
     """One figure per entry of ``sweeps``, named by the family and, unless it is alpha, the parameter."""
     for sweep in results.get("sweeps", []):
         family, param = sweep.get("method_family"), sweep["param"]
+        quartiles = _quartiles(results, sweep)
         arguments = {
             "alphas": sweep["values"],
             "avg_experts": sweep["avg_experts"],
-            "std_experts": sweep.get("std_experts"),
+            "std_experts": None if quartiles else sweep.get("std_experts"),
+            "quartiles": quartiles,
             "baseline_k": _baseline_k(results, sweep),
             "count_range": _family_range(results, family),
             "param": param,
@@ -235,6 +264,21 @@ def jobs(results):
         )
 
 
+def _quartiles(results, sweep):
+    """Each value's 25th and 75th percentile of experts per token, from the ``expert_counts`` of the family's
+    method at that value (every layer pooled), or None unless every value has one."""
+    counts = method_counts(results)
+    found = {}
+    for method in results["methods"]:
+        value = (method.get("params") or {}).get(sweep["param"])
+        if method.get("family") == sweep.get("method_family") and method["id"] in counts and value is not None:
+            found.setdefault(value, method["id"])
+    if not all(value in found for value in sweep["values"]):
+        return None
+    histograms = [CountHistogram.from_mapping(counts[found[value]].pooled) for value in sweep["values"]]
+    return [[float(q) for q in histogram.quantile([0.25, 0.75])] for histogram in histograms]
+
+
 def _range_sentence(data):
     """The sweep's ends in numbers: " From 0.01 to 0.2 the average rises from 1.92 to 3.81 experts per
     token (24 % to 48 % of Top-8).", with the share of top-k when there is a reference."""
@@ -255,7 +299,11 @@ FAMILY_NAMES = {"bh": "BH", "topk": "top-k", "topp": "top-p"}  # as papers write
 def _encodings(arguments):
     """The caption's words for the marks: the bars, the top-k line and the shaded reduction."""
     text = " Points: the average experts per token, labelled and coloured by level as the methods are"
-    if arguments["std_experts"] is not None:
+    if arguments["quartiles"] is not None:
+        text += (
+            "; bars: the middle half of each level's tokens, from the 25th to the 75th percentile of experts per token"
+        )
+    elif arguments["std_experts"] is not None:
         text += "; bars: \N{PLUS-MINUS SIGN}1 standard deviation"
         if arguments["count_range"] is not None:
             text += f", cut at {arguments['count_range'][0]:g} and {arguments['count_range'][1]:g} experts"
@@ -318,6 +366,7 @@ def plot_alpha_sensitivity(
     scale: str | None = None,
     method_family: str | None = None,
     methods: Sequence[Mapping] | None = None,
+    quartiles: ArrayLike | None = None,
     ax: Axes | None = None,
 ) -> Figure:
     """Average experts per token against the significance level alpha, or any routing parameter.
@@ -350,6 +399,10 @@ def plot_alpha_sensitivity(
     method_family, methods : optional
         The swept family and the results file's ``methods``: the line takes the family's colour of every
         figure, and the top-k line the baseline's grey.
+    quartiles : array-like, optional
+        The 25th and 75th percentile of experts per token at each alpha, ``[[q1, q3], ...]``: drawn as the
+        bars instead of ``std_experts``. Whole-number counts are skewed, so a ±1 std bar runs past the
+        fewest experts a token selects; the build takes the quartiles from the methods' ``expert_counts``.
     ax : matplotlib.axes.Axes, optional
         Draw on this axes instead of a new figure.
 
@@ -363,6 +416,16 @@ def plot_alpha_sensitivity(
         For lengths that differ, alphas outside (0, 1), negative or non-finite values.
     """
     data = prepare(
-        alphas, avg_experts, std_experts, baseline_k, count_range, param, param_label, scale, method_family, methods
+        alphas,
+        avg_experts,
+        std_experts,
+        baseline_k,
+        count_range,
+        param,
+        param_label,
+        scale,
+        method_family,
+        methods,
+        quartiles,
     )
     return FIGURE.plot(data, ax=ax, figsize=figsize, dpi=dpi, save_path=save_path)
