@@ -248,14 +248,25 @@ def colour_bar(ax, mappable, label):
     continuous scale ends at round numbers, as an axis does (0 to 100, not to 93.4), so its top is labelled."""
     norm = mappable.norm
     if type(norm) in (Normalize, PowerNorm) and norm.vmin is not None and norm.vmax is not None:
-        ticks = MaxNLocator(nbins=5).tick_values(norm.vmin, norm.vmax)
-        below, above = ticks[ticks <= norm.vmin + 1e-12], ticks[ticks >= norm.vmax - 1e-12 * abs(norm.vmax)]
-        if below.size and above.size and above[0] > below[-1]:
-            mappable.set_clim(below[-1], above[0])
+        mappable.set_clim(*round_limits(norm.vmin, norm.vmax))
     bar = ax.figure.colorbar(mappable, ax=ax, label=_fitted(label, axes_height(ax) * 0.9))
-    if type(norm) is PowerNorm:  # its locator skips the round top; say it
-        bar.set_ticks(sorted({*(t for t in bar.get_ticks() if t <= norm.vmax), norm.vmax}))
+    if type(norm) is PowerNorm:  # its locator skips the round top; say it, without a tick crowding it
+        near = norm.vmax - 0.1 * (norm.vmax - norm.vmin)
+        bar.set_ticks(sorted({*(t for t in bar.get_ticks() if t <= near), norm.vmax}))
     return bar
+
+
+def round_limits(low, high):
+    """``(low, high)`` widened to the round numbers an axis of them would end at (0 to 100, not to 93.4); a
+    second call leaves them as they are (the locator's step changes with the range, so it is repeated until
+    the limits are ticks of their own range)."""
+    for _ in range(4):
+        ticks = MaxNLocator(nbins=5).tick_values(low, high)
+        below, above = ticks[ticks <= low + 1e-12], ticks[ticks >= high - 1e-12 * abs(high)]
+        if not (below.size and above.size and above[0] > below[-1]) or (below[-1], above[0]) == (low, high):
+            break
+        low, high = float(below[-1]), float(above[0])
+    return low, high
 
 
 def _fitted(label, length):

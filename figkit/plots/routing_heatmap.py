@@ -23,6 +23,7 @@ from figkit.plots._draw import (
     number,
     ordinal,
     points,
+    round_limits,
     set_title,
     style_height,
     wrap_label,
@@ -36,6 +37,7 @@ BUILD_TOKENS = 20  # the build shows the first 20 tokens of a sample, each label
 BUILD_EXPERTS = 64  # and up to 64 experts: every expert of OLMoE, Mixtral or DeepSeek-V2-Lite's 64
 WEIGHT_GAMMA = 0.5  # colour by the square root of the weight
 SMALLEST_TINT = 0.15  # where on the style's colormap the smallest selected weight starts
+OUTLIER_RATIO = 2  # a largest weight past twice the 99th percentile of the selected ones does not set the scale
 SAME_NORMALISATION = 1.25  # heatmaps share a colour scale when a token's weights sum alike (within 25 %)
 ROW_PITCH = 1.25  # a token row's height in units of its label's font size
 MIN_TOKEN_LABEL_SHARE = 0.6  # nor smaller than this share of the style's tick labels (slides have large ones)
@@ -113,8 +115,31 @@ def prepare(
         total_experts=num_experts,
         by_weight=expert_indices is None and num_experts - unused > experts.size,
         unused=unused,
-        weight_max=float(weight_max) if weight_max is not None else max(float(block.max()), 1e-12),
+        weight_max=float(weight_max) if weight_max is not None else _scale_top(block),
     )
+
+
+def _scale_top(block):
+    """The top of a heatmap's own colour scale: its largest weight, unless that is more than
+    ``OUTLIER_RATIO`` times the 99th percentile of the selected weights; then that percentile rounded up as
+    the colour bar rounds, so one heavy weight does not fade every other (it takes the darkest colour, and
+    the colour bar an arrow)."""
+    selected = block[block > 0]
+    top = float(block.max())
+    if selected.size:
+        typical = float(np.quantile(selected, 0.99))
+        top = float(round_limits(0.0, typical)[1]) if top > OUTLIER_RATIO * typical else top
+    return max(top, 1e-12)
+
+
+def beyond_sentence(data):
+    """The caption's words for weights above the colour scale, or nothing."""
+    above = int(np.count_nonzero(data.weights > data.weight_max))
+    if not above:
+        return ""
+    weights, take = ("weight", "takes") if above == 1 else ("weights", "take")
+    highest = number(data.weights.max())
+    return f" {above} {weights} above {data.weight_max:g} (at most {highest}) {take} the darkest colour."
 
 
 def cut_note(data, every=1):
@@ -168,11 +193,13 @@ def draw(ax, data):
     top = max(data.weight_max, low + 1e-12)
     # Square-root colour: top-k softmax shares of a few hundredths stay visible beside one heavy weight.
     norm = PowerNorm(WEIGHT_GAMMA, vmin=0.0, vmax=top) if low == 0 else Normalize(low, top)
+    cmap = _selected_colours()
+    cmap.colorbar_extend = "max" if (data.weights > top).any() else "neither"  # an arrow for weights above
     image = ax.imshow(
         np.ma.masked_equal(data.weights, 0.0),  # an expert a token did not select is white in every style
         aspect="auto",
         interpolation="none",
-        cmap=_selected_colours(),
+        cmap=cmap,
         norm=norm,
     )
     names = [str(e) for e in data.experts]
@@ -245,6 +272,7 @@ def jobs(results):
                 f" Its own colour scale: the methods' weights are normalised differently (here a token's weights "
                 f"sum to {number(total)} in the median)."
             )
+        data = prepare(**arguments)
         paired = (
             " The columns are those of the other methods' heatmaps of these tokens: the experts any of them selects."
             if columns[i] is not None
@@ -256,8 +284,8 @@ def jobs(results):
             (
                 "",
                 labels[method],
-                f": routing weights ({layer_text(layer)}) of {shown_sentence(prepare(**arguments))}. Colour: the "
-                f"weight, on a square-root scale; white: not selected.{paired}{scale}",
+                f": routing weights ({layer_text(layer)}) of {shown_sentence(data)}. Colour: the "
+                f"weight, on a square-root scale; white: not selected.{beyond_sentence(data)}{paired}{scale}",
             ),
         )
 
@@ -354,7 +382,9 @@ def plot_routing_heatmap(
         Where to save, size and resolution (``None``: the active rcParams).
     weight_max : float, optional
         The top of the colour scale, to give several heatmaps (top-k and BH, say) one
-        scale; the colour bar then says it is shared. Default: this block's largest weight.
+        scale; weights above it take the darkest colour and the colour bar an arrow. Default:
+        this block's largest weight, or its 99th percentile of selected weights when the
+        largest is more than twice that.
     expert_ids : array-like, optional
         When ``routing_weights`` holds only some experts' columns: their ids, which label
         the x-axis and which ``expert_indices`` name.
