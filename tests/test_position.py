@@ -125,7 +125,21 @@ def test_the_locality_figure_draws_each_layers_share_against_chance(real_study):
     assert [key.get_color() for key in keys] == [solid.get_color(), dashed.get_color()]  # one method: its colour
     best = int(np.argmax(same / chance))
     caption = "".join(job.caption)
-    assert f"Most above chance in layer {best}: {same[best]:.1f}% against {chance[best]:.1f}%." in caption
+    assert f"Most above chance in layer {best}: {same[best]:.1f}% against {chance[best]:.1f}%;" in caption
+    # The band: each layer's 95 % Wilson interval of its share of the pairs (statsmodels' formula, by hand).
+    n, z = follows.sum(), 1.959963984540054
+    p = np.round(same / 100 * n) / n
+    centre, half = (
+        (p + z**2 / (2 * n)) / (1 + z**2 / n),
+        z * np.sqrt(p * (1 - p) / n + z**2 / (4 * n**2)) / (1 + z**2 / n),
+    )
+    (band,) = fig.axes[0].collections
+    low, high = (
+        band.get_paths()[0].vertices[1 : 1 + len(same), 1],
+        band.get_paths()[0].vertices[-2 : -2 - len(same) : -1, 1],
+    )
+    assert low == pytest.approx(100 * (centre - half)) and high == pytest.approx(100 * (centre + half))
+    assert f"{100 * (centre - half)[best]:.1f}% to {100 * (centre + half)[best]:.1f}%." in caption
     assert f"({follows.sum():,} pairs)" in caption and "the same for all 5 methods" in caption
     assert len(job.caption) == 1  # one router's caption is all text: no method label in it
 

@@ -12,7 +12,7 @@ from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 from matplotlib.ticker import MaxNLocator
 
-from figkit.arrays import ArrayLike, labelled, layer_ids, vector
+from figkit.arrays import ArrayLike, integer_at_least, labelled, layer_ids, vector
 from figkit.plots._draw import (
     NEUTRAL,
     height_with_legend_above,
@@ -33,25 +33,38 @@ ALL_METHODS = "Observed"
 
 @dataclass(frozen=True)
 class Locality:
-    series: list  # (label, same in %, chance in %, Role or None for the neutral look)
+    series: list  # (label, same in %, chance in %, Role or None for the neutral look, (low, high) % or None)
     layers: np.ndarray
     note: str
 
 
-def prepare(same, chance, layers=None, methods=None):
-    """Validate each method's per-layer shares of consecutive pairs with the same top-1 expert, and chance's."""
+def prepare(same, chance, layers=None, methods=None, pairs=None):
+    """Validate each method's per-layer shares of consecutive pairs with the same top-1 expert, and chance's;
+    with the number of ``pairs`` counted (one for all methods, or one per method), each share's 95 % Wilson
+    interval."""
     items = labelled(same, "same")
     chances = dict(labelled(chance, "chance")) if isinstance(chance, Mapping) else None
+    counts = dict(labelled(pairs, "pairs")) if isinstance(pairs, Mapping) else None
     roles = method_roles([label for label, _ in items], methods) if methods or len(items) > 1 else {}
     series, size = [], None
     for label, values in items:
         shares = _shares(values, f"same[{label!r}]", size)
         size = shares.size
         expected = _shares(chances[label] if chances is not None else chance, f"chance[{label!r}]", size)
-        series.append((mathtext_label(label), 100 * shares, 100 * expected, roles.get(label)))
+        n = counts[label] if counts is not None else pairs
+        interval = None if n is None else _wilson(shares, integer_at_least(n, f"pairs[{label!r}]", 1))
+        series.append((mathtext_label(label), 100 * shares, 100 * expected, roles.get(label), interval))
     ids = np.asarray(layer_ids(layers, size, "layers"))
     shown = [series[i] for i in compared(len(series))]
     return Locality(shown, ids, compared_note(len(shown), len(series)))
+
+
+def _wilson(shares, n):
+    """The 95 % Wilson interval, in %, of each share of ``n`` pairs (scipy's)."""
+    from scipy.stats import binomtest
+
+    bounds = [binomtest(int(round(share * n)), n).proportion_ci(method="wilson") for share in shares]
+    return 100 * np.array([bound.low for bound in bounds]), 100 * np.array([bound.high for bound in bounds])
 
 
 def _shares(values, name, size):
@@ -73,15 +86,20 @@ def height(data, width):
 
 def draw(ax, data):
     handles = []
-    for _, same, chance, role in data.series:
+    for _, same, chance, role, interval in data.series:
         look = role.look().line() if role is not None else {"color": NEUTRAL, "marker": "o", "linestyle": "-"}
+        if interval is not None:
+            ax.fill_between(data.layers, *interval, color=look["color"], alpha=0.15, linewidth=0)
         (line,) = ax.plot(data.layers, same, linewidth=line_width(1.33), markersize=marker_size(), **look)
         ax.plot(data.layers, chance, color=look["color"], linestyle="--", marker="none", linewidth=line_width(0.9))
         handles.append(line)
     # The key of the dashed lines: in the one method's colour, else a neutral one standing for each method's
     key = handles[0].get_color() if len(handles) == 1 else NEUTRAL
     handles.append(Line2D([], [], color=key, linestyle="--", linewidth=line_width(0.9)))
-    top = max(max(same.max(), chance.max()) for _, same, chance, _ in data.series)
+    top = max(
+        max(same.max(), chance.max(), 0 if interval is None else interval[1].max())
+        for _, same, chance, _, interval in data.series
+    )
     ax.set_ylim(0, min(100, top * 1.15))
     ax.xaxis.set_major_locator(MaxNLocator(integer=True))
     ax.set_xlabel("Layer")
@@ -107,6 +125,8 @@ def jobs(results):
         arguments = {"same": {labels[e["method"]]: e["same_top1"] for e in entries}}
         arguments["chance"] = {labels[e["method"]]: e["chance"] for e in entries}
     arguments |= {"layers": layers, "methods": None if same else results["methods"]}
+    if all("num_pairs" in e for e in entries):
+        arguments["pairs"] = entries[0]["num_pairs"] if same else {labels[e["method"]]: e["num_pairs"] for e in entries}
     yield FigureJob("", arguments, tuple(_caption(entries, labels, same)))
 
 
@@ -119,7 +139,8 @@ def _caption(entries, labels, same):
     parts = [
         f"Per layer, the share of consecutive tokens of a sequence{counted} whose top-1 expert (largest router logit) "
         f"is the token before's{whose}; dashed, the share expected by chance if top-1 experts were drawn "
-        "independently at the layer's loads (the sum of each expert's squared share). "
+        "independently at the layer's loads (the sum of each expert's squared share)"
+        + ("; band: the 95 % Wilson interval of each share. " if pairs else ". ")
     ]
     shown = entries[:1] if same else [entries[i] for i in compared(len(entries))]
     for entry in shown:
@@ -127,8 +148,13 @@ def _caption(entries, labels, same):
         i = int(np.argmax(ratio))
         said = (
             f"most above chance in layer {entry['layers'][i]}: {100 * entry['same_top1'][i]:.1f}% against "
-            f"{100 * entry['chance'][i]:.1f}%. "
+            f"{100 * entry['chance'][i]:.1f}%"
         )
+        if pairs:
+            (low,), (high,) = _wilson([entry["same_top1"][i]], entry["num_pairs"])
+            where = "inside" if low <= 100 * entry["chance"][i] <= high else "outside"
+            said += f"; chance lies {where} the share's 95 % interval, {low:.1f}% to {high:.1f}%"
+        said += ". "
         if same:  # caption parts alternate text and labels: one router's sentence is text
             parts[-1] += said[0].upper() + said[1:]
         else:
@@ -157,6 +183,7 @@ def plot_routing_locality(
     chance: ArrayLike | Mapping[str, ArrayLike],
     layers: Sequence[int] | None = None,
     methods: Sequence[Mapping] | None = None,
+    pairs: int | Mapping[str, int] | None = None,
     ax: Axes | None = None,
     figsize: tuple[float, float] | None = None,
     dpi: float | None = None,
@@ -174,6 +201,9 @@ def plot_routing_locality(
         expert's squared share of the layer's top-1 choices.
     layers : sequence of int, optional
         The id of each layer (default 0, 1, ...).
+    pairs : int or dict, optional
+        How many consecutive pairs each share counts (one for all methods, or one per method): each share
+        gets its 95 % Wilson interval as a band.
     {method_looks}
     {figure_parameters}
 
@@ -181,5 +211,5 @@ def plot_routing_locality(
     -------
     {figure_returned}
     """
-    data = prepare(same, chance, layers, methods)
+    data = prepare(same, chance, layers, methods, pairs)
     return FIGURE.plot(data, ax=ax, figsize=figsize, dpi=dpi, save_path=save_path)
