@@ -62,6 +62,8 @@ def test_real_routing_against_numpy(real_study):
     i, j = ranked[0]
     assert f"{i}\N{RIGHTWARDS ARROW}{j} ({100 * paths[i, j] / tokens:.1f}%)" in caption
     assert f"{tokens:,} tokens" in caption
+    held = np.bincount(top1[layer], minlength=64)[data.rows]  # each shown row's tokens, as numpy counts them
+    assert f"a row's expert holds {held.min():,} to {held.max():,} tokens" in caption
     shown = f"{len(data.rows)} of 64 in layer {layer} and {len(data.columns)} in layer {layer + 1}"
     assert shown in caption and "Ringed: the 5 most frequent paths among all tokens" in caption
     with figkit.use_style("paper"):  # what the figure leaves out, also without its caption

@@ -39,6 +39,7 @@ class Transitions:
     next_layer: int | None
     total_experts: int
     tokens: int
+    row_tokens: np.ndarray  # the tokens of each row's expert: what its percentages are of
 
 
 def prepare(transitions, layer=None, next_layer=None, top_experts=TOP_EXPERTS, top_paths=TOP_PATHS):
@@ -73,6 +74,7 @@ def prepare(transitions, layer=None, next_layer=None, top_experts=TOP_EXPERTS, t
         next_layer=next_layer,
         total_experts=n_rows,
         tokens=int(tokens),
+        row_tokens=counts[rows].sum(axis=1),
     )
 
 
@@ -131,11 +133,18 @@ def jobs(results):
                 f": where the tokens of each top-1 expert of layer {layer} go in layer {next_layer}, as a share of the "
                 f"row's tokens ({data.tokens:,} tokens). Shown: the experts met first going down the paths by "
                 f"count, {len(data.rows)} of {data.total_experts} in layer {layer} and {len(data.columns)} in layer "
-                f"{next_layer}, so a row sums to less than 100% when its tokens also go elsewhere. Ringed: the "
+                f"{next_layer}, so a row sums to less than 100% when its tokens also go elsewhere; a row's expert "
+                f"holds {_span(data.row_tokens)} tokens. Ringed: the "
                 f"{len(data.paths)} most frequent paths among all tokens, {paths}; a dark cell can be a rare "
                 "expert's only path.",
             ),
         )
+
+
+def _span(tokens):
+    """ "3 to 120", or "40" when every row holds as many."""
+    low, high = int(tokens.min()), int(tokens.max())
+    return f"{low:,}" if low == high else f"{low:,} to {high:,}"
 
 
 FIGURE = FigureSpec(
