@@ -15,6 +15,7 @@ from figkit.arrays import ArrayLike, layer_ids, matrix, non_negative, vector
 from figkit.plots._draw import (
     LITERAL,
     NEUTRAL,
+    axes_height,
     colour_bar,
     label_every,
     laid_out_height,
@@ -150,12 +151,13 @@ def draw(ax, data):
     ticks, labels = ratio_ticks(ratio)
     bar.set_ticks([data.uniform * tick for tick in ticks], labels=labels)
     bar.minorticks_off()
-    if (share == 0).any():  # the grey of no load, keyed under the bar
+    if (share == 0).any():  # the grey of no load, keyed under the bar and its arrow, if any (5 % of its length)
+        arrow = 0.05 * axes_height(bar.ax) * 72 if cmap.colorbar_extend in ("min", "both") else 0.0
         bar.ax.annotate(
             "none",
             xy=(0.5, 0.0),
             xycoords="axes fraction",
-            xytext=(0, -1.2 * points("small")),
+            xytext=(0, -arrow - 0.6 * points("small")),
             textcoords="offset points",
             va="top",
             ha="center",
