@@ -5,7 +5,7 @@ import pytest
 
 from figkit import plot_expert_load_layers
 from figkit.plots import figure_spec
-from figkit.plots.expert_load_layers import ratio_range, ratio_ticks
+from figkit.plots.expert_load_layers import ratio_ticks
 from figkit.plots.expert_utilization import FIGURE as UTILIZATION
 from tests import real_routing
 from tests.helpers import sections
@@ -30,9 +30,9 @@ def test_a_hand_made_case_with_a_fixed_k(as_input):
     ax, bar = fig.axes
     assert labels(ax.yaxis) == ["3", "5"] and labels(ax.xaxis) == ["0", "1", "2", "3"]
     assert bar.get_ylabel() == "Share of the layer's tokens, \N{MULTIPLICATION SIGN} even"
-    assert list(bar.get_yticks()) == [25, 50, 100] and labels(bar.yaxis) == ["1/2", "even", "2"]  # k/E = 2/4
+    assert labels(bar.yaxis) == ["1/8", "1/4", "1/2", "even", "2", "4", "8"]  # k/E = 2/4 = 50 %
     norm = fig.axes[0].images[0].norm
-    assert (norm.vmin, norm.vmax) == (25, 100) and norm(50) == pytest.approx(0.5)  # even: the middle
+    assert (norm.vmin, norm.vmax) == (6.25, 400) and norm(50) == pytest.approx(0.5)  # even: the middle
 
 
 def test_an_adaptive_k_shows_shares_of_routings():
@@ -67,6 +67,7 @@ def test_real_routing_against_numpy(real_study):
     dead = (loads == 0).sum(axis=1)
     caption = "".join(job.caption)
     assert "white is an even load, 1/E = 1.56%, orange less and purple more, on a log scale from 1/8 to 8" in caption
+    assert "times it, the same in every load grid" in caption
     assert "shares beyond 8 times either way in its end colours; grey: an expert no token was routed to" in caption
     image = fig.axes[0].images[0]
     assert np.array_equal(np.ma.getmaskarray(image.get_array()), loads == 0)  # dead experts: masked, grey
@@ -119,15 +120,14 @@ def test_the_results_file_checks_num_tokens(tmp_path):
         write_results(tmp_path / "r.json", **bad)
 
 
-@pytest.mark.parametrize(
-    "shares, ratio", [([1.0, 1.0], 2), ([0.3, 1.9], 4), ([0.5, 7.9], 8), ([0.01, 80.0], 8), ([0.0, 1.0], 2)]
-)
-def test_the_log_scale_holds_the_most_uneven_share_as_a_power_of_two(shares, ratio):
-    """Even load 1: the scale reaches the power of two (2 to 8) that holds every nonzero share."""
-    assert ratio_range(np.array(shares), 1.0) == ratio
-    ticks, labels = ratio_ticks(ratio)
-    assert ticks == [2.0**p for p in range(-int(np.log2(ratio)), int(np.log2(ratio)) + 1)]
-    assert labels[len(labels) // 2] == "even" and labels[0] == f"1/{ratio}" and labels[-1] == f"{ratio}"
+def test_every_load_grid_shares_one_log_scale_of_an_even_load():
+    """1/8 to 8 times an even load in every grid, however uneven its data, so a colour means one load."""
+    ticks, labels = ratio_ticks()
+    assert ticks == [2.0**p for p in range(-3, 4)] and labels == ["1/8", "1/4", "1/2", "even", "2", "4", "8"]
+    for loads in ([[3, 1, 2, 2]], [[1000] + [1] * 15]):
+        norm = plot_expert_load_layers(loads).axes[0].images[0].norm
+        even = 100 / len(loads[0])
+        assert (norm.vmin, norm.vmax) == pytest.approx((even / 8, even * 8))
 
 
 def test_the_key_for_no_load_appears_only_when_an_expert_has_none():
@@ -135,7 +135,7 @@ def test_the_key_for_no_load_appears_only_when_an_expert_has_none():
     dead = plot_expert_load_layers([[3, 0, 2, 3], [1, 1, 3, 3]]).axes[0].images[0].colorbar
     assert [t.get_text() for t in dead.ax.texts] == ["none"] and not full.ax.texts
     assert dead.ax.texts[0].get_bbox_patch().get_facecolor()[:3] == pytest.approx((0.6, 0.6, 0.6))  # the grey
-    assert (full.extend, dead.extend) == ("neither", "neither")  # every nonzero share within 1/2 to 2 times
+    assert (full.extend, dead.extend) == ("neither", "neither")  # every nonzero share within 1/8 to 8 times
     extends = [  # 16 experts, even 1/16: 100 of 115 routings is 13.9 times even; 1 of 1,015 is 1/63
         plot_expert_load_layers([[busiest] + [1] * 15]).axes[0].images[0].colorbar.extend for busiest in (100, 1000)
     ]

@@ -39,7 +39,7 @@ SAME_UNIFORM = 0.005  # relative spread of the per-layer uniform share below whi
 # at all (dead) is mid grey: no hue, apart from every share and from white, keyed below the colour bar.
 DEAD_GREY = "0.6"
 SHARE_COLOURS = ListedColormap(mpl.colormaps["PuOr"](np.linspace(0.12, 0.88, 256))).with_extremes(bad=DEAD_GREY)
-MAX_RATIO = 8  # the scale runs from 1/8 to 8 times an even load at most; shares beyond take its ends
+MAX_RATIO = 8  # every grid's scale runs from 1/8 to 8 times an even load; shares beyond take its ends
 
 
 @dataclass(frozen=True)
@@ -123,8 +123,7 @@ def prepare(layer_loads, layers=None, num_tokens=None, order="given"):
 def draw(ax, data):
     """A share grid: rows × experts, an even load in the middle of a log colour scale and marked on it."""
     share = data.share
-    ratio = ratio_range(share, data.uniform)
-    norm = LogNorm(vmin=data.uniform / ratio, vmax=data.uniform * ratio)
+    norm = LogNorm(vmin=data.uniform / MAX_RATIO, vmax=data.uniform * MAX_RATIO)
     low, high = (share > 0) & (share < norm.vmin), share > norm.vmax
     cmap = SHARE_COLOURS.copy()
     cmap.colorbar_extend = {(False, False): "neither", (True, False): "min", (False, True): "max"}.get(
@@ -148,7 +147,7 @@ def draw(ax, data):
     unit = "tokens" if data.of_tokens else "routings"
     bar = colour_bar(ax, image, f"Share of the {data.of}'s {unit}, \N{MULTIPLICATION SIGN} even")
     bar.ax.axhline(data.uniform, color=NEUTRAL, linewidth=line_width(1.5))
-    ticks, labels = ratio_ticks(ratio)
+    ticks, labels = ratio_ticks()
     bar.set_ticks([data.uniform * tick for tick in ticks], labels=labels)
     bar.minorticks_off()
     if (share == 0).any():  # the grey of no load, keyed under the bar and its arrow, if any (5 % of its length)
@@ -166,17 +165,9 @@ def draw(ax, data):
         )
 
 
-def ratio_range(share, even):
-    """How many times an even load the colour scale reaches on either side: the power of two from 2 to
-    ``MAX_RATIO`` that holds the most uneven nonzero share."""
-    loaded = share[share > 0]
-    spread = max(loaded.max() / even, even / loaded.min()) if loaded.size else 2.0
-    return float(2 ** np.ceil(np.log2(np.clip(spread, 2, MAX_RATIO))))
-
-
-def ratio_ticks(ratio):
+def ratio_ticks(ratio=MAX_RATIO):
     """The colour bar's ticks, in multiples of an even load (powers of two up to ``ratio`` either side),
-    and their labels: "1/4", "1/2", "even", "2", "4"."""
+    and their labels: "1/8", "1/4", "1/2", "even", "2", "4", "8"."""
     powers = np.arange(-np.log2(ratio), np.log2(ratio) + 1)
     ticks = [float(2**p) for p in powers]
     labels = [f"1/{2 ** -int(p)}" if p < 0 else ("even" if p == 0 else f"{2 ** int(p)}") for p in powers]
@@ -187,12 +178,11 @@ def scale_caption(data):
     """What the colours mean: "white is an even load, 1/E = 1.56%, orange less and purple more; grey: ..."."""
     even = "k/E" if data.of_tokens else "1/E"
     none = "; grey: an expert no token was routed to" if (data.share == 0).any() else ""
-    ratio = ratio_range(data.share, data.uniform)
-    beyond = (data.share > data.uniform * ratio) | ((data.share > 0) & (data.share < data.uniform / ratio))
-    ends = f", shares beyond {ratio:g} times either way in its end colours" if beyond.any() else ""
+    beyond = (data.share > data.uniform * MAX_RATIO) | ((data.share > 0) & (data.share < data.uniform / MAX_RATIO))
+    ends = f", shares beyond {MAX_RATIO} times either way in its end colours" if beyond.any() else ""
     return (
         f"white is an even load, {even} = {data.uniform:.3g}%, orange less and purple more, on a log scale from "
-        f"1/{ratio:g} to {ratio:g} times it{ends}{none}"
+        f"1/{MAX_RATIO} to {MAX_RATIO} times it, the same in every load grid{ends}{none}"
     )
 
 

@@ -136,7 +136,10 @@ def _draw_shares(ax, data):
     """Each layer a bar of its tokens' shares, stacked from the fewest experts (light) to the most (dark)."""
     shown = classes(data.hists)
     shares = np.array([[_share_from(h, low) - _share_from(h, high + 1) for low, high in shown] for h in data.hists])
-    colours = amount_colours(len(shown))  # light (fewest) to dark, as every figure draws numbers of experts
+    # Light (fewest) to dark, as every figure draws numbers of experts: each count its own shade whether or
+    # not the most are pooled, which take the shade of the most.
+    shades = amount_colours(shown[-1][1] - shown[0][0] + 1)
+    colours = [shades[high - shown[0][0]] for _, high in shown]
     bottom = np.zeros(len(data.hists))
     positions = np.arange(len(data.hists))
     for j, (low, high) in enumerate(shown):
