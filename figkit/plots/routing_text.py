@@ -40,7 +40,11 @@ LINE_PITCH, BLOCK_GAP = 1.5, 0.8  # in font sizes: between lines of text, and be
 PAD_EM, GAP_EM = 0.12, 0.14  # a box's padding beside its text, and the white between two boxes, in ems
 MIN_PAD, MIN_GAP = 0.8, 1.0  # points: at least this, so letters clear the box's edge and boxes stay apart
 KEY, TOKEN = "figkit-key", "figkit-token"  # the gid of a key's boxes and of the passage's
-MARKS = "\N{OPEN BOX} is a space, \N{DOWNWARDS ARROW WITH CORNER LEFTWARDS} a newline"
+MARKS = (
+    "a wide gap is a space between words, \N{OPEN BOX} a token that is a space, "
+    "\N{DOWNWARDS ARROW WITH CORNER LEFTWARDS} a newline"
+)
+WORD_SPACE_EM = 0.5  # the drawn space before a word, past the gap between any two boxes: plainly wider
 
 
 @dataclass(frozen=True)
@@ -203,7 +207,7 @@ def set_lines(pieces, shown, size, width):
     is wider than a line."""
     family = tuple(mpl.rcParams["font.family"])
     advances = [_width(text, size, family) + 2 * _pad(size) + _gap(size) for text in shown]
-    space = _width(" ", size, family) or size / 4
+    space = max(_width(" ", size, family), WORD_SPACE_EM * size)
     lines, x = [[]], 0.0
     for i, piece in enumerate(pieces):
         line = lines[-1]
