@@ -29,6 +29,7 @@ AXIS_LABELS = {"experts": "Experts per token", "top1_probability": "Top-1 routin
 ALL_METHODS = "all methods"
 MAX_TICK_LABELS = 8  # bins labelled one by one; more, and every second is
 CONFIDENCE_Z = 1.959964  # a 95 % normal interval of a bin's mean
+MIN_BAND_TOKENS = 30  # fewer tokens in a bin: no band, as the normal interval of its mean is no guide
 BAND_ALPHA = 0.2
 
 
@@ -79,6 +80,7 @@ def prepare(
         if spreads is not None:  # the bin's variance from each position's mean and spread
             squares = np.bincount(bins, weights=(spreads[layer] ** 2 + values**2) * tokens)[used] / weights
             half = CONFIDENCE_Z * np.sqrt(np.maximum(squares - mean**2, 0) / weights)
+            half[weights < MIN_BAND_TOKENS] = np.nan
         shown.append((layer, mean, half))
     labels = [_range(places[bins == b], pooled_from) for b in used]
     heading = "Routing by position" if method is None else f"{mathtext_label(str(method))}: routing by position"
@@ -134,7 +136,12 @@ def draw(ax, data):
         ax.set_ylim(bottom=0)
     else:
         ax.set_ylim(
-            0, min(1.0, max((mean + (half if half is not None else 0)).max() for _, mean, half in data.means) * 1.15)
+            0,
+            min(
+                1.0,
+                max(np.nanmax(mean + (0 if half is None else np.nan_to_num(half))) for _, mean, half in data.means)
+                * 1.15,
+            ),
         )
     set_title(ax, data.heading)
     legend_above(ax)
@@ -194,7 +201,12 @@ def _job(results, labels, method, entries, layers, measure, every=False):
         ]
     said = f" by position in the sequence, {layers_text(layers)} ({LAYER_COLOURS_SAID}), "
     said += f"pooled over doubling bins of positions ({sum(first['num_tokens']):,} tokens per layer)"
-    said += "; bands, 95\N{NO-BREAK SPACE}% intervals of each bin's mean. " if "stds" in arguments else ". "
+    if "stds" in arguments:
+        said += (
+            f"; bands, 95\N{NO-BREAK SPACE}% intervals of each bin's mean (bins of {MIN_BAND_TOKENS} tokens or more). "
+        )
+    else:
+        said += ". "
     layer, mean, _ = data.means[len(data.means) // 2]
     shown = (lambda v: f"{v:.2f}") if measure == "experts" else (lambda v: f"{v:.3g}")
     said += f"Layer {layer}: {shown(mean[0])} at position {data.bins[0]} ({data.tokens[0]:,} tokens), "
