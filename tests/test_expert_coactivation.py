@@ -76,7 +76,10 @@ def test_the_methods_of_one_layer_share_one_colour_scale(study):
         image = spec.plot(spec.prepare(**job.arguments)).axes[0].images[0]
         assert image.get_clim() == (0.0, rounded_up(top))  # the colour bar ends at a round number, labelled
         assert any(tick == rounded_up(top) for tick in image.colorbar.get_ticks())
-        assert f"The colour scale, up to {top:.0f}%, is that of the other method's figure too." in job.caption[-1]
+        assert (
+            f"The colour scale, 0 to {rounded_up(top).expected:g}%, is that of the other method's figure too."
+            in job.caption[-1]
+        )
     with pytest.raises(ValueError, match="percent_max must be a number in"):
         plot_expert_coactivation(first["counts"], percent_max=0)
 

@@ -60,11 +60,14 @@ def test_real_routing_against_numpy(real_study):
     np.testing.assert_allclose(drawn(SPEC.plot(data)), expected)
     caption = "".join(job.caption)
     i, j = ranked[0]
-    assert f"{i}\N{RIGHTWARDS ARROW}{j} ({100 * paths[i, j] / tokens:.1f}%)" in caption
+    share = 100 * paths[i, j] / tokens
+    assert (
+        f"{i}\N{RIGHTWARDS ARROW}{j} ({share:.{max(0, 1 - int(np.floor(np.log10(share))))}f}%)" in caption
+    )  # 2 figures
     assert f"{tokens:,} tokens" in caption
     held = np.bincount(top1[layer], minlength=64)[data.rows]  # each shown row's tokens, as numpy counts them
     assert f"a row's expert holds {held.min():,} to {held.max():,} tokens" in caption
-    shown = f"{len(data.rows)} of 64 in layer {layer} and {len(data.columns)} in layer {layer + 1}"
+    shown = f"the {len(data.rows)} experts of layer {layer} and the {len(data.columns)} of layer {layer + 1} (of 64)"
     assert shown in caption and "Ringed: the 5 most frequent paths among all tokens" in caption
     with figkit.use_style("paper"):  # what the figure leaves out, also without its caption
         title = SPEC.plot(data).axes[0].get_title()

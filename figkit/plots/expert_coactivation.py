@@ -10,7 +10,16 @@ from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 
 from figkit.arrays import ArrayLike, integer_at_least, number_in, square_counts, whole_vector
-from figkit.plots._draw import NEUTRAL, colour_bar, label_cells, line_width, ordinal, set_title, wrap_label
+from figkit.plots._draw import (
+    NEUTRAL,
+    colour_bar,
+    label_cells,
+    line_width,
+    ordinal,
+    round_limits,
+    set_title,
+    wrap_label,
+)
 from figkit.plots.spec import FigureJob, FigureSpec, layer_suffix, layer_text, shared_docs, the_others
 from figkit.results import method_labels
 
@@ -147,7 +156,8 @@ def jobs(results):
         if len(tops[layer]) > 1 and max(tops[layer]) > 0:
             arguments["percent_max"] = max(tops[layer])
             others = the_others(len(tops[layer]) - 1, "method's figure", "methods' figures")
-            scale = f" The colour scale, up to {max(tops[layer]):.0f}%, is that of {others} too."
+            top = round_limits(0.0, max(tops[layer]))[1]  # where the colour bar ends
+            scale = f" The colour scale, 0 to {top:g}%, is that of {others} too."
         yield FigureJob(
             f"_{method}_{layer_suffix(layer)}",
             arguments,

@@ -123,7 +123,7 @@ def jobs(results):
     for entry in results.get("cross_layer", []):
         method, layer, next_layer = entry["method"], entry["layer"], entry["next_layer"]
         data = prepare(entry["counts"], layer, next_layer)
-        paths = ", ".join(f"{i}\N{RIGHTWARDS ARROW}{j} ({share:.1f}%)" for i, j, share in data.paths)
+        paths = ", ".join(f"{i}\N{RIGHTWARDS ARROW}{j} ({_two_figures(share)}%)" for i, j, share in data.paths)
         yield FigureJob(
             f"_{method}_layer{layer}",
             {"transitions": entry["counts"], "layer": layer, "next_layer": next_layer},
@@ -131,14 +131,19 @@ def jobs(results):
                 "",
                 labels[method],
                 f": where the tokens of each top-1 expert of layer {layer} go in layer {next_layer}, as a share of the "
-                f"row's tokens ({data.tokens:,} tokens). Shown: the experts met first going down the paths by "
-                f"count, {len(data.rows)} of {data.total_experts} in layer {layer} and {len(data.columns)} in layer "
-                f"{next_layer}, so a row sums to less than 100% when its tokens also go elsewhere; a row's expert "
+                f"row's tokens ({data.tokens:,} tokens). Shown: the {len(data.rows)} experts of layer {layer} and the "
+                f"{len(data.columns)} of layer {next_layer} (of {data.total_experts}) on the most frequent paths, so a "
+                "row sums to less than 100% when its tokens also go elsewhere; a row's expert "
                 f"holds {_span(data.row_tokens)} tokens. Ringed: the "
                 f"{len(data.paths)} most frequent paths among all tokens, {paths}; a dark cell can be a rare "
                 "expert's only path.",
             ),
         )
+
+
+def _two_figures(share):
+    """A share to two significant figures, trailing zeros kept: 0.30, 6.0, 16."""
+    return f"{share:.{max(0, 1 - int(np.floor(np.log10(share))))}f}"
 
 
 def _span(tokens):
