@@ -77,7 +77,7 @@ def test_an_import_builds_a_training_figure(tmp_path):
     assert [job.suffix for job in jobs] == ["_train.lbl", "_train.zloss"]  # per-layer series are not curves
     caption = "".join(jobs[0].caption)
     assert "the 20 values each run logged, not smoothed." in caption  # 20 values: an average would only lag
-    assert "topk8 starts at 0.07 and last logs 0.0211 (step 190)." in caption  # 0.02 + 0.05 exp(-190/50)
+    assert "topk8 starts at 0.0700 and last logs 0.0211 (step 190)." in caption  # 0.02 + 0.05 exp(-190/50)
     spec = figure_spec("training_curves")
     fig = spec.plot(spec.prepare(**jobs[0].arguments | {"smoothing": 0.9}))
     raw, smooth = fig.axes[0].lines[:2]  # the first method's values as logged, then smoothed

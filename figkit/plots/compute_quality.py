@@ -228,11 +228,11 @@ def _reach_sentence(points, cheapest, baseline, best, unit=""):
     best-scoring one), in numbers with the metric's ``unit``, as caption parts (text first)."""
     other = baseline if baseline in points and baseline != cheapest else best
     x, y = points[cheapest]
-    parts = ["", cheapest, f" reaches {number(y)}{unit} with {number(x)} experts per token"]
+    parts = ["", cheapest, f" reaches {y:.3g}{unit} with {number(x)} experts per token"]  # a metric: 3 figures
     if other != cheapest:
         ox, oy = points[other]
         parts[-1] += ", "
-        parts += [other, f" {number(oy)}{unit} with {number(ox)}"]
+        parts += [other, f" {oy:.3g}{unit} with {number(ox)}"]
     parts[-1] += "."
     return parts
 

@@ -169,19 +169,29 @@ def _caption(data, entries, labels, info):
     else:
         head = f"the {counted} values {runs}, not smoothed. "
     parts = [f"{data.label} over training{described}, by {unit}{shown}: {head}"]
+    if len(entries) == 1:  # the run's name first: the figure has no legend to give it
+        parts = ["", labels[entries[0]["method"]], ": " + parts[0]]
     better = info.get("better")
     ends = []
     for (_, steps, values, smooth, _), entry in zip(data.series, [entries[i] for i in compared(len(entries))]):
         where = f"step {steps[-1]:,.0f}" if data.step_unit == "steps" else f"{steps[-1]:,.0f} tokens"
-        averaged = f"; smoothed {smooth[-1]:.3g}" if data.smoothing else ""
-        said = f" starts at {values[0]:.3g} and last logs {values[-1]:.3g} ({where}{averaged}). "
-        parts += [labels[entry["method"]], said]
+        averaged = f"; smoothed {_figures(smooth[-1])}" if data.smoothing else ""
+        said = f"starts at {_figures(values[0])} and last logs {_figures(values[-1])} ({where}{averaged}). "
+        if len(entries) == 1:
+            parts[-1] += "It " + said
+        else:
+            parts += [labels[entry["method"]], " " + said]
         ends.append((smooth[-1], entry))
     if better in ("lower", "higher") and len(ends) > 1:
         best = (min if better == "lower" else max)(ends, key=lambda end: end[0])
         parts += [labels[best[1]["method"]], f" ends best, smoothed ({better} is better). "]
     parts[-1] = parts[-1].rstrip()
     return parts
+
+
+def _figures(value):
+    """Three significant figures, trailing zeros kept (3.10 beside 3.08), and no dangling point."""
+    return f"{value:#.3g}".rstrip(".")
 
 
 FIGURE = FigureSpec(
