@@ -81,7 +81,7 @@ def test_the_sweeps_bars_are_the_quartiles_of_real_counts_and_labels_sit_clear(r
     spec = figure_spec("alpha_sensitivity")
     with use_style("paper"):
         paper = spec.plot(spec.prepare(**job.arguments)).axes[0]
-    assert [t.get_text() for t in paper.get_legend().get_texts()] == ["Average experts", "Top-8"]  # the rest: caption
+    assert [t.get_text() for t in paper.get_legend().get_texts()] == ["Average (bars: quartiles)", "Top-8"]
 
 
 def test_heatmaps_show_every_expert_label_or_say_and_scale_by_normalisation(real_study):

@@ -140,7 +140,9 @@ def _count_range(count_range):
 def _entries(data):
     """The legend's entries, in the order drawn: in a paper, short (the caption says what bars and shading are)."""
     if paper_look():
-        return ["Average experts"] + ([] if data.baseline_k is None else [f"Top-{data.baseline_k:g}"])
+        bars = " (bars: quartiles)" if data.quartiles is not None else " (bars: \N{PLUS-MINUS SIGN}1 std)"
+        label = "Average" + (bars if data.bars() is not None else " experts")
+        return [label] + ([] if data.baseline_k is None else [f"Top-{data.baseline_k:g}"])
     label = "Average experts"
     if data.quartiles is not None:
         label += " (bars: middle half of tokens)"
@@ -182,6 +184,8 @@ def draw(ax, data):
         data.avg_experts,
         s=marker_size(1.15) ** 2,
         c=[role.look().color for role in data.point_roles],
+        edgecolors="white",  # seen on a bar's cap as on the line
+        linewidths=line_width(0.6),
         zorder=3,
     )
     tops = data.avg_experts if bars is None else np.maximum(data.avg_experts, bars[1])
