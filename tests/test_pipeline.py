@@ -129,7 +129,7 @@ def test_the_appendix_shows_every_figure_with_captions_from_the_data(built):
     assert "routing weights (layer 0) of 6 tokens of the sample (rows;" in source
     assert "and all 8 experts (columns). Colour: the weight, on a square{-}root scale" in source
     distinct = len(set(sections()["token_stats"]["token_ids"].tolist()))
-    assert f"rarity, with the token id as its proxy (1,200 tokens, {distinct} distinct)" in captions
+    assert f"the frequency proxy 1/(id + 1) (1,200 tokens, {distinct} distinct)" in captions
     assert "BH (α=0.05): expert co-activation (layer 1): of the tokens routed to the row’s expert" in captions
     assert "Table 1: Comparison of routing methods." in text
     assert len(re.findall(r"Figure \d+:", text)) == len(FIGURES)

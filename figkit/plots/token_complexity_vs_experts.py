@@ -264,7 +264,7 @@ def caption_fit(data):
         + ("frequency" if data.measured else "of the proxy 1/(id + 1)")
     )
     if np.isfinite(fit.slope):
-        text += f"; the dashed line is the least-squares fit {equation(fit)}"
+        text += f"; the dashed line is the least-squares fit over all tokens, {equation(fit)}"
     if np.isfinite(fit.pearson_r) and abs(fit.pearson_r) < WEAK_CORRELATION:
         text += f" (|r| < {WEAK_CORRELATION:g}: no linear trend to speak of)"
     where = "frequency" if data.measured else "proxy value"
@@ -367,7 +367,7 @@ def jobs(results):
             arguments["token_frequency"] = frequency
         if strings:
             arguments["tokenizer"] = strings
-        axis = "corpus frequency" if frequency is not None else "rarity, with the token id as its proxy"
+        axis = "corpus frequency" if frequency is not None else "the frequency proxy 1/(id + 1)"
         layer = entry.get("layer")
         where = "" if layer is None else f", {layer_text(layer)}"
         yield FigureJob(
