@@ -63,7 +63,7 @@ def test_paper_figures_leave_the_statistics_to_the_caption_and_the_legend_above_
     shares = counts[counts > 0] / counts.sum()
     entropy = -(shares * np.log(shares)).sum() / np.log(counts.size)
     caption = caption_statistics(load_balance(counts))
-    assert caption.startswith(f"Mean {counts.mean():.0f} \N{PLUS-MINUS SIGN} {counts.std():.0f} tokens per expert")
+    assert caption.startswith(f"Mean {counts.mean():.0f} tokens per expert, standard deviation {counts.std():.0f}")
     assert f"coefficient of variation {counts.std() / counts.mean():.2f}" in caption
     assert (
         f"MaxVio (the busiest expert over the mean, less 1) {counts.max() / counts.mean() - 1:.2f}, 1 expert" in caption

@@ -9,7 +9,7 @@ from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 from matplotlib.patches import Patch
-from matplotlib.ticker import MaxNLocator
+from matplotlib.ticker import MaxNLocator, StrMethodFormatter
 
 from figkit.arrays import ArrayLike, non_negative, number_in, scalar, vector
 from figkit.plots._draw import (
@@ -117,6 +117,8 @@ def draw(ax, data):
     top = data.top or counts.max()
     top = 1.05 * (max(top, balance.mean + balance.std) if notebook_look() else top)
     ax.set_ylim(-0.04 * top if dead.size else 0, top)  # the crosses of dead experts inside the axes
+    if top >= 1000:  # thousands separated, as the legend and caption write token counts
+        ax.yaxis.set_major_formatter(StrMethodFormatter("{x:,.0f}"))
     ax.set_xlim(-0.6, counts.size - 0.4)
     ax.xaxis.set_major_locator(MaxNLocator(integer=True))
     ax.set_xlabel("Expert")
@@ -155,7 +157,7 @@ def caption_statistics(balance):
     mean, std = amounts(balance.mean, balance.std)
     crosses = " (crosses)" if dead else ""
     return (
-        f"Mean {mean} \N{PLUS-MINUS SIGN} {std} tokens per expert (the mean dashed); coefficient of variation "
+        f"Mean {mean} tokens per expert, standard deviation {std} (the mean dashed); coefficient of variation "
         f"{balance.cv:.2f}, MaxVio (the busiest expert over the mean, less 1) {balance.max_vio:.2f}, "
         f"{ratio}{crosses}, normalised entropy {balance.entropy:.2f}. Bars are coloured by load relative to the "
         "mean, balanced ones (0.8\N{EN DASH}1.2\N{MULTIPLICATION SIGN}) white."
