@@ -71,7 +71,7 @@ def test_paper_figures_leave_the_statistics_to_the_caption_and_the_legend_above_
     assert f"normalised entropy {entropy:.2f}." in caption
     # No band in the paper (its grey would compete with the bars); balanced bars white, outlined.
     assert len(ax.patches) == counts.size
-    assert caption.startswith("Mean 80 \N{PLUS-MINUS SIGN} 130 tokens")
+    assert caption.startswith("Mean 80 tokens per expert, standard deviation 130")
 
 
 def test_a_shared_y_scale_holds_the_largest_load():
