@@ -231,5 +231,9 @@ def test_the_comparison_centres_the_bars_of_each_count_on_it(real_study):
     for count, bars in centres.items():  # no empty slot for a method with no token at this count
         assert np.mean(bars) == pytest.approx(count)
     assert len(centres[1]) == 4 and len(centres[8]) == 4  # every BH level at both
-    (top8,) = fig.axes[0].lines  # top-8, 100 % at 8, is a line there: its bar would flatten the others
+    top8, arrow = fig.axes[0].lines  # top-8, 100 % at 8, is a line there: its bar would flatten the others
     assert top8.get_xdata()[0] == 8 and top8.get_label().startswith("Top-8")
+    tallest = max(p.get_height() for p in fig.axes[0].patches if round(p.get_x() + p.get_width() / 2) == 8)
+    low, high = top8.get_ydata()
+    assert low > tallest and high == fig.axes[0].get_ylim()[1]  # above the bars at 8, up to the frame
+    assert arrow.get_marker() == "^" and arrow.get_ydata()[0] == high  # off the scale

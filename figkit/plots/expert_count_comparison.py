@@ -15,6 +15,7 @@ from figkit.plots._draw import (
     height_with_legend_above,
     legend_above,
     line_width,
+    marker_size,
     mathtext_label,
     number,
     only_up_to,
@@ -90,11 +91,16 @@ def draw(ax, data):
     slot = np.cumsum(shown, axis=0) - 1  # each bar's place among the bars at its count, in method order
     offsets = (slot - (shown.sum(axis=0) - 1) / 2) * width  # the bars at a count centred on it
     handles, entries = [], _legend(data)
+    top = 1.05 * fractions.max()  # a bar at 1 clears the frame
     for i, ((_, hist, role), label) in enumerate(zip(data.methods, entries)):
         look = role.look()
-        if i in fixed:
+        if i in fixed:  # from above the bars at its count to the frame, an arrow: all its tokens, off the scale
+            column = hist.min - low
+            start = (fractions[:, column].max() if 0 <= column < values.size else 0.0) + 0.04 * top
             line = {"color": look.color, "linestyle": look.linestyle, "linewidth": line_width(1.33)}
-            handles.append(ax.axvline(hist.min, **line, label=label, zorder=0.8))  # behind the bars at its count
+            (drawn,) = ax.plot([hist.min, hist.min], [start, top], **line, label=label, marker="none")
+            ax.plot(hist.min, top, marker="^", color=look.color, markersize=marker_size(0.9), clip_on=False)
+            handles.append(drawn)
             continue
         row = barred.index(i)
         x = values[shown[row]] + offsets[row, shown[row]]
@@ -104,7 +110,7 @@ def draw(ax, data):
     else:
         ax.xaxis.set_major_locator(MaxNLocator(integer=True))
     ax.set_xlim(low - 0.6, high + 0.6)
-    ax.set_ylim(0, 1.05 * fractions.max())  # a bar at 1 clears the frame
+    ax.set_ylim(0, top)
     only_up_to(ax.yaxis, 1.0)
     ax.grid(False, axis="x")
     ax.set_xlabel("Experts selected per token")
@@ -131,7 +137,10 @@ def jobs(results):
     fixed = [m for m in shown if len(counts[m].pooled) == 1]
     if fixed and len(fixed) < len(shown):
         lines = [f" at {next(iter(counts[m].pooled))}" for m in fixed]
-        caption[-1] += "; a line: a method that selects that number for every token (all its tokens there), "
+        caption[-1] += (
+            "; a line with an arrow, above the bars: a method that selects that number for every token (all its "
+            "tokens there, off the scale), "
+        )
         caption += [*listed([labels[m] for m in fixed], lines, ", ")]
         caption[-1] += " "
     else:
