@@ -250,6 +250,10 @@ def colour_bar(ax, mappable, label):
     if type(norm) in (Normalize, PowerNorm) and norm.vmin is not None and norm.vmax is not None:
         mappable.set_clim(*round_limits(norm.vmin, norm.vmax))
     bar = ax.figure.colorbar(mappable, ax=ax, label=_fitted(label, axes_height(ax) * 0.9))
+    if type(norm) in (Normalize, PowerNorm):  # 0, 0.5, 1 and 0.075, not 0.000 and 0.50: as a reader writes them
+        bar.formatter = FuncFormatter(lambda value, _: f"{value:g}".replace("-", "\N{MINUS SIGN}"))
+    if type(norm) is Normalize:  # as many ticks as an axis of its length would have, not one every 0.25
+        bar.locator = MaxNLocator(nbins=5)
     if type(norm) is PowerNorm:  # its locator skips the round top; say it, without a tick crowding it
         near = norm.vmax - 0.1 * (norm.vmax - norm.vmin)
         bar.set_ticks(sorted({*(t for t in bar.get_ticks() if t <= near), norm.vmax}))
