@@ -135,7 +135,7 @@ def _roles(methods):
 def shaded_families(methods: Sequence[Mapping] | None) -> list[tuple[str | None, list[str]]]:
     """Each family drawn in shades of one hue: (the parameter its shades follow, or None for the order
     declared; its members' ids, lightest first)."""
-    groups = {}
+    groups: dict[str, list[Mapping]] = {}
     for method in _checked(methods):
         if not method.get("baseline") and method.get("family") is not None:
             groups.setdefault(method["family"], []).append(method)
