@@ -95,31 +95,3 @@ def test_a_results_file_of_many_layers_says_they_are_pooled(tmp_path):
     caption = "".join(job.caption)
     assert "(3 tokens \N{MULTIPLICATION SIGN} 1,000 layers)" in caption
     assert caption.endswith("Its 1,000 layers are drawn in groups of 5 consecutive layers.")
-
-
-def test_the_most_experts_share_a_class_while_it_holds_a_tenth_of_every_layer_s_tokens(rng):
-    """Stacked shares in the paper style: each bar's segments are numpy's shares of its tokens per class;
-    the top counts pool into one class ("5–8") only while that class holds at most 10 % of each layer."""
-    import figkit
-    from figkit.plots.looks import amount_colours
-
-    layers = [np.clip(rng.poisson(mean, 4000), 1, 8) for mean in (1.0, 1.4, 1.8)]
-    with figkit.use_style("paper"):
-        ax = plot_layer_wise_routing(layers).axes[0]
-        most = max(counts.max() for counts in layers)
-        shades = amount_colours(most)  # counts 1 to most
-    most = max(counts.max() for counts in layers)
-    tail = [max(np.mean(counts >= c) for counts in layers) for c in range(2, most + 1)]
-    start = 2 + next(i for i, share in enumerate(tail) if share <= 0.1)  # the fewest experts of the pooled class
-    expected = [str(c) for c in range(1, start)] + [f"{start}\N{EN DASH}{most}"]
-    assert [t.get_text() for t in ax.get_legend().get_texts()] == expected
-    for j, label in enumerate(expected):
-        low, high = (int(part) for part in label.split("\N{EN DASH}")) if "\N{EN DASH}" in label else (int(label),) * 2
-        heights = [bar.get_height() for bar in ax.containers[j]]
-        np.testing.assert_allclose(heights, [np.mean((c >= low) & (c <= high)) for c in layers])
-        # Each count its own shade, pooled or not: the pooled class takes the shade of its most experts.
-        assert to_rgb(ax.containers[j][0].get_facecolor()) == pytest.approx(shades[high - 1])
-    heavy = [np.clip(rng.poisson(4.0, 4000), 1, 8)] * 2  # a fifth of tokens at 6 or more: no class pooled
-    with figkit.use_style("paper"):
-        ax = plot_layer_wise_routing(heavy).axes[0]
-    assert {t.get_text() for t in ax.get_legend().get_texts()} == {str(c) for c in range(1, 9)}  # row by row

@@ -36,7 +36,6 @@ from figkit.style import notebook_look
 
 GRADIENT = ("Blues", 0.3, 0.9)  # colormap and the range of it spanned from first to last layer
 MAX_LEGEND_COUNTS = 12  # more whole numbers of experts get a colour bar instead of a legend
-POOLED_SHARE = 0.1  # the most experts share one class while it holds at most this share of any layer's tokens
 
 
 @dataclass(frozen=True)
@@ -88,30 +87,14 @@ def summary(hists, names):
     return lines
 
 
-def classes(hists):
-    """The classes of experts per token the shares are stacked in, fewest first, each (low, high): one whole
-    number each, except that the most experts are pooled into one class ("5–8") while that class holds at
-    most ``POOLED_SHARE`` of every layer's tokens, since slivers of a few tokens each cannot be told apart."""
-    low, high = min(h.min for h in hists), max(h.max for h in hists)
-    start = high + 1
-    while start - 1 > low and max(_share_from(h, start - 1) for h in hists) <= POOLED_SHARE:
-        start -= 1
-    pooled = [(start, high)] if high - start >= 1 else []
-    return [(count, count) for count in range(low, start if pooled else high + 1)] + pooled
-
-
-def _share_from(hist, count):
-    """The share of a histogram's tokens that select ``count`` experts or more."""
-    return float(hist.fractions[max(count - hist.min, 0) :].sum()) if count <= hist.max else 0.0
-
-
-def class_label(low, high):
-    return str(low) if low == high else f"{low}\N{EN DASH}{high}"
+def _counts(data):
+    """The whole numbers of experts any layer selects, fewest first."""
+    return np.arange(min(h.min for h in data.hists), max(h.max for h in data.hists) + 1)
 
 
 def _entries(data):
-    shown = classes(data.hists)
-    return [class_label(*c) for c in shown] if len(shown) <= MAX_LEGEND_COUNTS else []
+    counts = _counts(data)
+    return [str(count) for count in counts] if counts.size <= MAX_LEGEND_COUNTS else []
 
 
 def height(data, width):
@@ -134,27 +117,26 @@ def draw(ax, data):
 
 def _draw_shares(ax, data):
     """Each layer a bar of its tokens' shares, stacked from the fewest experts (light) to the most (dark)."""
-    shown = classes(data.hists)
-    shares = np.array([[_share_from(h, low) - _share_from(h, high + 1) for low, high in shown] for h in data.hists])
-    # Light (fewest) to dark, as every figure draws numbers of experts: each count its own shade whether or
-    # not the most are pooled, which take the shade of the most.
-    shades = amount_colours(shown[-1][1] - shown[0][0] + 1)
-    colours = [shades[high - shown[0][0]] for _, high in shown]
+    counts = _counts(data)
+    shares = np.zeros((len(data.hists), counts.size))
+    for i, hist in enumerate(data.hists):
+        shares[i, hist.min - counts[0] : hist.max - counts[0] + 1] = hist.fractions
+    colours = amount_colours(counts.size)  # light (fewest) to dark, as every figure draws numbers of experts
     bottom = np.zeros(len(data.hists))
     positions = np.arange(len(data.hists))
-    for j, (low, high) in enumerate(shown):
-        label = class_label(low, high)
-        ax.bar(positions, shares[:, j], bottom=bottom, width=0.8, color=colours[j], linewidth=0, label=label)
+    for j, count in enumerate(counts):
+        ax.bar(positions, shares[:, j], bottom=bottom, width=0.8, color=colours[j], linewidth=0, label=str(count))
         bottom += shares[:, j]
     ax.set_xlim(-0.6, len(data.hists) - 0.4)
     ax.set_ylim(0, 1)
     ax.grid(False, axis="x")
     ax.set_ylabel("Share of tokens")
-    if len(shown) <= MAX_LEGEND_COUNTS:
+    if counts.size <= MAX_LEGEND_COUNTS:
         legend_above(ax, title="Experts selected per token")
-    else:  # many classes: one whole number each, as pooling stops past MAX_LEGEND_COUNTS
-        edges = [low for low, _ in shown] + [shown[-1][1] + 1]
-        scale = ScalarMappable(BoundaryNorm(np.array(edges) - 0.5, len(shown)), ListedColormap(colours))
+    else:
+        scale = ScalarMappable(
+            BoundaryNorm(np.append(counts, counts[-1] + 1) - 0.5, counts.size), ListedColormap(colours)
+        )
         bar = colour_bar(ax, scale, "Experts selected per token")
         bar.ax.yaxis.set_major_locator(MaxNLocator(integer=True))
 
@@ -225,13 +207,10 @@ def jobs(results):
 
 def caption_summary(hists, names):
     """What the paper figure encodes, and the means the notebook box shows, in words."""
-    shown = classes(hists)
-    pooled = shown[-1][0] < shown[-1][1]
+    low, high = min(h.min for h in hists), max(h.max for h in hists)
     text = (
-        f"Each bar splits a layer's tokens by the number of experts they select, from {shown[0][0]} (lightest) to "
-        f"{class_label(*shown[-1])} (darkest"
-        + (f", pooled: at most {100 * POOLED_SHARE:.0f}\N{NO-BREAK SPACE}% of any layer's tokens)" if pooled else ")")
-        + f". Mean {number(pooled_mean(hists))} over all layers"
+        f"Each bar splits a layer's tokens by the number of experts they select, from {low} (lightest) to "
+        f"{high} (darkest). Mean {number(pooled_mean(hists))} over all layers"
     )
     if len(hists) > 1:
         (early, late) = halves(hists)
