@@ -50,3 +50,24 @@ def test_heatmaps_start_near_white_and_darken_steadily_for_every_reader():
         )
         lightness = cspace_convert(shown, "sRGB1", "CAM02-UCS")[:, 0]
         assert lightness[0] > 95 and np.all(np.diff(lightness) < 0), deficiency
+
+
+def test_top1_expert_colours_stay_apart_and_mean_nothing_else():
+    """Routing over the text colours experts: apart from each other and the grey of the rest for every reader,
+    and from what colours mean in the same figure and elsewhere (numbers of experts, methods)."""
+    from figkit.plots.looks import amount_colours, method_looks
+    from figkit.plots.routing_text import EXPERT_COLOURS, OTHER_COLOUR
+    from tests import real_routing
+
+    keys = np.array([mpl.colors.to_rgb(c) for c in (*EXPERT_COLOURS, OTHER_COLOUR)])
+    for seen, least in [(keys, 16)] + [
+        (np.clip(cspace_convert(keys, {"name": "sRGB1+CVD", "cvd_type": d, "severity": 100}, "sRGB1"), 0, 1), 12.5)
+        for d in ("deuteranomaly", "protanomaly")
+    ]:
+        assert min(deltaE(a, b, input_space="sRGB1") for a, b in itertools.combinations(seen, 2)) >= least
+    with use_style("paper"):
+        meant = amount_colours(8) + [
+            look.color
+            for look in method_looks([m["label"] for m in real_routing.methods()], real_routing.methods()).values()
+        ]
+    assert min(deltaE(k, m, input_space="sRGB1") for k in keys[:-1] for m in meant) >= 13

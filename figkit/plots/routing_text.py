@@ -1,8 +1,8 @@
 """Routing drawn over the text: a passage set as text, each token's background saying what routing did with it.
 
 An adaptive method's tokens are shaded by their number of experts, light for one and dark for many, in
-the style's sequential colours; a top-k method's tokens are coloured by their top-1 expert (the passage's seven most
-frequent top-1 experts each a colour of Tol's light scheme, made for text on colour; the rest grey).
+the style's sequential colours; a top-k method's tokens are coloured by their top-1 expert (the passage's
+six most frequent top-1 experts each a colour of their own, made for text on colour; the rest grey).
 The same prepared passage is written as LaTeX by ``figkit.routed_text``.
 """
 
@@ -29,10 +29,11 @@ from figkit.plots.looks import amount_colours
 from figkit.plots.spec import FigureJob, FigureSpec, middle_layer, shared_docs
 from figkit.results import method_labels
 
-# A colour for each of the passage's most frequent top-1 experts, pale grey for the others: Paul Tol's
-# light scheme, light enough for black text, without its olive, which sat 10.8 CAM02-UCS from its pear
-# (the others are 16 or more apart).
-EXPERT_COLOURS = ("#77AADD", "#EE8866", "#EEDD88", "#FFAABB", "#99DDFF", "#44BB99", "#BBCC33")
+# A colour for each of the passage's most frequent top-1 experts, pale grey for the others: light enough for
+# black text, and chosen (from Paul Tol's light and muted schemes) to stay apart from each other, from the
+# grey and from what colours mean elsewhere, the numbers of experts' reds and the methods' hues (CAM02-UCS:
+# 16.8 between any two, 13.0 and 13.7 under protanopia and deuteranopia, 13.2 from the nearest red or method).
+EXPERT_COLOURS = ("#44AA99", "#EEDD88", "#AA88DD", "#99DDFF", "#AAAA00", "#CCAA77")
 OTHER_COLOUR = "#DDDDDD"
 OTHER = "other"
 LONGEST_TOKEN = 30  # characters of a token shown; a longer one is cut with an ellipsis
@@ -465,7 +466,7 @@ def plot_routing_text(
         many (no box for none). Give several names for several methods, or the same method at several
         layers.
     top_expert : dict, optional
-        Method name to each token's top-1 expert: the passage's seven most frequent each get a
+        Method name to each token's top-1 expert: the passage's six most frequent each get a
         colour (shared by every name), the others grey.
     max_experts : int, optional
         The count drawn darkest (default: the most any token has).
