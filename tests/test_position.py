@@ -142,6 +142,8 @@ def test_the_locality_figure_draws_each_layers_share_against_chance(real_study):
     )
     assert low == pytest.approx(100 * (centre - half)) and high == pytest.approx(100 * (centre + half))
     assert f"{100 * (centre - half)[best]:.1f}% to {100 * (centre + half)[best]:.1f}%." in caption
+    outside = np.count_nonzero((chance < 100 * (centre - half)) | (chance > 100 * (centre + half)))
+    assert f"outside a layer's interval in {outside} of the 16 layers (not corrected for 16 comparisons)" in caption
     assert f"({follows.sum():,} pairs)" in caption and "the same for all 5 methods" in caption
     assert len(job.caption) == 1  # one router's caption is all text: no method label in it
 

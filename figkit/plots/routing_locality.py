@@ -151,9 +151,16 @@ def _caption(entries, labels, same):
             f"{100 * entry['chance'][i]:.1f}%"
         )
         if pairs:
-            (low,), (high,) = _wilson([entry["same_top1"][i]], entry["num_pairs"])
-            where = "inside" if low <= 100 * entry["chance"][i] <= high else "outside"
-            said += f"; chance lies {where} the share's 95 % interval, {low:.1f}% to {high:.1f}%"
+            lows, highs = _wilson(entry["same_top1"], entry["num_pairs"])
+            chance = 100 * np.asarray(entry["chance"])
+            where = "inside" if lows[i] <= chance[i] <= highs[i] else "outside"
+            said += f"; chance lies {where} the share's 95 % interval, {lows[i]:.1f}% to {highs[i]:.1f}%"
+            outside = int(np.count_nonzero((chance < lows) | (chance > highs)))
+            layers = len(chance)
+            said += (
+                f". Chance lies outside a layer's interval in {outside} of the {layers} layers (not corrected for "
+                f"{layers} comparisons)"
+            )
         said += ". "
         if same:  # caption parts alternate text and labels: one router's sentence is text
             parts[-1] += said[0].upper() + said[1:]
