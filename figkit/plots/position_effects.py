@@ -25,7 +25,7 @@ from figkit.plots.looks import LAYER_COLOURS_SAID, layer_colours
 from figkit.plots.spec import FigureJob, FigureSpec, layers_text, representative_layers, shared_docs
 from figkit.results import method_labels
 
-AXIS_LABELS = {"experts": "Experts per token", "top1_probability": "Top-1 routing probability"}
+AXIS_LABELS = {"experts": "Mean experts per token", "top1_probability": "Mean top-1 routing probability"}
 ALL_METHODS = "all methods"
 MAX_TICK_LABELS = 8  # bins labelled one by one; more, and every second is
 CONFIDENCE_Z = 1.959964  # a 95 % normal interval of a bin's mean
@@ -116,6 +116,7 @@ def height(data, width):
 def draw(ax, data):
     steps = np.arange(len(data.bins))
     colours = layer_colours([int(layer) for layer, *_ in data.means])  # as every figure tells layers apart
+    few = data.tokens < MIN_BAND_TOKENS  # bins too small for an interval: hollow, so they read as uncertain
     for (layer, mean, half), colour in zip(data.means, colours):
         ax.plot(
             steps,
@@ -124,8 +125,20 @@ def draw(ax, data):
             marker="o",
             linewidth=line_width(1.33),
             markersize=marker_size(0.8),
+            markevery=list(np.flatnonzero(~few)),
             label=f"Layer {layer}",
         )
+        if few.any():
+            ax.plot(
+                steps[few],
+                mean[few],
+                linestyle="none",
+                color=colour,
+                marker="o",
+                markersize=marker_size(0.8),
+                markerfacecolor="white",
+                markeredgewidth=line_width(0.8),
+            )
         if half is not None:
             ax.fill_between(steps, mean - half, mean + half, color=colour, alpha=BAND_ALPHA, linewidth=0)
     ax.set_xticks(steps, data.bins if len(data.bins) <= MAX_TICK_LABELS else _every_second(data.bins))
@@ -203,7 +216,8 @@ def _job(results, labels, method, entries, layers, measure, every=False):
     said += f"pooled over doubling bins of positions ({sum(first['num_tokens']):,} tokens per layer)"
     if "stds" in arguments:
         said += (
-            f"; bands, 95\N{NO-BREAK SPACE}% intervals of each bin's mean (bins of {MIN_BAND_TOKENS} tokens or more). "
+            f"; bands, 95\N{NO-BREAK SPACE}% intervals of each bin's mean, for bins of {MIN_BAND_TOKENS} tokens or "
+            "more (hollow points: fewer). "
         )
     else:
         said += ". "
