@@ -29,6 +29,7 @@ from figkit.plots._draw import (
     wrap_label,
 )
 from figkit.plots.looks import Role, method_role
+from figkit.plots.routing_heatmap import MARKS
 from figkit.plots.spec import FigureJob, FigureSpec, layer_suffix, layer_text, shared_docs
 from figkit.results import method_labels, token_cells, token_stats_entries
 from figkit.stats import Trend, group_means, trend
@@ -268,7 +269,7 @@ def caption_fit(data):
     if np.isfinite(fit.pearson_r) and abs(fit.pearson_r) < WEAK_CORRELATION:
         text += f" (|r| < {WEAK_CORRELATION:g}: no linear trend to speak of)"
     where = "frequency" if data.measured else "proxy value"
-    named = f"; the top axis names example tokens at their {where}"
+    named = f"; the top axis names example tokens at their {where} ({MARKS})"
     return text + (named if data.labels else "") + "."
 
 
