@@ -114,3 +114,15 @@ def test_num_experts_adds_experts_that_got_nothing():
 def test_errors(args, message):
     with pytest.raises(ValueError, match=message):
         plot_expert_utilization(*args)
+
+
+def test_a_load_class_has_the_colour_the_load_grids_give_its_middle_load():
+    """An expert at 4 times the mean is '> 2×' here and 4 times an even load in a load grid: one colour."""
+    from matplotlib.colors import to_hex
+
+    from figkit import plot_expert_load_layers
+
+    loads = [8, 1, 1, 1, 1, 1, 1, 2]  # mean 2: expert 0 at 4 times it
+    bar = drawn_bars(plot_expert_utilization(loads).axes[0])[0]
+    image = plot_expert_load_layers([loads]).axes[0].images[0]
+    assert to_hex(bar.get_facecolor()) == to_hex(image.cmap(image.norm(100 * 8 / 16)))

@@ -6,6 +6,7 @@ from dataclasses import dataclass
 
 import numpy as np
 from matplotlib.axes import Axes
+from matplotlib.colors import to_hex
 from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 from matplotlib.patches import Patch
@@ -22,6 +23,7 @@ from figkit.plots._draw import (
     set_title,
     statistics_beside,
 )
+from figkit.plots.expert_load_layers import load_colour
 from figkit.plots.spec import (
     FigureJob,
     FigureSpec,
@@ -38,13 +40,18 @@ from figkit.style import notebook_look
 # Load relative to the mean: (upper bound, legend label, colour). A diverging scale around an even load,
 # ColorBrewer's PuOr (colour-blind safe): oranges for under-used experts, white (outlined) for balanced,
 # purple for over-used; no blue, red or grey a method's colour could be mistaken for.
-LOAD_CLASSES = (
-    (0.5, "< 0.5\N{MULTIPLICATION SIGN} mean", "#B35806"),
-    (0.8, "0.5\N{EN DASH}0.8\N{MULTIPLICATION SIGN}", "#F1A340"),
-    (1.2, "0.8\N{EN DASH}1.2\N{MULTIPLICATION SIGN}", "#FFFFFF"),
-    (np.inf, "> 1.2\N{MULTIPLICATION SIGN}", "#542788"),
+# Classes of load over the mean, mirrored on a log scale, each in the colour the load grids give a load in
+# its middle (the mean is an even load): a colour means one load in every figure.
+LOAD_CLASSES = tuple(
+    (upper, name, to_hex(load_colour(middle)))
+    for upper, name, middle in (
+        (0.5, "< 0.5\N{MULTIPLICATION SIGN} mean", 0.25),
+        (0.8, "0.5\N{EN DASH}0.8\N{MULTIPLICATION SIGN}", 0.63),
+        (1.25, "0.8\N{EN DASH}1.25\N{MULTIPLICATION SIGN}", 1.0),
+        (2.0, "1.25\N{EN DASH}2\N{MULTIPLICATION SIGN}", 1.6),
+        (np.inf, "> 2\N{MULTIPLICATION SIGN}", 4.0),
+    )
 )
-BALANCED = 2  # the class drawn white, outlined
 
 
 @dataclass(frozen=True)
@@ -83,8 +90,7 @@ def draw(ax, data):
     counts, balance = data.counts, data.balance
     classes = load_classes(counts, balance.mean)
     colours = np.array([colour for _, _, colour in LOAD_CLASSES])
-    edges = np.where(classes == BALANCED, NEUTRAL, "none")
-    bars = {"color": colours[classes], "edgecolor": edges, "linewidth": line_width(0.6)}
+    bars = {"color": colours[classes], "edgecolor": NEUTRAL, "linewidth": line_width(0.4)}  # pale ones seen too
     ax.bar(np.arange(counts.size), counts, width=0.8, **bars)
     if notebook_look():  # the spec's ±1 std band; a paper states the spread in words instead
         band = (max(0.0, balance.mean - balance.std), balance.mean + balance.std)  # no load is negative
@@ -130,13 +136,8 @@ def _legend(data):
     counts, balance = data.counts, data.balance
     classes = np.bincount(load_classes(counts[counts > 0], balance.mean), minlength=len(LOAD_CLASSES))
     handles = [  # experts with no token are counted once, as crosses, not also as the lowest class
-        Patch(
-            facecolor=colour,
-            edgecolor=NEUTRAL if i == BALANCED else "none",
-            linewidth=line_width(0.6),
-            label=f"{name} ({n})",
-        )
-        for i, ((_, name, colour), n) in enumerate(zip(LOAD_CLASSES, classes))
+        Patch(facecolor=colour, edgecolor=NEUTRAL, linewidth=line_width(0.4), label=f"{name} ({n})")
+        for (_, name, colour), n in zip(LOAD_CLASSES, classes)
         if n
     ]
     mean, std = amounts(balance.mean, balance.std)  # as the caption writes them
@@ -160,7 +161,7 @@ def caption_statistics(balance):
         f"Mean {mean} tokens per expert, standard deviation {std} (the mean dashed); coefficient of variation "
         f"{balance.cv:.2f}, MaxVio (the busiest expert over the mean, less 1) {balance.max_vio:.2f}, "
         f"{ratio}{crosses}, normalised entropy {balance.entropy:.2f}. Bars are coloured by load relative to the "
-        "mean, balanced ones (0.8\N{EN DASH}1.2\N{MULTIPLICATION SIGN}) white."
+        "mean as the load grids colour loads, balanced ones (0.8\N{EN DASH}1.25\N{MULTIPLICATION SIGN}) white."
     )
 
 
