@@ -50,6 +50,7 @@ def test_dead_experts_show_infinity_and_are_marked():
     assert marks.get_xdata().tolist() == [1, 4]
     legend = [t.get_text() for t in ax.get_legend().get_texts()]
     assert "no token (2)" in legend and not any(t.startswith("< 0.5") for t in legend)  # counted once
+    assert legend[0] == "0.8\N{EN DASH}1.25\N{MULTIPLICATION SIGN} mean (1)"  # 10 of a mean 12; it says of what
 
 
 def test_paper_figures_leave_the_statistics_to_the_caption_and_the_legend_above_the_bars():

@@ -45,7 +45,7 @@ from figkit.style import notebook_look
 LOAD_CLASSES = tuple(
     (upper, name, to_hex(load_colour(middle)))
     for upper, name, middle in (
-        (0.5, "< 0.5\N{MULTIPLICATION SIGN} mean", 0.25),
+        (0.5, "< 0.5\N{MULTIPLICATION SIGN}", 0.25),
         (0.8, "0.5\N{EN DASH}0.8\N{MULTIPLICATION SIGN}", 0.63),
         (1.25, "0.8\N{EN DASH}1.25\N{MULTIPLICATION SIGN}", 1.0),
         (2.0, "1.25\N{EN DASH}2\N{MULTIPLICATION SIGN}", 1.6),
@@ -140,6 +140,8 @@ def _legend(data):
         for (_, name, colour), n in zip(LOAD_CLASSES, classes)
         if n
     ]
+    first = handles[0].get_label()  # the first class shown says what the classes are multiples of
+    handles[0].set_label(first.replace(" (", " mean (", 1))
     mean, std = amounts(balance.mean, balance.std)  # as the caption writes them
     handles.append(Line2D([], [], color=NEUTRAL, linestyle="--", label=f"mean {mean}"))
     if notebook_look():
@@ -161,7 +163,8 @@ def caption_statistics(balance):
         f"Mean {mean} tokens per expert, standard deviation {std} (the mean dashed); coefficient of variation "
         f"{balance.cv:.2f}, MaxVio (the busiest expert over the mean, less 1) {balance.max_vio:.2f}, "
         f"{ratio}{crosses}, normalised entropy {balance.entropy:.2f}. Bars are coloured by load relative to the "
-        "mean as the load grids colour loads, balanced ones (0.8\N{EN DASH}1.25\N{MULTIPLICATION SIGN}) white."
+        "mean as the load grids colour loads, balanced ones (0.8\N{EN DASH}1.25\N{MULTIPLICATION SIGN}) white; "
+        "the legend counts the experts of each class."
     )
 
 
