@@ -317,6 +317,9 @@ VISIBLE_WHITESPACE = str.maketrans(
 )
 
 
+TOKEN_MARKS = "\N{OPEN BOX} is a space, \N{DOWNWARDS ARROW WITH CORNER LEFTWARDS} a newline"  # for a caption
+
+
 def token_text(token):
     """A token shown literally, wherever figkit shows one: whitespace drawn (␣ space or SentencePiece's ▁,
     ↵ newline, → tab), other invisible characters escaped."""

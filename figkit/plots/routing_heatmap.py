@@ -11,7 +11,17 @@ from matplotlib.axes import Axes
 from matplotlib.colors import ListedColormap, Normalize, PowerNorm
 from matplotlib.figure import Figure
 
-from figkit.arrays import ArrayLike, integer_at_least, matrix, same_length, scalar, strings, token_text, whole_vector
+from figkit.arrays import (
+    TOKEN_MARKS,
+    ArrayLike,
+    integer_at_least,
+    matrix,
+    same_length,
+    scalar,
+    strings,
+    token_text,
+    whole_vector,
+)
 from figkit.plots._draw import (
     LITERAL,
     colour_bar,
@@ -37,7 +47,6 @@ BUILD_TOKENS = 20  # the build shows the first 20 tokens of a sample, each label
 BUILD_EXPERTS = 64  # and up to 64 experts: every expert of OLMoE, Mixtral or DeepSeek-V2-Lite's 64
 WEIGHT_GAMMA = 0.5  # colour by the square root of the weight
 SMALLEST_TINT = 0.15  # where on the style's colormap the smallest selected weight starts
-MARKS = "\N{OPEN BOX} is a space, \N{DOWNWARDS ARROW WITH CORNER LEFTWARDS} a newline"  # how token labels show them
 OUTLIER_RATIO = 2  # a largest weight past twice the 99th percentile of the selected ones does not set the scale
 SAME_NORMALISATION = 1.25  # heatmaps share a colour scale when a token's weights sum alike (within 25 %)
 ROW_PITCH = 1.25  # a token row's height in units of its label's font size
@@ -171,7 +180,7 @@ def shown_sentence(data):
     else:
         chosen = "the heaviest of those with weight" if data.by_weight else "those with weight on these tokens"
         experts = f"{cols} of the {data.total_experts} experts ({chosen}, in id order)"
-    return f"{tokens} of the sample (rows; {MARKS}) and {experts} (columns)"
+    return f"{tokens} of the sample (rows; {TOKEN_MARKS}) and {experts} (columns)"
 
 
 def height(data, width):

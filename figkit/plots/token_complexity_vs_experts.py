@@ -12,7 +12,16 @@ from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 from matplotlib.ticker import MaxNLocator
 
-from figkit.arrays import ArrayLike, count_vector, decode_token, same_length, token_text, vector, whole_vector
+from figkit.arrays import (
+    TOKEN_MARKS,
+    ArrayLike,
+    count_vector,
+    decode_token,
+    same_length,
+    token_text,
+    vector,
+    whole_vector,
+)
 from figkit.plots._draw import (
     LITERAL,
     NEUTRAL,
@@ -29,7 +38,6 @@ from figkit.plots._draw import (
     wrap_label,
 )
 from figkit.plots.looks import Role, method_role
-from figkit.plots.routing_heatmap import MARKS
 from figkit.plots.spec import FigureJob, FigureSpec, layer_suffix, layer_text, shared_docs
 from figkit.results import method_labels, token_cells, token_stats_entries
 from figkit.stats import Trend, group_means, trend
@@ -269,7 +277,7 @@ def caption_fit(data):
     if np.isfinite(fit.pearson_r) and abs(fit.pearson_r) < WEAK_CORRELATION:
         text += f" (|r| < {WEAK_CORRELATION:g}: no linear trend to speak of)"
     where = "frequency" if data.measured else "proxy value"
-    named = f"; the top axis names example tokens at their {where} ({MARKS})"
+    named = f"; the top axis names example tokens at their {where} ({TOKEN_MARKS})"
     return text + (named if data.labels else "") + "."
 
 
