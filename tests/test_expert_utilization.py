@@ -69,7 +69,7 @@ def test_paper_figures_leave_the_statistics_to_the_caption_and_the_legend_above_
     assert (
         f"MaxVio (the busiest expert over the mean, less 1) {counts.max() / counts.mean() - 1:.2f}, 1 expert" in caption
     )
-    assert f"normalised entropy {entropy:.2f}." in caption
+    assert f"normalised entropy {entropy:.3f}." in caption
     # No band in the paper (its grey would compete with the bars); balanced bars white, outlined.
     assert len(ax.patches) == counts.size
     assert caption.startswith("Mean 80 tokens per expert, standard deviation 130")

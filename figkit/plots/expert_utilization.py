@@ -162,7 +162,7 @@ def caption_statistics(balance):
     return (
         f"Mean {mean} tokens per expert, standard deviation {std} (the mean dashed); coefficient of variation "
         f"{balance.cv:.2f}, MaxVio (the busiest expert over the mean, less 1) {balance.max_vio:.2f}, "
-        f"{ratio}{crosses}, normalised entropy {balance.entropy:.2f}. Bars are coloured by load relative to the "
+        f"{ratio}{crosses}, normalised entropy {balance.entropy:.3f}. Bars are coloured by load relative to the "
         "mean as the load grids colour loads, balanced ones (0.8\N{EN DASH}1.25\N{MULTIPLICATION SIGN}) white; "
         "the legend counts the experts of each class."
     )
