@@ -7,7 +7,6 @@ import figkit
 from figkit import plot_expert_utilization
 from figkit.plots import figure_spec
 from figkit.plots.expert_utilization import LOAD_CLASSES, amounts, caption_statistics
-from figkit.stats import load_balance
 from tests.helpers import box_text
 
 
@@ -63,7 +62,7 @@ def test_paper_figures_leave_the_statistics_to_the_caption_and_the_legend_above_
     assert ax.get_legend().get_window_extent().y0 >= ax.get_window_extent().y1  # above the axes, not the bars
     shares = counts[counts > 0] / counts.sum()
     entropy = -(shares * np.log(shares)).sum() / np.log(counts.size)
-    caption = caption_statistics(load_balance(counts))
+    caption = caption_statistics(counts)
     assert caption.startswith(f"Mean {counts.mean():.0f} tokens per expert, standard deviation {counts.std():.0f}")
     assert f"coefficient of variation {counts.std() / counts.mean():.2f}" in caption
     assert (
@@ -73,6 +72,10 @@ def test_paper_figures_leave_the_statistics_to_the_caption_and_the_legend_above_
     # No band in the paper (its grey would compete with the bars); balanced bars white, outlined.
     assert len(ax.patches) == counts.size
     assert caption.startswith("Mean 80 tokens per expert, standard deviation 130")
+    # Loads over the mean of 80: 10 and 20 under half, 30 at 0.375, 340 over twice; the caption counts them.
+    assert caption.endswith("experts per class: < 0.5\N{MULTIPLICATION SIGN} 3, > 2\N{MULTIPLICATION SIGN} 1.")
+    legend = [t.get_text() for t in ax.get_legend().get_texts()]  # short: no counts, no mean entry
+    assert sorted(legend) == sorted(["< 0.5\N{MULTIPLICATION SIGN} mean", "> 2\N{MULTIPLICATION SIGN}", "no token"])
 
 
 def test_a_shared_y_scale_holds_the_largest_load():

@@ -35,7 +35,7 @@ from figkit.plots.spec import (
 )
 from figkit.results import method_labels
 from figkit.stats import LoadBalance, load_balance
-from figkit.style import notebook_look
+from figkit.style import notebook_look, paper_look
 
 # Load relative to the mean: (upper bound, legend label, colour). A diverging scale around an even load,
 # ColorBrewer's PuOr (colour-blind safe): oranges for under-used experts, white (outlined) for balanced,
@@ -135,26 +135,35 @@ def _legend(data):
     """The legend's handles: the load classes present, the mean, its band and the dead experts."""
     counts, balance = data.counts, data.balance
     classes = np.bincount(load_classes(counts[counts > 0], balance.mean), minlength=len(LOAD_CLASSES))
+    paper = paper_look()  # short: the caption counts the experts of each class and says what is dashed
+    shown = [(name, colour, n) for (_, name, colour), n in zip(LOAD_CLASSES, classes) if n]
     handles = [  # experts with no token are counted once, as crosses, not also as the lowest class
-        Patch(facecolor=colour, edgecolor=NEUTRAL, linewidth=line_width(0.4), label=f"{name} ({n})")
-        for (_, name, colour), n in zip(LOAD_CLASSES, classes)
-        if n
+        Patch(
+            facecolor=colour,
+            edgecolor=NEUTRAL,
+            linewidth=line_width(0.4),
+            label=name + (" mean" if i == 0 else "") + ("" if paper else f" ({n})"),  # the first: of what
+        )
+        for i, (name, colour, n) in enumerate(shown)
     ]
-    first = handles[0].get_label()  # the first class shown says what the classes are multiples of
-    handles[0].set_label(first.replace(" (", " mean (", 1))
     mean, std = amounts(balance.mean, balance.std)  # as the caption writes them
-    handles.append(Line2D([], [], color=NEUTRAL, linestyle="--", label=f"mean {mean}"))
+    if not paper:
+        handles.append(Line2D([], [], color=NEUTRAL, linestyle="--", label=f"mean {mean}"))
     if notebook_look():
         handles.append(Patch(color=NEUTRAL, alpha=0.08, label=f"\N{PLUS-MINUS SIGN}1 std {std}"))
     if balance.dead_experts:
         dead = Line2D([], [], linestyle="none", marker="x", color=NEUTRAL, markeredgewidth=line_width(1.33))
-        dead.set_label(f"no token ({balance.dead_experts})")
+        dead.set_label("no token" + ("" if paper else f" ({balance.dead_experts})"))
         handles.append(dead)
     return handles
 
 
-def caption_statistics(balance):
-    """The balance statistics in a sentence, at the precision a reader needs."""
+def caption_statistics(counts):
+    """The balance statistics of per-expert ``counts`` in a sentence, at the precision a reader needs, and
+    how many experts each load class holds."""
+    balance = load_balance(counts)
+    classes = np.bincount(load_classes(counts[counts > 0], balance.mean), minlength=len(LOAD_CLASSES))
+    held = ", ".join(f"{name} {n}" for (_, name, _), n in zip(LOAD_CLASSES, classes) if n)
     dead = balance.dead_experts
     ratio = f"{dead} expert{'s' * (dead != 1)} received no token" if dead else f"max/min {balance.max_min_ratio:.1f}"
     mean, std = amounts(balance.mean, balance.std)
@@ -164,7 +173,7 @@ def caption_statistics(balance):
         f"{balance.cv:.2f}, MaxVio (the busiest expert over the mean, less 1) {balance.max_vio:.2f}, "
         f"{ratio}{crosses}, normalised entropy {balance.entropy:.3f}. Bars are coloured by load relative to the "
         "mean as the load grids colour loads, balanced ones (0.8\N{EN DASH}1.25\N{MULTIPLICATION SIGN}) white; "
-        "the legend counts the experts of each class."
+        f"experts per class: {held}."
     )
 
 
@@ -216,7 +225,7 @@ def jobs(results):
                 "",
                 labels[method],
                 f": tokens routed to each expert ({layer_text(layer)}; {len(counts)} experts, {total} assignments). "
-                + caption_statistics(load_balance(counts))
+                + caption_statistics(np.asarray(counts, dtype=float))
                 + scale,
             ),
         )
