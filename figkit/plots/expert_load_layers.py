@@ -34,9 +34,9 @@ SAME_UNIFORM = 0.005  # relative spread of the per-layer uniform share below whi
 
 
 # Below an even load orange, above it purple, an even load white: ColorBrewer's PuOr (colour-blind safe)
-# without its darkest ends, on a log scale of the share
-# against an even load, so that half and twice an even load are as far from white. An expert with no load
-# at all (dead) is mid grey: no hue, apart from every share and from white, keyed below the colour bar.
+# without its darkest ends, on a log scale of the share against an even load, so that half and twice an
+# even load are as far from white. An expert with no load at all (dead) is mid grey: no hue, apart from
+# every share and from white, keyed below the colour bar.
 DEAD_GREY = "0.6"
 SHARE_COLOURS = ListedColormap(mpl.colormaps["PuOr"](np.linspace(0.12, 0.88, 256))).with_extremes(bad=DEAD_GREY)
 MAX_RATIO = 8  # every grid's scale runs from 1/8 to 8 times an even load; shares beyond take its ends
