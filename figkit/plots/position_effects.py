@@ -116,7 +116,8 @@ def height(data, width):
 def draw(ax, data):
     steps = np.arange(len(data.bins))
     colours = layer_colours([int(layer) for layer, *_ in data.means])  # as every figure tells layers apart
-    few = data.tokens < MIN_BAND_TOKENS  # bins too small for an interval: hollow, so they read as uncertain
+    banded = any(half is not None for _, _, half in data.means)
+    few = (data.tokens < MIN_BAND_TOKENS) & banded  # bins too small for an interval: hollow, read as uncertain
     for (layer, mean, half), colour in zip(data.means, colours):
         ax.plot(
             steps,
