@@ -33,6 +33,11 @@ def number(value):
     return f"{value:,.2f}".replace("-", "\N{MINUS SIGN}")
 
 
+def significant(value, figures):
+    """``value`` to ``figures`` significant figures, trailing zeros kept: 0.30, 3.10, 16 (not 16.)."""
+    return f"{value:#.{figures}g}".rstrip(".")
+
+
 _SUPERSCRIPT = str.maketrans(
     "-0123456789",
     "\N{SUPERSCRIPT MINUS}\N{SUPERSCRIPT ZERO}\N{SUPERSCRIPT ONE}"

@@ -22,16 +22,17 @@ from figkit.plots._draw import (
     number,
     set_title,
     set_ylabel,
+    significant,
 )
 from figkit.plots.looks import Role, method_roles
 from figkit.plots.spec import (
     FigureJob,
     FigureSpec,
-    add_sentence,
+    add_shading_sentence,
     compared,
     compared_note,
+    extend_caption,
     listed,
-    shading_sentence,
     shared_docs,
 )
 from figkit.results import method_counts, method_labels, metric_mean
@@ -193,9 +194,8 @@ def jobs(results):
             _front_sentence([names[i] for i in front if i in shown], len(front), len(names)),
             _reach_sentence(points, names[front[0]], labels.get(baseline), names[front[-1]], _unit(label)),
         ):
-            caption[-1] += sentence[0]  # each starts with text: captions alternate text and labels
-            caption += sentence[1:]
-        add_sentence(caption, shading_sentence(results, [names[i] for i in shown]))
+            extend_caption(caption, sentence)
+        add_shading_sentence(caption, results, [names[i] for i in shown])
         arguments = {
             "points": points,
             "quality_label": label,
@@ -228,11 +228,11 @@ def _reach_sentence(points, cheapest, baseline, best, unit=""):
     best-scoring one), in numbers with the metric's ``unit``, as caption parts (text first)."""
     other = baseline if baseline in points and baseline != cheapest else best
     x, y = points[cheapest]
-    parts = ["", cheapest, f" reaches {y:.3g}{unit} with {number(x)} experts per token"]  # a metric: 3 figures
+    parts = ["", cheapest, f" reaches {significant(y, 3)}{unit} with {number(x)} experts per token"]
     if other != cheapest:
         ox, oy = points[other]
         parts[-1] += ", "
-        parts += [other, f" {oy:.3g}{unit} with {number(ox)}"]
+        parts += [other, f" {significant(oy, 3)}{unit} with {number(ox)}"]
     parts[-1] += "."
     return parts
 

@@ -25,13 +25,12 @@ from figkit.plots.looks import method_roles
 from figkit.plots.spec import (
     FigureJob,
     FigureSpec,
-    add_sentence,
+    add_shading_sentence,
     compared,
     compared_caption,
     compared_note,
     compute_sentence,
     listed,
-    shading_sentence,
     shared_docs,
 )
 from figkit.results import method_counts, method_labels
@@ -146,7 +145,7 @@ def jobs(results):
     else:
         caption[-1] += ". "
     caption += compute_sentence(results, counts, shown)
-    add_sentence(caption, shading_sentence(results, shown))
+    add_shading_sentence(caption, results, shown)
     caption[-1] = caption[-1].rstrip() + " Mean experts per token: "
     caption += listed([labels[m] for m in shown], [f" {counts[m].mean:.2f}" for m in shown])
     arguments = {"counts_by_method": {labels[m]: c.pooled for m, c in counts.items()}, "methods": results["methods"]}

@@ -21,8 +21,9 @@ from figkit.plots._draw import (
     marker_size,
     ordinal,
     set_title,
+    significant,
 )
-from figkit.plots.spec import FigureJob, FigureSpec, shared_docs
+from figkit.plots.spec import FigureJob, FigureSpec, shared_docs, span
 from figkit.results import method_labels
 
 TOP_EXPERTS = 12  # as many as can each be labelled at 6 pt in one column
@@ -123,7 +124,7 @@ def jobs(results):
     for entry in results.get("cross_layer", []):
         method, layer, next_layer = entry["method"], entry["layer"], entry["next_layer"]
         data = prepare(entry["counts"], layer, next_layer)
-        paths = ", ".join(f"{i}\N{RIGHTWARDS ARROW}{j} ({_two_figures(share)}%)" for i, j, share in data.paths)
+        paths = ", ".join(f"{i}\N{RIGHTWARDS ARROW}{j} ({significant(share, 2)}%)" for i, j, share in data.paths)
         yield FigureJob(
             f"_{method}_layer{layer}",
             {"transitions": entry["counts"], "layer": layer, "next_layer": next_layer},
@@ -134,22 +135,11 @@ def jobs(results):
                 f"row's tokens ({data.tokens:,} tokens). Shown: the {len(data.rows)} experts of layer {layer} and the "
                 f"{len(data.columns)} of layer {next_layer} (of {data.total_experts}) on the most frequent paths, so a "
                 "row sums to less than 100% when its tokens also go elsewhere; a row's expert "
-                f"holds {_span(data.row_tokens)} tokens. Ringed: the "
+                f"holds {span(f'{data.row_tokens.min():,.0f}', f'{data.row_tokens.max():,.0f}')} tokens. Ringed: the "
                 f"{len(data.paths)} most frequent paths among all tokens, {paths}; a dark cell can be a rare "
                 "expert's only path.",
             ),
         )
-
-
-def _two_figures(share):
-    """A share to two significant figures, trailing zeros kept: 0.30, 6.0, 16."""
-    return f"{share:.{max(0, 1 - int(np.floor(np.log10(share))))}f}"
-
-
-def _span(tokens):
-    """ "3 to 120", or "40" when every row holds as many."""
-    low, high = int(tokens.min()), int(tokens.max())
-    return f"{low:,}" if low == high else f"{low:,} to {high:,}"
 
 
 FIGURE = FigureSpec(

@@ -24,13 +24,12 @@ from figkit.plots.looks import method_roles
 from figkit.plots.spec import (
     FigureJob,
     FigureSpec,
-    add_sentence,
+    add_shading_sentence,
     compared,
     compared_caption,
     compared_note,
     compute_sentence,
     listed,
-    shading_sentence,
     shared_docs,
 )
 from figkit.results import method_counts, method_labels
@@ -108,7 +107,7 @@ def jobs(results):
         caption[-1] += " Dashed grey: the baseline."
     caption[-1] += " "
     caption += compute_sentence(results, everyone, shown)
-    add_sentence(caption, shading_sentence(results, shown))
+    add_shading_sentence(caption, results, shown)
     arguments = {
         "layer_counts_by_method": {labels[m]: c.layers for m, c in counts.items()},
         "methods": results["methods"],

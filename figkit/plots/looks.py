@@ -139,16 +139,19 @@ def shaded_families(methods: Sequence[Mapping] | None) -> list[tuple[str | None,
     for method in _checked(methods):
         if not method.get("baseline") and method.get("family") is not None:
             groups.setdefault(method["family"], []).append(method)
-    return [(_shading_key(group), _by_parameter(group)) for group in groups.values() if len(group) > 1]
+    keyed = [(_shading_key(group), group) for group in groups.values() if len(group) > 1]
+    return [(key, _ordered(group, key)) for key, group in keyed]
 
 
 def _by_parameter(group):
     """The ids of a family's members ordered by the numeric parameter that varies among them (α first when
     several do), else as declared."""
-    key = _shading_key(group)
-    if key is None:
-        return [m["id"] for m in group]
-    return [m["id"] for m in sorted(group, key=lambda m: m["params"][key])]
+    return _ordered(group, _shading_key(group))
+
+
+def _ordered(group, key):
+    """The ids of ``group`` by their parameter ``key``, or as declared when it is None."""
+    return [m["id"] for m in (group if key is None else sorted(group, key=lambda m: m["params"][key]))]
 
 
 def _shading_key(group):

@@ -24,11 +24,11 @@ from figkit.plots.looks import method_roles
 from figkit.plots.spec import (
     FigureJob,
     FigureSpec,
-    add_sentence,
+    add_shading_sentence,
     compared,
     compared_caption,
     compared_note,
-    shading_sentence,
+    extend_caption,
     shared_docs,
 )
 from figkit.results import method_labels
@@ -145,8 +145,8 @@ def jobs(results):
             for i, entry in enumerate(drawn):
                 ending = "." if i == len(drawn) - 1 else "; "
                 caption += [labels[entry["method"]], _extremes(entry["layers"], entry[measure]) + ending]
-            _extend(caption, _always(shown, measure, labels, reference))
-            add_sentence(caption, shading_sentence(results, [entry["method"] for entry in drawn]))
+            extend_caption(caption, _always(shown, measure, labels, reference))
+            add_shading_sentence(caption, results, [entry["method"] for entry in drawn])
             arguments = {
                 "agreement": {labels[e["method"]]: e[measure] for e in drawn},
                 "reference": labels[reference],
@@ -194,12 +194,6 @@ def _names(labels):
     for i, label in enumerate(labels):
         parts += [label, " or " if i == len(labels) - 2 else ", "]
     return parts[:-1]
-
-
-def _extend(caption, parts):
-    """Caption parts (text, label, text, ...) added to ``caption``, which ends with text."""
-    caption[-1] += parts[0]
-    caption += parts[1:]
 
 
 FIGURE = FigureSpec(

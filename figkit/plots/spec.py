@@ -195,29 +195,30 @@ def compute_sentence(results, counts, methods):
     ]
 
 
-def shading_sentence(results, methods):
-    """Caption parts (a label first) saying which way the shades of each family among ``methods`` (ids or
-    labels) run: "BH (α = 0.01) lightest to BH (α = 0.2) darkest, by α."; none when no family shows two."""
+def extend_caption(caption, parts):
+    """``caption`` (text, label, ..., text) followed by caption ``parts`` that start with text."""
+    caption[-1] += parts[0]
+    caption += parts[1:]
+
+
+def add_shading_sentence(caption, results, methods):
+    """``caption`` followed by a sentence saying which way the shades of each family among ``methods`` (ids
+    or labels) run, "BH (α = 0.01) lightest to BH (α = 0.2) darkest, by α.", if a family shows two."""
     from figkit.plots.looks import shaded_families
     from figkit.results import method_labels
 
     labels = method_labels(results)
-    parts = []
     for key, members in shaded_families(results["methods"]):
         drawn = [m for m in members if m in methods or labels[m] in methods]
         if len(drawn) > 1:
             by = {None: "in their order", "alpha": "by \N{GREEK SMALL LETTER ALPHA}"}.get(key, f"by {key}")
-            if parts:
-                parts[-1] += " "
-            parts += [labels[drawn[0]], " lightest to ", labels[drawn[-1]], f" darkest, {by}."]
-    return parts
+            caption[-1] = caption[-1].rstrip() + " "
+            caption += [labels[drawn[0]], " lightest to ", labels[drawn[-1]], f" darkest, {by}."]
 
 
-def add_sentence(caption, parts):
-    """``caption`` (text last) followed by a sentence of caption ``parts`` (a label first), if any."""
-    if parts:
-        caption[-1] = caption[-1].rstrip() + " "
-        caption += parts
+def span(low, high):
+    """Two numbers as a caption gives a range: "18.2% to 24.8%", or one when they print alike."""
+    return low if low == high else f"{low} to {high}"
 
 
 def the_others(n, one, many):

@@ -23,6 +23,7 @@ from figkit.plots._draw import (
     set_title,
     set_ylabel,
     short_step,
+    significant,
 )
 from figkit.plots.looks import method_roles
 from figkit.plots.spec import FigureJob, FigureSpec, compared, compared_caption, compared_note, shared_docs
@@ -175,8 +176,8 @@ def _caption(data, entries, labels, info):
     ends = []
     for (_, steps, values, smooth, _), entry in zip(data.series, [entries[i] for i in compared(len(entries))]):
         where = f"step {steps[-1]:,.0f}" if data.step_unit == "steps" else f"{steps[-1]:,.0f} tokens"
-        averaged = f"; smoothed {_figures(smooth[-1])}" if data.smoothing else ""
-        said = f"starts at {_figures(values[0])} and last logs {_figures(values[-1])} ({where}{averaged}). "
+        averaged = f"; smoothed {significant(smooth[-1], 3)}" if data.smoothing else ""
+        said = f"starts at {significant(values[0], 3)} and last logs {significant(values[-1], 3)} ({where}{averaged}). "
         if len(entries) == 1:
             parts[-1] += "It " + said
         else:
@@ -187,11 +188,6 @@ def _caption(data, entries, labels, info):
         parts += [labels[best[1]["method"]], f" ends best, smoothed ({better} is better). "]
     parts[-1] = parts[-1].rstrip()
     return parts
-
-
-def _figures(value):
-    """Three significant figures, trailing zeros kept (3.10 beside 3.08), and no dangling point."""
-    return f"{value:#.3g}".rstrip(".")
 
 
 FIGURE = FigureSpec(

@@ -28,13 +28,13 @@ from figkit.plots.looks import method_roles
 from figkit.plots.spec import (
     FigureJob,
     FigureSpec,
-    add_sentence,
+    add_shading_sentence,
     compared,
     compared_caption,
     compared_note,
     listed,
-    shading_sentence,
     shared_docs,
+    span,
 )
 from figkit.results import method_counts, method_labels
 
@@ -267,7 +267,7 @@ def jobs(results):
     data = prepare(**arguments)
     chance = data.chance
     notes = [
-        f" ({_span(means)}" + (f"; {_span(chance[label][1])} at random)" if label in chance else ")")
+        f" ({_percent_span(means)}" + (f"; {_percent_span(chance[label][1])} at random)" if label in chance else ")")
         for label, _, means, _ in data.methods
     ]
     tokens = max(n for *_, n in data.methods)
@@ -286,14 +286,13 @@ def jobs(results):
         )
     if data.next_tokens:
         caption[-1] += " Dotted: the same with the routings grouped by the id of the next token."
-    add_sentence(caption, shading_sentence(results, shown))
+    add_shading_sentence(caption, results, shown)
     yield FigureJob("", arguments, tuple(caption))
 
 
-def _span(shares):
+def _percent_span(shares):
     """ "18.2% to 24.8%", or "30.7%" when every layer rounds alike."""
-    low, high = f"{shares.min():.1f}%", f"{shares.max():.1f}%"
-    return low if low == high else f"{low} to {high}"
+    return span(f"{shares.min():.1f}%", f"{shares.max():.1f}%")
 
 
 FIGURE = FigureSpec(
