@@ -246,7 +246,7 @@ def test_each_method_s_random_routing_level_is_drawn_in_its_colour():
     expected = (3 * random_level([10], [1], 1.5 / 64, 64) + random_level([40], [1], 1.5 / 64, 64)) / 4
     np.testing.assert_allclose(levels[series["BH"]][0], expected)
     assert levels[series["Top-8"]][0] == pytest.approx(random_level([10, 40], [3, 1], 8 / 64, 64))
-    assert "random routing, in each method's colour" in [t.get_text() for t in ax.get_legend().get_texts()]
+    assert "random routing, per method" in [t.get_text() for t in ax.get_legend().get_texts()]
     with pytest.raises(ValueError, match="experts_per_token names 'top-8', which is not a method of vocabulary"):
         plot_vocabulary_specialization(vocabulary, experts_per_token={"top-8": 8}, num_experts=64)
     with pytest.raises(ValueError, match="experts_per_token needs num_experts"):

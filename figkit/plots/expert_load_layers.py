@@ -131,9 +131,7 @@ def draw(ax, data):
     norm = LogNorm(vmin=data.uniform / MAX_RATIO, vmax=data.uniform * MAX_RATIO)
     low, high = (share > 0) & (share < norm.vmin), share > norm.vmax
     cmap = SHARE_COLOURS.copy()
-    cmap.colorbar_extend = {(False, False): "neither", (True, False): "min", (False, True): "max"}.get(
-        (bool(low.any()), bool(high.any())), "both"
-    )
+    cmap.colorbar_extend = ("neither", "min", "max", "both")[low.any() + 2 * high.any()]  # arrows for beyond
     image = ax.imshow(np.ma.masked_equal(share, 0), cmap=cmap, norm=norm, interpolation="none", aspect="auto")
     ax.grid(False, which="both")
     n_rows, n_experts = share.shape

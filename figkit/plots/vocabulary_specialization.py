@@ -40,7 +40,7 @@ from figkit.results import method_counts, method_labels
 
 MIN_OCCURRENCES = 10  # OLMoE's: a token seen fewer times says little about its expert
 NEXT_TOKEN_STYLES = {"-": "by the token's id", ":": "by the next token's id"}
-CHANCE_STYLE, CHANCE_LABEL = "-.", "random routing, in each method's colour"
+CHANCE_STYLE, CHANCE_LABEL = "-.", "random routing, per method"  # each drawn in its method's colour
 
 
 @dataclass(frozen=True)
