@@ -133,7 +133,16 @@ def test_the_lowest_versions_ci_tests_are_the_declared_floors():
     import re
     from pathlib import Path
 
-    installed = ("check", "example", "hf", "test")  # what `.[test]` pulls in
+    installed = (
+        "check",
+        "example",
+        "hf",
+        "tensorboard",
+        "mlflow",
+        "wandb",
+        "parquet",
+        "test",
+    )  # what `.[test]` pulls in
     floors, runtime = {}, set()
     for requirement in importlib.metadata.requires("figkit"):
         found = re.fullmatch(r'([A-Za-z0-9_.-]+)>=([0-9.]+)(?:; extra == "(\w+)")?', requirement.replace(" ", ""))
